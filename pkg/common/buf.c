@@ -1,0 +1,142 @@
+#include "common/buf.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void os_buf_init(os_buf *b, size_t max, bool secret) {
+  memset(b, 0, sizeof(*b));
+  b->max = max;
+  b->secret = secret;
+}
+
+static int grow(os_buf *b, size_t need) {
+  if (need > b->max)
+    return OS_ENOMEM;
+  size_t want;
+  if (!os_size_add(&want, need, 1))
+    return OS_ENOMEM;
+  if (want <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < want) {
+    if (!os_size_mul(&cap, cap, 2))
+      return OS_ENOMEM;
+  }
+  if (cap > b->max + 1)
+    cap = b->max + 1;
+  char *p = malloc(cap);
+  if (p == NULL)
+    return OS_ENOMEM;
+  if (b->data != NULL) {
+    memcpy(p, b->data, b->len + 1);
+    if (b->secret)
+      OPENSSL_cleanse(b->data, b->cap);
+    free(b->data);
+  } else {
+    p[0] = '\0';
+  }
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int os_buf_append(os_buf *b, const void *p, size_t n) {
+  size_t need;
+  if (!os_size_add(&need, b->len, n))
+    return OS_ENOMEM;
+  int rc = grow(b, need);
+  if (rc < 0)
+    return rc;
+  if (n > 0)
+    memcpy(b->data + b->len, p, n);
+  b->len = need;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int os_buf_puts(os_buf *b, const char *s) { return os_buf_append(b, s, strlen(s)); }
+
+int os_buf_printf(os_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return OS_EINVAL;
+  size_t need;
+  if (!os_size_add(&need, b->len, (size_t)n))
+    return OS_ENOMEM;
+  int rc = grow(b, need);
+  if (rc < 0)
+    return rc;
+  va_start(ap, fmt);
+  int m = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  if (m != n)
+    return OS_EINVAL;
+  b->len = need;
+  return 0;
+}
+
+void os_buf_reset(os_buf *b) {
+  if (b->data == NULL)
+    return;
+  if (b->secret)
+    OPENSSL_cleanse(b->data, b->cap);
+  b->len = 0;
+  b->data[0] = '\0';
+}
+
+void os_buf_free(os_buf *b) {
+  if (b->data != NULL) {
+    if (b->secret)
+      OPENSSL_cleanse(b->data, b->cap);
+    free(b->data);
+  }
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+int os_buf_detach(char **out, size_t *out_len, os_buf *b) {
+  if (b->data == NULL) {
+    int rc = grow(b, 0);
+    if (rc < 0)
+      return rc;
+  }
+  *out = b->data;
+  if (out_len != NULL)
+    *out_len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return 0;
+}
+
+void os_free_secret(void *p, size_t n) {
+  if (p == NULL)
+    return;
+  OPENSSL_cleanse(p, n);
+  free(p);
+}
+
+void os_free_secret_str(char *s) {
+  if (s == NULL)
+    return;
+  os_free_secret(s, strlen(s));
+}
+
+bool os_secure_equal(const void *a, const void *b, size_t n) {
+  return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+char *os_strdup(const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s);
+  char *p = malloc(n + 1);
+  if (p != NULL)
+    memcpy(p, s, n + 1);
+  return p;
+}

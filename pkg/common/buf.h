@@ -1,0 +1,59 @@
+/* Growable byte buffer with a hard maximum, and secret-memory helpers.
+ * Threading: a buf belongs to one thread. */
+#ifndef ORGSECRETS_COMMON_BUF_H
+#define ORGSECRETS_COMMON_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* Open struct: data is NUL-terminated after len for convenience. When
+ * secret is set, memory is wiped whenever it is released or moved. */
+typedef struct os_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+  size_t max;   /* appends beyond max fail with OS_ENOMEM */
+  bool secret;
+} os_buf;
+
+/* Initialises b with the given maximum size (no allocation yet). */
+void os_buf_init(os_buf *b, size_t max, bool secret);
+
+/* Appends n bytes; returns 0, or OS_ENOMEM when max would be exceeded. */
+int os_buf_append(os_buf *b, const void *p, size_t n);
+int os_buf_puts(os_buf *b, const char *s);
+int os_buf_printf(os_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Empties b, keeping its memory (wiped if secret). */
+void os_buf_reset(os_buf *b);
+
+/* Releases b's memory (wiped if secret); b may be reused after os_buf_init. */
+void os_buf_free(os_buf *b);
+
+/* Hands the data to the caller (caller frees, with os_free_secret if secret)
+ * and leaves b empty. Never NULL on success: an empty buffer yields "". */
+int os_buf_detach(char **out, size_t *out_len, os_buf *b);
+
+/* Wipes n bytes at p and frees p; accepts NULL. */
+void os_free_secret(void *p, size_t n);
+/* Wipes and frees a NUL-terminated string; accepts NULL. */
+void os_free_secret_str(char *s);
+
+/* Constant-time comparison; true when equal. */
+bool os_secure_equal(const void *a, const void *b, size_t n);
+
+/* Checked size arithmetic: returns false on overflow. */
+static inline bool os_size_add(size_t *out, size_t a, size_t b) {
+  return !__builtin_add_overflow(a, b, out);
+}
+static inline bool os_size_mul(size_t *out, size_t a, size_t b) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+/* strdup that returns NULL on NULL. */
+char *os_strdup(const char *s);
+
+#endif
