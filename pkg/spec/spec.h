@@ -1,0 +1,157 @@
+/* The organization model: Organization and OrgSecret documents (YAML files
+ * or custom resources as JSON), strict validation, canonical emission.
+ * Threading: a spec_tree belongs to one thread; functions are reentrant. */
+#ifndef ORGSECRETS_SPEC_SPEC_H
+#define ORGSECRETS_SPEC_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define SPEC_API_VERSION "orgsecrets.io/v1"
+#define SPEC_NAME_MAX 253                 /* secret names */
+#define SPEC_VALUE_MAX (256 * 1024)       /* plaintext values */
+#define SPEC_FILE_MAX (16 * 1024 * 1024)  /* one spec file */
+#define SPEC_FINGERPRINT_LEN 16           /* hex characters */
+
+enum spec_role { SPEC_ROLE_ADMIN = 0, SPEC_ROLE_MEMBER = 1, SPEC_ROLE_VIEWER = 2 };
+enum spec_state { SPEC_STATE_ACTIVE = 0, SPEC_STATE_DISABLED = 1 };
+
+/* Where a document or field came from; file NULL for objects not read from a file. */
+typedef struct spec_pos {
+  char *file;
+  int line;
+} spec_pos;
+
+typedef struct spec_member {
+  char *name;            /* e.g. an e-mail address */
+  enum spec_role role;
+  char *recipient;       /* "age1..."; NULL for a viewer without a key */
+  spec_pos pos;
+} spec_member;
+
+typedef struct spec_environment {
+  char *name;            /* DNS-1123 label */
+  char **controllers;    /* "age1..." recipients of the controllers that deploy it */
+  size_t n_controllers;
+  char **namespaces;     /* where organization-level secrets go */
+  size_t n_namespaces;
+  char *secret_name;     /* Kubernetes Secret for org-level secrets; NULL: "<org>-secrets" */
+  char *env_file;        /* NULL: default file name below --env-file-dir */
+  spec_pos pos;
+} spec_environment;
+
+typedef struct spec_application {
+  char *name;            /* DNS-1123 label */
+  char **namespaces;
+  size_t n_namespaces;
+  char *secret_name;     /* NULL: "<app>-secrets" */
+  spec_pos pos;
+} spec_application;
+
+typedef struct spec_org {
+  char *id;              /* metadata.name, DNS-1123 label */
+  int rotation_days;     /* 0: no rotation policy */
+  spec_member *members;
+  size_t n_members;
+  spec_environment *envs;
+  size_t n_envs;
+  spec_application *apps;
+  size_t n_apps;
+  spec_pos pos;
+  int64_t generation;    /* metadata.generation of a custom resource, else 0 */
+} spec_org;
+
+typedef struct spec_secret {
+  char *organization;
+  char *environment;
+  char *name;            /* ^[A-Z][A-Z0-9_]*$, at most 253 */
+  char *application;     /* NULL: organization-level */
+  char *description;     /* NULL: none */
+  enum spec_state state;
+  bool visible_to_viewers;
+  char *created_by, *created_at, *updated_by, *updated_at, *rotated_at; /* RFC 3339 UTC */
+  char **recipients;     /* fingerprints (SPEC_FINGERPRINT_LEN hex), sorted */
+  size_t n_recipients;
+  char *encrypted_value; /* ASCII-armored age file */
+  spec_pos pos;
+  int64_t generation;    /* metadata.generation of a custom resource, else 0 */
+} spec_secret;
+
+/* One problem found while loading or validating; message names no value. */
+typedef void (*spec_problem_fn)(void *ctx, const spec_pos *pos, bool is_error, const char *msg);
+
+typedef struct spec_tree {
+  char *dir;             /* the folder it was loaded from */
+  spec_org *org;         /* NULL until init */
+  spec_secret **secrets;
+  size_t n_secrets;
+} spec_tree;
+
+/* Loads every *.yaml / *.yml file below dir (any layout, multi-document
+ * files; hidden directories skipped) and validates the result. The first
+ * error fails the load; its message starts with "FILE:LINE: ". Caller frees
+ * *out with spec_tree_free(). A folder without an Organization fails with
+ * OS_ENOTFOUND. */
+int spec_tree_load(spec_tree **out, const char *dir, os_error *err);
+
+/* Parses one YAML stream (file name for messages) and appends its documents
+ * to t. Strict: unknown fields, wrong types and duplicate keys are errors. */
+int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len, os_error *err);
+
+/* Cross-document validation: names, duplicates within (org, env), unknown
+ * environment/application/organization, recipients present, value present.
+ * Calls report for every problem (errors and warnings) when report is
+ * non-NULL; returns 0 when there is no error, else the first error (also in
+ * err). */
+int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err);
+
+void spec_tree_free(spec_tree *t);
+
+/* Canonical YAML: stable key order, stable quoting, LF line endings.
+ * Caller frees *out. */
+int spec_org_emit(char **out, size_t *out_len, const spec_org *o, os_error *err);
+int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error *err);
+
+/* Writes every document whose pos.file equals file (tree order), atomically,
+ * mode 0644. Creates parent directories. */
+int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err);
+
+/* Adds s to t (takes ownership) or replaces the secret with the same
+ * (environment, name), keeping the old pos. */
+int spec_tree_put_secret(spec_tree *t, spec_secret *s, os_error *err);
+/* Removes and returns the secret (caller frees), or NULL. */
+spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *name);
+/* Borrowed lookups; NULL when absent. */
+spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *name);
+spec_environment *spec_org_find_env(const spec_org *o, const char *name);
+spec_application *spec_org_find_app(const spec_org *o, const char *name);
+spec_member *spec_org_find_member(const spec_org *o, const char *name);
+
+/* "<org>.<env>.<name>" lower-cased with '_' -> '-'; caller frees. */
+char *spec_secret_resource_name(const char *org, const char *env, const char *name);
+/* "secrets/<env>/<NAME>.yaml" relative to the tree; caller frees. */
+char *spec_secret_default_path(const char *env, const char *name);
+
+bool spec_secret_name_valid(const char *name);
+bool spec_dns_label_valid(const char *name);
+const char *spec_role_name(enum spec_role r);
+int spec_role_parse(enum spec_role *out, const char *s);
+
+/* Custom resources from the API server (JSON). metadata is read leniently
+ * (the server adds fields); spec strictly. Caller frees. */
+int spec_secret_from_json(spec_secret **out, const json_t *obj, os_error *err);
+int spec_org_from_json(spec_org **out, const json_t *obj, os_error *err);
+/* The custom-resource form of s / o (apiVersion, kind, metadata, spec). */
+json_t *spec_secret_to_json(const spec_secret *s);
+json_t *spec_org_to_json(const spec_org *o);
+
+spec_secret *spec_secret_new(void);
+spec_secret *spec_secret_dup(const spec_secret *s);
+void spec_secret_free(spec_secret *s);
+void spec_org_free(spec_org *o);
+
+#endif
