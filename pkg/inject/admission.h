@@ -1,0 +1,93 @@
+/* Mutating admission for pods: rewrites secret references ($NAME, ${NAME})
+ * in opted-in pods into Kubernetes Secret references, as pure functions on
+ * jansson values. The HTTP server (pkg/httpd) parses the body, calls
+ * inject_review() and writes the response; nothing here does I/O.
+ *
+ * Rules (docs/injection.md has examples):
+ *   - Only a CREATE of a Pod (group "", kind "Pod") labelled
+ *     orgsecrets.io/inject: "true" is changed; anything else is allowed
+ *     without a patch.
+ *   - In every container and init container (ephemeral containers are left
+ *     alone: they are added through a subresource this webhook ignores):
+ *     an env value that is exactly $NAME or ${NAME} becomes
+ *     valueFrom.secretKeyRef {name: <Secret>, key: NAME}; a reference inside
+ *     a longer env value, or in command/args, becomes $(ORGSECRETS_NAME),
+ *     and an env var ORGSECRETS_NAME fed by the secretKeyRef is inserted
+ *     before the first env entry that uses it (appended to env when only
+ *     command/args use it).
+ *   - $$ stays $$ (Kubernetes itself turns $$ into $); a $( in literal text
+ *     of a rewritten string is escaped to $$( unless it is a complete
+ *     $(VAR) that Kubernetes would already have expanded before the rewrite.
+ *   - Annotation orgsecrets.io/inject-all: "true" adds envFrom secretRef for
+ *     every Secret the list callback returns for the namespace.
+ *   - The pod is annotated orgsecrets.io/injected: "NAME1,NAME2" (sorted,
+ *     merged with an existing value; names only).
+ *   - A reference to an unknown name is refused: allowed false, status code
+ *     403, message naming the reference, the container and the namespace.
+ *   - Idempotent: a pod that was already rewritten gets no further patch.
+ *
+ * Threading: reentrant; callbacks are called from the calling thread only. */
+#ifndef ORGSECRETS_INJECT_ADMISSION_H
+#define ORGSECRETS_INJECT_ADMISSION_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+#define INJECT_LABEL_INJECT "orgsecrets.io/inject"
+#define INJECT_ANNOTATION_INJECT_ALL "orgsecrets.io/inject-all"
+#define INJECT_ANNOTATION_INJECTED "orgsecrets.io/injected"
+#define INJECT_ENV_PREFIX "ORGSECRETS_"           /* injected variables: ORGSECRETS_<NAME> */
+#define INJECT_REVIEW_MAX_BYTES (4 * 1024 * 1024)  /* larger request bodies are refused */
+#define INJECT_REVIEW_MAX_DEPTH 64                 /* deeper JSON is refused */
+
+/* Finds the Kubernetes Secret in namespace ns that carries key name:
+ * returns 0 and sets *secret_name (caller frees with free()), OS_ENOTFOUND
+ * when name is not a known (active) secret there, or another negative code
+ * on failure (inject_review then fails with that code). */
+typedef int (*inject_resolve_fn)(void *ctx, const char *ns, const char *name, char **secret_name);
+
+/* Lists the Secrets orgsecrets delivers to namespace ns (for inject-all):
+ * returns 0 and sets *names to an array of *n strings (caller frees each
+ * and the array with free()), or a negative code. */
+typedef int (*inject_list_fn)(void *ctx, const char *ns, char ***names, size_t *n);
+
+/* Open options struct. */
+typedef struct inject_options {
+  inject_resolve_fn resolve; /* required */
+  inject_list_fn list;       /* NULL: pods asking for inject-all are refused */
+  void *ctx;                 /* passed to both callbacks */
+} inject_options;
+
+/* Answers one AdmissionReview (admission.k8s.io/v1). On success returns 0
+ * and sets *response (caller frees with json_decref) to a response review:
+ * uid echoed, allowed true or false, status {code, message} on refusal,
+ * patchType "JSONPatch" and a base64 patch when the pod changes. Returns
+ * OS_EINVAL when request_review is not a well-formed AdmissionReview (the
+ * server answers HTTP 400), or the resolve/list callback's error code (the
+ * server answers 500 and the API server applies the failurePolicy). */
+int inject_review_opts(json_t **response, const json_t *request_review, const inject_options *opts,
+                       os_error *err);
+
+/* inject_review_opts() without a list callback. */
+int inject_review(json_t **response, const json_t *request_review, inject_resolve_fn resolve, void *ctx,
+                  os_error *err);
+
+/* Parses a request body: refuses more than INJECT_REVIEW_MAX_BYTES, invalid
+ * JSON and nesting deeper than INJECT_REVIEW_MAX_DEPTH with OS_EINVAL.
+ * Caller frees *review with json_decref. */
+int inject_review_parse(json_t **review, const char *body, size_t len, os_error *err);
+
+/* Parses body, answers it and serialises the response (compact JSON):
+ * caller frees *response_body with free(). Same return codes as
+ * inject_review_opts(). */
+int inject_review_handle(char **response_body, size_t *response_len, const char *body, size_t len,
+                         const inject_options *opts, os_error *err);
+
+/* Appends the RFC 6901 escape of s (~ -> ~0, / -> ~1) to out[0..cap);
+ * returns the escaped length, or OS_ENOMEM when it does not fit. */
+int inject_json_pointer_escape(char *out, size_t cap, const char *s);
+
+#endif
