@@ -86,7 +86,7 @@ int inject_review_parse(json_t **review, const char *body, size_t len, os_error 
 int inject_review_handle(char **response_body, size_t *response_len, const char *body, size_t len,
                          const inject_options *opts, os_error *err);
 
-/* Appends the RFC 6901 escape of s (~ -> ~0, / -> ~1) to out[0..cap);
+/* Writes the RFC 6901 escape of s (~ -> ~0, / -> ~1) to out[0..cap), NUL-terminated;
  * returns the escaped length, or OS_ENOMEM when it does not fit. */
 int inject_json_pointer_escape(char *out, size_t cap, const char *s);
 
