@@ -1,0 +1,1998 @@
+#!/usr/bin/env python3
+"""Fake Kubernetes API server for orgsecrets tests (test fixture only).
+
+Strict where clients can get things wrong (auth, TLS, validation, optimistic
+concurrency, watch semantics); simple where the real server's behaviour does
+not matter to orgsecrets. See README.md in this folder.
+Standard library only.
+"""
+
+import argparse
+import base64
+import binascii
+import bisect
+import hmac
+import json
+import os
+import random
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY = 3 * 1024 * 1024
+MAX_HISTORY = 500000
+SECRET_MAX = 1024 * 1024
+ANNOTATIONS_MAX = 256 * 1024
+
+# ---------------------------------------------------------------------------
+# Resource registry
+
+
+class Resource:
+    def __init__(self, group, version, plural, kind, namespaced, short=(),
+                 status=False, generation=False, custom=False,
+                 field_selectors=()):
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+        self.short = list(short)
+        self.status = status            # has a /status subresource
+        self.generation = generation    # server maintains metadata.generation
+        self.custom = custom            # behaves like a CRD-backed resource
+        self.field_selectors = set(field_selectors) | {
+            "metadata.name", "metadata.namespace"}
+        self.key = (group or "core") + "/" + plural
+        self.api_version = (group + "/" + version) if group else version
+        self.singular = kind.lower()
+
+    def qualified(self):
+        """Resource name as used in Status messages: secrets, leases.coordination.k8s.io."""
+        return self.plural if not self.group else self.plural + "." + self.group
+
+
+RESOURCES = [
+    Resource("", "v1", "namespaces", "Namespace", False, ["ns"],
+             field_selectors=["status.phase"]),
+    Resource("", "v1", "secrets", "Secret", True, field_selectors=["type"]),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
+    Resource("", "v1", "events", "Event", True, ["ev"],
+             field_selectors=["involvedObject.kind", "involvedObject.namespace",
+                              "involvedObject.name", "involvedObject.uid",
+                              "involvedObject.apiVersion",
+                              "involvedObject.resourceVersion",
+                              "involvedObject.fieldPath", "reason",
+                              "reportingComponent", "source", "type"]),
+    Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
+    Resource("apps", "v1", "deployments", "Deployment", True, ["deploy"],
+             status=True, generation=True),
+    Resource("apps", "v1", "statefulsets", "StatefulSet", True, ["sts"],
+             status=True, generation=True),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, ["ds"],
+             status=True, generation=True),
+    Resource("events.k8s.io", "v1", "events", "Event", True, ["ev"],
+             field_selectors=["regarding.kind", "regarding.namespace",
+                              "regarding.name", "regarding.uid",
+                              "reason", "reportingController", "type"]),
+    Resource("orgsecrets.io", "v1", "organizations", "Organization", False,
+             status=True, generation=True, custom=True),
+    Resource("orgsecrets.io", "v1", "orgsecrets", "OrgSecret", False,
+             status=True, generation=True, custom=True),
+]
+BY_GV_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
+GROUP_VERSIONS = {}
+for _r in RESOURCES:
+    GROUP_VERSIONS.setdefault(_r.group, [])
+    if _r.version not in GROUP_VERSIONS[_r.group]:
+        GROUP_VERSIONS[_r.group].append(_r.version)
+NAMESPACES = BY_GV_PLURAL[("", "v1", "namespaces")]
+
+# ---------------------------------------------------------------------------
+# Errors as Status objects
+
+
+class ApiError(Exception):
+    def __init__(self, code, reason, message, details=None, headers=None):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def status(self):
+        st = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+              "status": "Failure", "message": self.message,
+              "reason": self.reason, "code": self.code}
+        if self.details is not None:
+            st["details"] = self.details
+        return st
+
+
+def res_details(res, name):
+    d = {"name": name, "kind": res.plural}
+    if res.group:
+        d["group"] = res.group
+    return d
+
+
+def not_found(res, name):
+    return ApiError(404, "NotFound", '%s "%s" not found' % (res.qualified(), name),
+                    res_details(res, name))
+
+
+def already_exists(res, name):
+    return ApiError(409, "AlreadyExists", '%s "%s" already exists' % (res.qualified(), name),
+                    res_details(res, name))
+
+
+def conflict(res, name, why=None):
+    why = why or ("the object has been modified; please apply your changes "
+                  "to the latest version and try again")
+    return ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": %s'
+                    % (res.qualified(), name, why), res_details(res, name))
+
+
+def bad_request(msg):
+    return ApiError(400, "BadRequest", msg)
+
+
+def gone(msg):
+    return ApiError(410, "Expired", msg)
+
+
+class Invalid:
+    """Collects field errors; raise() builds a 422 like the real server."""
+
+    def __init__(self, res, name):
+        self.res = res
+        self.name = name
+        self.causes = []
+
+    def add(self, field, value, detail, reason="FieldValueInvalid"):
+        if reason == "FieldValueRequired":
+            msg = "Required value" + (": " + detail if detail else "")
+        elif reason == "FieldValueTooLong":
+            msg = "Too long: " + detail
+        elif reason == "FieldValueForbidden":
+            msg = "Forbidden: " + detail
+        else:
+            msg = "Invalid value: %s: %s" % (json.dumps(value), detail)
+        self.causes.append({"reason": reason, "message": msg, "field": field})
+
+    def check(self):
+        if not self.causes:
+            return
+        text = ", ".join("%s: %s" % (c["field"], c["message"]) for c in self.causes)
+        if len(self.causes) > 1:
+            text = "[" + text + "]"
+        d = {"name": self.name or "", "kind": self.res.kind, "causes": self.causes}
+        if self.res.group:
+            d["group"] = self.res.group
+        raise ApiError(422, "Invalid", '%s "%s" is invalid: %s'
+                       % (self.res.kind, self.name or "", text), d)
+
+
+# ---------------------------------------------------------------------------
+# Validation
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                 "characters, '-' or '.', and must start and end with an alphanumeric "
+                 "character (e.g. 'example.com', regex used for validation is "
+                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+             "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
+             "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                  "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation "
+                  "is '[-._a-zA-Z0-9]+')")
+
+
+def is_subdomain(s):
+    return isinstance(s, str) and 0 < len(s) <= 253 and DNS1123_SUBDOMAIN.match(s) is not None
+
+
+def is_label(s):
+    return isinstance(s, str) and 0 < len(s) <= 63 and DNS1123_LABEL.match(s) is not None
+
+
+def qualified_name_errors(key):
+    if not isinstance(key, str) or not key:
+        return "name part must be non-empty"
+    parts = key.split("/")
+    if len(parts) > 2:
+        return ("a qualified name must consist of alphanumeric characters, '-', '_' or '.', "
+                "and must start and end with an alphanumeric character, with an optional "
+                "DNS subdomain prefix and '/'")
+    name = parts[-1]
+    if len(parts) == 2:
+        if not parts[0]:
+            return "prefix part must be non-empty"
+        if not is_subdomain(parts[0]):
+            return "prefix part " + SUBDOMAIN_MSG
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    if not QUALIFIED_NAME.match(name):
+        return ("name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+                "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  "
+                "or '123-abc', regex used for validation is "
+                "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+    return None
+
+
+def require_string_map(obj, path):
+    if obj is None:
+        return
+    if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
+        raise bad_request("json: cannot unmarshal %s into Go struct field %s of type map[string]string"
+                          % (type(obj).__name__, path))
+
+
+def decode_b64(value, field, kind):
+    """Go's encoding/json []byte decoding: StdEncoding, padding required, CR/LF ignored."""
+    if not isinstance(value, str):
+        raise bad_request("%s in version \"v1\" cannot be handled as a %s: json: cannot unmarshal "
+                          "%s into Go value of type []uint8" % (kind, kind, type(value).__name__))
+    v = value.replace("\r", "").replace("\n", "")
+    if len(v) % 4 != 0 or not B64.match(v):
+        raise bad_request("%s in version \"v1\" cannot be handled as a %s: illegal base64 data "
+                          "at input byte %d (field %s)" % (kind, kind, len(v), field))
+    try:
+        return base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request("%s in version \"v1\" cannot be handled as a %s: illegal base64 data "
+                          "(field %s)" % (kind, kind, field))
+
+
+def check_config_key(inv, field, key):
+    if len(key) > 253:
+        inv.add(field, key, "must be no more than 253 characters")
+    elif not CONFIG_KEY.match(key):
+        inv.add(field, key, CONFIG_KEY_MSG)
+    elif key in (".", "..") or key.startswith(".."):
+        inv.add(field, key, "must not be '.' or '..' or start with '..'")
+
+
+def validate_meta(res, obj, inv, creating):
+    meta = obj["metadata"]
+    name = meta.get("name")
+    if not name:
+        if not (creating and meta.get("generateName")):
+            inv.add("metadata.name", "", "name or generateName is required", "FieldValueRequired")
+    elif res is NAMESPACES:
+        if not is_label(name):
+            inv.add("metadata.name", name, LABEL_MSG if len(name) <= 63
+                    else "must be no more than 63 characters")
+    elif not is_subdomain(name):
+        inv.add("metadata.name", name, SUBDOMAIN_MSG if len(name) <= 253
+                else "must be no more than 253 characters")
+    labels = meta.get("labels") or {}
+    require_string_map(labels, "ObjectMeta.metadata.labels")
+    for k, v in labels.items():
+        err = qualified_name_errors(k)
+        if err:
+            inv.add("metadata.labels", k, err)
+        if len(v) > 63:
+            inv.add("metadata.labels", v, "must be no more than 63 characters")
+        elif not LABEL_VALUE.match(v):
+            inv.add("metadata.labels", v,
+                    "a valid label must be an empty string or consist of alphanumeric characters, "
+                    "'-', '_' or '.', and must start and end with an alphanumeric character "
+                    "(e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+    ann = meta.get("annotations") or {}
+    require_string_map(ann, "ObjectMeta.metadata.annotations")
+    total = 0
+    for k, v in ann.items():
+        err = qualified_name_errors(k.lower())
+        if err:
+            inv.add("metadata.annotations", k, err)
+        total += len(k) + len(v)
+    if total > ANNOTATIONS_MAX:
+        inv.add("metadata.annotations", "", "must have at most %d bytes" % ANNOTATIONS_MAX,
+                "FieldValueTooLong")
+    if "finalizers" in meta and not isinstance(meta["finalizers"], list):
+        raise bad_request("metadata.finalizers must be a list")
+
+
+def validate_secret(obj, inv, old):
+    string_data = obj.pop("stringData", None)
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise bad_request("Secret in version \"v1\" cannot be handled as a Secret: data must be an object")
+    total = 0
+    for k, v in data.items():
+        check_config_key(inv, "data[%s]" % k, k)
+        total += len(decode_b64(v, "data[%s]" % k, "Secret"))
+    if string_data is not None:
+        require_string_map(string_data, "Secret.stringData")
+        for k, v in string_data.items():
+            check_config_key(inv, "stringData[%s]" % k, k)
+            raw = v.encode("utf-8")
+            data[k] = base64.b64encode(raw).decode("ascii")
+    if data:
+        obj["data"] = data
+    total = sum(len(base64.b64decode(v.replace("\r", "").replace("\n", "")))
+                for v in data.values())
+    if total > SECRET_MAX:
+        inv.add("data", "", "must have at most %d bytes" % SECRET_MAX, "FieldValueTooLong")
+    stype = obj.setdefault("type", "Opaque")
+    if not isinstance(stype, str):
+        raise bad_request("Secret.type must be a string")
+    if stype == "kubernetes.io/tls":
+        for k in ("tls.crt", "tls.key"):
+            if k not in data:
+                inv.add("data[%s]" % k, "", "", "FieldValueRequired")
+    elif stype == "kubernetes.io/dockerconfigjson" and ".dockerconfigjson" not in data:
+        inv.add("data[.dockerconfigjson]", "", "", "FieldValueRequired")
+    if old is not None:
+        if old.get("type", "Opaque") != stype:
+            inv.add("type", stype, "field is immutable")
+        if old.get("immutable") is True:
+            if old.get("data") != obj.get("data"):
+                inv.add("data", None, "field is immutable when `immutable` is set",
+                        "FieldValueForbidden")
+            if obj.get("immutable") is not True:
+                inv.add("immutable", None, "field is immutable when `immutable` is set",
+                        "FieldValueForbidden")
+
+
+def validate_configmap(obj, inv, old):
+    data = obj.get("data") or {}
+    require_string_map(data, "ConfigMap.data")
+    binary = obj.get("binaryData") or {}
+    if not isinstance(binary, dict):
+        raise bad_request("ConfigMap.binaryData must be an object")
+    total = 0
+    for k, v in data.items():
+        check_config_key(inv, "data[%s]" % k, k)
+        total += len(k) + len(v.encode("utf-8"))
+    for k, v in binary.items():
+        check_config_key(inv, "binaryData[%s]" % k, k)
+        if k in data:
+            inv.add("data[%s]" % k, k, "duplicate of key present in binaryData", "FieldValueInvalid")
+        total += len(k) + len(decode_b64(v, "binaryData[%s]" % k, "ConfigMap"))
+    if total > SECRET_MAX:
+        inv.add("data", "", "must have at most %d bytes" % SECRET_MAX, "FieldValueTooLong")
+    if old is not None and old.get("immutable") is True:
+        if old.get("data") != obj.get("data") or old.get("binaryData") != obj.get("binaryData"):
+            inv.add("data", None, "field is immutable when `immutable` is set", "FieldValueForbidden")
+
+
+def check_microtime(value, field, kind):
+    if value is None:
+        return
+    if not isinstance(value, str) or not MICROTIME.match(value):
+        raise bad_request('%s in version "v1" cannot be handled as a %s: parsing time %s as '
+                          '"2006-01-02T15:04:05.000000Z07:00": cannot parse (field %s)'
+                          % (kind, kind, json.dumps(value), field))
+
+
+def check_time(value, field, kind):
+    if value is None:
+        return
+    if not isinstance(value, str) or not TIME.match(value):
+        raise bad_request('%s in version "v1" cannot be handled as a %s: parsing time %s as '
+                          '"2006-01-02T15:04:05Z07:00": cannot parse (field %s)'
+                          % (kind, kind, json.dumps(value), field))
+
+
+def validate_lease(obj, inv):
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise bad_request("Lease.spec must be an object")
+    for f in ("acquireTime", "renewTime"):
+        check_microtime(spec.get(f), "spec." + f, "Lease")
+    for f in ("leaseDurationSeconds", "leaseTransitions"):
+        v = spec.get(f)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise bad_request("Lease in version \"v1\" cannot be handled as a Lease: "
+                              "spec.%s must be an integer" % f)
+    if spec.get("leaseDurationSeconds") is not None and spec["leaseDurationSeconds"] <= 0:
+        inv.add("spec.leaseDurationSeconds", spec["leaseDurationSeconds"], "must be greater than 0")
+    if spec.get("leaseTransitions") is not None and spec["leaseTransitions"] < 0:
+        inv.add("spec.leaseTransitions", spec["leaseTransitions"], "must be greater than or equal to 0")
+    if spec.get("holderIdentity") is not None and not isinstance(spec["holderIdentity"], str):
+        raise bad_request("Lease.spec.holderIdentity must be a string")
+
+
+def validate_core_event(obj, inv, ns):
+    check_microtime(obj.get("eventTime"), "eventTime", "Event")
+    for f in ("firstTimestamp", "lastTimestamp"):
+        check_time(obj.get(f), f, "Event")
+    inv_obj = obj.get("involvedObject")
+    if not isinstance(inv_obj, dict):
+        inv.add("involvedObject", None, "", "FieldValueRequired")
+        return
+    if not obj.get("eventTime"):
+        io_ns = inv_obj.get("namespace") or ""
+        if io_ns == "":
+            if ns not in ("", "default"):
+                inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
+        elif io_ns != ns:
+            inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
+    t = obj.get("type")
+    if t and t not in ("Normal", "Warning"):
+        inv.add("type", t, "has invalid value: %s" % t)
+    for f in ("reason", "message"):
+        if f in obj and not isinstance(obj[f], str):
+            raise bad_request("Event.%s must be a string" % f)
+
+
+def validate_events_v1(obj, inv, ns):
+    check_microtime(obj.get("eventTime"), "eventTime", "Event")
+    if not obj.get("eventTime"):
+        inv.add("eventTime", None, "", "FieldValueRequired")
+    for f in ("reportingController", "reportingInstance", "action", "reason"):
+        v = obj.get(f)
+        if not v:
+            inv.add(f, None, "", "FieldValueRequired")
+        elif not isinstance(v, str):
+            raise bad_request("Event.%s must be a string" % f)
+        elif f in ("action", "reason") and len(v) > 128:
+            inv.add(f, "", "can have at most 128 characters", "FieldValueTooLong")
+    if obj.get("note") is not None and len(str(obj["note"])) > 1024:
+        inv.add("note", "", "can have at most 1024 characters", "FieldValueTooLong")
+    t = obj.get("type")
+    if t not in ("Normal", "Warning"):
+        inv.add("type", t, "has invalid value: %s" % t)
+    reg = obj.get("regarding") or {}
+    if reg.get("namespace") and reg["namespace"] != ns:
+        inv.add("regarding.namespace", reg["namespace"], "does not match event.namespace")
+
+
+def validate(res, obj, ns, old, creating):
+    name = obj["metadata"].get("name") or obj["metadata"].get("generateName")
+    inv = Invalid(res, name)
+    validate_meta(res, obj, inv, creating)
+    if res.key == "core/secrets":
+        validate_secret(obj, inv, old)
+    elif res.key == "core/configmaps":
+        validate_configmap(obj, inv, old)
+    elif res.key == "coordination.k8s.io/leases":
+        validate_lease(obj, inv)
+    elif res.key == "core/events":
+        validate_core_event(obj, inv, ns)
+    elif res.key == "events.k8s.io/events":
+        validate_events_v1(obj, inv, ns)
+    for f in ("spec", "status"):
+        if f in obj and obj[f] is not None and not isinstance(obj[f], dict):
+            raise bad_request("%s in version \"%s\" cannot be handled as a %s: %s must be an object"
+                              % (res.kind, res.version, res.kind, f))
+    inv.check()
+
+
+# ---------------------------------------------------------------------------
+# Selectors
+
+
+class LabelSelector:
+    """Parses the label selector grammar of k8s.io/apimachinery/pkg/labels."""
+
+    def __init__(self, text):
+        self.reqs = []
+        text = (text or "").strip()
+        if not text:
+            return
+        for part in self.split(text):
+            self.reqs.append(self.parse(part.strip(), text))
+
+    @staticmethod
+    def split(text):
+        parts, depth, cur = [], 0, []
+        for ch in text:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            if ch == "," and depth == 0:
+                parts.append("".join(cur))
+                cur = []
+            else:
+                cur.append(ch)
+        parts.append("".join(cur))
+        return parts
+
+    @staticmethod
+    def parse(part, text):
+        def bad(why):
+            return bad_request("unable to parse requirement: %s (in selector %r)" % (why, text))
+
+        def key_ok(k):
+            if qualified_name_errors(k):
+                raise bad("invalid label key %r" % k)
+            return k
+
+        def val_ok(v):
+            if len(v) > 63 or not LABEL_VALUE.match(v):
+                raise bad("invalid label value %r" % v)
+            return v
+        if not part:
+            raise bad("empty requirement")
+        m = re.match(r"^!\s*([^\s=!()]+)$", part)
+        if m:
+            return ("!", key_ok(m.group(1)), None)
+        m = re.match(r"^([^\s=!()]+)\s+(in|notin)\s*\((.*)\)$", part)
+        if m:
+            vals = [v.strip() for v in m.group(3).split(",")]
+            vals = [val_ok(v) for v in vals if v != "" or len(vals) == 1]
+            return (m.group(2), key_ok(m.group(1)), set(vals))
+        m = re.match(r"^([^\s=!()]+)\s*(==|=|!=)\s*([^\s=!(),]*)$", part)
+        if m:
+            op = "!=" if m.group(2) == "!=" else "="
+            return (op, key_ok(m.group(1)), val_ok(m.group(3)))
+        m = re.match(r"^([^\s=!()]+)$", part)
+        if m:
+            return ("exists", key_ok(m.group(1)), None)
+        raise bad("found '%s', expected: key, '!', 'in', 'notin', '=', '==' or '!='" % part)
+
+    def empty(self):
+        return not self.reqs
+
+    def matches(self, labels):
+        labels = labels or {}
+        for op, k, v in self.reqs:
+            has = k in labels
+            if op == "=":
+                if not has or labels[k] != v:
+                    return False
+            elif op == "!=":
+                if has and labels[k] == v:
+                    return False
+            elif op == "in":
+                if not has or labels[k] not in v:
+                    return False
+            elif op == "notin":
+                if has and labels[k] in v:
+                    return False
+            elif op == "exists":
+                if not has:
+                    return False
+            elif op == "!":
+                if has:
+                    return False
+        return True
+
+
+def dotted(obj, path):
+    cur = obj
+    for p in path.split("."):
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(p)
+    if cur is None:
+        return ""
+    if isinstance(cur, dict):
+        return ""
+    return str(cur)
+
+
+class FieldSelector:
+    def __init__(self, res, text):
+        self.reqs = []
+        text = (text or "").strip()
+        if not text:
+            return
+        for part in text.split(","):
+            m = re.match(r"^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
+            if not m:
+                raise bad_request("invalid selector: '%s'; can't understand '%s'" % (text, part))
+            field = m.group(1)
+            if field not in res.field_selectors:
+                raise bad_request('"%s" is not a known field selector: only %s' % (
+                    field, ", ".join('"%s"' % f for f in sorted(res.field_selectors))))
+            self.reqs.append((field, m.group(2) != "!=", m.group(3)))
+
+    def empty(self):
+        return not self.reqs
+
+    def matches(self, obj):
+        for field, eq, val in self.reqs:
+            if field == "source" and "source" in obj:
+                got = dotted(obj, "source.component")
+            else:
+                got = dotted(obj, field)
+            if (got == val) != eq:
+                return False
+        return True
+
+
+# ---------------------------------------------------------------------------
+# Patches
+
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+class PatchFailed(Exception):
+    pass
+
+
+def pointer(path):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise PatchFailed("invalid JSON pointer %r" % path)
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def ptr_parent(doc, parts):
+    cur = doc
+    for p in parts[:-1]:
+        if isinstance(cur, dict):
+            if p not in cur:
+                raise PatchFailed("doc is missing path: %s" % "/".join(parts))
+            cur = cur[p]
+        elif isinstance(cur, list):
+            try:
+                i = int(p)
+            except ValueError:
+                raise PatchFailed("invalid array index %r" % p)
+            if not 0 <= i < len(cur):
+                raise PatchFailed("array index out of bounds: %d" % i)
+            cur = cur[i]
+        else:
+            raise PatchFailed("doc is missing path: %s" % "/".join(parts))
+    return cur
+
+
+def ptr_get(doc, parts):
+    if not parts:
+        return doc
+    parent = ptr_parent(doc, parts)
+    last = parts[-1]
+    if isinstance(parent, dict):
+        if last not in parent:
+            raise PatchFailed("doc is missing key: /%s" % "/".join(parts))
+        return parent[last]
+    if isinstance(parent, list):
+        try:
+            i = int(last)
+        except ValueError:
+            raise PatchFailed("invalid array index %r" % last)
+        if not 0 <= i < len(parent):
+            raise PatchFailed("array index out of bounds: %d" % i)
+        return parent[i]
+    raise PatchFailed("doc is missing path")
+
+
+def ptr_remove(doc, parts):
+    if not parts:
+        raise PatchFailed("cannot remove the whole document")
+    parent = ptr_parent(doc, parts)
+    last = parts[-1]
+    if isinstance(parent, dict):
+        if last not in parent:
+            raise PatchFailed("unable to remove nonexistent key: %s: missing value" % last)
+        return parent.pop(last)
+    if isinstance(parent, list):
+        try:
+            i = int(last)
+        except ValueError:
+            raise PatchFailed("invalid array index %r" % last)
+        if not 0 <= i < len(parent):
+            raise PatchFailed("unable to remove: index out of bounds: %d" % i)
+        return parent.pop(i)
+    raise PatchFailed("unable to remove nonexistent path")
+
+
+def ptr_add(doc, parts, value, replace=False):
+    if not parts:
+        return value
+    parent = ptr_parent(doc, parts)
+    last = parts[-1]
+    if isinstance(parent, dict):
+        if replace and last not in parent:
+            raise PatchFailed("replace operation does not apply: doc is missing key: /%s"
+                              % "/".join(parts))
+        parent[last] = value
+    elif isinstance(parent, list):
+        if last == "-" and not replace:
+            parent.append(value)
+        else:
+            try:
+                i = int(last)
+            except ValueError:
+                raise PatchFailed("invalid array index %r" % last)
+            if replace:
+                if not 0 <= i < len(parent):
+                    raise PatchFailed("replace operation does not apply: index out of bounds")
+                parent[i] = value
+            else:
+                if not 0 <= i <= len(parent):
+                    raise PatchFailed("add operation does not apply: index out of bounds")
+                parent.insert(i, value)
+    else:
+        raise PatchFailed("add operation does not apply: doc is missing path: /%s" % "/".join(parts))
+    return doc
+
+
+def json_patch(doc, ops):
+    if not isinstance(ops, list):
+        raise bad_request("json patch must be a list of operations")
+    doc = json.loads(json.dumps(doc))
+    for op in ops:
+        if not isinstance(op, dict) or "op" not in op or "path" not in op:
+            raise PatchFailed("invalid operation %s" % json.dumps(op))
+        kind = op["op"]
+        parts = pointer(op["path"])
+        if kind == "add":
+            if "value" not in op:
+                raise PatchFailed("add operation missing value")
+            doc = ptr_add(doc, parts, json.loads(json.dumps(op["value"])))
+        elif kind == "remove":
+            ptr_remove(doc, parts)
+        elif kind == "replace":
+            if "value" not in op:
+                raise PatchFailed("replace operation missing value")
+            if not parts:
+                doc = op["value"]
+            else:
+                doc = ptr_add(doc, parts, json.loads(json.dumps(op["value"])), replace=True)
+        elif kind == "test":
+            try:
+                got = ptr_get(doc, parts)
+            except PatchFailed:
+                got = None
+            if got != op.get("value"):
+                raise PatchFailed("testing value %s failed: test failed" % op["path"])
+        elif kind in ("move", "copy"):
+            src = pointer(op.get("from", ""))
+            if kind == "move":
+                val = ptr_remove(doc, src)
+            else:
+                val = json.loads(json.dumps(ptr_get(doc, src)))
+            doc = ptr_add(doc, parts, val)
+        else:
+            raise PatchFailed("unexpected kind: %s" % kind)
+    return doc
+
+
+# ---------------------------------------------------------------------------
+# Store
+
+
+def now_rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def copy_json(o):
+    return json.loads(json.dumps(o))
+
+
+GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class Store:
+    """All objects plus the event history. One lock; watchers wait on cond."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.objects = {r.key: {} for r in RESOURCES}   # key -> {(ns, name): obj}
+        self.sorted_keys = {}                            # key -> sorted list cache
+        self.rv = 0
+        self.uid_counter = 0
+        self.history = []        # (rv, res_key, type, obj, old)
+        self.history_rvs = []
+        self.compacted_rv = 0
+        self.compact_gen = 0
+        self.rand = random.Random(1)
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.create(NAMESPACES, "", {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": ns}})
+
+    # --- helpers (lock held) ---
+    def _next_rv(self):
+        self.rv += 1
+        return self.rv
+
+    def _record(self, res, etype, obj, old):
+        self.history.append((self.rv, res.key, etype, obj, old))
+        self.history_rvs.append(self.rv)
+        if len(self.history) > MAX_HISTORY:
+            cut = len(self.history) // 2
+            self.compacted_rv = self.history_rvs[cut - 1]
+            del self.history[:cut]
+            del self.history_rvs[:cut]
+        self.cond.notify_all()
+
+    def _put(self, res, key, obj):
+        table = self.objects[res.key]
+        if key not in table:
+            self.sorted_keys.pop(res.key, None)
+        table[key] = obj
+
+    def _del(self, res, key):
+        del self.objects[res.key][key]
+        self.sorted_keys.pop(res.key, None)
+
+    def _keys(self, res):
+        keys = self.sorted_keys.get(res.key)
+        if keys is None:
+            keys = sorted(self.objects[res.key])
+            self.sorted_keys[res.key] = keys
+        return keys
+
+    def _check_ns(self, res, ns):
+        if res.namespaced and ("", ns) not in self.objects[NAMESPACES.key]:
+            raise not_found(NAMESPACES, ns)
+
+    # --- verbs ---
+    def get(self, res, ns, name):
+        with self.lock:
+            obj = self.objects[res.key].get((ns, name))
+        if obj is None:
+            raise not_found(res, name)
+        return obj
+
+    def list(self, res, ns, lsel, fsel, limit, cont):
+        with self.lock:
+            rv = self.rv
+            start = None
+            if cont:
+                try:
+                    tok = json.loads(base64.urlsafe_b64decode(cont.encode() + b"==="))
+                    rv = int(tok["rv"])
+                    start = tuple(tok["start"])
+                except (ValueError, KeyError, TypeError, binascii.Error):
+                    raise bad_request("continue key is not valid: illegal base64 data")
+                if rv < self.compacted_rv:
+                    raise gone("The provided continue parameter is too old to display a "
+                               "consistent list result. You can start a new list without the "
+                               "continue parameter.")
+            keys = self._keys(res)
+            table = self.objects[res.key]
+            if ns is not None and res.namespaced:
+                lo = bisect.bisect_left(keys, (ns, ""))
+                hi = bisect.bisect_left(keys, (ns + "\x00", ""))
+            else:
+                lo, hi = 0, len(keys)
+            if start is not None:
+                lo = max(lo, bisect.bisect_right(keys, start))
+            items, last, more = [], None, 0
+            for i in range(lo, hi):
+                obj = table[keys[i]]
+                if not lsel.empty() and not lsel.matches(obj["metadata"].get("labels")):
+                    continue
+                if not fsel.empty() and not fsel.matches(obj):
+                    continue
+                if limit and len(items) >= limit:
+                    more = 1
+                    # count the rest for remainingItemCount only when cheap (no selector)
+                    if lsel.empty() and fsel.empty():
+                        more = hi - i
+                    break
+                items.append(obj)
+                last = keys[i]
+        meta = {"resourceVersion": str(rv)}
+        if more:
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+                {"rv": rv, "start": list(last)}).encode()).decode().rstrip("=")
+            if lsel.empty() and fsel.empty():
+                meta["remainingItemCount"] = more
+        return meta, items
+
+    def _stamp_new(self, res, ns, obj):
+        meta = obj["metadata"]
+        if not meta.get("name"):
+            suffix = "".join(self.rand.choice(GEN_ALPHABET) for _ in range(5))
+            meta["name"] = meta["generateName"] + suffix
+        if res.namespaced:
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        self.uid_counter += 1
+        meta["uid"] = "%08x-0000-4000-8000-%012x" % (self.uid_counter, self.uid_counter)
+        meta["creationTimestamp"] = now_rfc3339()
+        for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink",
+                  "managedFields", "resourceVersion"):
+            meta.pop(f, None)
+        if res.generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        if res is NAMESPACES:
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+            obj["spec"] = {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
+        if res.status and res is not NAMESPACES:
+            obj.pop("status", None)
+
+    def create(self, res, ns, obj, dry_run=False):
+        validate(res, obj, ns, None, True)
+        with self.lock:
+            self._check_ns(res, ns)
+            self._stamp_new(res, ns, obj)
+            name = obj["metadata"]["name"]
+            if not res.namespaced:
+                ns = ""
+            if (ns, name) in self.objects[res.key]:
+                raise already_exists(res, name)
+            if dry_run:
+                return obj
+            obj["metadata"]["resourceVersion"] = str(self._next_rv())
+            self._put(res, (ns, name), obj)
+            self._record(res, "ADDED", obj, None)
+            return obj
+
+    def update(self, res, ns, name, new, subresource=None, dry_run=False, expect_old=None):
+        """Replace an object. new is a fresh dict owned by the store from now on."""
+        key = (ns if res.namespaced else "", name)
+        with self.lock:
+            old = self.objects[res.key].get(key)
+            if old is None:
+                raise not_found(res, name)
+            if expect_old is not None and expect_old is not old:
+                raise _Retry()
+        meta = new["metadata"]
+        body_rv = meta.get("resourceVersion")
+        if body_rv not in (None, "") and body_rv != old["metadata"]["resourceVersion"]:
+            raise conflict(res, name)
+        body_uid = meta.get("uid")
+        if body_uid not in (None, "") and body_uid != old["metadata"]["uid"]:
+            raise conflict(res, name, "Precondition failed: UID in precondition: %s, UID in "
+                           "object meta: %s" % (body_uid, old["metadata"]["uid"]))
+        if subresource == "status":
+            status = new.get("status")
+            new = copy_json(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        else:
+            if res.status and res is not NAMESPACES:
+                if "status" in old:
+                    new["status"] = copy_json(old["status"])
+                else:
+                    new.pop("status", None)
+            validate(res, new, key[0], old, False)
+            m, om = new["metadata"], old["metadata"]
+            for f in ("uid", "creationTimestamp", "generateName"):
+                if f in om:
+                    m[f] = om[f]
+                else:
+                    m.pop(f, None)
+            for f in ("selfLink", "managedFields", "deletionTimestamp",
+                      "deletionGracePeriodSeconds"):
+                m.pop(f, None)
+            if res.namespaced:
+                m["namespace"] = key[0]
+            else:
+                m.pop("namespace", None)
+            if res is NAMESPACES:
+                m.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+                new["status"] = copy_json(old.get("status", {"phase": "Active"}))
+            if res.generation:
+                gen = om.get("generation", 1)
+                if res.custom:
+                    changed = ({k: v for k, v in new.items() if k not in ("metadata", "status")}
+                               != {k: v for k, v in old.items() if k not in ("metadata", "status")})
+                else:
+                    changed = new.get("spec") != old.get("spec")
+                m["generation"] = gen + 1 if changed else gen
+            else:
+                m.pop("generation", None)
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new == old or dry_run:
+            return old if new == old else new
+        with self.lock:
+            cur = self.objects[res.key].get(key)
+            if cur is None:
+                raise not_found(res, name)
+            if cur is not old:
+                # Lost a race with another writer: same outcome as a stale resourceVersion
+                # when the client sent one, otherwise retry on the fresh object.
+                if body_rv not in (None, ""):
+                    raise conflict(res, name)
+                raise _Retry()
+            new["metadata"]["resourceVersion"] = str(self._next_rv())
+            self._put(res, key, new)
+            self._record(res, "MODIFIED", new, old)
+            return new
+
+    def delete(self, res, ns, name, pre_uid=None, pre_rv=None, dry_run=False):
+        key = (ns if res.namespaced else "", name)
+        with self.lock:
+            old = self.objects[res.key].get(key)
+            if old is None:
+                raise not_found(res, name)
+            if pre_uid and pre_uid != old["metadata"]["uid"]:
+                raise conflict(res, name, "Precondition failed: UID in precondition: %s, UID in "
+                               "object meta: %s" % (pre_uid, old["metadata"]["uid"]))
+            if pre_rv and pre_rv != old["metadata"]["resourceVersion"]:
+                raise conflict(res, name, "Precondition failed: ResourceVersion in precondition: "
+                               "%s, ResourceVersion in object meta: %s"
+                               % (pre_rv, old["metadata"]["resourceVersion"]))
+            if dry_run:
+                return old
+            if res is NAMESPACES:
+                for r in RESOURCES:
+                    if not r.namespaced:
+                        continue
+                    for k in [k for k in self.objects[r.key] if k[0] == name]:
+                        self._delete_locked(r, k)
+            return self._delete_locked(res, key)
+
+    def _delete_locked(self, res, key):
+        old = self.objects[res.key][key]
+        gone_obj = dict(old)
+        gone_obj["metadata"] = dict(old["metadata"])
+        gone_obj["metadata"]["resourceVersion"] = str(self._next_rv())
+        if res is NAMESPACES:
+            gone_obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+            gone_obj["status"] = {"phase": "Terminating"}
+        self._del(res, key)
+        self._record(res, "DELETED", gone_obj, old)
+        return gone_obj
+
+    def compact(self):
+        with self.lock:
+            self.compacted_rv = self.rv
+            self.history = []
+            self.history_rvs = []
+            self.compact_gen += 1
+            self.cond.notify_all()
+            return self.rv
+
+    def dump(self):
+        with self.lock:
+            out = []
+            for r in RESOURCES:
+                table = self.objects[r.key]
+                for k in self._keys(r):
+                    out.append(with_type(r, table[k]))
+            return {"resourceVersion": str(self.rv), "items": out}
+
+
+class _Retry(Exception):
+    pass
+
+
+def with_type(res, obj):
+    if obj.get("kind") == res.kind and obj.get("apiVersion") == res.api_version:
+        return obj
+    o = dict(obj)
+    o["kind"] = res.kind
+    o["apiVersion"] = res.api_version
+    return o
+
+
+# ---------------------------------------------------------------------------
+# Faults, tokens, request log
+
+
+class Control:
+    def __init__(self, tokens, token_files):
+        self.lock = threading.Lock()
+        self.faults = []
+        self.requests = []
+        self.static_tokens = list(tokens)
+        self.token_files = list(token_files)
+        self.extra_tokens = []
+
+    def tokens(self):
+        out = list(self.static_tokens)
+        for path in self.token_files:
+            try:
+                with open(path, "r") as f:
+                    t = f.read().strip()
+                if t:
+                    out.append(t)
+            except OSError:
+                pass
+        with self.lock:
+            out.extend(self.extra_tokens)
+        return out
+
+    def take_fault(self, method, path, query):
+        with self.lock:
+            full = path + ("?" + query if query else "")
+            for f in self.faults:
+                if f["remaining"] <= 0:
+                    continue
+                if f["method"] and f["method"] != method:
+                    continue
+                if not (f["re"].search(path) or f["re"].search(full)):
+                    continue
+                f["remaining"] -= 1
+                f["hits"] += 1
+                return dict(f)
+        return None
+
+    def log(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+            if len(self.requests) > 200000:
+                del self.requests[:100000]
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+
+
+def parse_qs(query):
+    out = {}
+    for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        out[k] = v
+    return out
+
+
+def truthy(v):
+    return v is not None and v.lower() in ("1", "true", "yes")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeapi"
+    sys_version = ""
+    timeout = 300
+
+    def log_message(self, fmt, *args):
+        logf = self.server.logf
+        if logf:
+            with self.server.log_lock:
+                logf.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
+                logf.flush()
+
+    # --- plumbing ---
+    def send_json(self, code, obj, headers=None):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        self.status_sent = code
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_error_status(self, err):
+        self.send_json(err.code, err.status(), err.headers)
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, total = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    self.close_connection = True
+                    raise ApiError(413, "RequestEntityTooLarge",
+                                   "Request entity too large: limit is %d" % MAX_BODY)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(413, "RequestEntityTooLarge",
+                           "Request entity too large: limit is %d" % MAX_BODY)
+        return self.rfile.read(n) if n else b""
+
+    def json_body(self, body):
+        try:
+            return json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise bad_request("invalid JSON in request body: %s" % e)
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def dispatch(self, method):
+        self.status_sent = 0
+        url = urllib.parse.urlsplit(self.path)
+        path, query = url.path, url.query
+        started = time.time()
+        if path.startswith("/fake/"):
+            try:
+                self.control(method, path, self.read_body())
+            except ApiError as e:
+                self.send_error_status(e)
+            return
+        try:
+            self.api(method, path, query)
+        except ApiError as e:
+            if self.status_sent == 0:
+                self.send_error_status(e)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+        finally:
+            self.server.control.log({
+                "method": method, "path": path, "query": query,
+                "status": self.status_sent,
+                "contentType": self.headers.get("Content-Type") or "",
+                "auth": getattr(self, "auth_kind", ""),
+                "time": started})
+
+    def authenticate(self):
+        auth = self.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            tok = auth[7:].strip()
+            for t in self.server.control.tokens():
+                if hmac.compare_digest(tok.encode(), t.encode()):
+                    self.auth_kind = "token"
+                    return True
+            return False    # a bad token is refused even with a client cert, like the real server
+        try:
+            cert = self.connection.getpeercert()
+        except (AttributeError, ValueError):
+            cert = None
+        if cert:
+            self.auth_kind = "cert"
+            return True
+        return False
+
+    def api(self, method, path, query):
+        fault = self.server.control.take_fault(method, path, query)
+        if fault:
+            if fault.get("delayMs"):
+                time.sleep(fault["delayMs"] / 1000.0)
+            if fault.get("drop"):
+                self.close_connection = True
+                self.status_sent = -1
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            code = fault.get("status") or 0
+            if code:
+                reasons = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+                           504: "Timeout", 409: "Conflict", 410: "Expired", 403: "Forbidden",
+                           401: "Unauthorized", 404: "NotFound", 400: "BadRequest"}
+                headers = {}
+                if code == 429 or fault.get("retryAfter") is not None:
+                    headers["Retry-After"] = str(fault.get("retryAfter") or 1)
+                err = ApiError(code, fault.get("reason") or reasons.get(code, "InternalError"),
+                               fault.get("message") or "fake fault injected", headers=headers)
+                if code == 429:
+                    err.details = {"causes": [{"reason": "", "message": ""}],
+                                   "retryAfterSeconds": int(fault.get("retryAfter") or 1)}
+                # the request body is consumed so the connection stays usable
+                try:
+                    self.read_body()
+                except ApiError:
+                    pass
+                raise err
+        if path in ("/healthz", "/livez", "/readyz", "/version"):
+            if path == "/version":
+                self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fakeapi",
+                                     "gitCommit": "0000000", "gitTreeState": "clean",
+                                     "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23",
+                                     "compiler": "gc", "platform": "linux/amd64"})
+            else:
+                self.send_raw(200, b"ok", "text/plain")
+            return
+        if not self.authenticate():
+            self.read_body_quietly()
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] not in ("api", "apis"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if parts[0] == "api":
+            if len(parts) == 1:
+                return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
+                                            "serverAddressByClientCIDRs": [
+                                                {"clientCIDR": "0.0.0.0/0",
+                                                 "serverAddress": "127.0.0.1:%d" % self.server.port}]})
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) == 1:
+                return self.send_json(200, api_group_list())
+            if len(parts) == 2:
+                if parts[1] not in GROUP_VERSIONS or parts[1] == "":
+                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return self.send_json(200, api_group(parts[1]))
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if version not in GROUP_VERSIONS.get(group, []):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+            return self.send_json(200, api_resource_list(group, version))
+        ns, res, name, sub = None, None, None, None
+        if (rest[0] == "namespaces" and len(rest) >= 3
+                and (group, version, rest[2]) in BY_GV_PLURAL
+                and BY_GV_PLURAL[(group, version, rest[2])].namespaced):
+            ns = rest[1]
+            res = BY_GV_PLURAL[(group, version, rest[2])]
+            rest = rest[3:]
+        else:
+            res = BY_GV_PLURAL.get((group, version, rest[0]))
+            rest = rest[1:]
+        if res is None or len(rest) > 2:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rest:
+            name = urllib.parse.unquote(rest[0])
+        if len(rest) == 2:
+            sub = rest[1]
+            if sub != "status" or not res.status:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if ns is not None:
+            ns = urllib.parse.unquote(ns)
+        if res.namespaced and ns is None and name is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        q = parse_qs(query)
+        dry_run = q.get("dryRun") == "All"
+        store = self.server.store
+        for attempt in range(20):
+            try:
+                return self.verb(method, store, res, ns, name, sub, q, dry_run)
+            except _Retry:
+                continue
+        raise ApiError(500, "InternalError", "too many concurrent updates")
+
+    def read_body_quietly(self):
+        try:
+            self.read_body()
+        except ApiError:
+            pass
+
+    def send_raw(self, code, body, ctype):
+        self.status_sent = code
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def verb(self, method, store, res, ns, name, sub, q, dry_run):
+        if method == "GET":
+            if name is None:
+                if truthy(q.get("watch")):
+                    return self.watch(store, res, ns, q)
+                return self.list(store, res, ns, q)
+            return self.send_json(200, with_type(res, store.get(res, ns or "", name)))
+        if method == "POST":
+            if name is not None or (res.namespaced and ns is None):
+                self.read_body_quietly()
+                raise ApiError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested resource")
+            obj = self.object_body(res, ns)
+            if res.namespaced:
+                bns = obj["metadata"].get("namespace")
+                if bns and bns != ns:
+                    raise bad_request("the namespace of the provided object does not match the "
+                                      "namespace sent on the request")
+            out = store.create(res, ns or "", obj, dry_run)
+            return self.send_json(201, with_type(res, out))
+        if method == "PUT":
+            if name is None:
+                self.read_body_quietly()
+                raise ApiError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested resource")
+            obj = self.object_body(res, ns)
+            self.check_name_ns(res, ns, name, obj)
+            out = store.update(res, ns or "", name, obj, sub, dry_run)
+            return self.send_json(200, with_type(res, out))
+        if method == "PATCH":
+            if name is None:
+                self.read_body_quietly()
+                raise ApiError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested resource")
+            return self.patch(store, res, ns, name, sub, dry_run)
+        if method == "DELETE":
+            body = self.read_body()
+            opts = self.json_body(body) if body.strip() else {}
+            if not isinstance(opts, dict):
+                raise bad_request("DeleteOptions must be an object")
+            pre = opts.get("preconditions") or {}
+            if name is None:
+                return self.delete_collection(store, res, ns, q, dry_run)
+            if sub:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+            out = store.delete(res, ns or "", name, pre.get("uid"), pre.get("resourceVersion"),
+                               dry_run)
+            if res.custom or res is NAMESPACES:
+                return self.send_json(200, with_type(res, out))
+            return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                        "status": "Success",
+                                        "details": dict(res_details(res, name),
+                                                        uid=out["metadata"]["uid"])})
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+
+    def content_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def object_body(self, res, ns):
+        ctype = self.content_type()
+        body = self.read_body()
+        if ctype not in ("", "application/json", "*/*"):
+            raise ApiError(415, "UnsupportedMediaType",
+                           'the body of the request was in an unknown format - accepted media '
+                           'types include: application/json')
+        obj = self.json_body(body)
+        return self.check_object(res, obj)
+
+    def check_object(self, res, obj):
+        if not isinstance(obj, dict):
+            raise bad_request("the body of the request must be a JSON object")
+        av, kind = obj.get("apiVersion"), obj.get("kind")
+        if av and av != res.api_version:
+            raise bad_request("the API version in the data (%s) does not match the expected API "
+                              "version (%s)" % (av, res.api_version))
+        if kind and kind != res.kind:
+            raise bad_request("%s in version \"%s\" cannot be handled as a %s: the kind in the "
+                              "data (%s) does not match the expected kind (%s)"
+                              % (res.kind, res.version, res.kind, kind, res.kind))
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise bad_request("metadata must be an object")
+        for f in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+            if f in meta and meta[f] is not None and not isinstance(meta[f], str):
+                raise bad_request("json: cannot unmarshal %s into Go struct field "
+                                  "ObjectMeta.metadata.%s of type string"
+                                  % (type(meta[f]).__name__, f))
+        obj["kind"] = res.kind
+        obj["apiVersion"] = res.api_version
+        return obj
+
+    def check_name_ns(self, res, ns, name, obj):
+        meta = obj["metadata"]
+        if meta.get("name") and meta["name"] != name:
+            raise bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                              % (meta["name"], name))
+        if not meta.get("name"):
+            meta["name"] = name
+        if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
+            raise bad_request("the namespace of the provided object does not match the namespace "
+                              "sent on the request")
+
+    def patch(self, store, res, ns, name, sub, dry_run):
+        ctype = self.content_type()
+        body = self.read_body()
+        if ctype == "application/strategic-merge-patch+json" and res.custom:
+            raise ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted media "
+                           "types include: application/json-patch+json, "
+                           "application/merge-patch+json, application/apply-patch+yaml")
+        if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
+                         "application/json-patch+json"):
+            raise ApiError(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted media "
+                           "types include: application/json-patch+json, "
+                           "application/merge-patch+json, application/strategic-merge-patch+json")
+        patch = self.json_body(body)
+        for attempt in range(20):
+            old = store.get(res, ns or "", name)
+            if ctype == "application/json-patch+json":
+                try:
+                    new = json_patch(old, patch)
+                except PatchFailed as e:
+                    raise ApiError(422, "Invalid", str(e))
+            else:
+                if not isinstance(patch, dict):
+                    raise bad_request("merge patch must be a JSON object")
+                new = merge_patch(copy_json(old), patch)
+            new = self.check_object(res, copy_json(new))
+            self.check_name_ns(res, ns, name, new)
+            try:
+                out = store.update(res, ns or "", name, new, sub, dry_run, expect_old=old)
+            except _Retry:
+                continue
+            return self.send_json(200, with_type(res, out))
+        raise ApiError(500, "InternalError", "too many concurrent updates")
+
+    def delete_collection(self, store, res, ns, q, dry_run):
+        lsel = LabelSelector(q.get("labelSelector"))
+        fsel = FieldSelector(res, q.get("fieldSelector"))
+        meta, items = store.list(res, ns, lsel, fsel, 0, None)
+        out = []
+        for obj in items:
+            try:
+                out.append(store.delete(res, obj["metadata"].get("namespace", ""),
+                                        obj["metadata"]["name"], dry_run=dry_run))
+            except ApiError:
+                pass
+        return self.send_json(200, list_doc(res, meta, out))
+
+    def list(self, store, res, ns, q):
+        lsel = LabelSelector(q.get("labelSelector"))
+        fsel = FieldSelector(res, q.get("fieldSelector"))
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise bad_request("invalid limit")
+        if ns is not None and res.namespaced:
+            with store.lock:
+                pass
+        meta, items = store.list(res, ns, lsel, fsel, max(limit, 0), q.get("continue"))
+        self.send_json(200, list_doc(res, meta, items))
+
+    # --- watch ---
+    def watch(self, store, res, ns, q):
+        lsel = LabelSelector(q.get("labelSelector"))
+        fsel = FieldSelector(res, q.get("fieldSelector"))
+        bookmarks = truthy(q.get("allowWatchBookmarks"))
+        send_initial = truthy(q.get("sendInitialEvents"))
+        cap = self.server.watch_timeout_max
+        try:
+            timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else cap
+        except ValueError:
+            raise bad_request("invalid timeoutSeconds")
+        timeout = max(0.0, min(timeout, cap))
+        rv_param = q.get("resourceVersion", "")
+        if rv_param not in ("", "0"):
+            try:
+                start_rv = int(rv_param)
+            except ValueError:
+                raise bad_request('invalid resource version "%s"' % rv_param)
+        else:
+            start_rv = None
+        ns_filter = ns if (res.namespaced and ns is not None) else None
+
+        def visible(obj):
+            if obj is None:
+                return False
+            if ns_filter is not None and obj["metadata"].get("namespace") != ns_filter:
+                return False
+            if not lsel.empty() and not lsel.matches(obj["metadata"].get("labels")):
+                return False
+            if not fsel.empty() and not fsel.matches(obj):
+                return False
+            return True
+
+        pending = []
+        with store.lock:
+            gen = store.compact_gen
+            if start_rv is not None and start_rv < store.compacted_rv and not send_initial:
+                expired = (start_rv, store.compacted_rv)
+            else:
+                expired = None
+                if start_rv is None or send_initial:
+                    table = store.objects[res.key]
+                    for k in store._keys(res):
+                        obj = table[k]
+                        if visible(obj):
+                            pending.append(("ADDED", obj))
+                    last_rv = store.rv
+                else:
+                    last_rv = start_rv
+        self.status_sent = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        if expired:
+            self.write_event(res, "ERROR", gone_status(*expired))
+            self.end_chunks()
+            return
+        for etype, obj in pending:
+            self.write_event(res, etype, obj)
+        if send_initial:
+            self.write_event(res, "BOOKMARK", {"metadata": {
+                "resourceVersion": str(last_rv),
+                "annotations": {"k8s.io/initial-events-end": "true"}}})
+        pending = []
+        deadline = time.monotonic() + timeout
+        next_bookmark = time.monotonic() + 1.0
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            bookmark_rv = None
+            with store.lock:
+                while True:
+                    if store.compact_gen != gen or last_rv < store.compacted_rv:
+                        expired = (last_rv, store.compacted_rv)
+                        break
+                    if store.rv > last_rv:
+                        break
+                    now = time.monotonic()
+                    wait_until = min(deadline, next_bookmark if bookmarks else deadline)
+                    if now >= wait_until:
+                        break
+                    store.cond.wait(wait_until - now)
+                if not expired and store.rv > last_rv:
+                    i = bisect.bisect_right(store.history_rvs, last_rv)
+                    for rv, key, etype, obj, old in store.history[i:]:
+                        if key != res.key:
+                            continue
+                        new_vis = visible(obj) if etype != "DELETED" else False
+                        old_vis = visible(old)
+                        if etype == "ADDED" and new_vis:
+                            pending.append(("ADDED", obj))
+                        elif etype == "DELETED" and old_vis:
+                            pending.append(("DELETED", obj))
+                        elif etype == "MODIFIED":
+                            if new_vis and old_vis:
+                                pending.append(("MODIFIED", obj))
+                            elif new_vis:
+                                pending.append(("ADDED", obj))
+                            elif old_vis:
+                                pending.append(("DELETED", obj))
+                    last_rv = store.rv
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    bookmark_rv = last_rv if store.rv <= last_rv else None
+                    next_bookmark = time.monotonic() + 1.0
+            for etype, obj in pending:
+                self.write_event(res, etype, obj)
+            pending = []
+            if expired:
+                self.write_event(res, "ERROR", gone_status(*expired))
+                break
+            if bookmark_rv is not None:
+                self.write_event(res, "BOOKMARK", {"metadata": {"resourceVersion": str(bookmark_rv)}})
+        self.end_chunks()
+
+    def write_event(self, res, etype, obj):
+        if etype != "ERROR":
+            obj = with_type(res, obj)
+        data = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def end_chunks(self):
+        self.wfile.write(b"0\r\n\r\n")
+
+    # --- test control ---
+    def control(self, method, path, body):
+        ctl = self.server.control
+        store = self.server.store
+        if path == "/fake/healthz":
+            return self.send_json(200, {"ok": True, "resourceVersion": str(store.rv)})
+        if path == "/fake/faults":
+            if method == "POST":
+                f = self.json_body(body)
+                if not isinstance(f, dict):
+                    raise bad_request("fault must be an object")
+                try:
+                    regex = re.compile(f.get("path") or ".*")
+                except re.error as e:
+                    raise bad_request("bad path regex: %s" % e)
+                fault = {"method": (f.get("method") or "").upper(), "path": f.get("path") or ".*",
+                         "re": regex, "status": int(f.get("status") or 0),
+                         "remaining": int(f.get("count", 1)), "hits": 0,
+                         "retryAfter": f.get("retryAfter"), "drop": bool(f.get("drop")),
+                         "delayMs": int(f.get("delayMs") or 0), "message": f.get("message"),
+                         "reason": f.get("reason")}
+                with ctl.lock:
+                    ctl.faults.append(fault)
+                return self.send_json(201, {k: v for k, v in fault.items() if k != "re"})
+            if method == "GET":
+                with ctl.lock:
+                    return self.send_json(200, [{k: v for k, v in f.items() if k != "re"}
+                                                for f in ctl.faults])
+            if method == "DELETE":
+                with ctl.lock:
+                    ctl.faults = []
+                return self.send_json(200, [])
+        if path == "/fake/requests":
+            if method == "GET":
+                with ctl.lock:
+                    return self.send_json(200, list(ctl.requests))
+            if method == "DELETE":
+                with ctl.lock:
+                    ctl.requests = []
+                return self.send_json(200, [])
+        if path == "/fake/compact" and method == "POST":
+            return self.send_json(200, {"compactedResourceVersion": str(store.compact())})
+        if path == "/fake/tokens":
+            if method == "POST":
+                t = self.json_body(body)
+                toks = t.get("tokens") if isinstance(t, dict) else None
+                if not isinstance(toks, list) or not all(isinstance(x, str) for x in toks):
+                    raise bad_request('expected {"tokens":[...]}')
+                with ctl.lock:
+                    ctl.extra_tokens = list(toks)
+                return self.send_json(200, {"tokens": len(toks)})
+            if method == "GET":
+                with ctl.lock:
+                    return self.send_json(200, {"tokens": len(ctl.extra_tokens)})
+        if path == "/fake/dump" and method == "GET":
+            return self.send_json(200, store.dump())
+        if path == "/fake/objects" and method == "POST":
+            doc = self.json_body(body)
+            items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
+            out = [load_object(store, o) for o in items]
+            return self.send_json(201, out[0] if not (isinstance(doc, dict) and "items" in doc)
+                                  else {"items": out})
+        raise ApiError(404, "NotFound", "no such control endpoint: %s %s" % (method, path))
+
+
+def load_object(store, obj):
+    if not isinstance(obj, dict):
+        raise bad_request("object must be a JSON object")
+    av, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+    group, _, version = av.rpartition("/")
+    res = None
+    for r in RESOURCES:
+        if r.group == group and r.version == version and r.kind == kind:
+            res = r
+    if res is None:
+        raise bad_request("unknown apiVersion/kind %s/%s" % (av, kind))
+    ns = (obj.get("metadata") or {}).get("namespace") or ("default" if res.namespaced else "")
+    status = obj.get("status")
+    out = store.create(res, ns, copy_json(obj))
+    if status is not None and res.status and res is not NAMESPACES:
+        new = copy_json(out)
+        new["status"] = status
+        out = store.update(res, ns, out["metadata"]["name"], new, "status")
+    return with_type(res, out)
+
+
+def gone_status(start, compacted):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "too old resource version: %d (%d)" % (start, compacted),
+            "reason": "Expired", "code": 410}
+
+
+def list_doc(res, meta, items):
+    if res.custom:
+        items = [with_type(res, o) for o in items]
+    else:
+        items = [strip_type(o) for o in items]
+    return {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta,
+            "items": items}
+
+
+def strip_type(obj):
+    if "kind" not in obj and "apiVersion" not in obj:
+        return obj
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+def api_resource_list(group, version):
+    out = []
+    for r in RESOURCES:
+        if r.group != group or r.version != version:
+            continue
+        e = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+             "kind": r.kind, "verbs": VERBS}
+        if r.short:
+            e["shortNames"] = r.short
+        out.append(e)
+        if r.status:
+            out.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
+                        "kind": r.kind, "verbs": ["get", "patch", "update"]})
+    gv = group + "/" + version if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
+
+
+def api_group(g):
+    vs = [{"groupVersion": g + "/" + v, "version": v} for v in GROUP_VERSIONS[g]]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs,
+            "preferredVersion": vs[0]}
+
+
+def api_group_list():
+    groups = [api_group(g) for g in GROUP_VERSIONS if g]
+    for g in groups:
+        del g["kind"], g["apiVersion"]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    allow_reuse_address = True
+
+    def finish_request(self, request, client_address):
+        # TLS handshake runs in the connection's own thread, never in the accept loop.
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        request.settimeout(30)
+        try:
+            tls = self.ssl_ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            request.close()
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
+            pass
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+# ---------------------------------------------------------------------------
+# TLS material and kubeconfig
+
+
+def run_openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+
+
+def ensure_tls(d):
+    os.makedirs(d, exist_ok=True)
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    if not (os.path.exists(p("ca.crt")) and os.path.exists(p("ca.key"))):
+        run_openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "3650",
+                    "-subj", "/CN=fakeapi-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for name, subj, ext in (
+            ("server", "/CN=fakeapi",
+             "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"),
+            ("client", "/O=system:masters/CN=orgsecrets-test",
+             "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+             "keyUsage=critical,digitalSignature,keyEncipherment\n")):
+        if os.path.exists(p(name + ".crt")) and os.path.exists(p(name + ".key")):
+            continue
+        run_openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj", subj)
+        with open(p(name + ".ext"), "w") as f:
+            f.write(ext)
+        run_openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey",
+                    p("ca.key"), "-CAcreateserial", "-out", p(name + ".crt"), "-days", "3650",
+                    "-extfile", p(name + ".ext"))
+        for junk in (name + ".csr", name + ".ext"):
+            os.unlink(p(junk))
+    for n in ("ca.key", "server.key", "client.key"):
+        os.chmod(p(n), 0o600)
+
+
+def write_atomic(path, data, mode=0o644):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".fakeapi.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def b64file(path):
+    with open(path, "rb") as f:
+        return base64.b64encode(f.read()).decode()
+
+
+def kubeconfig(url, tls_dir, token, token_file):
+    ca = b64file(os.path.join(tls_dir, "ca.crt"))
+    users = []
+    if token:
+        users.append('- name: fakeapi-token\n  user:\n    token: %s\n' % json.dumps(token))
+    elif token_file:
+        users.append('- name: fakeapi-token\n  user:\n    tokenFile: %s\n'
+                     % json.dumps(os.path.abspath(token_file)))
+    users.append('- name: fakeapi-cert\n  user:\n    client-certificate-data: %s\n'
+                 '    client-key-data: %s\n'
+                 % (b64file(os.path.join(tls_dir, "client.crt")),
+                    b64file(os.path.join(tls_dir, "client.key"))))
+    ctxs = []
+    if token or token_file:
+        ctxs.append('- name: fakeapi\n  context:\n    cluster: fakeapi\n    user: fakeapi-token\n'
+                    '    namespace: default\n')
+    ctxs.append('- name: fakeapi-cert\n  context:\n    cluster: fakeapi\n    user: fakeapi-cert\n'
+                '    namespace: default\n')
+    current = "fakeapi" if (token or token_file) else "fakeapi-cert"
+    return ("apiVersion: v1\nkind: Config\nclusters:\n- name: fakeapi\n  cluster:\n"
+            "    server: %s\n    certificate-authority-data: %s\n"
+            "contexts:\n%scurrent-context: %s\nusers:\n%spreferences: {}\n"
+            % (url, ca, "".join(ctxs), current, "".join(users)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="fake Kubernetes API server for tests")
+    ap.add_argument("--listen", default="127.0.0.1:0")
+    ap.add_argument("--tls-dir", required=True)
+    ap.add_argument("--token", action="append", default=[])
+    ap.add_argument("--token-file", action="append", default=[])
+    ap.add_argument("--port-file")
+    ap.add_argument("--log")
+    ap.add_argument("--watch-timeout-max", type=float, default=60.0)
+    ap.add_argument("--state")
+    ap.add_argument("--kubeconfig-out")
+    args = ap.parse_args(argv)
+
+    ensure_tls(args.tls_dir)
+    host, _, port = args.listen.rpartition(":")
+    store = Store()
+    if args.state:
+        with open(args.state) as f:
+            doc = json.load(f)
+        items = doc.get("items", []) if isinstance(doc, dict) else doc
+        items = sorted(items, key=lambda o: 0 if o.get("kind") == "Namespace" else 1)
+        for o in items:
+            if o.get("kind") == "Namespace" and (o.get("metadata") or {}).get("name") in (
+                    "default", "kube-system", "kube-public", "kube-node-lease"):
+                continue
+            load_object(store, o)
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(os.path.join(args.tls_dir, "server.crt"),
+                        os.path.join(args.tls_dir, "server.key"))
+    ctx.load_verify_locations(os.path.join(args.tls_dir, "ca.crt"))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+
+    srv = Server((host or "127.0.0.1", int(port or 0)), Handler)
+    srv.ssl_ctx = ctx
+    srv.store = store
+    srv.control = Control(args.token, args.token_file)
+    srv.watch_timeout_max = args.watch_timeout_max
+    srv.port = srv.server_address[1]
+    srv.logf = open(args.log, "a") if args.log else None
+    srv.log_lock = threading.Lock()
+    url = "https://127.0.0.1:%d" % srv.port
+    if args.kubeconfig_out:
+        write_atomic(args.kubeconfig_out,
+                     kubeconfig(url, args.tls_dir, args.token[0] if args.token else None,
+                                args.token_file[0] if args.token_file else None), 0o600)
+    if args.port_file:
+        write_atomic(args.port_file, "%d\n" % srv.port)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    sys.stderr.write("fakeapi listening on %s\n" % url)
+    sys.stderr.flush()
+    try:
+        srv.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
