@@ -1,0 +1,481 @@
+/* Streaming age encryption and decryption between file descriptors, in
+ * batches of 64 KiB chunks with one cipher context. */
+#include <errno.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "age/age_internal.h"
+
+/* Chunks per read/decrypt/write batch: 1 MiB of I/O per system call. */
+#define BATCH_CHUNKS 16u
+#define BATCH_BYTES (BATCH_CHUNKS * AGE_ENC_CHUNK_SIZE)
+/* One extra chunk of room so a batch can always look one byte ahead. */
+#define BUF_CAP (BATCH_BYTES + AGE_ENC_CHUNK_SIZE)
+#define RAW_CAP (256u * 1024u)
+#define ARMOR_LINE_MAX 4096u
+
+/* ---- output ---- */
+
+static int write_all(int fd, const void *p, size_t n, os_error *err) {
+  const uint8_t *b = p;
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return os_error_set(err, OS_EIO, "write: %s", strerror(errno));
+    b += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int writev_all(int fd, struct iovec *iov, int cnt, os_error *err) {
+  while (cnt > 0) {
+    ssize_t w = writev(fd, iov, cnt);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return os_error_set(err, OS_EIO, "write: %s", strerror(errno));
+    size_t done = (size_t)w;
+    while (cnt > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (uint8_t *)iov->iov_base + done;
+      iov->iov_len -= done;
+    }
+  }
+  return 0;
+}
+
+/* Binary or armored output. */
+typedef struct sink {
+  int fd;
+  bool armor;
+  uint8_t carry[AGE_BYTES_PER_LINE];
+  size_t carry_len;
+  char *txt;
+  size_t txt_len;
+} sink;
+
+#define TXT_CAP (64u * 1024u)
+
+static int sink_flush(sink *s, os_error *err) {
+  int rc = write_all(s->fd, s->txt, s->txt_len, err);
+  s->txt_len = 0;
+  return rc;
+}
+
+static int sink_line(sink *s, const uint8_t *data, size_t n, os_error *err) {
+  if (s->txt_len + AGE_COLUMNS + 1 > TXT_CAP) {
+    int rc = sink_flush(s, err);
+    if (rc < 0)
+      return rc;
+  }
+  size_t len = age_b64_encoded_len(n, true);
+  age_b64_encode(s->txt + s->txt_len, data, n, true);
+  s->txt[s->txt_len + len] = '\n';
+  s->txt_len += len + 1;
+  return 0;
+}
+
+static int sink_write(sink *s, const uint8_t *data, size_t n, os_error *err) {
+  if (!s->armor)
+    return write_all(s->fd, data, n, err);
+  int rc = 0;
+  if (s->carry_len > 0) {
+    size_t take = AGE_BYTES_PER_LINE - s->carry_len < n ? AGE_BYTES_PER_LINE - s->carry_len : n;
+    memcpy(s->carry + s->carry_len, data, take);
+    s->carry_len += take;
+    data += take;
+    n -= take;
+    if (s->carry_len < AGE_BYTES_PER_LINE)
+      return 0;
+    rc = sink_line(s, s->carry, AGE_BYTES_PER_LINE, err);
+    s->carry_len = 0;
+  }
+  while (rc == 0 && n >= AGE_BYTES_PER_LINE) {
+    rc = sink_line(s, data, AGE_BYTES_PER_LINE, err);
+    data += AGE_BYTES_PER_LINE;
+    n -= AGE_BYTES_PER_LINE;
+  }
+  if (rc == 0 && n > 0) {
+    memcpy(s->carry, data, n);
+    s->carry_len = n;
+  }
+  return rc;
+}
+
+static int sink_finish(sink *s, os_error *err) {
+  if (!s->armor)
+    return 0;
+  int rc = 0;
+  if (s->carry_len > 0)
+    rc = sink_line(s, s->carry, s->carry_len, err);
+  if (rc == 0) {
+    size_t n = strlen(AGE_ARMOR_END "\n");
+    if (s->txt_len + n > TXT_CAP)
+      rc = sink_flush(s, err);
+    if (rc == 0) {
+      memcpy(s->txt + s->txt_len, AGE_ARMOR_END "\n", n);
+      s->txt_len += n;
+    }
+  }
+  if (rc == 0)
+    rc = sink_flush(s, err);
+  return rc;
+}
+
+/* ---- input ---- */
+
+/* Reads up to n bytes; returns the count (0 at EOF) or a negative error. */
+static ssize_t read_some(int fd, void *p, size_t n, os_error *err) {
+  for (;;) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return os_error_set(err, OS_EIO, "read: %s", strerror(errno));
+    return r;
+  }
+}
+
+/* Binary or armored input, delivering the binary age file. */
+typedef struct source {
+  int fd;
+  bool armored;
+  bool fd_eof;
+  bool done; /* armored: END line seen and input exhausted */
+  age_armor_dec ad;
+  char *raw;
+  size_t raw_off, raw_len;
+  uint8_t dec[AGE_BYTES_PER_LINE];
+  size_t dec_off, dec_len;
+} source;
+
+static int source_open(source *s, int fd, os_error *err) {
+  memset(s, 0, sizeof(*s));
+  s->fd = fd;
+  s->raw = malloc(RAW_CAP);
+  if (s->raw == NULL)
+    return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
+  /* Look at the start of the input to tell armor from binary. */
+  while (s->raw_len < 1024 && !s->fd_eof) {
+    ssize_t r = read_some(fd, s->raw + s->raw_len, RAW_CAP - s->raw_len, err);
+    if (r < 0)
+      return (int)r;
+    if (r == 0)
+      s->fd_eof = true;
+    s->raw_len += (size_t)r;
+  }
+  s->armored = age_is_armored((const uint8_t *)s->raw, s->raw_len);
+  age_armor_dec_init(&s->ad);
+  return 0;
+}
+
+static void source_close(source *s) { free(s->raw); }
+
+/* Next complete line of armor (without '\n'), or *len_out = SIZE_MAX at EOF. */
+static int source_line(source *s, const char **line, size_t *len_out, os_error *err) {
+  for (;;) {
+    char *start = s->raw + s->raw_off;
+    size_t avail = s->raw_len - s->raw_off;
+    char *nl = memchr(start, '\n', avail);
+    if (nl != NULL) {
+      *line = start;
+      *len_out = (size_t)(nl - start);
+      s->raw_off += *len_out + 1;
+      return 0;
+    }
+    if (avail > ARMOR_LINE_MAX)
+      return os_error_set(err, OS_EARMOR, "armor: line %zu: too long", s->ad.lines + 1);
+    if (s->fd_eof) {
+      *line = start;
+      *len_out = avail > 0 ? avail : SIZE_MAX;
+      s->raw_off = s->raw_len;
+      return 0;
+    }
+    memmove(s->raw, start, avail);
+    s->raw_off = 0;
+    s->raw_len = avail;
+    ssize_t r = read_some(s->fd, s->raw + s->raw_len, RAW_CAP - s->raw_len, err);
+    if (r < 0)
+      return (int)r;
+    if (r == 0)
+      s->fd_eof = true;
+    s->raw_len += (size_t)r;
+  }
+}
+
+/* Reads up to n bytes of the binary file; returns the count, 0 at its end. */
+static ssize_t source_read(source *s, uint8_t *dst, size_t n, os_error *err) {
+  if (!s->armored) {
+    if (s->raw_off < s->raw_len) {
+      size_t take = s->raw_len - s->raw_off < n ? s->raw_len - s->raw_off : n;
+      memcpy(dst, s->raw + s->raw_off, take);
+      s->raw_off += take;
+      return (ssize_t)take;
+    }
+    if (s->fd_eof)
+      return 0;
+    ssize_t r = read_some(s->fd, dst, n, err);
+    if (r == 0)
+      s->fd_eof = true;
+    return r;
+  }
+  size_t got = 0;
+  while (got < n) {
+    if (s->dec_off < s->dec_len) {
+      size_t take = s->dec_len - s->dec_off < n - got ? s->dec_len - s->dec_off : n - got;
+      memcpy(dst + got, s->dec + s->dec_off, take);
+      s->dec_off += take;
+      got += take;
+      continue;
+    }
+    if (s->done)
+      break;
+    const char *line = NULL;
+    size_t len = 0;
+    int rc = source_line(s, &line, &len, err);
+    if (rc < 0)
+      return rc;
+    if (len == SIZE_MAX) {
+      rc = age_armor_dec_finish(&s->ad, err);
+      if (rc < 0)
+        return rc;
+      s->done = true;
+      break;
+    }
+    s->dec_off = 0;
+    rc = age_armor_dec_line(&s->ad, s->dec, &s->dec_len, line, len, err);
+    if (rc < 0)
+      return rc;
+  }
+  return (ssize_t)got;
+}
+
+/* Fills buf up to want bytes (from *have); stops early only at the end. */
+static int source_fill(source *s, uint8_t *buf, size_t *have, size_t want, bool *eof,
+                       os_error *err) {
+  *eof = false;
+  while (*have < want) {
+    ssize_t r = source_read(s, buf + *have, want - *have, err);
+    if (r < 0)
+      return (int)r;
+    if (r == 0) {
+      *eof = true;
+      break;
+    }
+    *have += (size_t)r;
+  }
+  return 0;
+}
+
+int age_decrypt_fd(int out_fd, int in_fd, const age_identity *const *ids, size_t n_ids,
+                   os_error *err) {
+  source src;
+  uint8_t *buf = NULL;
+  uint8_t file_key[AGE_FILE_KEY_LEN];
+  age_header hdr = {0};
+  age_stream st = {0};
+  size_t have = 0;
+  bool eof = false;
+  int rc = source_open(&src, in_fd, err);
+  if (rc < 0)
+    goto done;
+  buf = malloc(BUF_CAP);
+  if (buf == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
+    goto done;
+  }
+  /* Header: read until its "---" line is complete. */
+  size_t hdr_len = 0;
+  while ((hdr_len = age_header_find_end(buf, have)) == 0) {
+    if (eof || have >= AGE_HEADER_MAX) {
+      rc = have == 0 ? os_error_set(err, OS_EHEADER, "header: empty input")
+                     : os_error_set(err, OS_EHEADER, "header: incomplete or too large");
+      goto done;
+    }
+    size_t want = have + 64 * 1024 < AGE_HEADER_MAX ? have + 64 * 1024 : AGE_HEADER_MAX;
+    rc = source_fill(&src, buf, &have, want, &eof, err);
+    if (rc < 0)
+      goto done;
+  }
+  rc = age_header_parse(&hdr, buf, have, err);
+  if (rc < 0)
+    goto done;
+  rc = age_unwrap_file_key(file_key, &hdr, buf, ids, n_ids, err);
+  age_header_free(&hdr);
+  if (rc < 0)
+    goto done;
+  if (have - hdr_len < AGE_NONCE_LEN) {
+    rc = source_fill(&src, buf, &have, hdr_len + AGE_NONCE_LEN, &eof, err);
+    if (rc < 0)
+      goto done;
+    if (have - hdr_len < AGE_NONCE_LEN) {
+      rc = os_error_set(err, OS_EHEADER, "header: missing payload nonce");
+      goto done;
+    }
+  }
+  rc = age_stream_init(&st, file_key, buf + hdr_len, true, err);
+  OPENSSL_cleanse(file_key, sizeof(file_key));
+  if (rc < 0)
+    goto done;
+  have -= hdr_len + AGE_NONCE_LEN;
+  memmove(buf, buf + hdr_len + AGE_NONCE_LEN, have);
+  eof = false;
+  bool first = true;
+  for (;;) {
+    /* Look one byte past the batch to know whether its last chunk is final. */
+    if (!eof) {
+      rc = source_fill(&src, buf, &have, BATCH_BYTES + 1, &eof, err);
+      if (rc < 0)
+        goto done;
+    }
+    if (have == 0) {
+      rc = os_error_set(err, OS_EPAYLOAD,
+                        first ? "payload: no chunks" : "payload: missing final chunk");
+      goto done;
+    }
+    size_t n_chunks;
+    if (eof)
+      n_chunks = (have + AGE_ENC_CHUNK_SIZE - 1) / AGE_ENC_CHUNK_SIZE;
+    else
+      n_chunks = (have - 1) / AGE_ENC_CHUNK_SIZE;
+    struct iovec iov[BATCH_CHUNKS + 1];
+    int n_iov = 0;
+    size_t off = 0;
+    int chunk_rc = 0;
+    bool final = false;
+    for (size_t i = 0; i < n_chunks; i++) {
+      size_t len = have - off < AGE_ENC_CHUNK_SIZE ? have - off : AGE_ENC_CHUNK_SIZE;
+      final = eof && i + 1 == n_chunks;
+      if (final && len == AGE_TAG_LEN && !first) {
+        chunk_rc = os_error_set(err, OS_EPAYLOAD, "payload: final chunk is empty");
+        break;
+      }
+      chunk_rc = age_stream_open(&st, buf + off, buf + off, len, final, err);
+      if (chunk_rc < 0)
+        break;
+      first = false;
+      if (len > AGE_TAG_LEN) {
+        iov[n_iov].iov_base = buf + off;
+        iov[n_iov].iov_len = len - AGE_TAG_LEN;
+        n_iov++;
+      }
+      off += len;
+    }
+    /* Only authenticated chunks are written, also before reporting a failure. */
+    rc = n_iov > 0 ? writev_all(out_fd, iov, n_iov, err) : 0;
+    if (rc == 0)
+      rc = chunk_rc;
+    if (rc < 0 || final)
+      goto done;
+    OPENSSL_cleanse(buf, off);
+    memmove(buf, buf + off, have - off);
+    have -= off;
+  }
+done:
+  OPENSSL_cleanse(file_key, sizeof(file_key));
+  if (st.ctx != NULL)
+    age_stream_free(&st);
+  age_header_free(&hdr);
+  if (buf != NULL) {
+    OPENSSL_cleanse(buf, BUF_CAP);
+    free(buf);
+  }
+  source_close(&src);
+  return rc;
+}
+
+int age_encrypt_fd(int out_fd, int in_fd, const age_recipient *const *rcpts, size_t n_rcpts,
+                   bool armor, os_error *err) {
+  uint8_t file_key[AGE_FILE_KEY_LEN], nonce[AGE_NONCE_LEN];
+  age_stream st = {0};
+  os_buf hdr;
+  os_buf_init(&hdr, AGE_HEADER_MAX, false);
+  uint8_t *pt = NULL, *ct = NULL;
+  sink out = {.fd = out_fd, .armor = armor};
+  size_t have = 0;
+  const size_t batch_pt = BATCH_CHUNKS * AGE_CHUNK_SIZE;
+  int rc = 0;
+  pt = malloc(batch_pt + 1);
+  ct = malloc(BATCH_BYTES);
+  out.txt = armor ? malloc(TXT_CAP) : NULL;
+  if (pt == NULL || ct == NULL || (armor && out.txt == NULL)) {
+    rc = os_error_set(err, OS_ENOMEM, "encrypt: out of memory");
+    goto done;
+  }
+  if (RAND_bytes(file_key, sizeof(file_key)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+    rc = os_error_set(err, OS_ECRYPTO, "encrypt: random generator failed");
+    goto done;
+  }
+  rc = age_build_header(&hdr, file_key, rcpts, n_rcpts, err);
+  if (rc == 0)
+    rc = age_stream_init(&st, file_key, nonce, false, err);
+  OPENSSL_cleanse(file_key, sizeof(file_key));
+  if (rc < 0)
+    goto done;
+  if (armor) {
+    memcpy(out.txt, AGE_ARMOR_BEGIN "\n", strlen(AGE_ARMOR_BEGIN "\n"));
+    out.txt_len = strlen(AGE_ARMOR_BEGIN "\n");
+  }
+  rc = sink_write(&out, (const uint8_t *)hdr.data, hdr.len, err);
+  if (rc == 0)
+    rc = sink_write(&out, nonce, sizeof(nonce), err);
+  if (rc < 0)
+    goto done;
+  bool eof = false;
+  for (;;) {
+    while (!eof && have < batch_pt + 1) {
+      ssize_t r = read_some(in_fd, pt + have, batch_pt + 1 - have, err);
+      if (r < 0) {
+        rc = (int)r;
+        goto done;
+      }
+      if (r == 0)
+        eof = true;
+      have += (size_t)r;
+    }
+    /* Without EOF, keep the byte past the batch: the final chunk is never empty
+     * unless the whole input is. */
+    size_t take_total = eof ? have : batch_pt;
+    size_t off = 0, o = 0;
+    bool final = false;
+    do {
+      size_t take = take_total - off < AGE_CHUNK_SIZE ? take_total - off : AGE_CHUNK_SIZE;
+      final = eof && off + take == take_total;
+      rc = age_stream_seal(&st, ct + o, pt + off, take, final, err);
+      if (rc < 0)
+        goto done;
+      off += take;
+      o += take + AGE_TAG_LEN;
+    } while (off < take_total);
+    rc = sink_write(&out, ct, o, err);
+    if (rc < 0 || final)
+      break;
+    memmove(pt, pt + off, have - off);
+    have -= off;
+  }
+  if (rc == 0)
+    rc = sink_finish(&out, err);
+done:
+  if (st.ctx != NULL)
+    age_stream_free(&st);
+  os_buf_free(&hdr);
+  if (pt != NULL) {
+    OPENSSL_cleanse(pt, batch_pt + 1);
+    free(pt);
+  }
+  free(ct);
+  free(out.txt);
+  return rc;
+}
