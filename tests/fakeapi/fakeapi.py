@@ -1194,15 +1194,28 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 total += size
                 if total > MAX_BODY:
-                    self.close_connection = True
+                    self.close_connection = True    # the rest of the stream is unread
                     raise ApiError(413, "RequestEntityTooLarge",
                                    "Request entity too large: limit is %d" % MAX_BODY)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(1024)
             return b"".join(chunks)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > MAX_BODY:
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
             self.close_connection = True
+            raise bad_request("invalid Content-Length")
+        if n > MAX_BODY:
+            # Drain moderately large bodies so the client reads the 413 rather than a reset.
+            if n <= 8 * MAX_BODY:
+                left = n
+                while left > 0:
+                    got = self.rfile.read(min(left, 65536))
+                    if not got:
+                        break
+                    left -= len(got)
+            else:
+                self.close_connection = True
             raise ApiError(413, "RequestEntityTooLarge",
                            "Request entity too large: limit is %d" % MAX_BODY)
         return self.rfile.read(n) if n else b""
