@@ -1,0 +1,164 @@
+/* rekey: re-seal values whose recipient set is out of date. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/buf.h"
+#include "seal/seal.h"
+
+static const char usage[] =
+    "usage: orgsecrets rekey [--dry-run]\n"
+    "\n"
+    "Finds the secrets sealed to an out-of-date set of recipients (a member\n"
+    "added, removed or changed role, a controller key rotated, a viewer flag\n"
+    "changed), opens each with -i and seals it again to the current set. The\n"
+    "ciphertext and recipients change; the value, updatedAt and rotatedAt do\n"
+    "not. When someone lost access, a line\n"
+    "  rotate: ENV/NAME (was readable by WHO)\n"
+    "is printed on stdout: they may have kept the value, so change it with\n"
+    "`orgsecrets set`. Secrets -i cannot open are reported and counted; the\n"
+    "others are still re-sealed and written, and the exit status is 1.\n"
+    "--dry-run lists what would change without writing.\n";
+
+/* Names the holder of a fingerprint if still known to the organization. */
+static void describe_fp(char *out, size_t out_size, const spec_org *o, const char *fp) {
+  char f[SPEC_FINGERPRINT_LEN + 1];
+  for (size_t i = 0; i < o->n_members; i++) {
+    const spec_member *m = &o->members[i];
+    if (m->recipient != NULL && seal_fingerprint(f, m->recipient, NULL) == 0 &&
+        strcmp(f, fp) == 0) {
+      snprintf(out, out_size, "%s, now %s, key %s", m->name, spec_role_name(m->role), fp);
+      return;
+    }
+  }
+  for (size_t i = 0; i < o->n_envs; i++) {
+    for (size_t k = 0; k < o->envs[i].n_controllers; k++) {
+      if (seal_fingerprint(f, o->envs[i].controllers[k], NULL) == 0 && strcmp(f, fp) == 0) {
+        snprintf(out, out_size, "controller of %s, key %s", o->envs[i].name, fp);
+        return;
+      }
+    }
+  }
+  snprintf(out, out_size, "removed key %s", fp);
+}
+
+static bool contains(const char *const *v, size_t n, const char *s) {
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(v[i], s) == 0)
+      return true;
+  }
+  return false;
+}
+
+int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
+  bool dry_run = false;
+  const cli_opt opts[] = {{"--dry-run", "-n", CLI_FLAG, &dry_run}};
+  cli_args a;
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+
+  os_error err = OS_ERROR_INIT;
+  spec_tree *t = NULL;
+  age_identity **ids = NULL;
+  size_t n_ids = 0;
+  spec_secret **order = NULL;
+  const char **dirty = NULL;
+  size_t n_dirty = 0, rekeyed = 0, failed = 0;
+  int status = CLI_FAIL;
+  if (cli_load_tree(&t, ctx) != 0)
+    goto done;
+  order = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*order));
+  dirty = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*dirty));
+  if (order == NULL || dirty == NULL) {
+    status = cli_failf("rekey: out of memory");
+    goto done;
+  }
+  memcpy(order, t->secrets, t->n_secrets * sizeof(*order));
+  qsort(order, t->n_secrets, sizeof(*order), cli_secret_cmp);
+  size_t stale = cli_count_stale(t);
+  if (stale == 0) {
+    fprintf(stderr, "orgsecrets: every secret is sealed to its current recipients\n");
+    status = CLI_OK;
+    goto done;
+  }
+  if (!dry_run && cli_load_identities(&ids, &n_ids, ctx, &err) < 0) {
+    status = cli_fail("rekey", &err);
+    goto done;
+  }
+  for (size_t i = 0; i < t->n_secrets; i++) {
+    spec_secret *s = order[i];
+    if (seal_recipients_current(s, t->org))
+      continue;
+    char **now = NULL;
+    size_t n_now = 0;
+    if (seal_fingerprints_for(&now, &n_now, t->org, s->environment, s->visible_to_viewers,
+                              &err) < 0) {
+      cli_fail("rekey", &err);
+      failed++;
+      continue;
+    }
+    char **was = calloc(s->n_recipients ? s->n_recipients : 1, sizeof(*was));
+    size_t n_was = 0;
+    for (size_t k = 0; was != NULL && k < s->n_recipients; k++) {
+      if ((was[k] = os_strdup(s->recipients[k])) == NULL)
+        break;
+      n_was++;
+    }
+    if (!dry_run) {
+      uint8_t *value = NULL;
+      size_t len = 0;
+      if (seal_unseal(&value, &len, s, (const age_identity *const *)ids, n_ids, &err) < 0) {
+        cli_fail("rekey", &err);
+        failed++;
+        seal_strings_free(now, n_now);
+        seal_strings_free(was, n_was);
+        continue;
+      }
+      int rc = seal_value(s, t->org, value, len, &err);
+      os_free_secret(value, len);
+      if (rc < 0) {
+        cli_fail("rekey", &err);
+        failed++;
+        seal_strings_free(now, n_now);
+        seal_strings_free(was, n_was);
+        continue;
+      }
+      if (s->pos.file != NULL && !contains(dirty, n_dirty, s->pos.file))
+        dirty[n_dirty++] = s->pos.file;
+    }
+    rekeyed++;
+    fprintf(stderr, "orgsecrets: %s %s/%s\n", dry_run ? "would re-seal" : "re-sealed",
+            s->environment, s->name);
+    for (size_t k = 0; k < n_was; k++) {
+      if (contains((const char *const *)now, n_now, was[k]))
+        continue;
+      char who[400];
+      describe_fp(who, sizeof(who), t->org, was[k]);
+      printf("rotate: %s/%s (was readable by %s)\n", s->environment, s->name, who);
+    }
+    seal_strings_free(now, n_now);
+    seal_strings_free(was, n_was);
+  }
+  fflush(stdout);
+  for (size_t i = 0; i < n_dirty; i++) {
+    if (cli_write_file(t, dirty[i], &err) < 0) {
+      status = cli_fail("rekey", &err);
+      goto done;
+    }
+  }
+  if (failed > 0) {
+    status = cli_failf("rekey: %zu secret(s) re-sealed, %zu could not be (see above)", rekeyed,
+                       failed);
+    goto done;
+  }
+  fprintf(stderr, "orgsecrets: %zu secret(s) %s\n", rekeyed, dry_run ? "to re-seal" : "re-sealed");
+  status = CLI_OK;
+done:
+  free(dirty);
+  free(order);
+  age_identities_free(ids, n_ids);
+  spec_tree_free(t);
+  return status;
+}
