@@ -16,9 +16,16 @@
 #define SPEC_VALUE_MAX (256 * 1024)       /* plaintext values */
 #define SPEC_FILE_MAX (16 * 1024 * 1024)  /* one spec file */
 #define SPEC_FINGERPRINT_LEN 16           /* hex characters */
+#define SPEC_ENCRYPTED_MAX (512 * 1024)   /* one encryptedValue (armored age file) */
 
 enum spec_role { SPEC_ROLE_ADMIN = 0, SPEC_ROLE_MEMBER = 1, SPEC_ROLE_VIEWER = 2 };
 enum spec_state { SPEC_STATE_ACTIVE = 0, SPEC_STATE_DISABLED = 1 };
+
+/* A metadata label or annotation (kept so files round-trip byte for byte). */
+typedef struct spec_kv {
+  char *key;
+  char *value;
+} spec_kv;
 
 /* Where a document or field came from; file NULL for objects not read from a file. */
 typedef struct spec_pos {
@@ -63,6 +70,10 @@ typedef struct spec_org {
   size_t n_apps;
   spec_pos pos;
   int64_t generation;    /* metadata.generation of a custom resource, else 0 */
+  spec_kv *labels;       /* metadata.labels, emitted sorted by key */
+  size_t n_labels;
+  spec_kv *annotations;  /* metadata.annotations, emitted sorted by key */
+  size_t n_annotations;
 } spec_org;
 
 typedef struct spec_secret {
@@ -79,6 +90,10 @@ typedef struct spec_secret {
   char *encrypted_value; /* ASCII-armored age file */
   spec_pos pos;
   int64_t generation;    /* metadata.generation of a custom resource, else 0 */
+  spec_kv *labels;       /* metadata.labels, emitted sorted by key */
+  size_t n_labels;
+  spec_kv *annotations;  /* metadata.annotations, emitted sorted by key */
+  size_t n_annotations;
 } spec_secret;
 
 /* One problem found while loading or validating; message names no value. */
@@ -98,6 +113,18 @@ typedef struct spec_tree {
  * OS_ENOTFOUND. */
 int spec_tree_load(spec_tree **out, const char *dir, os_error *err);
 
+/* Like spec_tree_load but stops after parsing (every document well-formed,
+ * exactly one Organization) without cross-document validation, so that
+ * `lint` can report all problems with spec_tree_validate(). */
+int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err);
+
+/* An empty tree for dir (no Organization yet); NULL on allocation failure.
+ * Caller frees with spec_tree_free(). */
+spec_tree *spec_tree_new(const char *dir);
+/* Sets t's Organization (takes ownership, frees a previous one); a NULL
+ * o->pos.file becomes "organization.yaml". */
+int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err);
+
 /* Parses one YAML stream (file name for messages) and appends its documents
  * to t. Strict: unknown fields, wrong types and duplicate keys are errors. */
 int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len, os_error *err);
@@ -116,8 +143,10 @@ void spec_tree_free(spec_tree *t);
 int spec_org_emit(char **out, size_t *out_len, const spec_org *o, os_error *err);
 int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error *err);
 
-/* Writes every document whose pos.file equals file (tree order), atomically,
- * mode 0644. Creates parent directories. */
+/* Writes every document whose pos.file equals file (the Organization first,
+ * then secrets in line order, new ones last), atomically, mode 0644, only
+ * when the content changed. Creates parent directories. When no document
+ * has that file any more, the file is removed. */
 int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err);
 
 /* Adds s to t (takes ownership) or replaces the secret with the same
@@ -131,7 +160,8 @@ spec_environment *spec_org_find_env(const spec_org *o, const char *name);
 spec_application *spec_org_find_app(const spec_org *o, const char *name);
 spec_member *spec_org_find_member(const spec_org *o, const char *name);
 
-/* "<org>.<env>.<name>" lower-cased with '_' -> '-'; caller frees. */
+/* "<org>.<env>.<name>" lower-cased with '_' -> '-'; caller frees; NULL on
+ * allocation failure. */
 char *spec_secret_resource_name(const char *org, const char *env, const char *name);
 /* "secrets/<env>/<NAME>.yaml" relative to the tree; caller frees. */
 char *spec_secret_default_path(const char *env, const char *name);
@@ -149,9 +179,13 @@ int spec_org_from_json(spec_org **out, const json_t *obj, os_error *err);
 json_t *spec_secret_to_json(const spec_secret *s);
 json_t *spec_org_to_json(const spec_org *o);
 
+/* Allocation: *_new returns a zeroed object (NULL on allocation failure);
+ * *_dup deep-copies (pos included); *_free accept NULL. */
 spec_secret *spec_secret_new(void);
 spec_secret *spec_secret_dup(const spec_secret *s);
 void spec_secret_free(spec_secret *s);
 void spec_org_free(spec_org *o);
+spec_org *spec_org_new(void);
+spec_org *spec_org_dup(const spec_org *o);
 
 #endif

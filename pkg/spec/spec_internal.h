@@ -1,0 +1,65 @@
+/* Internals shared by the pkg/spec sources; not part of the public API. */
+#ifndef ORGSECRETS_SPEC_INTERNAL_H
+#define ORGSECRETS_SPEC_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spec/spec.h"
+
+/* A parsed YAML (or converted JSON) node; all memory lives in an arena. */
+enum node_kind { NODE_SCALAR, NODE_SEQ, NODE_MAP };
+
+typedef struct node {
+  enum node_kind kind;
+  int line;            /* 1-based; 0 for JSON */
+  bool plain;          /* plain (unquoted) scalar: subject to type resolution */
+  char *str;           /* scalar text, NUL-terminated */
+  size_t len;
+  struct node *first;  /* children; a map alternates key, value */
+  struct node *last;
+  struct node *next;
+  size_t n;            /* children count (a map counts keys and values) */
+} node;
+
+typedef struct arena arena;
+arena *arena_new(void);
+void arena_free(arena *a);
+void *arena_alloc(arena *a, size_t n);
+node *node_new(arena *a, enum node_kind kind, int line);
+void node_append(node *parent, node *child);
+int node_set_str(arena *a, node *n, const char *s, size_t len);
+
+/* Where decoded errors point: a file (YAML) or an object name (JSON). */
+typedef struct dctx {
+  const char *file;    /* YAML: messages start "FILE:LINE: " */
+  const char *object;  /* JSON: messages start "OBJECT: " */
+  bool lenient_meta;   /* JSON: unknown metadata fields and status are ignored */
+  os_error *err;
+} dctx;
+
+int dfail(const dctx *d, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Decodes one document (a map with apiVersion/kind/metadata/spec); exactly
+ * one of *org / *secret is set on success. */
+int spec_decode_document(spec_org **org, spec_secret **secret, const dctx *d, const node *root);
+
+/* Scalar resolution shared by the decoder (strict strings) and the emitter
+ * (quoting): true when a plain scalar s would not be read as a string. */
+bool spec_plain_is_nonstring(const char *s, size_t len);
+
+/* Field checks shared by YAML and JSON decoding and validation. */
+bool spec_recipient_shaped(const char *s);
+bool spec_timestamp_valid(const char *s);
+bool spec_fingerprint_valid(const char *s);
+bool spec_dns_subdomain_valid(const char *s);
+bool spec_armor_shaped(const char *s, size_t len);
+bool spec_env_file_valid(const char *s);
+bool spec_member_name_valid(const char *s);
+
+void spec_kv_free(spec_kv *kv, size_t n);
+int spec_kv_dup(spec_kv **out, const spec_kv *in, size_t n);
+void spec_strings_free(char **v, size_t n);
+
+#endif

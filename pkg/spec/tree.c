@@ -1,0 +1,602 @@
+/* Loading a folder of specs, cross-document validation, editing and writing. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "spec/spec_internal.h"
+#include "spec/yaml_nodes.h"
+
+#define WALK_DEPTH_MAX 32
+#define WALK_FILES_MAX 1000000
+
+spec_tree *spec_tree_new(const char *dir) {
+  spec_tree *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  if (dir != NULL && (t->dir = os_strdup(dir)) == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void spec_tree_free(spec_tree *t) {
+  if (t == NULL)
+    return;
+  for (size_t i = 0; i < t->n_secrets; i++)
+    spec_secret_free(t->secrets[i]);
+  free(t->secrets);
+  spec_org_free(t->org);
+  free(t->dir);
+  free(t);
+}
+
+int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err) {
+  if (o->pos.file == NULL && (o->pos.file = os_strdup("organization.yaml")) == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  spec_org_free(t->org);
+  t->org = o;
+  return 0;
+}
+
+static bool is_pow2(size_t n) { return (n & (n - 1)) == 0; }
+
+static int append_secret(spec_tree *t, spec_secret *s) {
+  if (t->n_secrets == 0 || (t->n_secrets >= 16 && is_pow2(t->n_secrets))) {
+    size_t cap = t->n_secrets == 0 ? 16 : t->n_secrets * 2;
+    spec_secret **p = realloc(t->secrets, cap * sizeof(*p));
+    if (p == NULL)
+      return OS_ENOMEM;
+    t->secrets = p;
+  }
+  t->secrets[t->n_secrets++] = s;
+  return 0;
+}
+
+int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len, os_error *err) {
+  dctx d = {.file = file, .err = err};
+  if (len > SPEC_FILE_MAX)
+    return dfail(&d, 0, "larger than %d bytes", SPEC_FILE_MAX);
+  arena *a = arena_new();
+  if (a == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  node *docs = NULL;
+  int rc = yaml_nodes_parse(&docs, a, &d, data, len);
+  for (const node *root = rc == 0 ? docs->first : NULL; root != NULL; root = root->next) {
+    if (root->kind == NODE_SCALAR && root->plain && root->len == 0)
+      continue; /* an empty document */
+    spec_org *o = NULL;
+    spec_secret *s = NULL;
+    if ((rc = spec_decode_document(&o, &s, &d, root)) < 0)
+      break;
+    if (o != NULL) {
+      o->pos.line = root->line;
+      if (t->org != NULL) {
+        rc = dfail(&d, root->line, "a second Organization (the first is at %s:%d)",
+                   t->org->pos.file ? t->org->pos.file : "?", t->org->pos.line);
+        spec_org_free(o);
+        break;
+      }
+      t->org = o;
+    } else {
+      s->pos.line = root->line;
+      if (append_secret(t, s) < 0) {
+        spec_secret_free(s);
+        rc = os_error_set(err, OS_ENOMEM, "out of memory");
+        break;
+      }
+    }
+  }
+  arena_free(a);
+  return rc;
+}
+
+typedef struct file_list {
+  char **v;
+  size_t n, cap;
+} file_list;
+
+static bool yaml_name(const char *name) {
+  size_t n = strlen(name);
+  return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static int list_add(file_list *l, const char *rel, const char *name) {
+  if (l->n == WALK_FILES_MAX)
+    return OS_ENOMEM;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 256;
+    char **p = realloc(l->v, cap * sizeof(*p));
+    if (p == NULL)
+      return OS_ENOMEM;
+    l->v = p;
+    l->cap = cap;
+  }
+  size_t a = strlen(rel), b = strlen(name);
+  char *s = malloc(a + b + 2);
+  if (s == NULL)
+    return OS_ENOMEM;
+  memcpy(s, rel, a);
+  if (a > 0)
+    s[a++] = '/';
+  memcpy(s + a, name, b + 1);
+  l->v[l->n++] = s;
+  return 0;
+}
+
+/* Collects .yaml and .yml files below root/rel; hidden entries, node_modules and
+ * symlinked directories are skipped. */
+static int walk(file_list *l, const char *root, const char *rel, int depth, os_error *err) {
+  char path[PATH_MAX];
+  int n = snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel);
+  if (n < 0 || (size_t)n >= sizeof(path))
+    return os_error_set(err, OS_EINVAL, "%s/%s: path too long", root, rel);
+  if (depth > WALK_DEPTH_MAX)
+    return os_error_set(err, OS_EINVAL, "%s: directories nested too deeply", path);
+  DIR *dir = opendir(path);
+  if (dir == NULL)
+    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open directory %s: %s",
+                        path, strerror(errno));
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    const char *name = de->d_name;
+    if (name[0] == '.' || strcmp(name, "node_modules") == 0)
+      continue;
+    bool is_dir = de->d_type == DT_DIR, is_reg = de->d_type == DT_REG;
+    if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
+      struct stat st;
+      char sub[PATH_MAX];
+      int m = snprintf(sub, sizeof(sub), "%s/%s", path, name);
+      if (m < 0 || (size_t)m >= sizeof(sub) || stat(sub, &st) != 0)
+        continue;
+      is_reg = S_ISREG(st.st_mode);
+      is_dir = S_ISDIR(st.st_mode) && de->d_type == DT_UNKNOWN;
+    }
+    if (is_dir) {
+      char sub[PATH_MAX];
+      int m = snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", name);
+      if (m < 0 || (size_t)m >= sizeof(sub)) {
+        rc = os_error_set(err, OS_EINVAL, "%s/%s: path too long", path, name);
+        break;
+      }
+      if ((rc = walk(l, root, sub, depth + 1, err)) < 0)
+        break;
+    } else if (is_reg && yaml_name(name)) {
+      if ((rc = list_add(l, rel, name)) < 0) {
+        os_error_set(err, rc, "%s: too many files", root);
+        break;
+      }
+    }
+  }
+  closedir(dir);
+  return rc;
+}
+
+static int cmp_path(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads root/rel, refusing files over SPEC_FILE_MAX before reading them. */
+static int read_spec_file(char **out, size_t *out_len, int dirfd, const char *rel, os_error *err) {
+  *out = NULL;
+  int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return os_error_set(err, OS_EIO, "%s: open: %s", rel, strerror(errno));
+  int rc = 0;
+  struct stat st;
+  char *buf = NULL;
+  if (fstat(fd, &st) != 0) {
+    rc = os_error_set(err, OS_EIO, "%s: stat: %s", rel, strerror(errno));
+    goto done;
+  }
+  if (st.st_size < 0 || st.st_size > SPEC_FILE_MAX) {
+    rc = os_error_set(err, OS_EINVAL, "%s: larger than %d bytes", rel, SPEC_FILE_MAX);
+    goto done;
+  }
+  size_t size = (size_t)st.st_size, got = 0;
+  if ((buf = malloc(size + 1)) == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      rc = os_error_set(err, OS_EIO, "%s: read: %s", rel, strerror(errno));
+      goto done;
+    }
+    if (r == 0)
+      break; /* shrank while reading: parse what is there */
+    got += (size_t)r;
+  }
+  buf[got] = '\0';
+  *out = buf;
+  *out_len = got;
+  buf = NULL;
+done:
+  free(buf);
+  close(fd);
+  return rc;
+}
+
+static int load(spec_tree **out, const char *dir, bool validate, os_error *err) {
+  *out = NULL;
+  file_list l = {0};
+  int dirfd = -1, rc = 0;
+  spec_tree *t = spec_tree_new(dir);
+  if (t == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  if ((rc = walk(&l, dir, "", 0, err)) < 0)
+    goto done;
+  qsort(l.v, l.n, sizeof(char *), cmp_path);
+  dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) {
+    rc = os_error_set(err, OS_EIO, "open directory %s: %s", dir, strerror(errno));
+    goto done;
+  }
+  for (size_t i = 0; i < l.n; i++) {
+    char *data = NULL;
+    size_t len = 0;
+    if ((rc = read_spec_file(&data, &len, dirfd, l.v[i], err)) < 0)
+      goto done;
+    rc = spec_tree_parse(t, l.v[i], data, len, err);
+    free(data);
+    if (rc < 0)
+      goto done;
+  }
+  if (t->org == NULL) {
+    rc = os_error_set(err, OS_ENOTFOUND, "no Organization found below %s", dir);
+    goto done;
+  }
+  if (validate && (rc = spec_tree_validate(t, NULL, NULL, err)) < 0)
+    goto done;
+done:
+  if (dirfd >= 0)
+    close(dirfd);
+  for (size_t i = 0; i < l.n; i++)
+    free(l.v[i]);
+  free(l.v);
+  if (rc < 0) {
+    spec_tree_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+int spec_tree_load(spec_tree **out, const char *dir, os_error *err) {
+  return load(out, dir, true, err);
+}
+
+int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err) {
+  return load(out, dir, false, err);
+}
+
+/* Validation: every problem goes to report; the first error is returned. */
+typedef struct vctx {
+  spec_problem_fn report;
+  void *ctx;
+  os_error *err;
+  int rc;
+} vctx;
+
+__attribute__((format(printf, 4, 5))) static void problem(vctx *v, const spec_pos *pos,
+                                                          bool is_error, const char *fmt, ...) {
+  char msg[OS_ERROR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    msg[0] = '\0';
+  if (v->report != NULL)
+    v->report(v->ctx, pos, is_error, msg);
+  if (is_error && v->rc == 0) {
+    if (pos != NULL && pos->file != NULL && pos->line > 0)
+      v->rc = os_error_set(v->err, OS_EINVAL, "%s:%d: %s", pos->file, pos->line, msg);
+    else if (pos != NULL && pos->file != NULL)
+      v->rc = os_error_set(v->err, OS_EINVAL, "%s: %s", pos->file, msg);
+    else
+      v->rc = os_error_set(v->err, OS_EINVAL, "%s", msg);
+  }
+}
+
+static const char *where_file(const spec_pos *p) { return p->file ? p->file : "(new)"; }
+
+typedef struct named {
+  const char *a, *b, *c;  /* sort keys */
+  const spec_pos *pos;
+  size_t index;
+} named;
+
+static int cmp_named(const void *x, const void *y) {
+  const named *p = x, *q = y;
+  int c = strcmp(p->a, q->a);
+  if (c == 0)
+    c = strcmp(p->b, q->b);
+  if (c == 0)
+    c = strcmp(p->c, q->c);
+  if (c == 0)
+    c = p->index < q->index ? -1 : p->index > q->index;
+  return c;
+}
+
+/* Reports every entry whose keys equal an earlier one's (O(n log n)). */
+static int report_duplicates(vctx *v, named *items, size_t n, const char *what) {
+  qsort(items, n, sizeof(*items), cmp_named);
+  for (size_t i = 1; i < n; i++) {
+    size_t first = i - 1;
+    while (i < n && strcmp(items[i].a, items[first].a) == 0 &&
+           strcmp(items[i].b, items[first].b) == 0 && strcmp(items[i].c, items[first].c) == 0) {
+      problem(v, items[i].pos, true, "duplicate %s %.253s (first at %s:%d)", what, items[i].c,
+              where_file(items[first].pos), items[first].pos->line);
+      i++;
+    }
+  }
+  return 0;
+}
+
+static void validate_org(vctx *v, const spec_org *o) {
+  if (!spec_dns_label_valid(o->id))
+    problem(v, &o->pos, true, "metadata.name: \"%.80s\" is not a DNS-1123 label", o->id ? o->id : "");
+  size_t most = o->n_members > o->n_envs ? o->n_members : o->n_envs;
+  if (o->n_apps > most)
+    most = o->n_apps;
+  named *items = most ? calloc(most, sizeof(*items)) : NULL;
+  if (most && items == NULL) {
+    problem(v, &o->pos, true, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < o->n_members; i++) {
+    const spec_member *m = &o->members[i];
+    if (!spec_member_name_valid(m->name))
+      problem(v, &m->pos, true, "member: invalid name");
+    if (m->recipient != NULL && !spec_recipient_shaped(m->recipient))
+      problem(v, &m->pos, true, "member %.80s: recipient is not an age X25519 recipient (age1...)",
+              m->name ? m->name : "");
+    if (m->recipient == NULL && m->role != SPEC_ROLE_VIEWER)
+      problem(v, &m->pos, true, "member %.80s has role %s but no recipient", m->name ? m->name : "",
+              spec_role_name(m->role));
+    items[i] = (named){"", "", m->name ? m->name : "", &m->pos, i};
+  }
+  report_duplicates(v, items, o->n_members, "member");
+  for (size_t i = 0; i < o->n_envs; i++) {
+    const spec_environment *e = &o->envs[i];
+    if (!spec_dns_label_valid(e->name))
+      problem(v, &e->pos, true, "environment: \"%.80s\" is not a DNS-1123 label", e->name ? e->name : "");
+    if (e->n_controllers == 0)
+      problem(v, &e->pos, false, "environment %.80s has no controllers: no cluster can deploy it",
+              e->name ? e->name : "");
+    for (size_t k = 0; k < e->n_controllers; k++)
+      if (!spec_recipient_shaped(e->controllers[k]))
+        problem(v, &e->pos, true, "environment %.80s: controller %zu is not an age X25519 recipient",
+                e->name ? e->name : "", k);
+    items[i] = (named){"", "", e->name ? e->name : "", &e->pos, i};
+  }
+  report_duplicates(v, items, o->n_envs, "environment");
+  for (size_t i = 0; i < o->n_apps; i++) {
+    const spec_application *a = &o->apps[i];
+    if (!spec_dns_label_valid(a->name))
+      problem(v, &a->pos, true, "application: \"%.80s\" is not a DNS-1123 label", a->name ? a->name : "");
+    if (a->n_namespaces == 0)
+      problem(v, &a->pos, false, "application %.80s has no namespaces: its secrets go nowhere",
+              a->name ? a->name : "");
+    items[i] = (named){"", "", a->name ? a->name : "", &a->pos, i};
+  }
+  report_duplicates(v, items, o->n_apps, "application");
+  free(items);
+}
+
+static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
+  const spec_pos *p = &s->pos;
+  const char *name = s->name ? s->name : "";
+  if (!spec_secret_name_valid(s->name))
+    problem(v, p, true, "spec.name: \"%.80s\" is not a valid secret name", name);
+  if (s->organization == NULL || strcmp(s->organization, o->id ? o->id : "") != 0)
+    problem(v, p, true, "secret %.253s: organization \"%.80s\" is not \"%.80s\"", name,
+            s->organization ? s->organization : "", o->id ? o->id : "");
+  if (spec_org_find_env(o, s->environment) == NULL)
+    problem(v, p, true, "secret %.253s: unknown environment \"%.80s\"", name,
+            s->environment ? s->environment : "");
+  if (s->application != NULL && spec_org_find_app(o, s->application) == NULL)
+    problem(v, p, true, "secret %.253s: unknown application \"%.80s\"", name, s->application);
+  if (s->n_recipients == 0)
+    problem(v, p, true, "secret %.253s: no recipients", name);
+  for (size_t i = 0; i < s->n_recipients; i++)
+    if (!spec_fingerprint_valid(s->recipients[i])) {
+      problem(v, p, true, "secret %.253s: recipient %zu is not a fingerprint", name, i);
+      break;
+    }
+  if (s->encrypted_value == NULL || s->encrypted_value[0] == '\0')
+    problem(v, p, true, "secret %.253s: empty encryptedValue", name);
+  else if (!spec_armor_shaped(s->encrypted_value, strlen(s->encrypted_value)))
+    problem(v, p, true, "secret %.253s: encryptedValue is not an ASCII-armored age file", name);
+  const char *ts[] = {s->created_at, s->updated_at, s->rotated_at};
+  for (size_t i = 0; i < 3; i++)
+    if (ts[i] != NULL && !spec_timestamp_valid(ts[i])) {
+      problem(v, p, true, "secret %.253s: timestamp \"%.40s\" is not RFC 3339 UTC", name, ts[i]);
+      break;
+    }
+  char *rname = spec_secret_resource_name(s->organization ? s->organization : "",
+                                          s->environment ? s->environment : "", name);
+  if (rname != NULL && !spec_dns_subdomain_valid(rname))
+    problem(v, p, false,
+            "secret %.253s: resource name %.253s is not a valid Kubernetes name (too long, or "
+            "a name ending in _); it cannot be applied as a custom resource",
+            name, rname);
+  free(rname);
+}
+
+int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err) {
+  vctx v = {report, ctx, err, 0};
+  if (t->org == NULL) {
+    problem(&v, NULL, true, "no Organization found below %s", t->dir ? t->dir : ".");
+    if (err != NULL)
+      err->code = OS_ENOTFOUND;
+    return OS_ENOTFOUND;
+  }
+  validate_org(&v, t->org);
+  for (size_t i = 0; i < t->n_secrets; i++)
+    validate_secret(&v, t->org, t->secrets[i]);
+  if (t->n_secrets > 0) {
+    named *items = calloc(t->n_secrets, sizeof(*items));
+    if (items == NULL) {
+      problem(&v, NULL, true, "out of memory");
+      return v.rc;
+    }
+    for (size_t i = 0; i < t->n_secrets; i++) {
+      const spec_secret *s = t->secrets[i];
+      items[i] = (named){s->organization ? s->organization : "", s->environment ? s->environment : "",
+                         s->name ? s->name : "", &s->pos, i};
+    }
+    report_duplicates(&v, items, t->n_secrets, "secret");
+    free(items);
+  }
+  return v.rc;
+}
+
+static bool same(const char *a, const char *b) { return a != NULL && b != NULL && strcmp(a, b) == 0; }
+
+static ssize_t find_index(const spec_tree *t, const char *env, const char *name) {
+  for (size_t i = 0; i < t->n_secrets; i++)
+    if (same(t->secrets[i]->environment, env) && same(t->secrets[i]->name, name))
+      return (ssize_t)i;
+  return -1;
+}
+
+spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *name) {
+  ssize_t i = find_index(t, env, name);
+  return i < 0 ? NULL : t->secrets[i];
+}
+
+spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *name) {
+  ssize_t i = find_index(t, env, name);
+  if (i < 0)
+    return NULL;
+  spec_secret *s = t->secrets[i];
+  memmove(&t->secrets[i], &t->secrets[i + 1], (t->n_secrets - (size_t)i - 1) * sizeof(*t->secrets));
+  t->n_secrets--;
+  return s;
+}
+
+int spec_tree_put_secret(spec_tree *t, spec_secret *s, os_error *err) {
+  if (s->environment == NULL || s->name == NULL)
+    return os_error_set(err, OS_EINVAL, "secret without environment or name");
+  ssize_t i = find_index(t, s->environment, s->name);
+  if (i >= 0) {
+    spec_secret *old = t->secrets[i];
+    if (old == s)
+      return 0;
+    free(s->pos.file);
+    s->pos = old->pos;
+    old->pos.file = NULL;
+    spec_secret_free(old);
+    t->secrets[i] = s;
+    return 0;
+  }
+  if (s->pos.file == NULL && (s->pos.file = spec_secret_default_path(s->environment, s->name)) == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  if (append_secret(t, s) < 0)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  return 0;
+}
+
+typedef struct doc_ref {
+  const spec_secret *s;
+  size_t index;
+} doc_ref;
+
+static int cmp_doc(const void *x, const void *y) {
+  const doc_ref *p = x, *q = y;
+  int lp = p->s->pos.line > 0 ? p->s->pos.line : INT_MAX;
+  int lq = q->s->pos.line > 0 ? q->s->pos.line : INT_MAX;
+  if (lp != lq)
+    return lp < lq ? -1 : 1;
+  return p->index < q->index ? -1 : p->index > q->index;
+}
+
+static int parent_dirs(const char *path, os_error *err) {
+  char dir[PATH_MAX];
+  int n = snprintf(dir, sizeof(dir), "%s", path);
+  if (n < 0 || (size_t)n >= sizeof(dir))
+    return os_error_set(err, OS_EINVAL, "%s: path too long", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir)
+    return 0;
+  *slash = '\0';
+  return os_mkdir_p(dir, 0755, err);
+}
+
+int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
+  os_buf out;
+  os_buf_init(&out, SPEC_FILE_MAX, false);
+  doc_ref *refs = NULL;
+  char *path = NULL;
+  size_t n = 0;
+  int rc = 0;
+  if (file == NULL || file[0] == '\0' || file[0] == '/')
+    return os_error_set(err, OS_EINVAL, "spec file must be a relative path");
+  if ((path = os_path_join(t->dir ? t->dir : ".", file)) == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  bool have_org = t->org != NULL && same(t->org->pos.file, file);
+  for (size_t i = 0; i < t->n_secrets; i++)
+    if (same(t->secrets[i]->pos.file, file))
+      n++;
+  if (n > 0 && (refs = calloc(n, sizeof(*refs))) == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  n = 0;
+  for (size_t i = 0; i < t->n_secrets; i++)
+    if (same(t->secrets[i]->pos.file, file))
+      refs[n++] = (doc_ref){t->secrets[i], i};
+  qsort(refs, n, sizeof(*refs), cmp_doc);
+  size_t docs = 0;
+  char *doc = NULL;
+  size_t doc_len = 0;
+  if (have_org) {
+    if ((rc = spec_org_emit(&doc, &doc_len, t->org, err)) < 0)
+      goto done;
+    rc = os_buf_append(&out, doc, doc_len);
+    free(doc);
+    docs++;
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if ((rc = spec_secret_emit(&doc, &doc_len, refs[i].s, err)) < 0)
+      goto done;
+    if (docs++ > 0)
+      rc = os_buf_puts(&out, "---\n");
+    if (rc == 0)
+      rc = os_buf_append(&out, doc, doc_len);
+    free(doc);
+  }
+  if (rc < 0) {
+    rc = os_error_set(err, rc, "%s: larger than %d bytes", file, SPEC_FILE_MAX);
+    goto done;
+  }
+  if (docs == 0) {
+    if (unlink(path) != 0 && errno != ENOENT)
+      rc = os_error_set(err, OS_EIO, "remove %s: %s", path, strerror(errno));
+    goto done;
+  }
+  if ((rc = parent_dirs(path, err)) < 0)
+    goto done;
+  rc = os_write_file_if_changed(path, out.data, out.len, 0644, NULL, err);
+done:
+  free(path);
+  free(refs);
+  os_buf_free(&out);
+  return rc;
+}

@@ -1,0 +1,416 @@
+/* pkg/spec unit tests: validators, canonical quoting, JSON custom resources. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "spec/spec.h"
+#include "spec_fixtures.h"
+
+static void test_names(void **state) {
+  (void)state;
+  assert_true(spec_secret_name_valid("DATABASE_PASSWORD"));
+  assert_true(spec_secret_name_valid("A"));
+  assert_true(spec_secret_name_valid("A1_B2"));
+  assert_false(spec_secret_name_valid("database_password"));
+  assert_false(spec_secret_name_valid("_A"));
+  assert_false(spec_secret_name_valid("1A"));
+  assert_false(spec_secret_name_valid("A-B"));
+  assert_false(spec_secret_name_valid(""));
+  assert_false(spec_secret_name_valid(NULL));
+  char longname[300];
+  memset(longname, 'A', 253);
+  longname[253] = '\0';
+  assert_true(spec_secret_name_valid(longname));
+  longname[253] = 'A';
+  longname[254] = '\0';
+  assert_false(spec_secret_name_valid(longname));
+
+  assert_true(spec_dns_label_valid("prod"));
+  assert_true(spec_dns_label_valid("a-1"));
+  assert_false(spec_dns_label_valid("Prod"));
+  assert_false(spec_dns_label_valid("-a"));
+  assert_false(spec_dns_label_valid("a-"));
+  assert_false(spec_dns_label_valid("a.b"));
+  assert_false(spec_dns_label_valid(""));
+  char label[80];
+  memset(label, 'a', 64);
+  label[64] = '\0';
+  assert_false(spec_dns_label_valid(label));
+  label[63] = '\0';
+  assert_true(spec_dns_label_valid(label));
+
+  enum spec_role r;
+  assert_int_equal(spec_role_parse(&r, "viewer"), 0);
+  assert_int_equal(r, SPEC_ROLE_VIEWER);
+  assert_string_equal(spec_role_name(r), "viewer");
+  assert_int_equal(spec_role_parse(&r, "owner"), OS_EINVAL);
+
+  char *rn = spec_secret_resource_name("acme", "prod", "DATABASE_PASSWORD");
+  assert_string_equal(rn, "acme.prod.database-password");
+  free(rn);
+  char *p = spec_secret_default_path("prod", "DATABASE_PASSWORD");
+  assert_string_equal(p, "secrets/prod/DATABASE_PASSWORD.yaml");
+  free(p);
+}
+
+/* Parses one secret document text; fails the test on error. */
+static spec_tree *parse_one(const char *text) {
+  spec_tree *t = spec_tree_new("/nonexistent");
+  assert_non_null(t);
+  os_error err = OS_ERROR_INIT;
+  if (spec_tree_parse(t, "t.yaml", text, strlen(text), &err) != 0)
+    fail_msg("%s", err.msg);
+  return t;
+}
+
+static spec_secret *fixture_secret(void) {
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_secret_text(&b, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 0);
+  spec_tree *t = parse_one(b.data);
+  os_buf_free(&b);
+  assert_int_equal(t->n_secrets, 1);
+  spec_secret *s = spec_tree_take_secret(t, "prod", "DATABASE_PASSWORD");
+  spec_tree_free(t);
+  return s;
+}
+
+/* Emits s with the given description, checks the emitted line, re-parses,
+ * and checks the description survives exactly. */
+static void check_description(const char *desc, const char *want_line) {
+  spec_secret *s = fixture_secret();
+  free(s->description);
+  s->description = strdup(desc);
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  if (spec_secret_emit(&out, &len, s, &err) != 0)
+    fail_msg("%s", err.msg);
+  if (want_line != NULL && strstr(out, want_line) == NULL)
+    fail_msg("emitted text lacks line %s", want_line);
+  spec_tree *t = parse_one(out);
+  const char *got = t->secrets[0]->description;
+  if (strcmp(got, desc) != 0)
+    fail_msg("description changed in a round trip: [%s] -> [%s]", desc, got);
+  /* And emitting again is byte-identical. */
+  char *out2 = NULL;
+  size_t len2 = 0;
+  assert_int_equal(spec_secret_emit(&out2, &len2, t->secrets[0], &err), 0);
+  assert_int_equal(len, len2);
+  assert_memory_equal(out, out2, len);
+  free(out2);
+  spec_tree_free(t);
+  free(out);
+  spec_secret_free(s);
+}
+
+static void test_quoting(void **state) {
+  (void)state;
+  check_description("Primary database password", "  description: Primary database password\n");
+  check_description("host: db", "  description: \"host: db\"\n");
+  check_description("a #comment", "  description: \"a #comment\"\n");
+  check_description("#hash", "  description: \"#hash\"\n");
+  check_description("a#b", "  description: a#b\n");
+  check_description("key:value", "  description: key:value\n");
+  check_description("ends with colon:", "  description: \"ends with colon:\"\n");
+  check_description("- leading dash", "  description: \"- leading dash\"\n");
+  check_description("-", "  description: \"-\"\n");
+  check_description("yes", "  description: \"yes\"\n");
+  check_description("no", "  description: \"no\"\n");
+  check_description("On", "  description: \"On\"\n");
+  check_description("true", "  description: \"true\"\n");
+  check_description("FALSE", "  description: \"FALSE\"\n");
+  check_description("null", "  description: \"null\"\n");
+  check_description("~", "  description: \"~\"\n");
+  check_description("42", "  description: \"42\"\n");
+  check_description("-1.5e3", "  description: \"-1.5e3\"\n");
+  check_description("0x1F", "  description: \"0x1F\"\n");
+  check_description("1_000", "  description: \"1_000\"\n");
+  check_description(".5", "  description: \".5\"\n");
+  check_description(".inf", "  description: \".inf\"\n");
+  check_description("12:30", "  description: \"12:30\"\n");
+  check_description("1.2.3", "  description: 1.2.3\n");
+  check_description("2026-11-26", "  description: \"2026-11-26\"\n");
+  check_description("", "  description: \"\"\n");
+  check_description(" padded ", "  description: \" padded \"\n");
+  check_description("Grüße, 日本語 ✓", "  description: Grüße, 日本語 ✓\n");
+  check_description("say \"hi\" \\ there", "  description: say \"hi\" \\ there\n");
+  check_description("\"quoted\"", "  description: \"\\\"quoted\\\"\"\n");
+  check_description("line1\nline2", "  description: \"line1\\nline2\"\n");
+  check_description("tab\there", "  description: \"tab\\there\"\n");
+  check_description("bell\x07", "  description: \"bell\\x07\"\n");
+  check_description("nel\xc2\x85", "  description: \"nel\\x85\"\n");
+  check_description("ls\xe2\x80\xa8", "  description: \"ls\\L\"\n");
+  check_description("'single'", "  description: \"'single'\"\n");
+  check_description("[list]", "  description: \"[list]\"\n");
+  check_description("{map}", "  description: \"{map}\"\n");
+  check_description("*alias", "  description: \"*alias\"\n");
+  check_description("&anchor", "  description: \"&anchor\"\n");
+  check_description("!tag", "  description: \"!tag\"\n");
+  check_description("|literal", "  description: \"|literal\"\n");
+  check_description(">folded", "  description: \">folded\"\n");
+  check_description("%directive", "  description: \"%directive\"\n");
+  check_description("@at", "  description: \"@at\"\n");
+  check_description("`tick", "  description: \"`tick\"\n");
+  check_description("?question", "  description: \"?question\"\n");
+  check_description("a, b, c", "  description: a, b, c\n");
+  check_description("50% off", "  description: 50% off\n");
+}
+
+static void test_emit_rejects_bad_input(void **state) {
+  (void)state;
+  spec_secret *s = fixture_secret();
+  free(s->description);
+  s->description = strdup("bad \xff utf-8");
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_secret_emit(&out, &len, s, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "description: not valid UTF-8"));
+  free(s->description);
+  s->description = NULL;
+  free(s->encrypted_value);
+  s->encrypted_value = strdup("plaintext-that-must-not-leak");
+  assert_int_equal(spec_secret_emit(&out, &len, s, &err), OS_EINVAL);
+  assert_null(strstr(err.msg, "plaintext-that-must-not-leak"));
+  spec_secret_free(s);
+}
+
+static void test_numeric_fingerprint_quoted(void **state) {
+  (void)state;
+  spec_secret *s = fixture_secret();
+  free(s->recipients[0]);
+  s->recipients[0] = strdup("0123456789012345");
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_secret_emit(&out, &len, s, &err), 0);
+  assert_non_null(strstr(out, "    - \"0123456789012345\"\n"));
+  assert_non_null(strstr(out, "    - 1a2b3c4d5e6f7a8b\n"));
+  assert_non_null(strstr(out, "  createdAt: \"2026-11-26T10:00:00Z\"\n"));
+  spec_tree *t = parse_one(out);
+  assert_string_equal(t->secrets[0]->recipients[0], "0123456789012345");
+  spec_tree_free(t);
+  /* Unquoted, the same digits are a number: not a fingerprint string. */
+  char *bad = strdup(out);
+  char *p = strstr(bad, "\"0123456789012345\"");
+  memcpy(p, " 0123456789012345 ", 18);
+  t = spec_tree_new(NULL);
+  assert_int_equal(spec_tree_parse(t, "t.yaml", bad, strlen(bad), &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "t.yaml:19: spec.recipients[0]: expected a string"));
+  spec_tree_free(t);
+  free(bad);
+  free(out);
+  spec_secret_free(s);
+}
+
+static void test_org_emit_roundtrip(void **state) {
+  (void)state;
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_org_text(&b);
+  spec_tree *t = parse_one(b.data);
+  assert_non_null(t->org);
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_org_emit(&out, &len, t->org, &err), 0);
+  assert_int_equal(len, b.len);
+  assert_memory_equal(out, b.data, len);
+  free(out);
+  spec_org *d = spec_org_dup(t->org);
+  assert_non_null(d);
+  assert_int_equal(spec_org_emit(&out, &len, d, &err), 0);
+  assert_memory_equal(out, b.data, len);
+  free(out);
+  spec_org_free(d);
+  /* An empty organization. */
+  spec_org *e = spec_org_new();
+  e->id = strdup("solo");
+  assert_int_equal(spec_org_emit(&out, &len, e, &err), 0);
+  assert_string_equal(out, "apiVersion: orgsecrets.io/v1\nkind: Organization\nmetadata:\n  name: solo\nspec: {}\n");
+  spec_tree *t2 = parse_one(out);
+  assert_string_equal(t2->org->id, "solo");
+  spec_tree_free(t2);
+  free(out);
+  spec_org_free(e);
+  spec_tree_free(t);
+  os_buf_free(&b);
+}
+
+static char *dump(const json_t *j) {
+  char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+  assert_non_null(s);
+  return s;
+}
+
+static void test_json_secret_roundtrip(void **state) {
+  (void)state;
+  spec_secret *s = fixture_secret();
+  json_t *j = spec_secret_to_json(s);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "kind")), "OrgSecret");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")),
+                      "acme.prod.database-password");
+  assert_true(json_is_false(json_object_get(json_object_get(j, "spec"), "visibleToViewers")));
+  /* What the API server adds to metadata is accepted; generation kept. */
+  json_t *meta = json_object_get(j, "metadata");
+  json_object_set_new(meta, "uid", json_string("0d1c9b7e-1111-2222-3333-444455556666"));
+  json_object_set_new(meta, "resourceVersion", json_string("12345"));
+  json_object_set_new(meta, "generation", json_integer(7));
+  json_object_set_new(meta, "creationTimestamp", json_string("2026-11-26T10:00:00Z"));
+  json_object_set_new(meta, "managedFields", json_pack("[{s:s}]", "manager", "kubectl"));
+  json_object_set_new(j, "status", json_pack("{s:[]}", "conditions"));
+  spec_secret *back = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (spec_secret_from_json(&back, j, &err) != 0)
+    fail_msg("%s", err.msg);
+  assert_int_equal(back->generation, 7);
+  char *a = NULL, *b = NULL;
+  size_t la = 0, lb = 0;
+  assert_int_equal(spec_secret_emit(&a, &la, s, &err), 0);
+  assert_int_equal(spec_secret_emit(&b, &lb, back, &err), 0);
+  assert_int_equal(la, lb);
+  assert_memory_equal(a, b, la);
+  free(a);
+  free(b);
+  json_t *j2 = spec_secret_to_json(back);
+  json_object_del(meta, "uid");
+  json_object_del(meta, "resourceVersion");
+  json_object_del(meta, "generation");
+  json_object_del(meta, "creationTimestamp");
+  json_object_del(meta, "managedFields");
+  json_object_del(j, "status");
+  char *d1 = dump(j), *d2 = dump(j2);
+  assert_string_equal(d1, d2);
+  free(d1);
+  free(d2);
+  json_decref(j2);
+  spec_secret_free(back);
+
+  /* spec is strict, and errors name the object. */
+  json_t *spec = json_object_get(j, "spec");
+  json_object_set_new(spec, "bogus", json_true());
+  assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
+  assert_string_equal(err.msg, "OrgSecret acme.prod.database-password: spec.bogus: unknown field");
+  json_object_del(spec, "bogus");
+  json_object_set_new(spec, "state", json_string("paused"));
+  assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
+  assert_string_equal(err.msg, "OrgSecret acme.prod.database-password: spec.state: \"paused\" is "
+                               "not active or disabled");
+  json_object_set_new(spec, "state", json_string("disabled"));
+  json_object_set_new(spec, "visibleToViewers", json_string("true"));
+  assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "spec.visibleToViewers: expected a boolean"));
+  json_object_set_new(spec, "visibleToViewers", json_true());
+  json_object_set_new(spec, "encryptedValue", json_string("secret-plaintext"));
+  assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
+  assert_null(strstr(err.msg, "secret-plaintext"));
+  /* The final newline may be lost on the way through JSON. */
+  json_object_set_new(spec, "encryptedValue", json_stringn(s->encrypted_value, strlen(s->encrypted_value) - 1));
+  assert_int_equal(spec_secret_from_json(&back, j, &err), 0);
+  assert_string_equal(back->encrypted_value, s->encrypted_value);
+  assert_int_equal(back->state, SPEC_STATE_DISABLED);
+  assert_true(back->visible_to_viewers);
+  spec_secret_free(back);
+  spec_org *o = NULL;
+  assert_int_equal(spec_org_from_json(&o, j, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "expected kind Organization"));
+  json_decref(j);
+  spec_secret_free(s);
+}
+
+static void test_json_org_roundtrip(void **state) {
+  (void)state;
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_org_text(&b);
+  spec_tree *t = parse_one(b.data);
+  json_t *j = spec_org_to_json(t->org);
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "spec"), "rotationDays")), 90);
+  json_object_set_new(json_object_get(j, "metadata"), "generation", json_integer(3));
+  json_object_set_new(json_object_get(j, "metadata"), "labels", json_pack("{s:s}", "team", "platform"));
+  spec_org *o = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (spec_org_from_json(&o, j, &err) != 0)
+    fail_msg("%s", err.msg);
+  assert_int_equal(o->generation, 3);
+  assert_int_equal(o->n_labels, 1);
+  char *out = NULL;
+  size_t len = 0;
+  assert_int_equal(spec_org_emit(&out, &len, o, &err), 0);
+  assert_non_null(strstr(out, "  labels:\n    team: platform\nspec:\n"));
+  free(out);
+  /* Labels aside, the YAML is the original. */
+  free(o->labels[0].key);
+  free(o->labels[0].value);
+  free(o->labels);
+  o->labels = NULL;
+  o->n_labels = 0;
+  assert_int_equal(spec_org_emit(&out, &len, o, &err), 0);
+  assert_int_equal(len, b.len);
+  assert_memory_equal(out, b.data, len);
+  free(out);
+  spec_org_free(o);
+  /* Strict spec. */
+  json_t *member = json_array_get(json_object_get(json_object_get(j, "spec"), "members"), 1);
+  json_object_set_new(member, "role", json_string("owner"));
+  assert_int_equal(spec_org_from_json(&o, j, &err), OS_EINVAL);
+  assert_string_equal(err.msg, "Organization acme: spec.members[1].role: \"owner\" is not a role "
+                               "(admin, member or viewer)");
+  json_object_set_new(member, "role", json_string("member"));
+  json_object_set_new(json_object_get(j, "spec"), "rotationDays", json_string("90"));
+  assert_int_equal(spec_org_from_json(&o, j, &err), OS_EINVAL);
+  assert_string_equal(err.msg, "Organization acme: spec.rotationDays: expected an integer");
+  json_decref(j);
+  spec_tree_free(t);
+  os_buf_free(&b);
+}
+
+static void test_parse_rejects_yaml_features(void **state) {
+  (void)state;
+  const char *docs[][2] = {
+      {"a: &x 1\nb: *x\n", "t.yaml:1: YAML anchors are not supported"},
+      {"apiVersion: !!str orgsecrets.io/v1\n", "t.yaml:1: YAML tags are not supported"},
+      {"- just\n- a list\n", "t.yaml:1: document: expected a mapping, found a list"},
+      {"kind: Organization\n", "t.yaml:1: apiVersion: missing"},
+      {"apiVersion: orgsecrets.io/v1\nkind: Organization\nmetadata:\n  name: acme\n", "t.yaml:1: spec: missing"},
+      {"\t- bad", "t.yaml:1: invalid YAML"},
+  };
+  for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+    spec_tree *t = spec_tree_new(NULL);
+    os_error err = OS_ERROR_INIT;
+    assert_int_equal(spec_tree_parse(t, "t.yaml", docs[i][0], strlen(docs[i][0]), &err), OS_EINVAL);
+    if (strncmp(err.msg, docs[i][1], strlen(docs[i][1])) != 0)
+      fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, docs[i][1]);
+    spec_tree_free(t);
+  }
+  /* Empty documents and comment-only files are fine. */
+  spec_tree *t = spec_tree_new(NULL);
+  os_error err = OS_ERROR_INIT;
+  const char *empty = "# nothing here\n---\n";
+  assert_int_equal(spec_tree_parse(t, "e.yaml", empty, strlen(empty), &err), 0);
+  assert_int_equal(t->n_secrets, 0);
+  assert_null(t->org);
+  spec_tree_free(t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_quoting),
+      cmocka_unit_test(test_emit_rejects_bad_input),
+      cmocka_unit_test(test_numeric_fingerprint_quoted),
+      cmocka_unit_test(test_org_emit_roundtrip),
+      cmocka_unit_test(test_json_secret_roundtrip),
+      cmocka_unit_test(test_json_org_roundtrip),
+      cmocka_unit_test(test_parse_rejects_yaml_features),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
