@@ -2,15 +2,16 @@
  * /metrics and the admission webhook.
  *
  * Model: routes (method + exact path) are registered before
- * httpd_server_start(); MHD runs its own polling thread with a pool of
- * `threads` workers (MHD_USE_INTERNAL_POLLING_THREAD + thread pool), so
- * handlers run concurrently on those workers and must be thread-safe.
- * Unknown path -> 404, known path with another method -> 405 (with Allow).
- * A request whose Content-Length exceeds max_body_bytes gets 413 before any
- * of its body is read; a chunked body that grows past it is cut off (the
- * connection is closed) as soon as it crosses the limit. The handler never
- * sees an oversized body. Nothing about request bodies, headers or query
- * strings is logged.
+ * httpd_server_start(); MHD runs a pool of `threads` poll()-based workers
+ * (MHD_USE_INTERNAL_POLLING_THREAD + MHD_OPTION_THREAD_POOL_SIZE), so
+ * handlers run concurrently and must be thread-safe. HEAD is served by the
+ * GET route (MHD drops the body). Unknown path -> 404, known path with
+ * another method -> 405 (with Allow). A request whose Content-Length exceeds
+ * max_body_bytes gets 413 before any of its body is read; a chunked body is
+ * dropped as soon as it crosses the limit (413, or the connection is
+ * closed). The handler never sees an oversized body. Nothing about request
+ * bodies, headers or query strings is logged; MHD's own messages go to
+ * os_log at debug level.
  *
  * TLS reload (cert-manager rotation): the certificate is served through
  * MHD's GnuTLS certificate callback (MHD_OPTION_HTTPS_CERT_CALLBACK), which
@@ -22,6 +23,10 @@
  * daemon restart, no closed listener, no dropped connection: handshakes
  * started before the swap finish with the old pair, later ones get the new
  * one. Retired pairs are kept until httpd_server_free() (rotation is rare).
+ * The GnuTLS callback carries no user pointer, so each running TLS server
+ * takes one of 16 process-wide slots (OS_ENOMEM at start beyond that).
+ * TLS 1.2 and 1.3 only. Needs GnuTLS headers (libgnutls28-dev, which
+ * libmicrohttpd-dev depends on).
  *
  * Threading: httpd_server_new/route/start/stop/free from one controlling
  * thread; httpd_server_reload_tls() and httpd_server_port() from any
