@@ -35,6 +35,7 @@ typedef struct container_state {
   json_t *new_env;    /* env being rebuilt */
   json_t *pending;    /* injected vars used only by command/args: appended */
   json_t *inserted;   /* set of injected var names already placed */
+  json_t *introduced; /* set of ORGSECRETS_ vars this review adds to the container */
   size_t env_pos;     /* index of the env entry being rewritten, or SIZE_MAX */
   bool env_changed;
 } container_state;
@@ -182,21 +183,22 @@ typedef struct rewrite_state {
   bool found;
 } rewrite_state;
 
-static bool reserved_and_undefined(const container_state *cs, const char *var, size_t len) {
-  if (len < ENV_PREFIX_LEN || memcmp(var, INJECT_ENV_PREFIX, ENV_PREFIX_LEN) != 0)
-    return false;
+/* True when text[0..len) names a variable this review introduces. */
+static bool is_introduced(const container_state *cs, const char *var, size_t len) {
   char buf[INJECT_REF_NAME_MAX + ENV_PREFIX_LEN + 1];
-  if (len >= sizeof(buf))
-    return true;
+  if (len < ENV_PREFIX_LEN || len >= sizeof(buf) || memcmp(var, INJECT_ENV_PREFIX, ENV_PREFIX_LEN) != 0)
+    return false;
   memcpy(buf, var, len);
   buf[len] = '\0';
-  return original_env_index(cs, buf) < 0;
+  return json_object_get(cs->introduced, buf) != NULL;
 }
 
-/* Copies literal text, keeping Kubernetes' meaning of it after the rewrite:
- * a complete $(VAR) stays (Kubernetes expanded it before, and will again),
- * unless VAR is a variable this rewrite introduces; an unclosed $( would
- * swallow the $(ORGSECRETS_...) that follows, so it is escaped as $$(. */
+/* Copies literal text (a segment of a string that holds references),
+ * keeping the meaning Kubernetes gives that text on its own: a $(...)
+ * closed within the text stays as written (Kubernetes expands it, or keeps
+ * it, as before) unless it names a variable this review introduces; an
+ * unclosed $( would swallow the $(ORGSECRETS_...) that follows, so it is
+ * escaped as $$(. */
 static int copy_text(rewrite_state *st, const char *s, size_t len) {
   size_t i = 0, from = 0;
   int rc = 0;
@@ -206,7 +208,7 @@ static int copy_text(rewrite_state *st, const char *s, size_t len) {
       continue;
     }
     const char *close = memchr(s + i + 2, ')', len - i - 2);
-    if (close != NULL && !reserved_and_undefined(st->cs, s + i + 2, (size_t)(close - (s + i + 2)))) {
+    if (close != NULL && !is_introduced(st->cs, s + i + 2, (size_t)(close - (s + i + 2)))) {
       i = (size_t)(close - s) + 1;
       continue;
     }
@@ -216,6 +218,50 @@ static int copy_text(rewrite_state *st, const char *s, size_t len) {
     from = i;
   }
   return os_buf_append(&st->out, s + from, len - from);
+}
+
+/* For a string without references: escapes each $(VAR) that Kubernetes
+ * would now expand only because this review introduces VAR, following
+ * Kubernetes' own tokenizer ($$, $(...) up to the first ')', $x). */
+static int escape_introduced(container_state *cs, const char *s, json_t **out) {
+  os_buf b;
+  os_buf_init(&b, REWRITE_MAX, false);
+  size_t len = strlen(s), i = 0, from = 0;
+  bool changed = false;
+  int rc = 0;
+  *out = NULL;
+  while (i + 1 < len) {
+    if (s[i] != '$') {
+      i++;
+      continue;
+    }
+    if (s[i + 1] != '(') {
+      i += 2;
+      continue;
+    }
+    const char *close = memchr(s + i + 2, ')', len - i - 2);
+    if (close == NULL)
+      break;
+    size_t end = (size_t)(close - s) + 1;
+    if (is_introduced(cs, s + i + 2, end - i - 3)) {
+      if ((rc = os_buf_append(&b, s + from, i - from)) < 0 || (rc = os_buf_append(&b, "$", 1)) < 0)
+        goto done;
+      from = i;
+      changed = true;
+    }
+    i = end;
+  }
+  if (changed) {
+    if ((rc = os_buf_append(&b, s + from, len - from)) < 0)
+      goto done;
+    if ((*out = json_stringn(b.data, b.len)) == NULL)
+      rc = OS_ENOMEM;
+  }
+done:
+  os_buf_free(&b);
+  if (rc < 0)
+    return os_error_set(cs->rs->err, rc, "admission: %s \"%s\": rewriting a value failed", cs->label, cs->cname);
+  return 0;
 }
 
 static int rewrite_segment(void *ctx, const inject_segment *seg) {
@@ -243,7 +289,7 @@ static int rewrite_segment(void *ctx, const inject_segment *seg) {
   return OS_EINVAL;
 }
 
-/* Rewrites one string; *out is NULL when it holds no reference. */
+/* Rewrites one string; *out is NULL when it needs no change. */
 static int rewrite_string(container_state *cs, const char *s, json_t **out) {
   *out = NULL;
   rewrite_state st = {.cs = cs, .found = false};
@@ -265,10 +311,61 @@ static int rewrite_string(container_state *cs, const char *s, json_t **out) {
     *out = json_stringn(st.out.data != NULL ? st.out.data : "", st.out.len);
     if (*out == NULL)
       rc = os_error_set(cs->rs->err, OS_ENOMEM, "admission: out of memory");
+  } else if (json_object_size(cs->introduced) > 0) {
+    rc = escape_introduced(cs, s, out);
   }
 done:
   os_buf_free(&st.out);
   return rc;
+}
+
+static int note_introduced(void *ctx, const inject_segment *seg) {
+  container_state *cs = ctx;
+  if (seg->kind != INJECT_SEG_REF)
+    return 0;
+  char var[INJECT_REF_NAME_MAX + ENV_PREFIX_LEN + 1];
+  int n = snprintf(var, sizeof(var), "%s%s", INJECT_ENV_PREFIX, seg->name);
+  if (n < 0 || (size_t)n >= sizeof(var))
+    return OS_EINVAL;
+  if (original_env_index(cs, var) >= 0)
+    return 0;
+  return json_object_set_new(cs->introduced, var, json_true()) == 0 ? 0 : OS_ENOMEM;
+}
+
+static int note_string(container_state *cs, const json_t *v) {
+  const char *s = json_string_value(v);
+  if (s == NULL)
+    return 0;
+  int rc = inject_ref_scan(s, strlen(s), note_introduced, cs, cs->rs->err);
+  if (rc < 0 && cs->rs->err != NULL && cs->rs->err->code == 0)
+    os_error_set(cs->rs->err, rc, "admission: %s \"%s\": scanning a value failed", cs->label, cs->cname);
+  return rc;
+}
+
+/* First pass: which ORGSECRETS_ variables will this container gain? Known
+ * before rewriting so that literal $(ORGSECRETS_X) text can be escaped in
+ * every string, including those without references. */
+static int collect_introduced(container_state *cs, const json_t *container) {
+  size_t i;
+  json_t *e;
+  int rc = 0;
+  json_array_foreach(cs->env, i, e) {
+    const char *v = json_string_value(json_object_get(e, "value"));
+    if (v == NULL || inject_ref_is_whole(v, strlen(v), NULL, NULL))
+      continue;
+    if ((rc = note_string(cs, json_object_get(e, "value"))) < 0)
+      return rc;
+  }
+  static const char *const argv_fields[] = {"command", "args"};
+  for (size_t f = 0; f < 2; f++) {
+    const json_t *argv = json_object_get(container, argv_fields[f]);
+    json_t *a;
+    json_array_foreach(argv, i, a) {
+      if ((rc = note_string(cs, a)) < 0)
+        return rc;
+    }
+  }
+  return 0;
 }
 
 static int bad_pod(review_state *rs, const char *what) {
@@ -424,10 +521,13 @@ static int process_container(review_state *rs, const json_t *container, const ch
   cs.new_env = json_array();
   cs.pending = json_array();
   cs.inserted = json_object();
-  if (cs.new_env == NULL || cs.pending == NULL || cs.inserted == NULL) {
+  cs.introduced = json_object();
+  if (cs.new_env == NULL || cs.pending == NULL || cs.inserted == NULL || cs.introduced == NULL) {
     rc = os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
     goto done;
   }
+  if ((rc = collect_introduced(&cs, container)) != 0)
+    goto done;
   if ((rc = rewrite_env(&cs)) != 0)
     goto done;
   if ((rc = rewrite_argv(&cs, json_object_get(container, "command"), &new_cmd)) != 0)
@@ -461,6 +561,7 @@ static int process_container(review_state *rs, const json_t *container, const ch
 done:
   json_decref(new_args);
   json_decref(new_cmd);
+  json_decref(cs.introduced);
   json_decref(cs.inserted);
   json_decref(cs.pending);
   json_decref(cs.new_env);
