@@ -15,9 +15,12 @@
  *     and an env var ORGSECRETS_NAME fed by the secretKeyRef is inserted
  *     before the first env entry that uses it (appended to env when only
  *     command/args use it).
- *   - $$ stays $$ (Kubernetes itself turns $$ into $); a $( in literal text
- *     of a rewritten string is escaped to $$( unless it is a complete
- *     $(VAR) that Kubernetes would already have expanded before the rewrite.
+ *   - Everything but the references keeps the meaning Kubernetes gives it:
+ *     $$ stays $$ (Kubernetes turns it into $); in literal text of a
+ *     rewritten string, a $( not closed before the next reference is
+ *     escaped to $$(; in every string of a container, a literal
+ *     $(ORGSECRETS_X) is escaped to $$(ORGSECRETS_X) when this review adds
+ *     ORGSECRETS_X to that container; any other $(VAR) is left as written.
  *   - Annotation orgsecrets.io/inject-all: "true" adds envFrom secretRef for
  *     every Secret the list callback returns for the namespace.
  *   - The pod is annotated orgsecrets.io/injected: "NAME1,NAME2" (sorted,

@@ -116,6 +116,9 @@ CONTAINER_VIEW = {
         ("initContainers", 0): {"argv": ["migrate", "--dsn", "postgres://u:<shop-secrets/DB_PASSWORD>@db/x",
                                          "<shop-secrets/API_KEY>"]},
         ("containers", 0): {"argv": ["--token=<payments-secrets/STRIPE_KEY>", "--plain", "$HOME"]}},
+    "literal_reserved_text": {("containers", 0): {
+        "env": {"URL": "x:<shop-secrets/DB_PASSWORD>", "DOC": "see $(ORGSECRETS_DB_PASSWORD) and $(X)"},
+        "argv": ["echo $(ORGSECRETS_DB_PASSWORD)", "db"]}},
 }
 
 cases = sorted(f[: -len(".request.json")] for f in os.listdir(GOLDEN) if f.endswith(".request.json"))
