@@ -39,7 +39,7 @@ ANNOTATIONS_MAX = 256 * 1024
 class Resource:
     def __init__(self, group, version, plural, kind, namespaced, short=(),
                  status=False, generation=False, custom=False,
-                 field_selectors=()):
+                 field_selectors=(), unconditional=None):
         self.group = group
         self.version = version
         self.plural = plural
@@ -49,6 +49,8 @@ class Resource:
         self.status = status            # has a /status subresource
         self.generation = generation    # server maintains metadata.generation
         self.custom = custom            # behaves like a CRD-backed resource
+        # PUT without metadata.resourceVersion: refused (422) for CRs and Leases, as upstream
+        self.unconditional = (not custom) if unconditional is None else unconditional
         self.field_selectors = set(field_selectors) | {
             "metadata.name", "metadata.namespace"}
         self.key = (group or "core") + "/" + plural
@@ -72,7 +74,7 @@ RESOURCES = [
                               "involvedObject.resourceVersion",
                               "involvedObject.fieldPath", "reason",
                               "reportingComponent", "source", "type"]),
-    Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
+    Resource("coordination.k8s.io", "v1", "leases", "Lease", True, unconditional=False),
     Resource("apps", "v1", "deployments", "Deployment", True, ["deploy"],
              status=True, generation=True),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ["sts"],
@@ -158,7 +160,7 @@ class Invalid:
         self.name = name
         self.causes = []
 
-    def add(self, field, value, detail, reason="FieldValueInvalid"):
+    def add(self, field, value, detail, reason="FieldValueInvalid", shown=None):
         if reason == "FieldValueRequired":
             msg = "Required value" + (": " + detail if detail else "")
         elif reason == "FieldValueTooLong":
@@ -166,7 +168,7 @@ class Invalid:
         elif reason == "FieldValueForbidden":
             msg = "Forbidden: " + detail
         else:
-            msg = "Invalid value: %s: %s" % (json.dumps(value), detail)
+            msg = "Invalid value: %s: %s" % (shown or json.dumps(value), detail)
         self.causes.append({"reason": reason, "message": msg, "field": field})
 
     def check(self):
@@ -956,6 +958,10 @@ class Store:
                 raise _Retry()
         meta = new["metadata"]
         body_rv = meta.get("resourceVersion")
+        if body_rv in (None, "") and not res.unconditional:
+            inv = Invalid(res, name)
+            inv.add("metadata.resourceVersion", 0, "must be specified for an update", shown="0x0")
+            inv.check()
         if body_rv not in (None, "") and body_rv != old["metadata"]["resourceVersion"]:
             raise conflict(res, name)
         body_uid = meta.get("uid")
@@ -1183,6 +1189,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(err.code, err.status(), err.headers)
 
     def read_body(self):
+        self.body_read = True
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks, total = [], 0
             while True:
@@ -1243,6 +1250,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         self.status_sent = 0
+        self.body_read = False
         url = urllib.parse.urlsplit(self.path)
         path, query = url.path, url.query
         started = time.time()
@@ -1256,6 +1264,8 @@ class Handler(BaseHTTPRequestHandler):
             self.api(method, path, query)
         except ApiError as e:
             if self.status_sent == 0:
+                if not self.body_read:
+                    self.read_body_quietly()    # keep the connection usable
                 self.send_error_status(e)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
@@ -1981,6 +1991,7 @@ def main(argv=None):
                         os.path.join(args.tls_dir, "server.key"))
     ctx.load_verify_locations(os.path.join(args.tls_dir, "ca.crt"))
     ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
 
     srv = Server((host or "127.0.0.1", int(port or 0)), Handler)
     srv.ssl_ctx = ctx

@@ -168,6 +168,14 @@ class FakeApiTest(unittest.TestCase):
         for _ in range(20):
             st, r, _ = self.api.req("GET", "/api/v1/namespaces/default", conn=c)
             self.assertEqual(st, 200)
+        # error responses consume the request body, so the connection stays in sync
+        for path in ("/api/v1/nothing", "/apis/nope/v1/x", "/api/v1/namespaces/default/secrets"):
+            st, _, _ = self.api.req("POST", path, raw=b'{"a":' + b"1" * 5000 + b"}", conn=c)
+            self.assertIn(st, (400, 404, 405))
+            st, _, _ = self.api.req("POST", path, {"x": 1}, token="bad", conn=c)
+            self.assertEqual(st, 401)
+        st, _, _ = self.api.req("GET", "/api/v1/namespaces/default", conn=c)
+        self.assertEqual(st, 200)
         c.close()
 
     # --- CRUD ---
@@ -445,6 +453,14 @@ class FakeApiTest(unittest.TestCase):
         st, _, doc = self.api.req("PATCH", base + "/acme.prod.db", {"metadata": {}},
                                   ctype="application/strategic-merge-patch+json")
         self.assertEqual(st, 415, doc)
+        # custom resources refuse unconditional updates
+        _, _, doc = self.api.req("GET", base + "/acme.prod.db")
+        nrv = dict(doc, metadata=dict(doc["metadata"], resourceVersion=""))
+        for path in (base + "/acme.prod.db", base + "/acme.prod.db/status"):
+            st, _, err = self.api.req("PUT", path, nrv)
+            self.assertEqual(st, 422, err)
+            self.assertIn("metadata.resourceVersion: Invalid value: 0x0: must be specified for "
+                          "an update", err["message"])
         st, _, doc = self.api.req("GET", base)
         self.assertEqual(doc["kind"], "OrgSecretList")
         self.assertEqual(doc["items"][0]["kind"], "OrgSecret")
@@ -465,6 +481,15 @@ class FakeApiTest(unittest.TestCase):
         st, _, doc = self.api.req("POST", "/apis/coordination.k8s.io/v1/namespaces/le/leases",
                                   lease)
         self.assertEqual(st, 201, doc)
+        lease_path = "/apis/coordination.k8s.io/v1/namespaces/le/leases/orgsecrets-controller"
+        doc["spec"]["holderIdentity"] = "b"
+        st, _, upd = self.api.req("PUT", lease_path, doc)
+        self.assertEqual(st, 200, upd)
+        st, _, err = self.api.req("PUT", lease_path, doc)
+        self.assertEqual(st, 409, err)
+        del upd["metadata"]["resourceVersion"]
+        st, _, err = self.api.req("PUT", lease_path, upd)
+        self.assertEqual(st, 422, err)
         ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
               "involvedObject": {"kind": "OrgSecret", "name": "x",
                                  "apiVersion": "orgsecrets.io/v1"},
