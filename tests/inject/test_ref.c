@@ -305,6 +305,55 @@ static void test_expand_binary_value(void **state) {
   os_free_secret(out, n + 1);
 }
 
+/* Property test over random strings of tricky characters: the raw spans
+ * concatenate back to the input, and expansion without known names is the
+ * identity. Deterministic seed. */
+static int append_raw(void *ctx, const inject_segment *seg) {
+  os_buf *b = ctx;
+  if (seg->kind == INJECT_SEG_REF)
+    assert_true(inject_ref_valid_name(seg->name, seg->name_len));
+  return os_buf_append(b, seg->raw, seg->raw_len);
+}
+
+static int lookup_none(void *ctx, const char *name, const uint8_t **value, size_t *len) {
+  (void)ctx;
+  (void)name;
+  (void)value;
+  (void)len;
+  return 0;
+}
+
+static void test_random_roundtrip(void **state) {
+  (void)state;
+  static const char alphabet[] = "$${}()AZ_9a x";
+  uint32_t seed = 12345;
+  char s[64];
+  for (int iter = 0; iter < 20000; iter++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t n = (seed >> 16) % (sizeof(s) - 1);
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      s[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+    }
+    s[n] = '\0';
+    os_buf b;
+    os_buf_init(&b, 1024, false);
+    assert_int_equal(inject_ref_scan(s, n, append_raw, &b, NULL), 0);
+    assert_int_equal(b.len, n);
+    if (n > 0)
+      assert_memory_equal(b.data, s, n);
+    os_buf_free(&b);
+    char *out = NULL;
+    size_t out_len = 0;
+    bool changed = true;
+    assert_int_equal(inject_ref_expand(&out, &out_len, s, lookup_none, NULL, &changed, NULL), 0);
+    assert_false(changed);
+    assert_int_equal(out_len, n);
+    assert_string_equal(out, s);
+    os_free_secret(out, out_len + 1);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scan_segments),
@@ -320,6 +369,7 @@ int main(void) {
       cmocka_unit_test(test_expand_lookup_error),
       cmocka_unit_test(test_expand_output_bound),
       cmocka_unit_test(test_expand_binary_value),
+      cmocka_unit_test(test_random_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
