@@ -1,0 +1,642 @@
+#!/usr/bin/env node
+// Install artifact checks, run by CTest (tests/install/CMakeLists.txt):
+//   node validate.js manifests   manifests/ against Kubernetes schemas and policy
+//   node validate.js crds        CRD schemas: structural; examples/ accepted, examples/bad/ rejected
+//   node validate.js values      charts/orgsecrets/values.yaml against values.schema.json
+//   node validate.js chart       the chart rendered (lib/gotemplate.js) in several configurations
+//   node validate.js kustomize   `kubectl kustomize` output, when kubectl is installed
+//   node validate.js dockerfile  Dockerfile builds the way CI builds
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { execFileSync } = require("child_process");
+const YAML = require("yaml");
+const Ajv = require("ajv");
+const { ROOT, parseDocs, readDocs, walkYaml, validateK8s, id, Reporter, assert, assertEqual } = require("./lib/common");
+const { structuralProblems, makeAjv, compileCrd } = require("./lib/crd");
+const { renderChart } = require("./lib/gotemplate");
+
+const NS = "orgsecrets-system";
+const IMAGE = "ghcr.io/orgsecrets/orgsecrets-controller";
+const CHART = path.join(ROOT, "charts", "orgsecrets");
+
+// The controller's API access (DESIGN.md / issue #6), exactly.
+const CLUSTER_RULES = [
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["orgsecrets.io"], resources: ["organizations", "orgsecrets"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["orgsecrets.io"], resources: ["organizations/status", "orgsecrets/status"], verbs: ["get", "update", "patch"] },
+  { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["get", "list", "watch", "patch"] },
+];
+const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+const STD_LABELS = ["name", "instance", "version", "component", "part-of", "managed-by"].map((k) => `app.kubernetes.io/${k}`);
+
+// Expands rules into sorted "group/resource:verb" grants, so that two rule
+// lists compare equal when they grant the same thing.
+function grants(rules) {
+  const out = new Set();
+  for (const r of rules) {
+    assert(!r.resourceNames && !r.nonResourceURLs, "unexpected resourceNames/nonResourceURLs");
+    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${g}/${res}:${v}`);
+  }
+  return [...out].sort();
+}
+
+function loadManifests({ certManager = true } = {}) {
+  const dir = path.join(ROOT, "manifests");
+  const files = walkYaml(dir, {
+    skip: (p) => p.endsWith("kustomization.yaml") || (!certManager && p.includes(`${path.sep}cert-manager${path.sep}`)),
+  });
+  return files.flatMap(readDocs);
+}
+
+function byKind(objs, kind) {
+  return objs.filter((o) => o.kind === kind);
+}
+function one(objs, kind) {
+  const l = byKind(objs, kind);
+  assert(l.length === 1, `expected exactly one ${kind}, found ${l.length}`);
+  return l[0];
+}
+function matches(selector, labels) {
+  return Object.entries(selector).every(([k, v]) => labels && labels[k] === v);
+}
+
+// Checks that hold for any correct installation, whatever its names: every
+// reference points at an object that exists and fits.
+function crossCheck(objs, { ns, webhook = true, leaderElection = true }) {
+  const dep = one(objs, "Deployment");
+  const pod = dep.spec.template.spec;
+  const c = pod.containers[0];
+  const args = c.args;
+  const podLabels = dep.spec.template.metadata.labels;
+  assert(matches(dep.spec.selector.matchLabels, podLabels), "Deployment selector does not match its pod labels");
+  for (const o of objs) {
+    if (o.kind !== "CustomResourceDefinition" && o.kind !== "Namespace") {
+      for (const l of STD_LABELS) assert(o.metadata.labels && o.metadata.labels[l], `${id(o)} lacks label ${l}`);
+    }
+    const clusterScoped = ["ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "CustomResourceDefinition", "Namespace"];
+    if (!clusterScoped.includes(o.kind)) assert(o.metadata.namespace === ns, `${id(o)} is not in namespace ${ns}`);
+  }
+  const sa = byKind(objs, "ServiceAccount").map((s) => s.metadata.name);
+  assert(sa.includes(pod.serviceAccountName), `pod service account ${pod.serviceAccountName} is not created`);
+  const crb = one(objs, "ClusterRoleBinding");
+  const cr = one(objs, "ClusterRole");
+  assert(crb.roleRef.kind === "ClusterRole" && crb.roleRef.name === cr.metadata.name, "ClusterRoleBinding does not bind the ClusterRole");
+  assertEqual(crb.subjects, [{ kind: "ServiceAccount", name: pod.serviceAccountName, namespace: ns }], "ClusterRoleBinding subjects");
+  assertEqual(grants(cr.rules), grants(CLUSTER_RULES), "ClusterRole grants");
+  for (const r of [...byKind(objs, "ClusterRole"), ...byKind(objs, "Role")]) {
+    for (const rule of r.rules) {
+      for (const f of ["apiGroups", "resources", "verbs"]) assert(!rule[f].includes("*"), `${id(r)} uses a wildcard in ${f}`);
+    }
+  }
+  const svc = one(objs, "Service");
+  assert(matches(svc.spec.selector, podLabels), "Service selector does not match the pods");
+  const pdbs = byKind(objs, "PodDisruptionBudget");
+  for (const pdb of pdbs) assert(matches(pdb.spec.selector.matchLabels, podLabels), "PDB selector does not match the pods");
+  const ports = Object.fromEntries(c.ports.map((p) => [p.name, p.containerPort]));
+  for (const p of svc.spec.ports) assert(ports[p.targetPort] !== undefined, `Service port ${p.name} targets unknown port ${p.targetPort}`);
+  for (const probe of [c.livenessProbe, c.readinessProbe]) assert(ports[probe.httpGet.port] !== undefined, "probe on unknown port");
+  assert(c.livenessProbe.httpGet.path === "/healthz" && c.readinessProbe.httpGet.path === "/readyz", "probe paths");
+  const listen = args[args.indexOf("--listen") + 1];
+  assert(listen && listen.endsWith(`:${ports.http}`), `--listen ${listen} is not the http port ${ports.http}`);
+  const volumes = Object.fromEntries(pod.volumes.map((v) => [v.name, v]));
+  for (const m of c.volumeMounts) assert(volumes[m.name], `mount of unknown volume ${m.name}`);
+  const idMount = c.volumeMounts.find((m) => m.name === "identity");
+  assert(idMount && idMount.readOnly === true, "identity is not mounted read-only");
+  assert(volumes.identity.secret && volumes.identity.secret.defaultMode === 0o400, "identity Secret defaultMode is not 0400");
+  assertEqual(volumes.identity.secret.items, [{ key: "identity", path: "identity" }], "identity Secret items");
+  assert(args[args.indexOf("--identity") + 1] === `${idMount.mountPath}/identity`, "--identity is not the mounted key");
+  for (const v of pod.volumes) {
+    if (v.emptyDir) {
+      const used = c.volumeMounts.find((m) => m.name === v.name);
+      assert(used, `emptyDir ${v.name} is not mounted`);
+      assert(args.some((a) => a.startsWith(used.mountPath)), `emptyDir ${v.name} is mounted but nothing writes there`);
+    }
+  }
+  assert(args.includes("--leader-elect") === leaderElection, `--leader-elect ${leaderElection ? "missing" : "present"}`);
+  if (leaderElection) {
+    assert(args[args.indexOf("--lease-namespace") + 1] === ns, "--lease-namespace is not the release namespace");
+    const role = one(objs, "Role");
+    assertEqual(grants(role.rules), grants(LEASE_RULES), "leader-election Role grants");
+    const rb = one(objs, "RoleBinding");
+    assert(rb.roleRef.kind === "Role" && rb.roleRef.name === role.metadata.name, "RoleBinding does not bind the Role");
+    assertEqual(rb.subjects, [{ kind: "ServiceAccount", name: pod.serviceAccountName, namespace: ns }], "RoleBinding subjects");
+  } else {
+    assert(byKind(objs, "Role").length === 0, "Role without leader election");
+  }
+  const mwc = byKind(objs, "MutatingWebhookConfiguration");
+  assert(mwc.length === (webhook ? 1 : 0), `MutatingWebhookConfiguration count ${mwc.length}`);
+  assert(args.includes("--webhook-listen") === webhook, "--webhook-listen does not follow webhook.enabled");
+  if (webhook) {
+    const w = mwc[0].webhooks[0];
+    const s = w.clientConfig.service;
+    assert(s.name === svc.metadata.name && s.namespace === ns, "webhook points at another Service");
+    const sp = svc.spec.ports.find((p) => p.port === s.port);
+    assert(sp && ports[sp.targetPort] !== undefined, "webhook Service port missing");
+    const wl = args[args.indexOf("--webhook-listen") + 1];
+    assert(wl.endsWith(`:${ports[sp.targetPort]}`), "--webhook-listen is not the Service's target port");
+    assert(s.path === "/mutate-pods", "webhook path");
+    assertEqual(w.objectSelector, { matchLabels: { "orgsecrets.io/inject": "true" } }, "webhook objectSelector");
+    const ex = w.namespaceSelector.matchExpressions.find((e) => e.key === "kubernetes.io/metadata.name");
+    assert(ex && ex.operator === "NotIn" && ex.values.includes(ns), "webhook does not exclude its own namespace");
+    assertEqual(w.rules, [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"], scope: "Namespaced" }], "webhook rules");
+    assertEqual(
+      [w.sideEffects, w.admissionReviewVersions, w.reinvocationPolicy, w.timeoutSeconds],
+      ["None", ["v1"], "IfNeeded", 5],
+      "webhook sideEffects/admissionReviewVersions/reinvocationPolicy/timeoutSeconds",
+    );
+    const tlsMount = c.volumeMounts.find((m) => m.name === "webhook-tls");
+    assert(tlsMount && tlsMount.readOnly, "webhook TLS not mounted read-only");
+    assert(args[args.indexOf("--tls-cert") + 1] === `${tlsMount.mountPath}/tls.crt`, "--tls-cert path");
+    assert(args[args.indexOf("--tls-key") + 1] === `${tlsMount.mountPath}/tls.key`, "--tls-key path");
+    const certs = byKind(objs, "Certificate");
+    const ann = (mwc[0].metadata.annotations || {})["cert-manager.io/inject-ca-from"];
+    if (certs.length) {
+      const cert = certs[0];
+      assert(ann === `${ns}/${cert.metadata.name}`, `inject-ca-from ${ann} is not the Certificate`);
+      assert(cert.spec.secretName === volumes["webhook-tls"].secret.secretName, "Certificate writes another Secret than the pod mounts");
+      for (const dns of [`${svc.metadata.name}.${ns}.svc`]) assert(cert.spec.dnsNames.includes(dns), `Certificate lacks ${dns}`);
+      const issuers = byKind(objs, "Issuer").map((i) => i.metadata.name);
+      if (cert.spec.issuerRef.kind === "Issuer") assert(issuers.includes(cert.spec.issuerRef.name), "Certificate's Issuer is missing");
+    }
+  }
+}
+
+function securityCheck(dep) {
+  const pod = dep.spec.template.spec;
+  const c = pod.containers[0];
+  const psc = pod.securityContext;
+  const sc = c.securityContext;
+  assert(psc.runAsNonRoot === true && sc.runAsNonRoot === true, "runAsNonRoot");
+  assert(sc.runAsUser === 65532 && sc.runAsGroup === 65532 && psc.runAsUser === 65532, "numeric runAsUser/runAsGroup 65532");
+  assert(sc.readOnlyRootFilesystem === true, "readOnlyRootFilesystem");
+  assert(sc.allowPrivilegeEscalation === false, "allowPrivilegeEscalation");
+  assertEqual(sc.capabilities, { drop: ["ALL"] }, "capabilities");
+  assert(sc.seccompProfile.type === "RuntimeDefault" && psc.seccompProfile.type === "RuntimeDefault", "seccompProfile");
+  assertEqual(c.resources, { requests: { cpu: "10m", memory: "24Mi" }, limits: { memory: "64Mi" } }, "resources");
+}
+
+// ---------------------------------------------------------------- sections
+
+function sectionManifests(r) {
+  const docs = loadManifests();
+  const objs = docs.map((d) => d.obj);
+  for (const d of docs) r.check(`schema: ${id(d.obj)} (${d.file})`, () => validateK8s(d.obj));
+  r.check("manifests: cross references, RBAC, webhook", () => crossCheck(objs, { ns: NS }));
+  r.check("manifests: pod security", () => securityCheck(one(objs, "Deployment")));
+  r.check("manifests: deployment shape", () => {
+    const dep = one(objs, "Deployment");
+    assert(dep.spec.replicas === 2, "replicas");
+    const c = dep.spec.template.spec.containers[0];
+    assert(c.image === `${IMAGE}:0.1.0`, `image ${c.image}`);
+    assert(dep.spec.template.spec.volumes.every((v) => !v.emptyDir), "an emptyDir that nothing needs");
+    const names = dep.spec.template.spec.volumes.map((v) => v.secret && v.secret.secretName);
+    assertEqual(names, ["orgsecrets-controller-identity", "orgsecrets-webhook-tls"], "Secrets mounted");
+    const a = c.args;
+    const flag = (f) => a[a.indexOf(f) + 1];
+    assertEqual([flag("--source"), flag("--listen"), flag("--webhook-listen")], ["cluster", "0.0.0.0:8080", "0.0.0.0:8443"], "source/listen flags");
+    const svc = one(objs, "Service");
+    assertEqual(svc.spec.ports.map((p) => [p.port, p.targetPort]), [[443, "webhook"], [8080, "http"]], "Service ports");
+    assert(one(objs, "PodDisruptionBudget").spec.minAvailable === 1, "PDB minAvailable");
+    assert(one(objs, "Namespace").metadata.name === NS, "namespace");
+    const w = one(objs, "MutatingWebhookConfiguration").webhooks[0];
+    assert(w.failurePolicy === "Fail", "failurePolicy");
+  });
+  r.check("manifests: every file is listed in a kustomization", () => {
+    const dir = path.join(ROOT, "manifests");
+    for (const kdir of [dir, path.join(dir, "cert-manager")]) {
+      const k = YAML.parse(fs.readFileSync(path.join(kdir, "kustomization.yaml"), "utf8"));
+      const listed = (k.resources || []).map((f) => path.resolve(kdir, f)).sort();
+      const present = walkYaml(kdir, {
+        skip: (p, ent) => p.endsWith("kustomization.yaml") || (ent.isDirectory() && kdir === dir && ent.name === "cert-manager"),
+      }).sort();
+      assertEqual(listed, present, `${path.relative(ROOT, kdir)}/kustomization.yaml resources`);
+    }
+  });
+}
+
+function loadCrds() {
+  return walkYaml(path.join(ROOT, "manifests", "crds")).flatMap(readDocs).map((d) => d.obj);
+}
+
+function sectionCrds(r) {
+  const crds = loadCrds();
+  const ajv = makeAjv();
+  const validators = {};
+  for (const crd of crds) {
+    r.check(`crd ${crd.metadata.name}: structural schema`, () => {
+      const p = structuralProblems(crd.spec.versions[0].schema.openAPIV3Schema);
+      assert(p.length === 0, p.join("\n"));
+      assert(crd.spec.scope === "Cluster", "not cluster-scoped");
+      assertEqual(crd.spec.versions.map((v) => [v.name, v.served, v.storage, v.subresources]), [["v1", true, true, { status: {} }]], "versions");
+      assert(!JSON.stringify(crd).includes("x-kubernetes-preserve-unknown-fields"), "preserve-unknown-fields used");
+    });
+    validators[crd.spec.names.kind] = compileCrd(ajv, crd);
+  }
+  r.check("crd OrgSecret: printer columns", () => {
+    const crd = crds.find((c) => c.spec.names.kind === "OrgSecret");
+    const cols = crd.spec.versions[0].additionalPrinterColumns.map((c) => [c.name, c.jsonPath]);
+    assertEqual(
+      cols,
+      [
+        ["Name", ".spec.name"], ["Environment", ".spec.environment"], ["Application", ".spec.application"],
+        ["Status", ".spec.state"], ["Updated", ".spec.updatedAt"],
+        ["Ready", '.status.conditions[?(@.type=="Ready")].status'], ["Age", ".metadata.creationTimestamp"],
+      ],
+      "columns",
+    );
+  });
+  const good = walkYaml(path.join(ROOT, "examples"), { skip: (p) => p === path.join(ROOT, "examples", "bad") }).flatMap(readDocs);
+  const kinds = new Set();
+  for (const d of good) {
+    r.check(`accepted: ${d.file}`, () => {
+      const v = validators[d.obj.kind];
+      assert(v, `no CRD for kind ${d.obj.kind}`);
+      kinds.add(d.obj.kind);
+      if (!v(d.obj)) throw new Error(ajv.errorsText(v.errors, { separator: "\n" }));
+      if (d.obj.kind === "OrgSecret") {
+        const s = d.obj.spec;
+        const want = `${s.organization}.${s.environment}.${s.name.toLowerCase().replace(/_/g, "-")}`;
+        assert(d.obj.metadata.name === want, `metadata.name ${d.obj.metadata.name} is not ${want}`);
+      }
+    });
+  }
+  r.check("examples cover both kinds", () => assertEqual([...kinds].sort(), ["OrgSecret", "Organization"], "kinds"));
+  const bad = walkYaml(path.join(ROOT, "examples", "bad"));
+  r.check("examples/bad has cases", () => assert(bad.length >= 4, "too few bad examples"));
+  for (const f of bad) {
+    const rel = path.relative(ROOT, f);
+    r.check(`rejected: ${rel}`, () => {
+      const text = fs.readFileSync(f, "utf8");
+      const m = /^# expect: (\S+) (\w+)$/m.exec(text);
+      assert(m, "no '# expect: PATH KEYWORD' line");
+      const [obj] = parseDocs(text, rel);
+      const v = validators[obj.kind];
+      assert(!v(obj), "accepted, but must be rejected");
+      const hit = v.errors.some((e) => e.instancePath === m[1] && e.keyword === m[2]);
+      assert(hit, `rejected, but not for ${m[1]} ${m[2]}:\n${ajv.errorsText(v.errors, { separator: "\n" })}`);
+    });
+  }
+}
+
+function loadValues(overrides = {}) {
+  const values = parseDocs(fs.readFileSync(path.join(CHART, "values.yaml"), "utf8"), "values.yaml")[0];
+  return deepMerge(values, overrides);
+}
+function deepMerge(a, b) {
+  if (b === undefined) return a;
+  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    const out = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = deepMerge(a[k], v);
+    return out;
+  }
+  return b;
+}
+function valuesValidator() {
+  const schema = JSON.parse(fs.readFileSync(path.join(CHART, "values.schema.json"), "utf8"));
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  require("ajv-formats")(ajv);
+  return { ajv, v: ajv.compile(schema), schema };
+}
+
+function sectionValues(r) {
+  const { ajv, v, schema } = valuesValidator();
+  r.check("values.schema.json is draft-07", () => assert(schema.$schema === "http://json-schema.org/draft-07/schema#", schema.$schema));
+  r.check("values.yaml is valid", () => {
+    if (!v(loadValues())) throw new Error(ajv.errorsText(v.errors));
+  });
+  const cases = [
+    [{ replicaCount: "two" }, "/replicaCount"],
+    [{ replicaCount: 0 }, "/replicaCount"],
+    [{ image: { pullPolicy: "Sometimes" } }, "/image/pullPolicy"],
+    [{ environment: "Prod" }, "/environment"],
+    [{ environment: "" }, "/environment"],
+    [{ webhook: { failurePolicy: "Maybe" } }, "/webhook/failurePolicy"],
+    [{ webhook: { timeoutSeconds: 31 } }, "/webhook/timeoutSeconds"],
+    [{ webhook: { enabeld: true } }, "/webhook"],
+    [{ replicas: 3 }, ""],
+    [{ leaderElection: { enabled: "yes" } }, "/leaderElection/enabled"],
+    [{ identity: { existingSecret: "" } }, "/identity/existingSecret"],
+    [{ resync: "ten minutes" }, "/resync"],
+    [{ extraArgs: [1] }, "/extraArgs/0"],
+    [{ metrics: { serviceMonitor: { interval: 30 } } }, "/metrics/serviceMonitor/interval"],
+    [{ pdb: { minAvailable: -1 } }, "/pdb/minAvailable"],
+    [{ securityContext: "privileged" }, "/securityContext"],
+  ];
+  for (const [over, where] of cases) {
+    r.check(`values rejected: ${JSON.stringify(over)}`, () => {
+      assert(!v(loadValues(over)), "accepted");
+      assert(v.errors.some((e) => e.instancePath === where), `rejected elsewhere: ${ajv.errorsText(v.errors)}`);
+    });
+  }
+}
+
+function chartMeta() {
+  return YAML.parse(fs.readFileSync(path.join(CHART, "Chart.yaml"), "utf8"));
+}
+
+function render(overrides = {}, release = { name: "orgsecrets", namespace: NS }) {
+  const tdir = path.join(CHART, "templates");
+  const templates = {};
+  for (const f of fs.readdirSync(tdir).sort()) templates[`templates/${f}`] = fs.readFileSync(path.join(tdir, f), "utf8");
+  const values = loadValues(overrides);
+  const out = renderChart({ templates, values, chart: chartMeta(), release });
+  const objs = [];
+  for (const [f, text] of Object.entries(out)) {
+    if (f.endsWith("NOTES.txt")) continue;
+    objs.push(...parseDocs(text, f));
+  }
+  return { objs, notes: out["templates/NOTES.txt"], values };
+}
+
+// Drops what legitimately differs between a Helm release and kubectl apply.
+function normalize(obj) {
+  const o = JSON.parse(JSON.stringify(obj));
+  const strip = (labels) => {
+    if (!labels) return;
+    delete labels["helm.sh/chart"];
+    delete labels["app.kubernetes.io/managed-by"];
+  };
+  strip(o.metadata.labels);
+  if (o.spec && o.spec.template && o.spec.template.metadata) strip(o.spec.template.metadata.labels);
+  return o;
+}
+
+function sectionChart(r) {
+  const meta = chartMeta();
+  const { v: valuesOk, ajv } = valuesValidator();
+  r.check("Chart.yaml", () => {
+    assertEqual([meta.apiVersion, meta.name, meta.appVersion], ["v2", "orgsecrets", "0.1.0"], "apiVersion/name/appVersion");
+    assert(/^\d+\.\d+\.\d+/.test(meta.version), "version is not SemVer");
+  });
+  r.check("chart crds/ equal manifests/crds/", () => {
+    const a = fs.readdirSync(path.join(CHART, "crds")).sort();
+    const b = fs.readdirSync(path.join(ROOT, "manifests", "crds")).sort();
+    assertEqual(a, b, "file names");
+    for (const f of a) {
+      assert(
+        fs.readFileSync(path.join(CHART, "crds", f), "utf8") === fs.readFileSync(path.join(ROOT, "manifests", "crds", f), "utf8"),
+        `${f} differs`,
+      );
+    }
+  });
+
+  let def;
+  r.check("render with default values", () => {
+    def = render();
+  });
+  if (!def) return;
+  for (const o of def.objs) r.check(`schema: chart ${id(o)}`, () => validateK8s(o));
+  r.check("chart defaults: cross references, RBAC, webhook", () => crossCheck(def.objs, { ns: NS }));
+  r.check("chart defaults: pod security", () => securityCheck(one(def.objs, "Deployment")));
+  r.check("chart defaults: labels say Helm", () => {
+    for (const o of def.objs) {
+      assert(o.metadata.labels["app.kubernetes.io/managed-by"] === "Helm", `${id(o)} managed-by`);
+      assert(o.metadata.labels["app.kubernetes.io/version"] === meta.appVersion, `${id(o)} version label`);
+    }
+  });
+  r.check("chart defaults render the same objects as manifests/ (+ cert-manager/)", () => {
+    const man = loadManifests().map((d) => d.obj).filter((o) => o.kind !== "Namespace" && o.kind !== "CustomResourceDefinition");
+    const ids = (l) => l.map(id).sort();
+    assertEqual(ids(def.objs), ids(man), "kinds and names");
+    for (const m of man) {
+      const c = def.objs.find((o) => id(o) === id(m));
+      assertEqual(normalize(c), normalize(m), `${id(m)} differs between chart and manifests`);
+    }
+  });
+  r.check("chart NOTES.txt renders", () => assert(/orgsecrets keygen/.test(def.notes), "NOTES.txt lacks the keygen step"));
+
+  const variants = [
+    {
+      name: "everything on",
+      values: {
+        replicaCount: 3,
+        image: { tag: "0.1.1", pullPolicy: "Always" },
+        imagePullSecrets: [{ name: "regcred" }],
+        auditLog: { enabled: true },
+        envFileDir: "/run/orgsecrets/env",
+        kubeClient: { qps: 20, burst: 40 },
+        extraArgs: ["--kubeconfig", "/etc/kube/config"],
+        extraVolumes: [{ name: "kube", secret: { secretName: "kubeconfig" } }],
+        extraVolumeMounts: [{ name: "kube", mountPath: "/etc/kube", readOnly: true }],
+        podAnnotations: { "example.com/a": "b" },
+        podLabels: { team: "platform" },
+        nodeSelector: { "kubernetes.io/os": "linux" },
+        tolerations: [{ key: "dedicated", operator: "Equal", value: "infra", effect: "NoSchedule" }],
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "infra", operator: "Exists" }] }] } } },
+        priorityClassName: "system-cluster-critical",
+        serviceAccount: { annotations: { "example.com/role": "x" } },
+        metrics: { serviceMonitor: { enabled: true, labels: { release: "prom" } } },
+        webhook: { certManager: { issuerRef: { kind: "ClusterIssuer", name: "internal-ca" } }, excludedNamespaces: ["kube-system", "cert-manager"] },
+      },
+      check(objs) {
+        const dep = one(objs, "Deployment");
+        const pod = dep.spec.template.spec;
+        const c = pod.containers[0];
+        const a = c.args;
+        for (const f of ["--audit-log", "--env-file-dir", "--qps", "--burst", "--kubeconfig"]) assert(a.includes(f), `missing ${f}`);
+        assertEqual([a[a.indexOf("--qps") + 1], a[a.indexOf("--burst") + 1]], ["20", "40"], "qps/burst");
+        assert(c.image === `${IMAGE}:0.1.1` && c.imagePullPolicy === "Always", "image");
+        assert(dep.spec.replicas === 3, "replicas");
+        assert(dep.spec.template.metadata.labels.team === "platform", "podLabels");
+        assert(dep.spec.template.metadata.annotations["example.com/a"] === "b", "podAnnotations");
+        assert(pod.nodeSelector["kubernetes.io/os"] === "linux" && pod.tolerations.length === 1 && pod.affinity.nodeAffinity, "scheduling");
+        assert(pod.priorityClassName === "system-cluster-critical" && pod.imagePullSecrets[0].name === "regcred", "priority/pull secrets");
+        assert(pod.volumes.some((v) => v.name === "kube") && c.volumeMounts.some((m) => m.name === "kube"), "extra volume");
+        const sm = one(objs, "ServiceMonitor");
+        assert(sm.metadata.labels.release === "prom" && sm.spec.endpoints[0].port === "metrics", "ServiceMonitor");
+        assert(one(objs, "Service").spec.ports.some((p) => p.name === sm.spec.endpoints[0].port), "ServiceMonitor port not on the Service");
+        assert(byKind(objs, "Issuer").length === 0, "self-signed Issuer despite issuerRef");
+        assertEqual(one(objs, "Certificate").spec.issuerRef, { kind: "ClusterIssuer", name: "internal-ca" }, "issuerRef");
+        assert(one(objs, "ServiceAccount").metadata.annotations["example.com/role"] === "x", "SA annotations");
+        const ex = one(objs, "MutatingWebhookConfiguration").webhooks[0].namespaceSelector.matchExpressions[0];
+        assertEqual(ex.values, [NS, "kube-system", "cert-manager"], "excluded namespaces");
+      },
+    },
+    {
+      name: "webhook disabled",
+      values: { webhook: { enabled: false } },
+      opts: { webhook: false },
+      check(objs) {
+        for (const k of ["Certificate", "Issuer", "MutatingWebhookConfiguration"]) assert(byKind(objs, k).length === 0, `${k} rendered`);
+        const dep = one(objs, "Deployment");
+        assert(!dep.spec.template.spec.volumes.some((v) => v.name === "webhook-tls"), "TLS volume without webhook");
+        assert(one(objs, "Service").spec.ports.length === 1, "webhook Service port without webhook");
+      },
+    },
+    {
+      name: "existing TLS Secret without cert-manager",
+      values: { webhook: { certManager: { enabled: false }, existingSecret: "my-tls", caBundle: "Q0EK" } },
+      check(objs) {
+        assert(byKind(objs, "Certificate").length === 0, "Certificate rendered");
+        const mwc = one(objs, "MutatingWebhookConfiguration");
+        assert(!(mwc.metadata.annotations || {})["cert-manager.io/inject-ca-from"], "inject-ca-from without cert-manager");
+        assert(mwc.webhooks[0].clientConfig.caBundle === "Q0EK", "caBundle");
+        const v = one(objs, "Deployment").spec.template.spec.volumes.find((x) => x.name === "webhook-tls");
+        assert(v.secret.secretName === "my-tls", "existing Secret not mounted");
+      },
+    },
+    {
+      name: "leader election off, single replica, no PDB",
+      values: { leaderElection: { enabled: false }, replicaCount: 1, pdb: { enabled: false } },
+      opts: { leaderElection: false },
+      check(objs) {
+        assert(byKind(objs, "PodDisruptionBudget").length === 0, "PDB rendered");
+      },
+    },
+    {
+      name: "another release name and namespace",
+      values: { serviceAccount: { name: "custom-sa" }, environment: "staging", source: "/specs" },
+      release: { name: "acme", namespace: "secrets" },
+      opts: { ns: "secrets" },
+      check(objs) {
+        const dep = one(objs, "Deployment");
+        assert(dep.metadata.name === "acme-orgsecrets-controller", dep.metadata.name);
+        const a = dep.spec.template.spec.containers[0].args;
+        assertEqual([a[a.indexOf("--environment") + 1], a[a.indexOf("--source") + 1]], ["staging", "/specs"], "environment/source");
+        assert(dep.spec.template.spec.serviceAccountName === "custom-sa", "serviceAccount.name");
+        assert(one(objs, "Certificate").spec.dnsNames[0] === "acme-orgsecrets-controller.secrets.svc", "dnsNames");
+      },
+    },
+  ];
+  for (const vt of variants) {
+    r.check(`chart variant: ${vt.name}`, () => {
+      const { objs, values } = render(vt.values, vt.release);
+      if (!valuesOk(values)) throw new Error(`values invalid: ${ajv.errorsText(valuesOk.errors)}`);
+      for (const o of objs) {
+        try {
+          validateK8s(o);
+        } catch (e) {
+          throw new Error(`${id(o)}: ${e.message}`);
+        }
+      }
+      crossCheck(objs, { ns: NS, ...(vt.opts || {}) });
+      securityCheck(one(objs, "Deployment"));
+      vt.check(objs);
+    });
+  }
+  r.check("chart refuses a webhook without any certificate source", () => {
+    let err = null;
+    try {
+      render({ webhook: { certManager: { enabled: false }, existingSecret: "" } });
+    } catch (e) {
+      err = e;
+    }
+    assert(err && /webhook\.existingSecret/.test(err.message), `expected a fail(), got ${err && err.message}`);
+  });
+}
+
+function sectionKustomize(r) {
+  const kubectl = "/usr/bin/kubectl";
+  if (!fs.existsSync(kubectl)) {
+    r.skip("kubectl kustomize", `${kubectl} is not installed`);
+    return;
+  }
+  for (const dir of ["manifests", "manifests/cert-manager"]) {
+    let objs;
+    r.check(`kubectl kustomize ${dir}`, () => {
+      const out = execFileSync(kubectl, ["kustomize", path.join(ROOT, dir)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      objs = parseDocs(out, `kustomize ${dir}`);
+    });
+    if (!objs) continue;
+    for (const o of objs) r.check(`schema: kustomize ${dir}: ${id(o)}`, () => validateK8s(o));
+    r.check(`kustomize ${dir} output equals the files`, () => {
+      const files = walkYaml(path.join(ROOT, dir), {
+        skip: (p, ent) => p.endsWith("kustomization.yaml") || (dir === "manifests" && ent.isDirectory() && ent.name === "cert-manager"),
+      }).flatMap(readDocs).map((d) => d.obj);
+      assertEqual(objs.map(id).sort(), files.map(id).sort(), "objects");
+      for (const f of files) assertEqual(objs.find((o) => id(o) === id(f)), f, id(f));
+    });
+  }
+}
+
+function sectionDockerfile(r) {
+  const text = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const stages = [];
+  for (const l of lines) {
+    const m = /^(\w+)\s+(.*)$/.exec(l);
+    if (!m) continue;
+    const [ins, rest] = [m[1].toUpperCase(), m[2]];
+    if (ins === "FROM") stages.push({ from: rest, ins: [] });
+    else if (stages.length) stages[stages.length - 1].ins.push([ins, rest.replace(/\s+/g, " ")]);
+  }
+  const makefile = fs.readFileSync(path.join(ROOT, "Makefile"), "utf8");
+  const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8");
+  r.check("Dockerfile: two stages, debian:12 build, distroless nonroot runtime", () => {
+    assert(stages.length === 2, `${stages.length} stages`);
+    assert(/^debian:12(@sha256:[0-9a-f]{64})? AS build$/i.test(stages[0].from), stages[0].from);
+    assert(/^gcr\.io\/distroless\/base-debian12:nonroot(@sha256:[0-9a-f]{64})?$/.test(stages[1].from), stages[1].from);
+  });
+  r.check("Dockerfile: builds with the commands CI runs", () => {
+    assert(/make test/.test(ci) && /^deps:\n\t@bash scripts\/deps\.sh$/m.test(makefile), ".ci/run no longer runs make test -> scripts/deps.sh");
+    const runs = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join(" && ");
+    assert(/\bbash scripts\/deps\.sh\b/.test(runs), "build stage does not run scripts/deps.sh");
+    const mk = /^build: deps\n\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
+    assert(mk, "Makefile build rule not found");
+    const ciFlags = mk[1].split(" ").filter((f) => f.startsWith("-D") && !f.startsWith("-DCMAKE_BUILD_TYPE"));
+    const cfg = /cmake -S \. -B (\S+) ((?:-D\S+ ?)+)/.exec(runs);
+    assert(cfg, "no cmake configure step");
+    const flags = cfg[2].trim().split(" ");
+    for (const f of ciFlags) assert(flags.includes(f), `CI configures with ${f}, the Dockerfile does not`);
+    assert(flags.includes("-DCMAKE_BUILD_TYPE=Release"), "not a Release build");
+    const bt = new RegExp(`cmake --build ${cfg[1].replace(/[.]/g, "\\.")} --target orgsecrets orgsecrets-controller`);
+    assert(bt.test(runs), "does not build the orgsecrets and orgsecrets-controller targets");
+  });
+  r.check("Dockerfile: runtime is non-root, shell-free, controller entrypoint", () => {
+    const rt = stages[1].ins;
+    assert(!rt.some(([i]) => i === "RUN"), "RUN in the runtime stage (it has no shell)");
+    const user = rt.filter(([i]) => i === "USER").pop();
+    assert(user && user[1] === "65532:65532", "USER is not numeric 65532:65532");
+    const ep = rt.filter(([i]) => i === "ENTRYPOINT").pop();
+    assert(ep, "no ENTRYPOINT");
+    const argv = JSON.parse(ep[1]);
+    assert(Array.isArray(argv) && /\/orgsecrets-controller$/.test(argv[0]), "ENTRYPOINT is not the controller in exec form");
+    const copies = rt.filter(([i]) => i === "COPY").map(([, s]) => s);
+    assert(copies.some((c) => /^--from=build \/staging\/? \/$/.test(c)), "the staged binaries and libraries are not copied");
+    const stage = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join("\n");
+    assert(/ldd [^|]*orgsecrets-controller/.test(stage) && /\/staging\/usr\/local\/bin/.test(stage), "build stage does not stage the binaries and their libraries");
+    const dockerignore = fs.readFileSync(path.join(ROOT, ".dockerignore"), "utf8");
+    for (const p of ["build*", ".git", "node_modules"]) assert(dockerignore.includes(p), `.dockerignore lacks ${p}`);
+  });
+  const ctl = path.join(ROOT, "cmd", "orgsecrets-controller", "CMakeLists.txt");
+  if (fs.existsSync(ctl)) {
+    r.check("Dockerfile: the controller target exists", () =>
+      assert(/add_executable\(\s*orgsecrets-controller\b/.test(fs.readFileSync(ctl, "utf8")), "no orgsecrets-controller executable"),
+    );
+  } else {
+    r.skip("Dockerfile: the controller target exists", "cmd/orgsecrets-controller/CMakeLists.txt not present yet");
+  }
+}
+
+const SECTIONS = {
+  manifests: sectionManifests,
+  crds: sectionCrds,
+  values: sectionValues,
+  chart: sectionChart,
+  kustomize: sectionKustomize,
+  dockerfile: sectionDockerfile,
+};
+
+function main() {
+  const names = process.argv.slice(2);
+  const todo = names.length ? names : Object.keys(SECTIONS);
+  let failed = 0;
+  for (const n of todo) {
+    const fn = SECTIONS[n];
+    if (!fn) {
+      console.error(`validate.js: unknown section ${n}`);
+      process.exit(2);
+    }
+    const r = new Reporter(n);
+    fn(r);
+    r.finish();
+    failed += r.failed;
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+main();
