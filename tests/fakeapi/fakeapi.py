@@ -39,7 +39,7 @@ ANNOTATIONS_MAX = 256 * 1024
 class Resource:
     def __init__(self, group, version, plural, kind, namespaced, short=(),
                  status=False, generation=False, custom=False,
-                 field_selectors=(), unconditional=None):
+                 field_selectors=(), unconditional=None, create_on_update=False):
         self.group = group
         self.version = version
         self.plural = plural
@@ -51,6 +51,7 @@ class Resource:
         self.custom = custom            # behaves like a CRD-backed resource
         # PUT without metadata.resourceVersion: refused (422) for CRs and Leases, as upstream
         self.unconditional = (not custom) if unconditional is None else unconditional
+        self.create_on_update = create_on_update
         self.field_selectors = set(field_selectors) | {
             "metadata.name", "metadata.namespace"}
         self.key = (group or "core") + "/" + plural
@@ -74,7 +75,8 @@ RESOURCES = [
                               "involvedObject.resourceVersion",
                               "involvedObject.fieldPath", "reason",
                               "reportingComponent", "source", "type"]),
-    Resource("coordination.k8s.io", "v1", "leases", "Lease", True, unconditional=False),
+    Resource("coordination.k8s.io", "v1", "leases", "Lease", True, unconditional=False,
+             create_on_update=True),
     Resource("apps", "v1", "deployments", "Deployment", True, ["deploy"],
              status=True, generation=True),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ["sts"],
@@ -1427,6 +1429,10 @@ class Handler(BaseHTTPRequestHandler):
                 if bns and bns != ns:
                     raise bad_request("the namespace of the provided object does not match the "
                                       "namespace sent on the request")
+            if obj["metadata"].get("resourceVersion"):
+                # etcd3 storage refuses it; clients that copy a fetched object into a create hit this
+                raise ApiError(500, "InternalError",
+                               "resourceVersion should not be set on objects to be created")
             out = store.create(res, ns or "", obj, dry_run)
             return self.send_json(201, with_type(res, out))
         if method == "PUT":
@@ -1436,7 +1442,18 @@ class Handler(BaseHTTPRequestHandler):
                                "the server does not allow this method on the requested resource")
             obj = self.object_body(res, ns)
             self.check_name_ns(res, ns, name, obj)
-            out = store.update(res, ns or "", name, obj, sub, dry_run)
+            try:
+                out = store.update(res, ns or "", name, obj, sub, dry_run)
+            except ApiError as e:
+                # Leases may be created with PUT (AllowCreateOnUpdate), as upstream.
+                if not (e.code == 404 and res.create_on_update and sub is None
+                        and e.details and e.details.get("name") == name):
+                    raise
+                if obj["metadata"].get("resourceVersion"):
+                    raise ApiError(500, "InternalError",
+                                   "resourceVersion should not be set on objects to be created")
+                out = store.create(res, ns or "", obj, dry_run)
+                return self.send_json(201, with_type(res, out))
             return self.send_json(200, with_type(res, out))
         if method == "PATCH":
             if name is None:

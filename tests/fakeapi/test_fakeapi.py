@@ -490,6 +490,16 @@ class FakeApiTest(unittest.TestCase):
         del upd["metadata"]["resourceVersion"]
         st, _, err = self.api.req("PUT", lease_path, upd)
         self.assertEqual(st, 422, err)
+        # Leases (only) may be created by PUT
+        lease["metadata"]["name"] = "by-put"
+        st, _, doc = self.api.req("PUT", "/apis/coordination.k8s.io/v1/namespaces/le/leases/by-put",
+                                  lease)
+        self.assertEqual(st, 201, doc)
+        # a create must not carry a resourceVersion
+        lease["metadata"] = {"name": "with-rv", "resourceVersion": "5"}
+        st, _, doc = self.api.req("POST", "/apis/coordination.k8s.io/v1/namespaces/le/leases",
+                                  lease)
+        self.assertEqual(st, 500, doc)
         ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
               "involvedObject": {"kind": "OrgSecret", "name": "x",
                                  "apiVersion": "orgsecrets.io/v1"},
