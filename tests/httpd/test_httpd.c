@@ -345,7 +345,7 @@ static void test_graceful_stop(void **state) {
   client_job j = {url, NULL, 1, 0, 0};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, one_very_slow, &j), 0);
-  for (int i = 0; i < 500 && atomic_load(&in_handler) == 0; i++)
+  for (int i = 0; i < 2500 && atomic_load(&in_handler) == 0; i++)
     sleep_ms(2);
   assert_int_equal(atomic_load(&in_handler), 1);
   httpd_server_stop(s);       /* waits for the in-flight request */
@@ -463,12 +463,11 @@ typedef struct loop_job {
   const char *cainfo;
   bool reuse;
   atomic_bool *stop;
-  int ok;
-  int failed;
-  int saw_a_then_b; /* 1 once b was seen after a */
-  bool saw_a;
-  bool saw_b;
-  bool b_then_a; /* went back to the old certificate on a new connection */
+  atomic_int ok;
+  atomic_int failed;
+  atomic_bool saw_a;
+  atomic_bool saw_b;
+  atomic_bool b_then_a; /* went back to the old certificate on a new connection */
   char last_error[CURL_ERROR_SIZE];
 } loop_job;
 
@@ -484,17 +483,19 @@ static void *loop_main(void *p) {
     reply r;
     CURLcode rc = request(h, &r, j->url, "GET", NULL, 0, 0, j->cainfo);
     if (rc == CURLE_OK && r.status == 200) {
-      j->ok++;
+      atomic_fetch_add(&j->ok, 1);
       if (!j->reuse) {
         bool a = strstr(r.subject, "orgsecrets-test-a") != NULL;
         bool b = strstr(r.subject, "orgsecrets-test-b") != NULL;
-        if (a && j->saw_b)
-          j->b_then_a = true;
-        j->saw_a |= a;
-        j->saw_b |= b;
+        if (a && atomic_load(&j->saw_b))
+          atomic_store(&j->b_then_a, true);
+        if (a)
+          atomic_store(&j->saw_a, true);
+        if (b)
+          atomic_store(&j->saw_b, true);
       }
     } else {
-      j->failed++;
+      atomic_fetch_add(&j->failed, 1);
       snprintf(j->last_error, sizeof(j->last_error), "%s (status %ld)", curl_easy_strerror(rc),
                r.status);
     }
@@ -529,30 +530,38 @@ static void test_tls_rotation(void **state) {
   pthread_t t1, t2;
   assert_int_equal(pthread_create(&t1, NULL, loop_main, &fresh), 0);
   assert_int_equal(pthread_create(&t2, NULL, loop_main, &kept), 0);
-  sleep_ms(300);
+  /* both loops are running against certificate a */
+  for (int i = 0; i < 1000 && (atomic_load(&fresh.ok) < 5 || atomic_load(&kept.ok) < 5); i++)
+    sleep_ms(10);
+  assert_true(atomic_load(&fresh.saw_a));
 
   /* cert first, key a little later: the watcher sees a mismatched pair
    * for a moment and must keep serving the old one */
   install("b.crt", "tls.crt");
   sleep_ms(100);
   install("b.key", "tls.key");
-  for (int i = 0; i < 500 && httpd_server_tls_generation(s) == 0; i++)
+  for (int i = 0; i < 1000 && httpd_server_tls_generation(s) == 0; i++)
     sleep_ms(10);
   assert_int_equal(httpd_server_tls_generation(s), 1);
-  sleep_ms(300);
+  /* keep both loops going until they have each done more requests after
+   * the swap, and the fresh-connection loop has met certificate b */
+  int fresh_at = atomic_load(&fresh.ok), kept_at = atomic_load(&kept.ok);
+  for (int i = 0; i < 1000 && (!atomic_load(&fresh.saw_b) || atomic_load(&fresh.ok) < fresh_at + 5 ||
+                               atomic_load(&kept.ok) < kept_at + 5);
+       i++)
+    sleep_ms(10);
   atomic_store(&stop, true);
   pthread_join(t1, NULL);
   pthread_join(t2, NULL);
 
-  if (fresh.failed != 0 || kept.failed != 0)
-    fail_msg("requests failed across rotation: fresh %d/%d kept %d/%d: %s %s", fresh.failed,
-             fresh.ok + fresh.failed, kept.failed, kept.ok + kept.failed, fresh.last_error,
-             kept.last_error);
-  assert_true(fresh.ok > 10);
-  assert_true(kept.ok > 10);
-  assert_true(fresh.saw_a);
-  assert_true(fresh.saw_b);
-  assert_false(fresh.b_then_a);
+  if (atomic_load(&fresh.failed) != 0 || atomic_load(&kept.failed) != 0)
+    fail_msg("requests failed across rotation: fresh %d failed/%d ok, kept %d failed/%d ok: %s %s",
+             atomic_load(&fresh.failed), atomic_load(&fresh.ok), atomic_load(&kept.failed),
+             atomic_load(&kept.ok), fresh.last_error, kept.last_error);
+  assert_true(atomic_load(&fresh.ok) >= fresh_at + 5);
+  assert_true(atomic_load(&kept.ok) >= kept_at + 5);
+  assert_true(atomic_load(&fresh.saw_b));
+  assert_false(atomic_load(&fresh.b_then_a));
 
   /* new connections now get b only */
   reply r;
