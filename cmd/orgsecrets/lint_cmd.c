@@ -38,6 +38,7 @@ static const char usage[] =
 
 typedef struct lint_state {
   size_t errors, warnings;
+  const char *dir; /* scanned paths are shown relative to it */
 } lint_state;
 
 static void finding(lint_state *st, const char *file, int line, bool is_error, const char *fmt,
@@ -47,6 +48,9 @@ static void finding(lint_state *st, const char *file, int line, bool is_error, c
                     ...) {
   va_list ap;
   va_start(ap, fmt);
+  size_t dl = strlen(st->dir);
+  if (file != NULL && strncmp(file, st->dir, dl) == 0 && file[dl] == '/')
+    file += dl + 1;
   printf("%s:%d: %s: ", file ? file : "?", line, is_error ? "error" : "warning");
   vprintf(fmt, ap);
   putchar('\n');
@@ -414,7 +418,7 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
   int prc = cli_parse(ctx, &a, argc, argv, NULL, 0, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
-  lint_state st = {0};
+  lint_state st = {0, 0, ctx->dir};
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
   if (spec_tree_load_unvalidated(&t, ctx->dir, &err) < 0) {

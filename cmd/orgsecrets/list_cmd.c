@@ -59,7 +59,7 @@ static int width(int w, const char *s) {
 }
 
 static void print_table(spec_secret **v, size_t n) {
-  int wn = 4, we = 3, wa = 3, ws = 6, wu = 7;
+  int wn = 4, we = 3, wa = 3, ws = 8, wu = 7;
   for (size_t i = 0; i < n; i++) {
     wn = width(wn, v[i]->name);
     we = width(we, v[i]->environment);

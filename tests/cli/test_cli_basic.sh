@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Commands, help, keygen/init, set/list/reveal/delete, byte-exact values,
+# "same value = no change", usage errors.
+. "$(dirname "$0")/lib.sh"
+
+# every command's --help exits 0 and prints usage on stdout
+for c in "" keygen init "member" "member add" "member remove" "member list" "env" "env add" \
+  "app" "app add" set list reveal delete lint rekey render run audit "audit verify" age; do
+  # shellcheck disable=SC2086
+  os $c --help
+  expect_rc 0 "orgsecrets $c --help"
+  case "$OUT" in *usage*|*Usage*) pass ;; *) fail "orgsecrets $c --help prints no usage" ;; esac
+done
+os frobnicate
+expect_rc 2 "unknown command is a usage error"
+os set --bogus-flag
+expect_rc 2 "unknown option is a usage error"
+expect_err "orgsecrets: " "error line starts with orgsecrets:"
+
+# keygen: 0600 file, 0700 parent, public key on stdout, no overwrite
+os keygen -o "$TMP/newdir/sub/id"
+expect_rc 0 "keygen"
+check "keygen prints an age1 public key" test "${OUT#age1}" != "$OUT"
+check "identity mode 0600" test "$(stat -c %a "$TMP/newdir/sub/id")" = 600
+check "parent mode 0700" test "$(stat -c %a "$TMP/newdir/sub")" = 700
+check "public key matches the file" grep -qF "$OUT" "$TMP/newdir/sub/id"
+before=$(sha256sum "$TMP/newdir/sub/id")
+os keygen -o "$TMP/newdir/sub/id"
+expect_rc 1 "keygen refuses to overwrite"
+check "identity unchanged" test "$(sha256sum "$TMP/newdir/sub/id")" = "$before"
+HOME=$TMP/h2 os keygen
+check "keygen default path" test -f "$TMP/h2/.config/orgsecrets/identity"
+
+setup_org
+os init --org acme
+expect_rc 1 "init refuses an existing organization"
+os init --org Not_A_Label --dir "$TMP/other"
+expect_rc 1 "init refuses an invalid id"
+
+# member checks
+os member add x@example.com --role member
+expect_rc 1 "a member needs a recipient"
+os member add x@example.com --role member --recipient age1notakey
+expect_rc 1 "an invalid recipient is refused"
+os member add bob@example.com --role member --recipient "$(pubkey keys/carol)"
+expect_rc 1 "duplicate member refused"
+os member add eve@example.com --role admin --recipient "$(pubkey keys/carol)" --as bob@example.com
+expect_rc 1 "a member cannot add members"
+expect_err "permission denied" "role error names the permission"
+os member list -o json
+expect_rc 0 "member list json"
+check "member list json parses" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert len(d)==3' "$OUT"
+
+# set / list / reveal, byte exact
+V1=$(new_value)
+os_in "$V1" set DATABASE_PASSWORD --env prod --description "main database"
+expect_rc 0 "set from stdin"
+check "one file per secret" test -f org/secrets/prod/DATABASE_PASSWORD.yaml
+secret_out "$TMP/r1" reveal DATABASE_PASSWORD --env prod
+expect_rc 0 "reveal"
+check "reveal is byte-exact" test "$(cat "$TMP/r1")" = "$V1"
+check "reveal adds no newline" test "$(wc -c <"$TMP/r1")" -eq "${#V1}"
+
+V2=$(new_value)
+printf '%s\n\n' "$V2" >"$TMP/v2file"
+os set MULTILINE_SETTING --env prod --from-file "$TMP/v2file"
+secret_out "$TMP/r2" reveal MULTILINE_SETTING --env prod
+check "from-file keeps trailing newlines" cmp -s "$TMP/r2" "$TMP/v2file"
+
+head -c 300 /dev/urandom >"$TMP/bin"
+os set BINARY_BLOB --env prod --from-file "$TMP/bin"
+secret_out "$TMP/r3" reveal BINARY_BLOB --env prod
+check "binary values round-trip" cmp -s "$TMP/r3" "$TMP/bin"
+
+os set GENERATED_TOKEN --env prod --generate --length 40
+expect_rc 0 "set --generate"
+secret_out "$TMP/r4" reveal GENERATED_TOKEN --env prod
+remember_value "$(cat "$TMP/r4")"
+check "generated length 40" test "$(wc -c <"$TMP/r4")" -eq 40
+check "generated alphabet" grep -qE '^[A-Za-z0-9_-]{40}$' "$TMP/r4"
+
+# list: columns, no values, works without any identity
+ORGSECRETS_IDENTITY=/nonexistent os list
+expect_rc 0 "list without identity"
+check "list header" grep -qE '^NAME +ENV +APP +STATUS +UPDATED +CREATED-BY$' <<<"$(head -1 <<<"$OUT")"
+expect_out "DATABASE_PASSWORD" "list shows the name"
+os list --env prod -o json
+check "list json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert {x["name"] for x in d} >= {"DATABASE_PASSWORD","GENERATED_TOKEN"}; assert all("value" not in x for x in d)' "$OUT"
+
+# same value again: nothing changes at all
+s1=$(tree_sum org)
+os_in "$V1" set DATABASE_PASSWORD --env prod
+expect_rc 0 "set same value"
+check "same value changes no file" test "$(tree_sum org)" = "$s1"
+# new value: only that file changes, createdAt kept, rotatedAt moves
+created=$(grep createdAt org/secrets/prod/DATABASE_PASSWORD.yaml)
+sleep 1
+V3=$(new_value)
+cp -r org "$TMP/org-before"
+os_in "$V3" set DATABASE_PASSWORD --env prod --as bob@example.com -i keys/bob
+expect_rc 0 "member updates a value"
+changed=$(diff -rq "$TMP/org-before" org | wc -l)
+check "exactly one file changed (got $changed)" test "$changed" -eq 1
+check "createdAt kept" grep -qF "$created" org/secrets/prod/DATABASE_PASSWORD.yaml
+check "updatedBy is bob" grep -q 'updatedBy: bob@example.com' org/secrets/prod/DATABASE_PASSWORD.yaml
+check "description kept" grep -q 'main database' org/secrets/prod/DATABASE_PASSWORD.yaml
+rm -rf "$TMP/org-before"
+# state only: no stdin read, ciphertext kept
+ct=$(sed -n '/encryptedValue/,$p' org/secrets/prod/DATABASE_PASSWORD.yaml)
+os set DATABASE_PASSWORD --env prod --disable </dev/null
+expect_rc 0 "disable"
+check "disable keeps the ciphertext" test "$(sed -n '/encryptedValue/,$p' org/secrets/prod/DATABASE_PASSWORD.yaml)" = "$ct"
+os list --env prod
+check "list shows disabled" grep -qE '^DATABASE_PASSWORD +prod +- +disabled' <<<"$OUT"
+os set DATABASE_PASSWORD --env prod --enable </dev/null
+os list --env prod
+check "list shows active again" grep -qE '^DATABASE_PASSWORD +prod +- +active' <<<"$OUT"
+
+# bad values and names
+s1=$(tree_sum org)
+os_in "" set EMPTY_VALUE --env prod
+expect_rc 1 "empty value refused"
+expect_err "empty value" "empty value message"
+head -c 262145 /dev/zero | tr '\0' a >"$TMP/big"
+os set BIG_VALUE --env prod --from-file "$TMP/big"
+expect_rc 1 "value over 256 KiB refused"
+os_in "x" set lower_case --env prod
+expect_rc 1 "invalid name refused"
+expect_err "lower_case" "error names the bad name"
+os_in "x" set GOOD_NAME --env nowhere
+expect_rc 1 "unknown environment refused"
+os_in "x" set GOOD_NAME --env prod --app nowhere
+expect_rc 1 "unknown application refused"
+os_in "x" set GOOD_NAME --env prod --as vic@example.com
+expect_rc 1 "a viewer cannot set"
+os_in "x" set GOOD_NAME --env prod --as stranger@example.com
+expect_rc 1 "a non-member cannot set"
+check "failed commands left every file as it was" test "$(tree_sum org)" = "$s1"
+
+# delete
+os delete GENERATED_TOKEN --env prod </dev/null
+expect_rc 1 "delete without terminal and without --yes refuses"
+check "file still there" test -f org/secrets/prod/GENERATED_TOKEN.yaml
+os delete GENERATED_TOKEN --env prod --yes --as bob@example.com
+expect_rc 1 "a member cannot delete"
+os delete GENERATED_TOKEN --env prod --yes
+expect_rc 0 "admin deletes"
+check "file removed" test ! -e org/secrets/prod/GENERATED_TOKEN.yaml
+os reveal GENERATED_TOKEN --env prod
+expect_rc 1 "deleted secret is gone"
+
+# --as from git config
+git init -q "$TMP/org" 2>/dev/null
+git -C "$TMP/org" config user.email bob@example.com
+V4=$(new_value)
+ORGSECRETS_USER= os_in "$V4" set FROM_GIT_AUTHOR --env dev -i keys/bob
+expect_rc 0 "author from git config"
+check "createdBy from git" grep -q 'createdBy: bob@example.com' org/secrets/dev/FROM_GIT_AUTHOR.yaml
