@@ -197,6 +197,7 @@ CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+B64_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n")
 
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
                  "characters, '-' or '.', and must start and end with an alphanumeric "
@@ -257,8 +258,11 @@ def decode_b64(value, field, kind):
                           "%s into Go value of type []uint8" % (kind, kind, type(value).__name__))
     v = value.replace("\r", "").replace("\n", "")
     if len(v) % 4 != 0 or not B64.match(v):
+        bad = next((i for i, ch in enumerate(value) if ch not in B64_CHARS), None)
+        if bad is None:
+            bad = len(value) - len(value) % 4 if len(value) % 4 else max(0, value.find("="))
         raise bad_request("%s in version \"v1\" cannot be handled as a %s: illegal base64 data "
-                          "at input byte %d (field %s)" % (kind, kind, len(v), field))
+                          "at input byte %d" % (kind, kind, bad))
     try:
         return base64.b64decode(v, validate=True)
     except (binascii.Error, ValueError):
@@ -430,6 +434,13 @@ def validate_core_event(obj, inv, ns):
         return
     if not obj.get("eventTime"):
         io_ns = inv_obj.get("namespace") or ""
+        known = [r for r in RESOURCES if r.kind == inv_obj.get("kind")
+                 and r.api_version == inv_obj.get("apiVersion")]
+        if known and known[0].namespaced and not io_ns:
+            inv.add("involvedObject.namespace", None, "required for kind %s" % known[0].kind,
+                    "FieldValueRequired")
+        elif known and not known[0].namespaced and io_ns:
+            inv.add("involvedObject.namespace", io_ns, "not allowed for kind %s" % known[0].kind)
         if io_ns == "":
             if ns not in ("", "default"):
                 inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
