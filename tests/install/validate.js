@@ -6,6 +6,7 @@
 //   node validate.js chart       the chart rendered (lib/gotemplate.js) in several configurations
 //   node validate.js kustomize   `kubectl kustomize` output, when kubectl is installed
 //   node validate.js dockerfile  Dockerfile builds the way CI builds
+//   node validate.js flags BIN   every controller flag the manifests and chart pass is one BIN accepts
 "use strict";
 
 const fs = require("fs");
@@ -612,6 +613,31 @@ function sectionDockerfile(r) {
   }
 }
 
+// The flags the Deployment passes must be flags the controller knows: its
+// --help lists them. Rendered with every chart option on, so that all
+// conditional flags are covered.
+function sectionFlags(r, bin) {
+  if (!bin) throw new Error("flags needs the controller binary path");
+  const help = execFileSync(bin, ["--help"], { encoding: "utf8" });
+  const known = new Set(help.match(/--[a-z][a-z0-9-]*/g));
+  const sources = [
+    ["manifests", loadManifests().map((d) => d.obj)],
+    [
+      "chart (all options)",
+      render({ auditLog: { enabled: true }, envFileDir: "/run/env", kubeClient: { qps: 5, burst: 10 } }).objs,
+    ],
+  ];
+  for (const [name, objs] of sources) {
+    r.check(`controller accepts the flags of ${name}`, () => {
+      const args = one(objs, "Deployment").spec.template.spec.containers[0].args;
+      const flags = args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]);
+      assert(flags.length >= 8, "too few flags found");
+      const unknown = flags.filter((f) => !known.has(f));
+      assert(unknown.length === 0, `unknown to ${path.basename(bin)}: ${unknown.join(" ")}`);
+    });
+  }
+}
+
 const SECTIONS = {
   manifests: sectionManifests,
   crds: sectionCrds,
@@ -619,11 +645,17 @@ const SECTIONS = {
   chart: sectionChart,
   kustomize: sectionKustomize,
   dockerfile: sectionDockerfile,
+  flags: sectionFlags,
 };
 
 function main() {
-  const names = process.argv.slice(2);
-  const todo = names.length ? names : Object.keys(SECTIONS);
+  let names = process.argv.slice(2);
+  let bin = null;
+  if (names[0] === "flags") {
+    bin = names[1];
+    names = ["flags"];
+  }
+  const todo = names.length ? names : Object.keys(SECTIONS).filter((n) => n !== "flags");
   let failed = 0;
   for (const n of todo) {
     const fn = SECTIONS[n];
@@ -632,7 +664,7 @@ function main() {
       process.exit(2);
     }
     const r = new Reporter(n);
-    fn(r);
+    fn(r, bin);
     r.finish();
     failed += r.failed;
   }
