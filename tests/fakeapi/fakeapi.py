@@ -804,6 +804,29 @@ def copy_json(o):
     return json.loads(json.dumps(o))
 
 
+META_FIELDS = {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+               "generation", "creationTimestamp", "deletionTimestamp",
+               "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
+               "finalizers", "managedFields"}
+KNOWN_FIELDS = {
+    "core/secrets": {"data", "stringData", "type", "immutable"},
+    "core/configmaps": {"data", "binaryData", "immutable"},
+    "core/namespaces": {"spec", "status"},
+    "core/events": {"involvedObject", "reason", "message", "source", "firstTimestamp",
+                    "lastTimestamp", "count", "type", "eventTime", "series", "action", "related",
+                    "reportingComponent", "reportingInstance"},
+    "coordination.k8s.io/leases": {"spec"},
+    "apps/deployments": {"spec", "status"},
+    "apps/statefulsets": {"spec", "status"},
+    "apps/daemonsets": {"spec", "status"},
+    "events.k8s.io/events": {"eventTime", "series", "reportingController", "reportingInstance",
+                             "action", "reason", "regarding", "related", "note", "type",
+                             "deprecatedSource", "deprecatedFirstTimestamp",
+                             "deprecatedLastTimestamp", "deprecatedCount"},
+}
+LEASE_SPEC_FIELDS = {"acquireTime", "holderIdentity", "leaseDurationSeconds", "leaseTransitions",
+                     "renewTime", "preferredHolder", "strategy"}
+
 GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -1193,6 +1216,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        for w in self.warnings:
+            self.send_header("Warning", w)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -1264,8 +1289,10 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self, method):
         self.status_sent = 0
         self.body_read = False
+        self.warnings = []
         url = urllib.parse.urlsplit(self.path)
         path, query = url.path, url.query
+        self.field_validation = parse_qs(query).get("fieldValidation", "")
         started = time.time()
         if path.startswith("/fake/"):
             try:
@@ -1526,9 +1553,41 @@ class Handler(BaseHTTPRequestHandler):
                 raise bad_request("json: cannot unmarshal %s into Go struct field "
                                   "ObjectMeta.metadata.%s of type string"
                                   % (type(meta[f]).__name__, f))
+        self.prune_unknown(res, obj)
         obj["kind"] = res.kind
         obj["apiVersion"] = res.api_version
         return obj
+
+    def prune_unknown(self, res, obj):
+        """Unknown fields of built-in types are dropped with a Warning header, or refused with
+        ?fieldValidation=Strict, as the real server does (metadata for every type)."""
+        unknown = []
+        fields = KNOWN_FIELDS.get(res.key)
+        if fields is not None:
+            for k in list(obj):
+                if k not in fields and k not in ("apiVersion", "kind", "metadata"):
+                    unknown.append(k)
+                    obj.pop(k)
+            sub = obj.get("spec")
+            if res.key == "coordination.k8s.io/leases" and isinstance(sub, dict):
+                for k in list(sub):
+                    if k not in LEASE_SPEC_FIELDS:
+                        unknown.append("spec." + k)
+                        sub.pop(k)
+        meta = obj["metadata"]
+        for k in list(meta):
+            if k not in META_FIELDS:
+                unknown.append("metadata." + k)
+                meta.pop(k)
+        if not unknown:
+            return
+        mode = (self.field_validation or "").lower()
+        if mode == "strict":
+            raise bad_request("strict decoding error: " + ", ".join(
+                'unknown field "%s"' % u for u in unknown))
+        if mode != "ignore":
+            for u in unknown:
+                self.warnings.append('299 - "unknown field \\"%s\\""' % u)
 
     def check_name_ns(self, res, ns, name, obj):
         meta = obj["metadata"]

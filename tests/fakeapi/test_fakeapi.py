@@ -222,6 +222,26 @@ class FakeApiTest(unittest.TestCase):
         self.assertEqual(doc["data"], {"A": "YQ==", "B": "YsOp"})
         self.assertNotIn("stringData", doc)
 
+    def test_unknown_fields(self):
+        self.ns("unk")
+        obj = secret("u", {"K": "YQ=="})
+        obj["stringdata"] = {"typo": "x"}
+        obj["metadata"]["lables"] = {"a": "b"}
+        st, r, doc = self.api.req("POST", "/api/v1/namespaces/unk/secrets", obj)
+        self.assertEqual(st, 201, doc)
+        self.assertNotIn("stringdata", doc)
+        self.assertNotIn("lables", doc["metadata"])
+        self.assertIn('unknown field \\"stringdata\\"', r.getheader("Warning"))
+        obj["metadata"]["name"] = "u2"
+        st, _, doc = self.api.req("POST", "/api/v1/namespaces/unk/secrets?fieldValidation=Strict",
+                                  obj)
+        self.assertEqual(st, 400, doc)
+        self.assertIn('unknown field "stringdata"', doc["message"])
+        # custom resources keep their spec as given
+        st, _, doc = self.api.req("POST", "/apis/orgsecrets.io/v1/orgsecrets",
+                                  orgsecret("acme.unk.u", {"anything": {"goes": 1}}))
+        self.assertEqual(doc["spec"], {"anything": {"goes": 1}})
+
     def test_namespace_missing(self):
         st, _, doc = self.api.req("POST", "/api/v1/namespaces/ghost/secrets", secret("a", {}))
         self.assertEqual(st, 404)
