@@ -36,6 +36,7 @@ typedef struct container_state {
   json_t *pending;    /* injected vars used only by command/args: appended */
   json_t *inserted;   /* set of injected var names already placed */
   json_t *introduced; /* set of ORGSECRETS_ vars this review adds to the container */
+  json_t *env_names;  /* original env name -> index of its first entry */
   size_t env_pos;     /* index of the env entry being rewritten, or SIZE_MAX */
   bool env_changed;
 } container_state;
@@ -139,14 +140,23 @@ static json_t *secret_key_ref_entry(const char *env_name, const char *secret, co
 
 /* Index of the original env entry named var, or -1. */
 static long original_env_index(const container_state *cs, const char *var) {
+  const json_t *at = json_object_get(cs->env_names, var);
+  return at != NULL ? (long)json_integer_value(at) : -1;
+}
+
+/* Indexes the original env names (first occurrence) so that lookups stay
+ * O(1) however many entries and references a pod has. */
+static int index_env(container_state *cs) {
   size_t i;
   json_t *e;
   json_array_foreach(cs->env, i, e) {
     const char *n = str_member(e, "name");
-    if (n != NULL && strcmp(n, var) == 0)
-      return (long)i;
+    if (n == NULL || json_object_get(cs->env_names, n) != NULL)
+      continue;
+    if (json_object_set_new(cs->env_names, n, json_integer((json_int_t)i)) != 0)
+      return os_error_set(cs->rs->err, OS_ENOMEM, "admission: out of memory");
   }
-  return -1;
+  return 0;
 }
 
 /* Makes sure ORGSECRETS_<name> is available where it is used: already in
@@ -522,10 +532,14 @@ static int process_container(review_state *rs, const json_t *container, const ch
   cs.pending = json_array();
   cs.inserted = json_object();
   cs.introduced = json_object();
-  if (cs.new_env == NULL || cs.pending == NULL || cs.inserted == NULL || cs.introduced == NULL) {
+  cs.env_names = json_object();
+  if (cs.new_env == NULL || cs.pending == NULL || cs.inserted == NULL || cs.introduced == NULL ||
+      cs.env_names == NULL) {
     rc = os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
     goto done;
   }
+  if ((rc = index_env(&cs)) != 0)
+    goto done;
   if ((rc = collect_introduced(&cs, container)) != 0)
     goto done;
   if ((rc = rewrite_env(&cs)) != 0)
@@ -561,6 +575,7 @@ static int process_container(review_state *rs, const json_t *container, const ch
 done:
   json_decref(new_args);
   json_decref(new_cmd);
+  json_decref(cs.env_names);
   json_decref(cs.introduced);
   json_decref(cs.inserted);
   json_decref(cs.pending);
