@@ -9,3 +9,11 @@ pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 if(ORGSECRETS_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()
+# Test drivers use Debian's python3, which has the apt packages scripts/deps.sh
+# installs (python3-jsonpatch, python3-yaml), not another python3 on PATH.
+if(EXISTS /usr/bin/python3 AND NOT Python3_EXECUTABLE)
+  set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "python3 for the test drivers")
+endif()
+if(ORGSECRETS_TESTS)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+endif()
