@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import socket
 import ssl
@@ -1733,6 +1734,7 @@ class Handler(BaseHTTPRequestHandler):
             now = time.monotonic()
             if now >= deadline:
                 break
+            idle_check = now + 1.0
             bookmark_rv = None
             with store.lock:
                 while True:
@@ -1743,9 +1745,9 @@ class Handler(BaseHTTPRequestHandler):
                         break
                     now = time.monotonic()
                     wait_until = min(deadline, next_bookmark if bookmarks else deadline)
-                    if now >= wait_until:
+                    if now >= wait_until or now >= idle_check:
                         break
-                    store.cond.wait(wait_until - now)
+                    store.cond.wait(min(wait_until, idle_check) - now)
                 if not expired and store.rv > last_rv:
                     i = bisect.bisect_right(store.history_rvs, last_rv)
                     for rv, key, etype, obj, old in store.history[i:]:
@@ -1776,7 +1778,32 @@ class Handler(BaseHTTPRequestHandler):
                 break
             if bookmark_rv is not None:
                 self.write_event(res, "BOOKMARK", {"metadata": {"resourceVersion": str(bookmark_rv)}})
+            elif time.monotonic() >= idle_check and self.client_gone():
+                self.close_connection = True
+                return
         self.end_chunks()
+
+    def client_gone(self):
+        """True when the watching client has closed its end (so its thread can end early)."""
+        sock = self.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        if not readable:
+            return False
+        try:
+            sock.settimeout(0.05)
+            return sock.recv(1) == b""
+        except (ssl.SSLWantReadError, socket.timeout, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            try:
+                sock.settimeout(self.timeout)
+            except OSError:
+                pass
 
     def write_event(self, res, etype, obj):
         if etype != "ERROR":
