@@ -80,7 +80,8 @@ static const char *check_fixed(const json_t *o, unsigned long long *seq, const c
 static int resume(audit_log *a, off_t size, os_error *err) {
   int rc = 0;
   json_t *o = NULL;
-  size_t want = (size_t)size > AUDIT_MAX_LINE + 1 ? AUDIT_MAX_LINE + 1 : (size_t)size;
+  /* the longest line, its newline, and the newline before it */
+  size_t want = (size_t)size > AUDIT_MAX_LINE + 2 ? AUDIT_MAX_LINE + 2 : (size_t)size;
   off_t from = size - (off_t)want;
   char *buf = malloc(want);
   if (buf == NULL)

@@ -76,6 +76,7 @@ struct httpd_server {
 
   struct MHD_Daemon *daemon;
   int listen_fd;
+  ino_t listen_ino; /* identifies our socket behind listen_fd */
   uint16_t port;
   bool started;
   atomic_int inflight;
@@ -508,8 +509,21 @@ static int bind_listener(httpd_server *s, os_error *err) {
   }
   s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                            : ((struct sockaddr_in *)&ss)->sin_port);
+  struct stat fst;
+  s->listen_ino = fstat(fd, &fst) == 0 ? fst.st_ino : 0;
   s->listen_fd = fd;
   return 0;
+}
+
+/* MHD closes a listener handed to it when MHD_start_daemon() fails (seen
+ * with 0.9.75), maybe not on every path: close it only if the descriptor
+ * still is our socket, never a number some other thread reused. */
+static void close_listener_if_ours(httpd_server *s) {
+  struct stat fst;
+  if (s->listen_fd >= 0 && fstat(s->listen_fd, &fst) == 0 && S_ISSOCK(fst.st_mode) &&
+      fst.st_ino == s->listen_ino)
+    close(s->listen_fd);
+  s->listen_fd = -1;
 }
 
 /* ---- request handling ---- */
@@ -719,8 +733,7 @@ int httpd_server_start(httpd_server *s, os_error *err) {
 fail:
   slot_release(s->tls_slot);
   s->tls_slot = -1;
-  close(s->listen_fd);
-  s->listen_fd = -1;
+  close_listener_if_ours(s);
   s->port = 0;
   return rc;
 }

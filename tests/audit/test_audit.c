@@ -285,6 +285,53 @@ static void test_second_writer_refused(void **state) {
   audit_log_close(a);
 }
 
+/* Appends {"name":"X","pad":"zzz..."} with pad_len z's; returns the result. */
+static int append_padded(audit_log *a, size_t pad_len) {
+  os_error err = OS_ERROR_INIT;
+  char *pad = malloc(pad_len + 1);
+  memset(pad, 'z', pad_len);
+  pad[pad_len] = '\0';
+  json_t *f = json_pack("{s:s, s:s}", "name", "X", "pad", pad);
+  int rc = audit_log_append(a, "write", f, &err);
+  json_decref(f);
+  free(pad);
+  return rc;
+}
+
+static void test_longest_line_resumes(void **state) {
+  (void)state;
+  char path[128], probe[128];
+  path_of(path, sizeof(path), "long.log");
+  path_of(probe, sizeof(probe), "probe.log");
+  os_error err = OS_ERROR_INIT;
+  audit_log *a = NULL;
+  /* measure the fixed overhead of a seq-2 line */
+  assert_int_equal(audit_log_open(&a, probe, &err), 0);
+  append(a, "unseal", "A");
+  assert_int_equal(append_padded(a, 100), 0);
+  audit_log_close(a);
+  char *lines[4];
+  size_t n = load_lines(lines, 4, probe);
+  assert_int_equal(n, 2);
+  size_t overhead = strlen(lines[1]) - 1 - 100;
+  free_lines(lines, n);
+
+  a = NULL;
+  assert_int_equal(audit_log_open(&a, path, &err), 0);
+  append(a, "unseal", "A");
+  assert_int_equal(append_padded(a, AUDIT_MAX_LINE - overhead + 1), OS_EINVAL); /* too long */
+  assert_int_equal(append_padded(a, AUDIT_MAX_LINE - overhead), 0);  /* exactly the limit */
+  audit_log_close(a);
+  a = NULL;
+  assert_int_equal(audit_log_open(&a, path, &err), 0);
+  assert_int_equal(audit_log_seq(a), 2);
+  append(a, "delete", "B");
+  audit_log_close(a);
+  size_t count = 0;
+  assert_int_equal(audit_verify_file(path, &count, &err), 0);
+  assert_int_equal(count, 3);
+}
+
 #define N_THREADS 6
 #define N_PER 50
 
@@ -323,6 +370,7 @@ int main(void) {
       cmocka_unit_test(test_verify_reordered),
       cmocka_unit_test(test_verify_truncated_and_garbage),
       cmocka_unit_test(test_second_writer_refused),
+      cmocka_unit_test(test_longest_line_resumes),
       cmocka_unit_test(test_concurrent_appends),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
