@@ -64,7 +64,7 @@ static int map_fields(const dctx *d, const node *m, const char *path, const char
       return dfail(d, k->line, "%s: keys must be strings", path[0] ? path : "document");
     size_t i = 0;
     for (; i < nkeys; i++)
-      if (strcmp(keys[i], k->str) == 0)
+      if (keys[i][0] == k->str[0] && strcmp(keys[i], k->str) == 0)
         break;
     if (i == nkeys) {
       if (lenient)
@@ -91,6 +91,11 @@ static bool is_null(const node *v) {
   return v->kind == NODE_SCALAR && v->plain &&
          (v->len == 0 || strcmp(v->str, "null") == 0 || strcmp(v->str, "~") == 0 ||
           strcmp(v->str, "Null") == 0 || strcmp(v->str, "NULL") == 0);
+}
+
+static bool is_string(const node *v) {
+  return v->kind == NODE_SCALAR && !(v->plain && spec_plain_is_nonstring(v->str, v->len)) &&
+         memchr(v->str, '\0', v->len) == NULL;
 }
 
 static int get_str(const dctx *d, const node *v, const char *path, const char *field, char **out) {
@@ -169,16 +174,20 @@ static int get_str_list(const dctx *d, const node *v, const char *path, const ch
   int rc = 0;
   for (const node *it = v->first; it != NULL; it = it->next) {
     char item[64];
-    snprintf(item, sizeof(item), "%s[%zu]", field, n);
-    rc = get_str(d, it, path, item, &list[n]);
-    if (rc < 0)
-      goto done;
-    n++;
-    if (valid != NULL && !valid(list[n - 1])) {
-      rc = dfail(d, it->line, "%s: \"%.80s\" is not %s", fpath(fp, sizeof(fp), path, item),
-                 list[n - 1], what);
+    if (!is_string(it) || (valid != NULL && !valid(it->str))) {
+      snprintf(item, sizeof(item), "%s[%zu]", field, n);
+      if (!is_string(it))
+        rc = dfail(d, it->line, "%s: expected a string", fpath(fp, sizeof(fp), path, item));
+      else
+        rc = dfail(d, it->line, "%s: \"%.80s\" is not %s", fpath(fp, sizeof(fp), path, item),
+                   it->str, what);
       goto done;
     }
+    if ((list[n] = os_strdup(it->str)) == NULL) {
+      rc = dfail(d, it->line, "out of memory");
+      goto done;
+    }
+    n++;
   }
 done:
   if (rc < 0) {

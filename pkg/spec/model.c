@@ -153,6 +153,18 @@ bool spec_env_file_valid(const char *s) {
 #define ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----\n"
 #define ARMOR_END "-----END AGE ENCRYPTED FILE-----\n"
 
+/* base64 alphabet membership. */
+static const unsigned char b64_chars[256] = {
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
+    ['='] = 1};
+
 /* The ASCII-armor form age writes: BEGIN line, base64 lines of at most 64
  * characters, END line, LF endings. Content is not decoded here. */
 bool spec_armor_shaped(const char *s, size_t len) {
@@ -161,27 +173,26 @@ bool spec_armor_shaped(const char *s, size_t len) {
     return false;
   if (memcmp(s, ARMOR_BEGIN, lb) != 0 || memcmp(s + len - le, ARMOR_END, le) != 0)
     return false;
-  size_t col = 0, lines = 0;
-  for (size_t i = lb; i < len - le; i++) {
-    char c = s[i];
-    if (c == '\n') {
-      if (col == 0)
+  const unsigned char *p = (const unsigned char *)s + lb, *end = (const unsigned char *)s + len - le;
+  size_t lines = 0;
+  while (p < end) {
+    const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL || nl == p || nl - p > 64)
+      return false;
+    for (; p < nl; p++)
+      if (!b64_chars[*p])
         return false;
-      col = 0;
-      lines++;
-      continue;
-    }
-    if (!(isalnum((unsigned char)c) || c == '+' || c == '/' || c == '='))
-      return false;
-    if (++col > 64)
-      return false;
+    p++;
+    lines++;
   }
-  return col == 0 && lines > 0;
+  return lines > 0;
 }
 
 static bool word_in(const char *s, size_t len, const char *const *words) {
+  if (len > 6)
+    return false;
   for (size_t i = 0; words[i]; i++)
-    if (strlen(words[i]) == len && memcmp(words[i], s, len) == 0)
+    if (words[i][0] == s[0] && strlen(words[i]) == len && memcmp(words[i], s, len) == 0)
       return true;
   return false;
 }

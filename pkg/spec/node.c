@@ -35,6 +35,18 @@ void arena_free(arena *a) {
   free(a);
 }
 
+void arena_reset(arena *a) {
+  struct arena_block *b = a->head;
+  if (b == NULL)
+    return;
+  while (b->next != NULL) {
+    struct arena_block *next = b->next;
+    b->next = next->next;
+    free(next);
+  }
+  b->used = 0;
+}
+
 void *arena_alloc(arena *a, size_t n) {
   size_t align = sizeof(max_align_t);
   if (n > SIZE_MAX - align)
@@ -103,8 +115,119 @@ static int line_of(const yaml_mark_t *m) {
   return m->line >= INT32_MAX ? INT32_MAX : (int)m->line + 1;
 }
 
-int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len) {
+/* Fast path for block literals (the armored encryptedValue is most of every
+ * file, and libyaml scans it a character at a time): the loader hands
+ * libyaml the text with all but the first line of each such literal blanked
+ * (line numbers unchanged), then puts the content back. A cut is used only
+ * when libyaml reports a literal scalar at that line whose value is the
+ * first line; otherwise the file is parsed again untouched. */
+typedef struct literal_cut {
+  size_t line;        /* 0-based line of the "key: |" header */
+  const char *first;  /* first content line, without indentation */
+  size_t first_len;
+  char *text;         /* the whole content, as libyaml would return it */
+  size_t text_len;
+  bool used;
+} literal_cut;
+
+#define CUTS_MAX 64
+#define RETRY_SLOW 1
+
+static bool header_line(const char *p, size_t n, size_t *indent) {
+  static const char key[] = "encryptedValue: |";
+  size_t i = 0;
+  while (i < n && p[i] == ' ')
+    i++;
+  *indent = i;
+  return n - i == sizeof(key) - 1 && memcmp(p + i, key, sizeof(key) - 1) == 0;
+}
+
+/* Copies data to *out with literal content lines blanked; fills cuts. */
+static int cut_literals(arena *a, const char *data, size_t len, char **out, size_t *out_len,
+                        literal_cut *cuts, size_t *n_cuts) {
+  *n_cuts = 0;
+  char *o = arena_alloc(a, len + 1);
+  if (o == NULL)
+    return OS_ENOMEM;
+  size_t olen = 0, line = 0, pos = 0;
+  while (pos < len) {
+    const char *nl = memchr(data + pos, '\n', len - pos);
+    size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+    memcpy(o + olen, data + pos, n + (nl ? 1 : 0));
+    olen += n + (nl ? 1 : 0);
+    size_t indent = 0;
+    size_t header = line;
+    pos += n + (nl ? 1 : 0);
+    line++;
+    if (nl == NULL || *n_cuts == CUTS_MAX || !header_line(data + pos - n - 1, n, &indent))
+      continue;
+    /* Content lines: exactly j spaces, a non-space, printable ASCII, LF. */
+    size_t j = 0, scan = pos, lines = 0, text_len = 0;
+    bool ok = true;
+    while (scan < len) {
+      const char *lnl = memchr(data + scan, '\n', len - scan);
+      size_t ln = lnl ? (size_t)(lnl - (data + scan)) : len - scan;
+      size_t sp = 0;
+      while (sp < ln && data[scan + sp] == ' ')
+        sp++;
+      if (lines == 0) {
+        j = sp;
+        if (j <= indent || sp == ln) {
+          ok = false;
+          break;
+        }
+      }
+      if (sp < j && sp < ln)
+        break; /* a less indented line ends the literal */
+      if (sp != j || sp == ln || lnl == NULL) {
+        ok = false;
+        break;
+      }
+      for (size_t k = sp; k < ln && ok; k++)
+        ok = data[scan + k] >= 0x20 && data[scan + k] <= 0x7e;
+      if (!ok)
+        break;
+      text_len += ln - j + 1;
+      lines++;
+      scan += ln + 1;
+    }
+    if (!ok || lines < 2)
+      continue;
+    literal_cut *c = &cuts[(*n_cuts)++];
+    c->line = header;
+    c->used = false;
+    c->text = arena_alloc(a, text_len + 1);
+    if (c->text == NULL)
+      return OS_ENOMEM;
+    c->text_len = 0;
+    for (size_t k = 0; k < lines; k++) {
+      const char *lnl = memchr(data + pos, '\n', len - pos);
+      size_t ln = (size_t)(lnl - (data + pos));
+      memcpy(c->text + c->text_len, data + pos + j, ln - j + 1);
+      if (k == 0) {
+        c->first = c->text;
+        c->first_len = ln - j;
+        memcpy(o + olen, data + pos, ln + 1);
+        olen += ln + 1;
+      } else {
+        o[olen++] = '\n';
+      }
+      c->text_len += ln - j + 1;
+      pos += ln + 1;
+      line++;
+    }
+    c->text[c->text_len] = '\0';
+  }
+  o[olen] = '\0';
+  *out = o;
+  *out_len = olen;
+  return 0;
+}
+
+static int parse_events(node **docs, arena *a, const dctx *d, const char *data, size_t len,
+                        literal_cut *cuts, size_t n_cuts) {
   *docs = NULL;
+  size_t next_cut = 0;
   yaml_parser_t p;
   yaml_event_t ev;
   bool have_ev = false;
@@ -165,7 +288,20 @@ int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, siz
       }
       if (k == NODE_SCALAR) {
         n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        if (node_set_str(a, n, (const char *)ev.data.scalar.value, ev.data.scalar.length) < 0) {
+        while (next_cut < n_cuts && cuts[next_cut].line < ev.start_mark.line)
+          next_cut++;
+        if (next_cut < n_cuts && cuts[next_cut].line == ev.start_mark.line &&
+            ev.data.scalar.style == YAML_LITERAL_SCALAR_STYLE) {
+          literal_cut *c = &cuts[next_cut++];
+          if (ev.data.scalar.length != c->first_len + 1 ||
+              memcmp(ev.data.scalar.value, c->first, c->first_len) != 0) {
+            rc = RETRY_SLOW;
+            goto done;
+          }
+          c->used = true;
+          n->str = c->text;
+          n->len = c->text_len;
+        } else if (node_set_str(a, n, (const char *)ev.data.scalar.value, ev.data.scalar.length) < 0) {
           rc = dfail(d, line, "out of memory");
           goto done;
         }
@@ -193,7 +329,28 @@ done:
   if (have_ev)
     yaml_event_delete(&ev);
   yaml_parser_delete(&p);
+  for (size_t i = 0; rc == 0 && i < n_cuts; i++)
+    if (!cuts[i].used)
+      rc = RETRY_SLOW;
   if (rc == 0)
     *docs = list;
   return rc;
+}
+
+int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len) {
+  literal_cut cuts[CUTS_MAX];
+  size_t n_cuts = 0;
+  char *cut = NULL;
+  size_t cut_len = 0;
+  if (cut_literals(a, data, len, &cut, &cut_len, cuts, &n_cuts) < 0)
+    return dfail(d, 0, "out of memory");
+  if (n_cuts > 0) {
+    /* Any failure on the cut text is reported from the untouched text. */
+    os_error scratch = OS_ERROR_INIT;
+    dctx quiet = *d;
+    quiet.err = &scratch;
+    if (parse_events(docs, a, &quiet, cut, cut_len, cuts, n_cuts) == 0)
+      return 0;
+  }
+  return parse_events(docs, a, d, data, len, NULL, 0);
 }

@@ -102,15 +102,16 @@ typedef void (*spec_problem_fn)(void *ctx, const spec_pos *pos, bool is_error, c
 typedef struct spec_tree {
   char *dir;             /* the folder it was loaded from */
   spec_org *org;         /* NULL until init */
-  spec_secret **secrets;
+  spec_secret **secrets; /* read freely; change only through spec_tree_put/take_secret */
   size_t n_secrets;
 } spec_tree;
 
 /* Loads every *.yaml / *.yml file below dir (any layout, multi-document
- * files; hidden directories skipped) and validates the result. The first
- * error fails the load; its message starts with "FILE:LINE: ". Caller frees
- * *out with spec_tree_free(). A folder without an Organization fails with
- * OS_ENOTFOUND. */
+ * files; hidden entries and node_modules skipped; files in sorted path
+ * order, parsed on a few internal threads) and validates the result. The
+ * first error fails the load; its message starts with "FILE:LINE: " (FILE
+ * relative to dir, as in pos.file). Caller frees *out with spec_tree_free().
+ * A folder without an Organization fails with OS_ENOTFOUND. */
 int spec_tree_load(spec_tree **out, const char *dir, os_error *err);
 
 /* Like spec_tree_load but stops after parsing (every document well-formed,
@@ -132,8 +133,9 @@ int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len
 /* Cross-document validation: names, duplicates within (org, env), unknown
  * environment/application/organization, recipients present, value present.
  * Calls report for every problem (errors and warnings) when report is
- * non-NULL; returns 0 when there is no error, else the first error (also in
- * err). */
+ * non-NULL, with msg not prefixed by the position (pos may be NULL);
+ * returns 0 when there is no error, else the first error (also in err, as
+ * "FILE:LINE: msg"). */
 int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err);
 
 void spec_tree_free(spec_tree *t);
@@ -168,6 +170,14 @@ char *spec_secret_default_path(const char *env, const char *name);
 
 bool spec_secret_name_valid(const char *name);
 bool spec_dns_label_valid(const char *name);
+/* Further syntactic checks, the same the loader applies: */
+bool spec_dns_subdomain_valid(const char *s);     /* Kubernetes object names */
+bool spec_recipient_shaped(const char *s);        /* "age1" + 58 bech32 characters */
+bool spec_fingerprint_valid(const char *s);       /* SPEC_FINGERPRINT_LEN lower-case hex */
+bool spec_timestamp_valid(const char *s);         /* YYYY-MM-DDTHH:MM:SSZ, a real date */
+bool spec_member_name_valid(const char *s);       /* non-empty, <= 253, no control characters */
+bool spec_env_file_valid(const char *s);          /* relative path without "." / ".." parts */
+bool spec_armor_shaped(const char *s, size_t len);/* age ASCII armor, <= SPEC_ENCRYPTED_MAX */
 const char *spec_role_name(enum spec_role r);
 int spec_role_parse(enum spec_role *out, const char *s);
 

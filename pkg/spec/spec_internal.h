@@ -26,6 +26,8 @@ typedef struct node {
 typedef struct arena arena;
 arena *arena_new(void);
 void arena_free(arena *a);
+/* Forgets every allocation, keeping one block for reuse. */
+void arena_reset(arena *a);
 void *arena_alloc(arena *a, size_t n);
 node *node_new(arena *a, enum node_kind kind, int line);
 void node_append(node *parent, node *child);
@@ -43,20 +45,15 @@ int dfail(const dctx *d, int line, const char *fmt, ...) __attribute__((format(p
 
 /* Decodes one document (a map with apiVersion/kind/metadata/spec); exactly
  * one of *org / *secret is set on success. */
+/* spec_tree_parse with a caller-provided arena (reset before use). */
+int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *data, size_t len,
+                          os_error *err);
+
 int spec_decode_document(spec_org **org, spec_secret **secret, const dctx *d, const node *root);
 
 /* Scalar resolution shared by the decoder (strict strings) and the emitter
  * (quoting): true when a plain scalar s would not be read as a string. */
 bool spec_plain_is_nonstring(const char *s, size_t len);
-
-/* Field checks shared by YAML and JSON decoding and validation. */
-bool spec_recipient_shaped(const char *s);
-bool spec_timestamp_valid(const char *s);
-bool spec_fingerprint_valid(const char *s);
-bool spec_dns_subdomain_valid(const char *s);
-bool spec_armor_shaped(const char *s, size_t len);
-bool spec_env_file_valid(const char *s);
-bool spec_member_name_valid(const char *s);
 
 void spec_kv_free(spec_kv *kv, size_t n);
 int spec_kv_dup(spec_kv **out, const spec_kv *in, size_t n);
