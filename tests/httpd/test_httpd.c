@@ -391,6 +391,48 @@ static void test_bad_options(void **state) {
   assert_null(s);
 }
 
+static void test_listen_forms(void **state) {
+  (void)state;
+  char url[256];
+  reply r;
+  /* ":PORT" listens on all interfaces (dual-stack when IPv6 exists) */
+  httpd_options o = {.listen = ":0"};
+  httpd_server *s = start_server(&o);
+  url_of(url, sizeof(url), "http", s, "/echo");
+  assert_int_equal(request(NULL, &r, url, "GET", NULL, 0, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 201);
+  reply_free(&r);
+  httpd_server_free(s);
+
+  /* "[::1]:PORT", where the host has IPv6 */
+  os_error err = OS_ERROR_INIT;
+  httpd_options o6 = {.listen = "[::1]:0"};
+  s = NULL;
+  assert_int_equal(httpd_server_new(&s, &o6, &err), 0);
+  assert_int_equal(httpd_route(s, "GET", "/echo", echo_handler, NULL, &err), 0);
+  if (httpd_server_start(s, &err) == 0) {
+    snprintf(url, sizeof(url), "http://[::1]:%u/echo", (unsigned)httpd_server_port(s));
+    assert_int_equal(request(NULL, &r, url, "GET", NULL, 0, 0, NULL), CURLE_OK);
+    assert_int_equal(r.status, 201);
+    reply_free(&r);
+  } else {
+    assert_int_equal(err.code, OS_EIO); /* no IPv6 here */
+  }
+  httpd_server_free(s);
+
+  /* a port already in use is an error, not a silent second listener */
+  httpd_options first = {.listen = "127.0.0.1:0"};
+  httpd_server *a = start_server(&first);
+  char taken[64];
+  snprintf(taken, sizeof(taken), "127.0.0.1:%u", (unsigned)httpd_server_port(a));
+  httpd_options second = {.listen = taken};
+  s = NULL;
+  assert_int_equal(httpd_server_new(&s, &second, &err), 0);
+  assert_int_equal(httpd_server_start(s, &err), OS_EIO);
+  httpd_server_free(s);
+  httpd_server_free(a);
+}
+
 /* ---- HTTPS and rotation ---- */
 
 static void make_pair(const char *name, const char *cn) {
@@ -610,7 +652,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_routing),      cmocka_unit_test(test_body_limit),
       cmocka_unit_test(test_concurrent),   cmocka_unit_test(test_graceful_stop),
-      cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_https),
+      cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_listen_forms),
+      cmocka_unit_test(test_https),
       cmocka_unit_test(test_tls_rotation),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
