@@ -94,6 +94,7 @@ RESOURCES = [
              status=True, generation=True, custom=True),
 ]
 BY_GV_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
+BY_KEY = {r.key: r for r in RESOURCES}
 GROUP_VERSIONS = {}
 for _r in RESOURCES:
     GROUP_VERSIONS.setdefault(_r.group, [])
@@ -845,6 +846,10 @@ class Store:
         self.history_rvs = []
         self.compacted_rv = 0
         self.compact_gen = 0
+        self.close_gen = 0       # bumped by /fake/watches/close
+        self.close_abrupt = False
+        self.uids = {}           # uid -> (res_key, key)
+        self.owners = {}         # owner uid -> {(res_key, key)} of dependents
         self.rand = random.Random(1)
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create(NAMESPACES, "", {"apiVersion": "v1", "kind": "Namespace",
@@ -865,14 +870,37 @@ class Store:
             del self.history_rvs[:cut]
         self.cond.notify_all()
 
+    def _index(self, res, key, obj, add):
+        meta = obj["metadata"]
+        if add:
+            self.uids[meta["uid"]] = (res.key, key)
+        else:
+            self.uids.pop(meta["uid"], None)
+        for ref in meta.get("ownerReferences") or []:
+            uid = ref.get("uid") if isinstance(ref, dict) else None
+            if not uid:
+                continue
+            deps = self.owners.setdefault(uid, set())
+            if add:
+                deps.add((res.key, key))
+            else:
+                deps.discard((res.key, key))
+                if not deps:
+                    del self.owners[uid]
+
     def _put(self, res, key, obj):
         table = self.objects[res.key]
-        if key not in table:
+        old = table.get(key)
+        if old is None:
             self.sorted_keys.pop(res.key, None)
+        else:
+            self._index(res, key, old, False)
         table[key] = obj
+        self._index(res, key, obj, True)
 
     def _del(self, res, key):
-        del self.objects[res.key][key]
+        old = self.objects[res.key].pop(key)
+        self._index(res, key, old, False)
         self.sorted_keys.pop(res.key, None)
 
     def _keys(self, res):
@@ -1028,6 +1056,16 @@ class Store:
             for f in ("selfLink", "managedFields", "deletionTimestamp",
                       "deletionGracePeriodSeconds"):
                 m.pop(f, None)
+                if f in om and f.startswith("deletion"):
+                    m[f] = om[f]
+            if om.get("deletionTimestamp"):
+                added = set(m.get("finalizers") or []) - set(om.get("finalizers") or [])
+                if added:
+                    inv = Invalid(res, name)
+                    inv.add("metadata.finalizers", None, "no new finalizers can be added if the "
+                            "object is being deleted, found new finalizers %s"
+                            % json.dumps(sorted(added)), "FieldValueForbidden")
+                    inv.check()
             if res.namespaced:
                 m["namespace"] = key[0]
             else:
@@ -1058,12 +1096,14 @@ class Store:
                 if body_rv not in (None, ""):
                     raise conflict(res, name)
                 raise _Retry()
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                return self._remove_locked(res, key, True, final=new)
             new["metadata"]["resourceVersion"] = str(self._next_rv())
             self._put(res, key, new)
             self._record(res, "MODIFIED", new, old)
             return new
 
-    def delete(self, res, ns, name, pre_uid=None, pre_rv=None, dry_run=False):
+    def delete(self, res, ns, name, pre_uid=None, pre_rv=None, dry_run=False, cascade=True):
         key = (ns if res.namespaced else "", name)
         with self.lock:
             old = self.objects[res.key].get(key)
@@ -1083,20 +1123,53 @@ class Store:
                     if not r.namespaced:
                         continue
                     for k in [k for k in self.objects[r.key] if k[0] == name]:
-                        self._delete_locked(r, k)
-            return self._delete_locked(res, key)
+                        self._remove_locked(r, k, cascade)
+                return self._remove_locked(res, key, cascade)
+            return self._delete_locked(res, key, cascade)
 
-    def _delete_locked(self, res, key):
+    def _delete_locked(self, res, key, cascade=True):
+        """Deletes now, or only marks deletionTimestamp while finalizers remain."""
         old = self.objects[res.key][key]
-        gone_obj = dict(old)
-        gone_obj["metadata"] = dict(old["metadata"])
-        gone_obj["metadata"]["resourceVersion"] = str(self._next_rv())
-        if res is NAMESPACES:
-            gone_obj["metadata"]["deletionTimestamp"] = now_rfc3339()
-            gone_obj["status"] = {"phase": "Terminating"}
+        if not old["metadata"].get("finalizers"):
+            return self._remove_locked(res, key, cascade)
+        if old["metadata"].get("deletionTimestamp"):
+            return old
+        new = copy_json(old)
+        meta = new["metadata"]
+        meta["deletionTimestamp"] = now_rfc3339()
+        meta["deletionGracePeriodSeconds"] = 0
+        if meta.get("generation"):
+            meta["generation"] += 1
+        meta["resourceVersion"] = str(self._next_rv())
+        self._put(res, key, new)
+        self._record(res, "MODIFIED", new, old)
+        return new
+
+    def _remove_locked(self, res, key, cascade=True, final=None):
+        old = self.objects[res.key][key]
+        if final is None:
+            final = dict(old)
+            final["metadata"] = dict(old["metadata"])
+            if res is NAMESPACES:
+                final["metadata"]["deletionTimestamp"] = now_rfc3339()
+                final["status"] = {"phase": "Terminating"}
+        final["metadata"]["resourceVersion"] = str(self._next_rv())
         self._del(res, key)
-        self._record(res, "DELETED", gone_obj, old)
-        return gone_obj
+        self._record(res, "DELETED", final, old)
+        if cascade:
+            self._collect_locked(old["metadata"]["uid"])
+        return final
+
+    def _collect_locked(self, uid):
+        """Garbage collector, run at once: dependents none of whose owners still exist go."""
+        for rkey, key in sorted(self.owners.get(uid, ())):
+            obj = self.objects[rkey].get(key)
+            if obj is None:
+                continue
+            refs = obj["metadata"].get("ownerReferences") or []
+            if any(isinstance(r, dict) and r.get("uid") in self.uids for r in refs):
+                continue
+            self._delete_locked(BY_KEY[rkey], key)
 
     def compact(self):
         with self.lock:
@@ -1511,8 +1584,9 @@ class Handler(BaseHTTPRequestHandler):
             if sub:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
             out = store.delete(res, ns or "", name, pre.get("uid"), pre.get("resourceVersion"),
-                               dry_run)
-            if res.custom or res is NAMESPACES:
+                               dry_run, cascade=(opts.get("propagationPolicy")
+                                                 or q.get("propagationPolicy")) != "Orphan")
+            if res.custom or res is NAMESPACES or out["metadata"].get("finalizers"):
                 return self.send_json(200, with_type(res, out))
             return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                         "status": "Success",
@@ -1698,6 +1772,7 @@ class Handler(BaseHTTPRequestHandler):
         pending = []
         with store.lock:
             gen = store.compact_gen
+            close_gen = store.close_gen
             if start_rv is not None and start_rv < store.compacted_rv and not send_initial:
                 expired = (start_rv, store.compacted_rv)
             else:
@@ -1736,8 +1811,12 @@ class Handler(BaseHTTPRequestHandler):
                 break
             idle_check = now + 1.0
             bookmark_rv = None
+            closing = None
             with store.lock:
                 while True:
+                    if store.close_gen != close_gen:
+                        closing = "abrupt" if store.close_abrupt else "clean"
+                        break
                     if store.compact_gen != gen or last_rv < store.compacted_rv:
                         expired = (last_rv, store.compacted_rv)
                         break
@@ -1748,7 +1827,7 @@ class Handler(BaseHTTPRequestHandler):
                     if now >= wait_until or now >= idle_check:
                         break
                     store.cond.wait(min(wait_until, idle_check) - now)
-                if not expired and store.rv > last_rv:
+                if not expired and not closing and store.rv > last_rv:
                     i = bisect.bisect_right(store.history_rvs, last_rv)
                     for rv, key, etype, obj, old in store.history[i:]:
                         if key != res.key:
@@ -1770,6 +1849,16 @@ class Handler(BaseHTTPRequestHandler):
                 if bookmarks and time.monotonic() >= next_bookmark:
                     bookmark_rv = last_rv if store.rv <= last_rv else None
                     next_bookmark = time.monotonic() + 1.0
+            if closing == "abrupt":
+                self.close_connection = True
+                self.status_sent = -1
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if closing:
+                break
             for etype, obj in pending:
                 self.write_event(res, etype, obj)
             pending = []
@@ -1854,6 +1943,13 @@ class Handler(BaseHTTPRequestHandler):
                 with ctl.lock:
                     ctl.requests = []
                 return self.send_json(200, [])
+        if path == "/fake/watches/close" and method == "POST":
+            opts = self.json_body(body) if body.strip() else {}
+            with store.lock:
+                store.close_gen += 1
+                store.close_abrupt = bool(isinstance(opts, dict) and opts.get("abrupt"))
+                store.cond.notify_all()
+            return self.send_json(200, {"closed": True})
         if path == "/fake/compact" and method == "POST":
             return self.send_json(200, {"compactedResourceVersion": str(store.compact())})
         if path == "/fake/tokens":

@@ -350,6 +350,56 @@ class FakeApiTest(unittest.TestCase):
         st, _, doc = self.api.req("GET", "/api/v1/namespaces/del/secrets/t")
         self.assertEqual(st, 404)
 
+    def test_finalizers_and_owner_gc(self):
+        self.ns("fin")
+        base = "/apis/orgsecrets.io/v1/orgsecrets"
+        o = orgsecret("acme.fin.x", {"name": "X"})
+        o["metadata"]["finalizers"] = ["orgsecrets.io/cleanup"]
+        _, _, owner = self.api.req("POST", base, o)
+        dep = secret("dep", {})
+        dep["metadata"]["ownerReferences"] = [{"apiVersion": "orgsecrets.io/v1",
+                                               "kind": "OrgSecret", "name": "acme.fin.x",
+                                               "uid": owner["metadata"]["uid"]}]
+        st, _, _ = self.api.req("POST", "/api/v1/namespaces/fin/secrets", dep)
+        self.assertEqual(st, 201)
+        st, _, doc = self.api.req("DELETE", base + "/acme.fin.x")
+        self.assertEqual(st, 200)
+        self.assertTrue(doc["metadata"]["deletionTimestamp"])
+        self.assertEqual(doc["metadata"]["generation"], 2)
+        st, _, doc = self.api.req("GET", base + "/acme.fin.x")
+        self.assertEqual(st, 200)                                  # still there
+        st, _, _ = self.api.req("GET", "/api/v1/namespaces/fin/secrets/dep")
+        self.assertEqual(st, 200)                                  # owner still exists
+        st, _, err = self.api.req("PATCH", base + "/acme.fin.x",
+                                  {"metadata": {"finalizers": ["a", "orgsecrets.io/cleanup"]}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 422, err)
+        st, _, doc = self.api.req("PATCH", base + "/acme.fin.x",
+                                  {"metadata": {"finalizers": None}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, doc)
+        st, _, _ = self.api.req("GET", base + "/acme.fin.x")
+        self.assertEqual(st, 404)
+        st, _, _ = self.api.req("GET", "/api/v1/namespaces/fin/secrets/dep")
+        self.assertEqual(st, 404)                                  # collected
+
+    def test_watch_close_control(self):
+        _, _, ls = self.api.req("GET", "/api/v1/namespaces/default/secrets")
+        rv = ls["metadata"]["resourceVersion"]
+        c, r = self.open_watch("/api/v1/namespaces/default/secrets?watch=1&resourceVersion=%s"
+                               "&timeoutSeconds=10" % rv)
+        t0 = time.time()
+        self.api.req("POST", "/fake/watches/close", {}, token=None)
+        self.assertEqual(r.readline(), b"")
+        self.assertLess(time.time() - t0, 3)
+        c.close()
+        c, r = self.open_watch("/api/v1/namespaces/default/secrets?watch=1&resourceVersion=%s"
+                               "&timeoutSeconds=10" % rv)
+        self.api.req("POST", "/fake/watches/close", {"abrupt": True}, token=None)
+        with self.assertRaises((http.client.IncompleteRead, ConnectionError, ssl.SSLError)):
+            r.read()
+        c.close()
+
     def test_selectors_and_pagination(self):
         self.ns("sel")
         for i in range(7):
