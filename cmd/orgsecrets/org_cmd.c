@@ -1,4 +1,5 @@
 /* init, member add|remove|list, env add, app add: editing organization.yaml. */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -47,6 +48,19 @@ static void hint_rekey(const spec_tree *t) {
 
 /* ---- init ---- */
 
+/* True when dir is missing or has no entries besides hidden ones. */
+static bool dir_empty(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return true;
+  bool empty = true;
+  struct dirent *de;
+  while (empty && (de = readdir(d)) != NULL)
+    empty = de->d_name[0] == '.';
+  closedir(d);
+  return empty;
+}
+
 static const char init_usage[] =
     "usage: orgsecrets init --org ORG [--rotation-days N]\n"
     "\n"
@@ -83,7 +97,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
     status = cli_failf("init: %s already exists; refusing to replace it", path);
     goto done;
   }
-  if (spec_tree_load(&t, ctx->dir, &err) == 0 && t->org != NULL) {
+  if (!dir_empty(ctx->dir) && spec_tree_load(&t, ctx->dir, &err) == 0 && t->org != NULL) {
     status = cli_failf("init: %s already holds organization %s (%s)", ctx->dir, t->org->id,
                        t->org->pos.file ? t->org->pos.file : "?");
     goto done;
