@@ -19,7 +19,8 @@
  * the cert and key files' (mtime, size, inode) every tls_reload_interval_ms
  * and, when they changed, loads both, checks that the key matches the
  * certificate, and swaps the pair atomically; a half-written or mismatched
- * pair is ignored (the old pair stays) and retried on the next tick. No
+ * pair is ignored (the old pair stays, one warning is logged) and tried
+ * again as soon as either file changes again (e.g. the key lands). No
  * daemon restart, no closed listener, no dropped connection: handshakes
  * started before the swap finish with the old pair, later ones get the new
  * one. Retired pairs are kept until httpd_server_free() (rotation is rare).
@@ -31,7 +32,8 @@
  * Threading: httpd_server_new/route/start/stop/free from one controlling
  * thread; httpd_server_reload_tls() and httpd_server_port() from any
  * thread. Request/response objects belong to the worker running the
- * handler and are valid only during the call. */
+ * handler and are valid only during the call. A handler must not call
+ * httpd_server_stop() (it waits for that very handler). */
 #ifndef ORGSECRETS_HTTPD_HTTPD_H
 #define ORGSECRETS_HTTPD_HTTPD_H
 
