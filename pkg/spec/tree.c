@@ -349,7 +349,8 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, os_error 
       t->org = r->part.org;
       r->part.org = NULL;
     }
-    memcpy(t->secrets + t->n_secrets, r->part.secrets, r->part.n_secrets * sizeof(*t->secrets));
+    if (r->part.n_secrets > 0)
+      memcpy(t->secrets + t->n_secrets, r->part.secrets, r->part.n_secrets * sizeof(*t->secrets));
     t->n_secrets += r->part.n_secrets;
     r->part.n_secrets = 0;
   }
@@ -371,7 +372,8 @@ static int load(spec_tree **out, const char *dir, bool validate, os_error *err) 
     return os_error_set(err, OS_ENOMEM, "out of memory");
   if ((rc = walk(&l, dir, "", 0, err)) < 0)
     goto done;
-  qsort(l.v, l.n, sizeof(char *), cmp_path);
+  if (l.n > 1)
+    qsort(l.v, l.n, sizeof(char *), cmp_path);
   dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {
     rc = os_error_set(err, OS_EIO, "open directory %s: %s", dir, strerror(errno));
@@ -458,6 +460,8 @@ static int cmp_named(const void *x, const void *y) {
 
 /* Reports every entry whose keys equal an earlier one's (O(n log n)). */
 static int report_duplicates(vctx *v, named *items, size_t n, const char *what) {
+  if (n < 2)
+    return 0;
   qsort(items, n, sizeof(*items), cmp_named);
   for (size_t i = 1; i < n; i++) {
     size_t first = i - 1;
@@ -688,7 +692,8 @@ int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
   for (size_t i = 0; i < t->n_secrets; i++)
     if (same(t->secrets[i]->pos.file, file))
       refs[n++] = (doc_ref){t->secrets[i], i};
-  qsort(refs, n, sizeof(*refs), cmp_doc);
+  if (n > 1)
+    qsort(refs, n, sizeof(*refs), cmp_doc);
   size_t docs = 0;
   char *doc = NULL;
   size_t doc_len = 0;

@@ -329,6 +329,28 @@ static void test_org_errors(void **state) {
                   "organization.yaml:35: ", "envFile: must be a relative path");
 }
 
+static void test_empty_and_minimal(void **state) {
+  (void)state;
+  char *dir = fx_tmpdir();
+  spec_tree *t = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_tree_load(&t, dir, &err), OS_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "no Organization found below "));
+  fx_write(dir, "organization.yaml",
+           "apiVersion: orgsecrets.io/v1\nkind: Organization\nmetadata:\n  name: solo\nspec: {}\n");
+  if (spec_tree_load(&t, dir, &err) != 0)
+    fail_msg("%s", err.msg);
+  assert_string_equal(t->org->id, "solo");
+  assert_int_equal(t->n_secrets, 0);
+  assert_int_equal(spec_tree_write_file(t, "organization.yaml", &err), 0);
+  spec_tree_free(t);
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/missing", dir);
+  assert_int_equal(spec_tree_load(&t, path, &err), OS_ENOTFOUND);
+  fx_rmtree(dir);
+  free(dir);
+}
+
 static void test_file_too_large(void **state) {
   (void)state;
   char *dir = fx_tmpdir();
@@ -581,6 +603,7 @@ int main(void) {
       cmocka_unit_test(test_good_tree_loads),      cmocka_unit_test(test_secret_field_errors),
       cmocka_unit_test(test_secret_value_errors),  cmocka_unit_test(test_cross_document_errors),
       cmocka_unit_test(test_org_errors),           cmocka_unit_test(test_file_too_large),
+      cmocka_unit_test(test_empty_and_minimal),
       cmocka_unit_test(test_roundtrip_1000),       cmocka_unit_test(test_edit_and_write),
       cmocka_unit_test(test_validate_reports_all),
   };
