@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "age/age.h"
+#include "common/buf.h"
 
 static double now(void) {
   struct timespec ts;

@@ -235,6 +235,7 @@ static void test_vectors(void **state) {
       /* passphrase (scrypt) or post-quantum identities only */
       skipped++;
       vector_free(&v);
+      free(names[i]);
       continue;
     }
     int want = expected_code(v.expect);
