@@ -2168,6 +2168,17 @@ def kubeconfig(url, tls_dir, token, token_file):
             % (url, ca, "".join(ctxs), current, "".join(users)))
 
 
+def watch_pid(pid):
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="fake Kubernetes API server for tests")
     ap.add_argument("--listen", default="127.0.0.1:0")
@@ -2179,6 +2190,8 @@ def main(argv=None):
     ap.add_argument("--watch-timeout-max", type=float, default=60.0)
     ap.add_argument("--state")
     ap.add_argument("--kubeconfig-out")
+    ap.add_argument("--exit-with-pid", type=int,
+                    help="exit when this process is gone (no orphan servers after a crashed test)")
     args = ap.parse_args(argv)
 
     ensure_tls(args.tls_dir)
@@ -2219,6 +2232,8 @@ def main(argv=None):
     if args.port_file:
         write_atomic(args.port_file, "%d\n" % srv.port)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    if args.exit_with_pid:
+        threading.Thread(target=watch_pid, args=(args.exit_with_pid,), daemon=True).start()
     sys.stderr.write("fakeapi listening on %s\n" % url)
     sys.stderr.flush()
     try:

@@ -34,7 +34,8 @@ class FakeApi:
         self.proc = subprocess.Popen(
             [sys.executable, FAKEAPI, "--listen", "127.0.0.1:0", "--tls-dir", self.tls,
              "--token", TOKEN, "--token-file", self.token_file, "--port-file", self.port_file,
-             "--kubeconfig-out", self.kubeconfig, "--watch-timeout-max", "20"] + list(extra),
+             "--kubeconfig-out", self.kubeconfig, "--watch-timeout-max", "20",
+             "--exit-with-pid", str(os.getpid())] + list(extra),
             stderr=self.stderr)
         deadline = time.time() + 30
         while not os.path.exists(self.port_file):
@@ -768,7 +769,33 @@ class FakeApiTest(unittest.TestCase):
                                         "-o", "name"))
 
 
-class StateFileTest(unittest.TestCase):
+class ProcessTest(unittest.TestCase):
+    def test_start_script(self):
+        d = tempfile.mkdtemp(prefix="fakeapi-start-")
+        try:
+            p = subprocess.run(["sh", os.path.join(HERE, "start.sh"), d], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(d, "pid")) as f:
+                pid = int(f.read())
+            try:
+                with open(os.path.join(d, "port")) as f:
+                    port = int(f.read())
+                self.assertEqual(p.stdout.strip(), "https://127.0.0.1:%d" % port)
+                with open(os.path.join(d, "token")) as f:
+                    token = f.read().strip()
+                ctx = ssl.create_default_context(cafile=os.path.join(d, "tls", "ca.crt"))
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+                c.request("GET", "/api/v1/namespaces", headers={"Authorization": "Bearer " + token})
+                self.assertEqual(c.getresponse().status, 200)
+                c.close()
+                with open(os.path.join(d, "kubeconfig")) as f:
+                    self.assertIn("tokenFile", f.read())
+            finally:
+                os.kill(pid, 15)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_state(self):
         d = tempfile.mkdtemp(prefix="fakeapi-state-")
         try:
