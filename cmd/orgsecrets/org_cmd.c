@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "seal/seal.h"
 
 #define ROLE_ADMIN (1u << SPEC_ROLE_ADMIN)
 
@@ -252,6 +253,10 @@ static int member_remove(cli_ctx *ctx, int argc, char **argv) {
     status = cli_failf("member remove %s: refusing to remove the last admin", name);
     goto done;
   }
+  char fp[SPEC_FINGERPRINT_LEN + 1] = "none";
+  if (o->members[idx].recipient != NULL &&
+      seal_fingerprint(fp, o->members[idx].recipient, NULL) < 0)
+    snprintf(fp, sizeof(fp), "?");
   spec_member gone = o->members[idx];
   memmove(&o->members[idx], &o->members[idx + 1], (o->n_members - idx - 1) * sizeof(gone));
   o->n_members--;
@@ -260,7 +265,7 @@ static int member_remove(cli_ctx *ctx, int argc, char **argv) {
   free(gone.pos.file);
   if ((status = save_org(t, "member remove")) != CLI_OK)
     goto done;
-  fprintf(stderr, "orgsecrets: removed %s\n", name);
+  fprintf(stderr, "orgsecrets: removed %s (key %s)\n", name, fp);
   hint_rekey(t);
 done:
   spec_tree_free(t);

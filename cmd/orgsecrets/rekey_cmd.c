@@ -137,6 +137,7 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
       char who[400];
       describe_fp(who, sizeof(who), t->org, was[k]);
       printf("rotate: %s/%s (was readable by %s)\n", s->environment, s->name, who);
+      fflush(stdout);
     }
     seal_strings_free(now, n_now);
     seal_strings_free(was, n_was);
