@@ -7,6 +7,7 @@
 //   node validate.js kustomize   `kubectl kustomize` output, when kubectl is installed
 //   node validate.js dockerfile  Dockerfile builds the way CI builds
 //   node validate.js flags BIN   every controller flag the manifests and chart pass is one BIN accepts
+//   node validate.js cli BIN     the CLI (BIN lint) agrees with the CRDs on examples/ and examples/bad/
 "use strict";
 
 const fs = require("fs");
@@ -272,7 +273,7 @@ function sectionCrds(r) {
     const rel = path.relative(ROOT, f);
     r.check(`rejected: ${rel}`, () => {
       const text = fs.readFileSync(f, "utf8");
-      const m = /^# expect: (\S+) (\w+)$/m.exec(text);
+      const m = /^# expect: (\S+) (\S+)$/m.exec(text);
       assert(m, "no '# expect: PATH KEYWORD' line");
       const [obj] = parseDocs(text, rel);
       const v = validators[obj.kind];
@@ -638,6 +639,46 @@ function sectionFlags(r, bin) {
   }
 }
 
+// The CRD schemas and the CLI's own parser must agree: what the CRDs accept
+// in examples/ lints clean, and every examples/bad/ case is an error for
+// `orgsecrets lint` too (a secret is linted beside the good organization).
+function sectionCli(r, bin) {
+  if (!bin) throw new Error("cli needs the orgsecrets binary path");
+  const os = require("os");
+  const lint = (files) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orgsecrets-install-"));
+    try {
+      for (const [name, src] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+        fs.copyFileSync(src, path.join(dir, name));
+      }
+      try {
+        const out = execFileSync(bin, ["--dir", dir, "lint"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        return { status: 0, out };
+      } catch (e) {
+        return { status: e.status, out: `${e.stdout || ""}${e.stderr || ""}` };
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const acme = path.join(ROOT, "examples", "acme");
+  const good = {};
+  for (const f of walkYaml(acme)) good[path.relative(acme, f)] = f;
+  r.check("orgsecrets lint accepts examples/acme", () => {
+    const res = lint(good);
+    assert(res.status === 0, `exit ${res.status}: ${res.out}`);
+  });
+  for (const f of walkYaml(path.join(ROOT, "examples", "bad"))) {
+    const base = path.basename(f);
+    r.check(`orgsecrets lint rejects examples/bad/${base}`, () => {
+      const files = base.startsWith("org-") ? { "organization.yaml": f } : { "organization.yaml": good["organization.yaml"], "secret.yaml": f };
+      const res = lint(files);
+      assert(res.status !== 0, `accepted by the CLI but rejected by the CRD: ${res.out.trim()}`);
+    });
+  }
+}
+
 const SECTIONS = {
   manifests: sectionManifests,
   crds: sectionCrds,
@@ -646,16 +687,17 @@ const SECTIONS = {
   kustomize: sectionKustomize,
   dockerfile: sectionDockerfile,
   flags: sectionFlags,
+  cli: sectionCli,
 };
 
 function main() {
   let names = process.argv.slice(2);
   let bin = null;
-  if (names[0] === "flags") {
+  if (names[0] === "flags" || names[0] === "cli") {
     bin = names[1];
-    names = ["flags"];
+    names = [names[0]];
   }
-  const todo = names.length ? names : Object.keys(SECTIONS).filter((n) => n !== "flags");
+  const todo = names.length ? names : Object.keys(SECTIONS).filter((n) => n !== "flags" && n !== "cli");
   let failed = 0;
   for (const n of todo) {
     const fn = SECTIONS[n];
