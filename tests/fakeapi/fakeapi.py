@@ -1501,13 +1501,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         q = parse_qs(query)
         dry_run = q.get("dryRun") == "All"
-        store = self.server.store
-        for attempt in range(20):
-            try:
-                return self.verb(method, store, res, ns, name, sub, q, dry_run)
-            except _Retry:
-                continue
-        raise ApiError(500, "InternalError", "too many concurrent updates")
+        return self.verb(method, self.server.store, res, ns, name, sub, q, dry_run)
 
     def read_body_quietly(self):
         try:
@@ -1555,7 +1549,14 @@ class Handler(BaseHTTPRequestHandler):
             obj = self.object_body(res, ns)
             self.check_name_ns(res, ns, name, obj)
             try:
-                out = store.update(res, ns or "", name, obj, sub, dry_run)
+                for attempt in range(50):
+                    try:
+                        out = store.update(res, ns or "", name, copy_json(obj), sub, dry_run)
+                        break
+                    except _Retry:
+                        continue    # an unconditional update raced another writer
+                else:
+                    raise ApiError(500, "InternalError", "too many concurrent updates")
             except ApiError as e:
                 # Leases may be created with PUT (AllowCreateOnUpdate), as upstream.
                 if not (e.code == 404 and res.create_on_update and sub is None

@@ -332,6 +332,49 @@ class FakeApiTest(unittest.TestCase):
         st, _, doc = self.api.req("PUT", "/api/v1/namespaces/upd/secrets/other", cur)
         self.assertEqual(st, 400)
 
+    def test_concurrent_writers(self):
+        self.ns("conc")
+        self.api.req("POST", "/api/v1/namespaces/conc/configmaps",
+                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                      "data": {"n": "0"}})
+        path = "/api/v1/namespaces/conc/configmaps/c"
+        ok, conflicts, errors = [], [], []
+
+        def patcher(k):
+            c = self.api.conn()
+            for i in range(10):
+                st, _, doc = self.api.req("PATCH", path, {"data": {"p%d-%d" % (k, i): "x"}},
+                                          ctype="application/merge-patch+json", conn=c)
+                if st != 200:
+                    errors.append(doc)
+            c.close()
+
+        def incrementer():
+            c = self.api.conn()
+            for _ in range(10):
+                while True:
+                    _, _, cur = self.api.req("GET", path, conn=c)
+                    cur["data"]["n"] = str(int(cur["data"]["n"]) + 1)
+                    st, _, doc = self.api.req("PUT", path, cur, conn=c)
+                    if st == 200:
+                        ok.append(1)
+                        break
+                    if st != 409:
+                        errors.append(doc)
+                        break
+                    conflicts.append(1)
+            c.close()
+        threads = [threading.Thread(target=patcher, args=(k,)) for k in range(4)]
+        threads += [threading.Thread(target=incrementer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        _, _, final = self.api.req("GET", path)
+        self.assertEqual(final["data"]["n"], "40")            # no lost update
+        self.assertEqual(len([k for k in final["data"] if k.startswith("p")]), 40)
+
     def test_delete(self):
         self.ns("del")
         _, _, created = self.api.req("POST", "/api/v1/namespaces/del/secrets", secret("s", {}))
