@@ -102,7 +102,7 @@ typedef void (*spec_problem_fn)(void *ctx, const spec_pos *pos, bool is_error, c
 typedef struct spec_tree {
   char *dir;             /* the folder it was loaded from */
   spec_org *org;         /* NULL until init */
-  spec_secret **secrets; /* read freely; change only through spec_tree_put/take_secret */
+  spec_secret **secrets; /* malloc'd, n_secrets entries (no spare capacity assumed) */
   size_t n_secrets;
 } spec_tree;
 
@@ -148,7 +148,9 @@ int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error
 /* Writes every document whose pos.file equals file (the Organization first,
  * then secrets in line order, new ones last), atomically, mode 0644, only
  * when the content changed. Creates parent directories. When no document
- * has that file any more, the file is removed. */
+ * has that file any more, the file is removed. A NULL pos.file means
+ * "organization.yaml" for the Organization and the default path for a
+ * secret. file is relative to t->dir. */
 int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err);
 
 /* Adds s to t (takes ownership) or replaces the secret with the same

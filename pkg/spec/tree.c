@@ -49,16 +49,16 @@ int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err) {
   return 0;
 }
 
-static bool is_pow2(size_t n) { return (n & (n - 1)) == 0; }
-
+/* Grows the array by one each time: other code may have allocated
+ * t->secrets with exactly n_secrets entries, so no spare capacity is assumed. */
 static int append_secret(spec_tree *t, spec_secret *s) {
-  if (t->n_secrets == 0 || (t->n_secrets >= 16 && is_pow2(t->n_secrets))) {
-    size_t cap = t->n_secrets == 0 ? 16 : t->n_secrets * 2;
-    spec_secret **p = realloc(t->secrets, cap * sizeof(*p));
-    if (p == NULL)
-      return OS_ENOMEM;
-    t->secrets = p;
-  }
+  size_t want;
+  if (!os_size_add(&want, t->n_secrets, 1) || want > SIZE_MAX / sizeof(*t->secrets))
+    return OS_ENOMEM;
+  spec_secret **p = realloc(t->secrets, want * sizeof(*p));
+  if (p == NULL)
+    return OS_ENOMEM;
+  t->secrets = p;
   t->secrets[t->n_secrets++] = s;
   return 0;
 }
@@ -238,14 +238,6 @@ done:
   return rc;
 }
 
-/* Capacity of t->secrets for n entries (see append_secret). */
-static size_t secrets_cap(size_t n) {
-  size_t cap = 16;
-  while (cap < n)
-    cap *= 2;
-  return cap;
-}
-
 /* What one file parsed into, before the files are merged in sorted order. */
 typedef struct file_result {
   spec_tree part;
@@ -326,7 +318,7 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, os_error 
   for (size_t i = 0; i < n; i++)
     total += j.res[i].part.n_secrets;
   if (total > 0) {
-    spec_secret **v = realloc(t->secrets, secrets_cap(t->n_secrets + total) * sizeof(*v));
+    spec_secret **v = realloc(t->secrets, (t->n_secrets + total) * sizeof(*v));
     if (v == NULL) {
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
       goto done;
@@ -667,6 +659,16 @@ static int parent_dirs(const char *path, os_error *err) {
   return os_mkdir_p(dir, 0755, err);
 }
 
+/* A secret without pos.file belongs at its default path. */
+static bool secret_in_file(const spec_secret *s, const char *file) {
+  if (s->pos.file != NULL)
+    return strcmp(s->pos.file, file) == 0;
+  char *def = spec_secret_default_path(s->environment, s->name);
+  bool match = def != NULL && strcmp(def, file) == 0;
+  free(def);
+  return match;
+}
+
 int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
   os_buf out;
   os_buf_init(&out, SPEC_FILE_MAX, false);
@@ -680,9 +682,9 @@ int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;
   }
-  bool have_org = t->org != NULL && same(t->org->pos.file, file);
+  bool have_org = t->org != NULL && same(t->org->pos.file ? t->org->pos.file : "organization.yaml", file);
   for (size_t i = 0; i < t->n_secrets; i++)
-    if (same(t->secrets[i]->pos.file, file))
+    if (secret_in_file(t->secrets[i], file))
       n++;
   if (n > 0 && (refs = calloc(n, sizeof(*refs))) == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
@@ -690,7 +692,7 @@ int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
   }
   n = 0;
   for (size_t i = 0; i < t->n_secrets; i++)
-    if (same(t->secrets[i]->pos.file, file))
+    if (secret_in_file(t->secrets[i], file))
       refs[n++] = (doc_ref){t->secrets[i], i};
   if (n > 1)
     qsort(refs, n, sizeof(*refs), cmp_doc);

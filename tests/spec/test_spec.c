@@ -401,6 +401,84 @@ static void test_parse_rejects_yaml_features(void **state) {
   spec_tree_free(t);
 }
 
+/* The loader's block-literal fast path must give what plain libyaml gives,
+ * including when its pattern appears where it is not a literal. */
+static void test_literal_fast_path_fallbacks(void **state) {
+  (void)state;
+  spec_secret *ref = fixture_secret();
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_secret_text(&b, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 0);
+  /* encryptedValue first, other keys after it. */
+  const char *ev = strstr(b.data, "  encryptedValue: |\n");
+  assert_non_null(ev);
+  const char *spec = strstr(b.data, "spec:\n") + 6;
+  os_buf r;
+  os_buf_init(&r, 1 << 20, false);
+  os_buf_append(&r, b.data, (size_t)(spec - b.data));
+  os_buf_puts(&r, ev);
+  os_buf_append(&r, spec, (size_t)(ev - spec));
+  spec_tree *t = parse_one(r.data);
+  assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
+  assert_string_equal(t->secrets[0]->rotated_at, "2026-11-26T10:00:00Z");
+  spec_tree_free(t);
+  /* The pattern inside a multi-line double-quoted description. */
+  os_buf_reset(&r);
+  const char *desc = strstr(b.data, "  description: ");
+  const char *after = strchr(desc, '\n') + 1;
+  os_buf_append(&r, b.data, (size_t)(desc - b.data));
+  os_buf_puts(&r, "  description: \"x\n  encryptedValue: |\n    AAAA\n    BBBB\n  \"\n");
+  os_buf_puts(&r, after);
+  t = parse_one(r.data);
+  assert_string_equal(t->secrets[0]->description, "x encryptedValue: | AAAA BBBB ");
+  assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
+  spec_tree_free(t);
+  /* CRLF line endings: the same values. */
+  os_buf_reset(&r);
+  for (size_t i = 0; i < b.len; i++) {
+    if (b.data[i] == '\n')
+      os_buf_puts(&r, "\r\n");
+    else
+      os_buf_append(&r, &b.data[i], 1);
+  }
+  t = parse_one(r.data);
+  assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
+  assert_string_equal(t->secrets[0]->description, "Primary database password");
+  spec_tree_free(t);
+  os_buf_free(&r);
+  os_buf_free(&b);
+  spec_secret_free(ref);
+}
+
+static void test_labels_roundtrip(void **state) {
+  (void)state;
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_secret_text(&b, "prod", "DATABASE_PASSWORD", "api", NULL, 0);
+  const char *meta_end = strstr(b.data, "spec:\n");
+  os_buf r;
+  os_buf_init(&r, 1 << 20, false);
+  os_buf_append(&r, b.data, (size_t)(meta_end - b.data));
+  os_buf_puts(&r, "  labels:\n    app.kubernetes.io/part-of: billing\n    team: \"42\"\n"
+                  "  annotations:\n    note: \"a: b\"\n");
+  os_buf_puts(&r, meta_end);
+  spec_tree *t = parse_one(r.data);
+  spec_secret *s = t->secrets[0];
+  assert_int_equal(s->n_labels, 2);
+  assert_int_equal(s->n_annotations, 1);
+  assert_string_equal(s->annotations[0].value, "a: b");
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_secret_emit(&out, &len, s, &err), 0);
+  assert_int_equal(len, r.len);
+  assert_memory_equal(out, r.data, len);
+  free(out);
+  spec_tree_free(t);
+  os_buf_free(&r);
+  os_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -411,6 +489,8 @@ int main(void) {
       cmocka_unit_test(test_json_secret_roundtrip),
       cmocka_unit_test(test_json_org_roundtrip),
       cmocka_unit_test(test_parse_rejects_yaml_features),
+      cmocka_unit_test(test_literal_fast_path_fallbacks),
+      cmocka_unit_test(test_labels_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
