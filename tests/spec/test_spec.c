@@ -479,6 +479,81 @@ static void test_labels_roundtrip(void **state) {
   os_buf_free(&b);
 }
 
+/* Deterministic mutations of valid documents (byte flips, insertions,
+ * truncations) must never crash the parser (run under ASan/UBSan in CI), and
+ * whenever a mutant parses, its canonical emission must parse back to the
+ * same emission. */
+static void test_mutations_never_crash(void **state) {
+  (void)state;
+  os_buf base;
+  os_buf_init(&base, 1 << 20, false);
+  fx_org_text(&base);
+  os_buf_puts(&base, "---\n");
+  fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary: database # password", 3);
+  static const char alphabet[] = " \n\t:-#|>\"'{}[],&*!%@`?\\aZ09.~\r\x85\xe2\xc3";
+  /* ORGSECRETS_MUTATIONS=N runs longer (e.g. under the sanitizers). */
+  const char *env = getenv("ORGSECRETS_MUTATIONS");
+  long iterations = env != NULL ? strtol(env, NULL, 10) : 20000;
+  if (iterations < 20000)
+    iterations = 20000;
+  unsigned x = env != NULL ? (unsigned)iterations : 12345;
+  char *buf = malloc(base.len + 64);
+  assert_non_null(buf);
+  int parsed = 0;
+  for (long iter = 0; iter < iterations; iter++) {
+    memcpy(buf, base.data, base.len);
+    size_t len = base.len;
+    int edits = 1 + iter % 4;
+    for (int e = 0; e < edits; e++) {
+      x = x * 1103515245u + 12345u;
+      size_t pos = (x >> 8) % len;
+      x = x * 1103515245u + 12345u;
+      char c = alphabet[(x >> 8) % (sizeof(alphabet) - 1)];
+      switch ((x >> 20) % 4) {
+      case 0: buf[pos] = c; break;
+      case 1: len = pos + 1; break;
+      case 2:
+        memmove(buf + pos + 1, buf + pos, len - pos);
+        buf[pos] = c;
+        len++;
+        break;
+      default:
+        memmove(buf + pos, buf + pos + 1, len - pos - 1);
+        len--;
+        break;
+      }
+      if (len == 0 || len >= base.len + 60)
+        break;
+    }
+    spec_tree *t = spec_tree_new(NULL);
+    os_error err = OS_ERROR_INIT;
+    if (spec_tree_parse(t, "m.yaml", buf, len, &err) == 0) {
+      parsed++;
+      for (size_t i = 0; i < t->n_secrets; i++) {
+        char *out = NULL, *out2 = NULL;
+        size_t n = 0, n2 = 0;
+        if (spec_secret_emit(&out, &n, t->secrets[i], &err) != 0)
+          continue;
+        spec_tree *t2 = spec_tree_new(NULL);
+        if (spec_tree_parse(t2, "e.yaml", out, n, &err) != 0)
+          fail_msg("iteration %ld: emitted document does not parse: %s", iter, err.msg);
+        assert_int_equal(spec_secret_emit(&out2, &n2, t2->secrets[0], &err), 0);
+        assert_int_equal(n, n2);
+        assert_memory_equal(out, out2, n);
+        free(out);
+        free(out2);
+        spec_tree_free(t2);
+      }
+    } else {
+      assert_true(strncmp(err.msg, "m.yaml:", 7) == 0);
+    }
+    spec_tree_free(t);
+  }
+  assert_true(parsed > 100);
+  free(buf);
+  os_buf_free(&base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -491,6 +566,7 @@ int main(void) {
       cmocka_unit_test(test_parse_rejects_yaml_features),
       cmocka_unit_test(test_literal_fast_path_fallbacks),
       cmocka_unit_test(test_labels_roundtrip),
+      cmocka_unit_test(test_mutations_never_crash),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
