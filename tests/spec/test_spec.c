@@ -503,7 +503,7 @@ static void test_mutations_never_crash(void **state) {
   for (long iter = 0; iter < iterations; iter++) {
     memcpy(buf, base.data, base.len);
     size_t len = base.len;
-    int edits = 1 + iter % 4;
+    int edits = 1 + (int)(iter % 4);
     for (int e = 0; e < edits; e++) {
       x = x * 1103515245u + 12345u;
       size_t pos = (x >> 8) % len;
