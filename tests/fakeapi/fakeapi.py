@@ -650,6 +650,28 @@ def merge_patch(target, patch):
     return result
 
 
+def strategic_merge_patch(target, patch):
+    """Merge patch plus the directives kubectl emits; lists are replaced, not merged by key."""
+    if not isinstance(patch, dict):
+        return patch
+    if patch.get("$patch") == "replace":
+        return {k: v for k, v in patch.items() if not k.startswith("$")}
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if k.startswith("$"):
+            continue
+        if v is None or (isinstance(v, dict) and v.get("$patch") == "delete"):
+            result.pop(k, None)
+        else:
+            result[k] = strategic_merge_patch(result.get(k), v)
+    for k, v in patch.items():
+        if k.startswith("$deleteFromPrimitiveList/") and isinstance(v, list):
+            field = k.split("/", 1)[1]
+            if isinstance(result.get(field), list):
+                result[field] = [x for x in result[field] if x not in v]
+    return result
+
+
 class PatchFailed(Exception):
     pass
 
@@ -1093,9 +1115,9 @@ class Store:
             if cur is not old:
                 # Lost a race with another writer: same outcome as a stale resourceVersion
                 # when the client sent one, otherwise retry on the fresh object.
-                if body_rv not in (None, ""):
+                if body_rv not in (None, "") and expect_old is None:
                     raise conflict(res, name)
-                raise _Retry()
+                raise _Retry()      # a patch is re-applied to the fresh object
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
                 return self._remove_locked(res, key, True, final=new)
             new["metadata"]["resourceVersion"] = str(self._next_rv())
@@ -1201,6 +1223,114 @@ def with_type(res, obj):
     o["kind"] = res.kind
     o["apiVersion"] = res.api_version
     return o
+
+
+# ---------------------------------------------------------------------------
+# Protobuf request bodies (typed clients such as `kubectl create secret|ns|configmap` send them)
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+# A schema maps a field number to (json name, kind); kinds: "str", "bytes" (base64 in JSON),
+# "int", "bool", "strlist", "strmap", "bytesmap", "time", a nested schema dict, or
+# ("list", schema) for repeated messages.
+_OWNER_REF = {1: ("kind", "str"), 3: ("name", "str"), 4: ("uid", "str"),
+              5: ("apiVersion", "str"), 6: ("controller", "bool"),
+              7: ("blockOwnerDeletion", "bool")}
+_OBJECT_META = {1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str"),
+                5: ("uid", "str"), 6: ("resourceVersion", "str"), 7: ("generation", "int"),
+                10: ("deletionGracePeriodSeconds", "int"), 11: ("labels", "strmap"),
+                12: ("annotations", "strmap"), 13: ("ownerReferences", ("list", _OWNER_REF)),
+                14: ("finalizers", "strlist")}
+PROTO_SCHEMAS = {
+    "core/secrets": {1: ("metadata", _OBJECT_META), 2: ("data", "bytesmap"), 3: ("type", "str"),
+                     4: ("stringData", "strmap"), 5: ("immutable", "bool")},
+    "core/configmaps": {1: ("metadata", _OBJECT_META), 2: ("data", "strmap"),
+                        3: ("binaryData", "bytesmap"), 4: ("immutable", "bool")},
+    "core/namespaces": {1: ("metadata", _OBJECT_META),
+                        2: ("spec", {1: ("finalizers", "strlist")})},
+}
+DELETE_OPTIONS_SCHEMA = {1: ("gracePeriodSeconds", "int"),
+                         2: ("preconditions", {1: ("uid", "str"), 2: ("resourceVersion", "str")}),
+                         3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"),
+                         5: ("dryRun", "strlist")}
+
+
+def _pb_fields(buf):
+    i, n = 0, len(buf)
+
+    def varint():
+        nonlocal i
+        shift = result = 0
+        while True:
+            if i >= n or shift > 63:
+                raise bad_request("malformed protobuf body")
+            b = buf[i]
+            i += 1
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+    while i < n:
+        tag = varint()
+        num, wt = tag >> 3, tag & 7
+        if wt == 0:
+            yield num, varint()
+        elif wt == 2:
+            size = varint()
+            if i + size > n:
+                raise bad_request("malformed protobuf body")
+            yield num, buf[i:i + size]
+            i += size
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        else:
+            raise bad_request("malformed protobuf body")
+
+
+def _pb_decode(buf, schema):
+    out = {}
+    for num, val in _pb_fields(buf):
+        if num not in schema:
+            continue
+        name, kind = schema[num]
+        # Go's JSON omits empty scalars (omitempty); protobuf sends them, so drop them here.
+        if kind == "str":
+            if val:
+                out[name] = val.decode("utf-8")
+        elif kind == "int":
+            if val:
+                out[name] = val if val < (1 << 63) else val - (1 << 64)
+        elif kind == "bool":
+            if val:
+                out[name] = True
+        elif kind == "strlist":
+            out.setdefault(name, []).append(val.decode("utf-8"))
+        elif kind in ("strmap", "bytesmap"):
+            entry = dict(_pb_fields(val))
+            k = entry.get(1, b"").decode("utf-8")
+            v = entry.get(2, b"")
+            out.setdefault(name, {})[k] = (v.decode("utf-8") if kind == "strmap"
+                                           else base64.b64encode(v).decode("ascii"))
+        elif isinstance(kind, tuple):
+            out.setdefault(name, []).append(_pb_decode(val, kind[1]))
+        elif isinstance(kind, dict):
+            out[name] = _pb_decode(val, kind)
+    return out
+
+
+def decode_k8s_protobuf(body, schema):
+    """The Kubernetes envelope: 'k8s\\0' + runtime.Unknown{typeMeta, raw, ...}."""
+    if not body.startswith(b"k8s\x00"):
+        raise bad_request("protobuf body lacks the k8s envelope")
+    env = dict(_pb_fields(body[4:]))
+    tm = dict(_pb_fields(env.get(1, b"")))
+    obj = _pb_decode(env.get(2, b""), schema)
+    if tm.get(1):
+        obj["apiVersion"] = tm[1].decode("utf-8")
+    if tm.get(2):
+        obj["kind"] = tm[2].decode("utf-8")
+    return obj
 
 
 # ---------------------------------------------------------------------------
@@ -1576,7 +1706,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.patch(store, res, ns, name, sub, dry_run)
         if method == "DELETE":
             body = self.read_body()
-            opts = self.json_body(body) if body.strip() else {}
+            if body.strip() and self.content_type() == PROTOBUF:
+                opts = decode_k8s_protobuf(body, DELETE_OPTIONS_SCHEMA)
+            else:
+                opts = self.json_body(body) if body.strip() else {}
             if not isinstance(opts, dict):
                 raise bad_request("DeleteOptions must be an object")
             pre = opts.get("preconditions") or {}
@@ -1601,11 +1734,18 @@ class Handler(BaseHTTPRequestHandler):
     def object_body(self, res, ns):
         ctype = self.content_type()
         body = self.read_body()
-        if ctype not in ("", "application/json", "*/*"):
+        if ctype not in ("", "application/json", "*/*", PROTOBUF):
             raise ApiError(415, "UnsupportedMediaType",
                            'the body of the request was in an unknown format - accepted media '
-                           'types include: application/json')
-        obj = self.json_body(body)
+                           'types include: application/json, application/vnd.kubernetes.protobuf')
+        if ctype == PROTOBUF:
+            if res.key not in PROTO_SCHEMAS:
+                raise ApiError(415, "UnsupportedMediaType",
+                               "fakeapi decodes protobuf only for %s"
+                               % ", ".join(sorted(PROTO_SCHEMAS)))
+            obj = decode_k8s_protobuf(body, PROTO_SCHEMAS[res.key])
+        else:
+            obj = self.json_body(body)
         return self.check_object(res, obj)
 
     def check_object(self, res, obj):
@@ -1691,7 +1831,8 @@ class Handler(BaseHTTPRequestHandler):
                            "types include: application/json-patch+json, "
                            "application/merge-patch+json, application/strategic-merge-patch+json")
         patch = self.json_body(body)
-        for attempt in range(20):
+        for attempt in range(50):
+            self.warnings = []
             old = store.get(res, ns or "", name)
             if ctype == "application/json-patch+json":
                 try:
@@ -1701,7 +1842,14 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 if not isinstance(patch, dict):
                     raise bad_request("merge patch must be a JSON object")
-                new = merge_patch(copy_json(old), patch)
+                if ctype == "application/strategic-merge-patch+json":
+                    new = strategic_merge_patch(copy_json(old), patch)
+                else:
+                    new = merge_patch(copy_json(old), patch)
+            if not isinstance(new, dict):
+                raise ApiError(422, "Invalid", "the patch does not result in an object")
+            if isinstance(new.get("metadata"), dict) and not new["metadata"].get("resourceVersion"):
+                new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             new = self.check_object(res, copy_json(new))
             self.check_name_ns(res, ns, name, new)
             try:

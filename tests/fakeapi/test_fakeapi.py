@@ -808,6 +808,23 @@ class FakeApiTest(unittest.TestCase):
                                      for i in doc["items"]])
         self.assertIn("kc", run("get", "namespaces"))
         self.assertIn("acme.kc.k1", run("get", "orgsecrets"))
+        # typed writes (kubectl sends protobuf bodies for these) and patches
+        run("create", "namespace", "kc2")
+        run("create", "secret", "generic", "k2", "-n", "kc2", "--from-literal=A=b")
+        run("create", "configmap", "c2", "-n", "kc2", "--from-literal=k=v")
+        run("label", "secret", "k2", "-n", "kc2", "x=y")
+        run("annotate", "orgsecret", "acme.kc.k1", "note=hi")
+        doc = json.loads(run("get", "secret", "k2", "-n", "kc2", "-o", "json"))
+        self.assertEqual(doc["data"], {"A": "Yg=="})
+        self.assertEqual(doc["metadata"]["labels"], {"x": "y"})
+        self.assertNotIn("generateName", doc["metadata"])
+        run("delete", "secret", "k2", "-n", "kc2")
+        run("delete", "namespace", "kc2")
+        p = subprocess.run([kubectl, "--kubeconfig", self.api.kubeconfig, "create", "secret",
+                            "generic", "Bad", "-n", "kc", "--from-literal=A=b"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("is invalid", p.stderr)
         self.assertIn("acme.kc.k1", run("--context", "fakeapi-cert", "get", "orgsecrets",
                                         "-o", "name"))
 
