@@ -337,7 +337,10 @@ done:
   return rc;
 }
 
-int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len) {
+int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len,
+                     bool fast) {
+  if (!fast)
+    return parse_events(docs, a, d, data, len, NULL, 0);
   literal_cut cuts[CUTS_MAX];
   size_t n_cuts = 0;
   char *cut = NULL;

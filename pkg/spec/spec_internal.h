@@ -45,9 +45,10 @@ int dfail(const dctx *d, int line, const char *fmt, ...) __attribute__((format(p
 
 /* Decodes one document (a map with apiVersion/kind/metadata/spec); exactly
  * one of *org / *secret is set on success. */
-/* spec_tree_parse with a caller-provided arena (reset before use). */
+/* spec_tree_parse with a caller-provided arena (reset before use); fast
+ * selects the block-literal fast path (tests compare both). */
 int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *data, size_t len,
-                          os_error *err);
+                          bool fast, os_error *err);
 
 int spec_decode_document(spec_org **org, spec_secret **secret, const dctx *d, const node *root);
 

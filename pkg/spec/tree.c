@@ -67,19 +67,19 @@ int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len
   arena *a = arena_new();
   if (a == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  int rc = spec_tree_parse_arena(t, a, file, data, len, err);
+  int rc = spec_tree_parse_arena(t, a, file, data, len, true, err);
   arena_free(a);
   return rc;
 }
 
 int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *data, size_t len,
-                          os_error *err) {
+                          bool fast, os_error *err) {
   dctx d = {.file = file, .err = err};
   if (len > SPEC_FILE_MAX)
     return dfail(&d, 0, "larger than %d bytes", SPEC_FILE_MAX);
   arena_reset(a);
   node *docs = NULL;
-  int rc = yaml_nodes_parse(&docs, a, &d, data, len);
+  int rc = yaml_nodes_parse(&docs, a, &d, data, len, fast);
   for (const node *root = rc == 0 ? docs->first : NULL; root != NULL; root = root->next) {
     if (root->kind == NODE_SCALAR && root->plain && root->len == 0)
       continue; /* an empty document */
@@ -268,7 +268,7 @@ static void *parse_files(void *arg) {
     int rc = a == NULL ? os_error_set(&err, OS_ENOMEM, "out of memory")
                        : read_spec_file(&data, &len, j->dirfd, j->files[i], &err);
     if (rc == 0)
-      rc = spec_tree_parse_arena(&r->part, a, j->files[i], data, len, &err);
+      rc = spec_tree_parse_arena(&r->part, a, j->files[i], data, len, true, &err);
     free(data);
     if (rc < 0) {
       r->rc = rc;

@@ -6,7 +6,9 @@
 
 /* Parses every document of data into *docs (a NODE_SEQ whose children are
  * the document roots), allocated in a. Aliases, anchors and tags are
- * refused. Errors carry "FILE:LINE: ". */
-int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len);
+ * refused. Errors carry "FILE:LINE: ". fast enables the block-literal fast
+ * path (same result, checked by tests against fast = false). */
+int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, size_t len,
+                     bool fast);
 
 #endif
