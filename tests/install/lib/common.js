@@ -44,8 +44,44 @@ const MODEL_PACKAGES = {
   "monitoring.coreos.com": "@kubernetes-models/prometheus-operator/monitoring.coreos.com",
 };
 
+// kubernetes-models' schemas accept unknown fields (the OpenAPI documents
+// do not forbid them), but the API server refuses them under strict field
+// validation. The typed models of @kubernetes/client-node list every field
+// of every built-in type; this walks obj along them and returns the paths
+// of fields no type declares. Kinds without a model there (cert-manager,
+// Prometheus Operator) return null: not checked.
+let k8sClient = null;
+function unknownFields(obj) {
+  if (!k8sClient) k8sClient = require("@kubernetes/client-node");
+  const top = k8sClient[`V1${obj.kind}`];
+  if (!top || !top.getAttributeTypeMap || !/^(v1|[a-z.]+\.k8s\.io\/v1|apps\/v1|policy\/v1)$/.test(obj.apiVersion)) return null;
+  const out = [];
+  const walk = (value, type, p) => {
+    if (value === null || value === undefined) return;
+    let m;
+    if ((m = /^Array<(.+)>$/.exec(type))) {
+      if (Array.isArray(value)) value.forEach((v, i) => walk(v, m[1], `${p}[${i}]`));
+      return;
+    }
+    if ((m = /^\{ \[key: string\]: (.+); \}$/.exec(type))) {
+      for (const [k, v] of Object.entries(value)) walk(v, m[1], `${p}.${k}`);
+      return;
+    }
+    const cls = k8sClient[type];
+    if (!cls || !cls.getAttributeTypeMap || typeof value !== "object") return;
+    const known = new Map(cls.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
+    for (const [k, v] of Object.entries(value)) {
+      if (!known.has(k)) out.push(`${p}.${k}`);
+      else walk(v, known.get(k), `${p}.${k}`);
+    }
+  };
+  walk(obj, `V1${obj.kind}`, "");
+  return out;
+}
+
 // Validates obj against the OpenAPI schema of its apiVersion/kind; throws
-// with the first schema error. Unknown kinds are errors, not skipped.
+// with the first schema error, or the unknown fields. Unknown kinds are
+// errors, not skipped.
 function validateK8s(obj) {
   const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") : ["", obj.apiVersion];
   const modPath = group === "" ? `kubernetes-models/${version}` : `${MODEL_PACKAGES[group] || `kubernetes-models/${group}`}/${version}`;
@@ -59,6 +95,8 @@ function validateK8s(obj) {
   if (!Model) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind}`);
   const m = new Model(JSON.parse(JSON.stringify(obj)));
   m.validate();
+  const unknown = unknownFields(obj);
+  if (unknown && unknown.length) throw new Error(`unknown field(s): ${unknown.join(", ")}`);
 }
 
 function id(obj) {
@@ -112,4 +150,4 @@ function canonical(v) {
   return v;
 }
 
-module.exports = { ROOT, parseDocs, readDocs, walkYaml, validateK8s, id, Reporter, assert, assertEqual, canonical };
+module.exports = { unknownFields, ROOT, parseDocs, readDocs, walkYaml, validateK8s, id, Reporter, assert, assertEqual, canonical };
