@@ -857,16 +857,16 @@ GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 class Store:
     """All objects plus the event history. One lock; watchers wait on cond."""
 
-    def __init__(self):
+    def __init__(self, start_rv=0, start_uid=0):
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.objects = {r.key: {} for r in RESOURCES}   # key -> {(ns, name): obj}
         self.sorted_keys = {}                            # key -> sorted list cache
-        self.rv = 0
-        self.uid_counter = 0
+        self.rv = start_rv          # never goes backwards, even across /fake/reset
+        self.uid_counter = start_uid
         self.history = []        # (rv, res_key, type, obj, old)
         self.history_rvs = []
-        self.compacted_rv = 0
+        self.compacted_rv = start_rv
         self.compact_gen = 0
         self.close_gen = 0       # bumped by /fake/watches/close
         self.close_abrupt = False
@@ -2092,6 +2092,19 @@ class Handler(BaseHTTPRequestHandler):
                 with ctl.lock:
                     ctl.requests = []
                 return self.send_json(200, [])
+        if path == "/fake/reset" and method == "POST":
+            with store.lock:
+                store.close_gen += 1
+                store.close_abrupt = False
+                store.cond.notify_all()
+                fresh = Store(store.rv, store.uid_counter)
+            load_state(fresh, self.server.state_items)
+            self.server.store = fresh
+            with ctl.lock:
+                ctl.faults = []
+                ctl.requests = []
+                ctl.extra_tokens = []
+            return self.send_json(200, {"resourceVersion": str(self.server.store.rv)})
         if path == "/fake/watches/close" and method == "POST":
             opts = self.json_body(body) if body.strip() else {}
             with store.lock:
@@ -2143,6 +2156,15 @@ def load_object(store, obj):
         new["status"] = status
         out = store.update(res, ns, out["metadata"]["name"], new, "status")
     return with_type(res, out)
+
+
+def load_state(store, items):
+    items = sorted(items, key=lambda o: 0 if o.get("kind") == "Namespace" else 1)
+    for o in items:
+        if o.get("kind") == "Namespace" and (o.get("metadata") or {}).get("name") in (
+                "default", "kube-system", "kube-public", "kube-node-lease"):
+            continue
+        load_object(store, o)
 
 
 def gone_status(start, compacted):
@@ -2346,16 +2368,12 @@ def main(argv=None):
     ensure_tls(args.tls_dir)
     host, _, port = args.listen.rpartition(":")
     store = Store()
+    state_items = []
     if args.state:
         with open(args.state) as f:
             doc = json.load(f)
-        items = doc.get("items", []) if isinstance(doc, dict) else doc
-        items = sorted(items, key=lambda o: 0 if o.get("kind") == "Namespace" else 1)
-        for o in items:
-            if o.get("kind") == "Namespace" and (o.get("metadata") or {}).get("name") in (
-                    "default", "kube-system", "kube-public", "kube-node-lease"):
-                continue
-            load_object(store, o)
+        state_items = doc.get("items", []) if isinstance(doc, dict) else doc
+        load_state(store, state_items)
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -2368,6 +2386,7 @@ def main(argv=None):
     srv = Server((host or "127.0.0.1", int(port or 0)), Handler)
     srv.ssl_ctx = ctx
     srv.store = store
+    srv.state_items = state_items
     srv.control = Control(args.token, args.token_file)
     srv.watch_timeout_max = args.watch_timeout_max
     srv.port = srv.server_address[1]

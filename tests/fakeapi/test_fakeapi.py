@@ -868,6 +868,15 @@ class ProcessTest(unittest.TestCase):
             try:
                 st, _, doc = api.req("GET", "/api/v1/namespaces/pre/secrets/s")
                 self.assertEqual(st, 200, doc)
+                rv = int(doc["metadata"]["resourceVersion"])
+                api.req("POST", "/api/v1/namespaces/pre/secrets", secret("extra", {}))
+                st, _, out = api.req("POST", "/fake/reset", token=None)
+                self.assertEqual(st, 200)
+                self.assertGreater(int(out["resourceVersion"]), rv)     # never goes back
+                st, _, _ = api.req("GET", "/api/v1/namespaces/pre/secrets/extra")
+                self.assertEqual(st, 404)
+                st, _, doc = api.req("GET", "/api/v1/namespaces/pre/secrets/s")
+                self.assertEqual(st, 200, doc)                          # state reloaded
             finally:
                 api.stop()
         finally:
