@@ -46,7 +46,8 @@ static int x25519_check(x25519_stanza *out, const age_stanza *st, size_t idx, os
 static int x25519_unwrap(uint8_t file_key[AGE_FILE_KEY_LEN], const x25519_stanza *xs,
                          const age_identity *id, os_error *err) {
   uint8_t shared[32], wrap[32], salt[64];
-  int rc = age_x25519(shared, age_identity_pkey(id), xs->share, err);
+  int rc = age_x25519(shared, age_identity_pkey(id), age_identity_derive_ctx(id), xs->share,
+                      err);
   if (rc < 0)
     goto done;
   memcpy(salt, xs->share, 32);
@@ -149,7 +150,7 @@ static int wrap_x25519(os_buf *out, const uint8_t file_key[AGE_FILE_KEY_LEN],
     rc = os_error_set(err, OS_ECRYPTO, "encrypt: X25519 key generation failed");
     goto done;
   }
-  rc = age_x25519(shared, eph, age_recipient_key(r), err);
+  rc = age_x25519(shared, eph, NULL, age_recipient_key(r), err);
   if (rc < 0) {
     rc = os_error_set(err, OS_EINVAL, "encrypt: recipient is not a valid X25519 public key");
     goto done;

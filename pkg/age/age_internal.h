@@ -159,10 +159,15 @@ void age_stream_free(age_stream *s);
 
 /* ---- X25519 ---- */
 
-/* Shared secret of priv and the raw peer key. Returns 0, or OS_EHEADER when
- * the result is all zero (low-order peer), or OS_ECRYPTO. */
-int age_x25519(uint8_t out[32], EVP_PKEY *priv, const uint8_t peer[32], os_error *err);
+/* Shared secret of priv and the raw peer key. derive_tmpl, if not NULL, is a
+ * derive-initialised context of priv, duplicated (never modified) here.
+ * Returns 0, or OS_EHEADER when the result is all zero (low-order peer), or
+ * OS_ECRYPTO. */
+int age_x25519(uint8_t out[32], EVP_PKEY *priv, EVP_PKEY_CTX *derive_tmpl,
+               const uint8_t peer[32], os_error *err);
 EVP_PKEY *age_identity_pkey(const age_identity *id);
+/* The identity's derive-initialised context (read-only template). */
+EVP_PKEY_CTX *age_identity_derive_ctx(const age_identity *id);
 EVP_PKEY *age_recipient_pkey(const age_recipient *r);
 
 /* ---- file-key recovery, shared by the in-memory and streaming paths ---- */

@@ -11,12 +11,37 @@
 static age_algs algs;
 static bool algs_ok;
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+/* Copied for each peer key: cheaper than looking up X25519 by name again. */
+static EVP_PKEY *x25519_template;
+/* Per-thread HKDF context with its digest already set. */
+static pthread_key_t hkdf_key;
+
+static void hkdf_ctx_free(void *p) { EVP_KDF_CTX_free(p); }
 
 static void algs_fetch(void) {
+  static const uint8_t basepoint[32] = {9};
   algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
   algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
   algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  algs_ok = algs.chacha != NULL && algs.hkdf != NULL && algs.hmac != NULL;
+  x25519_template = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, basepoint, 32);
+  algs_ok = algs.chacha != NULL && algs.hkdf != NULL && algs.hmac != NULL &&
+            x25519_template != NULL && pthread_key_create(&hkdf_key, hkdf_ctx_free) == 0;
+}
+
+static EVP_KDF_CTX *thread_hkdf(void) {
+  EVP_KDF_CTX *ctx = pthread_getspecific(hkdf_key);
+  if (ctx != NULL)
+    return ctx;
+  ctx = EVP_KDF_CTX_new(algs.hkdf);
+  OSSL_PARAM params[2];
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+  params[1] = OSSL_PARAM_construct_end();
+  if (ctx == NULL || EVP_KDF_CTX_set_params(ctx, params) != 1 ||
+      pthread_setspecific(hkdf_key, ctx) != 0) {
+    EVP_KDF_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
 }
 
 const age_algs *age_algs_get(os_error *err) {
@@ -30,28 +55,35 @@ const age_algs *age_algs_get(os_error *err) {
 
 int age_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm_len,
                     const uint8_t *salt, size_t salt_len, const char *info, os_error *err) {
-  const age_algs *a = age_algs_get(err);
-  if (a == NULL)
+  static const uint8_t dummy_key[1];
+  if (age_algs_get(err) == NULL)
     return OS_ECRYPTO;
-  EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(a->hkdf);
+  EVP_KDF_CTX *ctx = thread_hkdf();
   if (ctx == NULL)
     return os_error_set(err, OS_ENOMEM, "hkdf: out of memory");
-  OSSL_PARAM params[5];
-  size_t p = 0;
-  params[p++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-  params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm,
-                                                  ikm_len);
-  /* An empty salt means "no salt" in HKDF, which is the same as zeros. */
-  if (salt_len > 0)
-    params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                                    (void *)(uintptr_t)salt, salt_len);
-  params[p++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                                  (void *)(uintptr_t)info, strlen(info));
-  params[p] = OSSL_PARAM_construct_end();
+  OSSL_PARAM params[4];
+  params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm,
+                                                ikm_len);
+  /* Always set (an empty salt is HKDF's default of zeros) so none lingers. */
+  params[1] = OSSL_PARAM_construct_octet_string(
+      OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)(salt != NULL ? salt : dummy_key), salt_len);
+  params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
+                                                strlen(info));
+  params[3] = OSSL_PARAM_construct_end();
   int rc = 0;
-  if (EVP_KDF_derive(ctx, out, out_len, params) != 1)
+  if (EVP_KDF_derive(ctx, out, out_len, params) != 1) {
+    ERR_clear_error();
     rc = os_error_set(err, OS_ECRYPTO, "hkdf: derive failed");
-  EVP_KDF_CTX_free(ctx);
+  }
+  /* The cached context must not keep the secret input: replace it. */
+  params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                (void *)(uintptr_t)dummy_key, 1);
+  params[1] = OSSL_PARAM_construct_end();
+  if (EVP_KDF_CTX_set_params(ctx, params) != 1) {
+    /* Cannot scrub it: drop the context (freeing wipes the key). */
+    pthread_setspecific(hkdf_key, NULL);
+    EVP_KDF_CTX_free(ctx);
+  }
   return rc;
 }
 
@@ -201,18 +233,30 @@ void age_stream_free(age_stream *s) {
   OPENSSL_cleanse(s, sizeof(*s));
 }
 
-int age_x25519(uint8_t out[32], EVP_PKEY *priv, const uint8_t peer[32], os_error *err) {
-  EVP_PKEY *pub = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer, 32);
+int age_x25519(uint8_t out[32], EVP_PKEY *priv, EVP_PKEY_CTX *derive_tmpl,
+               const uint8_t peer[32], os_error *err) {
+  if (age_algs_get(err) == NULL)
+    return OS_ECRYPTO;
+  EVP_PKEY *pub = EVP_PKEY_dup(x25519_template);
   EVP_PKEY_CTX *ctx = NULL;
   int rc = 0;
-  if (pub == NULL) {
+  if (pub == NULL || EVP_PKEY_set1_encoded_public_key(pub, peer, 32) != 1) {
+    ERR_clear_error();
     rc = os_error_set(err, OS_ECRYPTO, "x25519: bad public key");
     goto done;
   }
-  ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
   size_t len = 32;
-  if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
-      EVP_PKEY_derive_set_peer_ex(ctx, pub, 0) != 1) {
+  if (derive_tmpl != NULL) {
+    ctx = EVP_PKEY_CTX_dup(derive_tmpl);
+  } else {
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+    if (ctx != NULL && EVP_PKEY_derive_init(ctx) != 1) {
+      EVP_PKEY_CTX_free(ctx);
+      ctx = NULL;
+    }
+  }
+  if (ctx == NULL || EVP_PKEY_derive_set_peer_ex(ctx, pub, 0) != 1) {
+    ERR_clear_error();
     rc = os_error_set(err, OS_ECRYPTO, "x25519: derive setup failed");
     goto done;
   }

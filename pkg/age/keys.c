@@ -24,10 +24,12 @@ struct age_recipient {
 struct age_identity {
   uint8_t secret[AGE_X25519_KEY_LEN];
   EVP_PKEY *pkey;
+  EVP_PKEY_CTX *derive; /* derive-initialised; only ever duplicated */
   age_recipient rcpt;
 };
 
 EVP_PKEY *age_identity_pkey(const age_identity *id) { return id->pkey; }
+EVP_PKEY_CTX *age_identity_derive_ctx(const age_identity *id) { return id->derive; }
 EVP_PKEY *age_recipient_pkey(const age_recipient *r) { return r->pkey; }
 
 static int identity_from_secret(age_identity **out, const uint8_t secret[32], os_error *err) {
@@ -45,7 +47,8 @@ static int identity_from_secret(age_identity **out, const uint8_t secret[32], os
     return os_error_set(err, OS_ECRYPTO, "identity: cannot make X25519 key");
   }
   id->rcpt.pkey = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, id->rcpt.key, 32);
-  if (id->rcpt.pkey == NULL) {
+  id->derive = EVP_PKEY_CTX_new_from_pkey(NULL, id->pkey, NULL);
+  if (id->rcpt.pkey == NULL || id->derive == NULL || EVP_PKEY_derive_init(id->derive) != 1) {
     age_identity_free(id);
     ERR_clear_error();
     return os_error_set(err, OS_ECRYPTO, "identity: cannot make X25519 public key");
@@ -106,6 +109,7 @@ const age_recipient *age_identity_recipient(const age_identity *id) { return &id
 void age_identity_free(age_identity *id) {
   if (id == NULL)
     return;
+  EVP_PKEY_CTX_free(id->derive);
   EVP_PKEY_free(id->pkey);
   EVP_PKEY_free(id->rcpt.pkey);
   OPENSSL_cleanse(id, sizeof(*id));

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +572,51 @@ static void test_armor_rules(void **state) {
   assert_false(age_is_armored((const uint8_t *)AGE_VERSION_LINE "\n", 22));
 }
 
+/* One identity shared by several threads, as the controller does. */
+typedef struct thread_job {
+  const age_identity *id;
+  const char *ct;
+  size_t ct_len;
+  int failures;
+} thread_job;
+
+static void *decrypt_many(void *arg) {
+  thread_job *job = arg;
+  for (int i = 0; i < 200; i++) {
+    os_error err = OS_ERROR_INIT;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    if (age_decrypt(&out, &out_len, &job->id, 1, job->ct, job->ct_len, &err) != 0 ||
+        out_len != 6 || memcmp(out, "shared", 6) != 0)
+      job->failures++;
+    os_free_secret(out, out_len);
+  }
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  os_error err = OS_ERROR_INIT;
+  age_identity *id = NULL;
+  assert_int_equal(age_identity_generate(&id, &err), 0);
+  const age_recipient *r = age_identity_recipient(id);
+  char *ct = NULL;
+  size_t ct_len = 0;
+  assert_int_equal(age_encrypt(&ct, &ct_len, &r, 1, "shared", 6, true, &err), 0);
+  pthread_t th[4];
+  thread_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (thread_job){id, ct, ct_len, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, decrypt_many, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(jobs[i].failures, 0);
+  }
+  free(ct);
+  age_identity_free(id);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_base64_rfc4648),
@@ -583,6 +629,7 @@ int main(void) {
       cmocka_unit_test(test_stream_pipe),
       cmocka_unit_test(test_identity_file),
       cmocka_unit_test(test_armor_rules),
+      cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
