@@ -199,7 +199,9 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid = fork();
   if (pid == 0) {
-    /* child: only async-signal-safe calls from here */
+    /* child: only async-signal-safe calls from here; own process group so a
+     * timeout kills the plugin's children too */
+    setpgid(0, 0);
     if (devnull >= 0)
       dup2(devnull, 0);
     dup2(pipefd[1], 1);
@@ -222,6 +224,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long elapsed = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     if (elapsed >= timeout_ms) {
+      kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
       rc = os_error_set(err, OS_ETIMEOUT, "exec credential plugin %s: no result after %ld ms",
                         ec->command, timeout_ms);
@@ -251,6 +254,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
       break;
     if (os_buf_append(&b, chunk, (size_t)r) < 0) {
       OPENSSL_cleanse(chunk, sizeof(chunk));
+      kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
       rc = os_error_set(err, OS_ENOMEM, "exec credential plugin %s: output larger than %u bytes",
                         ec->command, EXEC_OUTPUT_MAX);
