@@ -141,6 +141,10 @@ int cli_str_cmp(const void *a, const void *b);
 /* Writes all n bytes to fd; returns 0 or -1. */
 int cli_write_all(int fd, const void *p, size_t n);
 
+/* Runs argv (no shell) and captures its stdout, at most max bytes, stderr
+ * discarded. Returns 0 when it exited 0 (caller frees *out), else -1. */
+int cli_capture(char **out, size_t *out_len, char *const argv[], size_t max);
+
 /* Number of secrets whose recipients are out of date. */
 size_t cli_count_stale(const spec_tree *t);
 

@@ -21,8 +21,87 @@ static const char usage[] =
     "others are still re-sealed and written, and the exit status is 1.\n"
     "--dry-run lists what would change without writing.\n";
 
-/* Names the holder of a fingerprint if still known to the organization. */
-static void describe_fp(char *out, size_t out_size, const spec_org *o, const char *fp) {
+/* Members found in the Git history of organization.yaml: who held which key
+ * before they were removed. */
+typedef struct past_member {
+  char fp[SPEC_FINGERPRINT_LEN + 1];
+  char *name;
+} past_member;
+
+typedef struct history {
+  bool loaded;
+  past_member *v;
+  size_t n;
+} history;
+
+static void history_free(history *h) {
+  for (size_t i = 0; i < h->n; i++)
+    free(h->v[i].name);
+  free(h->v);
+}
+
+static void history_add(history *h, const char *name, const char *recipient) {
+  char fp[SPEC_FINGERPRINT_LEN + 1];
+  if (seal_fingerprint(fp, recipient, NULL) < 0)
+    return;
+  for (size_t i = 0; i < h->n; i++) {
+    if (strcmp(h->v[i].fp, fp) == 0)
+      return; /* newest first: keep the latest name */
+  }
+  past_member *nv = realloc(h->v, (h->n + 1) * sizeof(*nv));
+  if (nv == NULL)
+    return;
+  h->v = nv;
+  memcpy(h->v[h->n].fp, fp, sizeof(fp));
+  if ((h->v[h->n].name = os_strdup(name)) != NULL)
+    h->n++;
+}
+
+/* Reads `git log -p` of the organization file; lines "- name: X" followed
+ * by "recipient: age1..." (in +, - or context lines) name a key's holder. */
+static void history_load(history *h, const spec_tree *t) {
+  h->loaded = true;
+  const char *file = t->org->pos.file;
+  if (file == NULL)
+    return;
+  char a0[] = "git", a1[] = "-C", a3[] = "log", a4[] = "-p", a5[] = "--format=", a6[] = "--";
+  char *dir = os_strdup(t->dir), *f = os_strdup(file);
+  char *out = NULL;
+  size_t len = 0;
+  if (dir != NULL && f != NULL) {
+    char *const argv[] = {a0, a1, dir, a3, a4, a5, a6, f, NULL};
+    if (cli_capture(&out, &len, argv, 64u * 1024 * 1024) < 0)
+      out = NULL;
+  }
+  free(dir);
+  free(f);
+  if (out == NULL)
+    return;
+  char name[512] = "";
+  char *save = NULL;
+  for (char *line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    char *p = line;
+    if (*p == '+' || *p == '-' || *p == ' ')
+      p++;
+    while (*p == ' ')
+      p++;
+    if (strncmp(p, "- name: ", 8) == 0) {
+      snprintf(name, sizeof(name), "%s", p + 8);
+    } else if (strncmp(p, "recipient: ", 11) == 0 && name[0] != '\0') {
+      history_add(h, name, p + 11);
+      name[0] = '\0';
+    } else if (strncmp(p, "- ", 2) == 0) {
+      name[0] = '\0';
+    }
+  }
+  free(out);
+}
+
+/* Names the holder of a fingerprint: a current member or controller, else a
+ * member found in the Git history, else the bare fingerprint. */
+static void describe_fp(char *out, size_t out_size, const spec_tree *t, history *h,
+                        const char *fp) {
+  const spec_org *o = t->org;
   char f[SPEC_FINGERPRINT_LEN + 1];
   for (size_t i = 0; i < o->n_members; i++) {
     const spec_member *m = &o->members[i];
@@ -38,6 +117,14 @@ static void describe_fp(char *out, size_t out_size, const spec_org *o, const cha
         snprintf(out, out_size, "controller of %s, key %s", o->envs[i].name, fp);
         return;
       }
+    }
+  }
+  if (!h->loaded)
+    history_load(h, t);
+  for (size_t i = 0; i < h->n; i++) {
+    if (strcmp(h->v[i].fp, fp) == 0) {
+      snprintf(out, out_size, "%s, key %s", h->v[i].name, fp);
+      return;
     }
   }
   snprintf(out, out_size, "removed key %s", fp);
@@ -66,6 +153,7 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
   spec_secret **order = NULL;
   const char **dirty = NULL;
   size_t n_dirty = 0, rekeyed = 0, failed = 0;
+  history hist = {0};
   int status = CLI_FAIL;
   if (cli_load_tree(&t, ctx) != 0)
     goto done;
@@ -135,7 +223,7 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
       if (contains((const char *const *)now, n_now, was[k]))
         continue;
       char who[400];
-      describe_fp(who, sizeof(who), t->org, was[k]);
+      describe_fp(who, sizeof(who), t, &hist, was[k]);
       printf("rotate: %s/%s (was readable by %s)\n", s->environment, s->name, who);
       fflush(stdout);
     }
@@ -157,6 +245,7 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
   fprintf(stderr, "orgsecrets: %zu secret(s) %s\n", rekeyed, dry_run ? "to re-seal" : "re-sealed");
   status = CLI_OK;
 done:
+  history_free(&hist);
   free(dirty);
   free(order);
   age_identities_free(ids, n_ids);

@@ -186,17 +186,18 @@ int cli_load_tree(spec_tree **out, const cli_ctx *ctx) {
   return 0;
 }
 
-/* Runs `git -C dir config user.email` and returns its first line, or NULL. */
-static char *git_user_email(const char *dir) {
+int cli_capture(char **out, size_t *out_len, char *const argv[], size_t max) {
+  *out = NULL;
+  *out_len = 0;
   int fds[2];
   if (pipe(fds) != 0)
-    return NULL;
+    return -1;
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
-    return NULL;
+    return -1;
   }
   if (pid == 0) {
     close(fds[0]);
@@ -204,38 +205,55 @@ static char *git_user_email(const char *dir) {
       _exit(127);
     FILE *null = freopen("/dev/null", "w", stderr);
     (void)null;
-    char a0[] = "git", a1[] = "-C", a3[] = "config", a4[] = "user.email";
-    char *d = os_strdup(dir);
-    char *const argv[] = {a0, a1, d, a3, a4, NULL};
-    if (d == NULL)
-      _exit(127);
-    execvp("git", argv);
+    execvp(argv[0], argv);
     _exit(127);
   }
   close(fds[1]);
-  char buf[512];
-  size_t used = 0;
+  os_buf b;
+  os_buf_init(&b, max, false);
+  char chunk[16384];
+  bool too_big = false;
   for (;;) {
-    ssize_t n = read(fds[0], buf + used, sizeof(buf) - 1 - used);
+    ssize_t n = read(fds[0], chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       break;
-    used += (size_t)n;
-    if (used >= sizeof(buf) - 1)
-      break;
+    if (!too_big && os_buf_append(&b, chunk, (size_t)n) < 0)
+      too_big = true;
   }
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  buf[used] = '\0';
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  if (too_big || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      os_buf_detach(out, out_len, &b) < 0) {
+    os_buf_free(&b);
+    return -1;
+  }
+  os_buf_free(&b);
+  return 0;
+}
+
+/* Runs `git -C dir config user.email` and returns its first line, or NULL. */
+static char *git_user_email(const char *dir) {
+  char a0[] = "git", a1[] = "-C", a3[] = "config", a4[] = "user.email";
+  char *d = os_strdup(dir);
+  if (d == NULL)
     return NULL;
-  buf[strcspn(buf, "\r\n")] = '\0';
-  if (buf[0] == '\0')
+  char *const argv[] = {a0, a1, d, a3, a4, NULL};
+  char *out = NULL;
+  size_t len = 0;
+  int rc = cli_capture(&out, &len, argv, 4096);
+  free(d);
+  if (rc < 0)
     return NULL;
-  return os_strdup(buf);
+  out[strcspn(out, "\r\n")] = '\0';
+  if (out[0] == '\0') {
+    free(out);
+    return NULL;
+  }
+  return out;
 }
 
 const char *cli_author(const cli_ctx *ctx, os_error *err) {

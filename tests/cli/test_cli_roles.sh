@@ -66,12 +66,14 @@ check "rekey keeps rotatedAt" grep -q 'rotatedAt' org/secrets/prod/PROD_DATABASE
 
 # bob is removed: rekey re-seals and lists what he could read
 cp org/secrets/prod/PROD_DATABASE_PASSWORD.yaml "$TMP/old-copy.yaml"
+git -C org init -q && git -C org add -A && git -C org -c user.email=t@t -c user.name=t commit -qm setup
 os member remove bob@example.com
 expect_rc 0 "remove bob"
 os rekey
 expect_rc 0 "rekey after removal"
 check "rekey lists values to rotate" grep -q '^rotate: prod/PROD_DATABASE_PASSWORD (was readable by' <<<"$OUT"
 check "rekey lists the dev value too" grep -q '^rotate: dev/DEV_DATABASE_PASSWORD' <<<"$OUT"
+check "rekey names the removed member (from Git history)" grep -q '^rotate: prod/PROD_DATABASE_PASSWORD (was readable by bob@example.com, key [0-9a-f]\{16\})$' <<<"$OUT"
 n_rot=$(grep -c '^rotate:' <<<"$OUT")
 check "one rotate line per secret bob could read (got $n_rot)" test "$n_rot" -eq 4
 secret_out "$TMP/o" reveal PROD_DATABASE_PASSWORD --env prod -i keys/bob
