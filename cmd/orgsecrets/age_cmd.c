@@ -40,7 +40,8 @@ static const char encrypt_usage[] =
 static const char decrypt_usage[] =
     "usage: orgsecrets age decrypt -i FILE [-i FILE]... [-o OUT] [IN]\n"
     "Decrypts IN (default stdin; binary or armored) with the identities in FILE.\n"
-    "  -i, --identity FILE       an age identity file, mode 0600 (repeatable)\n"
+    "  -i, --identity FILE       an age identity file, mode 0600 (repeatable); default\n"
+    "                            $ORGSECRETS_IDENTITY, else ~/.config/orgsecrets/identity\n"
     "  -o, --output OUT          write to OUT (replaced only on success), else stdout\n";
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
@@ -371,8 +372,31 @@ static int age_decrypt_cmd(int argc, char **argv) {
     }
   }
   if (n == 0) {
-    fail("age decrypt: no identity (use -i FILE)");
-    goto done;
+    /* Like the global -i: $ORGSECRETS_IDENTITY, else the default file. */
+    char def[PATH_MAX];
+    const char *path = getenv("ORGSECRETS_IDENTITY");
+    const char *home = getenv("HOME");
+    if ((path == NULL || path[0] == '\0') && home != NULL && home[0] != '\0') {
+      int len = snprintf(def, sizeof(def), "%s/.config/orgsecrets/identity", home);
+      if (len > 0 && (size_t)len < sizeof(def) && access(def, F_OK) == 0)
+        path = def;
+    }
+    if (path == NULL || path[0] == '\0') {
+      fail("age decrypt: no identity (use -i FILE)");
+      goto done;
+    }
+    os_error err = OS_ERROR_INIT;
+    age_identity **loaded = NULL;
+    size_t n_loaded = 0;
+    if (age_identities_load_file(&loaded, &n_loaded, path, &err) < 0) {
+      fail("age decrypt: %s", err.msg);
+      goto done;
+    }
+    for (size_t k = 0; k < n_loaded && n < MAX_KEYS; k++) {
+      ids[n++] = loaded[k];
+      loaded[k] = NULL;
+    }
+    age_identities_free(loaded, n_loaded);
   }
   int in_fd = open_input(in_path);
   if (in_fd < 0)

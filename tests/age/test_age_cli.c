@@ -147,7 +147,7 @@ static void test_help_and_errors(void **state) {
   }
   assert_int_equal(run("%s age keygen -o k.txt 2>/dev/null", bin), 0);
   assert_int_equal(run("%s age encrypt -R /dev/null < /dev/null > x.age", bin), 1);
-  assert_int_equal(run("%s age decrypt < /dev/null", bin), 1);
+  assert_int_equal(run("HOME=/nonexistent ORGSECRETS_IDENTITY= %s age decrypt < /dev/null", bin), 1);
   assert_int_equal(run("%s age frobnicate", bin), 1);
   char *err = take_stderr();
   /* One line per failure, each starting with "orgsecrets: ". */
@@ -211,6 +211,8 @@ static void test_no_secret_on_stderr(void **state) {
                        bin),
                    0);
   assert_int_equal(run("%s age decrypt -i s.txt s.age > s.out", bin), 0);
+  assert_int_equal(run("ORGSECRETS_IDENTITY=s.txt %s age decrypt s.age > s2.out", bin), 0);
+  assert_true(same_file("s.out", "s2.out"));
   assert_int_equal(run("%s age keygen -o other.txt && %s age decrypt -i other.txt s.age", bin,
                        bin),
                    1);
