@@ -628,15 +628,23 @@ function sectionFlags(r, bin) {
       render({ auditLog: { enabled: true }, envFileDir: "/run/env", kubeClient: { qps: 5, burst: 10 } }).objs,
     ],
   ];
+  const checkFlags = (flags, min) => {
+    assert(flags.length >= min, "too few flags found");
+    const unknown = flags.filter((f) => !known.has(f));
+    assert(unknown.length === 0, `unknown to ${path.basename(bin)}: ${unknown.join(" ")}`);
+  };
   for (const [name, objs] of sources) {
     r.check(`controller accepts the flags of ${name}`, () => {
       const args = one(objs, "Deployment").spec.template.spec.containers[0].args;
-      const flags = args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]);
-      assert(flags.length >= 8, "too few flags found");
-      const unknown = flags.filter((f) => !known.has(f));
-      assert(unknown.length === 0, `unknown to ${path.basename(bin)}: ${unknown.join(" ")}`);
+      checkFlags(args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]), 8);
     });
   }
+  r.check("controller accepts the flags of the systemd unit in docs/operations.md", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs", "operations.md"), "utf8").replace(/\\\n/g, " ");
+    const line = doc.split("\n").find((l) => /ExecStart=\/usr\/local\/bin\/orgsecrets-controller /.test(l));
+    assert(line, "no ExecStart line for the controller");
+    checkFlags(line.match(/--[a-z][a-z0-9-]*/g) || [], 6);
+  });
 }
 
 // The CRD schemas and the CLI's own parser must agree: what the CRDs accept
