@@ -329,24 +329,33 @@ def validate_secret(obj, inv, old):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise bad_request("Secret in version \"v1\" cannot be handled as a Secret: data must be an object")
+        raise bad_request("Secret in version \"v1\" cannot be handled as a Secret: "
+                          "data must be an object")
     total = 0
-    for k, v in data.items():
+    for k in list(data):
         check_config_key(inv, "data[%s]" % k, k)
-        total += len(decode_b64(v, "data[%s]" % k, "Secret"))
+        # stored as bytes upstream: null becomes empty, line breaks vanish, output is canonical
+        raw = decode_b64(data[k], "data[%s]" % k, "Secret") if data[k] is not None else b""
+        data[k] = base64.b64encode(raw).decode("ascii")
+        total += len(raw)
     if string_data is not None:
         require_string_map(string_data, "Secret.stringData")
         for k, v in string_data.items():
             check_config_key(inv, "stringData[%s]" % k, k)
             raw = v.encode("utf-8")
+            if k in data:
+                total -= len(base64.b64decode(data[k]))
             data[k] = base64.b64encode(raw).decode("ascii")
+            total += len(raw)
     if data:
         obj["data"] = data
-    total = sum(len(base64.b64decode(v.replace("\r", "").replace("\n", "")))
-                for v in data.values())
+    else:
+        obj.pop("data", None)
     if total > SECRET_MAX:
         inv.add("data", "", "must have at most %d bytes" % SECRET_MAX, "FieldValueTooLong")
-    stype = obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
+    stype = obj["type"]
     if not isinstance(stype, str):
         raise bad_request("Secret.type must be a string")
     if stype == "kubernetes.io/tls":
@@ -1879,9 +1888,6 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise bad_request("invalid limit")
-        if ns is not None and res.namespaced:
-            with store.lock:
-                pass
         meta, items = store.list(res, ns, lsel, fsel, max(limit, 0), q.get("continue"))
         self.send_json(200, list_doc(res, meta, items))
 
