@@ -206,6 +206,19 @@ function sectionManifests(r) {
     assert(one(objs, "Namespace").metadata.name === NS, "namespace");
     const w = one(objs, "MutatingWebhookConfiguration").webhooks[0];
     assert(w.failurePolicy === "Fail", "failurePolicy");
+    // docs/install.md and docs/gitops.md patch /args/1 to change the environment.
+    assert(a[0] === "--environment" && a[1] === "prod", "args[0..1] are no longer --environment prod");
+  });
+  r.check("docs: YAML examples parse, GitOps objects are complete", () => {
+    for (const f of ["install.md", "gitops.md", "operations.md"]) {
+      const text = fs.readFileSync(path.join(ROOT, "docs", f), "utf8");
+      const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+      for (const b of blocks) {
+        for (const doc of parseDocs(b, `docs/${f}`)) {
+          if (doc.kind) assert(doc.apiVersion && doc.metadata && doc.metadata.name && doc.spec, `docs/${f}: incomplete ${doc.kind}`);
+        }
+      }
+    }
   });
   r.check("manifests: every file is listed in a kustomization", () => {
     const dir = path.join(ROOT, "manifests");
