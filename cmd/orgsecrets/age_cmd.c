@@ -106,7 +106,7 @@ static int output_open(output *o, const char *path, mode_t mode) {
     close(o->fd);
     unlink(o->tmp);
     o->tmp[0] = '\0';
-    return fail("chmod %s: %s", o->tmp, strerror(e));
+    return fail("chmod %s: %s", path, strerror(e));
   }
   return 0;
 }

@@ -229,18 +229,25 @@ void age_identities_free(age_identity **ids, size_t n) {
   free(ids);
 }
 
+/* Echoes a rejected recipient string only when it cannot be a secret key. */
+static const char *shown(const char *s) {
+  if (strncmp(s, "age1", 4) != 0 || strlen(s) > 120)
+    return "(not shown)";
+  return s;
+}
+
 int age_recipient_parse(age_recipient **out, const char *s, os_error *err) {
   char hrp[32];
   uint8_t data[40];
   size_t n = 0;
   *out = NULL;
   if (age_bech32_decode(hrp, sizeof(hrp), data, &n, sizeof(data), s, strlen(s), 0) != 0)
-    return os_error_set(err, OS_EINVAL, "recipient: malformed \"%.80s\"", s);
+    return os_error_set(err, OS_EINVAL, "recipient %s: not a valid age1... public key", shown(s));
   if (strcmp(hrp, RECIPIENT_HRP) != 0)
     return os_error_set(err, strncmp(hrp, "age1", 4) == 0 ? OS_EUNSUPPORTED : OS_EINVAL,
-                        "recipient: \"%.80s\" is not an X25519 age recipient", s);
+                        "recipient %s: not an X25519 age recipient", shown(s));
   if (n != 32)
-    return os_error_set(err, OS_EINVAL, "recipient: \"%.80s\" has the wrong length", s);
+    return os_error_set(err, OS_EINVAL, "recipient %s: wrong key length", shown(s));
   age_recipient *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return os_error_set(err, OS_ENOMEM, "recipient: out of memory");

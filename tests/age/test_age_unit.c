@@ -170,6 +170,9 @@ static void test_keys(void **state) {
   assert_null(strstr(err.msg, "EGTZVFFV"));
   assert_int_not_equal(age_recipient_parse(&r, "AGE1XMWWC06LY3EE5RYTXM9MFLAZ2U56JJJ36S0MYPDRWSVLUL66MV4Q47RYEF", &err), 0);
   assert_int_not_equal(age_recipient_parse(&r, VEC_IDENTITY, &err), 0);
+  assert_null(strstr(err.msg, "EGTZVFFV")); /* a secret passed as -r is not echoed */
+  assert_int_not_equal(age_recipient_parse(&r, "age1notakey", &err), 0);
+  assert_non_null(strstr(err.msg, "age1notakey"));
   assert_int_not_equal(age_identity_parse(&id, VEC_RECIPIENT, &err), 0);
   assert_null(id);
   assert_null(r);
