@@ -144,10 +144,17 @@ static void raw(emitter *e, const char *s) {
     e->rc = os_buf_puts(&e->b, s);
 }
 
+static bool plain_ascii(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p >= 0x80)
+      return false;
+  return true;
+}
+
 static void scalar(emitter *e, const char *field, const char *s) {
   if (e->rc != 0)
     return;
-  if (!utf8_valid(s)) {
+  if (!plain_ascii(s) && !utf8_valid(s)) {
     e->rc = OS_EINVAL;
     e->bad = field;
     return;

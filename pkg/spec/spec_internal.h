@@ -50,6 +50,11 @@ int dfail(const dctx *d, int line, const char *fmt, ...) __attribute__((format(p
 int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *data, size_t len,
                           bool fast, os_error *err);
 
+/* The canonical fast path (fast.c): 0 when every document of data is a
+ * canonical OrgSecret (appended to t), 1 when the file must go through
+ * libyaml (t untouched). Uses a; the caller resets it afterwards. */
+int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, size_t len);
+
 int spec_decode_document(spec_org **org, spec_secret **secret, const dctx *d, const node *root);
 
 /* Scalar resolution shared by the decoder (strict strings) and the emitter

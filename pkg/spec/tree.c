@@ -78,6 +78,9 @@ int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *
   if (len > SPEC_FILE_MAX)
     return dfail(&d, 0, "larger than %d bytes", SPEC_FILE_MAX);
   arena_reset(a);
+  if (fast && spec_fast_parse(t, a, file, data, len) == 0)
+    return 0;
+  arena_reset(a);
   node *docs = NULL;
   int rc = yaml_nodes_parse(&docs, a, &d, data, len, fast);
   for (const node *root = rc == 0 ? docs->first : NULL; root != NULL; root = root->next) {

@@ -509,13 +509,34 @@ static void same_as_slow_path(const spec_tree *fast, int fast_rc, const os_error
  * truncations) must never crash the parser (run under ASan/UBSan in CI), and
  * whenever a mutant parses, its canonical emission must parse back to the
  * same emission. */
+static void mutate(const os_buf *base_in);
+
 static void test_mutations_never_crash(void **state) {
   (void)state;
   os_buf base;
   os_buf_init(&base, 1 << 20, false);
   fx_org_text(&base);
   os_buf_puts(&base, "---\n");
-  fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary: database # password", 3);
+  fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 3);
+  mutate(&base);
+  /* Secrets only: exercises the canonical fast path. */
+  os_buf_reset(&base);
+  fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 3);
+  os_buf_puts(&base, "---\n");
+  fx_secret_text(&base, "dev", "API_KEY", NULL, "Gr\xc3\xbc\xc3\x9f" "e, yes", 4);
+  mutate(&base);
+  os_buf_free(&base);
+}
+
+static void mutate(const os_buf *base_in) {
+  const os_buf base = *base_in;
+  {
+    spec_tree *t = spec_tree_new(NULL);
+    os_error err = OS_ERROR_INIT;
+    if (spec_tree_parse(t, "base.yaml", base.data, base.len, &err) != 0)
+      fail_msg("mutation base does not parse: %s", err.msg);
+    spec_tree_free(t);
+  }
   static const char alphabet[] = " \n\t:-#|>\"'{}[],&*!%@`?\\aZ09.~\r\x85\xe2\xc3";
   /* ORGSECRETS_MUTATIONS=N runs longer (e.g. under the sanitizers). */
   const char *env = getenv("ORGSECRETS_MUTATIONS");
@@ -579,7 +600,6 @@ static void test_mutations_never_crash(void **state) {
   }
   assert_true(parsed > 100);
   free(buf);
-  os_buf_free(&base);
 }
 
 int main(void) {
