@@ -51,6 +51,38 @@ static void test_names(void **state) {
   assert_string_equal(spec_role_name(r), "viewer");
   assert_int_equal(spec_role_parse(&r, "owner"), OS_EINVAL);
 
+  assert_true(spec_timestamp_valid("2026-11-26T10:00:00Z"));
+  assert_true(spec_timestamp_valid("2024-02-29T23:59:59Z"));
+  assert_false(spec_timestamp_valid("2026-02-29T00:00:00Z"));
+  assert_false(spec_timestamp_valid("1900-02-29T00:00:00Z"));
+  assert_true(spec_timestamp_valid("2000-02-29T00:00:00Z"));
+  assert_false(spec_timestamp_valid("2026-04-31T00:00:00Z"));
+  assert_false(spec_timestamp_valid("2026-11-26T24:00:00Z"));
+  assert_false(spec_timestamp_valid("2026-11-26T10:00:00"));
+  assert_false(spec_timestamp_valid("2026-11-26T10:00:00.5Z"));
+  assert_false(spec_timestamp_valid("2026-11-26t10:00:00z"));
+  assert_false(spec_timestamp_valid("2026-11-26 10:00:00Z"));
+
+  char rcp[63];
+  fx_recipient(rcp, 9);
+  assert_true(spec_recipient_shaped(rcp));
+  rcp[10] = 'b'; /* not in the bech32 alphabet */
+  assert_false(spec_recipient_shaped(rcp));
+  assert_false(spec_recipient_shaped("age1"));
+  assert_false(spec_recipient_shaped("AGE1QQQQ"));
+  assert_true(spec_fingerprint_valid("0123456789abcdef"));
+  assert_false(spec_fingerprint_valid("0123456789ABCDEF"));
+  assert_false(spec_fingerprint_valid("0123456789abcde"));
+  assert_true(spec_env_file_valid("prod.env"));
+  assert_true(spec_env_file_valid("acme/prod.env"));
+  assert_false(spec_env_file_valid("/etc/prod.env"));
+  assert_false(spec_env_file_valid("../prod.env"));
+  assert_false(spec_env_file_valid("a//b"));
+  assert_false(spec_env_file_valid("a/"));
+  assert_true(spec_dns_subdomain_valid("acme.prod.database-password"));
+  assert_false(spec_dns_subdomain_valid("acme..prod"));
+  assert_false(spec_dns_subdomain_valid("acme.prod.x-"));
+
   char *rn = spec_secret_resource_name("acme", "prod", "DATABASE_PASSWORD");
   assert_string_equal(rn, "acme.prod.database-password");
   free(rn);
