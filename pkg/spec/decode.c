@@ -622,6 +622,10 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
       goto done;
     }
   }
+  s->lines.organization = v[K_ORG]->line;
+  s->lines.environment = v[K_ENV]->line;
+  s->lines.name = v[K_NAME]->line;
+  s->lines.application = v[K_APP] != NULL ? v[K_APP]->line : 0;
   derived = spec_secret_resource_name(s->organization, s->environment, s->name);
   if (derived == NULL) {
     rc = dfail(d, meta->line, "out of memory");

@@ -376,6 +376,10 @@ spec_secret *spec_secret_dup(const spec_secret *s) {
   d->visible_to_viewers = s->visible_to_viewers;
   d->pos.line = s->pos.line;
   d->generation = s->generation;
+  d->lines.organization = s->lines.organization;
+  d->lines.environment = s->lines.environment;
+  d->lines.name = s->lines.name;
+  d->lines.application = s->lines.application;
   DUP_FIELD(d, s, organization);
   DUP_FIELD(d, s, environment);
   DUP_FIELD(d, s, name);

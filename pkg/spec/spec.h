@@ -94,6 +94,9 @@ typedef struct spec_secret {
   size_t n_labels;
   spec_kv *annotations;  /* metadata.annotations, emitted sorted by key */
   size_t n_annotations;
+  struct {               /* source lines of these spec fields; 0 when unknown */
+    int organization, environment, name, application;
+  } lines;
 } spec_secret;
 
 /* One problem found while loading or validating; message names no value. */

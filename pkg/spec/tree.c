@@ -437,7 +437,7 @@ static const char *where_file(const spec_pos *p) { return p->file ? p->file : "(
 
 typedef struct named {
   const char *a, *b, *c;  /* sort keys */
-  const spec_pos *pos;
+  spec_pos pos;           /* file borrowed */
   size_t index;
 } named;
 
@@ -462,8 +462,8 @@ static int report_duplicates(vctx *v, named *items, size_t n, const char *what) 
     size_t first = i - 1;
     while (i < n && strcmp(items[i].a, items[first].a) == 0 &&
            strcmp(items[i].b, items[first].b) == 0 && strcmp(items[i].c, items[first].c) == 0) {
-      problem(v, items[i].pos, true, "duplicate %s %.253s (first at %s:%d)", what, items[i].c,
-              where_file(items[first].pos), items[first].pos->line);
+      problem(v, &items[i].pos, true, "duplicate %s %.253s (first at %s:%d)", what, items[i].c,
+              where_file(&items[first].pos), items[first].pos.line);
       i++;
     }
   }
@@ -491,7 +491,7 @@ static void validate_org(vctx *v, const spec_org *o) {
     if (m->recipient == NULL && m->role != SPEC_ROLE_VIEWER)
       problem(v, &m->pos, true, "member %.80s has role %s but no recipient", m->name ? m->name : "",
               spec_role_name(m->role));
-    items[i] = (named){"", "", m->name ? m->name : "", &m->pos, i};
+    items[i] = (named){"", "", m->name ? m->name : "", m->pos, i};
   }
   report_duplicates(v, items, o->n_members, "member");
   for (size_t i = 0; i < o->n_envs; i++) {
@@ -505,7 +505,7 @@ static void validate_org(vctx *v, const spec_org *o) {
       if (!spec_recipient_shaped(e->controllers[k]))
         problem(v, &e->pos, true, "environment %.80s: controller %zu is not an age X25519 recipient",
                 e->name ? e->name : "", k);
-    items[i] = (named){"", "", e->name ? e->name : "", &e->pos, i};
+    items[i] = (named){"", "", e->name ? e->name : "", e->pos, i};
   }
   report_duplicates(v, items, o->n_envs, "environment");
   for (size_t i = 0; i < o->n_apps; i++) {
@@ -515,25 +515,36 @@ static void validate_org(vctx *v, const spec_org *o) {
     if (a->n_namespaces == 0)
       problem(v, &a->pos, false, "application %.80s has no namespaces: its secrets go nowhere",
               a->name ? a->name : "");
-    items[i] = (named){"", "", a->name ? a->name : "", &a->pos, i};
+    items[i] = (named){"", "", a->name ? a->name : "", a->pos, i};
   }
   report_duplicates(v, items, o->n_apps, "application");
   free(items);
 }
 
+/* The position of a field of s: its own line when known, else the document's. */
+static spec_pos field_pos(const spec_secret *s, int line) {
+  spec_pos p = {s->pos.file, line > 0 ? line : s->pos.line};
+  return p;
+}
+
 static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
   const spec_pos *p = &s->pos;
+  spec_pos at;
   const char *name = s->name ? s->name : "";
+  at = field_pos(s, s->lines.name);
   if (!spec_secret_name_valid(s->name))
-    problem(v, p, true, "spec.name: \"%.80s\" is not a valid secret name", name);
+    problem(v, &at, true, "spec.name: \"%.80s\" is not a valid secret name", name);
+  at = field_pos(s, s->lines.organization);
   if (s->organization == NULL || strcmp(s->organization, o->id ? o->id : "") != 0)
-    problem(v, p, true, "secret %.253s: organization \"%.80s\" is not \"%.80s\"", name,
+    problem(v, &at, true, "secret %.253s: organization \"%.80s\" is not \"%.80s\"", name,
             s->organization ? s->organization : "", o->id ? o->id : "");
+  at = field_pos(s, s->lines.environment);
   if (spec_org_find_env(o, s->environment) == NULL)
-    problem(v, p, true, "secret %.253s: unknown environment \"%.80s\"", name,
+    problem(v, &at, true, "secret %.253s: unknown environment \"%.80s\"", name,
             s->environment ? s->environment : "");
+  at = field_pos(s, s->lines.application);
   if (s->application != NULL && spec_org_find_app(o, s->application) == NULL)
-    problem(v, p, true, "secret %.253s: unknown application \"%.80s\"", name, s->application);
+    problem(v, &at, true, "secret %.253s: unknown application \"%.80s\"", name, s->application);
   if (s->n_recipients == 0)
     problem(v, p, true, "secret %.253s: no recipients", name);
   for (size_t i = 0; i < s->n_recipients; i++)
@@ -582,7 +593,7 @@ int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os
     for (size_t i = 0; i < t->n_secrets; i++) {
       const spec_secret *s = t->secrets[i];
       items[i] = (named){s->organization ? s->organization : "", s->environment ? s->environment : "",
-                         s->name ? s->name : "", &s->pos, i};
+                         s->name ? s->name : "", field_pos(s, s->lines.name), i};
     }
     report_duplicates(&v, items, t->n_secrets, "secret");
     free(items);

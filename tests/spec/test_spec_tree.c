@@ -250,19 +250,19 @@ static void test_cross_document_errors(void **state) {
   char *s = secret_text();
   /* The same secret twice: both places named. */
   const char *dup[] = {SECRET_FILE, s, "secrets/prod/copy.yaml", s};
-  expect_error(NULL, dup, 2, OS_EINVAL, "secrets/prod/copy.yaml:1: ",
-               "duplicate secret DATABASE_PASSWORD (first at " SECRET_FILE ":1)");
+  expect_error(NULL, dup, 2, OS_EINVAL, "secrets/prod/copy.yaml:8: ",
+               "duplicate secret DATABASE_PASSWORD (first at " SECRET_FILE ":8)");
   char *t1 = replace(s, "  environment: prod\n", "  environment: qa\n");
   char *t2 = replace(t1, "acme.prod.", "acme.qa.");
-  expect_secret_error(t2, SECRET_FILE ":1: ", "unknown environment \"qa\"");
+  expect_secret_error(t2, SECRET_FILE ":7: ", "unknown environment \"qa\"");
   free(t1);
   free(t2);
   t1 = replace(s, "  application: api\n", "  application: billing\n");
-  expect_secret_error(t1, SECRET_FILE ":1: ", "unknown application \"billing\"");
+  expect_secret_error(t1, SECRET_FILE ":9: ", "unknown application \"billing\"");
   free(t1);
   t1 = replace(s, "  organization: acme\n", "  organization: other\n");
   t2 = replace(t1, "acme.prod.", "other.prod.");
-  expect_secret_error(t2, SECRET_FILE ":1: ", "organization \"other\" is not \"acme\"");
+  expect_secret_error(t2, SECRET_FILE ":6: ", "organization \"other\" is not \"acme\"");
   free(t1);
   free(t2);
   /* An error in the second document of a multi-document file. */
