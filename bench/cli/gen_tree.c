@@ -168,6 +168,12 @@ int main(int argc, char **argv) {
   if (fclose(vf) != 0)
     goto fail;
   spec_tree_free(t);
+  free(values_path);
+  free(admin_key);
+  free(ctl_key);
+  free(sdir);
+  free(orgdir);
+  free(keys);
   return 0;
 oom:
   fprintf(stderr, "orgsecrets-gen-tree: out of memory\n");
