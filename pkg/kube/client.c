@@ -518,6 +518,11 @@ static int xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t u
   return a->stop != NULL && *a->stop ? 1 : 0;
 }
 
+static bool idempotent(const char *method) {
+  return strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0 ||
+         strcmp(method, "DELETE") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 /* Wipes and frees a header list (it holds the bearer token). */
 static void headers_free(struct curl_slist *h) {
   for (struct curl_slist *p = h; p != NULL; p = p->next)
@@ -563,9 +568,12 @@ static int perform(attempt *a, const creds *k, os_error *err) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, a->total_timeout_ms);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-  if (strcmp(a->method, "GET") != 0) {
+  if (strcmp(a->method, "GET") != 0)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a->method);
-  }
+  /* libcurl silently resends a request whose reused connection died before
+   * any answer; for a write that is not idempotent that could apply it twice */
+  if (!idempotent(a->method))
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
   if (a->body != NULL) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body);
@@ -663,11 +671,6 @@ static bool cc_is_tls_trust(CURLcode cc) {
   return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CERTPROBLEM ||
          cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CIPHER ||
          cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
-}
-
-static bool idempotent(const char *method) {
-  return strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0 ||
-         strcmp(method, "DELETE") == 0 || strcmp(method, "HEAD") == 0;
 }
 
 /* Whether an attempt may be repeated: nothing was applied, or repeating is harmless. */
