@@ -197,6 +197,33 @@ static bool word_in(const char *s, size_t len, const char *const *words) {
   return false;
 }
 
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? without the locale
+ * dependence of strtod. */
+static bool decimal_number(const char *p) {
+  if (*p == '+' || *p == '-')
+    p++;
+  size_t int_digits = 0, frac_digits = 0;
+  while (is_digit(*p))
+    p++, int_digits++;
+  if (*p == '.') {
+    p++;
+    while (is_digit(*p))
+      p++, frac_digits++;
+  }
+  if (int_digits == 0 && frac_digits == 0)
+    return false;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-')
+      p++;
+    if (!is_digit(*p))
+      return false;
+    while (is_digit(*p))
+      p++;
+  }
+  return *p == '\0';
+}
+
 /* Null, booleans (YAML 1.1 and 1.2) and numbers (ints in any base, floats,
  * sexagesimal, .inf/.nan): what a plain scalar may resolve to besides a string. */
 bool spec_plain_is_nonstring(const char *s, size_t len) {
@@ -240,9 +267,7 @@ bool spec_plain_is_nonstring(const char *s, size_t len) {
   if (colon)
     return true; /* sexagesimal-looking: quoted to be safe */
   tmp[t] = '\0';
-  char *end = NULL;
-  (void)strtod(tmp, &end);
-  return end != NULL && *end == '\0';
+  return decimal_number(tmp);
 }
 
 char *spec_secret_resource_name(const char *org, const char *env, const char *name) {

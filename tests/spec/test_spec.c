@@ -168,6 +168,11 @@ static void test_quoting(void **state) {
   check_description(".inf", "  description: \".inf\"\n");
   check_description("12:30", "  description: \"12:30\"\n");
   check_description("1.2.3", "  description: 1.2.3\n");
+  check_description("1e5", "  description: \"1e5\"\n");
+  check_description("1.", "  description: \"1.\"\n");
+  check_description("+7", "  description: \"+7\"\n");
+  check_description("1e", "  description: 1e\n");
+  check_description("3 apples", "  description: 3 apples\n");
   check_description("2026-11-26", "  description: \"2026-11-26\"\n");
   check_description("", "  description: \"\"\n");
   check_description(" padded ", "  description: \" padded \"\n");
