@@ -88,6 +88,8 @@ RESOURCES = [
              field_selectors=["regarding.kind", "regarding.namespace",
                               "regarding.name", "regarding.uid",
                               "reason", "reportingController", "type"]),
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+             "CustomResourceDefinition", False, ["crd", "crds"]),
     Resource("orgsecrets.io", "v1", "organizations", "Organization", False,
              status=True, generation=True, custom=True),
     Resource("orgsecrets.io", "v1", "orgsecrets", "OrgSecret", False,
@@ -171,6 +173,10 @@ class Invalid:
             msg = "Too long: " + detail
         elif reason == "FieldValueForbidden":
             msg = "Forbidden: " + detail
+        elif reason == "FieldValueNotSupported":
+            msg = "Unsupported value: %s: %s" % (json.dumps(value), detail)
+        elif reason == "FieldValueDuplicate":
+            msg = "Duplicate value: %s" % json.dumps(value)
         else:
             msg = "Invalid value: %s: %s" % (shown or json.dumps(value), detail)
         self.causes.append({"reason": reason, "message": msg, "field": field})
@@ -184,8 +190,9 @@ class Invalid:
         d = {"name": self.name or "", "kind": self.res.kind, "causes": self.causes}
         if self.res.group:
             d["group"] = self.res.group
+        kind = self.res.kind + ("." + self.res.group if self.res.group else "")
         raise ApiError(422, "Invalid", '%s "%s" is invalid: %s'
-                       % (self.res.kind, self.name or "", text), d)
+                       % (kind, self.name or "", text), d)
 
 
 # ---------------------------------------------------------------------------
@@ -487,10 +494,14 @@ def validate_events_v1(obj, inv, ns):
         inv.add("regarding.namespace", reg["namespace"], "does not match event.namespace")
 
 
-def validate(res, obj, ns, old, creating):
+def validate(res, obj, ns, old, creating, schema=None):
     name = obj["metadata"].get("name") or obj["metadata"].get("generateName")
     inv = Invalid(res, name)
     validate_meta(res, obj, inv, creating)
+    if schema is not None:
+        validate_by_schema(schema, obj, inv)
+    if res.key == CRDS_KEY:
+        validate_crd(obj, inv)
     if res.key == "core/secrets":
         validate_secret(obj, inv, old)
     elif res.key == "core/configmaps":
@@ -506,6 +517,227 @@ def validate(res, obj, ns, old, creating):
             raise bad_request("%s in version \"%s\" cannot be handled as a %s: %s must be an object"
                               % (res.kind, res.version, res.kind, f))
     inv.check()
+
+
+# ---------------------------------------------------------------------------
+# Custom resources: the CRD's structural schema (when a CRD is stored) prunes and validates
+
+CRDS_KEY = "apiextensions.k8s.io/customresourcedefinitions"
+_GO_RE_CACHE = {}
+
+
+def go_regex(pattern):
+    """Compile an RE2 pattern for Python: '$' must mean end of text, as in Go."""
+    rx = _GO_RE_CACHE.get(pattern)
+    if rx is None:
+        out, i, in_class = [], 0, False
+        while i < len(pattern):
+            ch = pattern[i]
+            if ch == "\\":
+                out.append(pattern[i:i + 2])
+                i += 2
+                continue
+            if in_class:
+                if ch == "]":
+                    in_class = False
+            elif ch == "[":
+                in_class = True
+            elif ch == "$":
+                ch = "\\Z"
+            out.append(ch)
+            i += 1
+        try:
+            rx = re.compile("".join(out))
+        except re.error:
+            rx = re.compile(re.escape(pattern))
+        _GO_RE_CACHE[pattern] = rx
+    return rx
+
+
+def go_type(v):
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+def schema_type_ok(t, v):
+    got = go_type(v)
+    return got == t or (t == "number" and got == "integer")
+
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
+
+
+def schema_prune(schema, value, path, unknown):
+    """Drops fields the structural schema does not declare (and non-nullable nulls);
+    applies defaults. Mutates value; records dropped paths in unknown."""
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        addl = schema.get("additionalProperties")
+        keep = schema.get("x-kubernetes-preserve-unknown-fields") is True or addl is True
+        for k in list(value):
+            sub = (props or {}).get(k)
+            if sub is None and isinstance(addl, dict):
+                sub = addl
+            v = value[k]
+            if v is None and not (sub or {}).get("nullable"):
+                del value[k]
+                continue
+            if sub is not None:
+                schema_prune(sub, v, path + "." + k if path else k, unknown)
+            elif not keep:
+                unknown.append(path + "." + k if path else k)
+                del value[k]
+        for k, sub in (props or {}).items():
+            if k not in value and isinstance(sub, dict) and "default" in sub:
+                value[k] = copy_json(sub["default"])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            schema_prune(schema["items"], v, "%s[%d]" % (path, i), unknown)
+
+
+def schema_check(schema, value, path, inv):
+    if value is None:
+        return
+    t = schema.get("type")
+    if t and not schema_type_ok(t, value):
+        inv.add(path, go_type(value), "%s in body must be of type %s: %s"
+                % (path, t, json.dumps(go_type(value))))
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        inv.add(path, value, "supported values: " + ", ".join(json.dumps(e) for e in schema["enum"]),
+                "FieldValueNotSupported")
+    if isinstance(value, str):
+        n = len(value)
+        if "maxLength" in schema and n > schema["maxLength"]:
+            inv.add(path, "", "may not be more than %d bytes" % schema["maxLength"],
+                    "FieldValueTooLong")
+        if "minLength" in schema and n < schema["minLength"]:
+            inv.add(path, value, "%s in body should be at least %d chars long"
+                    % (path, schema["minLength"]))
+        if "pattern" in schema and not go_regex(schema["pattern"]).search(value):
+            inv.add(path, value, "%s in body should match '%s'" % (path, schema["pattern"]))
+        if schema.get("format") == "date-time" and not RFC3339.match(value):
+            inv.add(path, value, "%s in body must be of type date-time: %s"
+                    % (path, json.dumps(value)))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema:
+            if value < schema["minimum"] or (schema.get("exclusiveMinimum")
+                                             and value == schema["minimum"]):
+                inv.add(path, value, "%s in body should be greater than %s%s" % (
+                    path, "" if schema.get("exclusiveMinimum") else "or equal to ",
+                    schema["minimum"]))
+        if "maximum" in schema:
+            if value > schema["maximum"] or (schema.get("exclusiveMaximum")
+                                             and value == schema["maximum"]):
+                inv.add(path, value, "%s in body should be less than %s%s" % (
+                    path, "" if schema.get("exclusiveMaximum") else "or equal to ",
+                    schema["maximum"]))
+        fmt = schema.get("format")
+        if fmt in ("int32", "int64") and isinstance(value, int):
+            bits = 31 if fmt == "int32" else 63
+            if not -(1 << bits) <= value < (1 << bits):
+                inv.add(path, value, "%s in body must be of type %s" % (path, fmt))
+    elif isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            inv.add(path, len(value), "%s in body should have at least %d items"
+                    % (path, schema["minItems"]))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            inv.add(path, len(value), "must have at most %d items" % schema["maxItems"],
+                    "FieldValueTooMany")
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else None
+        for i, v in enumerate(value):
+            if items:
+                schema_check(items, v, "%s[%d]" % (path, i), inv)
+        lt = schema.get("x-kubernetes-list-type")
+        if lt == "set":
+            seen = []
+            for i, v in enumerate(value):
+                if v in seen:
+                    inv.add("%s[%d]" % (path, i), v, "", "FieldValueDuplicate")
+                seen.append(v)
+        elif lt == "map":
+            keys = schema.get("x-kubernetes-list-map-keys") or []
+            seen = []
+            for i, v in enumerate(value):
+                if not isinstance(v, dict):
+                    continue
+                k = {f: v.get(f) for f in keys}
+                if k in seen:
+                    inv.add("%s[%d]" % (path, i), k, "", "FieldValueDuplicate")
+                seen.append(k)
+    elif isinstance(value, dict):
+        for req in schema.get("required") or []:
+            if req not in value:
+                inv.add(path + "." + req if path else req, None, "", "FieldValueRequired")
+        props = schema.get("properties") or {}
+        addl = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k) if k in props else (addl if isinstance(addl, dict) else None)
+            if sub is not None:
+                schema_check(sub, v, path + "." + k if path else k, inv)
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            inv.add(path, len(value), "must have at most %d items" % schema["maxProperties"],
+                    "FieldValueTooMany")
+
+
+def validate_by_schema(schema, obj, inv):
+    props = schema.get("properties") or {}
+    for k in (set(obj) | set(schema.get("required") or [])) - {"apiVersion", "kind", "metadata"}:
+        if k not in obj:
+            inv.add(k, None, "", "FieldValueRequired")
+        elif k in props:
+            schema_check(props[k], obj[k], k, inv)
+    meta_props = (props.get("metadata") or {}).get("properties") or {}
+    for f in ("name", "generateName"):
+        if f in meta_props and obj["metadata"].get(f):
+            schema_check(meta_props[f], obj["metadata"][f], "metadata." + f, inv)
+
+
+def crd_schema_of(crd, version):
+    for v in (crd.get("spec") or {}).get("versions") or []:
+        if isinstance(v, dict) and v.get("name") == version:
+            return ((v.get("schema") or {}).get("openAPIV3Schema")) or None
+    return None
+
+
+def validate_crd(obj, inv):
+    spec = obj.get("spec") or {}
+    names = spec.get("names") or {}
+    want = "%s.%s" % (names.get("plural", ""), spec.get("group", ""))
+    if obj["metadata"].get("name") != want:
+        inv.add("metadata.name", obj["metadata"].get("name"),
+                'must be spec.names.plural+"."+spec.group')
+    if spec.get("scope") not in ("Cluster", "Namespaced"):
+        inv.add("spec.scope", spec.get("scope"), 'supported values: "Cluster", "Namespaced"',
+                "FieldValueNotSupported")
+
+
+def prune_by_schema(schema, obj):
+    """Top level of a custom resource: everything but apiVersion/kind/metadata is pruned."""
+    unknown = []
+    props = schema.get("properties") or {}
+    for k in list(obj):
+        if k in ("apiVersion", "kind", "metadata"):
+            continue
+        if obj[k] is None and not (props.get(k) or {}).get("nullable"):
+            del obj[k]
+        elif k in props:
+            schema_prune(props[k], obj[k], k, unknown)
+        elif schema.get("x-kubernetes-preserve-unknown-fields") is not True:
+            unknown.append(k)
+            del obj[k]
+    return unknown
 
 
 # ---------------------------------------------------------------------------
@@ -941,6 +1173,13 @@ class Store:
             self.sorted_keys[res.key] = keys
         return keys
 
+    def crd_schema(self, res):
+        """The openAPIV3Schema of a stored CRD for res, or None (then anything goes)."""
+        if not res.custom:
+            return None
+        crd = self.objects[CRDS_KEY].get(("", res.plural + "." + res.group))
+        return crd_schema_of(crd, res.version) if crd else None
+
     def _check_ns(self, res, ns):
         if res.namespaced and ("", ns) not in self.objects[NAMESPACES.key]:
             raise not_found(NAMESPACES, ns)
@@ -1027,7 +1266,10 @@ class Store:
             obj.pop("status", None)
 
     def create(self, res, ns, obj, dry_run=False):
-        validate(res, obj, ns, None, True)
+        schema = self.crd_schema(res)
+        if schema is not None:
+            prune_by_schema(schema, obj)
+        validate(res, obj, ns, None, True, schema)
         with self.lock:
             self._check_ns(res, ns)
             self._stamp_new(res, ns, obj)
@@ -1064,6 +1306,9 @@ class Store:
         if body_uid not in (None, "") and body_uid != old["metadata"]["uid"]:
             raise conflict(res, name, "Precondition failed: UID in precondition: %s, UID in "
                            "object meta: %s" % (body_uid, old["metadata"]["uid"]))
+        schema = self.crd_schema(res)
+        if schema is not None:
+            prune_by_schema(schema, new)
         if subresource == "status":
             status = new.get("status")
             new = copy_json(old)
@@ -1071,13 +1316,15 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
+            if schema is not None:
+                validate(res, new, key[0], old, False, schema)
         else:
             if res.status and res is not NAMESPACES:
                 if "status" in old:
                     new["status"] = copy_json(old["status"])
                 else:
                     new.pop("status", None)
-            validate(res, new, key[0], old, False)
+            validate(res, new, key[0], old, False, schema)
             m, om = new["metadata"], old["metadata"]
             for f in ("uid", "creationTimestamp", "generateName"):
                 if f in om:
@@ -1615,7 +1862,7 @@ class Handler(BaseHTTPRequestHandler):
         if not rest:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
-            return self.send_json(200, api_resource_list(group, version))
+            return self.send_json(200, api_resource_list(group, version, self.server.store))
         ns, res, name, sub = None, None, None, None
         if (rest[0] == "namespaces" and len(rest) >= 3
                 and (group, version, rest[2]) in BY_GV_PLURAL
@@ -1799,6 +2046,10 @@ class Handler(BaseHTTPRequestHandler):
                     if k not in LEASE_SPEC_FIELDS:
                         unknown.append("spec." + k)
                         sub.pop(k)
+        if res.custom:
+            schema = self.server.store.crd_schema(res)
+            if schema is not None:
+                unknown += prune_by_schema(schema, obj)
         meta = obj["metadata"]
         for k in list(meta):
             if k not in META_FIELDS:
@@ -2164,8 +2415,32 @@ def load_object(store, obj):
     return with_type(res, out)
 
 
+def read_manifests(path):
+    """Objects from a JSON or YAML file, or from every such file in a folder."""
+    if os.path.isdir(path):
+        out = []
+        for name in sorted(os.listdir(path)):
+            if name.endswith((".json", ".yaml", ".yml")):
+                out += read_manifests(os.path.join(path, name))
+        return out
+    with open(path) as f:
+        text = f.read()
+    try:
+        doc = json.loads(text)
+        docs = doc.get("items", [doc]) if isinstance(doc, dict) and doc.get("kind", "").endswith(
+            "List") else (doc if isinstance(doc, list) else [doc])
+    except ValueError:
+        try:
+            import yaml  # optional: only to read YAML manifests
+        except ImportError:
+            sys.exit("fakeapi: %s is not JSON and PyYAML is not installed" % path)
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    return [d for d in docs if isinstance(d, dict)]
+
+
 def load_state(store, items):
-    items = sorted(items, key=lambda o: 0 if o.get("kind") == "Namespace" else 1)
+    order = {"CustomResourceDefinition": 0, "Namespace": 1}
+    items = sorted(items, key=lambda o: order.get(o.get("kind"), 2))
     for o in items:
         if o.get("kind") == "Namespace" and (o.get("metadata") or {}).get("name") in (
                 "default", "kube-system", "kube-public", "kube-node-lease"):
@@ -2197,7 +2472,7 @@ def strip_type(obj):
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
-def api_resource_list(group, version):
+def api_resource_list(group, version, store):
     out = []
     for r in RESOURCES:
         if r.group != group or r.version != version:
@@ -2206,6 +2481,14 @@ def api_resource_list(group, version):
              "kind": r.kind, "verbs": VERBS}
         if r.short:
             e["shortNames"] = r.short
+        if r.custom:
+            # short names and categories come from the stored CRD, as on a real cluster
+            crd = store.objects[CRDS_KEY].get(("", r.plural + "." + r.group))
+            names = ((crd or {}).get("spec") or {}).get("names") or {}
+            if names.get("shortNames"):
+                e["shortNames"] = names["shortNames"]
+            if names.get("categories"):
+                e["categories"] = names["categories"]
         out.append(e)
         if r.status:
             out.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
@@ -2367,6 +2650,8 @@ def main(argv=None):
     ap.add_argument("--watch-timeout-max", type=float, default=60.0)
     ap.add_argument("--state")
     ap.add_argument("--kubeconfig-out")
+    ap.add_argument("--crd", action="append", default=[],
+                    help="CustomResourceDefinition file or folder (JSON; YAML needs PyYAML)")
     ap.add_argument("--exit-with-pid", type=int,
                     help="exit when this process is gone (no orphan servers after a crashed test)")
     args = ap.parse_args(argv)
@@ -2379,7 +2664,9 @@ def main(argv=None):
         with open(args.state) as f:
             doc = json.load(f)
         state_items = doc.get("items", []) if isinstance(doc, dict) else doc
-        load_state(store, state_items)
+    for path in args.crd:
+        state_items = read_manifests(path) + state_items
+    load_state(store, state_items)
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2

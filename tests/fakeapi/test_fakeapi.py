@@ -829,6 +829,112 @@ class FakeApiTest(unittest.TestCase):
                                         "-o", "name"))
 
 
+ORG_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "organizations.orgsecrets.io"},
+    "spec": {"group": "orgsecrets.io", "scope": "Cluster",
+             "names": {"kind": "Organization", "plural": "organizations",
+                       "singular": "organization"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "required": ["spec"],
+                               "properties": {
+                                   "spec": {"type": "object", "required": ["id"], "properties": {
+                                       "id": {"type": "string", "pattern": "^[a-z]+$",
+                                              "maxLength": 10},
+                                       "rotationDays": {"type": "integer", "minimum": 0,
+                                                        "default": 90},
+                                       "members": {"type": "array",
+                                                   "x-kubernetes-list-type": "map",
+                                                   "x-kubernetes-list-map-keys": ["name"],
+                                                   "items": {"type": "object",
+                                                             "required": ["name"],
+                                                             "properties": {
+                                                                 "name": {"type": "string"},
+                                                                 "role": {"type": "string",
+                                                                          "enum": ["admin",
+                                                                                   "viewer"]}}}}}},
+                                   "status": {"type": "object", "properties": {
+                                       "observedGeneration": {"type": "integer"}}}}}}}]}}
+
+
+class CrdSchemaTest(unittest.TestCase):
+    """With a CRD stored, custom resources are pruned and validated by its schema."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = FakeApi()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.api.stop()
+
+    def test_schema(self):
+        base = "/apis/orgsecrets.io/v1/organizations"
+        st, _, doc = self.api.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                                  ORG_CRD)
+        self.assertEqual(st, 201, doc)
+        org = {"apiVersion": "orgsecrets.io/v1", "kind": "Organization",
+               "metadata": {"name": "acme"},
+               "spec": {"id": "acme", "typo": 1, "members": [{"name": "a", "role": "admin"}]}}
+        st, r, doc = self.api.req("POST", base, org)
+        self.assertEqual(st, 201, doc)
+        self.assertNotIn("typo", doc["spec"])                      # pruned
+        self.assertIn('unknown field \\"spec.typo\\"', r.getheader("Warning"))
+        self.assertEqual(doc["spec"]["rotationDays"], 90)          # defaulted
+        org["metadata"]["name"] = "acme2"
+        st, _, doc = self.api.req("POST", base + "?fieldValidation=Strict", org)
+        self.assertEqual(st, 400, doc)
+        bad = {"apiVersion": "orgsecrets.io/v1", "kind": "Organization",
+               "metadata": {"name": "bad"},
+               "spec": {"id": "UPPER", "rotationDays": -1,
+                        "members": [{"name": "a", "role": "root"}, {"name": "a"}]}}
+        st, _, doc = self.api.req("POST", base, bad)
+        self.assertEqual(st, 422, doc)
+        fields = sorted(c["field"] for c in doc["details"]["causes"])
+        self.assertEqual(fields, ["spec.id", "spec.members[0].role", "spec.members[1]",
+                                  "spec.rotationDays"], doc["message"])
+        self.assertTrue(doc["message"].startswith('Organization.orgsecrets.io "bad" is invalid'))
+        st, _, doc = self.api.req("POST", base, {"apiVersion": "orgsecrets.io/v1",
+                                                  "kind": "Organization",
+                                                  "metadata": {"name": "nospec"}})
+        self.assertEqual(st, 422, doc)
+        st, _, doc = self.api.req("PATCH", base + "/acme/status",
+                                  {"status": {"observedGeneration": "one"}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 422, doc)
+        self.assertIn("must be of type integer", doc["message"])
+        st, _, doc = self.api.req("PATCH", base + "/acme/status",
+                                  {"status": {"observedGeneration": 1}},
+                                  ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, doc)
+
+    def test_repository_crds(self):
+        crds = os.path.join(HERE, "..", "..", "manifests", "crds")
+        if not os.path.isdir(crds):
+            print("skipping: no manifests/crds in this tree", file=sys.stderr)
+            self.skipTest("no manifests/crds")
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            print("skipping: PyYAML not installed, cannot read manifests/crds", file=sys.stderr)
+            self.skipTest("PyYAML missing")
+        api = FakeApi("--crd", crds)
+        try:
+            st, _, doc = api.req("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+            names = sorted(i["metadata"]["name"] for i in doc["items"])
+            self.assertIn("orgsecrets.orgsecrets.io", names)
+            st, _, doc = api.req("POST", "/apis/orgsecrets.io/v1/orgsecrets",
+                                 orgsecret("acme.prod.x", {"name": "lower"}))
+            self.assertEqual(st, 422, doc)
+            _, _, disc = api.req("GET", "/apis/orgsecrets.io/v1")
+            by_name = {r["name"]: r for r in disc["resources"]}
+            self.assertTrue(by_name["orgsecrets"].get("shortNames"))   # from the stored CRD
+        finally:
+            api.stop()
+
+
 class ProcessTest(unittest.TestCase):
     def test_start_script(self):
         d = tempfile.mkdtemp(prefix="fakeapi-start-")
