@@ -50,25 +50,66 @@ static double unseal_rate(long n, size_t value_len, size_t n_rcpts) {
       exit(1);
     }
   }
-  double t0 = now();
-  for (long i = 0; i < n; i++) {
-    uint8_t *pt = NULL;
-    size_t pt_len = 0;
-    if (age_decrypt(&pt, &pt_len, &mine, 1, cts[i], ct_lens[i], &err) != 0 ||
-        pt_len != value_len) {
-      fprintf(stderr, "decrypt: %s\n", err.msg);
-      exit(1);
+  /* Best of three passes: the figure is the cost, not the machine's noise. */
+  double best = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+      uint8_t *pt = NULL;
+      size_t pt_len = 0;
+      if (age_decrypt(&pt, &pt_len, &mine, 1, cts[i], ct_lens[i], &err) != 0 ||
+          pt_len != value_len) {
+        fprintf(stderr, "decrypt: %s\n", err.msg);
+        exit(1);
+      }
+      os_free_secret(pt, pt_len);
     }
-    os_free_secret(pt, pt_len);
+    double dt = now() - t0;
+    if (best == 0 || dt < best)
+      best = dt;
   }
-  double dt = now() - t0;
   for (long i = 0; i < n; i++)
     free(cts[i]);
   free(cts);
   free(ct_lens);
   for (size_t i = 0; i < n_rcpts; i++)
     age_identity_free(ids[i]);
-  return (double)n / dt;
+  return (double)n / best;
+}
+
+/* Bare X25519 derives per second with one reused context: the floor. */
+static double x25519_rate(long n) {
+  uint8_t a[32], b[32], out[32];
+  RAND_bytes(a, sizeof(a));
+  RAND_bytes(b, sizeof(b));
+  EVP_PKEY *priv = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, a, 32);
+  EVP_PKEY *other = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, b, 32);
+  uint8_t pub[32];
+  size_t pub_len = sizeof(pub);
+  if (priv == NULL || other == NULL || EVP_PKEY_get_raw_public_key(other, pub, &pub_len) != 1)
+    exit(1);
+  EVP_PKEY *peer = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, pub, 32);
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+  if (peer == NULL || ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
+      EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
+    exit(1);
+  double best = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+      size_t len = sizeof(out);
+      if (EVP_PKEY_derive(ctx, out, &len) != 1)
+        exit(1);
+    }
+    double dt = now() - t0;
+    if (best == 0 || dt < best)
+      best = dt;
+  }
+  EVP_PKEY_CTX_free(ctx);
+  EVP_PKEY_free(priv);
+  EVP_PKEY_free(other);
+  EVP_PKEY_free(peer);
+  return (double)n / best;
 }
 
 static double rsa_oaep_rate(long n) {
@@ -106,12 +147,15 @@ int main(int argc, char **argv) {
   long n_rsa = arg_long(argc > 2 ? argv[2] : NULL, 300);
   double r1 = unseal_rate(n, 64, 1);
   double r5 = unseal_rate(n / 4 > 0 ? n / 4 : 1, 64, 5);
+  double x = x25519_rate(n / 2 > 0 ? n / 2 : 1);
   double rsa = rsa_oaep_rate(n_rsa);
-  printf("%-54s %12s %12s\n", "in-process unseal (one core)", "values/s", "us/value");
+  printf("%-54s %12s %12s\n", "in-process unseal (one core, best of 3 passes)", "values/s", "us/value");
   printf("%-54s %12.0f %12.1f\n", "age_decrypt, armored 64 B value, 1 recipient", r1, 1e6 / r1);
   printf("%-54s %12.0f %12.1f\n", "age_decrypt, armored 64 B value, 5 recipients (ours last)", r5,
          1e6 / r5);
+  printf("%-54s %12.0f %12.1f\n", "bare X25519 derive, reused context (the floor)", x, 1e6 / x);
   printf("%-54s %12.0f %12.1f\n", "RSA-OAEP-4096 SHA-256 decrypt (OpenSSL)", rsa, 1e6 / rsa);
+  printf("age_decrypt cost beyond the X25519 derive: %.1f us/value\n", 1e6 / r1 - 1e6 / x);
   printf("age/RSA ratio: %.1fx (goal: >= 20000 values/s with age)\n", r1 / rsa);
   return r1 >= 20000 ? 0 : 3;
 }

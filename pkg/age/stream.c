@@ -17,6 +17,8 @@
 /* One extra chunk of room so a batch can always look one byte ahead. */
 #define BUF_CAP (BATCH_BYTES + AGE_ENC_CHUNK_SIZE)
 #define RAW_CAP (256u * 1024u)
+/* Bytes read first to tell armor from binary. */
+#define PROBE_LEN 1024u
 #define ARMOR_LINE_MAX 4096u
 
 /* ---- output ---- */
@@ -164,12 +166,12 @@ typedef struct source {
 static int source_open(source *s, int fd, os_error *err) {
   memset(s, 0, sizeof(*s));
   s->fd = fd;
-  s->raw = malloc(RAW_CAP);
+  s->raw = malloc(PROBE_LEN);
   if (s->raw == NULL)
     return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
   /* Look at the start of the input to tell armor from binary. */
-  while (s->raw_len < 1024 && !s->fd_eof) {
-    ssize_t r = read_some(fd, s->raw + s->raw_len, RAW_CAP - s->raw_len, err);
+  while (s->raw_len < PROBE_LEN && !s->fd_eof) {
+    ssize_t r = read_some(fd, s->raw + s->raw_len, PROBE_LEN - s->raw_len, err);
     if (r < 0)
       return (int)r;
     if (r == 0)
@@ -177,6 +179,13 @@ static int source_open(source *s, int fd, os_error *err) {
     s->raw_len += (size_t)r;
   }
   s->armored = age_is_armored((const uint8_t *)s->raw, s->raw_len);
+  if (s->armored) {
+    /* Armored text is read through a larger line buffer. */
+    char *p = realloc(s->raw, RAW_CAP);
+    if (p == NULL)
+      return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
+    s->raw = p;
+  }
   age_armor_dec_init(&s->ad);
   return 0;
 }
