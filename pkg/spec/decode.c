@@ -37,6 +37,18 @@ static const char *kind_name(enum node_kind k) {
   return "?";
 }
 
+/* Formats an element path ("spec.members[3]") for messages; a truncated
+ * path only shortens a message. */
+__attribute__((format(printf, 3, 4))) static void msgpath(char *buf, size_t size, const char *fmt,
+                                                          ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, size, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    buf[0] = '\0';
+}
+
 /* Joins "path.field" into buf (path may be empty). */
 static const char *fpath(char *buf, size_t size, const char *path, const char *field) {
   int n = snprintf(buf, size, "%s%s%s", path, path[0] ? "." : "", field);
@@ -175,7 +187,7 @@ static int get_str_list(const dctx *d, const node *v, const char *path, const ch
   for (const node *it = v->first; it != NULL; it = it->next) {
     char item[64];
     if (!is_string(it) || (valid != NULL && !valid(it->str))) {
-      snprintf(item, sizeof(item), "%s[%zu]", field, n);
+      msgpath(item, sizeof(item), "%s[%zu]", field, n);
       if (!is_string(it))
         rc = dfail(d, it->line, "%s: expected a string", fpath(fp, sizeof(fp), path, item));
       else
@@ -426,7 +438,7 @@ static int decode_org(spec_org **out, const dctx *d, const node *meta, const nod
       goto done;
     o->members = p;
     for (const node *it = p ? v[1]->first : NULL; it != NULL; it = it->next) {
-      snprintf(path, sizeof(path), "spec.members[%zu]", o->n_members);
+      msgpath(path, sizeof(path), "spec.members[%zu]", o->n_members);
       rc = decode_member(d, it, path, &o->members[o->n_members++]);
       if (rc < 0)
         goto done;
@@ -438,7 +450,7 @@ static int decode_org(spec_org **out, const dctx *d, const node *meta, const nod
       goto done;
     o->envs = p;
     for (const node *it = p ? v[2]->first : NULL; it != NULL; it = it->next) {
-      snprintf(path, sizeof(path), "spec.environments[%zu]", o->n_envs);
+      msgpath(path, sizeof(path), "spec.environments[%zu]", o->n_envs);
       rc = decode_env(d, it, path, &o->envs[o->n_envs++]);
       if (rc < 0)
         goto done;
@@ -450,7 +462,7 @@ static int decode_org(spec_org **out, const dctx *d, const node *meta, const nod
       goto done;
     o->apps = p;
     for (const node *it = p ? v[3]->first : NULL; it != NULL; it = it->next) {
-      snprintf(path, sizeof(path), "spec.applications[%zu]", o->n_apps);
+      msgpath(path, sizeof(path), "spec.applications[%zu]", o->n_apps);
       rc = decode_app(d, it, path, &o->apps[o->n_apps++]);
       if (rc < 0)
         goto done;

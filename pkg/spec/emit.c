@@ -328,6 +328,7 @@ int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error
     p += n + (nl ? 1 : 0);
   }
   char what[300];
-  snprintf(what, sizeof(what), "secret %.253s", s->name);
+  if (snprintf(what, sizeof(what), "secret %.253s", s->name) < 0)
+    what[0] = '\0';
   return finish(out, out_len, &e, what, err);
 }

@@ -15,6 +15,7 @@ static node *from_json(arena *a, const json_t *j, int depth) {
     return NULL;
   node *n = NULL;
   char num[64];
+  int w = 0;
   switch (json_typeof(j)) {
   case JSON_OBJECT: {
     if ((n = node_new(a, NODE_MAP, 0)) == NULL)
@@ -50,22 +51,24 @@ static node *from_json(arena *a, const json_t *j, int depth) {
       return NULL;
     return n;
   case JSON_INTEGER:
-    snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+    w = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
     break;
   case JSON_REAL:
-    snprintf(num, sizeof(num), "%.17g", json_real_value(j));
+    w = snprintf(num, sizeof(num), "%.17g", json_real_value(j));
     break;
   case JSON_TRUE:
-    snprintf(num, sizeof(num), "true");
+    w = snprintf(num, sizeof(num), "true");
     break;
   case JSON_FALSE:
-    snprintf(num, sizeof(num), "false");
+    w = snprintf(num, sizeof(num), "false");
     break;
   case JSON_NULL:
-    snprintf(num, sizeof(num), "null");
+    w = snprintf(num, sizeof(num), "null");
     break;
   }
-  if ((n = node_new(a, NODE_SCALAR, 0)) == NULL || node_set_str(a, n, num, strlen(num)) < 0)
+  if (w < 0 || (size_t)w >= sizeof(num))
+    return NULL;
+  if ((n = node_new(a, NODE_SCALAR, 0)) == NULL || node_set_str(a, n, num, (size_t)w) < 0)
     return NULL;
   n->plain = true;
   return n;
@@ -80,7 +83,11 @@ static int decode_json(spec_org **org, spec_secret **secret, const json_t *obj, 
   char object[320];
   const char *kind = json_string_value(json_object_get(obj, "kind"));
   const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-  snprintf(object, sizeof(object), "%.40s %.253s", kind ? kind : "object", name ? name : "(unnamed)");
+  /* Bounded by the precisions: cannot truncate. */
+  int w = snprintf(object, sizeof(object), "%.40s %.253s", kind ? kind : "object",
+                   name ? name : "(unnamed)");
+  if (w < 0)
+    object[0] = '\0';
   dctx d = {.object = object, .lenient_meta = true, .err = err};
   if (!json_is_object(obj))
     return dfail(&d, 0, "expected a JSON object");
