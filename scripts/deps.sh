@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
-      libmicrohttpd-dev libcmocka-dev
+      libmicrohttpd-dev libgnutls28-dev libcmocka-dev
       age curl python3 python3-jsonpatch python3-yaml openssl git
       nodejs wrk)
 missing=()

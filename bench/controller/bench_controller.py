@@ -1,0 +1,90 @@
+"""Controller benchmark against the fake API server on loopback:
+initial sync of APPS*PER_APP secrets across APPS namespaces, a steady-state
+pass with zero writes, API writes per changed secret, time from a changed
+spec file to the written Secret, and controller peak memory."""
+
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+build = os.path.abspath(sys.argv[1])
+apps = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+per = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+os.environ["ORGSECRETS_BUILD_DIR"] = build
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "controller"))
+from harness import Fake, binary, wait_for  # noqa: E402
+
+ctl_bin = binary("orgsecrets-controller")
+cli = binary("orgsecrets")
+gen = os.path.join(build, "bench", "controller", "orgsecrets-gen-apps")
+tmp = tempfile.mkdtemp(prefix="os-bench-ctl-")
+try:
+    t0 = time.time()
+    subprocess.run([gen, tmp, str(apps), str(per)], check=True)
+    print("generated %d secrets in %d applications/namespaces in %.1f s" % (apps * per, apps, time.time() - t0))
+    fake = Fake(os.path.join(tmp, "fake"))
+    fake.ok("POST", "/fake/objects", {"items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-%d" % i}} for i in range(apps)]})
+    org = os.path.join(tmp, "org")
+    key = os.path.join(tmp, "keys", "controller.key")
+    base = [ctl_bin, "--environment", "prod", "--identity", key, "--source", org, "--kubeconfig", fake.kubeconfig,
+            "--qps", "5000", "--burst", "5000"]
+
+    def once(label):
+        fake.clear_requests()
+        t = time.time()
+        p = subprocess.Popen(base + ["--once"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = p.communicate()
+        wall = time.time() - t
+        writes = len(fake.writes(exclude_events=True))
+        reqs = len(fake.requests())
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0:
+            print(err.decode()[-2000:])
+            raise SystemExit("controller --once failed")
+        print("%-34s %6.2f s wall  %5d API requests  %5d writes" % (label, wall, reqs, writes))
+        return writes
+
+    w1 = once("initial sync (--once):")
+    w2 = once("steady-state pass (--once):")
+    peak_once = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print("steady-state writes: %d (goal 0)" % w2)
+
+    log = open(os.path.join(tmp, "ctl.log"), "w")
+    proc = subprocess.Popen(base + ["--resync", "1h"], stdout=log, stderr=log)
+    time.sleep(3)  # list, watch, first (no-op) pass
+    env = dict(os.environ, ORGSECRETS_DIR=org, ORGSECRETS_USER="admin@bench",
+               ORGSECRETS_IDENTITY=os.path.join(tmp, "keys", "admin.key"))
+    lat = []
+    writes_per_change = []
+    for i in range(10):
+        app = "app-%d" % (i * 7 % apps)
+        name = "SETTING_%d_3" % (i * 7 % apps)
+        ns = "ns-%d" % (i * 7 % apps)
+        before = fake.secret(ns, app + "-secrets")["metadata"]["resourceVersion"]
+        fake.clear_requests()
+        subprocess.run([cli, "set", name, "--env", "prod", "--app", app], input=b"changed-%d" % i, env=env,
+                       check=True, capture_output=True)
+        t = time.time()
+        wait_for(lambda: fake.secret(ns, app + "-secrets")["metadata"]["resourceVersion"] != before,
+                 timeout=30, interval=0.002, what="write")
+        lat.append(time.time() - t)
+        time.sleep(0.3)
+        writes_per_change.append(len(fake.writes(exclude_events=True)))
+    status = open("/proc/%d/status" % proc.pid).read()
+    hwm = re.search(r"VmHWM:\s+(\d+) kB", status).group(1)
+    proc.terminate()
+    proc.wait(20)
+    lat.sort()
+    print("changed spec file -> Secret written: median %.0f ms, max %.0f ms (10 changes, polling every 2 ms; goal <= 100 ms)"
+          % (lat[len(lat) // 2] * 1e3, lat[-1] * 1e3))
+    print("API writes per changed secret: %s (goal 1)" % sorted(set(writes_per_change)))
+    print("controller peak memory, running with %d secrets: %.1f MiB (VmHWM; goal <= 16 MiB)" % (apps * per, int(hwm) / 1024))
+    print("peak memory of the --once runs: %.1f MiB (max RSS)" % (peak_once / 1024))
+    fake.stop()
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,1096 @@
+#include "reconcile/controller.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "age/age.h"
+#include "audit/audit.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "httpd/httpd.h"
+#include "inject/admission.h"
+#include "kube/kube.h"
+#include "metrics/metrics.h"
+#include "reconcile/envfiles.h"
+#include "reconcile/kubesync.h"
+#include "reconcile/lease.h"
+#include "reconcile/plan.h"
+#include "reconcile/source.h"
+#include "spec/spec.h"
+
+#ifndef ORGSECRETS_VERSION
+#define ORGSECRETS_VERSION "0.1.0"
+#endif
+
+typedef struct ctl {
+  const controller_options *o;
+  volatile int *stop;
+  age_identity **ids;
+  size_t n_ids;
+  uint8_t ck[32];
+  kube_client *k;
+  metrics_registry *m;
+  metrics_family *m_reconcile, *m_duration, *m_kube, *m_secrets, *m_unseal_err, *m_leader,
+      *m_build, *m_writes, *m_webhook, *m_webhook_dur;
+  httpd_server *http, *webhook;
+  audit_log *audit;
+  kubesync_cache *scache;
+  plan_cache *pcache;
+  lease_elector *lease;
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  bool source_dirty, target_dirty;
+  atomic_bool ready;
+  atomic_bool leader_changed;
+  /* cluster source: name -> object, under mu */
+  json_t *cr_orgs, *cr_secrets;
+  /* the last plans, one per organization; touched by the main loop only */
+  reconcile_plan **plans;
+  size_t n_plans;
+  spec_tree *tree;              /* folder source: the specs the plans came from */
+  json_t *cr_snapshot;          /* cluster source: specs the plans came from */
+  spec_org **cr_orgs_parsed;
+  size_t n_cr_orgs_parsed;
+  spec_secret **cr_secrets_parsed;
+  size_t n_cr_secrets_parsed;
+  /* webhook resolver index, under idx_lock: ns -> {NAME: secret}, ns -> [secret] */
+  pthread_rwlock_t idx_lock;
+  json_t *idx, *idx_lists;
+  json_t *audit_seen;           /* resource -> "reason:digest" last audited */
+  char *recipients_json;
+  int backoff_s;
+} ctl;
+
+/* ---- small helpers ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rfc3339_now(char *out, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void mark_dirty(ctl *c, bool source) {
+  pthread_mutex_lock(&c->mu);
+  if (source)
+    c->source_dirty = true;
+  c->target_dirty = true;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static bool writer(const ctl *c) { return !c->o->leader_elect || (c->lease && lease_is_leader(c->lease)); }
+
+static void audit(ctl *c, const char *event, json_t *fields) {
+  if (c->audit != NULL && fields != NULL) {
+    os_error err = OS_ERROR_INIT;
+    if (audit_log_append(c->audit, event, fields, &err) < 0)
+      os_log_error("audit log: %s", err.msg);
+  }
+  json_decref(fields);
+}
+
+/* ---- metrics ---- */
+
+static void observe_kube(void *ctx, const char *verb, long code, double seconds) {
+  ctl *c = ctx;
+  (void)seconds;
+  char code_s[16];
+  snprintf(code_s, sizeof(code_s), "%ld", code);
+  const char *labels[] = {verb, code == 0 ? "error" : code_s};
+  metrics_counter_inc(c->m_kube, labels);
+}
+
+static int setup_metrics(ctl *c, os_error *err) {
+  int rc = metrics_registry_new(&c->m, err);
+  const char *result[] = {"result"};
+  const char *verb_code[] = {"verb", "code"};
+  const char *state[] = {"state"};
+  const char *reason[] = {"reason"};
+  const char *version[] = {"version"};
+  const char *op[] = {"operation"};
+  static const double dur_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  static const double wh_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1};
+  if (rc == 0)
+    rc = metrics_counter_new(&c->m_reconcile, c->m, "orgsecrets_reconcile_total",
+                             "Reconcile passes by result.", result, 1, err);
+  if (rc == 0)
+    rc = metrics_histogram_new(&c->m_duration, c->m, "orgsecrets_reconcile_duration_seconds",
+                               "Duration of reconcile passes by result.", result, 1, dur_buckets,
+                               sizeof(dur_buckets) / sizeof(dur_buckets[0]), err);
+  if (rc == 0)
+    rc = metrics_counter_new(&c->m_kube, c->m, "orgsecrets_kube_requests_total",
+                             "Kubernetes API requests by verb and HTTP code.", verb_code, 2, err);
+  if (rc == 0)
+    rc = metrics_gauge_new(&c->m_secrets, c->m, "orgsecrets_secrets",
+                           "Secrets of this environment by state.", state, 1, err);
+  if (rc == 0)
+    rc = metrics_counter_new(&c->m_unseal_err, c->m, "orgsecrets_unseal_errors_total",
+                             "Values that failed to unseal, by reason.", reason, 1, err);
+  if (rc == 0)
+    rc = metrics_gauge_new(&c->m_leader, c->m, "orgsecrets_leader",
+                           "1 when this replica may write.", NULL, 0, err);
+  if (rc == 0)
+    rc = metrics_gauge_new(&c->m_build, c->m, "orgsecrets_build_info",
+                           "Build information.", version, 1, err);
+  if (rc == 0)
+    rc = metrics_counter_new(&c->m_writes, c->m, "orgsecrets_target_writes_total",
+                             "Writes to targets by operation.", op, 1, err);
+  if (rc == 0)
+    rc = metrics_counter_new(&c->m_webhook, c->m, "orgsecrets_webhook_requests_total",
+                             "Admission requests by result.", result, 1, err);
+  if (rc == 0)
+    rc = metrics_histogram_new(&c->m_webhook_dur, c->m, "orgsecrets_webhook_duration_seconds",
+                               "Admission request latency.", NULL, 0, wh_buckets,
+                               sizeof(wh_buckets) / sizeof(wh_buckets[0]), err);
+  if (rc == 0)
+    metrics_gauge_set1(c->m_build, ORGSECRETS_VERSION, 1);
+  return rc;
+}
+
+/* ---- HTTP endpoints ---- */
+
+static int h_healthz(void *ctx, const httpd_request *req, httpd_response *resp) {
+  (void)ctx;
+  (void)req;
+  return httpd_response_set_body(resp, "text/plain", "ok\n", 3);
+}
+
+static int h_readyz(void *ctx, const httpd_request *req, httpd_response *resp) {
+  ctl *c = ctx;
+  (void)req;
+  if (!atomic_load(&c->ready)) {
+    httpd_response_set_status(resp, 503);
+    return httpd_response_set_body(resp, "text/plain", "not ready: first sync pending\n", 29);
+  }
+  return httpd_response_set_body(resp, "text/plain", "ok\n", 3);
+}
+
+static int h_metrics(void *ctx, const httpd_request *req, httpd_response *resp) {
+  ctl *c = ctx;
+  (void)req;
+  os_buf b;
+  os_buf_init(&b, 16u * 1024 * 1024, false);
+  int rc = metrics_render(&b, c->m);
+  if (rc == 0)
+    rc = httpd_response_set_body(resp, METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+  os_buf_free(&b);
+  return rc;
+}
+
+static int h_recipients(void *ctx, const httpd_request *req, httpd_response *resp) {
+  ctl *c = ctx;
+  (void)req;
+  return httpd_response_set_body(resp, "application/json", c->recipients_json,
+                                 strlen(c->recipients_json));
+}
+
+static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
+  ctl *c = ctx;
+  pthread_rwlock_rdlock(&c->idx_lock);
+  const char *s = json_string_value(json_object_get(json_object_get(c->idx, ns), name));
+  *secret_name = s ? os_strdup(s) : NULL;
+  pthread_rwlock_unlock(&c->idx_lock);
+  if (s == NULL)
+    return OS_ENOTFOUND;
+  return *secret_name ? 0 : OS_ENOMEM;
+}
+
+static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
+  ctl *c = ctx;
+  pthread_rwlock_rdlock(&c->idx_lock);
+  json_t *arr = json_object_get(c->idx_lists, ns);
+  size_t len = json_array_size(arr);
+  char **v = calloc(len ? len : 1, sizeof(*v));
+  int rc = v ? 0 : OS_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < len; i++) {
+    v[i] = os_strdup(json_string_value(json_array_get(arr, i)));
+    if (v[i] == NULL)
+      rc = OS_ENOMEM;
+  }
+  pthread_rwlock_unlock(&c->idx_lock);
+  if (rc < 0) {
+    for (size_t i = 0; v && i < len; i++)
+      free(v[i]);
+    free(v);
+    return rc;
+  }
+  *names = v;
+  *n = len;
+  return 0;
+}
+
+static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
+  ctl *c = ctx;
+  double t0 = now_s();
+  size_t len = 0;
+  const uint8_t *body = httpd_request_body(req, &len);
+  inject_options io = {resolve_ref, list_secrets, c};
+  char *out = NULL;
+  size_t out_len = 0;
+  os_error err = OS_ERROR_INIT;
+  int rc = inject_review_handle(&out, &out_len, (const char *)body, len, &io, &err);
+  const char *result = "error";
+  if (rc == 0) {
+    json_t *r = json_loadb(out, out_len, 0, NULL);
+    json_t *resp_obj = json_object_get(r, "response");
+    bool allowed = json_is_true(json_object_get(resp_obj, "allowed"));
+    result = !allowed ? "denied" : json_object_get(resp_obj, "patch") ? "patched" : "allowed";
+    if (json_object_get(resp_obj, "patch") != NULL) {
+      json_t *reqdoc = json_loadb((const char *)body, len, 0, NULL);
+      json_t *request = json_object_get(reqdoc, "request");
+      json_t *fields = json_pack(
+          "{s:s?,s:s?,s:s?}", "namespace", json_string_value(json_object_get(request, "namespace")),
+          "pod", json_string_value(json_object_get(json_object_get(json_object_get(request, "object"), "metadata"), "name")),
+          "uid", json_string_value(json_object_get(resp_obj, "uid")));
+      audit(c, "inject", fields);
+      json_decref(reqdoc);
+    }
+    json_decref(r);
+    httpd_response_set_body(resp, "application/json", out, out_len);
+  } else {
+    /* a malformed review is the caller's fault (400); anything else is ours
+     * (500), so the webhook's failurePolicy decides */
+    bool bad = rc == OS_EINVAL;
+    httpd_response_set_status(resp, bad ? 400 : 500);
+    char msg[OS_ERROR_MSG_MAX + 32];
+    int n = snprintf(msg, sizeof(msg), "%s: %s\n", bad ? "bad admission review" : "webhook error",
+                     err.msg);
+    httpd_response_set_body(resp, "text/plain", msg, n > 0 ? (size_t)n : 0);
+    result = bad ? "malformed" : "error";
+  }
+  free(out);
+  metrics_counter_inc1(c->m_webhook, result);
+  metrics_histogram_observe(c->m_webhook_dur, NULL, now_s() - t0);
+  return 0;
+}
+
+static int setup_http(ctl *c, os_error *err) {
+  int rc = 0;
+  if (c->o->listen != NULL) {
+    httpd_options ho = {.listen = c->o->listen};
+    rc = httpd_server_new(&c->http, &ho, err);
+    if (rc == 0)
+      rc = httpd_route(c->http, "GET", "/healthz", h_healthz, c, err);
+    if (rc == 0)
+      rc = httpd_route(c->http, "GET", "/readyz", h_readyz, c, err);
+    if (rc == 0)
+      rc = httpd_route(c->http, "GET", "/metrics", h_metrics, c, err);
+    if (rc == 0)
+      rc = httpd_route(c->http, "GET", "/v1/recipients", h_recipients, c, err);
+    if (rc == 0)
+      rc = httpd_server_start(c->http, err);
+    if (rc == 0)
+      os_log_info("serving /healthz /readyz /metrics /v1/recipients on port %u",
+                  (unsigned)httpd_server_port(c->http));
+  }
+  if (rc == 0 && c->o->webhook_listen != NULL) {
+    httpd_options wo = {.listen = c->o->webhook_listen, .tls_cert_file = c->o->tls_cert,
+                        .tls_key_file = c->o->tls_key, .max_body_bytes = INJECT_REVIEW_MAX_BYTES};
+    rc = httpd_server_new(&c->webhook, &wo, err);
+    if (rc == 0)
+      rc = httpd_route(c->webhook, "POST", "/mutate-pods", h_mutate, c, err);
+    if (rc == 0)
+      rc = httpd_route(c->webhook, "GET", "/healthz", h_healthz, c, err);
+    if (rc == 0)
+      rc = httpd_server_start(c->webhook, err);
+    if (rc == 0)
+      os_log_info("serving the pod webhook on port %u", (unsigned)httpd_server_port(c->webhook));
+  }
+  return rc;
+}
+
+/* ---- watches ---- */
+
+typedef struct watch_spec {
+  ctl *c;
+  const char *path;
+  char *selector;
+  int kind; /* 0 owned secrets, 1 organizations, 2 orgsecrets */
+} watch_spec;
+
+static int on_watch_event(void *ctx, const char *type, json_t *obj) {
+  watch_spec *w = ctx;
+  ctl *c = w->c;
+  if (strcmp(type, "BOOKMARK") == 0)
+    return 0;
+  if (w->kind == 0) {
+    kubesync_cache_apply(c->scache, type, obj);
+    mark_dirty(c, false);
+    return 0;
+  }
+  json_t *cache = w->kind == 1 ? c->cr_orgs : c->cr_secrets;
+  const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+  if (name == NULL)
+    return 0;
+  pthread_mutex_lock(&c->mu);
+  json_t *old = json_object_get(cache, name);
+  json_int_t old_gen = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
+  json_int_t new_gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+  bool spec_change = strcmp(type, "DELETED") == 0 || old == NULL || old_gen != new_gen;
+  if (strcmp(type, "DELETED") == 0)
+    json_object_del(cache, name);
+  else
+    json_object_set(cache, name, obj);
+  if (spec_change) {
+    c->source_dirty = true;
+    c->target_dirty = true;
+    pthread_cond_broadcast(&c->cond);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static int list_into(ctl *c, watch_spec *w, char **rv, os_error *err) {
+  if (w->kind == 0)
+    return kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+  json_t *items = NULL;
+  int rc = kube_list(c->k, w->path, NULL, &items, rv, err);
+  if (rc < 0)
+    return rc;
+  json_t *fresh = json_object();
+  size_t i;
+  json_t *it;
+  json_array_foreach(items, i, it) {
+    const char *name = json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+    if (name)
+      json_object_set(fresh, name, it);
+  }
+  json_decref(items);
+  pthread_mutex_lock(&c->mu);
+  json_t *cache = w->kind == 1 ? c->cr_orgs : c->cr_secrets;
+  json_object_clear(cache);
+  json_object_update(cache, fresh);
+  c->source_dirty = true;
+  c->target_dirty = true;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->mu);
+  json_decref(fresh);
+  return 0;
+}
+
+static void sleep_stoppable(ctl *c, double seconds) {
+  for (double t = 0; t < seconds && !*c->stop; t += 0.1)
+    usleep(100000);
+}
+
+static void *watch_thread(void *arg) {
+  watch_spec *w = arg;
+  ctl *c = w->c;
+  int backoff = 1;
+  while (!*c->stop) {
+    char *rv = NULL;
+    os_error err = OS_ERROR_INIT;
+    if (list_into(c, w, &rv, &err) < 0) {
+      os_log_warn("list %s: %s", w->path, err.msg);
+      sleep_stoppable(c, backoff + (double)(rand() % 1000) / 1000.0);
+      backoff = backoff < 30 ? backoff * 2 : 30;
+      continue;
+    }
+    backoff = 1;
+    while (!*c->stop) {
+      char *last = NULL;
+      os_error werr = OS_ERROR_INIT;
+      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, c->stop, &werr);
+      if (last != NULL) {
+        free(rv);
+        rv = last;
+      }
+      if (rc == OS_EGONE) {
+        os_log_info("watch %s: resourceVersion expired, listing again", w->path);
+        break;
+      }
+      if (rc < 0) {
+        os_log_warn("watch %s: %s", w->path, werr.msg);
+        sleep_stoppable(c, 1 + (double)(rand() % 1000) / 1000.0);
+        break;
+      }
+    }
+    free(rv);
+  }
+  return NULL;
+}
+
+static void *dir_watch_thread(void *arg) {
+  ctl *c = arg;
+  source_watch *w = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (source_watch_new(&w, c->o->source_dir, &err) < 0) {
+    os_log_error("watch %s: %s", c->o->source_dir, err.msg);
+    return NULL;
+  }
+  while (!*c->stop) {
+    if (source_watch_wait(w, 500) > 0)
+      mark_dirty(c, true);
+  }
+  source_watch_free(w);
+  return NULL;
+}
+
+static void *lease_thread(void *arg) {
+  ctl *c = arg;
+  lease_elector_run(c->lease, c->stop);
+  return NULL;
+}
+
+static void on_leader_change(void *ctx, bool leader) {
+  ctl *c = ctx;
+  metrics_gauge_set(c->m_leader, NULL, leader ? 1 : 0);
+  if (leader)
+    mark_dirty(c, true);
+}
+
+/* ---- events and status ---- */
+
+static void post_event(ctl *c, const char *ns, const char *kind, const char *api_version,
+                       const char *name, const char *uid, const char *type, const char *reason,
+                       const char *message) {
+  if (c->k == NULL || !writer(c))
+    return;
+  char now[32], path[512];
+  rfc3339_now(now, sizeof(now));
+  snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+  char host[128] = "orgsecrets-controller";
+  gethostname(host, sizeof(host) - 1);
+  json_t *ev = json_pack(
+      "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
+      "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "orgsecrets-", "namespace",
+      ns, "involvedObject", "apiVersion", api_version, "kind", kind, "name", name, "namespace",
+      strcmp(kind, "OrgSecret") == 0 ? NULL : ns, "uid", uid, "type", type, "reason", reason,
+      "message", message, "source", "component", "orgsecrets-controller", "firstTimestamp", now,
+      "lastTimestamp", now, "count", 1, "reportingComponent", "orgsecrets-controller",
+      "reportingInstance", host);
+  os_error err = OS_ERROR_INIT;
+  if (ev != NULL && kube_create(c->k, path, ev, NULL, &err) < 0)
+    os_log_warn("post event %s for %s %s: %s", reason, kind, name, err.msg);
+  json_decref(ev);
+}
+
+/* Target problems seen in a pass: target pointer -> reason. */
+typedef struct pass_state {
+  ctl *c;
+  json_t *target_problems; /* "%p" -> reason */
+  size_t writes;
+} pass_state;
+
+static void on_sync_event(void *ctx, const kubesync_event *ev) {
+  pass_state *ps = ctx;
+  ctl *c = ps->c;
+  const char *op = NULL, *reason = NULL, *type = "Normal";
+  switch (ev->kind) {
+  case KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
+  case KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
+  case KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
+  case KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
+  case KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
+  case KUBESYNC_NAMESPACE_MISSING: reason = "NamespaceNotFound"; type = "Warning"; break;
+  case KUBESYNC_FAILED: reason = "WriteFailed"; type = "Warning"; break;
+  }
+  if (op != NULL) {
+    metrics_counter_inc1(c->m_writes, op);
+    ps->writes++;
+  }
+  os_log(ev->kind >= KUBESYNC_CONFLICT && ev->kind != KUBESYNC_ROLLOUT ? OS_LOG_WARN : OS_LOG_INFO,
+         "%s %s %s/%s: %s", reason, ev->kind_name, ev->namespace_, ev->name, ev->message);
+  json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
+                             ev->namespace_, "name", ev->name, "reason", reason, "message", ev->message);
+  audit(c, ev->kind == KUBESYNC_DELETED ? "delete" : ev->kind == KUBESYNC_CONFLICT ? "conflict" : "write",
+        fields);
+  if (ev->kind != KUBESYNC_NAMESPACE_MISSING) {
+    const char *api = ev->kind == KUBESYNC_ROLLOUT ? "apps/v1" : "v1";
+    post_event(c, ev->namespace_, ev->kind_name, api, ev->name, ev->uid, type, reason, ev->message);
+  }
+  if (ev->target != NULL && (ev->kind == KUBESYNC_CONFLICT || ev->kind == KUBESYNC_NAMESPACE_MISSING ||
+                             ev->kind == KUBESYNC_FAILED)) {
+    char key[32];
+    snprintf(key, sizeof(key), "%p", (const void *)ev->target);
+    json_object_set_new(ps->target_problems, key, json_string(reason));
+  }
+}
+
+static void on_envfile_event(void *ctx, const plan_target *t, const char *path, const os_error *failure) {
+  pass_state *ps = ctx;
+  json_t *fields = json_pack("{s:s,s:s,s:s?,s:s}", "organization", t->organization, "environment",
+                             t->environment, "application", t->application, "file", path);
+  if (failure != NULL) {
+    os_log_error("env file %s: %s", path, failure->msg);
+    json_object_set_new(fields, "error", json_string(failure->msg));
+    audit(ps->c, "envfile-failed", fields);
+  } else {
+    os_log_info("wrote env file %s", path);
+    metrics_counter_inc1(ps->c->m_writes, "envfile");
+    ps->writes++;
+    audit(ps->c, "write", fields);
+  }
+}
+
+static const plan_target *target_of(const reconcile_plan *p, const spec_secret *s) {
+  for (size_t i = 0; i < p->n_targets; i++) {
+    const char *a = p->targets[i].application;
+    if ((a == NULL && s->application == NULL) || (a && s->application && strcmp(a, s->application) == 0))
+      return &p->targets[i];
+  }
+  return NULL;
+}
+
+/* Writes Ready conditions on OrgSecret resources, only where they change. */
+static void update_statuses(ctl *c, pass_state *ps) {
+  for (size_t pi = 0; pi < c->n_plans; pi++) {
+    const reconcile_plan *p = c->plans[pi];
+    for (size_t i = 0; i < p->n_results; i++) {
+      const plan_secret_result *r = &p->results[i];
+      const spec_secret *s = r->secret;
+      const char *reason = r->reason, *message = r->message;
+      const plan_target *t = target_of(p, s);
+      if (t != NULL && strcmp(reason, "Synced") == 0) {
+        char key[32];
+        snprintf(key, sizeof(key), "%p", (const void *)t);
+        const char *prob = json_string_value(json_object_get(ps->target_problems, key));
+        if (prob != NULL) {
+          reason = prob;
+          message = strcmp(prob, "TargetConflict") == 0
+                        ? "a target Secret exists and is not managed by orgsecrets"
+                        : strcmp(prob, "NamespaceNotFound") == 0 ? "a target namespace does not exist"
+                                                                 : "writing a target failed";
+        }
+      }
+      const char *status = strcmp(reason, "Synced") == 0 ? "True" : "False";
+      if (strcmp(reason, "Synced") == 0)
+        message = "delivered to every target";
+      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      if (rname == NULL)
+        continue;
+      pthread_mutex_lock(&c->mu);
+      json_t *cur = json_incref(json_object_get(c->cr_secrets, rname));
+      pthread_mutex_unlock(&c->mu);
+      json_t *conds = json_object_get(json_object_get(cur, "status"), "conditions");
+      json_t *old = NULL;
+      size_t j;
+      json_t *cd;
+      json_array_foreach(conds, j, cd) {
+        const char *type = json_string_value(json_object_get(cd, "type"));
+        if (type && strcmp(type, "Ready") == 0)
+          old = cd;
+      }
+      const char *o_status = json_string_value(json_object_get(old, "status"));
+      const char *o_reason = json_string_value(json_object_get(old, "reason"));
+      const char *o_msg = json_string_value(json_object_get(old, "message"));
+      json_int_t o_gen = json_integer_value(json_object_get(old, "observedGeneration"));
+      bool same = o_status && o_reason && o_msg && strcmp(o_status, status) == 0 &&
+                  strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == s->generation;
+      if (!same && cur != NULL) {
+        char now[32];
+        rfc3339_now(now, sizeof(now));
+        const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
+        bool transition = !(o_status && strcmp(o_status, status) == 0);
+        json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
+                                  "observedGeneration", (json_int_t)s->generation, "conditions",
+                                  "type", "Ready", "status", status, "reason", reason, "message",
+                                  message, "lastTransitionTime", transition || !ltt ? now : ltt,
+                                  "observedGeneration", (json_int_t)s->generation);
+        char path[600];
+        snprintf(path, sizeof(path), "/apis/orgsecrets.io/v1/orgsecrets/%s/status", rname);
+        json_t *out = NULL;
+        os_error err = OS_ERROR_INIT;
+        if (patch != NULL && kube_patch(c->k, path, "application/merge-patch+json", patch, &out, &err) == 0) {
+          if (out != NULL) {
+            pthread_mutex_lock(&c->mu);
+            json_object_set(c->cr_secrets, rname, out);
+            pthread_mutex_unlock(&c->mu);
+          }
+          if (transition && strcmp(status, "False") == 0)
+            post_event(c, "default", "OrgSecret", "orgsecrets.io/v1", rname,
+                       json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid")),
+                       "Warning", reason, message);
+        } else if (patch != NULL) {
+          os_log_warn("status of OrgSecret %s: %s", rname, err.msg);
+        }
+        json_decref(out);
+        json_decref(patch);
+      }
+      json_decref(cur);
+      free(rname);
+    }
+  }
+}
+
+/* ---- sources and plans ---- */
+
+static void free_plans(ctl *c) {
+  for (size_t i = 0; i < c->n_plans; i++)
+    plan_free(c->plans[i]);
+  free(c->plans);
+  c->plans = NULL;
+  c->n_plans = 0;
+  spec_tree_free(c->tree);
+  c->tree = NULL;
+  for (size_t i = 0; i < c->n_cr_orgs_parsed; i++)
+    spec_org_free(c->cr_orgs_parsed[i]);
+  free(c->cr_orgs_parsed);
+  c->cr_orgs_parsed = NULL;
+  c->n_cr_orgs_parsed = 0;
+  for (size_t i = 0; i < c->n_cr_secrets_parsed; i++)
+    spec_secret_free(c->cr_secrets_parsed[i]);
+  free(c->cr_secrets_parsed);
+  c->cr_secrets_parsed = NULL;
+  c->n_cr_secrets_parsed = 0;
+}
+
+static void report_problem(void *ctx, const char *file, int line, const char *msg) {
+  (void)ctx;
+  (void)file;
+  (void)line;
+  os_log_error("spec: %s", msg);
+}
+
+static void digest_hex(char *out, const char *s) {
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_Digest(s ? s : "", s ? strlen(s) : 0, md, &n, EVP_sha256(), NULL);
+  for (size_t i = 0; i < 8; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Audits each secret whose unseal outcome or ciphertext changed. */
+static void audit_unseals(ctl *c, const reconcile_plan *p) {
+  for (size_t i = 0; i < p->n_results; i++) {
+    const plan_secret_result *r = &p->results[i];
+    const spec_secret *s = r->secret;
+    char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+    if (rname == NULL)
+      continue;
+    char d[17], seen[128];
+    digest_hex(d, s->encrypted_value);
+    snprintf(seen, sizeof(seen), "%s:%s", r->reason, d);
+    const char *prev = json_string_value(json_object_get(c->audit_seen, rname));
+    if (prev == NULL || strcmp(prev, seen) != 0) {
+      json_object_set_new(c->audit_seen, rname, json_string(seen));
+      if (strcmp(r->reason, "Disabled") != 0) {
+        json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
+                              "environment", s->environment, "application", s->application, "name",
+                              s->name, "result", strcmp(r->reason, "Synced") == 0 ? "ok" : "failed",
+                              "reason", r->reason);
+        audit(c, "unseal", f);
+      }
+      if (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0)
+        os_log_error("secret %s: %s: %s", rname, r->reason, r->message);
+    }
+    if (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0)
+      metrics_counter_inc1(c->m_unseal_err, r->reason);
+    free(rname);
+  }
+}
+
+static int build_plan(ctl *c, const spec_org *org, spec_secret *const *secrets, size_t n,
+                      bool incomplete, os_error *err) {
+  if (spec_org_find_env(org, c->o->environment) == NULL)
+    return 0;
+  plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
+                   c->n_ids, c->ck, incomplete, c->pcache};
+  reconcile_plan *p = NULL;
+  int rc = plan_build(&p, &in, err);
+  if (rc < 0)
+    return rc;
+  reconcile_plan **v = realloc(c->plans, (c->n_plans + 1) * sizeof(*v));
+  if (v == NULL) {
+    plan_free(p);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  c->plans = v;
+  c->plans[c->n_plans++] = p;
+  return 0;
+}
+
+static int load_cluster(ctl *c, os_error *err) {
+  pthread_mutex_lock(&c->mu);
+  json_t *orgs = json_deep_copy(c->cr_orgs);
+  json_t *secs = json_deep_copy(c->cr_secrets);
+  pthread_mutex_unlock(&c->mu);
+  int rc = 0;
+  c->cr_orgs_parsed = calloc(json_object_size(orgs) + 1, sizeof(spec_org *));
+  c->cr_secrets_parsed = calloc(json_object_size(secs) + 1, sizeof(spec_secret *));
+  if (c->cr_orgs_parsed == NULL || c->cr_secrets_parsed == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  const char *name;
+  json_t *obj;
+  json_object_foreach(orgs, name, obj) {
+    os_error e = OS_ERROR_INIT;
+    spec_org *o = NULL;
+    if (spec_org_from_json(&o, obj, &e) < 0) {
+      os_log_error("Organization %s: %s", name, e.msg);
+      continue;
+    }
+    c->cr_orgs_parsed[c->n_cr_orgs_parsed++] = o;
+  }
+  bool incomplete = false;
+  json_object_foreach(secs, name, obj) {
+    os_error e = OS_ERROR_INIT;
+    spec_secret *s = NULL;
+    if (spec_secret_from_json(&s, obj, &e) < 0) {
+      os_log_error("OrgSecret %s: %s", name, e.msg);
+      incomplete = true;
+      continue;
+    }
+    c->cr_secrets_parsed[c->n_cr_secrets_parsed++] = s;
+  }
+  for (size_t i = 0; i < c->n_cr_orgs_parsed && rc == 0; i++)
+    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_secrets_parsed, c->n_cr_secrets_parsed,
+                    incomplete, err);
+done:
+  json_decref(orgs);
+  json_decref(secs);
+  return rc;
+}
+
+static void rebuild_index(ctl *c) {
+  json_t *idx = json_object(), *lists = json_object();
+  for (size_t pi = 0; pi < c->n_plans; pi++) {
+    const reconcile_plan *p = c->plans[pi];
+    for (size_t i = 0; i < p->n_targets; i++) {
+      const plan_target *t = &p->targets[i];
+      for (size_t n = 0; n < t->n_namespaces; n++) {
+        const char *ns = t->namespaces[n];
+        json_t *m = json_object_get(idx, ns);
+        if (m == NULL) {
+          m = json_object();
+          json_object_set_new(idx, ns, m);
+        }
+        json_t *l = json_object_get(lists, ns);
+        if (l == NULL) {
+          l = json_array();
+          json_object_set_new(lists, ns, l);
+        }
+        json_array_append_new(l, json_string(t->secret_name));
+        /* application values win over organization-level ones of the same name */
+        for (size_t e = 0; e < t->n_entries; e++)
+          if (t->application != NULL || json_object_get(m, t->entries[e].name) == NULL)
+            json_object_set_new(m, t->entries[e].name, json_string(t->secret_name));
+        for (size_t e = 0; e < t->n_kept; e++)
+          if (t->application != NULL || json_object_get(m, t->kept[e]) == NULL)
+            json_object_set_new(m, t->kept[e], json_string(t->secret_name));
+      }
+    }
+  }
+  pthread_rwlock_wrlock(&c->idx_lock);
+  json_decref(c->idx);
+  json_decref(c->idx_lists);
+  c->idx = idx;
+  c->idx_lists = lists;
+  pthread_rwlock_unlock(&c->idx_lock);
+}
+
+static int reload_source(ctl *c, os_error *err) {
+  free_plans(c);
+  int rc = 0;
+  if (c->o->source_dir != NULL) {
+    bool incomplete = false;
+    rc = source_dir_load(&c->tree, &incomplete, c->o->source_dir, report_problem, c, err);
+    if (rc == 0)
+      rc = build_plan(c, c->tree->org, c->tree->secrets, c->tree->n_secrets, incomplete, err);
+    if (rc == 0 && c->n_plans == 0)
+      rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
+                        c->o->environment, c->tree->org->id);
+  } else {
+    rc = load_cluster(c, err);
+  }
+  if (rc < 0) {
+    free_plans(c);
+    return rc;
+  }
+  size_t active = 0, disabled = 0, failed = 0;
+  for (size_t i = 0; i < c->n_plans; i++) {
+    active += c->plans[i]->n_active;
+    disabled += c->plans[i]->n_disabled;
+    failed += c->plans[i]->n_failures;
+    audit_unseals(c, c->plans[i]);
+  }
+  metrics_gauge_set1(c->m_secrets, "active", (double)active);
+  metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
+  metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
+  rebuild_index(c);
+  return 0;
+}
+
+/* One pass; returns 0 when everything converged. */
+static int pass(ctl *c, bool reload, os_error *err) {
+  double t0 = now_s();
+  int rc = 0;
+  if (reload || c->n_plans == 0) {
+    rc = reload_source(c, err);
+    if (rc < 0)
+      goto done;
+  }
+  if (!writer(c))
+    goto done;
+  pass_state ps = {c, json_object(), 0};
+  int first = 0;
+  for (size_t i = 0; i < c->n_plans; i++) {
+    const reconcile_plan *p = c->plans[i];
+    if (p->n_failures > 0 && first == 0) {
+      first = p->failures[0].code;
+      os_error_set(err, first, "%zu secret(s) could not be unsealed, first %s: %s", p->n_failures,
+                   p->failures[0].resource, p->failures[0].reason);
+    }
+    if (c->o->env_file_dir != NULL) {
+      envfiles_result er;
+      os_error e = OS_ERROR_INIT;
+      if (envfiles_sync(&er, p, c->o->env_file_dir, on_envfile_event, &ps, &e) < 0 && first == 0) {
+        first = e.code;
+        os_error_set(err, first, "%s", e.msg);
+      }
+    }
+    if (c->k != NULL) {
+      kubesync_result kr;
+      os_error e = OS_ERROR_INIT;
+      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, on_sync_event, &ps, &e) < 0 && first == 0) {
+        first = e.code;
+        os_error_set(err, first, "%s", e.msg);
+      }
+    }
+  }
+  if (c->o->source_cluster && c->k != NULL)
+    update_statuses(c, &ps);
+  json_decref(ps.target_problems);
+  rc = first;
+done:;
+  double dt = now_s() - t0;
+  const char *result = rc == 0 ? "success" : "error";
+  metrics_counter_inc1(c->m_reconcile, result);
+  metrics_histogram_observe1(c->m_duration, result, dt);
+  return rc;
+}
+
+/* ---- set-up and the main loop ---- */
+
+static int load_identities(ctl *c, os_error *err) {
+  for (size_t i = 0; i < c->o->n_identity_files; i++) {
+    age_identity **ids = NULL;
+    size_t n = 0;
+    int rc = age_identities_load_file(&ids, &n, c->o->identity_files[i], err);
+    if (rc < 0)
+      return rc;
+    age_identity **v = realloc(c->ids, (c->n_ids + n) * sizeof(*v));
+    if (v == NULL) {
+      age_identities_free(ids, n);
+      return os_error_set(err, OS_ENOMEM, "out of memory");
+    }
+    c->ids = v;
+    memcpy(c->ids + c->n_ids, ids, n * sizeof(*ids));
+    c->n_ids += n;
+    free(ids);
+  }
+  if (c->n_ids == 0)
+    return os_error_set(err, OS_EINVAL, "no identity given (--identity FILE)");
+  json_t *arr = json_array();
+  for (size_t i = 0; i < c->n_ids; i++) {
+    char *r = NULL;
+    if (age_recipient_encode(&r, age_identity_recipient(c->ids[i]), err) < 0) {
+      json_decref(arr);
+      return err->code;
+    }
+    os_log_info("identity %zu: recipient %s", i + 1, r);
+    json_array_append_new(arr, json_string(r));
+    free(r);
+  }
+  json_t *doc = json_pack("{s:s,s:o}", "environment", c->o->environment, "recipients", arr);
+  c->recipients_json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_decref(doc);
+  if (c->recipients_json == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  return plan_checksum_key(c->ck, c->ids[0], err);
+}
+
+int controller_run(const controller_options *o, volatile int *stop, os_error *err) {
+  ctl c;
+  memset(&c, 0, sizeof(c));
+  c.o = o;
+  c.stop = stop;
+  pthread_mutex_init(&c.mu, NULL);
+  pthread_cond_init(&c.cond, NULL);
+  pthread_rwlock_init(&c.idx_lock, NULL);
+  c.cr_orgs = json_object();
+  c.cr_secrets = json_object();
+  c.idx = json_object();
+  c.idx_lists = json_object();
+  c.audit_seen = json_object();
+  pthread_t threads[8];
+  size_t n_threads = 0;
+  watch_spec watches[3];
+  memset(watches, 0, sizeof(watches));
+  int rc = setup_metrics(&c, err);
+  if (rc == 0)
+    rc = load_identities(&c, err);
+  if (rc == 0)
+    rc = plan_cache_new(&c.pcache, err);
+  if (rc == 0)
+    rc = kubesync_cache_new(&c.scache, err);
+  if (rc == 0 && o->audit_log != NULL)
+    rc = audit_log_open(&c.audit, o->audit_log, err);
+  if (rc == 0 && !o->no_kubernetes) {
+    kube_options ko = {.kubeconfig = o->kubeconfig, .qps = o->qps, .burst = o->burst,
+                       .user_agent = "orgsecrets-controller/" ORGSECRETS_VERSION,
+                       .observe = observe_kube, .observe_ctx = &c};
+    rc = kube_client_new(&c.k, &ko, err);
+    if (rc == 0)
+      os_log_info("kubernetes API server %s", kube_client_server(c.k));
+  }
+  if (rc == 0 && o->source_cluster && c.k == NULL)
+    rc = os_error_set(err, OS_EINVAL, "--source cluster needs Kubernetes (drop --no-kubernetes)");
+  if (rc == 0)
+    rc = setup_http(&c, err);
+  if (rc < 0)
+    goto done;
+  metrics_gauge_set(c.m_leader, NULL, o->leader_elect ? 0 : 1);
+
+  if (o->once) {
+    if (c.k != NULL) {
+      char *rv = NULL;
+      rc = kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
+      free(rv);
+      if (rc == 0 && o->source_cluster) {
+        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
+        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+        rc = list_into(&c, &watches[1], &rv, err);
+        free(rv);
+        rv = NULL;
+        if (rc == 0)
+          rc = list_into(&c, &watches[2], &rv, err);
+        free(rv);
+      }
+    }
+    if (rc == 0)
+      rc = pass(&c, true, err);
+    goto done;
+  }
+
+  /* long-running: start watchers, elect, loop */
+  if (c.k != NULL) {
+    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0};
+    if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[0]) == 0)
+      n_threads++;
+    if (o->source_cluster) {
+      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
+      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+      for (int i = 1; i <= 2; i++)
+        if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[i]) == 0)
+          n_threads++;
+    }
+    if (o->leader_elect) {
+      char ident[300], host[256] = "unknown", lname[300];
+      gethostname(host, sizeof(host) - 1);
+      snprintf(ident, sizeof(ident), "%s_%ld", host, (long)getpid());
+      snprintf(lname, sizeof(lname), "orgsecrets-controller-%s", o->environment);
+      lease_options lo = {o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
+                          o->lease_name ? o->lease_name : lname, ident, o->lease_duration_s, 0, 0};
+      if (lo.duration_s > 0) {
+        lo.renew_deadline_s = lo.duration_s * 2 / 3 > 0 ? lo.duration_s * 2 / 3 : 1;
+        lo.retry_period_s = lo.duration_s / 5 > 0 ? lo.duration_s / 5 : 1;
+      }
+      rc = lease_elector_new(&c.lease, c.k, &lo, on_leader_change, &c, err);
+      if (rc < 0)
+        goto stop_threads;
+      if (pthread_create(&threads[n_threads], NULL, lease_thread, &c) == 0)
+        n_threads++;
+    }
+  }
+  if (o->source_dir != NULL && pthread_create(&threads[n_threads], NULL, dir_watch_thread, &c) == 0)
+    n_threads++;
+
+  c.source_dirty = true;
+  c.target_dirty = true;
+  double next_resync = now_s() + (o->resync_s > 0 ? o->resync_s : 300);
+  double next_retry = 0;
+  int backoff = 1;
+  int last_rc = 0;
+  /* give the first lists a moment so the first pass sees the cluster */
+  if (c.k != NULL)
+    usleep(200000);
+  while (!*stop) {
+    pthread_mutex_lock(&c.mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    if (!c.source_dirty && !c.target_dirty)
+      pthread_cond_timedwait(&c.cond, &c.mu, &until);
+    double t = now_s();
+    bool due = t >= next_resync || (next_retry > 0 && t >= next_retry);
+    bool reload = c.source_dirty || due;
+    bool run = reload || c.target_dirty;
+    c.source_dirty = false;
+    c.target_dirty = false;
+    pthread_mutex_unlock(&c.mu);
+    if (!run || *stop)
+      continue;
+    if (due && t >= next_resync)
+      next_resync = t + (o->resync_s > 0 ? o->resync_s : 300);
+    os_error perr = OS_ERROR_INIT;
+    last_rc = pass(&c, reload, &perr);
+    if (last_rc < 0) {
+      os_log_warn("reconcile: %s", perr.msg);
+      /* per-secret failures are reported; retry the pass with backoff and jitter */
+      double jitter = (double)(rand() % 1000) / 1000.0;
+      next_retry = now_s() + backoff * (0.5 + jitter);
+      backoff = backoff < 60 ? backoff * 2 : 60;
+    } else {
+      next_retry = 0;
+      backoff = 1;
+    }
+    if (!atomic_load(&c.ready) && (c.n_plans > 0 || last_rc == 0)) {
+      atomic_store(&c.ready, true);
+      os_log_info("first sync done: ready");
+    }
+  }
+  rc = 0;
+  os_log_info("shutting down");
+stop_threads:
+  *stop = 1;
+  for (size_t i = 0; i < n_threads; i++)
+    pthread_join(threads[i], NULL);
+done:
+  if (c.http)
+    httpd_server_stop(c.http);
+  if (c.webhook)
+    httpd_server_stop(c.webhook);
+  httpd_server_free(c.http);
+  httpd_server_free(c.webhook);
+  free(watches[0].selector);
+  lease_elector_free(c.lease);
+  free_plans(&c);
+  kubesync_cache_free(c.scache);
+  plan_cache_free(c.pcache);
+  kube_client_free(c.k);
+  audit_log_close(c.audit);
+  age_identities_free(c.ids, c.n_ids);
+  OPENSSL_cleanse(c.ck, sizeof(c.ck));
+  metrics_registry_free(c.m);
+  json_decref(c.cr_orgs);
+  json_decref(c.cr_secrets);
+  json_decref(c.idx);
+  json_decref(c.idx_lists);
+  json_decref(c.audit_seen);
+  free(c.recipients_json);
+  pthread_rwlock_destroy(&c.idx_lock);
+  pthread_cond_destroy(&c.cond);
+  pthread_mutex_destroy(&c.mu);
+  return rc;
+}

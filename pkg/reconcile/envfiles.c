@@ -1,0 +1,229 @@
+#include "reconcile/envfiles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/fsutil.h"
+
+static void entries_free(plan_entry *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].name);
+    os_free_secret(v[i].value, v[i].len);
+  }
+  free(v);
+}
+
+int envfiles_parse(plan_entry **out, size_t *out_n, const char *d, size_t len, os_error *err) {
+  *out = NULL;
+  *out_n = 0;
+  size_t cap = 0, n = 0, i = 0;
+  plan_entry *v = NULL;
+  os_buf val;
+  os_buf_init(&val, SPEC_VALUE_MAX, true);
+  int rc = 0;
+  int line = 1;
+  while (i < len) {
+    size_t start = i;
+    while (i < len && d[i] != '=' && d[i] != '\n')
+      i++;
+    if (i >= len || d[i] != '=' || i + 1 >= len || d[i + 1] != '\'' || i == start) {
+      rc = os_error_set(err, OS_EINVAL, "line %d: not a NAME='value' line", line);
+      goto fail;
+    }
+    size_t name_len = i - start;
+    i += 2;
+    os_buf_reset(&val);
+    for (;;) {
+      if (i >= len) {
+        rc = os_error_set(err, OS_EINVAL, "line %d: unterminated quote", line);
+        goto fail;
+      }
+      if (d[i] == '\'') {
+        if (i + 3 < len && d[i + 1] == '\\' && d[i + 2] == '\'' && d[i + 3] == '\'') {
+          if (os_buf_append(&val, "'", 1) < 0)
+            goto oom;
+          i += 4;
+          continue;
+        }
+        i++;
+        break;
+      }
+      if (d[i] == '\n')
+        line++;
+      if (os_buf_append(&val, d + i, 1) < 0)
+        goto oom;
+      i++;
+    }
+    if (i >= len || d[i] != '\n') {
+      rc = os_error_set(err, OS_EINVAL, "line %d: text after the closing quote", line);
+      goto fail;
+    }
+    i++;
+    line++;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      plan_entry *nv = realloc(v, cap * sizeof(*nv));
+      if (nv == NULL)
+        goto oom;
+      v = nv;
+    }
+    plan_entry *e = &v[n];
+    e->name = malloc(name_len + 1);
+    if (e->name == NULL)
+      goto oom;
+    memcpy(e->name, d + start, name_len);
+    e->name[name_len] = '\0';
+    e->len = val.len;
+    e->value = malloc(val.len ? val.len : 1);
+    if (e->value == NULL) {
+      free(e->name);
+      goto oom;
+    }
+    memcpy(e->value, val.data ? val.data : "", val.len);
+    n++;
+  }
+  os_buf_free(&val);
+  *out = v;
+  *out_n = n;
+  return 0;
+oom:
+  rc = os_error_set(err, OS_ENOMEM, "out of memory");
+fail:
+  os_buf_free(&val);
+  entries_free(v, n);
+  return rc;
+}
+
+static bool name_in(char *const *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i], name) == 0)
+      return true;
+  return false;
+}
+
+static const plan_entry *entry_in(const plan_entry *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i].name, name) == 0)
+      return &v[i];
+  return NULL;
+}
+
+/* A spec author must not be able to make the controller write outside its
+ * env-file folder. */
+static bool safe_relative(const char *p) {
+  if (p == NULL || p[0] == '\0' || p[0] == '/')
+    return false;
+  for (const char *s = p; *s;) {
+    const char *e = strchr(s, '/');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    if ((n == 2 && s[0] == '.' && s[1] == '.') || n == 0)
+      return false;
+    s += n;
+    if (*s == '/')
+      s++;
+  }
+  return true;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+  return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
+}
+
+/* Desired entries plus what the old file holds for kept names (borrowed
+ * pointers into t and old). */
+static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const plan_entry *old,
+                 size_t n_old) {
+  plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
+  if (v == NULL)
+    return OS_ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < t->n_entries; i++)
+    v[n++] = t->entries[i];
+  for (size_t i = 0; i < n_old; i++) {
+    if (entry_in(t->entries, t->n_entries, old[i].name) != NULL)
+      continue;
+    if (name_in(t->kept, t->n_kept, old[i].name) || t->keep_unknown)
+      v[n++] = old[i];
+  }
+  qsort(v, n, sizeof(*v), cmp_entry);
+  *out = v;
+  *out_n = n;
+  return 0;
+}
+
+int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir,
+                  envfiles_event_fn on_event, void *ctx, os_error *err) {
+  memset(res, 0, sizeof(*res));
+  int first_rc = 0;
+  os_buf text;
+  os_buf_init(&text, 64u * 1024 * 1024, true);
+  if (os_mkdir_p(dir, 0700, err) < 0) {
+    os_buf_free(&text);
+    return err->code;
+  }
+  for (size_t i = 0; i < p->n_targets; i++) {
+    const plan_target *t = &p->targets[i];
+    os_error ferr = OS_ERROR_INIT;
+    char *path = os_path_join(dir, t->env_file);
+    plan_entry *old = NULL, *merged = NULL;
+    size_t n_old = 0, n_merged = 0;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = path ? 0 : os_error_set(&ferr, OS_ENOMEM, "out of memory");
+    if (rc == 0 && !safe_relative(t->env_file))
+      rc = os_error_set(&ferr, OS_EINVAL,
+                        "env file %s: must be a relative path below --env-file-dir without ..",
+                        t->env_file);
+    if (rc == 0 && (t->n_kept > 0 || t->keep_unknown)) {
+      int r = os_read_file(&data, &len, path, 64u * 1024 * 1024, &ferr);
+      if (r == 0)
+        rc = envfiles_parse(&old, &n_old, data, len, &ferr);
+      else if (r != OS_ENOTFOUND)
+        rc = r;
+      os_error_clear(&ferr);
+      if (rc < 0)
+        os_error_set(&ferr, rc, "%s: cannot read the previous values to keep", t->env_file);
+    }
+    if (rc == 0 && merge(&merged, &n_merged, t, old, n_old) < 0)
+      rc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
+    if (rc == 0)
+      rc = plan_envfile_render(&text, merged, n_merged, &ferr);
+    bool changed = false;
+    if (rc == 0) {
+      char *parent = os_strdup(path);
+      char *slash = parent ? strrchr(parent, '/') : NULL;
+      if (slash != NULL) {
+        *slash = '\0';
+        rc = os_mkdir_p(parent, 0700, &ferr);
+      }
+      free(parent);
+    }
+    if (rc == 0)
+      rc = os_write_file_if_changed(path, text.data ? text.data : "", text.len, 0600, &changed,
+                                    &ferr);
+    if (rc < 0) {
+      res->failed++;
+      if (first_rc == 0) {
+        first_rc = rc;
+        os_error_set(err, rc, "%s", ferr.msg);
+      }
+      if (on_event)
+        on_event(ctx, t, path ? path : t->env_file, &ferr);
+    } else if (changed) {
+      res->written++;
+      if (on_event)
+        on_event(ctx, t, path, NULL);
+    } else {
+      res->unchanged++;
+    }
+    free(merged);
+    entries_free(old, n_old);
+    os_free_secret(data, len);
+    os_buf_reset(&text);
+    free(path);
+  }
+  os_buf_free(&text);
+  return first_rc;
+}

@@ -1,0 +1,591 @@
+#include "reconcile/kubesync.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+
+#define MAX_CONFLICT_RETRIES 4
+
+struct kubesync_cache {
+  pthread_mutex_t mu;
+  json_t *objs; /* "namespace/name" -> Secret */
+};
+
+int kubesync_cache_new(kubesync_cache **out, os_error *err) {
+  kubesync_cache *c = calloc(1, sizeof(*c));
+  if (c == NULL || (c->objs = json_object()) == NULL) {
+    free(c);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  *out = c;
+  return 0;
+}
+
+void kubesync_cache_free(kubesync_cache *c) {
+  if (c == NULL)
+    return;
+  json_decref(c->objs);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static const char *meta_str(const json_t *obj, const char *key) {
+  return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static const char *label_of(const json_t *obj, const char *key) {
+  return json_string_value(
+      json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), key));
+}
+
+static int cache_key(char *out, size_t n, const char *ns, const char *name) {
+  int w = snprintf(out, n, "%s/%s", ns ? ns : "", name ? name : "");
+  return (w < 0 || (size_t)w >= n) ? -1 : 0;
+}
+
+static void apply_locked(kubesync_cache *c, const char *type, json_t *obj) {
+  char key[600];
+  if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
+    return;
+  if (strcmp(type, "DELETED") == 0)
+    json_object_del(c->objs, key);
+  else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
+    json_object_set(c->objs, key, obj);
+}
+
+void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj) {
+  pthread_mutex_lock(&c->mu);
+  apply_locked(c, type, obj);
+  pthread_mutex_unlock(&c->mu);
+}
+
+size_t kubesync_cache_size(const kubesync_cache *c) { return json_object_size(c->objs); }
+
+char *kubesync_selector(const char *org, const char *env) {
+  size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
+  char *s = malloc(n);
+  if (s == NULL)
+    return NULL;
+  if (org != NULL)
+    snprintf(s, n, "%s=%s,%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
+             KUBESYNC_LABEL_ORG, org, KUBESYNC_LABEL_ENV, env);
+  else
+    snprintf(s, n, "%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ENV,
+             env);
+  return s;
+}
+
+int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
+                           char **rv, os_error *err) {
+  char *sel = kubesync_selector(org, env);  /* org NULL: every organization */
+  if (sel == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  json_t *items = NULL;
+  int rc = kube_list(k, "/api/v1/secrets", sel, &items, rv, err);
+  free(sel);
+  if (rc < 0)
+    return rc;
+  pthread_mutex_lock(&c->mu);
+  json_object_clear(c->objs);
+  size_t i;
+  json_t *it;
+  json_array_foreach(items, i, it) { apply_locked(c, "ADDED", it); }
+  pthread_mutex_unlock(&c->mu);
+  json_decref(items);
+  return 0;
+}
+
+int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err) {
+  int rc = 0;
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                         OSSL_PARAM_construct_end()};
+  size_t n = json_object_size(data);
+  const char **keys = calloc(n ? n : 1, sizeof(*keys));
+  if (ctx == NULL || keys == NULL || EVP_MAC_init(ctx, key, 32, params) != 1) {
+    rc = os_error_set(err, OS_ECRYPTO, "hmac init failed");
+    goto done;
+  }
+  size_t i = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(data, k, v) { keys[i++] = k; }
+  /* sorted so the checksum does not depend on JSON key order */
+  for (size_t a = 1; a < n; a++) {
+    const char *x = keys[a];
+    size_t b = a;
+    for (; b > 0 && strcmp(keys[b - 1], x) > 0; b--)
+      keys[b] = keys[b - 1];
+    keys[b] = x;
+  }
+  for (i = 0; i < n; i++) {
+    const char *b64 = json_string_value(json_object_get(data, keys[i]));
+    if (b64 == NULL)
+      b64 = "";
+    if (EVP_MAC_update(ctx, (const unsigned char *)keys[i], strlen(keys[i]) + 1) != 1 ||
+        EVP_MAC_update(ctx, (const unsigned char *)b64, strlen(b64) + 1) != 1) {
+      rc = os_error_set(err, OS_ECRYPTO, "hmac update failed");
+      goto done;
+    }
+  }
+  unsigned char md[32];
+  size_t md_len = 0;
+  if (EVP_MAC_final(ctx, md, &md_len, sizeof(md)) != 1 || md_len != 32) {
+    rc = os_error_set(err, OS_ECRYPTO, "hmac final failed");
+    goto done;
+  }
+  static const char hex[] = "0123456789abcdef";
+  for (i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[64] = '\0';
+done:
+  free(keys);
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(mac);
+  return rc;
+}
+
+static json_t *b64_string(const uint8_t *v, size_t len) {
+  size_t out_len = 4 * ((len + 2) / 3) + 1;
+  char *s = malloc(out_len);
+  if (s == NULL)
+    return NULL;
+  EVP_EncodeBlock((unsigned char *)s, v, (int)len);
+  json_t *j = json_string(s);
+  OPENSSL_cleanse(s, out_len);
+  free(s);
+  return j;
+}
+
+static bool name_in(char *const *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* The data a target's Secret must hold, given what the live one has (for
+ * kept names). */
+static json_t *desired_data(const plan_target *t, const json_t *live) {
+  json_t *data = json_object();
+  if (data == NULL)
+    return NULL;
+  for (size_t i = 0; i < t->n_entries; i++) {
+    json_t *b = b64_string(t->entries[i].value, t->entries[i].len);
+    if (b == NULL || json_object_set_new(data, t->entries[i].name, b) < 0) {
+      json_decref(data);
+      return NULL;
+    }
+  }
+  json_t *live_data = json_object_get(live, "data");
+  const char *k;
+  json_t *v;
+  json_object_foreach(live_data, k, v) {
+    if (json_object_get(data, k) != NULL)
+      continue;
+    if (t->keep_unknown || name_in(t->kept, t->n_kept, k))
+      json_object_set(data, k, v);
+  }
+  return data;
+}
+
+static int set_str(json_t *obj, const char *key, const char *value) {
+  return json_object_set_new(obj, key, json_string(value));
+}
+
+/* Our labels and annotation on obj (created or taken from live). */
+static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data,
+                 const char *checksum) {
+  json_t *meta = json_object_get(obj, "metadata");
+  if (meta == NULL) {
+    meta = json_object();
+    json_object_set_new(obj, "metadata", meta);
+  }
+  json_t *labels = json_object_get(meta, "labels");
+  if (!json_is_object(labels)) {
+    labels = json_object();
+    json_object_set_new(meta, "labels", labels);
+  }
+  json_t *ann = json_object_get(meta, "annotations");
+  if (!json_is_object(ann)) {
+    ann = json_object();
+    json_object_set_new(meta, "annotations", ann);
+  }
+  char sum[80];
+  snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
+  int rc = set_str(meta, "name", t->secret_name) | set_str(meta, "namespace", ns) |
+           set_str(labels, KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER) |
+           set_str(labels, "app.kubernetes.io/part-of", "orgsecrets") |
+           set_str(labels, KUBESYNC_LABEL_ORG, t->organization) |
+           set_str(labels, KUBESYNC_LABEL_ENV, t->environment) |
+           set_str(ann, KUBESYNC_ANNOTATION_CHECKSUM, sum) | set_str(obj, "apiVersion", "v1") |
+           set_str(obj, "kind", "Secret") | set_str(obj, "type", "Opaque") |
+           json_object_set(obj, "data", data);
+  if (t->application != NULL)
+    rc |= set_str(labels, KUBESYNC_LABEL_APP, t->application);
+  else
+    json_object_del(labels, KUBESYNC_LABEL_APP);
+  json_object_del(obj, "stringData");
+  return rc ? OS_ENOMEM : 0;
+}
+
+static bool owned_by(const json_t *obj, const plan_target *t) {
+  const char *m = label_of(obj, KUBESYNC_LABEL_MANAGED_BY);
+  const char *o = label_of(obj, KUBESYNC_LABEL_ORG);
+  const char *e = label_of(obj, KUBESYNC_LABEL_ENV);
+  return m && o && e && strcmp(m, KUBESYNC_MANAGER) == 0 && strcmp(o, t->organization) == 0 &&
+         strcmp(e, t->environment) == 0;
+}
+
+/* True when live already equals what we would write. */
+static bool up_to_date(const json_t *live, const plan_target *t, json_t *data,
+                       const char *checksum) {
+  json_t *live_data = json_object_get(live, "data");
+  bool same_data = live_data != NULL ? json_equal(live_data, data) == 1
+                                     : json_object_size(data) == 0;
+  const char *sum = json_string_value(json_object_get(
+      json_object_get(json_object_get(live, "metadata"), "annotations"), KUBESYNC_ANNOTATION_CHECKSUM));
+  const char *type = json_string_value(json_object_get(live, "type"));
+  const char *app = label_of(live, KUBESYNC_LABEL_APP);
+  bool same_app = (t->application == NULL && app == NULL) ||
+                  (t->application && app && strcmp(app, t->application) == 0);
+  const char *part = label_of(live, "app.kubernetes.io/part-of");
+  return same_data && sum != NULL && strncmp(sum, "hmac-sha256:", 12) == 0 &&
+         strcmp(sum + 12, checksum) == 0 && type != NULL && strcmp(type, "Opaque") == 0 &&
+         same_app && part != NULL && owned_by(live, t);
+}
+
+static void emit(kubesync_event_fn fn, void *ctx, kubesync_event_kind kind, const char *ns,
+                 const char *name, const char *kind_name, const json_t *obj, const plan_target *t,
+                 const char *msg) {
+  if (fn == NULL)
+    return;
+  kubesync_event ev = {kind, ns, name, kind_name, obj ? meta_str(obj, "uid") : NULL, t, msg};
+  fn(ctx, &ev);
+}
+
+static char *path_of(const char *ns, const char *name) {
+  size_t n = strlen(ns) + (name ? strlen(name) : 0) + 40;
+  char *p = malloc(n);
+  if (p != NULL)
+    snprintf(p, n, "/api/v1/namespaces/%s/secrets%s%s", ns, name ? "/" : "", name ? name : "");
+  return p;
+}
+
+typedef struct run_state {
+  kubesync_result *res;
+  kube_client *k;
+  kubesync_cache *cache;
+  const reconcile_plan *p;
+  bool rollout;
+  kubesync_event_fn on_event;
+  void *ctx;
+  json_t *wanted; /* "ns/name" set */
+  int first_rc;
+  os_error *err;
+} run_state;
+
+static void note_failure(run_state *st, int rc, const os_error *e) {
+  st->res->failed++;
+  if (st->first_rc == 0) {
+    st->first_rc = rc;
+    os_error_set(st->err, rc, "%s", e->msg);
+  }
+}
+
+static int rollout_namespace(run_state *st, const char *ns, const char *secret, const char *sum,
+                             os_error *err);
+
+/* Brings one (target, namespace) Secret to its desired content. */
+static void sync_one(run_state *st, const plan_target *t, const char *ns) {
+  char key[600];
+  if (cache_key(key, sizeof(key), ns, t->secret_name) < 0)
+    return;
+  json_object_set_new(st->wanted, key, json_true());
+  json_t *live = json_incref(json_object_get(st->cache->objs, key));
+  char *item = path_of(ns, t->secret_name);
+  char *coll = path_of(ns, NULL);
+  os_error e = OS_ERROR_INIT;
+  bool changed = false;
+  char sum[65] = {0};
+  for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+    json_t *data = desired_data(t, live);
+    int rc = data ? kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
+    if (rc < 0) {
+      json_decref(data);
+      note_failure(st, rc, &e);
+      break;
+    }
+    if (live != NULL && !owned_by(live, t)) {
+      st->res->conflicts++;
+      emit(st->on_event, st->ctx, KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live, t,
+           "a Secret with this name exists and is not managed by orgsecrets; left untouched");
+      json_decref(data);
+      if (st->first_rc == 0) {
+        st->first_rc = OS_ECONFLICT;
+        os_error_set(st->err, OS_ECONFLICT, "secret %s/%s is not owned by orgsecrets", ns,
+                     t->secret_name);
+      }
+      break;
+    }
+    if (live != NULL && up_to_date(live, t, data, sum)) {
+      st->res->unchanged++;
+      json_decref(data);
+      break;
+    }
+    json_t *obj = live ? json_deep_copy(live) : json_object();
+    json_t *out = NULL;
+    if (obj == NULL || stamp(obj, t, ns, data, sum) < 0) {
+      json_decref(obj);
+      json_decref(data);
+      os_error_set(&e, OS_ENOMEM, "out of memory");
+      note_failure(st, OS_ENOMEM, &e);
+      break;
+    }
+    json_decref(data);
+    if (live != NULL) {
+      rc = kube_update(st->k, item, obj, &out, &e);
+    } else {
+      json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
+      rc = kube_create(st->k, coll, obj, &out, &e);
+    }
+    json_decref(obj);
+    if (rc == 0) {
+      if (out != NULL)
+        apply_locked(st->cache, "MODIFIED", out);
+      if (live != NULL)
+        st->res->updated++;
+      else
+        st->res->created++;
+      emit(st->on_event, st->ctx, live ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns, t->secret_name,
+           "Secret", out, t, live ? "updated" : "created");
+      json_decref(out);
+      changed = true;
+      break;
+    }
+    json_decref(out);
+    if (rc == OS_ENOTFOUND && live == NULL) {
+      st->res->missing_namespaces++;
+      emit(st->on_event, st->ctx, KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
+           t, "namespace not found; skipped");
+      if (st->first_rc == 0) {
+        st->first_rc = OS_ENOTFOUND;
+        os_error_set(st->err, OS_ENOTFOUND, "namespace %s not found", ns);
+      }
+      break;
+    }
+    if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND) {
+      /* someone else wrote (409) or deleted it (404 on update): re-read and try again */
+      json_decref(live);
+      live = NULL;
+      json_t *fresh = NULL;
+      os_error ge = OS_ERROR_INIT;
+      int g = kube_get(st->k, item, &fresh, &ge);
+      if (g == 0) {
+        live = fresh;
+        apply_locked(st->cache, "MODIFIED", fresh);
+      } else if (g == OS_ENOTFOUND) {
+        json_t *gone = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", ns, "name", t->secret_name);
+        if (gone) {
+          apply_locked(st->cache, "DELETED", gone);
+          json_decref(gone);
+        }
+      } else {
+        note_failure(st, g, &ge);
+        break;
+      }
+      if (attempt + 1 == MAX_CONFLICT_RETRIES) {
+        os_error_set(&e, OS_ECONFLICT, "secret %s/%s: still conflicting after %d attempts", ns,
+                     t->secret_name, MAX_CONFLICT_RETRIES);
+        note_failure(st, OS_ECONFLICT, &e);
+      }
+      continue;
+    }
+    emit(st->on_event, st->ctx, KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t, e.msg);
+    note_failure(st, rc, &e);
+    break;
+  }
+  if (changed && st->rollout) {
+    os_error re = OS_ERROR_INIT;
+    int r = rollout_namespace(st, ns, t->secret_name, sum, &re);
+    if (r < 0)
+      note_failure(st, r, &re);
+  }
+  json_decref(live);
+  free(item);
+  free(coll);
+}
+
+/* Deletes owned Secrets of (org, env) that no target wants any more. */
+static void delete_unwanted(run_state *st) {
+  const plan_target *t0 = &st->p->targets[0];
+  if (t0->keep_unknown)
+    return;
+  json_t *victims = json_array();
+  const char *key;
+  json_t *obj;
+  json_object_foreach(st->cache->objs, key, obj) {
+    if (json_object_get(st->wanted, key) != NULL || !owned_by(obj, t0))
+      continue;
+    json_array_append(victims, obj);
+  }
+  size_t i;
+  json_array_foreach(victims, i, obj) {
+    const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+    char *item = path_of(ns, name);
+    os_error e = OS_ERROR_INIT;
+    int rc = item ? kube_delete(st->k, item, meta_str(obj, "resourceVersion"), &e) : OS_ENOMEM;
+    if (rc == 0 || rc == OS_ENOTFOUND) {
+      if (rc == 0) {
+        st->res->deleted++;
+        emit(st->on_event, st->ctx, KUBESYNC_DELETED, ns, name, "Secret", obj, NULL,
+             "deleted: no longer wanted by any spec");
+      }
+      apply_locked(st->cache, "DELETED", obj);
+    } else {
+      /* a 409 here means it changed under us; the next pass looks again */
+      note_failure(st, rc, &e);
+    }
+    free(item);
+  }
+  json_decref(victims);
+}
+
+/* Does a pod template use the Secret named secret? */
+static bool template_uses(const json_t *tmpl, const char *secret) {
+  json_t *spec = json_object_get(tmpl, "spec");
+  size_t i, j;
+  json_t *v;
+  json_array_foreach(json_object_get(spec, "volumes"), i, v) {
+    const char *s = json_string_value(json_object_get(json_object_get(v, "secret"), "secretName"));
+    if (s && strcmp(s, secret) == 0)
+      return true;
+  }
+  const char *lists[] = {"containers", "initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    json_t *c;
+    json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+      json_t *e;
+      json_array_foreach(json_object_get(c, "env"), j, e) {
+        const char *s = json_string_value(json_object_get(
+            json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef"), "name"));
+        if (s && strcmp(s, secret) == 0)
+          return true;
+      }
+      json_array_foreach(json_object_get(c, "envFrom"), j, e) {
+        const char *s = json_string_value(json_object_get(json_object_get(e, "secretRef"), "name"));
+        if (s && strcmp(s, secret) == 0)
+          return true;
+      }
+    }
+  }
+  return false;
+}
+
+static bool opted_in(const json_t *obj) {
+  json_t *meta = json_object_get(obj, "metadata");
+  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), KUBESYNC_ANNOTATION_RELOAD));
+  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), KUBESYNC_ANNOTATION_RELOAD));
+  return (l && strcmp(l, "true") == 0) || (a && strcmp(a, "true") == 0);
+}
+
+/* Annotation key on the pod template for one Secret: keys' name part is at
+ * most 63 characters, so long Secret names are shortened with a digest. */
+static void rollout_key(char *out, size_t n, const char *secret) {
+  size_t len = strlen(secret);
+  if (len <= 63) {
+    snprintf(out, n, "checksum.orgsecrets.io/%s", secret);
+    return;
+  }
+  unsigned char md[32];
+  unsigned int mdl = 0;
+  EVP_Digest(secret, len, md, &mdl, EVP_sha256(), NULL);
+  snprintf(out, n, "checksum.orgsecrets.io/%.50s-%02x%02x%02x%02x%02x%02x", secret, md[0], md[1],
+           md[2], md[3], md[4], md[5]);
+}
+
+static int rollout_namespace(run_state *st, const char *ns, const char *secret, const char *sum,
+                             os_error *err) {
+  static const char *kinds[][2] = {{"deployments", "Deployment"},
+                                   {"statefulsets", "StatefulSet"},
+                                   {"daemonsets", "DaemonSet"}};
+  char ann_key[200];
+  rollout_key(ann_key, sizeof(ann_key), secret);
+  char value[80];
+  snprintf(value, sizeof(value), "hmac-sha256:%s", sum);
+  int first = 0;
+  for (size_t k = 0; k < 3; k++) {
+    char coll[400];
+    snprintf(coll, sizeof(coll), "/apis/apps/v1/namespaces/%s/%s", ns, kinds[k][0]);
+    json_t *items = NULL;
+    char *rv = NULL;
+    os_error e = OS_ERROR_INIT;
+    int rc = kube_list(st->k, coll, NULL, &items, &rv, &e);
+    free(rv);
+    if (rc < 0) {
+      if (rc != OS_ENOTFOUND && first == 0) {
+        first = rc;
+        os_error_set(err, rc, "%s", e.msg);
+      }
+      continue;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(items, i, w) {
+      json_t *tmpl = json_object_get(json_object_get(w, "spec"), "template");
+      if (!opted_in(w) || !template_uses(tmpl, secret))
+        continue;
+      const char *cur = json_string_value(json_object_get(
+          json_object_get(json_object_get(tmpl, "metadata"), "annotations"), ann_key));
+      if (cur && strcmp(cur, value) == 0)
+        continue;
+      const char *name = meta_str(w, "name");
+      char item[700];
+      snprintf(item, sizeof(item), "%s/%s", coll, name);
+      json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
+                                "annotations", ann_key, value);
+      os_error pe = OS_ERROR_INIT;
+      int prc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe)
+                      : OS_ENOMEM;
+      json_decref(patch);
+      if (prc == 0) {
+        st->res->rollouts++;
+        emit(st->on_event, st->ctx, KUBESYNC_ROLLOUT, ns, name, kinds[k][1], w, NULL,
+             "pod template annotated to roll out a changed Secret");
+      } else if (first == 0) {
+        first = prc;
+        os_error_set(err, prc, "%s", pe.msg);
+      }
+    }
+    json_decref(items);
+  }
+  return first;
+}
+
+int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
+                 const reconcile_plan *p, bool rollout, kubesync_event_fn on_event, void *ctx,
+                 os_error *err) {
+  memset(res, 0, sizeof(*res));
+  run_state st = {res, k, cache, p, rollout, on_event, ctx, json_object(), 0, err};
+  if (st.wanted == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  pthread_mutex_lock(&cache->mu);
+  for (size_t i = 0; i < p->n_targets; i++) {
+    const plan_target *t = &p->targets[i];
+    for (size_t n = 0; n < t->n_namespaces; n++)
+      sync_one(&st, t, t->namespaces[n]);
+  }
+  delete_unwanted(&st);
+  pthread_mutex_unlock(&cache->mu);
+  json_decref(st.wanted);
+  return st.first_rc;
+}

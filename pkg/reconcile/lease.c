@@ -1,0 +1,209 @@
+#include "reconcile/lease.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+struct lease_elector {
+  kube_client *k;
+  char *ns, *name, *identity, *path, *coll;
+  int duration_s, renew_deadline_s, retry_period_s;
+  lease_change_fn on_change;
+  void *ctx;
+  atomic_bool leader;
+  /* what we last saw of the record, and when (monotonic seconds) */
+  char *seen_holder, *seen_renew;
+  double seen_at;
+  double last_renew; /* when we last renewed successfully */
+};
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void micro_time(char *out, size_t n) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char base[32];
+  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, n, "%.20s.%06dZ", base, (int)(ts.tv_nsec / 1000));
+}
+
+int lease_elector_new(lease_elector **out, kube_client *k, const lease_options *o,
+                      lease_change_fn on_change, void *ctx, os_error *err) {
+  lease_elector *l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  l->k = k;
+  l->ns = os_strdup(o->namespace_);
+  l->name = os_strdup(o->name);
+  l->identity = os_strdup(o->identity);
+  l->duration_s = o->duration_s > 0 ? o->duration_s : 15;
+  l->renew_deadline_s = o->renew_deadline_s > 0 ? o->renew_deadline_s : 10;
+  l->retry_period_s = o->retry_period_s > 0 ? o->retry_period_s : 2;
+  l->on_change = on_change;
+  l->ctx = ctx;
+  size_t n = strlen(o->namespace_) + strlen(o->name) + 80;
+  l->coll = malloc(n);
+  l->path = malloc(n);
+  if (!l->ns || !l->name || !l->identity || !l->coll || !l->path) {
+    lease_elector_free(l);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  snprintf(l->coll, n, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", o->namespace_);
+  snprintf(l->path, n, "%s/%s", l->coll, o->name);
+  *out = l;
+  return 0;
+}
+
+void lease_elector_free(lease_elector *l) {
+  if (l == NULL)
+    return;
+  free(l->ns);
+  free(l->name);
+  free(l->identity);
+  free(l->coll);
+  free(l->path);
+  free(l->seen_holder);
+  free(l->seen_renew);
+  free(l);
+}
+
+bool lease_is_leader(lease_elector *l) { return atomic_load(&l->leader); }
+
+static void set_leader(lease_elector *l, bool v) {
+  bool old = atomic_exchange(&l->leader, v);
+  if (old != v) {
+    os_log_info("leader election: %s lease %s/%s as %s", v ? "acquired" : "lost", l->ns, l->name,
+                l->identity);
+    if (l->on_change)
+      l->on_change(l->ctx, v);
+  }
+}
+
+static bool same(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* One attempt; returns true when we hold the lease afterwards. */
+static bool try_acquire_or_renew(lease_elector *l) {
+  char now[40];
+  micro_time(now, sizeof(now));
+  json_t *cur = NULL;
+  os_error err = OS_ERROR_INIT;
+  int rc = kube_get(l->k, l->path, &cur, &err);
+  if (rc == OS_ENOTFOUND) {
+    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s,s:i}}", "apiVersion",
+                            "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name,
+                            "namespace", l->ns, "spec", "holderIdentity", l->identity,
+                            "leaseDurationSeconds", l->duration_s, "acquireTime", now, "renewTime",
+                            now, "leaseTransitions", 0);
+    rc = obj ? kube_create(l->k, l->coll, obj, NULL, &err) : OS_ENOMEM;
+    json_decref(obj);
+    if (rc == 0) {
+      l->last_renew = now_mono();
+      return true;
+    }
+    return false;
+  }
+  if (rc < 0) {
+    os_log_warn("leader election: get lease: %s", err.msg);
+    return false;
+  }
+  json_t *spec = json_object_get(cur, "spec");
+  const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+  const char *renew = json_string_value(json_object_get(spec, "renewTime"));
+  json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+  if (dur <= 0)
+    dur = l->duration_s;
+  double t = now_mono();
+  if (!same(holder, l->seen_holder) || !same(renew, l->seen_renew)) {
+    free(l->seen_holder);
+    free(l->seen_renew);
+    l->seen_holder = os_strdup(holder);
+    l->seen_renew = os_strdup(renew);
+    l->seen_at = t;
+  }
+  bool mine = holder != NULL && strcmp(holder, l->identity) == 0;
+  bool free_now = holder == NULL || holder[0] == '\0';
+  if (!mine && !free_now && l->seen_at + (double)dur > t) {
+    json_decref(cur);
+    return false;
+  }
+  json_t *upd = json_deep_copy(cur);
+  json_t *uspec = json_object_get(upd, "spec");
+  if (uspec == NULL) {
+    uspec = json_object();
+    json_object_set_new(upd, "spec", uspec);
+  }
+  json_object_set_new(uspec, "holderIdentity", json_string(l->identity));
+  json_object_set_new(uspec, "leaseDurationSeconds", json_integer(l->duration_s));
+  json_object_set_new(uspec, "renewTime", json_string(now));
+  if (!mine) {
+    json_object_set_new(uspec, "acquireTime", json_string(now));
+    json_int_t tr = json_integer_value(json_object_get(uspec, "leaseTransitions"));
+    json_object_set_new(uspec, "leaseTransitions", json_integer(free_now && tr == 0 ? 0 : tr + 1));
+  }
+  rc = kube_update(l->k, l->path, upd, NULL, &err);
+  json_decref(upd);
+  json_decref(cur);
+  if (rc == 0) {
+    l->last_renew = now_mono();
+    return true;
+  }
+  if (rc != OS_ECONFLICT)
+    os_log_warn("leader election: update lease: %s", err.msg);
+  return false;
+}
+
+static void release(lease_elector *l) {
+  json_t *cur = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (kube_get(l->k, l->path, &cur, &err) < 0)
+    return;
+  json_t *spec = json_object_get(cur, "spec");
+  const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+  if (holder != NULL && strcmp(holder, l->identity) == 0) {
+    char now[40];
+    micro_time(now, sizeof(now));
+    json_object_set_new(spec, "holderIdentity", json_string(""));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
+    json_object_set_new(spec, "renewTime", json_string(now));
+    if (kube_update(l->k, l->path, cur, NULL, &err) == 0)
+      os_log_info("leader election: released lease %s/%s", l->ns, l->name);
+    else
+      os_log_warn("leader election: release lease: %s", err.msg);
+  }
+  json_decref(cur);
+}
+
+void lease_elector_run(lease_elector *l, const volatile int *stop) {
+  while (!*stop) {
+    bool ok = try_acquire_or_renew(l);
+    if (ok) {
+      set_leader(l, true);
+    } else if (atomic_load(&l->leader) &&
+               now_mono() - l->last_renew > (double)l->renew_deadline_s) {
+      set_leader(l, false);
+    } else if (!atomic_load(&l->leader)) {
+      set_leader(l, false);
+    }
+    /* renew more often than the deadline; poll the stop flag meanwhile */
+    for (int i = 0; i < l->retry_period_s * 10 && !*stop; i++)
+      usleep(100000);
+  }
+  if (atomic_load(&l->leader)) {
+    set_leader(l, false);
+    release(l);
+  }
+}

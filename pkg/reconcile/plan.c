@@ -1,0 +1,431 @@
+#include "reconcile/plan.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seal/seal.h"
+
+static const char CHECKSUM_LABEL[] = "orgsecrets.io/checksum/v1";
+
+const char *plan_reason_for(int code) {
+  switch (code) {
+  case OS_ENOIDENTITY: return "NotRecipient";
+  case OS_EBINDING: return "BindingMismatch";
+  case OS_EARMOR:
+  case OS_EHEADER:
+  case OS_EHMAC:
+  case OS_EPAYLOAD:
+  case OS_ECRYPTO: return "IntegrityError";
+  default: return "InvalidSpec";
+  }
+}
+
+int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err) {
+  char *enc = NULL;
+  int rc = age_identity_encode(&enc, id, err);
+  if (rc < 0)
+    return rc;
+  unsigned int len = 32;
+  unsigned char *r = HMAC(EVP_sha256(), enc, (int)strlen(enc), (const unsigned char *)CHECKSUM_LABEL,
+                          sizeof(CHECKSUM_LABEL) - 1, key, &len);
+  os_free_secret_str(enc);
+  if (r == NULL || len != 32)
+    return os_error_set(err, OS_ECRYPTO, "checksum key derivation failed");
+  return 0;
+}
+
+typedef struct cache_entry {
+  uint8_t digest[32];
+  uint8_t *value;
+  size_t len;
+  bool used;
+  struct cache_entry *next;
+} cache_entry;
+
+struct plan_cache {
+  cache_entry **buckets;
+  size_t n_buckets, n, last_unseals;
+};
+
+int plan_cache_new(plan_cache **out, os_error *err) {
+  plan_cache *c = calloc(1, sizeof(*c));
+  if (c == NULL || (c->buckets = calloc(1024, sizeof(*c->buckets))) == NULL) {
+    free(c);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  c->n_buckets = 1024;
+  *out = c;
+  return 0;
+}
+
+static void entry_free(cache_entry *e) {
+  os_free_secret(e->value, e->len);
+  OPENSSL_cleanse(e->digest, sizeof(e->digest));
+  free(e);
+}
+
+void plan_cache_free(plan_cache *c) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < c->n_buckets; i++) {
+    for (cache_entry *e = c->buckets[i], *next; e != NULL; e = next) {
+      next = e->next;
+      entry_free(e);
+    }
+  }
+  free(c->buckets);
+  free(c);
+}
+
+size_t plan_cache_size(const plan_cache *c) { return c ? c->n : 0; }
+size_t plan_cache_last_unseals(const plan_cache *c) { return c ? c->last_unseals : 0; }
+
+static size_t bucket_of(const plan_cache *c, const uint8_t d[32]) {
+  size_t h = 0;
+  memcpy(&h, d, sizeof(h));
+  return h & (c->n_buckets - 1);
+}
+
+static cache_entry *cache_find(plan_cache *c, const uint8_t d[32]) {
+  for (cache_entry *e = c->buckets[bucket_of(c, d)]; e != NULL; e = e->next)
+    if (memcmp(e->digest, d, 32) == 0)
+      return e;
+  return NULL;
+}
+
+static void cache_grow(plan_cache *c) {
+  size_t nb = c->n_buckets * 2;
+  cache_entry **b = calloc(nb, sizeof(*b));
+  if (b == NULL)
+    return;
+  for (size_t i = 0; i < c->n_buckets; i++) {
+    for (cache_entry *e = c->buckets[i], *next; e != NULL; e = next) {
+      next = e->next;
+      size_t h = 0;
+      memcpy(&h, e->digest, sizeof(h));
+      e->next = b[h & (nb - 1)];
+      b[h & (nb - 1)] = e;
+    }
+  }
+  free(c->buckets);
+  c->buckets = b;
+  c->n_buckets = nb;
+}
+
+static void cache_put(plan_cache *c, const uint8_t d[32], const uint8_t *v, size_t len) {
+  if (c->n >= c->n_buckets)
+    cache_grow(c);
+  cache_entry *e = calloc(1, sizeof(*e));
+  if (e == NULL || (e->value = malloc(len ? len : 1)) == NULL) {
+    free(e);
+    return;
+  }
+  memcpy(e->digest, d, 32);
+  memcpy(e->value, v, len);
+  e->len = len;
+  e->used = true;
+  size_t b = bucket_of(c, d);
+  e->next = c->buckets[b];
+  c->buckets[b] = e;
+  c->n++;
+}
+
+/* Drops entries the latest build did not use, and clears the marks. */
+static void cache_sweep(plan_cache *c) {
+  for (size_t i = 0; i < c->n_buckets; i++) {
+    cache_entry **pp = &c->buckets[i];
+    while (*pp != NULL) {
+      cache_entry *e = *pp;
+      if (!e->used) {
+        *pp = e->next;
+        entry_free(e);
+        c->n--;
+      } else {
+        e->used = false;
+        pp = &e->next;
+      }
+    }
+  }
+}
+
+static void secret_digest(uint8_t d[32], const spec_secret *s) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  const char *parts[] = {s->organization, s->environment, s->application ? s->application : "",
+                         s->name, s->encrypted_value};
+  unsigned int n = 0;
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    memset(d, 0, 32);
+    EVP_MD_CTX_free(ctx);
+    return;
+  }
+  for (size_t i = 0; i < 5; i++)
+    EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1);
+  EVP_DigestFinal_ex(ctx, d, &n);
+  EVP_MD_CTX_free(ctx);
+}
+
+static void target_free(plan_target *t) {
+  free(t->organization);
+  free(t->environment);
+  free(t->application);
+  free(t->secret_name);
+  for (size_t i = 0; i < t->n_namespaces; i++)
+    free(t->namespaces[i]);
+  free(t->namespaces);
+  free(t->env_file);
+  for (size_t i = 0; i < t->n_entries; i++) {
+    free(t->entries[i].name);
+    os_free_secret(t->entries[i].value, t->entries[i].len);
+  }
+  free(t->entries);
+  for (size_t i = 0; i < t->n_kept; i++)
+    free(t->kept[i]);
+  free(t->kept);
+}
+
+void plan_free(reconcile_plan *p) {
+  if (p == NULL)
+    return;
+  for (size_t i = 0; i < p->n_targets; i++)
+    target_free(&p->targets[i]);
+  free(p->targets);
+  for (size_t i = 0; i < p->n_failures; i++) {
+    free(p->failures[i].resource);
+    free(p->failures[i].environment);
+    free(p->failures[i].name);
+  }
+  free(p->failures);
+  free(p->results);
+  OPENSSL_cleanse(p->checksum_key, sizeof(p->checksum_key));
+  free(p);
+}
+
+static char *join3(const char *a, const char *b, const char *c) {
+  size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+  char *s = malloc(n);
+  if (s != NULL)
+    snprintf(s, n, "%s%s%s", a, b, c);
+  return s;
+}
+
+static char **dup_strings(char *const *v, size_t n) {
+  char **out = calloc(n ? n : 1, sizeof(*out));
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if ((out[i] = os_strdup(v[i])) == NULL) {
+      for (size_t j = 0; j < i; j++)
+        free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static int init_target(plan_target *t, const spec_org *org, const spec_environment *env,
+                       const spec_application *app) {
+  t->organization = os_strdup(org->id);
+  t->environment = os_strdup(env->name);
+  if (app == NULL) {
+    t->secret_name = env->secret_name ? os_strdup(env->secret_name) : join3(org->id, "-secrets", "");
+    t->namespaces = dup_strings(env->namespaces, env->n_namespaces);
+    t->n_namespaces = env->n_namespaces;
+    if (env->env_file != NULL) {
+      t->env_file = os_strdup(env->env_file);
+    } else {
+      char *base = join3(org->id, "-", env->name);
+      t->env_file = base ? join3(base, ".env", "") : NULL;
+      free(base);
+    }
+  } else {
+    t->application = os_strdup(app->name);
+    t->secret_name = app->secret_name ? os_strdup(app->secret_name) : join3(app->name, "-secrets", "");
+    t->namespaces = dup_strings(app->namespaces, app->n_namespaces);
+    t->n_namespaces = app->n_namespaces;
+    char *base = join3(org->id, "-", env->name);
+    char *base2 = base ? join3(base, "-", app->name) : NULL;
+    t->env_file = base2 ? join3(base2, ".env", "") : NULL;
+    free(base);
+    free(base2);
+  }
+  if (t->organization == NULL || t->environment == NULL || t->secret_name == NULL ||
+      t->namespaces == NULL || t->env_file == NULL || (app != NULL && t->application == NULL))
+    return OS_ENOMEM;
+  return 0;
+}
+
+static plan_target *target_for(reconcile_plan *p, const char *app) {
+  for (size_t i = 0; i < p->n_targets; i++) {
+    const char *a = p->targets[i].application;
+    if ((a == NULL && app == NULL) || (a != NULL && app != NULL && strcmp(a, app) == 0))
+      return &p->targets[i];
+  }
+  return NULL;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+  return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
+}
+
+static int add_failure(reconcile_plan *p, const spec_secret *s, const char *reason, int code,
+                       const char *msg) {
+  plan_failure *f = &p->failures[p->n_failures];
+  memset(f, 0, sizeof(*f));
+  f->resource = spec_secret_resource_name(s->organization ? s->organization : "-",
+                                          s->environment ? s->environment : "-",
+                                          s->name ? s->name : "-");
+  f->environment = os_strdup(s->environment);
+  f->name = os_strdup(s->name);
+  if (f->resource == NULL || (s->environment && !f->environment) || (s->name && !f->name))
+    return OS_ENOMEM;
+  f->reason = reason;
+  f->code = code;
+  snprintf(f->message, sizeof(f->message), "%s", msg);
+  p->n_failures++;
+  return 0;
+}
+
+int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
+  *out = NULL;
+  const spec_org *org = in->org;
+  const spec_environment *env = spec_org_find_env(org, in->environment);
+  if (env == NULL)
+    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
+                        in->environment, org->id);
+  reconcile_plan *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  int rc = 0;
+  if (in->cache != NULL)
+    in->cache->last_unseals = 0;
+  size_t n = in->n_secrets;
+  p->targets = calloc(org->n_apps + 1, sizeof(*p->targets));
+  p->failures = calloc(n ? n : 1, sizeof(*p->failures));
+  p->results = calloc(n ? n : 1, sizeof(*p->results));
+  if (p->targets == NULL || p->failures == NULL || p->results == NULL)
+    goto oom;
+  p->n_targets = org->n_apps + 1;
+  if (init_target(&p->targets[0], org, env, NULL) < 0)
+    goto oom;
+  for (size_t i = 0; i < org->n_apps; i++) {
+    if (init_target(&p->targets[i + 1], org, env, &org->apps[i]) < 0)
+      goto oom;
+  }
+  for (size_t i = 0; i < p->n_targets; i++) {
+    p->targets[i].entries = calloc(n ? n : 1, sizeof(plan_entry));
+    p->targets[i].kept = calloc(n ? n : 1, sizeof(char *));
+    if (p->targets[i].entries == NULL || p->targets[i].kept == NULL)
+      goto oom;
+    p->targets[i].keep_unknown = in->incomplete;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const spec_secret *s = in->secrets[i];
+    if (s->environment == NULL || strcmp(s->environment, in->environment) != 0 ||
+        s->organization == NULL || strcmp(s->organization, org->id) != 0)
+      continue;
+    plan_secret_result *res = &p->results[p->n_results++];
+    res->secret = s;
+    plan_target *t = target_for(p, s->application);
+    if (t == NULL) {
+      res->reason = "InvalidSpec";
+      snprintf(res->message, sizeof(res->message), "application %s is not defined",
+               s->application);
+      if (add_failure(p, s, res->reason, OS_EINVAL, res->message) < 0)
+        goto oom;
+      continue;
+    }
+    if (s->state == SPEC_STATE_DISABLED) {
+      res->reason = "Disabled";
+      snprintf(res->message, sizeof(res->message), "secret is disabled");
+      p->n_disabled++;
+      continue;
+    }
+    p->n_active++;
+    uint8_t *value = NULL;
+    size_t len = 0;
+    os_error uerr = OS_ERROR_INIT;
+    uint8_t digest[32];
+    cache_entry *hit = NULL;
+    int urc = 0;
+    if (in->cache != NULL && s->encrypted_value != NULL) {
+      secret_digest(digest, s);
+      hit = cache_find(in->cache, digest);
+    }
+    if (hit != NULL) {
+      hit->used = true;
+      value = malloc(hit->len ? hit->len : 1);
+      if (value == NULL)
+        goto oom;
+      memcpy(value, hit->value, hit->len);
+      len = hit->len;
+    } else {
+      urc = seal_unseal(&value, &len, s, in->ids, in->n_ids, &uerr);
+      if (in->cache != NULL) {
+        in->cache->last_unseals++;
+        if (urc == 0 && s->encrypted_value != NULL)
+          cache_put(in->cache, digest, value, len);
+      }
+    }
+    if (urc < 0) {
+      res->reason = plan_reason_for(urc);
+      snprintf(res->message, sizeof(res->message), "%s", uerr.msg);
+      if (add_failure(p, s, res->reason, urc, uerr.msg) < 0)
+        goto oom;
+      if ((t->kept[t->n_kept] = os_strdup(s->name)) == NULL)
+        goto oom;
+      t->n_kept++;
+      continue;
+    }
+    res->reason = "Synced";
+    plan_entry *e = &t->entries[t->n_entries];
+    e->name = os_strdup(s->name);
+    e->value = value;
+    e->len = len;
+    t->n_entries++;
+    if (e->name == NULL)
+      goto oom;
+  }
+  for (size_t i = 0; i < p->n_targets; i++) {
+    plan_target *t = &p->targets[i];
+    qsort(t->entries, t->n_entries, sizeof(*t->entries), cmp_entry);
+  }
+  memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
+  if (in->cache != NULL)
+    cache_sweep(in->cache);
+  *out = p;
+  return 0;
+oom:
+  rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  plan_free(p);
+  return rc;
+}
+
+int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err) {
+  os_buf_reset(out);
+  for (size_t i = 0; i < n; i++) {
+    if (memchr(entries[i].value, 0, entries[i].len) != NULL)
+      return os_error_set(err, OS_EINVAL, "%s: value contains a NUL byte and cannot go into an env file",
+                          entries[i].name);
+    if (os_buf_puts(out, entries[i].name) < 0 || os_buf_puts(out, "='") < 0)
+      goto oom;
+    const char *v = (const char *)entries[i].value;
+    size_t start = 0;
+    for (size_t j = 0; j < entries[i].len; j++) {
+      if (v[j] != '\'')
+        continue;
+      if (os_buf_append(out, v + start, j - start) < 0 || os_buf_puts(out, "'\\''") < 0)
+        goto oom;
+      start = j + 1;
+    }
+    if (os_buf_append(out, v + start, entries[i].len - start) < 0 || os_buf_puts(out, "'\n") < 0)
+      goto oom;
+  }
+  return 0;
+oom:
+  return os_error_set(err, OS_ENOMEM, "env file too large");
+}

@@ -1,0 +1,110 @@
+/* The desired state of one environment: which values go to which targets
+ * (Kubernetes Secrets and env files), computed from the specs and the
+ * controller's identities. Pure: no I/O besides unsealing.
+ * Threading: a plan belongs to one thread once built; it is immutable. */
+#ifndef ORGSECRETS_RECONCILE_PLAN_H
+#define ORGSECRETS_RECONCILE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "age/age.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "spec/spec.h"
+
+/* One value to deliver; value is secret. */
+typedef struct plan_entry {
+  char *name;
+  uint8_t *value;
+  size_t len;
+} plan_entry;
+
+/* One delivery unit: organization-level or one application, in one environment. */
+typedef struct plan_target {
+  char *organization;
+  char *environment;
+  char *application;       /* NULL: organization-level */
+  char *secret_name;       /* Kubernetes Secret name */
+  char **namespaces;
+  size_t n_namespaces;
+  char *env_file;          /* file name below --env-file-dir */
+  plan_entry *entries;     /* active values that unsealed, sorted by name */
+  size_t n_entries;
+  char **kept;             /* names that failed: keep their last good value */
+  size_t n_kept;
+  bool keep_unknown;       /* the source is incomplete: delete no key */
+} plan_target;
+
+/* Why a secret could not be delivered (names only, never values). */
+typedef struct plan_failure {
+  char *resource;          /* OrgSecret metadata.name */
+  char *environment;
+  char *name;
+  const char *reason;      /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
+  int code;
+  char message[OS_ERROR_MSG_MAX];
+} plan_failure;
+
+/* Result of unsealing one secret, reported for status conditions. */
+typedef struct plan_secret_result {
+  const spec_secret *secret; /* borrowed from the input */
+  const char *reason;        /* "Synced", "Disabled" or a failure reason */
+  char message[OS_ERROR_MSG_MAX];
+} plan_secret_result;
+
+typedef struct reconcile_plan {
+  plan_target *targets;
+  size_t n_targets;
+  plan_failure *failures;
+  size_t n_failures;
+  plan_secret_result *results; /* one per input secret of the environment */
+  size_t n_results;
+  size_t n_active, n_disabled;
+  uint8_t checksum_key[32];    /* copied from the input */
+} reconcile_plan;
+
+/* Values already unsealed, keyed by a digest of (organization, environment,
+ * application, name, encryptedValue): a pass re-opens only what changed.
+ * Entries not used by the latest plan_build are dropped (and wiped). */
+typedef struct plan_cache plan_cache;
+int plan_cache_new(plan_cache **out, os_error *err);
+void plan_cache_free(plan_cache *c);
+/* Number of values held; unseal operations done by the last build. */
+size_t plan_cache_size(const plan_cache *c);
+size_t plan_cache_last_unseals(const plan_cache *c);
+
+/* Input to plan_build. invalid lists secrets the source could not accept
+ * (their names are kept, not deleted); incomplete says some file could not
+ * be read at all, so no key may be deleted anywhere. */
+typedef struct plan_input {
+  const spec_org *org;
+  spec_secret *const *secrets;
+  size_t n_secrets;
+  const char *environment;
+  const age_identity *const *ids;
+  size_t n_ids;
+  const uint8_t *checksum_key; /* 32 bytes, see plan_checksum_key() */
+  bool incomplete;
+  plan_cache *cache;           /* optional */
+} plan_input;
+
+/* Builds the plan; *out is freed with plan_free() (values wiped). Fails only
+ * on programmer errors or memory; per-secret failures land in failures. */
+int plan_build(reconcile_plan **out, const plan_input *in, os_error *err);
+void plan_free(reconcile_plan *p);
+
+/* The checksum key: HMAC-SHA-256 keyed by the first identity's secret over a
+ * fixed label, so checksums reveal nothing about values without the key. */
+int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
+
+/* Failure reason for an unseal error code. */
+const char *plan_reason_for(int code);
+
+/* Env-file text: one `NAME='value'` line per entry, POSIX-shell single
+ * quoting (`'` written as `'\''`), sorted by name. Values with a NUL byte
+ * are refused (no env file can carry them). out is a secret buffer. */
+int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err);
+
+#endif

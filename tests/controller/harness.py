@@ -1,0 +1,242 @@
+"""Test harness for end-to-end controller tests: a real fake API server
+(tests/fakeapi/fakeapi.py) over TLS, a real organization folder made with the
+real `orgsecrets` CLI, and the real `orgsecrets-controller` binary."""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+FAKEAPI = os.path.join(TESTS, "fakeapi", "fakeapi.py")
+
+
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def binary(name):
+    build = os.environ.get("ORGSECRETS_BUILD_DIR")
+    if not build:
+        sys.exit("ORGSECRETS_BUILD_DIR is not set")
+    for sub in ("cmd/%s/%s" % (name, name), name):
+        p = os.path.join(build, sub)
+        if os.path.exists(p):
+            return p
+    sys.exit("binary %s not found below %s" % (name, build))
+
+
+class Fake:
+    """The fake API server, started on a free port."""
+
+    def __init__(self, tmp, token="t0ken-1"):
+        self.dir = tmp
+        os.makedirs(tmp, exist_ok=True)
+        self.token_file = os.path.join(tmp, "token")
+        with open(self.token_file, "w") as f:
+            f.write(token)
+        self.port_file = os.path.join(tmp, "port")
+        self.kubeconfig = os.path.join(tmp, "kubeconfig")
+        self.log = open(os.path.join(tmp, "fakeapi.log"), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, FAKEAPI, "--listen", "127.0.0.1:0", "--tls-dir",
+             os.path.join(tmp, "tls"), "--token-file", self.token_file,
+             "--port-file", self.port_file, "--kubeconfig-out", self.kubeconfig,
+             "--watch-timeout-max", "30"],
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while not (os.path.exists(self.port_file) and os.path.getsize(self.port_file) > 0):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("fakeapi did not start")
+            time.sleep(0.05)
+        self.port = int(read(self.port_file).strip())
+        self.base = "https://127.0.0.1:%d" % self.port
+        self.ctx = ssl.create_default_context(cafile=os.path.join(tmp, "tls", "ca.crt"))
+        while not os.path.exists(self.kubeconfig):
+            time.sleep(0.05)
+
+    def token(self):
+        return read(self.token_file).strip()
+
+    def call(self, method, path, body=None, content_type="application/json", auth=True):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        if auth:
+            req.add_header("Authorization", "Bearer " + self.token())
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+    def ok(self, method, path, body=None, content_type="application/json"):
+        code, obj = self.call(method, path, body, content_type)
+        if code >= 300:
+            raise AssertionError("%s %s: %d %s" % (method, path, code, obj))
+        return obj
+
+    def namespace(self, name):
+        self.ok("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+
+    def secret(self, ns, name):
+        code, obj = self.call("GET", "/api/v1/namespaces/%s/secrets/%s" % (ns, name))
+        return obj if code == 200 else None
+
+    def secret_values(self, ns, name):
+        s = self.secret(ns, name)
+        if s is None:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
+
+    def requests(self):
+        return self.ok("GET", "/fake/requests")
+
+    def clear_requests(self):
+        self.ok("DELETE", "/fake/requests")
+
+    def writes(self, exclude_events=False):
+        out = []
+        for r in self.requests():
+            if r["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+                if exclude_events and "/events" in r["path"]:
+                    continue
+                if "/leases" in r["path"]:
+                    continue
+                out.append(r)
+        return out
+
+    def fault(self, **kw):
+        self.ok("POST", "/fake/faults", kw)
+
+    def events(self, ns="default"):
+        return self.ok("GET", "/api/v1/namespaces/%s/events" % ns)["items"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+class Org:
+    """An organization folder made with the real CLI."""
+
+    def __init__(self, tmp, org="acme"):
+        self.cli = binary("orgsecrets")
+        self.tmp = tmp
+        self.dir = os.path.join(tmp, "org")
+        os.makedirs(self.dir)
+        self.keys = os.path.join(tmp, "keys")
+        os.makedirs(self.keys, mode=0o700)
+        self.outputs = []
+        self.recipient = {}
+        for who in ("admin", "prodctl", "devctl", "otherctl"):
+            self.recipient[who] = self.run("keygen", "-o", self.key(who)).strip()
+        self.run("init", "--org", org)
+        self.run("member", "add", "admin@acme.test", "--role", "admin",
+                 "--recipient", self.recipient["admin"])
+        self.org = org
+
+    def key(self, who):
+        return os.path.join(self.keys, who + ".key")
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({"ORGSECRETS_DIR": self.dir, "ORGSECRETS_USER": "admin@acme.test",
+                  "ORGSECRETS_IDENTITY": self.key("admin")})
+        return e
+
+    def run(self, *args, stdin=None, check=True):
+        p = subprocess.run([self.cli] + list(args), input=stdin, capture_output=True,
+                           env=self.env(), timeout=60)
+        self.outputs.append(p.stdout + p.stderr)
+        if check and p.returncode != 0:
+            raise AssertionError("orgsecrets %s failed (%d): %s" % (
+                " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+        return p.stdout.decode()
+
+    def set(self, name, env, value, app=None, *extra):
+        args = ["set", name, "--env", env]
+        if app:
+            args += ["--app", app]
+        self.run(*(args + list(extra)), stdin=value.encode())
+
+    def path(self, env, name):
+        return os.path.join(self.dir, "secrets", env, name + ".yaml")
+
+
+class Controller:
+    """The real controller binary."""
+
+    def __init__(self, tmp, org, fake, env="prod", extra=(), name="ctl"):
+        self.args = [binary("orgsecrets-controller"), "--environment", env,
+                     "--identity", org.key(env + "ctl"), "--source", org.dir]
+        if fake is not None:
+            self.args += ["--kubeconfig", fake.kubeconfig]
+        self.args += list(extra)
+        self.logpath = os.path.join(tmp, name + ".log")
+        self.proc = None
+
+    def once(self, *more, timeout=120):
+        p = subprocess.run(self.args + ["--once"] + list(more), capture_output=True, timeout=timeout)
+        with open(self.logpath, "ab") as f:
+            f.write(p.stdout + p.stderr)
+        return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
+
+    def start(self, *more):
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(self.args + list(more), stdout=self.log, stderr=self.log)
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def output(self):
+        if not os.path.exists(self.logpath):
+            return ""
+        return read(self.logpath, "rb").decode(errors="replace")
+
+
+def wait_for(pred, timeout=20, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def assert_no_values(testcase, texts, values):
+    """Fails when any sealed value appears in any of texts (bytes or str)."""
+    for t in texts:
+        if isinstance(t, bytes):
+            t = t.decode(errors="replace")
+        for v in values:
+            testcase.assertNotIn(v, t, "a secret value leaked into output")

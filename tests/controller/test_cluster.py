@@ -1,0 +1,134 @@
+"""--source cluster: Organization and OrgSecret custom resources, Ready
+conditions with reasons and observedGeneration written only on change,
+Kubernetes Events for failures; rollout of opted-in workloads on change."""
+
+import glob
+import os
+import shutil
+import tempfile
+import unittest
+
+import yaml
+
+from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+
+VALUES = {"DATABASE_PASSWORD": "pw-cluster-11aa", "API_KEY": "ak-cluster-22bb"}
+
+
+def ready(obj):
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c["type"] == "Ready":
+            return c
+    return None
+
+
+class ClusterTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="os-cluster-")
+        self.fake = Fake(os.path.join(self.tmp, "fake"))
+        self.fake.namespace("shop")
+        self.org = Org(self.tmp)
+        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
+        for k, v in VALUES.items():
+            self.org.set(k, "prod", v)
+        self.apply_all()
+        self.ctl = Controller(self.tmp, self.org, self.fake, extra=["--source", "cluster"])
+
+    def tearDown(self):
+        self.ctl.stop()
+        self.fake.stop()
+        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def apply(self, path):
+        for doc in yaml.safe_load_all(read(path)):
+            if doc is None:
+                continue
+            plural = "organizations" if doc["kind"] == "Organization" else "orgsecrets"
+            name = doc["metadata"]["name"]
+            code, cur = self.fake.call("GET", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name))
+            if code == 200:
+                doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+                self.fake.ok("PUT", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name), doc)
+            else:
+                self.fake.ok("POST", "/apis/orgsecrets.io/v1/%s" % plural, doc)
+
+    def apply_all(self):
+        self.apply(os.path.join(self.org.dir, "organization.yaml"))
+        for p in sorted(glob.glob(os.path.join(self.org.dir, "secrets", "*", "*.yaml"))):
+            self.apply(p)
+
+    def cr(self, name):
+        return self.fake.ok("GET", "/apis/orgsecrets.io/v1/orgsecrets/" + name)
+
+    def test_sync_status_and_no_needless_writes(self):
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.fake.secret_values("shop", "acme-secrets"), VALUES)
+        cr = self.cr("acme.prod.api-key")
+        c = ready(cr)
+        self.assertEqual((c["status"], c["reason"]), ("True", "Synced"))
+        self.assertEqual(c["observedGeneration"], cr["metadata"]["generation"])
+        self.assertEqual(cr["status"]["observedGeneration"], cr["metadata"]["generation"])
+        self.fake.clear_requests()
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.fake.writes(), [], "status written only when it changes")
+
+    def test_binding_mismatch_reported(self):
+        self.assertEqual(self.ctl.once()[0], 0)
+        a = self.cr("acme.prod.api-key")
+        b = self.cr("acme.prod.database-password")
+        a["spec"]["encryptedValue"] = b["spec"]["encryptedValue"]
+        self.fake.ok("PUT", "/apis/orgsecrets.io/v1/orgsecrets/acme.prod.api-key", a)
+        rc, out = self.ctl.once()
+        self.assertNotEqual(rc, 0)
+        cr = self.cr("acme.prod.api-key")
+        c = ready(cr)
+        self.assertEqual((c["status"], c["reason"]), ("False", "BindingMismatch"))
+        self.assertEqual(c["observedGeneration"], cr["metadata"]["generation"])
+        self.assertEqual(ready(self.cr("acme.prod.database-password"))["reason"], "Synced")
+        # last good value kept
+        self.assertEqual(self.fake.secret_values("shop", "acme-secrets")["API_KEY"], VALUES["API_KEY"])
+        reasons = [(e["reason"], e["involvedObject"]["name"]) for e in self.fake.events("default")]
+        self.assertIn(("BindingMismatch", "acme.prod.api-key"), reasons)
+
+    def test_running_picks_up_cr_change_and_rolls_out(self):
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "labels": {"orgsecrets.io/reload": "true"}},
+               "spec": {"selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "nginx",
+                                              "envFrom": [{"secretRef": {"name": "acme-secrets"}}]}]}}}}
+        other = yaml.safe_load(yaml.safe_dump(dep))
+        other["metadata"] = {"name": "not-opted-in"}
+        self.fake.ok("POST", "/apis/apps/v1/namespaces/shop/deployments", dep)
+        self.fake.ok("POST", "/apis/apps/v1/namespaces/shop/deployments", other)
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
+        gen0 = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")["metadata"]["generation"]
+        self.org.set("API_KEY", "prod", "ak-cluster-33cc")
+        VALUES["API_KEY2"] = "ak-cluster-33cc"
+        self.apply(self.org.path("prod", "API_KEY"))
+        wait_for(lambda: (self.fake.secret_values("shop", "acme-secrets") or {}).get("API_KEY") == "ak-cluster-33cc",
+                 what="CR change delivered")
+        def rolled():
+            d = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
+            return d["metadata"]["generation"] > gen0 and d
+        d = wait_for(rolled, what="rollout annotation")
+        ann = d["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual(ann["checksum.orgsecrets.io/acme-secrets"],
+                         self.fake.secret("shop", "acme-secrets")["metadata"]["annotations"]["orgsecrets.io/checksum"])
+        untouched = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/not-opted-in")
+        self.assertEqual(untouched["metadata"]["generation"], 1)
+        # nothing changed: no further rollout
+        gen1 = d["metadata"]["generation"]
+        self.fake.ok("DELETE", "/api/v1/namespaces/shop/secrets/acme-secrets")  # drift: same content restored
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="restored")
+        import time
+        time.sleep(1)
+        self.assertEqual(self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")["metadata"]["generation"], gen1)
+
+
+if __name__ == "__main__":
+    unittest.main()

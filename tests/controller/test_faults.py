@@ -1,0 +1,76 @@
+"""The controller converges through API faults: 409 races, bursts of 429
+and 500, dropped connections, and a service-account token rotated mid-run."""
+
+import os
+import shutil
+import tempfile
+import unittest
+
+from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+
+VALUES = {"DATABASE_PASSWORD": "pw-faults-77xx1", "API_KEY": "ak-faults-0022z"}
+
+
+class FaultsTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="os-faults-")
+        self.fake = Fake(os.path.join(self.tmp, "fake"))
+        self.fake.namespace("shop")
+        self.org = Org(self.tmp)
+        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
+        for k, v in VALUES.items():
+            self.org.set(k, "prod", v)
+        self.ctl = Controller(self.tmp, self.org, self.fake)
+
+    def tearDown(self):
+        self.ctl.stop()
+        self.fake.stop()
+        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def expect_synced(self):
+        self.assertEqual(self.fake.secret_values("shop", "acme-secrets"), VALUES)
+
+    def test_conflict_race_with_another_writer(self):
+        self.assertEqual(self.ctl.once()[0], 0)
+        # another writer changes the Secret between our read and our write:
+        # the cache is stale, the PUT gets 409, we re-read and win
+        self.org.set("API_KEY", "prod", "ak-faults-rotated")
+        VALUES["API_KEY"] = "ak-faults-rotated"
+        self.fake.fault(method="PUT", path="/secrets/acme-secrets", status=409, count=2,
+                        reason="Conflict", message="the object has been modified")
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.expect_synced()
+        puts = [r for r in self.fake.requests() if r["method"] == "PUT"]
+        self.assertEqual([r["status"] for r in puts][-3:], [409, 409, 200])
+
+    def test_bursts_of_429_500_and_drops_converge(self):
+        self.fake.fault(path="/api/v1/secrets", status=429, count=3, retryAfter=1)
+        self.fake.fault(method="POST", path="/secrets", status=500, count=3)
+        self.fake.fault(method="POST", path="/secrets", drop=True, count=1)
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, timeout=60,
+                 what="convergence through faults")
+        codes = [r["status"] for r in self.fake.requests()]
+        self.assertIn(-1, codes, "a connection was dropped")
+        self.assertIn(429, codes)
+        self.assertIn(500, codes)
+
+    def test_token_rotation_mid_run(self):
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
+        with open(self.fake.token_file, "w") as f:
+            f.write("rotated-t0ken-2")
+        # the kubeconfig points at the token file, which the client re-reads
+        self.org.set("API_KEY", "prod", "ak-after-rotation-1")
+        VALUES["API_KEY"] = "ak-after-rotation-1"
+        wait_for(lambda: (self.fake.secret_values("shop", "acme-secrets") or {}).get("API_KEY") == "ak-after-rotation-1",
+                 timeout=30, what="sync after token rotation")
+        out = self.ctl.output()
+        self.assertNotIn("rotated-t0ken-2", out)
+        self.assertNotIn("t0ken-1", out)
+
+
+if __name__ == "__main__":
+    unittest.main()

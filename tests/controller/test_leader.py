@@ -1,0 +1,72 @@
+"""Two controllers with leader election: only the leader writes; when it is
+killed the other takes over within the lease duration; SIGTERM releases."""
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import unittest
+
+from harness import read, Controller, Fake, Org, wait_for
+
+
+class LeaderTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="os-leader-")
+        self.fake = Fake(os.path.join(self.tmp, "fake"))
+        self.fake.namespace("shop")
+        self.fake.namespace("orgsecrets-system")
+        self.org = Org(self.tmp)
+        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
+        self.org.set("API_KEY", "prod", "ak-leader-1")
+        args = ["--leader-elect", "--lease-namespace", "orgsecrets-system", "--lease-duration", "3s",
+                "--resync", "1h"]
+        self.a = Controller(self.tmp, self.org, self.fake, extra=args, name="a")
+        self.b = Controller(self.tmp, self.org, self.fake, extra=args, name="b")
+
+    def tearDown(self):
+        self.a.stop()
+        self.b.stop()
+        self.fake.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def holder(self):
+        code, lease = self.fake.call("GET", "/apis/coordination.k8s.io/v1/namespaces/orgsecrets-system/leases/orgsecrets-controller-prod")
+        return lease["spec"].get("holderIdentity") if code == 200 else None
+
+    def test_failover_and_release(self):
+        self.a.start()
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="leader a syncs")
+        first = wait_for(self.holder, what="lease held")
+        self.assertTrue(first.endswith("_%d" % self.a.proc.pid), first)
+        self.b.start()
+        time.sleep(2)
+        self.assertEqual(self.holder(), first, "b must not steal a live lease")
+        # kill -9 the leader: b takes over within the lease duration (+ retry period)
+        self.a.stop(signal.SIGKILL)
+        t0 = time.time()
+        wait_for(lambda: (self.holder() or "").endswith("_%d" % self.b.proc.pid), timeout=15,
+                 what="b takes over")
+        self.assertLess(time.time() - t0, 8)
+        # b writes now
+        self.org.set("API_KEY", "prod", "ak-leader-2")
+        wait_for(lambda: (self.fake.secret_values("shop", "acme-secrets") or {}).get("API_KEY") == "ak-leader-2",
+                 what="b delivers a change")
+        # SIGTERM releases the lease
+        self.b.stop(signal.SIGTERM)
+        self.assertEqual(self.holder(), "")
+
+    def test_follower_does_not_write(self):
+        self.a.start()
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="leader a syncs")
+        self.b.start()
+        time.sleep(1.5)
+        self.fake.clear_requests()
+        time.sleep(1.5)
+        writers = {r["auth"] for r in self.fake.writes(exclude_events=True)}
+        self.assertEqual(self.fake.writes(exclude_events=True), [], "nothing changed: nobody writes")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,185 @@
+"""The pod admission webhook served by the real controller over HTTPS:
+references become secretKeyRefs, unknown names are refused, malformed
+requests get 400, and a rotated certificate is picked up without a restart
+or a failed request."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+
+VALUES = {"DATABASE_PASSWORD": "pw-webhook-44dd", "API_KEY": "ak-webhook-55ee"}
+
+
+def make_cert(d, cn, serial):
+    os.makedirs(d, exist_ok=True)
+    key, crt = os.path.join(d, "tls.key"), os.path.join(d, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=" + cn,
+                    "-set_serial", str(serial), "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def review(uid, env, ns="shop", labels=None):
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                        "resource": {"group": "", "version": "v1", "resource": "pods"},
+                        "namespace": ns, "operation": "CREATE",
+                        "object": {"apiVersion": "v1", "kind": "Pod",
+                                   "metadata": {"name": "web", "namespace": ns,
+                                                "labels": labels if labels is not None else {"orgsecrets.io/inject": "true"}},
+                                   "spec": {"containers": [{"name": "app", "image": "busybox", "env": env}]}}}}
+
+
+class WebhookTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="os-webhook-")
+        self.fake = Fake(os.path.join(self.tmp, "fake"))
+        self.fake.namespace("shop")
+        self.org = Org(self.tmp)
+        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
+        for k, v in VALUES.items():
+            self.org.set(k, "prod", v)
+        self.certdir = os.path.join(self.tmp, "cert")
+        self.crt, self.key = make_cert(self.certdir, "orgsecrets-webhook-1", 1001)
+        self.ca1 = os.path.join(self.tmp, "ca1.crt")
+        shutil.copy(self.crt, self.ca1)
+        self.ctl = Controller(self.tmp, self.org, self.fake, extra=[
+            "--webhook-listen", "127.0.0.1:0", "--tls-cert", self.crt, "--tls-key", self.key,
+            "--listen", "127.0.0.1:0", "--resync", "1h"])
+        self.ctl.start()
+        self.port = int(wait_for(lambda: re.search(r"pod webhook on port (\d+)", self.ctl.output()),
+                                 what="webhook port").group(1))
+        self.http_port = int(wait_for(lambda: re.search(r"/recipients on port (\d+)", self.ctl.output()),
+                                      what="http port").group(1))
+        wait_for(lambda: self.get("/readyz")[0] == 200, what="ready")
+
+    def tearDown(self):
+        self.ctl.stop()
+        self.fake.stop()
+        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.http_port, path), timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def post(self, body, cafile=None, raw=None):
+        ctx = ssl.create_default_context(cafile=cafile or self.ca1)
+        data = raw if raw is not None else json.dumps(body).encode()
+        req = urllib.request.Request("https://127.0.0.1:%d/mutate-pods" % self.port, data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_inject_refuse_and_metrics(self):
+        env = [{"name": "DATABASE_URL", "value": "postgres://app:$DATABASE_PASSWORD@db:5432/app"},
+               {"name": "API_KEY", "value": "${API_KEY}"}]
+        code, resp = self.post(review("u-1", env))
+        self.assertEqual(code, 200)
+        r = resp["response"]
+        self.assertEqual(r["uid"], "u-1")
+        self.assertTrue(r["allowed"])
+        patch = json.loads(base64.b64decode(r["patch"]))
+        text = json.dumps(patch)
+        def refs(x):
+            if isinstance(x, dict):
+                if "secretKeyRef" in x:
+                    yield (x["secretKeyRef"]["name"], x["secretKeyRef"]["key"])
+                for v in x.values():
+                    yield from refs(v)
+            elif isinstance(x, list):
+                for v in x:
+                    yield from refs(v)
+        found = set(refs(patch))
+        self.assertIn(("acme-secrets", "API_KEY"), found)
+        self.assertIn(("acme-secrets", "DATABASE_PASSWORD"), found)
+        self.assertIn("$(ORGSECRETS_DATABASE_PASSWORD)", text)
+        for v in VALUES.values():
+            self.assertNotIn(v, text)
+        # unknown reference refused, naming it
+        code, resp = self.post(review("u-2", [{"name": "X", "value": "$NOT_A_SECRET"}]))
+        self.assertEqual(code, 200)
+        self.assertFalse(resp["response"]["allowed"])
+        self.assertIn("NOT_A_SECRET", resp["response"]["status"]["message"])
+        # not opted in: allowed, untouched
+        code, resp = self.post(review("u-3", env, labels={}))
+        self.assertTrue(resp["response"]["allowed"])
+        self.assertNotIn("patch", resp["response"])
+        # malformed: 400
+        code, _ = self.post(None, raw=b"{not json")
+        self.assertEqual(code, 400)
+        code, metrics = self.get("/metrics")
+        self.assertEqual(code, 200)
+        self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="patched"\} 1')
+        self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="denied"\} 1')
+        self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="malformed"\} 1')
+        self.assertIn("orgsecrets_webhook_duration_seconds_bucket", metrics)
+        code, rec = self.get("/v1/recipients")
+        self.assertEqual(json.loads(rec)["recipients"], [self.org.recipient["prodctl"]])
+
+    def test_certificate_rotation_without_restart(self):
+        env = [{"name": "API_KEY", "value": "$API_KEY"}]
+        failures, done = [], threading.Event()
+        ca_both = os.path.join(self.tmp, "both.crt")
+
+        def loop():
+            while not done.is_set():
+                try:
+                    code, _ = self.post(review("loop", env), cafile=ca_both if os.path.exists(ca_both) else None)
+                    if code != 200:
+                        failures.append(code)
+                except Exception as e:  # noqa: BLE001 - any failure counts
+                    if not os.path.exists(ca_both):
+                        failures.append(repr(e))
+                time.sleep(0.01)
+
+        newdir = os.path.join(self.tmp, "cert2")
+        crt2, key2 = make_cert(newdir, "orgsecrets-webhook-2", 2002)
+        with open(ca_both, "w") as f:
+            f.write(read(self.ca1) + read(crt2))
+        t = threading.Thread(target=loop)
+        t.start()
+        time.sleep(0.3)
+        pid = self.ctl.proc.pid
+        # cert-manager style: replace both files
+        shutil.copy(key2, self.key + ".new")
+        shutil.copy(crt2, self.crt + ".new")
+        os.replace(self.key + ".new", self.key)
+        os.replace(self.crt + ".new", self.crt)
+
+        def serial():
+            ctx = ssl.create_default_context(cafile=ca_both)
+            with socket.create_connection(("127.0.0.1", self.port)) as s:
+                with ctx.wrap_socket(s, server_hostname="127.0.0.1") as tls:
+                    return tls.getpeercert()["serialNumber"]
+        wait_for(lambda: int(serial(), 16) == 2002, timeout=20, interval=0.2, what="new certificate served")
+        time.sleep(0.3)
+        done.set()
+        t.join()
+        self.assertEqual(failures, [])
+        self.assertEqual(self.ctl.proc.pid, pid)
+        self.assertIsNone(self.ctl.proc.poll(), "no restart")
+
+
+if __name__ == "__main__":
+    unittest.main()

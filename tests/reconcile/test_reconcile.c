@@ -1,0 +1,308 @@
+/* Unit tests of the controller's pure parts: plans, the unseal cache, env
+ * files, and the lenient folder source. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "age/age.h"
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "reconcile/envfiles.h"
+#include "reconcile/plan.h"
+#include "reconcile/source.h"
+#include "seal/seal.h"
+#include "spec/spec.h"
+
+typedef struct fx {
+  age_identity *admin, *ctl, *other;
+  spec_tree *t;
+  char dir[64];
+  uint8_t ck[32];
+} fx;
+
+static char *rcpt(const age_identity *id) {
+  char *s = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(age_recipient_encode(&s, age_identity_recipient(id), &err), 0);
+  return s;
+}
+
+static char **strv1(const char *s) {
+  char **v = calloc(1, sizeof(char *));
+  v[0] = strdup(s);
+  return v;
+}
+
+static void add_secret(fx *f, const char *app, const char *name, const char *value) {
+  os_error err = OS_ERROR_INIT;
+  spec_secret *s = spec_secret_new();
+  s->organization = strdup("acme");
+  s->environment = strdup("prod");
+  s->application = app ? strdup(app) : NULL;
+  s->name = strdup(name);
+  s->created_by = strdup("a@x");
+  s->updated_by = strdup("a@x");
+  s->created_at = strdup("2026-01-01T00:00:00Z");
+  s->updated_at = strdup("2026-01-01T00:00:00Z");
+  s->rotated_at = strdup("2026-01-01T00:00:00Z");
+  assert_int_equal(seal_value(s, f->t->org, value, strlen(value), &err), 0);
+  assert_int_equal(spec_tree_put_secret(f->t, s, &err), 0);
+}
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof(*f));
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(age_identity_generate(&f->admin, &err), 0);
+  assert_int_equal(age_identity_generate(&f->ctl, &err), 0);
+  assert_int_equal(age_identity_generate(&f->other, &err), 0);
+  snprintf(f->dir, sizeof(f->dir), "/tmp/os-reconcile-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  f->t = spec_tree_new(f->dir);
+  spec_org *o = spec_org_new();
+  o->id = strdup("acme");
+  o->n_members = 1;
+  o->members = calloc(1, sizeof(*o->members));
+  o->members[0].name = strdup("a@x");
+  o->members[0].role = SPEC_ROLE_ADMIN;
+  o->members[0].recipient = rcpt(f->admin);
+  o->n_envs = 1;
+  o->envs = calloc(1, sizeof(*o->envs));
+  o->envs[0].name = strdup("prod");
+  o->envs[0].controllers = calloc(1, sizeof(char *));
+  o->envs[0].controllers[0] = rcpt(f->ctl);
+  o->envs[0].n_controllers = 1;
+  o->envs[0].namespaces = strv1("shop");
+  o->envs[0].n_namespaces = 1;
+  o->n_apps = 1;
+  o->apps = calloc(1, sizeof(*o->apps));
+  o->apps[0].name = strdup("api");
+  o->apps[0].namespaces = strv1("api");
+  o->apps[0].n_namespaces = 1;
+  assert_int_equal(spec_tree_set_org(f->t, o, &err), 0);
+  add_secret(f, NULL, "DB_PASSWORD", "it's \"quoted\"\nand multi-line");
+  add_secret(f, NULL, "API_KEY", "ak-123");
+  add_secret(f, "api", "FLAGS", "x=1");
+  assert_int_equal(plan_checksum_key(f->ck, f->ctl, &err), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  spec_tree_free(f->t);
+  age_identity_free(f->admin);
+  age_identity_free(f->ctl);
+  age_identity_free(f->other);
+  free(f);
+  return 0;
+}
+
+static reconcile_plan *build(fx *f, const age_identity *id, plan_cache *cache) {
+  const age_identity *ids[] = {id};
+  plan_input in = {f->t->org, f->t->secrets, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache};
+  reconcile_plan *p = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(plan_build(&p, &in, &err), 0);
+  return p;
+}
+
+static void test_plan_targets(void **state) {
+  fx *f = *state;
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  assert_int_equal(p->n_targets, 2);
+  assert_int_equal(p->n_failures, 0);
+  assert_int_equal(p->n_active, 3);
+  const plan_target *org = &p->targets[0], *app = &p->targets[1];
+  assert_null(org->application);
+  assert_string_equal(org->secret_name, "acme-secrets");
+  assert_string_equal(org->env_file, "acme-prod.env");
+  assert_int_equal(org->n_entries, 2);
+  assert_string_equal(org->entries[0].name, "API_KEY"); /* sorted */
+  assert_string_equal(org->entries[1].name, "DB_PASSWORD");
+  assert_string_equal(app->application, "api");
+  assert_string_equal(app->secret_name, "api-secrets");
+  assert_string_equal(app->env_file, "acme-prod-api.env");
+  assert_int_equal(app->n_entries, 1);
+  assert_memory_equal(app->entries[0].value, "x=1", 3);
+  plan_free(p);
+}
+
+static void test_plan_failure_isolated(void **state) {
+  fx *f = *state;
+  /* a disabled secret is not delivered */
+  spec_tree_find_secret(f->t, "prod", "API_KEY")->state = SPEC_STATE_DISABLED;
+  /* a value moved from another secret fails with a binding error */
+  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "FLAGS");
+  spec_secret *db = spec_tree_find_secret(f->t, "prod", "DB_PASSWORD");
+  free(flags->encrypted_value);
+  flags->encrypted_value = strdup(db->encrypted_value);
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  assert_int_equal(p->n_disabled, 1);
+  assert_int_equal(p->n_failures, 1);
+  assert_string_equal(p->failures[0].reason, "BindingMismatch");
+  assert_string_equal(p->failures[0].resource, "acme.prod.flags");
+  assert_int_equal(p->targets[0].n_entries, 1);
+  assert_int_equal(p->targets[1].n_entries, 0);
+  assert_int_equal(p->targets[1].n_kept, 1);
+  assert_string_equal(p->targets[1].kept[0], "FLAGS");
+  plan_free(p);
+  /* a key that is not a recipient */
+  p = build(f, f->other, NULL);
+  assert_int_equal(p->n_failures, 2);
+  assert_string_equal(p->failures[0].reason, "NotRecipient");
+  plan_free(p);
+}
+
+static void test_plan_cache(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  plan_cache *c = NULL;
+  assert_int_equal(plan_cache_new(&c, &err), 0);
+  reconcile_plan *p = build(f, f->ctl, c);
+  assert_int_equal(plan_cache_last_unseals(c), 3);
+  assert_int_equal(plan_cache_size(c), 3);
+  plan_free(p);
+  p = build(f, f->ctl, c);
+  assert_int_equal(plan_cache_last_unseals(c), 0); /* nothing changed: nothing opened */
+  assert_int_equal(p->targets[0].n_entries, 2);
+  assert_memory_equal(p->targets[0].entries[0].value, "ak-123", 6);
+  plan_free(p);
+  add_secret(f, NULL, "API_KEY", "ak-456"); /* re-sealed */
+  p = build(f, f->ctl, c);
+  assert_int_equal(plan_cache_last_unseals(c), 1);
+  assert_memory_equal(p->targets[0].entries[0].value, "ak-456", 6);
+  assert_int_equal(plan_cache_size(c), 3); /* the old value was dropped */
+  plan_free(p);
+  plan_cache_free(c);
+}
+
+static void test_envfile_roundtrip(void **state) {
+  (void)state;
+  plan_entry e[] = {{"A", (uint8_t *)"plain", 5}, {"B", (uint8_t *)"it's\n$x \"q\"", 11}};
+  os_buf b;
+  os_buf_init(&b, 1 << 20, true);
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(plan_envfile_render(&b, e, 2, &err), 0);
+  assert_string_equal(b.data, "A='plain'\nB='it'\\''s\n$x \"q\"'\n");
+  plan_entry *back = NULL;
+  size_t n = 0;
+  assert_int_equal(envfiles_parse(&back, &n, b.data, b.len, &err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(back[1].name, "B");
+  assert_int_equal(back[1].len, 11);
+  assert_memory_equal(back[1].value, e[1].value, 11);
+  for (size_t i = 0; i < n; i++) {
+    free(back[i].name);
+    os_free_secret(back[i].value, back[i].len);
+  }
+  free(back);
+  plan_entry nul = {"N", (uint8_t *)"a\0b", 3};
+  assert_int_equal(plan_envfile_render(&b, &nul, 1, &err), OS_EINVAL);
+  assert_int_equal(envfiles_parse(&back, &n, "X=unquoted\n", 11, &err), OS_EINVAL);
+  os_buf_free(&b);
+}
+
+static void test_envfiles_sync_keeps_failed(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  char *envdir = os_path_join(f->dir, "env");
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  envfiles_result r;
+  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  assert_int_equal(r.written, 2);
+  plan_free(p);
+  p = build(f, f->ctl, NULL);
+  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  assert_int_equal(r.written, 0);
+  assert_int_equal(r.unchanged, 2);
+  plan_free(p);
+  /* API_KEY becomes unreadable: its old line stays, the others update */
+  spec_secret *ak = spec_tree_find_secret(f->t, "prod", "API_KEY");
+  spec_secret *db = spec_tree_find_secret(f->t, "prod", "DB_PASSWORD");
+  free(ak->encrypted_value);
+  ak->encrypted_value = strdup(db->encrypted_value);
+  p = build(f, f->ctl, NULL);
+  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  char *path = os_path_join(envdir, "acme-prod.env");
+  char *data = NULL;
+  size_t len = 0;
+  assert_int_equal(os_read_file(&data, &len, path, 1 << 20, &err), 0);
+  assert_non_null(strstr(data, "API_KEY='ak-123'\n"));
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  free(data);
+  plan_free(p);
+  /* a spec may not point the controller outside its folder */
+  free(f->t->org->envs[0].env_file);
+  f->t->org->envs[0].env_file = strdup("../escape.env");
+  p = build(f, f->ctl, NULL);
+  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), OS_EINVAL);
+  assert_int_equal(r.failed, 1);
+  char *escape = os_path_join(f->dir, "escape.env");
+  assert_int_not_equal(access(escape, F_OK), 0);
+  plan_free(p);
+  free(escape);
+  free(path);
+  free(envdir);
+}
+
+static void count_problem(void *ctx, const char *file, int line, const char *msg) {
+  (void)file;
+  (void)line;
+  (void)msg;
+  (*(int *)ctx)++;
+}
+
+static void test_source_lenient(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_tree_write_file(f->t, f->t->org->pos.file, &err), 0);
+  for (size_t i = 0; i < f->t->n_secrets; i++) {
+    char *rel = spec_secret_default_path("prod", f->t->secrets[i]->name);
+    free(f->t->secrets[i]->pos.file);
+    f->t->secrets[i]->pos.file = rel;
+    assert_int_equal(spec_tree_write_file(f->t, rel, &err), 0);
+  }
+  spec_tree *t = NULL;
+  bool incomplete = true;
+  int problems = 0;
+  assert_int_equal(source_dir_load(&t, &incomplete, f->dir, count_problem, &problems, &err), 0);
+  assert_false(incomplete);
+  assert_int_equal(t->n_secrets, 3);
+  spec_tree_free(t);
+  uint64_t s1 = 0, s2 = 0;
+  assert_int_equal(source_dir_stamp(&s1, f->dir, &err), 0);
+  /* a broken file: the rest still loads, the source is marked incomplete */
+  char *bad = os_path_join(f->dir, "secrets/prod/BROKEN.yaml");
+  assert_int_equal(os_write_file_atomic(bad, "kind: [unclosed\n", 16, 0644, &err), 0);
+  assert_int_equal(source_dir_stamp(&s2, f->dir, &err), 0);
+  assert_true(s1 != s2);
+  assert_int_equal(source_dir_load(&t, &incomplete, f->dir, count_problem, &problems, &err), 0);
+  assert_true(incomplete);
+  assert_true(problems >= 1);
+  assert_int_equal(t->n_secrets, 3);
+  spec_tree_free(t);
+  free(bad);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_plan_targets, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_failure_isolated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
+      cmocka_unit_test(test_envfile_roundtrip),
+      cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_lenient, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
