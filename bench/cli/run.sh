@@ -30,7 +30,7 @@ measure() { # LABEL ARGS...: best of 3 runs (wall s, peak KiB)
   local label=$1; shift
   local best="" line
   for _ in 1 2 3; do
-    "${pin[@]}" /usr/bin/time -o "$work/time" -f '%e s %M KiB' "$os" "$@" >/dev/null 2>&1 || true
+    "${pin[@]}" /usr/bin/time -o "$work/time" -f '%e s wall  %U+%S s cpu  %M KiB' "$os" "$@" >/dev/null 2>&1 || true
     line=$(tail -1 "$work/time")
     if [ -z "$best" ] || [ "$(echo "${line%% *} < ${best%% *}" | bc)" -eq 1 ]; then best=$line; fi
   done
