@@ -447,6 +447,11 @@ static void test_roundtrip_1000(void **state) {
   if (spec_tree_load(&t, dir, &err) != 0)
     fail_msg("%s", err.msg);
   assert_int_equal(t->n_secrets, 1000);
+  /* Parsed on several threads, merged in sorted file order. */
+  for (size_t i = 1; i < t->n_secrets; i++) {
+    int c = strcmp(t->secrets[i - 1]->pos.file, t->secrets[i]->pos.file);
+    assert_true(c < 0 || (c == 0 && t->secrets[i - 1]->pos.line < t->secrets[i]->pos.line));
+  }
   size_t n_before = 0, n_after = 0;
   file_state *before = capture(t, &n_before);
   assert_int_equal(n_before, 1 + 980 + 1); /* organization, single files, multi.yaml */
@@ -503,6 +508,41 @@ static void test_roundtrip_1000(void **state) {
   assert_int_equal(t->n_secrets, 1000);
   spec_tree_free(t);
   free_capture(before, n_before);
+  fx_rmtree(dir);
+  free(dir);
+}
+
+/* With files parsed in parallel, the error reported is still the one a
+ * sequential load meets first (sorted order), every time. */
+static void test_first_error_is_deterministic(void **state) {
+  (void)state;
+  char *dir = fx_tmpdir();
+  fx_generate_tree(dir, 1200);
+  size_t len = 0;
+  char *late = fx_read(dir, "secrets/prod/SECRET_01199_KEY.yaml", &len);
+  char *early = fx_read(dir, "bundles/multi.yaml", &len);
+  assert_non_null(late);
+  assert_non_null(early);
+  char *bad_late = replace(late, "  visibleToViewers: false\n", "  visibleToViewers: 0\n");
+  char *bad_early = replace(early, "  state: active\n", "  state: gone\n");
+  fx_write(dir, "secrets/prod/SECRET_01199_KEY.yaml", bad_late);
+  fx_write(dir, "bundles/multi.yaml", bad_early);
+  for (int i = 0; i < 5; i++) {
+    spec_tree *t = NULL;
+    os_error err = OS_ERROR_INIT;
+    assert_int_equal(spec_tree_load(&t, dir, &err), OS_EINVAL);
+    if (strncmp(err.msg, "bundles/multi.yaml:11: spec.state:", 34) != 0)
+      fail_msg("run %d: %s", i, err.msg);
+  }
+  fx_write(dir, "bundles/multi.yaml", early);
+  spec_tree *t = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_tree_load(&t, dir, &err), OS_EINVAL);
+  assert_true(strncmp(err.msg, "secrets/prod/SECRET_01199_KEY.yaml:12: spec.visibleToViewers:", 61) == 0);
+  free(bad_late);
+  free(bad_early);
+  free(late);
+  free(early);
   fx_rmtree(dir);
   free(dir);
 }
@@ -604,7 +644,7 @@ int main(void) {
       cmocka_unit_test(test_secret_value_errors),  cmocka_unit_test(test_cross_document_errors),
       cmocka_unit_test(test_org_errors),           cmocka_unit_test(test_file_too_large),
       cmocka_unit_test(test_empty_and_minimal),
-      cmocka_unit_test(test_roundtrip_1000),       cmocka_unit_test(test_edit_and_write),
+      cmocka_unit_test(test_roundtrip_1000),       cmocka_unit_test(test_first_error_is_deterministic),       cmocka_unit_test(test_edit_and_write),
       cmocka_unit_test(test_validate_reports_all),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
