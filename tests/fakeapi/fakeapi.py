@@ -442,16 +442,51 @@ def validate_lease(obj, inv):
         raise bad_request("Lease.spec.holderIdentity must be a string")
 
 
+def validate_new_style_event(inv, ns, io_ns, controller, instance, action, reason, note):
+    """Events with eventTime set (upstream legacyValidateEvent, second branch)."""
+    if not io_ns and ns not in ("default", "kube-system"):
+        inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
+    if not controller:
+        inv.add("reportingController", None, "", "FieldValueRequired")
+    else:
+        err = qualified_name_errors(controller)
+        if err:
+            inv.add("reportingController", controller, err)
+    if not instance:
+        inv.add("reportingInstance", None, "", "FieldValueRequired")
+    elif len(instance) > 128:
+        inv.add("reportingInstance", "", "can have at most 128 characters")
+    if not action:
+        inv.add("action", None, "", "FieldValueRequired")
+    elif len(action) > 128:
+        inv.add("action", "", "can have at most 128 characters")
+    if not reason:
+        inv.add("reason", None, "", "FieldValueRequired")
+    elif len(reason) > 128:
+        inv.add("reason", "", "can have at most 128 characters")
+    if note and len(note) > 1024:
+        inv.add("note", "", "can have at most 1024 characters")
+
+
+def event_strings(obj, kind, *fields):
+    for f in fields:
+        if obj.get(f) is not None and not isinstance(obj[f], str):
+            raise bad_request('%s in version "v1" cannot be handled as a %s: %s must be a string'
+                              % (kind, kind, f))
+    return [obj.get(f) or "" for f in fields]
+
+
 def validate_core_event(obj, inv, ns):
     check_microtime(obj.get("eventTime"), "eventTime", "Event")
     for f in ("firstTimestamp", "lastTimestamp"):
         check_time(obj.get(f), f, "Event")
     inv_obj = obj.get("involvedObject")
     if not isinstance(inv_obj, dict):
-        inv.add("involvedObject", None, "", "FieldValueRequired")
-        return
+        inv_obj = {}
+    io_ns = inv_obj.get("namespace") or ""
+    controller, instance, action, reason, message = event_strings(
+        obj, "Event", "reportingComponent", "reportingInstance", "action", "reason", "message")
     if not obj.get("eventTime"):
-        io_ns = inv_obj.get("namespace") or ""
         known = [r for r in RESOURCES if r.kind == inv_obj.get("kind")
                  and r.api_version == inv_obj.get("apiVersion")]
         if known and known[0].namespaced and not io_ns:
@@ -464,34 +499,31 @@ def validate_core_event(obj, inv, ns):
                 inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
         elif io_ns != ns:
             inv.add("involvedObject.namespace", io_ns, "does not match event.namespace")
+    else:
+        validate_new_style_event(inv, ns, io_ns, controller, instance, action, reason, message)
     t = obj.get("type")
     if t and t not in ("Normal", "Warning"):
         inv.add("type", t, "has invalid value: %s" % t)
-    for f in ("reason", "message"):
-        if f in obj and not isinstance(obj[f], str):
-            raise bad_request("Event.%s must be a string" % f)
 
 
 def validate_events_v1(obj, inv, ns):
     check_microtime(obj.get("eventTime"), "eventTime", "Event")
     if not obj.get("eventTime"):
         inv.add("eventTime", None, "", "FieldValueRequired")
-    for f in ("reportingController", "reportingInstance", "action", "reason"):
-        v = obj.get(f)
-        if not v:
-            inv.add(f, None, "", "FieldValueRequired")
-        elif not isinstance(v, str):
-            raise bad_request("Event.%s must be a string" % f)
-        elif f in ("action", "reason") and len(v) > 128:
-            inv.add(f, "", "can have at most 128 characters", "FieldValueTooLong")
-    if obj.get("note") is not None and len(str(obj["note"])) > 1024:
-        inv.add("note", "", "can have at most 1024 characters", "FieldValueTooLong")
     t = obj.get("type")
     if t not in ("Normal", "Warning"):
-        inv.add("type", t, "has invalid value: %s" % t)
-    reg = obj.get("regarding") or {}
-    if reg.get("namespace") and reg["namespace"] != ns:
-        inv.add("regarding.namespace", reg["namespace"], "does not match event.namespace")
+        inv.add("type", "", "has invalid value: %s" % t)
+    for f in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount",
+              "deprecatedSource"):
+        if obj.get(f):
+            inv.add(f, "", "needs to be unset")
+    reg = obj.get("regarding")
+    if not isinstance(reg, dict):
+        reg = {}
+    controller, instance, action, reason, note = event_strings(
+        obj, "Event", "reportingController", "reportingInstance", "action", "reason", "note")
+    validate_new_style_event(inv, ns, reg.get("namespace") or "", controller, instance, action,
+                             reason, note)
 
 
 def validate(res, obj, ns, old, creating, schema=None):

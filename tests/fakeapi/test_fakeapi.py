@@ -623,6 +623,20 @@ class FakeApiTest(unittest.TestCase):
         self.assertEqual(st, 422, doc)      # cluster-scoped involvedObject: default namespace
         st, _, doc = self.api.req("POST", "/api/v1/namespaces/default/events", ev)
         self.assertEqual(st, 201, doc)
+        nev = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "n1"},
+               "eventTime": "2024-01-01T00:00:00.000000Z", "type": "Normal", "reason": "Synced",
+               "action": "Reconcile", "reportingController": "orgsecrets.io/controller",
+               "reportingInstance": "pod-1", "note": "ok",
+               "regarding": {"kind": "OrgSecret", "name": "x", "apiVersion": "orgsecrets.io/v1"}}
+        st, _, doc = self.api.req("POST", "/apis/events.k8s.io/v1/namespaces/default/events", nev)
+        self.assertEqual(st, 201, doc)
+        st, _, doc = self.api.req("POST", "/apis/events.k8s.io/v1/namespaces/le/events", nev)
+        self.assertEqual(st, 422, doc)      # cluster-scoped regarding: default or kube-system
+        del nev["action"]
+        nev["metadata"]["name"] = "n2"
+        st, _, doc = self.api.req("POST", "/apis/events.k8s.io/v1/namespaces/default/events", nev)
+        self.assertEqual(st, 422, doc)
+        self.assertIn("action: Required value", doc["message"])
 
     def test_apps_generation(self):
         self.ns("apps")
