@@ -1,3 +1,5 @@
+#define _DEFAULT_SOURCE
+#define _POSIX_C_SOURCE 200809L
 /* A small open-loop HTTPS load generator for the webhook benchmark: T
  * threads, each with one keep-alive connection, send requests on a fixed
  * schedule (rate/T per second each) and record latencies. Requests that fall
