@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "age/age_internal.h"
@@ -11,37 +12,52 @@
 static age_algs algs;
 static bool algs_ok;
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
-/* Copied for each peer key: cheaper than looking up X25519 by name again. */
-static EVP_PKEY *x25519_template;
-/* Per-thread HKDF context with its digest already set. */
-static pthread_key_t hkdf_key;
+/* Per-thread scratch objects, so that the hot path neither allocates nor
+ * looks algorithms up by name: an HKDF context with its digest set, and an
+ * X25519 public key whose value is replaced for each peer. */
+typedef struct thread_scratch {
+  EVP_KDF_CTX *hkdf;
+  EVP_PKEY *peer;
+} thread_scratch;
+static pthread_key_t scratch_key;
 
-static void hkdf_ctx_free(void *p) { EVP_KDF_CTX_free(p); }
+static void scratch_free(void *p) {
+  thread_scratch *t = p;
+  if (t == NULL)
+    return;
+  EVP_KDF_CTX_free(t->hkdf);
+  EVP_PKEY_free(t->peer);
+  free(t);
+}
 
 static void algs_fetch(void) {
-  static const uint8_t basepoint[32] = {9};
   algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
   algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
   algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  x25519_template = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, basepoint, 32);
   algs_ok = algs.chacha != NULL && algs.hkdf != NULL && algs.hmac != NULL &&
-            x25519_template != NULL && pthread_key_create(&hkdf_key, hkdf_ctx_free) == 0;
+            pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
-static EVP_KDF_CTX *thread_hkdf(void) {
-  EVP_KDF_CTX *ctx = pthread_getspecific(hkdf_key);
-  if (ctx != NULL)
-    return ctx;
-  ctx = EVP_KDF_CTX_new(algs.hkdf);
+static thread_scratch *scratch(void) {
+  static const uint8_t basepoint[32] = {9};
+  thread_scratch *t = pthread_getspecific(scratch_key);
+  if (t != NULL)
+    return t;
+  t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  t->hkdf = EVP_KDF_CTX_new(algs.hkdf);
+  t->peer = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, basepoint, 32);
   OSSL_PARAM params[2];
   params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
   params[1] = OSSL_PARAM_construct_end();
-  if (ctx == NULL || EVP_KDF_CTX_set_params(ctx, params) != 1 ||
-      pthread_setspecific(hkdf_key, ctx) != 0) {
-    EVP_KDF_CTX_free(ctx);
+  if (t->hkdf == NULL || t->peer == NULL || EVP_KDF_CTX_set_params(t->hkdf, params) != 1 ||
+      pthread_setspecific(scratch_key, t) != 0) {
+    scratch_free(t);
+    ERR_clear_error();
     return NULL;
   }
-  return ctx;
+  return t;
 }
 
 const age_algs *age_algs_get(os_error *err) {
@@ -58,9 +74,10 @@ int age_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm
   static const uint8_t dummy_key[1];
   if (age_algs_get(err) == NULL)
     return OS_ECRYPTO;
-  EVP_KDF_CTX *ctx = thread_hkdf();
-  if (ctx == NULL)
+  thread_scratch *t = scratch();
+  if (t == NULL)
     return os_error_set(err, OS_ENOMEM, "hkdf: out of memory");
+  EVP_KDF_CTX *ctx = t->hkdf;
   OSSL_PARAM params[4];
   params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm,
                                                 ikm_len);
@@ -81,8 +98,8 @@ int age_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm
   params[1] = OSSL_PARAM_construct_end();
   if (EVP_KDF_CTX_set_params(ctx, params) != 1) {
     /* Cannot scrub it: drop the context (freeing wipes the key). */
-    pthread_setspecific(hkdf_key, NULL);
-    EVP_KDF_CTX_free(ctx);
+    pthread_setspecific(scratch_key, NULL);
+    scratch_free(t);
   }
   return rc;
 }
@@ -237,10 +254,13 @@ int age_x25519(uint8_t out[32], EVP_PKEY *priv, EVP_PKEY_CTX *derive_tmpl,
                const uint8_t peer[32], os_error *err) {
   if (age_algs_get(err) == NULL)
     return OS_ECRYPTO;
-  EVP_PKEY *pub = EVP_PKEY_dup(x25519_template);
+  thread_scratch *t = scratch();
+  /* The thread's scratch key takes the peer's value; no other user exists. */
+  EVP_PKEY *pub = t != NULL ? t->peer : NULL;
   EVP_PKEY_CTX *ctx = NULL;
   int rc = 0;
   if (pub == NULL || EVP_PKEY_set1_encoded_public_key(pub, peer, 32) != 1) {
+    pub = NULL;
     ERR_clear_error();
     rc = os_error_set(err, OS_ECRYPTO, "x25519: bad public key");
     goto done;
@@ -269,6 +289,5 @@ int age_x25519(uint8_t out[32], EVP_PKEY *priv, EVP_PKEY_CTX *derive_tmpl,
   }
 done:
   EVP_PKEY_CTX_free(ctx);
-  EVP_PKEY_free(pub);
   return rc;
 }
