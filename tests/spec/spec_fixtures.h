@@ -17,7 +17,7 @@ char *fx_read(const char *dir, const char *rel, size_t *len);
 
 /* A syntactically valid "age1..." recipient, distinct per seed (static buffer per call site). */
 void fx_recipient(char out[63], unsigned seed);
-/* A fake armored age file whose payload lines derive from seed. */
+/* A fake armored age file (14 base64 lines) whose payload derives from seed. */
 void fx_armor(os_buf *b, unsigned seed, const char *indent);
 
 /* Canonical Organization text: org "acme", envs dev/staging/prod, apps

@@ -600,6 +600,45 @@ static void test_edit_and_write(void **state) {
   free(dir);
 }
 
+/* Organization and secrets in one multi-document file: saved unchanged
+ * byte for byte, Organization first. */
+static void test_single_file_folder(void **state) {
+  (void)state;
+  char *dir = fx_tmpdir();
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  fx_org_text(&b);
+  os_buf_puts(&b, "---\n");
+  fx_secret_text(&b, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 0);
+  os_buf_puts(&b, "---\n");
+  fx_secret_text(&b, "dev", "API_KEY", NULL, NULL, 1);
+  fx_write(dir, "all.yaml", b.data);
+  spec_tree *t = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (spec_tree_load(&t, dir, &err) != 0)
+    fail_msg("%s", err.msg);
+  assert_int_equal(t->n_secrets, 2);
+  assert_string_equal(t->org->pos.file, "all.yaml");
+  /* Rewrite from scratch: remove the file first so the bytes are new. */
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/all.yaml", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(spec_tree_write_file(t, "all.yaml", &err), 0);
+  size_t len = 0;
+  char *again = fx_read(dir, "all.yaml", &len);
+  assert_non_null(again);
+  assert_int_equal(len, b.len);
+  assert_memory_equal(again, b.data, len);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0644);
+  free(again);
+  spec_tree_free(t);
+  os_buf_free(&b);
+  fx_rmtree(dir);
+  free(dir);
+}
+
 typedef struct problems {
   int errors, warnings;
   char first[OS_ERROR_MSG_MAX];
@@ -645,7 +684,7 @@ int main(void) {
       cmocka_unit_test(test_org_errors),           cmocka_unit_test(test_file_too_large),
       cmocka_unit_test(test_empty_and_minimal),
       cmocka_unit_test(test_roundtrip_1000),       cmocka_unit_test(test_first_error_is_deterministic),       cmocka_unit_test(test_edit_and_write),
-      cmocka_unit_test(test_validate_reports_all),
+      cmocka_unit_test(test_validate_reports_all), cmocka_unit_test(test_single_file_folder),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
