@@ -40,12 +40,16 @@ static int saved_stderr = -1;
 /* ---- observe callback: counts attempts per code ---- */
 
 static atomic_int obs_total, obs_net, obs_429, obs_500, obs_503, obs_401, obs_2xx;
+static atomic_int obs_list, obs_watch;
 
 static void observe(void *ctx, const char *verb, long code, double seconds) {
   (void)ctx;
-  (void)verb;
   assert_true(seconds >= 0);
   atomic_fetch_add(&obs_total, 1);
+  if (strcmp(verb, "LIST") == 0)
+    atomic_fetch_add(&obs_list, 1);
+  if (strcmp(verb, "WATCH") == 0)
+    atomic_fetch_add(&obs_watch, 1);
   if (code == 0)
     atomic_fetch_add(&obs_net, 1);
   else if (code == 429)
@@ -62,6 +66,7 @@ static void observe(void *ctx, const char *verb, long code, double seconds) {
 
 static void obs_reset(void) {
   obs_total = obs_net = obs_429 = obs_500 = obs_503 = obs_401 = obs_2xx = 0;
+  obs_list = obs_watch = 0;
 }
 
 /* ---- fake control ---- */
@@ -397,6 +402,7 @@ static void test_list_pagination_selector(void **state) {
   }
   json_decref(items);
   free(rv);
+  assert_int_equal(obs_list, 3);  /* observed as LIST, once per page */
   /* three pages of 500 were asked for, two of them with continue */
   assert_int_equal(fake_count("GET", "/api/v1/namespaces/paging/configmaps", 200), 3);
   json_t *reqs = fake("GET", "/fake/requests", NULL);
@@ -520,8 +526,53 @@ static void test_watch_bookmarks_and_gone(void **state) {
   assert_int_equal(kube_watch(k, coll, NULL, rv, 1, on_event, &w, &last, NULL, &err), 0);
   assert_int_equal(w.added, 0);
   free(last);
+  assert_int_equal(obs_watch, 5);  /* five watches, observed as WATCH */
+
+  /* an HTTP 410 on the watch request is OS_EGONE too (not retried) */
+  obs_reset();
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"watch=1\",\"status\":410,\"count\":1}");
+  assert_int_equal(kube_watch(k, coll, NULL, rv, 1, on_event, &w, &last, NULL, &err), OS_EGONE);
+  assert_int_equal(obs_watch, 1);
+  assert_non_null(strstr(err.msg, "410 Gone"));
+  free(last);
+  /* 500s and a 401 before the stream starts are retried / reloaded */
+  write_file(token_file, TOKEN_B "\n");
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"watch=1\",\"status\":500,\"count\":2}");
+  obs_reset();
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(kube_watch(k, coll, NULL, rv, 1, on_event, &w, &last, NULL, &err), 0);
+  assert_int_equal(obs_500, 2);
+  assert_int_equal(obs_401, 1);
+  assert_int_equal(obs_2xx, 1);
+  write_file(token_file, TOKEN_A "\n");
+  free(last);
   free(rv);
   kube_client_free(k);
+}
+
+static void test_timeouts(void **state) {
+  (void)state;
+  kube_options o = {.kubeconfig = kubeconfig, .timeout_ms = 700, .observe = observe};
+  kube_client *k = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(kube_client_new(&k, &o, &err), 0);
+  json_t *out = NULL;
+  /* one slow answer: the GET times out once, then succeeds */
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"^/api/v1/namespaces/default$\",\"delayMs\":2000,\"count\":1}");
+  double t0 = now_s();
+  assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0);
+  json_decref(out);
+  assert_true(now_s() - t0 < 1.9);
+  assert_int_equal(obs_net, 1);
+  kube_client_free(k);
+  /* without retries the timeout is reported as OS_ETIMEOUT */
+  o.max_retries = -1;
+  assert_int_equal(kube_client_new(&k, &o, &err), 0);
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"^/api/v1/namespaces/default$\",\"delayMs\":2000,\"count\":1}");
+  assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), OS_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "GET /api/v1/namespaces/default: "));
+  kube_client_free(k);
+  usleep(1500000);  /* let the fake finish the delayed request */
 }
 
 typedef struct stopper {
@@ -995,6 +1046,7 @@ int main(void) {
       cmocka_unit_test_setup(test_list_pagination_selector, each_setup),
       cmocka_unit_test_setup(test_watch_bookmarks_and_gone, each_setup),
       cmocka_unit_test_setup(test_watch_stop_flag, each_setup),
+      cmocka_unit_test_setup(test_timeouts, each_setup),
       cmocka_unit_test_setup(test_429_retry_after, each_setup),
       cmocka_unit_test_setup(test_5xx_and_drops, each_setup),
       cmocka_unit_test_setup(test_token_rotation, each_setup),
