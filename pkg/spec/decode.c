@@ -10,6 +10,7 @@
 #define MAX_KEYS 16
 #define DESCRIPTION_MAX (64 * 1024)
 #define LIST_MAX 100000
+#define KV_MAX 1024
 
 int dfail(const dctx *d, int line, const char *fmt, ...) {
   char msg[OS_ERROR_MSG_MAX];
@@ -223,6 +224,8 @@ static int get_kv(const dctx *d, const node *v, const char *path, const char *fi
   size_t cnt = v->n / 2;
   if (cnt == 0)
     return 0;
+  if (cnt > KV_MAX) /* duplicate detection below is quadratic */
+    return dfail(d, v->line, "%s: more than %d entries", fpath(fp, sizeof(fp), path, field), KV_MAX);
   spec_kv *kv = calloc(cnt, sizeof(*kv));
   if (kv == NULL)
     return dfail(d, v->line, "out of memory");
