@@ -197,15 +197,15 @@ static int cmp_path(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads root/rel, refusing files over SPEC_FILE_MAX before reading them. */
-static int read_spec_file(char **out, size_t *out_len, int dirfd, const char *rel, os_error *err) {
-  *out = NULL;
+/* Reads dirfd/rel into *buf (grown as needed, reused across files; the
+ * caller frees it), refusing files over SPEC_FILE_MAX before reading them. */
+static int read_spec_file(char **buf, size_t *cap, size_t *out_len, int dirfd, const char *rel,
+                          os_error *err) {
   int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return os_error_set(err, OS_EIO, "%s: open: %s", rel, strerror(errno));
   int rc = 0;
   struct stat st;
-  char *buf = NULL;
   if (fstat(fd, &st) != 0) {
     rc = os_error_set(err, OS_EIO, "%s: stat: %s", rel, strerror(errno));
     goto done;
@@ -215,12 +215,18 @@ static int read_spec_file(char **out, size_t *out_len, int dirfd, const char *re
     goto done;
   }
   size_t size = (size_t)st.st_size, got = 0;
-  if ((buf = malloc(size + 1)) == NULL) {
-    rc = os_error_set(err, OS_ENOMEM, "out of memory");
-    goto done;
+  if (*buf == NULL || *cap < size + 1) {
+    size_t want = size + 1 > 64 * 1024 ? size + 1 : 64 * 1024;
+    char *p = realloc(*buf, want);
+    if (p == NULL) {
+      rc = os_error_set(err, OS_ENOMEM, "out of memory");
+      goto done;
+    }
+    *buf = p;
+    *cap = want;
   }
   while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
+    ssize_t r = read(fd, *buf + got, size - got);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0) {
@@ -231,12 +237,9 @@ static int read_spec_file(char **out, size_t *out_len, int dirfd, const char *re
       break; /* shrank while reading: parse what is there */
     got += (size_t)r;
   }
-  buf[got] = '\0';
-  *out = buf;
+  (*buf)[got] = '\0';
   *out_len = got;
-  buf = NULL;
 done:
-  free(buf);
   close(fd);
   return rc;
 }
@@ -260,24 +263,25 @@ typedef struct load_job {
 static void *parse_files(void *arg) {
   load_job *j = arg;
   arena *a = arena_new();
+  char *data = NULL;
+  size_t cap = 0;
   for (;;) {
     size_t i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n)
       break;
     file_result *r = &j->res[i];
     os_error err = OS_ERROR_INIT;
-    char *data = NULL;
     size_t len = 0;
     int rc = a == NULL ? os_error_set(&err, OS_ENOMEM, "out of memory")
-                       : read_spec_file(&data, &len, j->dirfd, j->files[i], &err);
+                       : read_spec_file(&data, &cap, &len, j->dirfd, j->files[i], &err);
     if (rc == 0)
       rc = spec_tree_parse_arena(&r->part, a, j->files[i], data, len, true, &err);
-    free(data);
     if (rc < 0) {
       r->rc = rc;
       r->msg = os_strdup(err.msg);
     }
   }
+  free(data);
   arena_free(a);
   return NULL;
 }
