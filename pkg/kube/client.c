@@ -28,6 +28,7 @@
 #define EXEC_TIMEOUT_MS 60000L
 #define POOL_MAX 8
 #define LIST_PAGE 500
+#define LIST_MAX_PAGES 4000      /* 2 million items */
 #define RETRY_AFTER_MAX 30L
 #define BACKOFF_BASE 0.2
 #define BACKOFF_CAP 10.0
@@ -589,7 +590,8 @@ static int perform(attempt *a, const creds *k, os_error *err) {
   if (k->cert != NULL) {
     struct curl_blob cb = {.data = (void *)(uintptr_t)k->cert, .len = k->cert_len,
                            .flags = CURL_BLOB_COPY};
-    struct curl_blob kb = {.data = k->key, .len = k->key_len, .flags = CURL_BLOB_COPY};
+    /* not copied: our buffer outlives the transfer and is wiped afterwards */
+    struct curl_blob kb = {.data = k->key, .len = k->key_len, .flags = CURL_BLOB_NOCOPY};
     curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
     curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
     curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
@@ -969,6 +971,11 @@ static int list_once(kube_client *c, const char *collection_path, const char *se
     }
     if (!more)
       break;
+    if (page + 1 >= LIST_MAX_PAGES) {
+      rc = os_error_set(err, OS_ENOMEM, "list %s: more than %d pages", collection_path,
+                        LIST_MAX_PAGES);
+      goto done;
+    }
   }
   *items_out = items;
   items = NULL;
@@ -1136,13 +1143,21 @@ int kube_watch(kube_client *c, const char *collection_path, const char *label_se
       json_decref(status);
       break;
     }
-    if (code == 200) {
-      /* the server ended the stream (timeout) or the connection dropped:
-       * either way the caller resumes from last_rv */
+    if (code == 200 && (a.cc == CURLE_OK || ws.events > 0)) {
+      /* the server ended the stream (timeout) or the connection dropped after
+       * events: either way the caller resumes from last_rv */
       if (a.cc != CURLE_OK)
         os_log_debug("kube: watch %s ended: %s", collection_path,
                      a.errbuf[0] ? a.errbuf : curl_easy_strerror(a.cc));
       rc = 0;
+      json_decref(status);
+      break;
+    }
+    if (code == 200) {
+      /* broke before any event: an error, so the caller backs off */
+      a.method = "WATCH";
+      a.code = 0;
+      rc = attempt_error(&a, p.data, NULL, err);
       json_decref(status);
       break;
     }
