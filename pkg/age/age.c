@@ -239,7 +239,8 @@ int age_encrypt(char **out, size_t *out_len, const age_recipient *const *rcpts, 
   rc = age_stream_init(&st, file_key, nonce, false, err);
   if (rc < 0)
     goto done;
-  const uint8_t *in = pt;
+  static const uint8_t empty[1];
+  const uint8_t *in = pt_len > 0 ? pt : empty;
   for (size_t i = 0; i < n_chunks; i++) {
     size_t off = i * AGE_CHUNK_SIZE;
     size_t take = pt_len - off < AGE_CHUNK_SIZE ? pt_len - off : AGE_CHUNK_SIZE;

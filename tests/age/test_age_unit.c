@@ -344,6 +344,15 @@ static void test_wrong_identity_and_multiple(void **state) {
   assert_int_equal(fd_roundtrip(dec_fn, &da, ct, ct_len, &out, &out_len), OS_ENOIDENTITY);
   assert_int_equal(out_len, 0);
   free(out);
+  /* An empty value given as NULL. */
+  char *ect = NULL;
+  size_t ect_len = 0;
+  assert_int_equal(age_encrypt(&ect, &ect_len, &r, 1, NULL, 0, false, &err), 0);
+  const age_identity *rid = right;
+  assert_int_equal(age_decrypt(&out, &out_len, &rid, 1, ect, ect_len, &err), 0);
+  assert_int_equal(out_len, 0);
+  os_free_secret(out, out_len);
+  free(ect);
   /* Several identities: the matching one is found wherever it is. */
   const age_identity *both[2] = {wrong, right};
   assert_int_equal(age_decrypt(&out, &out_len, both, 2, ct, ct_len, &err), 0);
