@@ -122,6 +122,16 @@ int spec_tree_load(spec_tree **out, const char *dir, os_error *err);
  * `lint` can report all problems with spec_tree_validate(). */
 int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err);
 
+/* For `lint` and the controller: like spec_tree_load_unvalidated, but a file
+ * that fails to read or parse (or holds a second Organization) is reported
+ * through report (error, at its file and line) and skipped instead of
+ * failing the load. Returns 0 with *out set when the folder was walked and
+ * an Organization was found among the good files (*n_bad_files tells how
+ * many were skipped, and err holds the first of their errors); else an
+ * error. Run spec_tree_validate() next. Caller frees *out. */
+int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir,
+                           spec_problem_fn report, void *ctx, os_error *err);
+
 /* An empty tree for dir (no Organization yet); NULL on allocation failure.
  * Caller frees with spec_tree_free(). */
 spec_tree *spec_tree_new(const char *dir);

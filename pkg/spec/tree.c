@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,10 +297,34 @@ static void part_clear(spec_tree *p) {
 #define LOAD_THREADS_MAX 8
 #define LOAD_FILES_PER_THREAD 256
 
+/* Reports a file's error (message "FILE:LINE: msg" or "FILE: msg") as a
+ * problem at FILE:LINE with msg. */
+static void report_file_error(spec_problem_fn report, void *ctx, const char *file, const char *msg) {
+  spec_pos pos = {(char *)(uintptr_t)file, 0};
+  size_t fl = strlen(file);
+  const char *m = msg;
+  if (strncmp(msg, file, fl) == 0 && msg[fl] == ':') {
+    const char *p = msg + fl + 1;
+    int line = 0;
+    while (*p >= '0' && *p <= '9' && line < 100000000)
+      line = line * 10 + (*p++ - '0');
+    if (line > 0 && p[0] == ':' && p[1] == ' ') {
+      pos.line = line;
+      m = p + 2;
+    } else if (msg[fl + 1] == ' ') {
+      m = msg + fl + 2;
+    }
+  }
+  report(ctx, &pos, true, m);
+}
+
 /* Reads and parses the files on up to LOAD_THREADS_MAX threads (libyaml
  * dominates a load), then merges the results in file order, so that the
- * tree and the first error reported are those of a sequential load. */
-static int load_files(spec_tree *t, int dirfd, char **files, size_t n, os_error *err) {
+ * tree and the first error reported are those of a sequential load. With
+ * report, a file that fails is reported and skipped, *n_bad counts them, and
+ * the first failure stays in err while the load goes on. */
+static int load_files(spec_tree *t, int dirfd, char **files, size_t n, spec_problem_fn report,
+                      void *ctx, size_t *n_bad, os_error *err) {
   load_job j = {.dirfd = dirfd, .files = files, .n = n};
   atomic_init(&j.next, 0);
   int rc = 0;
@@ -334,17 +359,25 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, os_error 
   }
   for (size_t i = 0; i < n; i++) {
     file_result *r = &j.res[i];
-    if (r->rc < 0) {
-      rc = os_error_set(err, r->rc, "%s", r->msg ? r->msg : "out of memory");
-      goto done;
+    if (r->rc == 0 && r->part.org != NULL && t->org != NULL) {
+      char msg[OS_ERROR_MSG_MAX];
+      int w = snprintf(msg, sizeof(msg), "%s:%d: a second Organization (the first is at %s:%d)",
+                       r->part.org->pos.file, r->part.org->pos.line, t->org->pos.file,
+                       t->org->pos.line);
+      r->rc = OS_EINVAL;
+      r->msg = os_strdup(w < 0 ? "a second Organization" : msg);
     }
-    if (r->part.org != NULL) {
-      if (t->org != NULL) {
-        rc = os_error_set(err, OS_EINVAL, "%s:%d: a second Organization (the first is at %s:%d)",
-                          r->part.org->pos.file, r->part.org->pos.line, t->org->pos.file,
-                          t->org->pos.line);
+    if (r->rc < 0) {
+      if (report == NULL) {
+        rc = os_error_set(err, r->rc, "%s", r->msg ? r->msg : "out of memory");
         goto done;
       }
+      if ((*n_bad)++ == 0)
+        os_error_set(err, r->rc, "%s", r->msg ? r->msg : "out of memory");
+      report_file_error(report, ctx, files[i], r->msg ? r->msg : "out of memory");
+      continue;
+    }
+    if (r->part.org != NULL) {
       t->org = r->part.org;
       r->part.org = NULL;
     }
@@ -362,7 +395,8 @@ done:
   return rc;
 }
 
-static int load(spec_tree **out, const char *dir, bool validate, os_error *err) {
+static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn report,
+                void *ctx, size_t *n_bad, os_error *err) {
   *out = NULL;
   file_list l = {0};
   int dirfd = -1, rc = 0;
@@ -378,7 +412,7 @@ static int load(spec_tree **out, const char *dir, bool validate, os_error *err) 
     rc = os_error_set(err, OS_EIO, "open directory %s: %s", dir, strerror(errno));
     goto done;
   }
-  if ((rc = load_files(t, dirfd, l.v, l.n, err)) < 0)
+  if ((rc = load_files(t, dirfd, l.v, l.n, report, ctx, n_bad, err)) < 0)
     goto done;
   if (t->org == NULL) {
     rc = os_error_set(err, OS_ENOTFOUND, "no Organization found below %s", dir);
@@ -401,11 +435,21 @@ done:
 }
 
 int spec_tree_load(spec_tree **out, const char *dir, os_error *err) {
-  return load(out, dir, true, err);
+  return load(out, dir, true, NULL, NULL, NULL, err);
 }
 
 int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err) {
-  return load(out, dir, false, err);
+  return load(out, dir, false, NULL, NULL, NULL, err);
+}
+
+int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir,
+                           spec_problem_fn report, void *ctx, os_error *err) {
+  *n_bad_files = 0;
+  os_error first = OS_ERROR_INIT;
+  int rc = load(out, dir, false, report, ctx, n_bad_files, &first);
+  if (err != NULL)
+    *err = first;
+  return rc;
 }
 
 /* Validation: every problem goes to report; the first error is returned. */

@@ -600,6 +600,53 @@ static void test_edit_and_write(void **state) {
   free(dir);
 }
 
+typedef struct file_problems {
+  int n;
+  char where[4][128];
+  char msg[4][OS_ERROR_MSG_MAX];
+} file_problems;
+
+static void collect_files(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
+  file_problems *p = ctx;
+  assert_true(is_error);
+  if (p->n < 4) {
+    snprintf(p->where[p->n], sizeof(p->where[0]), "%s:%d", pos->file, pos->line);
+    snprintf(p->msg[p->n], sizeof(p->msg[0]), "%s", msg);
+  }
+  p->n++;
+}
+
+static void test_load_partial(void **state) {
+  (void)state;
+  char *dir = fx_tmpdir();
+  char *org = org_text(), *sec = secret_text();
+  fx_write(dir, "organization.yaml", org);
+  fx_write(dir, SECRET_FILE, sec);
+  char *bad = replace(sec, "  state: active\n", "  state: paused\n");
+  fx_write(dir, "secrets/prod/BAD.yaml", bad);
+  fx_write(dir, "secrets/dev/broken.yaml", "apiVersion: [\n");
+  spec_tree *t = NULL;
+  size_t n_bad = 0;
+  os_error err = OS_ERROR_INIT;
+  file_problems p = {0};
+  assert_int_equal(spec_tree_load_partial(&t, &n_bad, dir, collect_files, &p, &err), 0);
+  assert_int_equal(n_bad, 2);
+  assert_int_equal(p.n, 2);
+  assert_string_equal(p.where[0], "secrets/dev/broken.yaml:2");
+  assert_non_null(strstr(p.msg[0], "invalid YAML"));
+  assert_string_equal(p.where[1], "secrets/prod/BAD.yaml:11");
+  assert_string_equal(p.msg[1], "spec.state: \"paused\" is not active or disabled");
+  assert_true(strncmp(err.msg, "secrets/dev/broken.yaml:2: ", 27) == 0);
+  assert_int_equal(t->n_secrets, 1);
+  assert_int_equal(spec_tree_validate(t, NULL, NULL, &err), 0);
+  spec_tree_free(t);
+  free(bad);
+  free(org);
+  free(sec);
+  fx_rmtree(dir);
+  free(dir);
+}
+
 /* Organization and secrets in one multi-document file: saved unchanged
  * byte for byte, Organization first. */
 static void test_single_file_folder(void **state) {
@@ -685,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_empty_and_minimal),
       cmocka_unit_test(test_roundtrip_1000),       cmocka_unit_test(test_first_error_is_deterministic),       cmocka_unit_test(test_edit_and_write),
       cmocka_unit_test(test_validate_reports_all), cmocka_unit_test(test_single_file_folder),
+      cmocka_unit_test(test_load_partial),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
