@@ -262,8 +262,24 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
     }
     OPENSSL_cleanse(chunk, sizeof(chunk));
   }
+  /* stdout is closed; the plugin still gets only the rest of the deadline to exit */
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid || (w < 0 && errno != EINTR))
+      break;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long elapsed = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (elapsed >= timeout_ms) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      rc = os_error_set(err, OS_ETIMEOUT, "exec credential plugin %s: did not exit within %ld ms",
+                        ec->command, timeout_ms);
+      goto done;
+    }
+    struct timespec nap = {0, 5000000};
+    nanosleep(&nap, NULL);
   }
   pid = -1;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && b.len == 0) {

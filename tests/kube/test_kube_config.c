@@ -485,6 +485,13 @@ static void test_exec_run(void **state) {
   double t0 = kube_now();
   assert_int_equal(kube_exec_run(&r, &slow, 300, &err), OS_ETIMEOUT);
   assert_true(kube_now() - t0 < 3.0);  /* killed at the deadline */
+  /* closing stdout early does not escape the deadline */
+  char *daemon_argv[] = {"sh", "-c", "exec >&-; sleep 5", NULL};
+  slow.argv = daemon_argv;
+  t0 = kube_now();
+  assert_int_equal(kube_exec_run(&r, &slow, 300, &err), OS_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "did not exit"));
+  assert_true(kube_now() - t0 < 3.0);
   free(count);
   free(tok);
 }
