@@ -41,6 +41,8 @@ struct kube_client {
   int max_retries;
   kube_observe_fn observe;
   void *observe_ctx;
+  size_t response_max;
+  size_t line_max;
 
   CURLSH *share;
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
@@ -146,6 +148,11 @@ char *kube_path_escape(const char *s) {
 
 const char *kube_client_server(const kube_client *c) { return c->cfg->server; }
 
+void kube_client_set_limits(kube_client *c, size_t response_max, size_t line_max) {
+  c->response_max = response_max;
+  c->line_max = line_max;
+}
+
 /* ---- curl share locking ---- */
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx) {
@@ -245,6 +252,8 @@ int kube_client_new(kube_client **out, const kube_options *opts, os_error *err) 
   c->max_retries = opts->max_retries == 0 ? 5 : opts->max_retries < 0 ? 0 : opts->max_retries;
   c->observe = opts->observe;
   c->observe_ctx = opts->observe_ctx;
+  c->response_max = RESPONSE_MAX;
+  c->line_max = WATCH_LINE_MAX;
   kube_ratelimit_init(&c->rl, opts->qps, opts->burst, kube_now());
   c->share = curl_share_init();
   if (c->user_agent == NULL || c->share == NULL) {
@@ -485,7 +494,7 @@ static size_t write_watch(char *ptr, size_t size, size_t n, void *ud) {
   if (ws->code != 200)
     return write_body(ptr, size, n, ud);  /* an error Status */
   if (os_buf_append(&ws->line, ptr, len) < 0) {
-    ws->rc = os_error_set(ws->err, OS_ENOMEM, "watch: event larger than %u bytes", WATCH_LINE_MAX);
+    ws->rc = os_error_set(ws->err, OS_ENOMEM, "watch: event larger than %zu bytes", ws->line.max);
     return 0;
   }
   size_t start = 0;
@@ -793,7 +802,7 @@ static int do_request(kube_client *c, const char *verb, const char *method, cons
     a.body = body_s;
     a.body_len = body_len;
     a.total_timeout_ms = c->timeout_ms;
-    os_buf_init(&a.resp, RESPONSE_MAX, true);
+    os_buf_init(&a.resp, c->response_max, true);
     double t0 = kube_now();
     rc = perform(&a, &k, err);
     if (rc < 0) {
@@ -1083,7 +1092,7 @@ int kube_watch(kube_client *c, const char *collection_path, const char *label_se
   ws.fn = fn;
   ws.ctx = ctx;
   ws.err = err;
-  os_buf_init(&ws.line, WATCH_LINE_MAX, true);
+  os_buf_init(&ws.line, c->line_max, true);
   int rc = 0;
   os_buf p;
   os_buf_init(&p, 64 * 1024, false);

@@ -94,6 +94,10 @@ double kube_ratelimit_reserve(kube_ratelimit *rl, double now);
  * scaled by rnd in [0, 1]. */
 double kube_backoff_delay(int attempt, double base, double cap, double rnd);
 
+/* Tests: lowers the response (64 MiB) and watch line (16 MiB) limits. */
+struct kube_client;
+void kube_client_set_limits(struct kube_client *c, size_t response_max, size_t line_max);
+
 /* Monotonic clock in seconds. */
 double kube_now(void);
 

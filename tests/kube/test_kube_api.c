@@ -985,6 +985,47 @@ static void test_rate_limit_timing(void **state) {
   kube_client_free(k);
 }
 
+static void test_size_limits(void **state) {
+  (void)state;
+  kube_client *k = client_for(kubeconfig, NULL, 0, 0);
+  os_error err = OS_ERROR_INIT;
+  /* a 20 KiB ConfigMap */
+  os_buf b;
+  os_buf_init(&b, 1 << 20, false);
+  assert_int_equal(os_buf_puts(&b, "{\"metadata\":{\"name\":\"big\"},\"data\":{\"v\":\""), 0);
+  for (int i = 0; i < 20 * 1024; i++)
+    assert_int_equal(os_buf_puts(&b, "x"), 0);
+  assert_int_equal(os_buf_puts(&b, "\"}}"), 0);
+  json_error_t je;
+  json_t *cm = json_loads(b.data, 0, &je);
+  os_buf_free(&b);
+  assert_non_null(cm);
+  assert_int_equal(kube_create(k, "/api/v1/namespaces/kube-public/configmaps", cm, NULL, &err), 0);
+  json_decref(cm);
+  kube_client_set_limits(k, 8 * 1024, 4 * 1024);
+  json_t *out = NULL;
+  /* refused, not retried */
+  assert_int_equal(kube_get(k, "/api/v1/namespaces/kube-public/configmaps/big", &out, &err), OS_ENOMEM);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "response larger than 8192 bytes"));
+  assert_int_equal(obs_total, 2);  /* the create, and one GET */
+  json_t *items = NULL;
+  assert_int_equal(kube_list(k, "/api/v1/namespaces/kube-public/configmaps", NULL, &items, NULL, &err), OS_ENOMEM);
+  assert_null(items);
+  char *last = NULL;
+  watch_log w;
+  memset(&w, 0, sizeof(w));
+  assert_int_equal(kube_watch(k, "/api/v1/namespaces/kube-public/configmaps", NULL, NULL, 5, on_event, &w,
+                              &last, NULL, &err), OS_ENOMEM);
+  assert_non_null(strstr(err.msg, "event larger than 4096 bytes"));
+  assert_int_equal(w.seen, 0);
+  free(last);
+  /* small objects still pass */
+  assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0);
+  json_decref(out);
+  kube_client_free(k);
+}
+
 typedef struct worker {
   kube_client *k;
   int ok;
@@ -1055,6 +1096,7 @@ int main(void) {
       cmocka_unit_test_setup(test_wrong_ca_fails, each_setup),
       cmocka_unit_test_setup(test_exec_plugin, each_setup),
       cmocka_unit_test_setup(test_rate_limit_timing, each_setup),
+      cmocka_unit_test_setup(test_size_limits, each_setup),
       cmocka_unit_test_setup(test_threads_share_client, each_setup),
       cmocka_unit_test(test_no_secrets_in_logs),
   };
