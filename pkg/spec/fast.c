@@ -249,8 +249,8 @@ static node *block(lp *x, size_t ind, int depth) {
 static const char secret_head[] = "apiVersion: " SPEC_API_VERSION "\nkind: OrgSecret\n";
 
 int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, size_t len) {
-  spec_secret *found[64];
-  size_t n_found = 0;
+  spec_secret **found = NULL;
+  size_t n_found = 0, cap = 0;
   int rc = NOT_CANONICAL;
   os_error scratch = OS_ERROR_INIT;
   dctx d = {.file = file, .err = &scratch};
@@ -267,10 +267,17 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
         break;
       doc_end = memchr(doc_end, '\n', (size_t)(x.end - doc_end));
     }
-    if (n_found == sizeof(found) / sizeof(found[0]) ||
-        (size_t)(doc_end - doc) < sizeof(secret_head) ||
+    if ((size_t)(doc_end - doc) < sizeof(secret_head) ||
         memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0)
       goto done;
+    if (n_found == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      spec_secret **v = realloc(found, ncap * sizeof(*v));
+      if (v == NULL)
+        goto done;
+      found = v;
+      cap = ncap;
+    }
     lp dx = {.p = doc, .end = doc_end, .line = doc_line, .a = a};
     node *root = block(&dx, 0, 0);
     if (root == NULL || dx.p != doc_end)
@@ -297,17 +304,19 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
       x.line++;
     }
   }
-  for (size_t i = 0; i < n_found; i++) {
-    spec_secret **v = realloc(t->secrets, (t->n_secrets + 1) * sizeof(*v));
+  if (n_found > 0) {
+    spec_secret **v = realloc(t->secrets, (t->n_secrets + n_found) * sizeof(*v));
     if (v == NULL)
       goto done;
     t->secrets = v;
-    t->secrets[t->n_secrets++] = found[i];
-    found[i] = NULL;
+    memcpy(t->secrets + t->n_secrets, found, n_found * sizeof(*v));
+    t->n_secrets += n_found;
+    n_found = 0;
   }
   rc = 0;
 done:
   for (size_t i = 0; i < n_found; i++)
     spec_secret_free(found[i]);
+  free(found);
   return rc;
 }

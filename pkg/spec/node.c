@@ -130,7 +130,7 @@ typedef struct literal_cut {
   bool used;
 } literal_cut;
 
-#define CUTS_MAX 64
+#define CUTS_MAX 100000
 #define RETRY_SLOW 1
 
 static bool header_line(const char *p, size_t n, size_t *indent) {
@@ -144,7 +144,7 @@ static bool header_line(const char *p, size_t n, size_t *indent) {
 
 /* Copies data to *out with literal content lines blanked; fills cuts. */
 static int cut_literals(arena *a, const char *data, size_t len, char **out, size_t *out_len,
-                        literal_cut *cuts, size_t *n_cuts) {
+                        literal_cut *cuts, size_t max_cuts, size_t *n_cuts) {
   *n_cuts = 0;
   char *o = arena_alloc(a, len + 1);
   if (o == NULL)
@@ -159,7 +159,7 @@ static int cut_literals(arena *a, const char *data, size_t len, char **out, size
     size_t header = line;
     pos += n + (nl ? 1 : 0);
     line++;
-    if (nl == NULL || *n_cuts == CUTS_MAX || !header_line(data + pos - n - 1, n, &indent))
+    if (nl == NULL || *n_cuts == max_cuts || !header_line(data + pos - n - 1, n, &indent))
       continue;
     /* Content lines: exactly j spaces, a non-space, printable ASCII, LF. */
     size_t j = 0, scan = pos, lines = 0, text_len = 0;
@@ -341,11 +341,26 @@ int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, siz
                      bool fast) {
   if (!fast)
     return parse_events(docs, a, d, data, len, NULL, 0);
-  literal_cut cuts[CUTS_MAX];
+  /* One cut per "encryptedValue: |" line at most. */
+  static const char key[] = "encryptedValue: |\n";
+  size_t max_cuts = 0;
+  for (const char *p = data, *end = data + len; p < end; p++) {
+    p = memchr(p, 'V', (size_t)(end - p));
+    if (p == NULL)
+      break;
+    if (p - data >= 9 && (size_t)(end - p) >= sizeof(key) - 10 &&
+        memcmp(p - 9, key, sizeof(key) - 1) == 0)
+      max_cuts++;
+  }
+  if (max_cuts == 0)
+    return parse_events(docs, a, d, data, len, NULL, 0);
+  if (max_cuts > CUTS_MAX)
+    max_cuts = CUTS_MAX;
+  literal_cut *cuts = arena_alloc(a, max_cuts * sizeof(*cuts));
   size_t n_cuts = 0;
   char *cut = NULL;
   size_t cut_len = 0;
-  if (cut_literals(a, data, len, &cut, &cut_len, cuts, &n_cuts) < 0)
+  if (cuts == NULL || cut_literals(a, data, len, &cut, &cut_len, cuts, max_cuts, &n_cuts) < 0)
     return dfail(d, 0, "out of memory");
   if (n_cuts > 0) {
     /* Any failure on the cut text is reported from the untouched text. */
