@@ -364,7 +364,23 @@ static void test_kubeconfig_env(void **state) {
   kube_options o = {.kubeconfig = "/nonexistent/kubeconfig"};
   assert_int_equal(kube_client_new(&k, &o, &err), OS_ENOTFOUND);
   assert_non_null(strstr(err.msg, "/nonexistent/kubeconfig"));
+  /* neither: ~/.kube/config */
   unsetenv("KUBECONFIG");
+  char *home = path_in("home"), *kdir = path_in("home/.kube");
+  assert_int_equal(os_mkdir_p(kdir, 0700, &err), 0);
+  free(p);
+  p = kubeconfig("home/.kube/config", "    server: https://from-home:7\n", "    token: t\n");
+  const char *old_home = getenv("HOME");
+  char *saved_home = old_home ? strdup(old_home) : NULL;
+  setenv("HOME", home, 1);
+  assert_int_equal(kube_client_new(&k, NULL, &err), 0);
+  assert_string_equal(kube_client_server(k), "https://from-home:7");
+  kube_client_free(k);
+  if (saved_home)
+    setenv("HOME", saved_home, 1);
+  free(saved_home);
+  free(home);
+  free(kdir);
   os_buf_free(&b);
   free(p);
 }
