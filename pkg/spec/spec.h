@@ -140,7 +140,8 @@ spec_tree *spec_tree_new(const char *dir);
 int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err);
 
 /* Parses one YAML stream (file name for messages) and appends its documents
- * to t. Strict: unknown fields, wrong types and duplicate keys are errors. */
+ * to t, all or none. Strict: unknown fields, wrong types and duplicate keys
+ * are errors, as is a second Organization. */
 int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len, os_error *err);
 
 /* Cross-document validation: names, duplicates within (org, env), unknown

@@ -64,12 +64,36 @@ static int append_secret(spec_tree *t, spec_secret *s) {
   return 0;
 }
 
+static void part_clear(spec_tree *p);
+
+/* All or nothing: the documents go into a scratch tree first. */
 int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len, os_error *err) {
+  spec_tree part = {0};
   arena *a = arena_new();
   if (a == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  int rc = spec_tree_parse_arena(t, a, file, data, len, true, err);
+  int rc = spec_tree_parse_arena(&part, a, file, data, len, true, err);
   arena_free(a);
+  if (rc == 0 && part.org != NULL && t->org != NULL)
+    rc = os_error_set(err, OS_EINVAL, "%s:%d: a second Organization (the first is at %s:%d)",
+                      file, part.org->pos.line, t->org->pos.file ? t->org->pos.file : "?",
+                      t->org->pos.line);
+  if (rc == 0 && part.n_secrets > 0) {
+    spec_secret **v = realloc(t->secrets, (t->n_secrets + part.n_secrets) * sizeof(*v));
+    if (v == NULL) {
+      rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    } else {
+      t->secrets = v;
+      memcpy(t->secrets + t->n_secrets, part.secrets, part.n_secrets * sizeof(*v));
+      t->n_secrets += part.n_secrets;
+      part.n_secrets = 0;
+    }
+  }
+  if (rc == 0 && part.org != NULL) {
+    t->org = part.org;
+    part.org = NULL;
+  }
+  part_clear(&part);
   return rc;
 }
 

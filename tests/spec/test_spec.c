@@ -429,6 +429,19 @@ static void test_parse_rejects_yaml_features(void **state) {
       fail_msg("case %zu: got \"%s\", want \"%s\"", i, err.msg, docs[i][1]);
     spec_tree_free(t);
   }
+  /* All or nothing: a bad second document leaves the tree unchanged. */
+  {
+    os_buf b;
+    os_buf_init(&b, 1 << 20, false);
+    fx_secret_text(&b, "prod", "GOOD", NULL, NULL, 1);
+    os_buf_puts(&b, "---\nkind: Nonsense\n");
+    spec_tree *t = spec_tree_new(NULL);
+    os_error err = OS_ERROR_INIT;
+    assert_int_equal(spec_tree_parse(t, "x.yaml", b.data, b.len, &err), OS_EINVAL);
+    assert_int_equal(t->n_secrets, 0);
+    spec_tree_free(t);
+    os_buf_free(&b);
+  }
   /* Empty documents and comment-only files are fine. */
   spec_tree *t = spec_tree_new(NULL);
   os_error err = OS_ERROR_INIT;
@@ -528,6 +541,13 @@ static void same_as_slow_path(const spec_tree *fast, int fast_rc, const os_error
   if (rc != fast_rc || (rc != 0 && strcmp(err.msg, fast_err->msg) != 0))
     fail_msg("iteration %ld: fast path %d \"%s\", slow path %d \"%s\"", iter, fast_rc,
              fast_err->msg, rc, err.msg);
+  if (rc != 0) { /* spec_tree_parse appends nothing on failure */
+    assert_int_equal(fast->n_secrets, 0);
+    assert_null(fast->org);
+    arena_free(a);
+    spec_tree_free(slow);
+    return;
+  }
   assert_int_equal(slow->n_secrets, fast->n_secrets);
   assert_int_equal(slow->org != NULL, fast->org != NULL);
   for (size_t i = 0; i < slow->n_secrets; i++) {
