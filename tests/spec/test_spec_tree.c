@@ -317,6 +317,13 @@ static void test_org_errors(void **state) {
                   "spec.members[0]: alice@example.com has role admin but no recipient");
   expect_org_edit(line, "      recipient: ssh-ed25519 AAAA\n", "organization.yaml:10: ",
                   "spec.members[0].recipient: not an age X25519 recipient");
+  char ctl[63], ctl_line[128];
+  fx_recipient(ctl, 3);
+  snprintf(ctl_line, sizeof(ctl_line), "        - %s\n", ctl);
+  expect_org_edit(ctl_line, "        - age1notarecipient\n", "organization.yaml:19: ",
+                  "spec.environments[0].controllers[0]: \"age1notarecipient\" is not an age X25519 recipient");
+  expect_org_edit("      role: viewer\n", "      role: viewer\n      colour: red\n", "organization.yaml:16: ",
+                  "spec.members[2].colour: unknown field");
   expect_org_edit("    - name: dev\n", "    - name: Dev\n", "organization.yaml:17: ",
                   "spec.environments[0].name: \"Dev\" is not a DNS-1123 label");
   expect_org_edit("  rotationDays: 90\n", "  rotationDays: ninety\n", "organization.yaml:6: ",
