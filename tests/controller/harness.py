@@ -52,7 +52,9 @@ class Fake:
             [sys.executable, FAKEAPI, "--listen", "127.0.0.1:0", "--tls-dir",
              os.path.join(tmp, "tls"), "--token-file", self.token_file,
              "--port-file", self.port_file, "--kubeconfig-out", self.kubeconfig,
-             "--watch-timeout-max", "30"],
+             "--watch-timeout-max", "30",
+             "--crd", os.path.join(os.path.dirname(TESTS), "manifests", "crds"),
+             "--exit-with-pid", str(os.getpid())],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while not (os.path.exists(self.port_file) and os.path.getsize(self.port_file) > 0):
