@@ -226,13 +226,18 @@ static int cmp_path(const void *a, const void *b) {
  * caller frees it), refusing files over SPEC_FILE_MAX before reading them. */
 static int read_spec_file(char **buf, size_t *cap, size_t *out_len, int dirfd, const char *rel,
                           os_error *err) {
-  int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO swapped in after the walk must not hang the load. */
+  int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return os_error_set(err, OS_EIO, "%s: open: %s", rel, strerror(errno));
   int rc = 0;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     rc = os_error_set(err, OS_EIO, "%s: stat: %s", rel, strerror(errno));
+    goto done;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = os_error_set(err, OS_EIO, "%s: not a regular file", rel);
     goto done;
   }
   if (st.st_size < 0 || st.st_size > SPEC_FILE_MAX) {

@@ -144,6 +144,9 @@ static void test_good_tree_loads(void **state) {
   fx_write(dir, ".git/bad.yaml", "not: [valid");
   fx_write(dir, "node_modules/pkg/bad.yml", "kind: Junk\n");
   fx_write(dir, "README.md", "# notes\n");
+  char fifo[PATH_MAX];
+  snprintf(fifo, sizeof(fifo), "%s/pipe.yaml", dir);
+  assert_int_equal(mkfifo(fifo, 0644), 0); /* not a regular file: skipped, never opened */
   spec_tree *t = NULL;
   os_error err = OS_ERROR_INIT;
   if (spec_tree_load(&t, dir, &err) != 0)
