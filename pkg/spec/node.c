@@ -106,8 +106,11 @@ static int yaml_error(const dctx *d, const yaml_parser_t *p) {
   if (p->problem_mark.line == 0 && p->context_mark.line > 0)
     line = p->context_mark.line + 1;
   const char *problem = p->problem ? p->problem : "malformed YAML";
+  if (p->context != NULL && p->context_mark.line + 1 != line)
+    return dfail(d, (int)line, "invalid YAML: %s (%s at line %zu)", problem, p->context,
+                 p->context_mark.line + 1);
   if (p->context != NULL)
-    return dfail(d, (int)line, "invalid YAML: %s %s", p->context, problem);
+    return dfail(d, (int)line, "invalid YAML: %s (%s)", problem, p->context);
   return dfail(d, (int)line, "invalid YAML: %s", problem);
 }
 
