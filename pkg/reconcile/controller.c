@@ -30,6 +30,9 @@
 #define ORGSECRETS_VERSION "0.1.0"
 #endif
 
+/* RFC 6901 form of INJECT_ANNOTATION_INJECTED ("/" written "~1"). */
+#define INJECT_ANNOTATION_INJECTED_PTR "orgsecrets.io~1injected"
+
 typedef struct ctl {
   const controller_options *o;
   volatile int *stop;
@@ -234,6 +237,43 @@ static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   return 0;
 }
 
+/* The injected names, as the patch writes them into the pod's
+ * orgsecrets.io/injected annotation (names only; the patch holds no value).
+ * Returns a pointer into a thread-local buffer, or NULL. */
+static const char *injected_names(const char *patch_b64) {
+  static _Thread_local char names[4096];
+  if (patch_b64 == NULL)
+    return NULL;
+  size_t n = strlen(patch_b64);
+  if (n == 0 || n > 4 * 1024 * 1024)
+    return NULL;
+  unsigned char *raw = malloc(n);
+  if (raw == NULL)
+    return NULL;
+  int len = EVP_DecodeBlock(raw, (const unsigned char *)patch_b64, (int)n);
+  /* EVP_DecodeBlock counts the bytes that '=' padding stands for */
+  for (size_t p = n; len > 0 && p > 0 && patch_b64[p - 1] == '='; p--)
+    len--;
+  const char *out = NULL;
+  json_t *ops = len > 0 ? json_loadb((const char *)raw, (size_t)len, 0, NULL) : NULL;
+  size_t i;
+  json_t *op;
+  json_array_foreach(ops, i, op) {
+    const char *path = json_string_value(json_object_get(op, "path"));
+    json_t *v = json_object_get(op, "value");
+    const char *s = NULL;
+    if (path && strcmp(path, "/metadata/annotations/" INJECT_ANNOTATION_INJECTED_PTR) == 0)
+      s = json_string_value(v);
+    else if (path && strcmp(path, "/metadata/annotations") == 0)
+      s = json_string_value(json_object_get(v, INJECT_ANNOTATION_INJECTED));
+    if (s != NULL && snprintf(names, sizeof(names), "%s", s) < (int)sizeof(names))
+      out = names;
+  }
+  json_decref(ops);
+  free(raw);
+  return out;
+}
+
 static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
   ctl *c = ctx;
   double t0 = now_s();
@@ -253,10 +293,15 @@ static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
     if (json_object_get(resp_obj, "patch") != NULL) {
       json_t *reqdoc = json_loadb((const char *)body, len, 0, NULL);
       json_t *request = json_object_get(reqdoc, "request");
+      json_t *meta = json_object_get(json_object_get(request, "object"), "metadata");
       json_t *fields = json_pack(
-          "{s:s?,s:s?,s:s?}", "namespace", json_string_value(json_object_get(request, "namespace")),
-          "pod", json_string_value(json_object_get(json_object_get(json_object_get(request, "object"), "metadata"), "name")),
+          "{s:s?,s:s?,s:s?,s:s?}", "namespace", json_string_value(json_object_get(request, "namespace")),
+          "pod", json_string_value(json_object_get(meta, "name")),
+          "generateName", json_string_value(json_object_get(meta, "generateName")),
           "uid", json_string_value(json_object_get(resp_obj, "uid")));
+      const char *names = injected_names(json_string_value(json_object_get(resp_obj, "patch")));
+      if (fields != NULL && names != NULL)
+        json_object_set_new(fields, "names", json_string(names));
       audit(c, "inject", fields);
       json_decref(reqdoc);
     }

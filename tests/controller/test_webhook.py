@@ -59,7 +59,8 @@ class WebhookTest(unittest.TestCase):
         shutil.copy(self.crt, self.ca1)
         self.ctl = Controller(self.tmp, self.org, self.fake, extra=[
             "--webhook-listen", "127.0.0.1:0", "--tls-cert", self.crt, "--tls-key", self.key,
-            "--listen", "127.0.0.1:0", "--resync", "1h"])
+            "--listen", "127.0.0.1:0", "--resync", "1h",
+            "--audit-log", os.path.join(self.tmp, "audit.log")])
         self.ctl.start()
         self.port = int(wait_for(lambda: re.search(r"pod webhook on port (\d+)", self.ctl.output()),
                                  what="webhook port").group(1))
@@ -70,7 +71,10 @@ class WebhookTest(unittest.TestCase):
     def tearDown(self):
         self.ctl.stop()
         self.fake.stop()
-        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
+        outs = self.org.outputs + [self.ctl.output()]
+        if os.path.exists(os.path.join(self.tmp, "audit.log")):
+            outs.append(read(os.path.join(self.tmp, "audit.log")))
+        assert_no_values(self, outs, VALUES.values())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def get(self, path):
@@ -94,8 +98,15 @@ class WebhookTest(unittest.TestCase):
     def test_inject_refuse_and_metrics(self):
         env = [{"name": "DATABASE_URL", "value": "postgres://app:$DATABASE_PASSWORD@db:5432/app"},
                {"name": "API_KEY", "value": "${API_KEY}"}]
-        code, resp = self.post(review("u-1", env))
-        self.assertEqual(code, 200)
+        # a real client: curl, over HTTPS, verifying the webhook's certificate
+        body = os.path.join(self.tmp, "review.json")
+        with open(body, "w") as f:
+            json.dump(review("u-1", env), f)
+        p = subprocess.run(["curl", "-sS", "--fail", "--cacert", self.ca1, "-H", "Content-Type: application/json",
+                            "--data-binary", "@" + body, "https://127.0.0.1:%d/mutate-pods" % self.port],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        resp = json.loads(p.stdout)
         r = resp["response"]
         self.assertEqual(r["uid"], "u-1")
         self.assertTrue(r["allowed"])
@@ -134,6 +145,10 @@ class WebhookTest(unittest.TestCase):
         self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="denied"\} 1')
         self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="malformed"\} 1')
         self.assertIn("orgsecrets_webhook_duration_seconds_bucket", metrics)
+        audit = [json.loads(l) for l in read(os.path.join(self.tmp, "audit.log")).splitlines()]
+        injects = [a for a in audit if a["event"] == "inject"]
+        self.assertEqual(len(injects), 1)
+        self.assertEqual((injects[0]["namespace"], injects[0]["names"]), ("shop", "API_KEY,DATABASE_PASSWORD"))
         code, rec = self.get("/v1/recipients")
         self.assertEqual(json.loads(rec)["recipients"], [self.org.recipient["prodctl"]])
 
