@@ -571,6 +571,24 @@ static void validate_org(vctx *v, const spec_org *o) {
     items[i] = (named){"", "", m->name ? m->name : "", m->pos, i};
   }
   report_duplicates(v, items, o->n_members, "member");
+  /* Members sharing a key cannot be revoked one at a time. */
+  size_t keyed = 0, admins = 0;
+  for (size_t i = 0; i < o->n_members; i++) {
+    const spec_member *m = &o->members[i];
+    admins += m->role == SPEC_ROLE_ADMIN;
+    if (m->recipient != NULL)
+      items[keyed++] = (named){"", "", m->recipient, m->pos, i};
+  }
+  if (keyed > 1) {
+    qsort(items, keyed, sizeof(*items), cmp_named);
+    for (size_t i = 1; i < keyed; i++)
+      if (strcmp(items[i].c, items[i - 1].c) == 0)
+        problem(v, &items[i].pos, false, "member %.80s has the same recipient as %.80s",
+                o->members[items[i].index].name ? o->members[items[i].index].name : "",
+                o->members[items[i - 1].index].name ? o->members[items[i - 1].index].name : "");
+  }
+  if (o->n_members > 0 && admins == 0)
+    problem(v, &o->pos, false, "organization %.80s has no admin", o->id ? o->id : "");
   for (size_t i = 0; i < o->n_envs; i++) {
     const spec_environment *e = &o->envs[i];
     if (!spec_dns_label_valid(e->name))
@@ -578,10 +596,17 @@ static void validate_org(vctx *v, const spec_org *o) {
     if (e->n_controllers == 0)
       problem(v, &e->pos, false, "environment %.80s has no controllers: no cluster can deploy it",
               e->name ? e->name : "");
-    for (size_t k = 0; k < e->n_controllers; k++)
+    for (size_t k = 0; k < e->n_controllers; k++) {
       if (!spec_recipient_shaped(e->controllers[k]))
         problem(v, &e->pos, true, "environment %.80s: controller %zu is not an age X25519 recipient",
                 e->name ? e->name : "", k);
+      for (size_t q = 0; q < k && q < 64; q++)
+        if (strcmp(e->controllers[q], e->controllers[k]) == 0) {
+          problem(v, &e->pos, false, "environment %.80s lists controller %zu twice",
+                  e->name ? e->name : "", q);
+          break;
+        }
+    }
     items[i] = (named){"", "", e->name ? e->name : "", e->pos, i};
   }
   report_duplicates(v, items, o->n_envs, "environment");

@@ -699,6 +699,7 @@ static void test_single_file_folder(void **state) {
 typedef struct problems {
   int errors, warnings;
   char first[OS_ERROR_MSG_MAX];
+  char warning[4][OS_ERROR_MSG_MAX];
 } problems;
 
 static void collect(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
@@ -706,8 +707,8 @@ static void collect(void *ctx, const spec_pos *pos, bool is_error, const char *m
   (void)pos;
   if (is_error && p->errors++ == 0)
     snprintf(p->first, sizeof(p->first), "%s", msg);
-  if (!is_error)
-    p->warnings++;
+  if (!is_error && p->warnings++ < 4)
+    snprintf(p->warning[p->warnings - 1], sizeof(p->warning[0]), "%s", msg);
 }
 
 static void test_validate_reports_all(void **state) {
@@ -727,6 +728,37 @@ static void test_validate_reports_all(void **state) {
   assert_int_equal(p.errors, 3); /* two unknown applications and one duplicate */
   assert_non_null(strstr(err.msg, p.first));
   spec_tree_free(t);
+  /* Warnings only: shared member key, no admin, repeated controller. */
+  char r1[63], r3[63], line2[160];
+  fx_recipient(r1, 1);
+  fx_recipient(r3, 3);
+  char *w1 = replace(org, "      role: admin\n", "      role: member\n");
+  snprintf(line2, sizeof(line2), "        - %s\n", r3);
+  char line3[256];
+  snprintf(line3, sizeof(line3), "        - %s\n        - %s\n", r3, r3);
+  char *w2 = replace(w1, line2, line3);
+  char bob[63], bob_same[160];
+  fx_recipient(bob, 2);
+  snprintf(bob_same, sizeof(bob_same), "      recipient: %s\n", bob);
+  char shared[160];
+  snprintf(shared, sizeof(shared), "      recipient: %s\n", r1);
+  char *w3 = replace(w2, bob_same, shared);
+  fx_write(dir, "organization.yaml", w3);
+  fx_write(dir, SECRET_FILE, sec);
+  fx_write(dir, "secrets/prod/copy.yaml", "# nothing\n");
+  t = NULL;
+  assert_int_equal(spec_tree_load(&t, dir, &err), 0);
+  problems w = {0};
+  assert_int_equal(spec_tree_validate(t, collect, &w, &err), 0);
+  assert_int_equal(w.errors, 0);
+  assert_int_equal(w.warnings, 3);
+  assert_string_equal(w.warning[0], "member bob@example.com has the same recipient as alice@example.com");
+  assert_string_equal(w.warning[1], "organization acme has no admin");
+  assert_string_equal(w.warning[2], "environment dev lists controller 0 twice");
+  spec_tree_free(t);
+  free(w1);
+  free(w2);
+  free(w3);
   free(a);
   free(org);
   free(sec);
