@@ -259,6 +259,12 @@ static int group_teardown(void **state) {
 
 static int each_setup(void **state) {
   (void)state;
+  int st = 0;
+  if (fake_pid > 0 && waitpid(fake_pid, &st, WNOHANG) == fake_pid) {
+    fake_pid = -1;
+    fail_msg("the fake API server is gone (%s %d)", WIFSIGNALED(st) ? "signal" : "exit status",
+             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+  }
   fake_do("DELETE", "/fake/faults", NULL);
   fake_do("DELETE", "/fake/requests", NULL);
   obs_reset();
