@@ -424,6 +424,19 @@ static void test_list_pagination_selector(void **state) {
   json_decref(reqs);
   assert_int_equal(with_continue, 2);
 
+  /* a continue token that expires mid-list: the list starts over once */
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"continue=\",\"status\":410,\"reason\":\"Expired\",\"count\":1}");
+  obs_reset();
+  assert_int_equal(kube_list(k, "/api/v1/namespaces/paging/configmaps", "batch=b1", &items, NULL, &err), 0);
+  assert_int_equal(json_array_size(items), 1100);  /* no duplicates from the first attempt */
+  assert_int_equal(obs_list, 5);  /* page 1, expired page 2, then pages 1-3 */
+  json_decref(items);
+  /* twice: OS_EGONE */
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"continue=\",\"status\":410,\"reason\":\"Expired\",\"count\":2}");
+  assert_int_equal(kube_list(k, "/api/v1/namespaces/paging/configmaps", "batch=b1", &items, NULL, &err), OS_EGONE);
+  assert_null(items);
+  assert_non_null(strstr(err.msg, "410 Gone"));
+  fake_do("DELETE", "/fake/faults", NULL);
   /* a set-based selector, escaped properly */
   assert_int_equal(kube_list(k, "/api/v1/namespaces/paging/configmaps", "batch in (b2,b3)", &items, NULL, &err), 0);
   assert_int_equal(json_array_size(items), 134);
