@@ -105,12 +105,15 @@ typedef int (*kube_watch_fn)(void *ctx, const char *type, json_t *object);
 /* Watches collection_path from rv (NULL or "": from now, with synthetic
  * ADDED events for existing objects) with bookmarks, for at most
  * timeout_s seconds (<= 0: 300) on the server side. Returns 0 when the
- * server ends the watch, fn asks to stop or *stop (may be NULL) becomes
- * non-zero (polled at least every second); OS_EGONE when rv is too old (HTTP
- * 410 or an ERROR event with code 410) so the caller lists again; other
- * errors as kube_request(). *last_rv (last_rv may be NULL; caller frees;
- * NULL when nothing was seen) is the newest resourceVersion seen, bookmarks
- * included. A single event line is limited to 16 MiB. */
+ * server ends the watch, when the stream breaks after at least one event,
+ * when fn asks to stop or when *stop (may be NULL) becomes non-zero (polled
+ * about once a second); OS_EGONE when rv is too old (HTTP 410 or an ERROR
+ * event with code 410) so the caller lists again; other errors as
+ * kube_request() (a stream that breaks before any event is OS_EIO). Failures
+ * before the stream starts (429, 5xx, network, one 401) are retried like
+ * GETs. *last_rv (last_rv may be NULL; caller frees; NULL when nothing was
+ * seen) is the newest resourceVersion seen, bookmarks included. A single
+ * event line is limited to 16 MiB (OS_ENOMEM). */
 int kube_watch(kube_client *c, const char *collection_path, const char *label_selector,
                const char *rv, int timeout_s, kube_watch_fn fn, void *ctx, char **last_rv,
                const volatile int *stop, os_error *err);
