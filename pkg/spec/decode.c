@@ -496,7 +496,8 @@ enum {
 
 static int decode_secret(spec_secret **out, const dctx *d, const node *meta, const node *spec) {
   spec_secret *s = spec_secret_new();
-  char *mname = NULL, *derived = NULL, *state = NULL;
+  char *mname = NULL, *state = NULL;
+  const char *derived = NULL;
   int rc = 0, name_line = 0;
   if (s == NULL)
     return dfail(d, meta->line, "out of memory");
@@ -641,11 +642,14 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
   s->lines.environment = v[K_ENV]->line;
   s->lines.name = v[K_NAME]->line;
   s->lines.application = v[K_APP] != NULL ? v[K_APP]->line : 0;
-  derived = spec_secret_resource_name(s->organization, s->environment, s->name);
-  if (derived == NULL) {
-    rc = dfail(d, meta->line, "out of memory");
+  /* Bounded: labels of 63 characters and a name of at most SPEC_NAME_MAX. */
+  char derived_buf[2 * 64 + SPEC_NAME_MAX + 8];
+  if (spec_resource_name_into(derived_buf, sizeof(derived_buf), s->organization, s->environment,
+                              s->name) == 0) {
+    rc = dfail(d, meta->line, "metadata.name: cannot derive the name");
     goto done;
   }
+  derived = derived_buf;
   if (strcmp(derived, mname) != 0) {
     rc = dfail(d, name_line, "metadata.name: \"%.80s\" does not match the derived name \"%.200s\"",
                mname, derived);
@@ -653,7 +657,6 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
   }
 done:
   free(mname);
-  free(derived);
   free(state);
   if (rc < 0) {
     spec_secret_free(s);

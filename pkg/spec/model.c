@@ -270,27 +270,43 @@ bool spec_plain_is_nonstring(const char *s, size_t len) {
   return decimal_number(tmp);
 }
 
+/* Appends src to dst[*n..size) lower-cased with '_' -> '-'; false when full. */
+static bool put_lowered(char *dst, size_t size, size_t *n, const char *src) {
+  for (; *src; src++) {
+    if (*n + 1 >= size)
+      return false;
+    char c = *src;
+    dst[(*n)++] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+  }
+  return true;
+}
+
+size_t spec_resource_name_into(char *buf, size_t size, const char *org, const char *env,
+                               const char *name) {
+  size_t n = 0;
+  if (size == 0)
+    return 0;
+  if (!put_lowered(buf, size, &n, org) || n + 1 >= size)
+    return 0;
+  buf[n++] = '.';
+  if (!put_lowered(buf, size, &n, env) || n + 1 >= size)
+    return 0;
+  buf[n++] = '.';
+  if (!put_lowered(buf, size, &n, name))
+    return 0;
+  buf[n] = '\0';
+  return n;
+}
+
 char *spec_secret_resource_name(const char *org, const char *env, const char *name) {
   if (org == NULL || env == NULL || name == NULL)
     return NULL;
-  os_buf b;
-  os_buf_init(&b, 4096, false);
-  if (os_buf_printf(&b, "%s.%s.%s", org, env, name) < 0) {
-    os_buf_free(&b);
-    return NULL;
-  }
-  for (size_t i = 0; i < b.len; i++) {
-    char c = b.data[i];
-    if (c == '_')
-      b.data[i] = '-';
-    else if (c >= 'A' && c <= 'Z')
-      b.data[i] = (char)(c - 'A' + 'a');
-  }
-  char *out = NULL;
-  size_t n = 0;
-  if (os_buf_detach(&out, &n, &b) < 0)
+  size_t size = strlen(org) + strlen(env) + strlen(name) + 3;
+  char *out = malloc(size);
+  if (out != NULL && spec_resource_name_into(out, size, org, env, name) == 0) {
+    free(out);
     out = NULL;
-  os_buf_free(&b);
+  }
   return out;
 }
 

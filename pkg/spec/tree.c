@@ -665,14 +665,14 @@ static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
       problem(v, p, true, "secret %.253s: timestamp \"%.40s\" is not RFC 3339 UTC", name, ts[i]);
       break;
     }
-  char *rname = spec_secret_resource_name(s->organization ? s->organization : "",
-                                          s->environment ? s->environment : "", name);
-  if (rname != NULL && !spec_dns_subdomain_valid(rname))
+  char rname[2 * 64 + SPEC_NAME_MAX + 8];
+  size_t rlen = spec_resource_name_into(rname, sizeof(rname), s->organization ? s->organization : "",
+                                        s->environment ? s->environment : "", name);
+  if (rlen > 0 && !spec_dns_subdomain_valid(rname))
     problem(v, p, false,
             "secret %.253s: resource name %.253s is not a valid Kubernetes name (too long, or "
             "a name ending in _); it cannot be applied as a custom resource",
             name, rname);
-  free(rname);
 }
 
 int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err) {
