@@ -57,10 +57,11 @@ static int read_stdin(uint8_t **out, size_t *out_len, const char *name, os_error
   struct termios old, quiet;
   bool tty = isatty(0) == 1 && tcgetattr(0, &old) == 0;
   if (tty) {
-    fprintf(stderr, "value for %s (not echoed; end with Enter then Ctrl-D): ", name);
+    /* echo off before the prompt, so nothing typed after it is echoed or flushed */
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     (void)tcsetattr(0, TCSAFLUSH, &quiet);
+    fprintf(stderr, "value for %s (not echoed; end with Enter then Ctrl-D): ", name);
   }
   os_buf b;
   os_buf_init(&b, SPEC_VALUE_MAX + 1, true);
@@ -83,7 +84,7 @@ static int read_stdin(uint8_t **out, size_t *out_len, const char *name, os_error
   }
   OPENSSL_cleanse(chunk, sizeof(chunk));
   if (tty) {
-    (void)tcsetattr(0, TCSAFLUSH, &old);
+    (void)tcsetattr(0, TCSANOW, &old);
     fputc('\n', stderr);
   }
   if (rc == 0) {
