@@ -880,6 +880,8 @@ static int pass(ctl *c, bool reload, os_error *err) {
     rc = reload_source(c, err);
     if (rc < 0)
       goto done;
+    os_log_debug("pass: source loaded and planned in %.1f ms (%zu values unsealed)",
+                 (now_s() - t0) * 1e3, plan_cache_last_unseals(c->pcache));
   }
   if (!writer(c))
     goto done;
@@ -909,6 +911,7 @@ static int pass(ctl *c, bool reload, os_error *err) {
       }
     }
   }
+  os_log_debug("pass: targets synced in %.1f ms total, %zu writes", (now_s() - t0) * 1e3, ps.writes);
   if (c->o->source_cluster && c->k != NULL)
     update_statuses(c, &ps);
   json_decref(ps.target_problems);

@@ -292,6 +292,8 @@ typedef struct run_state {
   json_t *wanted; /* "ns/name" set */
   int first_rc;
   os_error *err;
+  json_t *workloads[3]; /* listed once per pass, when a Secret first changes */
+  bool listed[3];
 } run_state;
 
 static void note_failure(run_state *st, int rc, const os_error *e) {
@@ -524,25 +526,32 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
   snprintf(value, sizeof(value), "hmac-sha256:%s", sum);
   int first = 0;
   for (size_t k = 0; k < 3; k++) {
+    if (!st->listed[k]) {
+      /* one cluster-wide list per kind and pass, however many Secrets change */
+      char all[64];
+      snprintf(all, sizeof(all), "/apis/apps/v1/%s", kinds[k][0]);
+      char *rv = NULL;
+      os_error e = OS_ERROR_INIT;
+      int rc = kube_list(st->k, all, NULL, &st->workloads[k], &rv, &e);
+      free(rv);
+      st->listed[k] = true;
+      if (rc < 0) {
+        st->workloads[k] = NULL;
+        if (rc != OS_ENOTFOUND && first == 0) {
+          first = rc;
+          os_error_set(err, rc, "%s", e.msg);
+        }
+      }
+    }
+    json_t *items = st->workloads[k];
     char coll[400];
     snprintf(coll, sizeof(coll), "/apis/apps/v1/namespaces/%s/%s", ns, kinds[k][0]);
-    json_t *items = NULL;
-    char *rv = NULL;
-    os_error e = OS_ERROR_INIT;
-    int rc = kube_list(st->k, coll, NULL, &items, &rv, &e);
-    free(rv);
-    if (rc < 0) {
-      if (rc != OS_ENOTFOUND && first == 0) {
-        first = rc;
-        os_error_set(err, rc, "%s", e.msg);
-      }
-      continue;
-    }
     size_t i;
     json_t *w;
     json_array_foreach(items, i, w) {
       json_t *tmpl = json_object_get(json_object_get(w, "spec"), "template");
-      if (!opted_in(w) || !template_uses(tmpl, secret))
+      const char *wns = meta_str(w, "namespace");
+      if (wns == NULL || strcmp(wns, ns) != 0 || !opted_in(w) || !template_uses(tmpl, secret))
         continue;
       const char *cur = json_string_value(json_object_get(
           json_object_get(json_object_get(tmpl, "metadata"), "annotations"), ann_key));
@@ -566,7 +575,6 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
         os_error_set(err, prc, "%s", pe.msg);
       }
     }
-    json_decref(items);
   }
   return first;
 }
@@ -575,7 +583,17 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
                  const reconcile_plan *p, bool rollout, kubesync_event_fn on_event, void *ctx,
                  os_error *err) {
   memset(res, 0, sizeof(*res));
-  run_state st = {res, k, cache, p, rollout, on_event, ctx, json_object(), 0, err};
+  run_state st;
+  memset(&st, 0, sizeof(st));
+  st.res = res;
+  st.k = k;
+  st.cache = cache;
+  st.p = p;
+  st.rollout = rollout;
+  st.on_event = on_event;
+  st.ctx = ctx;
+  st.wanted = json_object();
+  st.err = err;
   if (st.wanted == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   pthread_mutex_lock(&cache->mu);
@@ -587,5 +605,7 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
   delete_unwanted(&st);
   pthread_mutex_unlock(&cache->mu);
   json_decref(st.wanted);
+  for (size_t w = 0; w < 3; w++)
+    json_decref(st.workloads[w]);
   return st.first_rc;
 }

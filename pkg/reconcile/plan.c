@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "seal/seal.h"
 
 static const char CHECKSUM_LABEL[] = "orgsecrets.io/checksum/v1";
@@ -197,6 +199,7 @@ void plan_free(reconcile_plan *p) {
     free(p->failures[i].resource);
     free(p->failures[i].environment);
     free(p->failures[i].name);
+    free(p->failures[i].message);
   }
   free(p->failures);
   free(p->results);
@@ -259,34 +262,44 @@ static int init_target(plan_target *t, const spec_org *org, const spec_environme
   return 0;
 }
 
-static plan_target *target_for(reconcile_plan *p, const char *app) {
-  for (size_t i = 0; i < p->n_targets; i++) {
-    const char *a = p->targets[i].application;
-    if ((a == NULL && app == NULL) || (a != NULL && app != NULL && strcmp(a, app) == 0))
-      return &p->targets[i];
-  }
-  return NULL;
+/* Targets by application name; index 0 is the organization-level one. */
+static plan_target *target_for(reconcile_plan *p, json_t *by_app, const char *app) {
+  if (app == NULL)
+    return &p->targets[0];
+  json_t *i = json_object_get(by_app, app);
+  return i ? &p->targets[json_integer_value(i)] : NULL;
 }
 
 static int cmp_entry(const void *a, const void *b) {
   return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
 }
 
-static int add_failure(reconcile_plan *p, const spec_secret *s, const char *reason, int code,
-                       const char *msg) {
+/* Records a failure (growing the array) and points res->message at it. */
+static int add_failure(reconcile_plan *p, size_t *cap, const spec_secret *s, const char *reason,
+                       int code, const char *msg, plan_secret_result *res) {
+  if (p->n_failures == *cap) {
+    size_t nc = *cap ? *cap * 2 : 8;
+    plan_failure *v = realloc(p->failures, nc * sizeof(*v));
+    if (v == NULL)
+      return OS_ENOMEM;
+    p->failures = v;
+    *cap = nc;
+  }
   plan_failure *f = &p->failures[p->n_failures];
   memset(f, 0, sizeof(*f));
+  p->n_failures++;
   f->resource = spec_secret_resource_name(s->organization ? s->organization : "-",
                                           s->environment ? s->environment : "-",
                                           s->name ? s->name : "-");
   f->environment = os_strdup(s->environment);
   f->name = os_strdup(s->name);
-  if (f->resource == NULL || (s->environment && !f->environment) || (s->name && !f->name))
+  f->message = os_strdup(msg);
+  if (f->resource == NULL || (s->environment && !f->environment) || (s->name && !f->name) ||
+      f->message == NULL)
     return OS_ENOMEM;
   f->reason = reason;
   f->code = code;
-  snprintf(f->message, sizeof(f->message), "%s", msg);
-  p->n_failures++;
+  res->message = f->message;
   return 0;
 }
 
@@ -301,13 +314,14 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   if (p == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   int rc = 0;
+  json_t *by_app = NULL;
   if (in->cache != NULL)
     in->cache->last_unseals = 0;
   size_t n = in->n_secrets;
   p->targets = calloc(org->n_apps + 1, sizeof(*p->targets));
-  p->failures = calloc(n ? n : 1, sizeof(*p->failures));
+  size_t failures_cap = 0;
   p->results = calloc(n ? n : 1, sizeof(*p->results));
-  if (p->targets == NULL || p->failures == NULL || p->results == NULL)
+  if (p->targets == NULL || p->results == NULL)
     goto oom;
   p->n_targets = org->n_apps + 1;
   if (init_target(&p->targets[0], org, env, NULL) < 0)
@@ -316,13 +330,34 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     if (init_target(&p->targets[i + 1], org, env, &org->apps[i]) < 0)
       goto oom;
   }
-  for (size_t i = 0; i < p->n_targets; i++) {
-    p->targets[i].entries = calloc(n ? n : 1, sizeof(plan_entry));
-    p->targets[i].kept = calloc(n ? n : 1, sizeof(char *));
-    if (p->targets[i].entries == NULL || p->targets[i].kept == NULL)
+  by_app = json_object();
+  if (by_app == NULL)
+    goto oom;
+  for (size_t i = 1; i < p->n_targets; i++)
+    if (json_object_set_new(by_app, p->targets[i].application, json_integer((json_int_t)i)) < 0)
       goto oom;
-    p->targets[i].keep_unknown = in->incomplete;
+  /* size each target for exactly the secrets that can land in it */
+  size_t *counts = calloc(p->n_targets, sizeof(*counts));
+  if (counts == NULL)
+    goto oom;
+  for (size_t i = 0; i < n; i++) {
+    const spec_secret *s = in->secrets[i];
+    if (s->environment == NULL || strcmp(s->environment, in->environment) != 0)
+      continue;
+    plan_target *t = target_for(p, by_app, s->application);
+    if (t != NULL)
+      counts[t - p->targets]++;
   }
+  for (size_t i = 0; i < p->n_targets; i++) {
+    p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(plan_entry));
+    p->targets[i].kept = calloc(counts[i] ? counts[i] : 1, sizeof(char *));
+    p->targets[i].keep_unknown = in->incomplete;
+    if (p->targets[i].entries == NULL || p->targets[i].kept == NULL) {
+      free(counts);
+      goto oom;
+    }
+  }
+  free(counts);
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = in->secrets[i];
     if (s->environment == NULL || strcmp(s->environment, in->environment) != 0 ||
@@ -330,18 +365,19 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     plan_secret_result *res = &p->results[p->n_results++];
     res->secret = s;
-    plan_target *t = target_for(p, s->application);
+    plan_target *t = target_for(p, by_app, s->application);
+    res->message = "";
     if (t == NULL) {
       res->reason = "InvalidSpec";
-      snprintf(res->message, sizeof(res->message), "application %s is not defined",
-               s->application);
-      if (add_failure(p, s, res->reason, OS_EINVAL, res->message) < 0)
+      char msg[OS_ERROR_MSG_MAX];
+      snprintf(msg, sizeof(msg), "application %s is not defined", s->application);
+      if (add_failure(p, &failures_cap, s, res->reason, OS_EINVAL, msg, res) < 0)
         goto oom;
       continue;
     }
     if (s->state == SPEC_STATE_DISABLED) {
       res->reason = "Disabled";
-      snprintf(res->message, sizeof(res->message), "secret is disabled");
+      res->message = "secret is disabled and not delivered";
       p->n_disabled++;
       continue;
     }
@@ -373,8 +409,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     }
     if (urc < 0) {
       res->reason = plan_reason_for(urc);
-      snprintf(res->message, sizeof(res->message), "%s", uerr.msg);
-      if (add_failure(p, s, res->reason, urc, uerr.msg) < 0)
+      if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
         goto oom;
       if ((t->kept[t->n_kept] = os_strdup(s->name)) == NULL)
         goto oom;
@@ -397,10 +432,12 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
   if (in->cache != NULL)
     cache_sweep(in->cache);
+  json_decref(by_app);
   *out = p;
   return 0;
 oom:
   rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  json_decref(by_app);
   plan_free(p);
   return rc;
 }

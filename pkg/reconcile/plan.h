@@ -44,14 +44,14 @@ typedef struct plan_failure {
   char *name;
   const char *reason;      /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
   int code;
-  char message[OS_ERROR_MSG_MAX];
+  char *message;
 } plan_failure;
 
 /* Result of unsealing one secret, reported for status conditions. */
 typedef struct plan_secret_result {
   const spec_secret *secret; /* borrowed from the input */
   const char *reason;        /* "Synced", "Disabled" or a failure reason */
-  char message[OS_ERROR_MSG_MAX];
+  const char *message;       /* borrowed from the plan; "" when synced */
 } plan_secret_result;
 
 typedef struct reconcile_plan {
