@@ -52,8 +52,11 @@ expect_rc 127 "command not found: 127"
 # values never in argv: read the child's /proc/PID/cmdline while it sleeps
 "$OS_BIN" run --env prod -- sleep 30 >>"$LOG" 2>&1 &
 pid=$!
-sleep 0.5
-cmdline=$(tr '\0' ' ' </proc/$pid/cmdline)
+for _ in $(seq 100); do # wait (up to 10 s) until orgsecrets has exec'd the command
+  cmdline=$(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null)
+  case "$cmdline" in sleep*) break ;; esac
+  sleep 0.1
+done
 environ_has=$(tr '\0' '\n' </proc/$pid/environ | grep -c "^DB_PASSWORD=")
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
 check "child is the command itself (exec)" test "$cmdline" = "sleep 30 "
