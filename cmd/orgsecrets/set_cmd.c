@@ -271,8 +271,12 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
                     &ierr) == 0) {
       value_changed = have_value && !(old_len == value_len &&
                                       CRYPTO_memcmp(old_value, value, value_len) == 0);
-    } else if (!have_value) {
-      value_changed = false;
+    } else {
+      if (have_value)
+        cli_note("note: %s: cannot open the current value to compare (%s); sealing anew", what,
+                 ierr.msg);
+      else
+        value_changed = false;
     }
     if (!have_value && old_value == NULL && !seal_recipients_current(s, o)) {
       status = cli_failf("%s: the recipients changed, so the value must be re-sealed, but it "

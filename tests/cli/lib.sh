@@ -4,8 +4,9 @@
 # hold values (reveal, render, run's child, age decrypt), which go through
 # `secret_out`. At exit, $LOG is searched for every value in $VALUES_FILE.
 set -u
-OS_BIN=${1:?usage: $0 ORGSECRETS_BINARY [GEN_TREE]}
-GEN_TREE=${2:-}
+abspath() { [ -n "$1" ] && printf '%s/%s' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")"; }
+OS_BIN=$(abspath "${1:?usage: $0 ORGSECRETS_BINARY [GEN_TREE]}")
+GEN_TREE=$(abspath "${2:-}")
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/orgsecrets-cli-test.XXXXXX")
 LOG=$TMP/all-output.log
 VALUES_FILE=$TMP/values.list
