@@ -107,14 +107,14 @@ static void describe_fp(char *out, size_t out_size, const spec_tree *t, history 
     const spec_member *m = &o->members[i];
     if (m->recipient != NULL && seal_fingerprint(f, m->recipient, NULL) == 0 &&
         strcmp(f, fp) == 0) {
-      snprintf(out, out_size, "%s, now %s, key %s", m->name, spec_role_name(m->role), fp);
+      snprintf(out, out_size, "%s, now a %s", m->name, spec_role_name(m->role));
       return;
     }
   }
   for (size_t i = 0; i < o->n_envs; i++) {
     for (size_t k = 0; k < o->envs[i].n_controllers; k++) {
       if (seal_fingerprint(f, o->envs[i].controllers[k], NULL) == 0 && strcmp(f, fp) == 0) {
-        snprintf(out, out_size, "controller of %s, key %s", o->envs[i].name, fp);
+        snprintf(out, out_size, "a controller of %s, key %s", o->envs[i].name, fp);
         return;
       }
     }
@@ -123,11 +123,11 @@ static void describe_fp(char *out, size_t out_size, const spec_tree *t, history 
     history_load(h, t);
   for (size_t i = 0; i < h->n; i++) {
     if (strcmp(h->v[i].fp, fp) == 0) {
-      snprintf(out, out_size, "%s, key %s", h->v[i].name, fp);
+      snprintf(out, out_size, "%s", h->v[i].name);
       return;
     }
   }
-  snprintf(out, out_size, "removed key %s", fp);
+  snprintf(out, out_size, "key %s", fp);
 }
 
 static bool contains(const char *const *v, size_t n, const char *s) {

@@ -73,7 +73,7 @@ os rekey
 expect_rc 0 "rekey after removal"
 check "rekey lists values to rotate" grep -q '^rotate: prod/PROD_DATABASE_PASSWORD (was readable by' <<<"$OUT"
 check "rekey lists the dev value too" grep -q '^rotate: dev/DEV_DATABASE_PASSWORD' <<<"$OUT"
-check "rekey names the removed member (from Git history)" grep -q '^rotate: prod/PROD_DATABASE_PASSWORD (was readable by bob@example.com, key [0-9a-f]\{16\})$' <<<"$OUT"
+check "rekey names the removed member (from Git history)" grep -q '^rotate: prod/PROD_DATABASE_PASSWORD (was readable by bob@example.com)$' <<<"$OUT"
 n_rot=$(grep -c '^rotate:' <<<"$OUT")
 check "one rotate line per secret bob could read (got $n_rot)" test "$n_rot" -eq 4
 secret_out "$TMP/o" reveal PROD_DATABASE_PASSWORD --env prod -i keys/bob
