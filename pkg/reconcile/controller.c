@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,9 @@ typedef struct ctl {
   /* the last plans, one per organization; touched by the main loop only */
   reconcile_plan **plans;
   size_t n_plans;
-  spec_tree *tree;              /* folder source: the specs the plans came from */
+  source_cache *src;            /* folder source: files as last read */
+  spec_tree *tree;              /* folder source: a view of the specs the plans came from */
+  const uint8_t *const *digests;/* parallel to tree->secrets */
   json_t *cr_snapshot;          /* cluster source: specs the plans came from */
   spec_org **cr_orgs_parsed;
   size_t n_cr_orgs_parsed;
@@ -681,8 +684,10 @@ static void free_plans(ctl *c) {
   free(c->plans);
   c->plans = NULL;
   c->n_plans = 0;
-  spec_tree_free(c->tree);
+  source_view_free(c->tree);
   c->tree = NULL;
+  free((void *)(uintptr_t)c->digests);
+  c->digests = NULL;
   for (size_t i = 0; i < c->n_cr_orgs_parsed; i++)
     spec_org_free(c->cr_orgs_parsed[i]);
   free(c->cr_orgs_parsed);
@@ -702,14 +707,6 @@ static void report_problem(void *ctx, const char *file, int line, const char *ms
   os_log_error("spec: %s", msg);
 }
 
-static void digest_hex(char *out, const char *s) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(s ? s : "", s ? strlen(s) : 0, md, &n, EVP_sha256(), NULL);
-  for (size_t i = 0; i < 8; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Audits each secret whose unseal outcome or ciphertext changed. */
 static void audit_unseals(ctl *c, const reconcile_plan *p) {
   for (size_t i = 0; i < p->n_results; i++) {
@@ -718,9 +715,10 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
     char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
     if (rname == NULL)
       continue;
-    char d[17], seen[128];
-    digest_hex(d, s->encrypted_value);
-    snprintf(seen, sizeof(seen), "%s:%s", r->reason, d);
+    char seen[128];
+    snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, r->digest[0],
+             r->digest[1], r->digest[2], r->digest[3], r->digest[4], r->digest[5], r->digest[6],
+             r->digest[7]);
     const char *prev = json_string_value(json_object_get(c->audit_seen, rname));
     if (prev == NULL || strcmp(prev, seen) != 0) {
       json_object_set_new(c->audit_seen, rname, json_string(seen));
@@ -740,12 +738,12 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
   }
 }
 
-static int build_plan(ctl *c, const spec_org *org, spec_secret *const *secrets, size_t n,
-                      bool incomplete, os_error *err) {
+static int build_plan(ctl *c, const spec_org *org, spec_secret *const *secrets,
+                      const uint8_t *const *digests, size_t n, bool incomplete, os_error *err) {
   if (spec_org_find_env(org, c->o->environment) == NULL)
     return 0;
   plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
-                   c->n_ids, c->ck, incomplete, c->pcache};
+                   c->n_ids, c->ck, incomplete, c->pcache, digests};
   reconcile_plan *p = NULL;
   int rc = plan_build(&p, &in, err);
   if (rc < 0)
@@ -795,7 +793,7 @@ static int load_cluster(ctl *c, os_error *err) {
     c->cr_secrets_parsed[c->n_cr_secrets_parsed++] = s;
   }
   for (size_t i = 0; i < c->n_cr_orgs_parsed && rc == 0; i++)
-    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_secrets_parsed, c->n_cr_secrets_parsed,
+    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_secrets_parsed, NULL, c->n_cr_secrets_parsed,
                     incomplete, err);
 done:
   json_decref(orgs);
@@ -841,13 +839,16 @@ static void rebuild_index(ctl *c) {
 }
 
 static int reload_source(ctl *c, os_error *err) {
+  double t0 = now_s();
   free_plans(c);
   int rc = 0;
   if (c->o->source_dir != NULL) {
     bool incomplete = false;
-    rc = source_dir_load(&c->tree, &incomplete, c->o->source_dir, report_problem, c, err);
+    rc = source_cache_load(c->src, &c->tree, &c->digests, &incomplete, report_problem, c, err);
+    os_log_debug("reload: folder read in %.1f ms", (now_s() - t0) * 1e3);
     if (rc == 0)
-      rc = build_plan(c, c->tree->org, c->tree->secrets, c->tree->n_secrets, incomplete, err);
+      rc = build_plan(c, c->tree->org, c->tree->secrets, c->digests, c->tree->n_secrets,
+                      incomplete, err);
     if (rc == 0 && c->n_plans == 0)
       rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
                         c->o->environment, c->tree->org->id);
@@ -858,12 +859,28 @@ static int reload_source(ctl *c, os_error *err) {
     free_plans(c);
     return rc;
   }
+  os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
   size_t active = 0, disabled = 0, failed = 0;
   for (size_t i = 0; i < c->n_plans; i++) {
     active += c->plans[i]->n_active;
     disabled += c->plans[i]->n_disabled;
     failed += c->plans[i]->n_failures;
     audit_unseals(c, c->plans[i]);
+  }
+  if (c->src != NULL) {
+    /* the values live in the unseal cache now; keep no ciphertext we will
+     * not need (a failed one stays, to be retried) */
+    for (size_t i = 0; i < c->n_plans; i++) {
+      for (size_t r = 0; r < c->plans[i]->n_results; r++) {
+        plan_secret_result *res = &c->plans[i]->results[r];
+        if (strcmp(res->reason, "Synced") == 0) {
+          spec_secret *s = (spec_secret *)(uintptr_t)res->secret;
+          free(s->encrypted_value);
+          s->encrypted_value = NULL;
+          s->value_released = true;
+        }
+      }
+    }
   }
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
@@ -986,6 +1003,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     rc = load_identities(&c, err);
   if (rc == 0)
     rc = plan_cache_new(&c.pcache, err);
+  if (rc == 0 && o->source_dir != NULL)
+    rc = source_cache_new(&c.src, o->source_dir, err);
   if (rc == 0)
     rc = kubesync_cache_new(&c.scache, err);
   if (rc == 0 && o->audit_log != NULL)
@@ -1126,6 +1145,7 @@ done:
   free_plans(&c);
   kubesync_cache_free(c.scache);
   plan_cache_free(c.pcache);
+  source_cache_free(c.src);
   kube_client_free(c.k);
   audit_log_close(c.audit);
   age_identities_free(c.ids, c.n_ids);

@@ -154,10 +154,10 @@ static void cache_sweep(plan_cache *c) {
   }
 }
 
-static void secret_digest(uint8_t d[32], const spec_secret *s) {
+void plan_secret_digest(uint8_t d[32], const spec_secret *s) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   const char *parts[] = {s->organization, s->environment, s->application ? s->application : "",
-                         s->name, s->encrypted_value};
+                         s->name, s->encrypted_value ? s->encrypted_value : ""};
   unsigned int n = 0;
   if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
     memset(d, 0, 32);
@@ -365,8 +365,26 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     plan_secret_result *res = &p->results[p->n_results++];
     res->secret = s;
-    plan_target *t = target_for(p, by_app, s->application);
     res->message = "";
+    /* find the cached value first and keep it alive even when the secret is
+     * not delivered this time (its ciphertext may no longer be in memory) */
+    uint8_t digest[32];
+    cache_entry *hit = NULL;
+    bool have_digest = false;
+    if (in->cache != NULL && in->digests != NULL && in->digests[i] != NULL) {
+      memcpy(digest, in->digests[i], sizeof(digest));
+      have_digest = true;
+    } else if (in->cache != NULL && s->encrypted_value != NULL) {
+      plan_secret_digest(digest, s);
+      have_digest = true;
+    }
+    if (have_digest) {
+      hit = cache_find(in->cache, digest);
+      if (hit != NULL)
+        hit->used = true;
+      memcpy(res->digest, digest, sizeof(digest));
+    }
+    plan_target *t = target_for(p, by_app, s->application);
     if (t == NULL) {
       res->reason = "InvalidSpec";
       char msg[OS_ERROR_MSG_MAX];
@@ -385,25 +403,22 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     uint8_t *value = NULL;
     size_t len = 0;
     os_error uerr = OS_ERROR_INIT;
-    uint8_t digest[32];
-    cache_entry *hit = NULL;
     int urc = 0;
-    if (in->cache != NULL && s->encrypted_value != NULL) {
-      secret_digest(digest, s);
-      hit = cache_find(in->cache, digest);
-    }
     if (hit != NULL) {
-      hit->used = true;
       value = malloc(hit->len ? hit->len : 1);
       if (value == NULL)
         goto oom;
       memcpy(value, hit->value, hit->len);
       len = hit->len;
     } else {
-      urc = seal_unseal(&value, &len, s, in->ids, in->n_ids, &uerr);
+      if (s->encrypted_value == NULL)
+        urc = os_error_set(&uerr, OS_EINVAL, "%s/%s: the ciphertext is no longer in memory",
+                           s->environment, s->name);
+      else
+        urc = seal_unseal(&value, &len, s, in->ids, in->n_ids, &uerr);
       if (in->cache != NULL) {
         in->cache->last_unseals++;
-        if (urc == 0 && s->encrypted_value != NULL)
+        if (urc == 0 && have_digest)
           cache_put(in->cache, digest, value, len);
       }
     }

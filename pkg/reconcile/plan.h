@@ -52,6 +52,7 @@ typedef struct plan_secret_result {
   const spec_secret *secret; /* borrowed from the input */
   const char *reason;        /* "Synced", "Disabled" or a failure reason */
   const char *message;       /* borrowed from the plan; "" when synced */
+  uint8_t digest[32];        /* plan_secret_digest(), zero when unknown */
 } plan_secret_result;
 
 typedef struct reconcile_plan {
@@ -88,7 +89,15 @@ typedef struct plan_input {
   const uint8_t *checksum_key; /* 32 bytes, see plan_checksum_key() */
   bool incomplete;
   plan_cache *cache;           /* optional */
+  /* optional, parallel to secrets: plan_secret_digest() of each, computed
+   * when the secret was read; lets a secret whose encryptedValue was already
+   * dropped from memory be found in the cache */
+  const uint8_t *const *digests;
 } plan_input;
+
+/* SHA-256 over (organization, environment, application, name,
+ * encryptedValue): the key of a value in a plan_cache. */
+void plan_secret_digest(uint8_t d[32], const spec_secret *s);
 
 /* Builds the plan; *out is freed with plan_free() (values wiped). Fails only
  * on programmer errors or memory; per-secret failures land in failures. */

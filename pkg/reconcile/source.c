@@ -9,21 +9,29 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "reconcile/plan.h"
 
-/* Collected relative paths of spec files, sorted. */
+/* Spec files found below the folder: relative path and stat, sorted by path. */
+typedef struct file_info {
+  char *rel;
+  struct stat st;
+} file_info;
+
 typedef struct file_list {
-  char **v;
+  file_info *v;
   size_t n, cap;
 } file_list;
 
 static void file_list_free(file_list *l) {
   for (size_t i = 0; i < l->n; i++)
-    free(l->v[i]);
+    free(l->v[i].rel);
   free(l->v);
+  memset(l, 0, sizeof(*l));
 }
 
 static bool is_spec_file(const char *name) {
@@ -68,7 +76,7 @@ static int walk(file_list *l, const char *root, const char *rel, int depth, os_e
       } else if (S_ISREG(st.st_mode) && is_spec_file(de->d_name) && de->d_name[0] != '.') {
         if (l->n == l->cap) {
           size_t cap = l->cap ? l->cap * 2 : 64;
-          char **v = realloc(l->v, cap * sizeof(*v));
+          file_info *v = realloc(l->v, cap * sizeof(*v));
           if (v == NULL) {
             rc = os_error_set(err, OS_ENOMEM, "out of memory");
           } else {
@@ -77,7 +85,9 @@ static int walk(file_list *l, const char *root, const char *rel, int depth, os_e
           }
         }
         if (rc == 0) {
-          l->v[l->n++] = child_rel;
+          l->v[l->n].rel = child_rel;
+          l->v[l->n].st = st;
+          l->n++;
           child_rel = NULL;
         }
       }
@@ -92,8 +102,8 @@ static int walk(file_list *l, const char *root, const char *rel, int depth, os_e
   return rc;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+static int cmp_info(const void *a, const void *b) {
+  return strcmp(((const file_info *)a)->rel, ((const file_info *)b)->rel);
 }
 
 static int list_files(file_list *l, const char *dir, os_error *err) {
@@ -104,16 +114,110 @@ static int list_files(file_list *l, const char *dir, os_error *err) {
     return rc;
   }
   if (l->n > 0)
-    qsort(l->v, l->n, sizeof(*l->v), cmp_str);
+    qsort(l->v, l->n, sizeof(*l->v), cmp_info);
   return 0;
+}
+
+/* One spec file as last read: its stat, and its documents from the last
+ * time it parsed (kept while a later version is broken). */
+typedef struct file_entry {
+  char *rel;
+  struct stat st;
+  spec_tree *docs;        /* last good parse, or NULL */
+  uint8_t (*digests)[32]; /* one per docs->secrets */
+  bool broken;            /* the current version does not parse */
+} file_entry;
+
+struct source_cache {
+  char *dir;
+  file_entry *v;
+  size_t n;
+};
+
+static void entry_clear(file_entry *e) {
+  free(e->rel);
+  spec_tree_free(e->docs);
+  free(e->digests);
+  memset(e, 0, sizeof(*e));
+}
+
+int source_cache_new(source_cache **out, const char *dir, os_error *err) {
+  source_cache *c = calloc(1, sizeof(*c));
+  if (c == NULL || (c->dir = os_strdup(dir)) == NULL) {
+    free(c);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  *out = c;
+  return 0;
+}
+
+void source_cache_free(source_cache *c) {
+  if (c == NULL)
+    return;
+  for (size_t i = 0; i < c->n; i++)
+    entry_clear(&c->v[i]);
+  free(c->v);
+  free(c->dir);
+  free(c);
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* (Re)reads one file into e; a parse failure keeps the previous documents. */
+static void read_entry(source_cache *c, file_entry *e, source_problem_fn report, void *ctx) {
+  char *path = os_path_join(c->dir, e->rel);
+  char *data = NULL;
+  size_t len = 0;
+  os_error ferr = OS_ERROR_INIT;
+  int rc = path ? os_read_file(&data, &len, path, SPEC_FILE_MAX, &ferr) : OS_ENOMEM;
+  free(path);
+  spec_tree *docs = NULL;
+  if (rc == 0) {
+    docs = spec_tree_new(c->dir);
+    rc = docs ? spec_tree_parse(docs, e->rel, data, len, &ferr)
+              : os_error_set(&ferr, OS_ENOMEM, "out of memory");
+  }
+  os_free_secret(data, len);
+  uint8_t(*digests)[32] = NULL;
+  if (rc == 0 && docs->n_secrets > 0) {
+    digests = calloc(docs->n_secrets, sizeof(*digests));
+    if (digests == NULL)
+      rc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < docs->n_secrets; i++)
+      plan_secret_digest(digests[i], docs->secrets[i]);
+  }
+  if (rc < 0) {
+    e->broken = true;
+    if (report)
+      report(ctx, e->rel, 0, ferr.msg);
+    spec_tree_free(docs);
+    free(digests);
+    return;
+  }
+  spec_tree_free(e->docs);
+  free(e->digests);
+  e->docs = docs;
+  e->digests = digests;
+  e->broken = false;
 }
 
 /* Collects the files named by validation errors. */
 typedef struct bad_files {
-  file_list files;
+  char **v;
+  size_t n, cap;
   source_problem_fn report;
   void *ctx;
 } bad_files;
+
+static bool in_bad(const bad_files *b, const char *s) {
+  for (size_t i = 0; s != NULL && i < b->n; i++)
+    if (strcmp(b->v[i], s) == 0)
+      return true;
+  return false;
+}
 
 static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
   bad_files *b = ctx;
@@ -121,129 +225,141 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
     return;
   if (b->report)
     b->report(b->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, msg);
-  if (pos == NULL || pos->file == NULL)
+  if (pos == NULL || pos->file == NULL || in_bad(b, pos->file))
     return;
-  for (size_t i = 0; i < b->files.n; i++)
-    if (strcmp(b->files.v[i], pos->file) == 0)
-      return;
-  if (b->files.n == b->files.cap) {
-    size_t cap = b->files.cap ? b->files.cap * 2 : 8;
-    char **v = realloc(b->files.v, cap * sizeof(*v));
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    char **v = realloc(b->v, cap * sizeof(*v));
     if (v == NULL)
       return;
-    b->files.v = v;
-    b->files.cap = cap;
+    b->v = v;
+    b->cap = cap;
   }
   char *f = os_strdup(pos->file);
   if (f != NULL)
-    b->files.v[b->files.n++] = f;
+    b->v[b->n++] = f;
 }
 
-static bool in_list(const file_list *l, const char *s) {
-  for (size_t i = 0; s != NULL && i < l->n; i++)
-    if (strcmp(l->v[i], s) == 0)
-      return true;
-  return false;
+void source_view_free(spec_tree *view) {
+  if (view == NULL)
+    return;
+  /* the documents belong to the cache */
+  view->org = NULL;
+  free(view->secrets);
+  view->secrets = NULL;
+  view->n_secrets = 0;
+  spec_tree_free(view);
 }
 
-int source_dir_load(spec_tree **out, bool *incomplete, const char *dir, source_problem_fn report,
-                    void *ctx, os_error *err) {
+int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **digests_out,
+                      bool *incomplete, source_problem_fn report, void *ctx, os_error *err) {
   *out = NULL;
+  *digests_out = NULL;
   *incomplete = false;
-  /* the common case: every file is good, and the strict loader is fast */
-  os_error strict = OS_ERROR_INIT;
-  if (spec_tree_load(out, dir, &strict) == 0)
-    return 0;
   file_list files;
-  int rc = list_files(&files, dir, err);
+  int rc = list_files(&files, c->dir, err);
   if (rc < 0)
     return rc;
-  spec_tree *t = spec_tree_new(dir);
-  if (t == NULL) {
+  /* merge the sorted listing with the sorted cache: reuse unchanged files */
+  file_entry *nv = calloc(files.n ? files.n : 1, sizeof(*nv));
+  if (nv == NULL) {
     file_list_free(&files);
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
+  size_t j = 0;
   for (size_t i = 0; i < files.n; i++) {
-    char *path = os_path_join(dir, files.v[i]);
-    char *data = NULL;
-    size_t len = 0;
-    os_error ferr = OS_ERROR_INIT;
-    int frc = path ? os_read_file(&data, &len, path, SPEC_FILE_MAX, &ferr) : OS_ENOMEM;
-    free(path);
-    spec_tree *scratch = NULL;
-    if (frc == 0) {
-      scratch = spec_tree_new(dir);
-      if (scratch == NULL)
-        frc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
-      else
-        frc = spec_tree_parse(scratch, files.v[i], data, len, &ferr);
+    while (j < c->n && strcmp(c->v[j].rel, files.v[i].rel) < 0)
+      entry_clear(&c->v[j++]);
+    file_entry *e = &nv[i];
+    if (j < c->n && strcmp(c->v[j].rel, files.v[i].rel) == 0) {
+      *e = c->v[j];
+      memset(&c->v[j], 0, sizeof(c->v[j]));
+      j++;
+      free(files.v[i].rel);
+    } else {
+      e->rel = files.v[i].rel;
     }
-    free(data);
-    if (frc == 0 && scratch->org != NULL && t->org != NULL)
-      frc = os_error_set(&ferr, OS_EINVAL, "%s: a second Organization document", files.v[i]);
-    if (frc < 0) {
-      *incomplete = true;
-      if (report)
-        report(ctx, files.v[i], 0, ferr.msg);
-      spec_tree_free(scratch);
+    files.v[i].rel = NULL;
+    bool fresh = e->docs == NULL && !e->broken;
+    if (fresh || !same_stat(&e->st, &files.v[i].st)) {
+      e->st = files.v[i].st;
+      read_entry(c, e, report, ctx);
+    }
+  }
+  while (j < c->n)
+    entry_clear(&c->v[j++]);
+  free(c->v);
+  c->v = nv;
+  c->n = files.n;
+  file_list_free(&files);
+
+  /* a view over the cached documents */
+  spec_tree *t = spec_tree_new(c->dir);
+  size_t total = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->v[i].broken && c->v[i].docs == NULL)
+      *incomplete = true; /* never parsed: we cannot know what it held */
+    if (c->v[i].docs != NULL)
+      total += c->v[i].docs->n_secrets;
+  }
+  const uint8_t **digests = calloc(total ? total : 1, sizeof(*digests));
+  if (t == NULL || digests == NULL || (t->secrets = calloc(total ? total : 1, sizeof(spec_secret *))) == NULL) {
+    free(digests);
+    source_view_free(t);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  const char *org_file = NULL;
+  for (size_t i = 0; i < c->n; i++) {
+    spec_tree *d = c->v[i].docs;
+    if (d == NULL)
       continue;
-    }
-    if (scratch->n_secrets > 0) {
-      size_t want;
-      if (!os_size_add(&want, t->n_secrets, scratch->n_secrets)) {
-        spec_tree_free(scratch);
-        rc = os_error_set(err, OS_ENOMEM, "too many secrets");
-        goto fail;
+    if (d->org != NULL) {
+      if (t->org != NULL) {
+        *incomplete = true;
+        if (report)
+          report(ctx, c->v[i].rel, d->org->pos.line, "a second Organization document (ignored)");
+        continue;
       }
-      spec_secret **v = realloc(t->secrets, want * sizeof(*v));
-      if (v == NULL) {
-        spec_tree_free(scratch);
-        rc = os_error_set(err, OS_ENOMEM, "out of memory");
-        goto fail;
-      }
-      t->secrets = v;
-      memcpy(t->secrets + t->n_secrets, scratch->secrets, scratch->n_secrets * sizeof(*v));
-      t->n_secrets = want;
-      free(scratch->secrets);
-      scratch->secrets = NULL;
-      scratch->n_secrets = 0;
+      t->org = d->org;
+      org_file = c->v[i].rel;
     }
-    if (scratch->org != NULL) {
-      t->org = scratch->org;
-      scratch->org = NULL;
+    for (size_t k = 0; k < d->n_secrets; k++) {
+      digests[t->n_secrets] = c->v[i].digests[k];
+      t->secrets[t->n_secrets++] = d->secrets[k];
     }
-    spec_tree_free(scratch);
   }
   if (t->org == NULL) {
-    rc = os_error_set(err, OS_ENOTFOUND, "no usable Organization below %s", dir);
-    goto fail;
+    free(digests);
+    source_view_free(t);
+    return os_error_set(err, OS_ENOTFOUND, "no usable Organization below %s", c->dir);
   }
-  bad_files bad = {{0}, report, ctx};
+  bad_files bad = {NULL, 0, 0, report, ctx};
   os_error verr = OS_ERROR_INIT;
   if (spec_tree_validate(t, on_problem, &bad, &verr) < 0) {
     *incomplete = true;
-    if (in_list(&bad.files, t->org->pos.file)) {
-      file_list_free(&bad.files);
-      rc = os_error_set(err, OS_EINVAL, "the Organization is invalid: %s", verr.msg);
-      goto fail;
+    if (in_bad(&bad, org_file) || in_bad(&bad, t->org->pos.file)) {
+      for (size_t i = 0; i < bad.n; i++)
+        free(bad.v[i]);
+      free(bad.v);
+      free(digests);
+      source_view_free(t);
+      return os_error_set(err, OS_EINVAL, "the Organization is invalid: %s", verr.msg);
     }
     size_t w = 0;
     for (size_t i = 0; i < t->n_secrets; i++) {
-      if (in_list(&bad.files, t->secrets[i]->pos.file))
-        spec_secret_free(t->secrets[i]);
-      else
-        t->secrets[w++] = t->secrets[i];
+      if (in_bad(&bad, t->secrets[i]->pos.file))
+        continue;
+      digests[w] = digests[i];
+      t->secrets[w++] = t->secrets[i];
     }
     t->n_secrets = w;
   }
-  file_list_free(&bad.files);
-  file_list_free(&files);
+  for (size_t i = 0; i < bad.n; i++)
+    free(bad.v[i]);
+  free(bad.v);
   *out = t;
+  *digests_out = digests;
   return 0;
-fail:
-  spec_tree_free(t);
-  file_list_free(&files);
-  return rc;
 }
 
 int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
@@ -253,17 +369,10 @@ int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
     return rc;
   uint64_t h = 1469598103934665603ULL; /* FNV-1a: change detection, not security */
   for (size_t i = 0; i < files.n; i++) {
-    char *path = os_path_join(dir, files.v[i]);
-    struct stat st;
-    uint64_t parts[4] = {0};
-    if (path != NULL && stat(path, &st) == 0) {
-      parts[0] = (uint64_t)st.st_size;
-      parts[1] = (uint64_t)st.st_mtim.tv_sec;
-      parts[2] = (uint64_t)st.st_mtim.tv_nsec;
-      parts[3] = (uint64_t)st.st_ino;
-    }
-    free(path);
-    const unsigned char *p = (const unsigned char *)files.v[i];
+    const struct stat *st = &files.v[i].st;
+    uint64_t parts[4] = {(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec,
+                         (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ino};
+    const unsigned char *p = (const unsigned char *)files.v[i].rel;
     for (; *p; p++)
       h = (h ^ *p) * 1099511628211ULL;
     for (size_t k = 0; k < 4; k++)
@@ -279,6 +388,7 @@ struct source_watch {
   char *dir;
   int fd;
   uint64_t stamp;
+  struct timespec last_stamp;
 };
 
 static void add_watches(int fd, const char *path, int depth) {
@@ -314,21 +424,42 @@ int source_watch_new(source_watch **out, const char *dir, os_error *err) {
     add_watches(w->fd, dir, 0);
   os_error ignored = OS_ERROR_INIT;
   (void)source_dir_stamp(&w->stamp, dir, &ignored);
+  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
   *out = w;
   return 0;
 }
 
-/* Reports a change only when the stamp moved, so editor temp files and
- * directory churn do not trigger needless passes. */
+/* Compares the folder's fingerprint with the last one; 1 when it moved. */
 static int stamp_changed(source_watch *w) {
   uint64_t now = 0;
   os_error ignored = OS_ERROR_INIT;
+  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
   if (source_dir_stamp(&now, w->dir, &ignored) < 0)
     return 0;
   if (now == w->stamp)
     return 0;
   w->stamp = now;
   return 1;
+}
+
+/* With inotify working, the fingerprint is only a safety net (events can
+ * be lost on overflow): checked every 30 s. Without inotify, every wait. */
+static int safety_check(source_watch *w) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (t.tv_sec - w->last_stamp.tv_sec < 30)
+    return 0;
+  return stamp_changed(w);
+}
+
+static bool relevant(const struct inotify_event *ev) {
+  if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF))
+    return true;
+  if (ev->len == 0)
+    return false;
+  if (ev->mask & IN_ISDIR)
+    return ev->name[0] != '.';
+  return ev->name[0] != '.' && is_spec_file(ev->name);
 }
 
 int source_watch_wait(source_watch *w, int timeout_ms) {
@@ -339,9 +470,9 @@ int source_watch_wait(source_watch *w, int timeout_ms) {
   struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
   int n = poll(&pfd, 1, timeout_ms);
   if (n <= 0)
-    return stamp_changed(w);
-  char buf[16384];
-  bool new_dir = false;
+    return safety_check(w);
+  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+  bool new_dir = false, changed = false;
   for (;;) {
     ssize_t r = read(w->fd, buf, sizeof(buf));
     if (r <= 0)
@@ -350,14 +481,21 @@ int source_watch_wait(source_watch *w, int timeout_ms) {
       struct inotify_event *ev = (struct inotify_event *)(void *)p;
       if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
         new_dir = true;
+      if (relevant(ev))
+        changed = true;
       p += sizeof(*ev) + ev->len;
     }
   }
   if (new_dir)
     add_watches(w->fd, w->dir, 0);
+  if (!changed)
+    return safety_check(w);
   /* let a burst of writes (a git checkout) settle before reading */
-  usleep(20000);
-  return stamp_changed(w);
+  usleep(10000);
+  char drain[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+  while (read(w->fd, drain, sizeof(drain)) > 0)
+    ;
+  return 1;
 }
 
 void source_watch_free(source_watch *w) {

@@ -14,12 +14,25 @@
 /* Called for every problem found (file:line message; never a value). */
 typedef void (*source_problem_fn)(void *ctx, const char *file, int line, const char *msg);
 
-/* Loads every .yaml and .yml file below dir. Files that fail to parse, or that
- * hold a document failing validation, are left out and reported, and
- * *incomplete is set (the caller then deletes nothing). Fails only when no
- * Organization could be loaded, or on I/O errors reading dir itself. */
-int source_dir_load(spec_tree **out, bool *incomplete, const char *dir, source_problem_fn report,
-                    void *ctx, os_error *err);
+/* The specs of a folder as last read. Loads re-parse only the files whose
+ * inode, size or mtime changed. A file that does not parse is reported and
+ * its previous documents are kept (its last good values stay delivered); a
+ * broken file never read before, or a document failing cross-document
+ * validation, marks the load incomplete (the caller then deletes nothing). */
+typedef struct source_cache source_cache;
+int source_cache_new(source_cache **out, const char *dir, os_error *err);
+void source_cache_free(source_cache *c);
+
+/* Loads every .yaml and .yml file below the folder (hidden directories and
+ * node_modules skipped). *out is a view: its org and secrets are borrowed
+ * from the cache, valid until the next load or source_cache_free(); free it
+ * with source_view_free(). *digests (parallel to (*out)->secrets, free the
+ * array with free()) holds plan_secret_digest() of each secret as read, so a
+ * caller may drop encryptedValue strings once their values are unsealed.
+ * Fails when no usable Organization exists. */
+int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **digests,
+                      bool *incomplete, source_problem_fn report, void *ctx, os_error *err);
+void source_view_free(spec_tree *view);
 
 /* A cheap fingerprint of the folder (paths, sizes, mtimes of spec files);
  * it changes when any spec file is added, removed or modified. */

@@ -88,6 +88,7 @@ typedef struct spec_secret {
   char **recipients;     /* fingerprints (SPEC_FINGERPRINT_LEN hex), sorted */
   size_t n_recipients;
   char *encrypted_value; /* ASCII-armored age file */
+  bool value_released;   /* a reader freed encrypted_value after use (validation skips it) */
   spec_pos pos;
   int64_t generation;    /* metadata.generation of a custom resource, else 0 */
   spec_kv *labels;       /* metadata.labels, emitted sorted by key */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,7 +109,7 @@ static int teardown(void **state) {
 
 static reconcile_plan *build(fx *f, const age_identity *id, plan_cache *cache) {
   const age_identity *ids[] = {id};
-  plan_input in = {f->t->org, f->t->secrets, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache};
+  plan_input in = {f->t->org, f->t->secrets, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache, NULL};
   reconcile_plan *p = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(plan_build(&p, &in, &err), 0);
@@ -263,7 +264,7 @@ static void count_problem(void *ctx, const char *file, int line, const char *msg
   (*(int *)ctx)++;
 }
 
-static void test_source_lenient(void **state) {
+static void test_source_cache(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(spec_tree_write_file(f->t, f->t->org->pos.file, &err), 0);
@@ -273,25 +274,64 @@ static void test_source_lenient(void **state) {
     f->t->secrets[i]->pos.file = rel;
     assert_int_equal(spec_tree_write_file(f->t, rel, &err), 0);
   }
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
   spec_tree *t = NULL;
+  const uint8_t *const *digests = NULL;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_dir_load(&t, &incomplete, f->dir, count_problem, &problems, &err), 0);
+  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
   assert_false(incomplete);
   assert_int_equal(t->n_secrets, 3);
-  spec_tree_free(t);
+  uint8_t d[32];
+  plan_secret_digest(d, t->secrets[0]);
+  assert_memory_equal(d, digests[0], 32);
+  spec_secret *first = t->secrets[0];
+  source_view_free(t);
+  free((void *)(uintptr_t)digests);
+
+  /* unchanged files are not parsed again: the same documents come back */
+  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_ptr_equal(t->secrets[0], first);
+  source_view_free(t);
+  free((void *)(uintptr_t)digests);
+
   uint64_t s1 = 0, s2 = 0;
   assert_int_equal(source_dir_stamp(&s1, f->dir, &err), 0);
-  /* a broken file: the rest still loads, the source is marked incomplete */
+  /* a broken file never read before: the rest loads, the source is incomplete */
   char *bad = os_path_join(f->dir, "secrets/prod/BROKEN.yaml");
   assert_int_equal(os_write_file_atomic(bad, "kind: [unclosed\n", 16, 0644, &err), 0);
   assert_int_equal(source_dir_stamp(&s2, f->dir, &err), 0);
   assert_true(s1 != s2);
-  assert_int_equal(source_dir_load(&t, &incomplete, f->dir, count_problem, &problems, &err), 0);
+  problems = 0;
+  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
   assert_true(incomplete);
-  assert_true(problems >= 1);
+  assert_int_equal(problems, 1);
   assert_int_equal(t->n_secrets, 3);
-  spec_tree_free(t);
+  source_view_free(t);
+  free((void *)(uintptr_t)digests);
+  unlink(bad);
+
+  /* a good file that breaks keeps its last good documents: complete, reported */
+  char *api = os_path_join(f->dir, "secrets/prod/API_KEY.yaml");
+  assert_int_equal(os_write_file_atomic(api, "spec: {oops\n", 12, 0644, &err), 0);
+  problems = 0;
+  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_false(incomplete);
+  assert_int_equal(problems, 1);
+  assert_int_equal(t->n_secrets, 3);
+  assert_non_null(spec_tree_find_secret(t, "prod", "API_KEY"));
+  source_view_free(t);
+  free((void *)(uintptr_t)digests);
+  /* a file removed from the folder is gone from the next load */
+  unlink(api);
+  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(t->n_secrets, 2);
+  assert_null(spec_tree_find_secret(t, "prod", "API_KEY"));
+  source_view_free(t);
+  free((void *)(uintptr_t)digests);
+  source_cache_free(c);
+  free(api);
   free(bad);
 }
 
@@ -302,7 +342,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
       cmocka_unit_test(test_envfile_roundtrip),
       cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_source_lenient, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_cache, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
