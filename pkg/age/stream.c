@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -288,6 +290,155 @@ static int source_fill(source *s, uint8_t *buf, size_t *have, size_t want, bool 
   return 0;
 }
 
+/* Decrypts the chunks in data[0, have) that can be decided now (all when
+ * eof, else all but the last byte's chunk) and writes the authentic ones.
+ * *off gets the bytes consumed, *final whether the final chunk was done. */
+static int decrypt_batch(age_stream *st, int out_fd, uint8_t *data, size_t have, bool eof,
+                         bool *first, size_t *off_out, bool *final_out, os_error *err) {
+  *off_out = 0;
+  *final_out = false;
+  if (have == 0)
+    return os_error_set(err, OS_EPAYLOAD,
+                        *first ? "payload: no chunks" : "payload: missing final chunk");
+  /* Without EOF, one byte past the batch shows its last chunk is not final. */
+  size_t n_chunks = eof ? (have + AGE_ENC_CHUNK_SIZE - 1) / AGE_ENC_CHUNK_SIZE
+                        : (have - 1) / AGE_ENC_CHUNK_SIZE;
+  struct iovec iov[BATCH_CHUNKS + 1];
+  int n_iov = 0;
+  size_t off = 0;
+  int chunk_rc = 0;
+  bool final = false;
+  for (size_t i = 0; i < n_chunks; i++) {
+    size_t len = have - off < AGE_ENC_CHUNK_SIZE ? have - off : AGE_ENC_CHUNK_SIZE;
+    final = eof && i + 1 == n_chunks;
+    if (final && len == AGE_TAG_LEN && !*first) {
+      chunk_rc = os_error_set(err, OS_EPAYLOAD, "payload: final chunk is empty");
+      break;
+    }
+    chunk_rc = age_stream_open(st, data + off, data + off, len, final, err);
+    if (chunk_rc < 0)
+      break;
+    *first = false;
+    if (len > AGE_TAG_LEN) {
+      iov[n_iov].iov_base = data + off;
+      iov[n_iov].iov_len = len - AGE_TAG_LEN;
+      n_iov++;
+    }
+    off += len;
+  }
+  /* Only authenticated chunks are written, also before reporting a failure. */
+  int rc = n_iov > 0 ? writev_all(out_fd, iov, n_iov, err) : 0;
+  if (rc == 0)
+    rc = chunk_rc;
+  *off_out = off;
+  *final_out = final && rc == 0;
+  return rc;
+}
+
+/* Binary payloads are read by a second thread into two alternating buffers
+ * while this one decrypts: read(2)'s copy overlaps the cipher work. Each
+ * buffer has a gap in front for the bytes carried over from the previous
+ * batch (a partial chunk, at most one chunk plus one byte, or what the
+ * header read left). */
+#define SEG_BYTES (8u * AGE_ENC_CHUNK_SIZE)
+#define GAP_BYTES (2u * AGE_ENC_CHUNK_SIZE)
+
+typedef struct reader {
+  source *src;
+  uint8_t *buf[2];
+  size_t got[2];
+  bool eof[2];
+  int rc[2];
+  os_error err[2];
+  sem_t empty[2], full[2];
+} reader;
+
+static void *reader_main(void *arg) {
+  reader *r = arg;
+  for (unsigned i = 0;; i++) {
+    unsigned b = i & 1;
+    while (sem_wait(&r->empty[b]) != 0)
+      ;
+    r->got[b] = 0;
+    r->rc[b] = source_fill(r->src, r->buf[b] + GAP_BYTES, &r->got[b], SEG_BYTES, &r->eof[b],
+                           &r->err[b]);
+    bool stop = r->rc[b] < 0 || r->eof[b];
+    sem_post(&r->full[b]);
+    if (stop)
+      return NULL;
+  }
+}
+
+static int decrypt_payload_threaded(age_stream *st, int out_fd, source *src,
+                                    const uint8_t *carry, size_t carry_len, os_error *err) {
+  reader r;
+  memset(&r, 0, sizeof(r));
+  r.src = src;
+  int rc = 0;
+  bool started = false, finished = false, first = true;
+  uint8_t *block = malloc(2 * (GAP_BYTES + SEG_BYTES));
+  if (block == NULL)
+    return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
+  r.buf[0] = block;
+  r.buf[1] = block + GAP_BYTES + SEG_BYTES;
+  for (int b = 0; b < 2; b++) {
+    sem_init(&r.empty[b], 0, 1);
+    sem_init(&r.full[b], 0, 0);
+  }
+  memcpy(r.buf[0] + GAP_BYTES - carry_len, carry, carry_len);
+  pthread_t th;
+  if (pthread_create(&th, NULL, reader_main, &r) != 0) {
+    rc = os_error_set(err, OS_EIO, "decrypt: cannot start reader thread");
+    goto done;
+  }
+  started = true;
+  for (unsigned i = 0;; i++) {
+    unsigned b = i & 1;
+    while (sem_wait(&r.full[b]) != 0)
+      ;
+    if (r.rc[b] < 0) {
+      *err = r.err[b];
+      rc = r.rc[b];
+      finished = true; /* the reader has stopped */
+      goto done;
+    }
+    uint8_t *data = r.buf[b] + GAP_BYTES - carry_len;
+    size_t have = carry_len + r.got[b];
+    bool eof = r.eof[b];
+    size_t off = 0;
+    bool final = false;
+    rc = decrypt_batch(st, out_fd, data, have, eof, &first, &off, &final, err);
+    if (eof)
+      finished = true;
+    if (rc < 0 || final || eof) {
+      if (rc == 0 && !final)
+        rc = os_error_set(err, OS_EPAYLOAD, "payload: missing final chunk");
+      goto done;
+    }
+    carry_len = have - off;
+    if (carry_len > GAP_BYTES) {
+      rc = os_error_set(err, OS_EPAYLOAD, "payload: internal carry overflow");
+      goto done;
+    }
+    /* The reader only writes the other buffer's data region, not its gap. */
+    memcpy(r.buf[b ^ 1] + GAP_BYTES - carry_len, data + off, carry_len);
+    sem_post(&r.empty[b]);
+  }
+done:
+  if (started) {
+    if (!finished)
+      pthread_cancel(th); /* it may be blocked in read(2) */
+    pthread_join(th, NULL);
+  }
+  for (int b = 0; b < 2; b++) {
+    sem_destroy(&r.empty[b]);
+    sem_destroy(&r.full[b]);
+  }
+  OPENSSL_cleanse(block, 2 * (GAP_BYTES + SEG_BYTES));
+  free(block);
+  return rc;
+}
+
 int age_decrypt_fd(int out_fd, int in_fd, const age_identity *const *ids, size_t n_ids,
                    os_error *err) {
   source src;
@@ -313,7 +464,8 @@ int age_decrypt_fd(int out_fd, int in_fd, const age_identity *const *ids, size_t
                      : os_error_set(err, OS_EHEADER, "header: incomplete or too large");
       goto done;
     }
-    size_t want = have + 64 * 1024 < AGE_HEADER_MAX ? have + 64 * 1024 : AGE_HEADER_MAX;
+    size_t step = src.armored ? 64u * 1024u : 4096u;
+    size_t want = have + step < AGE_HEADER_MAX ? have + step : AGE_HEADER_MAX;
     rc = source_fill(&src, buf, &have, want, &eof, err);
     if (rc < 0)
       goto done;
@@ -340,55 +492,23 @@ int age_decrypt_fd(int out_fd, int in_fd, const age_identity *const *ids, size_t
     goto done;
   have -= hdr_len + AGE_NONCE_LEN;
   memmove(buf, buf + hdr_len + AGE_NONCE_LEN, have);
-  eof = false;
+  if (!src.armored && !eof && have <= GAP_BYTES) {
+    rc = decrypt_payload_threaded(&st, out_fd, &src, buf, have, err);
+    goto done;
+  }
   bool first = true;
   for (;;) {
-    /* Look one byte past the batch to know whether its last chunk is final. */
     if (!eof) {
       rc = source_fill(&src, buf, &have, BATCH_BYTES + 1, &eof, err);
       if (rc < 0)
         goto done;
     }
-    if (have == 0) {
-      rc = os_error_set(err, OS_EPAYLOAD,
-                        first ? "payload: no chunks" : "payload: missing final chunk");
-      goto done;
-    }
-    size_t n_chunks;
-    if (eof)
-      n_chunks = (have + AGE_ENC_CHUNK_SIZE - 1) / AGE_ENC_CHUNK_SIZE;
-    else
-      n_chunks = (have - 1) / AGE_ENC_CHUNK_SIZE;
-    struct iovec iov[BATCH_CHUNKS + 1];
-    int n_iov = 0;
     size_t off = 0;
-    int chunk_rc = 0;
     bool final = false;
-    for (size_t i = 0; i < n_chunks; i++) {
-      size_t len = have - off < AGE_ENC_CHUNK_SIZE ? have - off : AGE_ENC_CHUNK_SIZE;
-      final = eof && i + 1 == n_chunks;
-      if (final && len == AGE_TAG_LEN && !first) {
-        chunk_rc = os_error_set(err, OS_EPAYLOAD, "payload: final chunk is empty");
-        break;
-      }
-      chunk_rc = age_stream_open(&st, buf + off, buf + off, len, final, err);
-      if (chunk_rc < 0)
-        break;
-      first = false;
-      if (len > AGE_TAG_LEN) {
-        iov[n_iov].iov_base = buf + off;
-        iov[n_iov].iov_len = len - AGE_TAG_LEN;
-        n_iov++;
-      }
-      off += len;
-    }
-    /* Only authenticated chunks are written, also before reporting a failure. */
-    rc = n_iov > 0 ? writev_all(out_fd, iov, n_iov, err) : 0;
-    if (rc == 0)
-      rc = chunk_rc;
+    rc = decrypt_batch(&st, out_fd, buf, have, eof, &first, &off, &final, err);
     if (rc < 0 || final)
       goto done;
-    OPENSSL_cleanse(buf, off);
+    /* No wipe here: the next read overwrites the buffer, wiped at the end. */
     memmove(buf, buf + off, have - off);
     have -= off;
   }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -433,19 +434,31 @@ static void test_tampering(void **state) {
   age_identity_free(id);
 }
 
-/* Armored input trickling through a pipe in odd-sized pieces. */
-static void test_stream_pipe(void **state) {
-  (void)state;
+/* Input trickling through a pipe in odd-sized pieces, armored (one thread)
+ * and binary (reader thread). */
+static void pipe_roundtrip(bool armor, size_t pt_len, size_t bad_chunk, bool keep_open) {
   os_error err = OS_ERROR_INIT;
   age_identity *id = NULL;
   assert_int_equal(age_identity_generate(&id, &err), 0);
   const age_recipient *r = age_identity_recipient(id);
   const age_identity *ids = id;
-  size_t pt_len = 3 * 65536 + 11;
   uint8_t *pt = random_bytes(pt_len);
   char *ct = NULL;
   size_t ct_len = 0;
-  assert_int_equal(age_encrypt(&ct, &ct_len, &r, 1, pt, pt_len, true, &err), 0);
+  assert_int_equal(age_encrypt(&ct, &ct_len, &r, 1, pt, pt_len, false, &err), 0);
+  bool tamper = bad_chunk != SIZE_MAX;
+  if (tamper) {
+    size_t n_chunks = (pt_len + 65535) / 65536;
+    size_t payload = ct_len - (pt_len + 16 * n_chunks);
+    ct[payload + bad_chunk * 65552 + 3] ^= 1;
+  }
+  if (armor) {
+    os_buf a;
+    os_buf_init(&a, SIZE_MAX - 1, false);
+    assert_int_equal(age_armor_encode(&a, (const uint8_t *)ct, ct_len), 0);
+    free(ct);
+    assert_int_equal(os_buf_detach(&ct, &ct_len, &a), 0);
+  }
   int fds[2];
   assert_int_equal(pipe(fds), 0);
   pid_t pid = fork();
@@ -455,26 +468,43 @@ static void test_stream_pipe(void **state) {
     for (size_t off = 0; off < ct_len; off += 777) {
       size_t n = ct_len - off < 777 ? ct_len - off : 777;
       if (write(fds[1], ct + off, n) != (ssize_t)n)
-        _exit(1);
+        _exit(keep_open ? 0 : 1);
     }
+    if (keep_open)
+      sleep(60); /* the decrypter must not wait for this end to close */
     _exit(0);
   }
   close(fds[1]);
   FILE *fout = tmpfile();
-  assert_int_equal(age_decrypt_fd(fileno(fout), fds[0], &ids, 1, &err), 0);
+  int rc = age_decrypt_fd(fileno(fout), fds[0], &ids, 1, &err);
   close(fds[0]);
+  kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
   off_t end = lseek(fileno(fout), 0, SEEK_END);
-  assert_int_equal(end, (off_t)pt_len);
-  uint8_t *out = malloc(pt_len);
-  assert_int_equal(pread(fileno(fout), out, pt_len, 0), (ssize_t)pt_len);
-  assert_memory_equal(out, pt, pt_len);
+  size_t want_len = tamper ? bad_chunk * 65536 : pt_len;
+  assert_int_equal(rc, tamper ? OS_EPAYLOAD : 0);
+  assert_int_equal(end, (off_t)want_len);
+  uint8_t *out = malloc(want_len + 1);
+  assert_int_equal(pread(fileno(fout), out, want_len, 0), (ssize_t)want_len);
+  assert_memory_equal(out, pt, want_len);
   fclose(fout);
   free(out);
   free(pt);
   free(ct);
   age_identity_free(id);
+}
+
+static void test_stream_pipe(void **state) {
+  (void)state;
+  pipe_roundtrip(true, 3 * 65536 + 11, SIZE_MAX, false);
+  pipe_roundtrip(false, 3 * 65536 + 11, SIZE_MAX, false);
+  pipe_roundtrip(false, 40 * 65536, SIZE_MAX, false);
+  pipe_roundtrip(false, 40 * 65536 + 1, SIZE_MAX, false);
+  /* A bad chunk stops decryption at once, though the writer keeps the pipe
+   * open (the reader thread is cancelled). */
+  pipe_roundtrip(false, 40 * 65536 + 5, 9, true);
+  pipe_roundtrip(true, 20 * 65536 + 5, 3, true);
 }
 
 /* ---- identity files ---- */
