@@ -65,7 +65,8 @@ int age_encrypt_fd(int out_fd, int in_fd, const age_recipient *const *rcpts, siz
 /* Streams in_fd (armored or binary, detected) to out_fd. Every chunk is
  * authenticated before any of it is written, so no unauthenticated
  * plaintext reaches out_fd; on error, what was written is a prefix of the
- * authentic plaintext. */
+ * authentic plaintext. A binary payload is read by a short-lived helper
+ * thread (joined before return) so that reading overlaps decryption. */
 int age_decrypt_fd(int out_fd, int in_fd, const age_identity *const *ids, size_t n_ids,
                    os_error *err);
 
