@@ -1,5 +1,6 @@
 #include "reconcile/controller.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -719,6 +720,13 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
     snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, r->digest[0],
              r->digest[1], r->digest[2], r->digest[3], r->digest[4], r->digest[5], r->digest[6],
              r->digest[7]);
+    bool synced = strcmp(r->reason, "Synced") == 0 || strcmp(r->reason, "Disabled") == 0;
+    if (c->audit == NULL && synced) {
+      /* without an audit log only failures need remembering (to log once) */
+      json_object_del(c->audit_seen, rname);
+      free(rname);
+      continue;
+    }
     const char *prev = json_string_value(json_object_get(c->audit_seen, rname));
     if (prev == NULL || strcmp(prev, seen) != 0) {
       json_object_set_new(c->audit_seen, rname, json_string(seen));
@@ -735,6 +743,26 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
     if (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0)
       metrics_counter_inc1(c->m_unseal_err, r->reason);
     free(rname);
+  }
+}
+
+/* A secret just read from the folder: open it now (or drop what this
+ * environment never needs) so that its ciphertext can be released at once. */
+static void on_secret_read(void *ctx, spec_secret *s, const uint8_t digest[32]) {
+  ctl *c = ctx;
+  bool mine = s->environment != NULL && strcmp(s->environment, c->o->environment) == 0;
+  if (mine && s->state == SPEC_STATE_ACTIVE &&
+      plan_cache_prefetch(c->pcache, digest, s, (const age_identity *const *)c->ids, c->n_ids) < 0)
+    return; /* kept: a failure is retried and reported by the plan */
+  free(s->encrypted_value);
+  s->encrypted_value = NULL;
+  s->value_released = true;
+  /* delivery never looks at who wrote what when: keep memory for names */
+  char **unused[] = {&s->description, &s->created_by, &s->created_at, &s->updated_by,
+                     &s->updated_at, &s->rotated_at};
+  for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
+    free(*unused[i]);
+    *unused[i] = NULL;
   }
 }
 
@@ -802,6 +830,8 @@ done:
 }
 
 static void rebuild_index(ctl *c) {
+  if (c->o->webhook_listen == NULL)
+    return; /* only the webhook resolves references */
   json_t *idx = json_object(), *lists = json_object();
   for (size_t pi = 0; pi < c->n_plans; pi++) {
     const reconcile_plan *p = c->plans[pi];
@@ -860,27 +890,15 @@ static int reload_source(ctl *c, os_error *err) {
     return rc;
   }
   os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
+#ifdef __GLIBC__
+  malloc_trim(0); /* give the file buffers of a large load back */
+#endif
   size_t active = 0, disabled = 0, failed = 0;
   for (size_t i = 0; i < c->n_plans; i++) {
     active += c->plans[i]->n_active;
     disabled += c->plans[i]->n_disabled;
     failed += c->plans[i]->n_failures;
     audit_unseals(c, c->plans[i]);
-  }
-  if (c->src != NULL) {
-    /* the values live in the unseal cache now; keep no ciphertext we will
-     * not need (a failed one stays, to be retried) */
-    for (size_t i = 0; i < c->n_plans; i++) {
-      for (size_t r = 0; r < c->plans[i]->n_results; r++) {
-        plan_secret_result *res = &c->plans[i]->results[r];
-        if (strcmp(res->reason, "Synced") == 0) {
-          spec_secret *s = (spec_secret *)(uintptr_t)res->secret;
-          free(s->encrypted_value);
-          s->encrypted_value = NULL;
-          s->value_released = true;
-        }
-      }
-    }
   }
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
@@ -1003,8 +1021,11 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     rc = load_identities(&c, err);
   if (rc == 0)
     rc = plan_cache_new(&c.pcache, err);
-  if (rc == 0 && o->source_dir != NULL)
+  if (rc == 0 && o->source_dir != NULL) {
     rc = source_cache_new(&c.src, o->source_dir, err);
+    if (rc == 0)
+      source_cache_set_hook(c.src, on_secret_read, &c);
+  }
   if (rc == 0)
     rc = kubesync_cache_new(&c.scache, err);
   if (rc == 0 && o->audit_log != NULL)

@@ -170,6 +170,26 @@ void plan_secret_digest(uint8_t d[32], const spec_secret *s) {
   EVP_MD_CTX_free(ctx);
 }
 
+int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
+                        const age_identity *const *ids, size_t n_ids) {
+  cache_entry *hit = cache_find(c, digest);
+  if (hit != NULL) {
+    hit->used = true;
+    return 0;
+  }
+  if (s->encrypted_value == NULL)
+    return OS_EINVAL;
+  uint8_t *value = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  int rc = seal_unseal(&value, &len, s, ids, n_ids, &err);
+  if (rc < 0)
+    return rc;
+  cache_put(c, digest, value, len);
+  os_free_secret(value, len);
+  return cache_find(c, digest) != NULL ? 0 : OS_ENOMEM;
+}
+
 static void target_free(plan_target *t) {
   free(t->organization);
   free(t->environment);

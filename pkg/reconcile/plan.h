@@ -76,6 +76,12 @@ void plan_cache_free(plan_cache *c);
 size_t plan_cache_size(const plan_cache *c);
 size_t plan_cache_last_unseals(const plan_cache *c);
 
+/* Unseals s into the cache now unless its value is there already (the
+ * entry then survives the next plan_build's sweep). Returns 0 when the value
+ * is in the cache; otherwise the unseal error (plan_build reports it). */
+int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
+                        const age_identity *const *ids, size_t n_ids);
+
 /* Input to plan_build. invalid lists secrets the source could not accept
  * (their names are kept, not deleted); incomplete says some file could not
  * be read at all, so no key may be deleted anywhere. */

@@ -120,9 +120,22 @@ static int list_files(file_list *l, const char *dir, os_error *err) {
 
 /* One spec file as last read: its stat, and its documents from the last
  * time it parsed (kept while a later version is broken). */
+/* The parts of a stat that tell a file changed. */
+typedef struct file_stamp {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} file_stamp;
+
+static file_stamp stamp_of(const struct stat *st) {
+  file_stamp s = {st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+  return s;
+}
+
 typedef struct file_entry {
   char *rel;
-  struct stat st;
+  file_stamp st;
   spec_tree *docs;        /* last good parse, or NULL */
   uint8_t (*digests)[32]; /* one per docs->secrets */
   bool broken;            /* the current version does not parse */
@@ -132,7 +145,14 @@ struct source_cache {
   char *dir;
   file_entry *v;
   size_t n;
+  source_secret_fn hook;
+  void *hook_ctx;
 };
+
+void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
+  c->hook = fn;
+  c->hook_ctx = ctx;
+}
 
 static void entry_clear(file_entry *e) {
   free(e->rel);
@@ -161,9 +181,9 @@ void source_cache_free(source_cache *c) {
   free(c);
 }
 
-static bool same_stat(const struct stat *a, const struct stat *b) {
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+static bool same_stat(const file_stamp *a, const struct stat *b) {
+  return a->dev == b->st_dev && a->ino == b->st_ino && a->size == b->st_size &&
+         a->mtime.tv_sec == b->st_mtim.tv_sec && a->mtime.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 /* (Re)reads one file into e; a parse failure keeps the previous documents. */
@@ -202,6 +222,8 @@ static void read_entry(source_cache *c, file_entry *e, source_problem_fn report,
   e->docs = docs;
   e->digests = digests;
   e->broken = false;
+  for (size_t i = 0; c->hook != NULL && i < docs->n_secrets; i++)
+    c->hook(c->hook_ctx, docs->secrets[i], digests[i]);
 }
 
 /* Collects the files named by validation errors. */
@@ -282,7 +304,7 @@ int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **d
     files.v[i].rel = NULL;
     bool fresh = e->docs == NULL && !e->broken;
     if (fresh || !same_stat(&e->st, &files.v[i].st)) {
-      e->st = files.v[i].st;
+      e->st = stamp_of(&files.v[i].st);
       read_entry(c, e, report, ctx);
     }
   }

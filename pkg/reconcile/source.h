@@ -23,6 +23,13 @@ typedef struct source_cache source_cache;
 int source_cache_new(source_cache **out, const char *dir, os_error *err);
 void source_cache_free(source_cache *c);
 
+/* Called for each secret of a file just (re)parsed, with its digest: the
+ * controller unseals it at once and may then release its ciphertext
+ * (free encrypted_value, set value_released), so the ciphertexts of a large
+ * folder never all sit in memory together. */
+typedef void (*source_secret_fn)(void *ctx, spec_secret *s, const uint8_t digest[32]);
+void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx);
+
 /* Loads every .yaml and .yml file below the folder (hidden directories and
  * node_modules skipped). *out is a view: its org and secrets are borrowed
  * from the cache, valid until the next load or source_cache_free(); free it
