@@ -88,11 +88,23 @@ say "bob leaves: re-seal and list what to rotate"
 run "$OS" member remove bob@acme.example
 run "$OS" rekey
 
-# ---- controller delivery ------------------------------------------------
-# The lead extends the demo here: orgsecrets-controller --environment prod
-# --identity keys/controller-prod.key --source "$ORGSECRETS_DIR"
-# --env-file-dir "$work/delivered" --no-kubernetes --once
-# ---------------------------------------------------------------------------
+say "the controller delivers each environment to env files (no cluster needed)"
+mkdir -p delivered
+for env in dev prod; do
+  run orgsecrets-controller --environment $env --identity keys/controller-$env.key \
+    --source "$ORGSECRETS_DIR" --no-kubernetes --env-file-dir delivered --once \
+    --audit-log delivered/audit-$env.log
+done
+run ls -l delivered
+echo "(each file is what 'set -a; . FILE' or a systemd EnvironmentFile= reads; values not shown)"
+printf '$ sh -c '"'"'set -a; . delivered/acme-prod.env; ...'"'"'\n'
+sh -c 'set -a; . delivered/acme-prod.env; echo "prod env file: ${#DATABASE_PASSWORD}-character DATABASE_PASSWORD, ${#SESSION_SIGNING_KEY}-character SESSION_SIGNING_KEY"'
+echo "A second pass changes nothing (files are rewritten only when their content changes):"
+before=$(stat -c %Y.%i delivered/acme-prod.env)
+orgsecrets-controller --environment prod --identity keys/controller-prod.key \
+  --source "$ORGSECRETS_DIR" --no-kubernetes --env-file-dir delivered --once 2>/dev/null
+[ "$before" = "$(stat -c %Y.%i delivered/acme-prod.env)" ] && echo "  acme-prod.env untouched"
+run orgsecrets audit verify delivered/audit-prod.log
 
 say "done"
 echo "Everything above ran in $work (deleted on exit)."

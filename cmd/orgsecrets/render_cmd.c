@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "envfile/envfile.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "values.h"
@@ -31,44 +32,19 @@ static const char usage[] =
     "cannot be unsealed is reported by name on stderr, the others are still\n"
     "rendered, and the exit status is 1.\n";
 
-static bool bare_ok(const uint8_t *v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = v[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          strchr("_./:@%+,=-", c) != NULL) || c == 0)
-      return false;
-  }
-  return n > 0;
-}
-
 static int render_env(os_buf *b, cli_values *vs) {
   for (size_t i = 0; i < vs->n; i++) {
     cli_value *cv = &vs->v[i];
     if (cv->value == NULL)
       continue;
-    if (memchr(cv->value, 0, cv->len) != NULL) {
+    os_error err = OS_ERROR_INIT;
+    int rc = envfile_append(b, cv->secret->name, cv->value, cv->len, &err);
+    if (rc == OS_EINVAL) {
       cli_failf("render: %s/%s: value contains a NUL byte and cannot be an environment variable",
                 cv->secret->environment, cv->secret->name);
       vs->failed++;
       continue;
     }
-    int rc = os_buf_printf(b, "%s=", cv->secret->name);
-    if (rc == 0 && bare_ok(cv->value, cv->len)) {
-      rc = os_buf_append(b, cv->value, cv->len);
-    } else if (rc == 0) {
-      rc = os_buf_append(b, "\"", 1);
-      for (size_t k = 0; rc == 0 && k < cv->len; k++) {
-        uint8_t c = cv->value[k];
-        if (c == '\\' || c == '"' || c == '$' || c == '`')
-          rc = os_buf_append(b, "\\", 1);
-        if (rc == 0)
-          rc = os_buf_append(b, &c, 1);
-      }
-      if (rc == 0)
-        rc = os_buf_append(b, "\"", 1);
-    }
-    if (rc == 0)
-      rc = os_buf_append(b, "\n", 1);
     if (rc < 0)
       return rc;
   }

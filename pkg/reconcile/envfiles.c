@@ -7,95 +7,6 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 
-static void entries_free(plan_entry *v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(v[i].name);
-    os_free_secret(v[i].value, v[i].len);
-  }
-  free(v);
-}
-
-int envfiles_parse(plan_entry **out, size_t *out_n, const char *d, size_t len, os_error *err) {
-  *out = NULL;
-  *out_n = 0;
-  size_t cap = 0, n = 0, i = 0;
-  plan_entry *v = NULL;
-  os_buf val;
-  os_buf_init(&val, SPEC_VALUE_MAX, true);
-  int rc = 0;
-  int line = 1;
-  while (i < len) {
-    size_t start = i;
-    while (i < len && d[i] != '=' && d[i] != '\n')
-      i++;
-    if (i >= len || d[i] != '=' || i + 1 >= len || d[i + 1] != '\'' || i == start) {
-      rc = os_error_set(err, OS_EINVAL, "line %d: not a NAME='value' line", line);
-      goto fail;
-    }
-    size_t name_len = i - start;
-    i += 2;
-    os_buf_reset(&val);
-    for (;;) {
-      if (i >= len) {
-        rc = os_error_set(err, OS_EINVAL, "line %d: unterminated quote", line);
-        goto fail;
-      }
-      if (d[i] == '\'') {
-        if (i + 3 < len && d[i + 1] == '\\' && d[i + 2] == '\'' && d[i + 3] == '\'') {
-          if (os_buf_append(&val, "'", 1) < 0)
-            goto oom;
-          i += 4;
-          continue;
-        }
-        i++;
-        break;
-      }
-      if (d[i] == '\n')
-        line++;
-      if (os_buf_append(&val, d + i, 1) < 0)
-        goto oom;
-      i++;
-    }
-    if (i >= len || d[i] != '\n') {
-      rc = os_error_set(err, OS_EINVAL, "line %d: text after the closing quote", line);
-      goto fail;
-    }
-    i++;
-    line++;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      plan_entry *nv = realloc(v, cap * sizeof(*nv));
-      if (nv == NULL)
-        goto oom;
-      v = nv;
-    }
-    plan_entry *e = &v[n];
-    e->name = malloc(name_len + 1);
-    if (e->name == NULL)
-      goto oom;
-    memcpy(e->name, d + start, name_len);
-    e->name[name_len] = '\0';
-    e->len = val.len;
-    e->value = malloc(val.len ? val.len : 1);
-    if (e->value == NULL) {
-      free(e->name);
-      goto oom;
-    }
-    memcpy(e->value, val.data ? val.data : "", val.len);
-    n++;
-  }
-  os_buf_free(&val);
-  *out = v;
-  *out_n = n;
-  return 0;
-oom:
-  rc = os_error_set(err, OS_ENOMEM, "out of memory");
-fail:
-  os_buf_free(&val);
-  entries_free(v, n);
-  return rc;
-}
-
 static bool name_in(char *const *v, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(v[i], name) == 0)
@@ -179,7 +90,7 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     if (rc == 0 && (t->n_kept > 0 || t->keep_unknown)) {
       int r = os_read_file(&data, &len, path, 64u * 1024 * 1024, &ferr);
       if (r == 0)
-        rc = envfiles_parse(&old, &n_old, data, len, &ferr);
+        rc = envfile_parse(&old, &n_old, data, len, &ferr);
       else if (r != OS_ENOTFOUND)
         rc = r;
       os_error_clear(&ferr);
@@ -219,7 +130,7 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
       res->unchanged++;
     }
     free(merged);
-    entries_free(old, n_old);
+    envfile_entries_free(old, n_old);
     os_free_secret(data, len);
     os_buf_reset(&text);
     free(path);

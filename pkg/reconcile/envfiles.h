@@ -25,8 +25,4 @@ typedef void (*envfiles_event_fn)(void *ctx, const plan_target *t, const char *p
 int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir,
                   envfiles_event_fn on_event, void *ctx, os_error *err);
 
-/* Parses an env file written by plan_envfile_render: entries are appended
- * (names and secret values, caller frees each with os_free_secret). */
-int envfiles_parse(plan_entry **out, size_t *out_n, const char *data, size_t len, os_error *err);
-
 #endif

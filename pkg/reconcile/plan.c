@@ -480,24 +480,9 @@ oom:
 int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err) {
   os_buf_reset(out);
   for (size_t i = 0; i < n; i++) {
-    if (memchr(entries[i].value, 0, entries[i].len) != NULL)
-      return os_error_set(err, OS_EINVAL, "%s: value contains a NUL byte and cannot go into an env file",
-                          entries[i].name);
-    if (os_buf_puts(out, entries[i].name) < 0 || os_buf_puts(out, "='") < 0)
-      goto oom;
-    const char *v = (const char *)entries[i].value;
-    size_t start = 0;
-    for (size_t j = 0; j < entries[i].len; j++) {
-      if (v[j] != '\'')
-        continue;
-      if (os_buf_append(out, v + start, j - start) < 0 || os_buf_puts(out, "'\\''") < 0)
-        goto oom;
-      start = j + 1;
-    }
-    if (os_buf_append(out, v + start, entries[i].len - start) < 0 || os_buf_puts(out, "'\n") < 0)
-      goto oom;
+    int rc = envfile_append(out, entries[i].name, entries[i].value, entries[i].len, err);
+    if (rc < 0)
+      return rc;
   }
   return 0;
-oom:
-  return os_error_set(err, OS_ENOMEM, "env file too large");
 }

@@ -12,14 +12,11 @@
 #include "age/age.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "envfile/envfile.h"
 #include "spec/spec.h"
 
 /* One value to deliver; value is secret. */
-typedef struct plan_entry {
-  char *name;
-  uint8_t *value;
-  size_t len;
-} plan_entry;
+typedef envfile_entry plan_entry;
 
 /* One delivery unit: organization-level or one application, in one environment. */
 typedef struct plan_target {
@@ -117,9 +114,8 @@ int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
 /* Failure reason for an unseal error code. */
 const char *plan_reason_for(int code);
 
-/* Env-file text: one `NAME='value'` line per entry, POSIX-shell single
- * quoting (`'` written as `'\''`), sorted by name. Values with a NUL byte
- * are refused (no env file can carry them). out is a secret buffer. */
+/* Env-file text (envfile/envfile.h format), one line per entry in order.
+ * Values with a NUL byte are refused. out is a secret buffer. */
 int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err);
 
 #endif

@@ -165,10 +165,12 @@ class Org:
                   "ORGSECRETS_IDENTITY": self.key("admin")})
         return e
 
-    def run(self, *args, stdin=None, check=True):
+    def run(self, *args, stdin=None, check=True, prints_values=False):
+        """Runs the CLI; its output joins the leak check unless the command
+        is one allowed to print values (reveal, render)."""
         p = subprocess.run([self.cli] + list(args), input=stdin, capture_output=True,
                            env=self.env(), timeout=60)
-        self.outputs.append(p.stdout + p.stderr)
+        self.outputs.append(p.stderr if prints_values else p.stdout + p.stderr)
         if check and p.returncode != 0:
             raise AssertionError("orgsecrets %s failed (%d): %s" % (
                 " ".join(args), p.returncode, p.stderr.decode(errors="replace")))

@@ -178,8 +178,12 @@ class SyncTest(unittest.TestCase):
         app = os.path.join(envdir, "acme-prod-api.env")
         self.assertEqual(os.stat(main).st_mode & 0o777, 0o600)
         self.assertEqual(read(main),
-                         "API_KEY='%s'\nDATABASE_PASSWORD='%s'\n" % (VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"]))
-        self.assertEqual(read(app), "FEATURE_FLAGS='%s'\n" % VALUES["FEATURE_FLAGS"])
+                         "API_KEY=%s\nDATABASE_PASSWORD=%s\n" % (VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"]))
+        self.assertEqual(read(app), "FEATURE_FLAGS=%s\n" % VALUES["FEATURE_FLAGS"])
+        # the same format as `orgsecrets render --format env`
+        rendered = self.org.run("render", "--env", "prod", "--format", "env", "-i", self.org.key("prodctl"),
+                                prints_values=True)
+        self.assertEqual(rendered, read(main))
         # the files source in a POSIX shell to the exact values
         got = subprocess.run(["sh", "-c", ". %s; printf %%s \"$DATABASE_PASSWORD\"" % main],
                              capture_output=True).stdout.decode()

@@ -1,0 +1,143 @@
+#include "envfile/envfile.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool bare_ok(const uint8_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = v[i];
+    if (c == 0 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                    (c >= '0' && c <= '9') || strchr("_./:@%+,=-", c) != NULL))
+      return false;
+  }
+  return n > 0;
+}
+
+int envfile_append(os_buf *b, const char *name, const uint8_t *v, size_t len, os_error *err) {
+  if (len > 0 && memchr(v, 0, len) != NULL)
+    return os_error_set(err, OS_EINVAL,
+                        "%s: value contains a NUL byte and cannot be an environment variable", name);
+  int rc = os_buf_puts(b, name);
+  if (rc == 0)
+    rc = os_buf_append(b, "=", 1);
+  if (rc == 0 && bare_ok(v, len)) {
+    rc = os_buf_append(b, v, len);
+  } else if (rc == 0) {
+    rc = os_buf_append(b, "\"", 1);
+    size_t start = 0;
+    for (size_t k = 0; rc == 0 && k < len; k++) {
+      uint8_t c = v[k];
+      if (c != '\\' && c != '"' && c != '$' && c != '`')
+        continue;
+      rc = os_buf_append(b, v + start, k - start);
+      if (rc == 0)
+        rc = os_buf_append(b, "\\", 1);
+      start = k;
+    }
+    if (rc == 0)
+      rc = os_buf_append(b, v + start, len - start);
+    if (rc == 0)
+      rc = os_buf_append(b, "\"", 1);
+  }
+  if (rc == 0)
+    rc = os_buf_append(b, "\n", 1);
+  if (rc < 0)
+    return os_error_set(err, rc, "env file too large");
+  return 0;
+}
+
+void envfile_entries_free(envfile_entry *v, size_t n) {
+  if (v == NULL)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].name);
+    os_free_secret(v[i].value, v[i].len);
+  }
+  free(v);
+}
+
+int envfile_parse(envfile_entry **out, size_t *out_n, const char *d, size_t len, os_error *err) {
+  *out = NULL;
+  *out_n = 0;
+  size_t cap = 0, n = 0, i = 0;
+  envfile_entry *v = NULL;
+  os_buf val;
+  os_buf_init(&val, 1u << 20, true);
+  int rc = 0, line = 1;
+  while (i < len) {
+    size_t start = i;
+    while (i < len && d[i] != '=' && d[i] != '\n')
+      i++;
+    if (i >= len || d[i] != '=' || i == start) {
+      rc = os_error_set(err, OS_EINVAL, "line %d: not a NAME=value line", line);
+      goto fail;
+    }
+    size_t name_len = i - start;
+    i++;
+    os_buf_reset(&val);
+    if (i < len && d[i] == '"') {
+      i++;
+      for (;;) {
+        if (i >= len) {
+          rc = os_error_set(err, OS_EINVAL, "line %d: unterminated quote", line);
+          goto fail;
+        }
+        char c = d[i];
+        if (c == '"') {
+          i++;
+          break;
+        }
+        if (c == '\\' && i + 1 < len && strchr("\\\"$`", d[i + 1]) != NULL)
+          c = d[++i];
+        else if (c == '\n')
+          line++;
+        if (os_buf_append(&val, &c, 1) < 0)
+          goto oom;
+        i++;
+      }
+    } else {
+      size_t vs = i;
+      while (i < len && d[i] != '\n')
+        i++;
+      if (os_buf_append(&val, d + vs, i - vs) < 0)
+        goto oom;
+    }
+    if (i >= len || d[i] != '\n') {
+      rc = os_error_set(err, OS_EINVAL, "line %d: text after the value", line);
+      goto fail;
+    }
+    i++;
+    line++;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      envfile_entry *nv = realloc(v, cap * sizeof(*nv));
+      if (nv == NULL)
+        goto oom;
+      v = nv;
+    }
+    envfile_entry *e = &v[n];
+    e->name = malloc(name_len + 1);
+    e->value = malloc(val.len ? val.len : 1);
+    if (e->name == NULL || e->value == NULL) {
+      free(e->name);
+      free(e->value);
+      goto oom;
+    }
+    memcpy(e->name, d + start, name_len);
+    e->name[name_len] = '\0';
+    memcpy(e->value, val.data ? val.data : "", val.len);
+    e->len = val.len;
+    n++;
+  }
+  os_buf_free(&val);
+  *out = v;
+  *out_n = n;
+  return 0;
+oom:
+  rc = os_error_set(err, OS_ENOMEM, "out of memory");
+fail:
+  os_buf_free(&val);
+  envfile_entries_free(v, n);
+  return rc;
+}

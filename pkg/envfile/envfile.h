@@ -1,0 +1,35 @@
+/* The env-file format shared by `orgsecrets render --format env` and the
+ * controller's env-file targets: one NAME=value line per variable. Values of
+ * only A-Z a-z 0-9 _ . / : @ % + , = - are written bare; others in double
+ * quotes with a backslash before \ " $ and `, newlines kept. POSIX sh
+ * (`set -a; . FILE`) and systemd EnvironmentFile= read the values back
+ * exactly; docker --env-file reads bare values exactly. NUL bytes cannot be
+ * represented and are refused.
+ * Threading: reentrant. */
+#ifndef ORGSECRETS_ENVFILE_ENVFILE_H
+#define ORGSECRETS_ENVFILE_ENVFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+/* One variable; value is secret. */
+typedef struct envfile_entry {
+  char *name;
+  uint8_t *value;
+  size_t len;
+} envfile_entry;
+
+/* Appends one line for name=value to out; OS_EINVAL for a value with a NUL
+ * byte (the message names the variable, never the value). */
+int envfile_append(os_buf *out, const char *name, const uint8_t *value, size_t len,
+                   os_error *err);
+
+/* Parses what envfile_append wrote. Caller frees with envfile_entries_free(). */
+int envfile_parse(envfile_entry **out, size_t *out_n, const char *data, size_t len,
+                  os_error *err);
+void envfile_entries_free(envfile_entry *v, size_t n);
+
+#endif
