@@ -285,10 +285,23 @@ int seal_value(spec_secret *s, const spec_org *org, const void *value, size_t le
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;
   }
-  for (size_t i = 0; i < n; i++) {
-    rc = age_recipient_parse(&parsed[i], rcpts[i], err);
-    if (rc < 0)
-      goto done;
+  {
+    /* the environment's controllers first: a controller then opens each value
+     * with one X25519 operation instead of trying every member's stanza */
+    const spec_environment *e = spec_org_find_env(org, s->environment);
+    size_t w = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      for (size_t i = 0; i < n; i++) {
+        bool ctl = false;
+        for (size_t k = 0; e != NULL && k < e->n_controllers; k++)
+          ctl |= strcmp(e->controllers[k], rcpts[i]) == 0;
+        if (ctl != (pass == 0))
+          continue;
+        rc = age_recipient_parse(&parsed[w++], rcpts[i], err);
+        if (rc < 0)
+          goto done;
+      }
+    }
   }
   rc = seal_envelope_encode(&envelope, &env_len, s->organization, s->environment,
                             s->application, s->name, value, len, err);
