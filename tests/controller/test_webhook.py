@@ -145,6 +145,16 @@ class WebhookTest(unittest.TestCase):
         self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="denied"\} 1')
         self.assertRegex(metrics, r'orgsecrets_webhook_requests_total\{result="malformed"\} 1')
         self.assertIn("orgsecrets_webhook_duration_seconds_bucket", metrics)
+        # the controller's own metrics, Prometheus-style names
+        self.assertRegex(metrics, r'orgsecrets_secrets\{state="active"\} 2\b')
+        self.assertRegex(metrics, r'orgsecrets_reconcile_total\{result="success"\} [1-9]')
+        self.assertIn('orgsecrets_reconcile_duration_seconds_bucket{result="success",le="0.1"}', metrics)
+        self.assertRegex(metrics, r'orgsecrets_kube_requests_total\{verb="LIST",code="200"\} [1-9]')
+        self.assertRegex(metrics, r'orgsecrets_target_writes_total\{operation="create"\} 1\b')
+        self.assertRegex(metrics, r'orgsecrets_leader 1\b')
+        self.assertRegex(metrics, r'orgsecrets_build_info\{version="[0-9.]+"\} 1')
+        for v in VALUES.values():
+            self.assertNotIn(v, metrics)
         audit = [json.loads(l) for l in read(os.path.join(self.tmp, "audit.log")).splitlines()]
         injects = [a for a in audit if a["event"] == "inject"]
         self.assertEqual(len(injects), 1)
