@@ -85,8 +85,14 @@ int main(int argc, char **argv) {
   }
   if (i >= argc)
     return cli_usage_error(usage, "missing command");
-  if (strcmp(argv[i], "age") == 0)
+  if (strcmp(argv[i], "age") == 0) {
+    /* a global -i given before `age` is the default identity of age decrypt */
+    if (ctx.identity != NULL && setenv("ORGSECRETS_IDENTITY", ctx.identity, 1) != 0) {
+      cli_failf("age: cannot pass the identity file on");
+      return 1;
+    }
     return cmd_age(argc - i, argv + i);
+  }
   for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
     if (strcmp(argv[i], commands[k].name) == 0)
       return commands[k].fn(&ctx, argc - i, argv + i);
