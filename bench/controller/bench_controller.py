@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Fake, binary, wait_for  # noqa: E402
 
 ctl_bin = binary("orgsecrets-controller")
+extra_env = dict(e.split("=", 1) for e in os.environ.get("BENCH_CTL_ENV", "").split() if "=" in e)
 cli = binary("orgsecrets")
 gen = os.path.join(build, "bench", "controller", "orgsecrets-gen-apps")
 tmp = tempfile.mkdtemp(prefix="os-bench-ctl-")
@@ -55,7 +56,7 @@ try:
     print("steady-state writes: %d (goal 0)" % w2)
 
     log = open(os.path.join(tmp, "ctl.log"), "w")
-    proc = subprocess.Popen(base + ["--resync", "1h"], stdout=log, stderr=log)
+    proc = subprocess.Popen(base + ["--resync", "1h"], stdout=log, stderr=log, env=dict(os.environ, **extra_env))
     time.sleep(3)  # list, watch, first (no-op) pass
     env = dict(os.environ, ORGSECRETS_DIR=org, ORGSECRETS_USER="admin@bench",
                ORGSECRETS_IDENTITY=os.path.join(tmp, "keys", "admin.key"))
@@ -77,13 +78,16 @@ try:
         writes_per_change.append(len(fake.writes(exclude_events=True)))
     status = open("/proc/%d/status" % proc.pid).read()
     hwm = re.search(r"VmHWM:\s+(\d+) kB", status).group(1)
+    anon = re.search(r"RssAnon:\s+(\d+) kB", status).group(1)
+    rfile = re.search(r"RssFile:\s+(\d+) kB", status).group(1)
     proc.terminate()
     proc.wait(20)
     lat.sort()
     print("changed spec file -> Secret written: median %.0f ms, max %.0f ms (10 changes, polling every 2 ms; goal <= 100 ms)"
           % (lat[len(lat) // 2] * 1e3, lat[-1] * 1e3))
     print("API writes per changed secret: %s (goal 1)" % sorted(set(writes_per_change)))
-    print("controller peak memory, running with %d secrets: %.1f MiB (VmHWM; goal <= 16 MiB)" % (apps * per, int(hwm) / 1024))
+    print("controller peak memory, running with %d secrets: %.1f MiB (VmHWM; goal <= 16 MiB); now %.1f MiB anonymous + %.1f MiB file-backed (shared libraries)"
+          % (apps * per, int(hwm) / 1024, int(anon) / 1024, int(rfile) / 1024))
     print("peak memory of the --once runs: %.1f MiB (max RSS)" % (peak_once / 1024))
     fake.stop()
 finally:

@@ -18,7 +18,7 @@ ctlr=$("$cli" keygen -o "$t/ctl.key" 2>/dev/null)
 "$cli" member add bench@example.com --role admin --recipient "$admin" >/dev/null
 "$cli" env add prod --controller "$ctlr" --namespace shop >/dev/null
 for n in DATABASE_PASSWORD API_KEY SMTP_PASSWORD; do
-  "$cli" set $n --env prod --generate >/dev/null
+  "$cli" set $n --env prod --generate >/dev/null 2>&1
 done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/tls.key" \
   -out "$t/tls.crt" -days 2 -subj /CN=bench -addext subjectAltName=IP:127.0.0.1 2>/dev/null
