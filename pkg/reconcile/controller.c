@@ -1143,6 +1143,13 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
       next_retry = 0;
       backoff = 1;
     }
+#ifdef __GLIBC__
+    {
+      struct mallinfo2 mi = mallinfo2();
+      os_log_debug("heap: %.1f MiB in use, %.1f MiB held", (double)mi.uordblks / 1048576.0,
+                   (double)mi.arena / 1048576.0);
+    }
+#endif
     if (!atomic_load(&c.ready) && (c.n_plans > 0 || last_rc == 0)) {
       atomic_store(&c.ready, true);
       os_log_info("first sync done: ready");
