@@ -53,10 +53,14 @@ static void apply_locked(kubesync_cache *c, const char *type, json_t *obj) {
   char key[600];
   if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
     return;
-  if (strcmp(type, "DELETED") == 0)
+  if (strcmp(type, "DELETED") == 0) {
     json_object_del(c->objs, key);
-  else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
+  } else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
+    /* managedFields can outweigh the data; an update that omits them keeps
+     * them on the server */
+    json_object_del(json_object_get(obj, "metadata"), "managedFields");
     json_object_set(c->objs, key, obj);
+  }
 }
 
 void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj) {

@@ -16,10 +16,23 @@
 #include "common/fsutil.h"
 #include "reconcile/plan.h"
 
-/* Spec files found below the folder: relative path and stat, sorted by path. */
+/* The parts of a stat that tell a file changed. */
+typedef struct file_stamp {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} file_stamp;
+
+static file_stamp stamp_of(const struct stat *st) {
+  file_stamp s = {st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+  return s;
+}
+
+/* Spec files found below the folder: relative path and stamp, sorted by path. */
 typedef struct file_info {
   char *rel;
-  struct stat st;
+  file_stamp st;
 } file_info;
 
 typedef struct file_list {
@@ -86,7 +99,7 @@ static int walk(file_list *l, const char *root, const char *rel, int depth, os_e
         }
         if (rc == 0) {
           l->v[l->n].rel = child_rel;
-          l->v[l->n].st = st;
+          l->v[l->n].st = stamp_of(&st);
           l->n++;
           child_rel = NULL;
         }
@@ -120,24 +133,14 @@ static int list_files(file_list *l, const char *dir, os_error *err) {
 
 /* One spec file as last read: its stat, and its documents from the last
  * time it parsed (kept while a later version is broken). */
-/* The parts of a stat that tell a file changed. */
-typedef struct file_stamp {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-} file_stamp;
-
-static file_stamp stamp_of(const struct stat *st) {
-  file_stamp s = {st->st_dev, st->st_ino, st->st_size, st->st_mtim};
-  return s;
-}
-
 typedef struct file_entry {
   char *rel;
   file_stamp st;
-  spec_tree *docs;        /* last good parse, or NULL */
-  uint8_t (*digests)[32]; /* one per docs->secrets */
+  bool parsed;            /* a good parse is held (org and/or secrets) */
+  spec_org *org;          /* its Organization, if it holds one */
+  spec_secret **secrets;  /* its secrets */
+  size_t n_secrets;
+  uint8_t (*digests)[32]; /* one per secret */
   bool broken;            /* the current version does not parse */
 } file_entry;
 
@@ -154,10 +157,22 @@ void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
   c->hook_ctx = ctx;
 }
 
+static void drop_docs(file_entry *e) {
+  spec_org_free(e->org);
+  for (size_t i = 0; i < e->n_secrets; i++)
+    spec_secret_free(e->secrets[i]);
+  free(e->secrets);
+  free(e->digests);
+  e->org = NULL;
+  e->secrets = NULL;
+  e->n_secrets = 0;
+  e->digests = NULL;
+  e->parsed = false;
+}
+
 static void entry_clear(file_entry *e) {
   free(e->rel);
-  spec_tree_free(e->docs);
-  free(e->digests);
+  drop_docs(e);
   memset(e, 0, sizeof(*e));
 }
 
@@ -181,9 +196,9 @@ void source_cache_free(source_cache *c) {
   free(c);
 }
 
-static bool same_stat(const file_stamp *a, const struct stat *b) {
-  return a->dev == b->st_dev && a->ino == b->st_ino && a->size == b->st_size &&
-         a->mtime.tv_sec == b->st_mtim.tv_sec && a->mtime.tv_nsec == b->st_mtim.tv_nsec;
+static bool same_stat(const file_stamp *a, const file_stamp *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
 /* (Re)reads one file into e; a parse failure keeps the previous documents. */
@@ -217,13 +232,20 @@ static void read_entry(source_cache *c, file_entry *e, source_problem_fn report,
     free(digests);
     return;
   }
-  spec_tree_free(e->docs);
-  free(e->digests);
-  e->docs = docs;
+  drop_docs(e);
+  /* keep the documents, not the tree around them */
+  e->org = docs->org;
+  e->secrets = docs->secrets;
+  e->n_secrets = docs->n_secrets;
   e->digests = digests;
+  e->parsed = true;
   e->broken = false;
-  for (size_t i = 0; c->hook != NULL && i < docs->n_secrets; i++)
-    c->hook(c->hook_ctx, docs->secrets[i], digests[i]);
+  docs->org = NULL;
+  docs->secrets = NULL;
+  docs->n_secrets = 0;
+  spec_tree_free(docs);
+  for (size_t i = 0; c->hook != NULL && i < e->n_secrets; i++)
+    c->hook(c->hook_ctx, e->secrets[i], e->digests[i]);
 }
 
 /* Collects the files named by validation errors. */
@@ -302,9 +324,9 @@ int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **d
       e->rel = files.v[i].rel;
     }
     files.v[i].rel = NULL;
-    bool fresh = e->docs == NULL && !e->broken;
+    bool fresh = !e->parsed && !e->broken;
     if (fresh || !same_stat(&e->st, &files.v[i].st)) {
-      e->st = stamp_of(&files.v[i].st);
+      e->st = files.v[i].st;
       read_entry(c, e, report, ctx);
     }
   }
@@ -319,10 +341,9 @@ int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **d
   spec_tree *t = spec_tree_new(c->dir);
   size_t total = 0;
   for (size_t i = 0; i < c->n; i++) {
-    if (c->v[i].broken && c->v[i].docs == NULL)
+    if (c->v[i].broken && !c->v[i].parsed)
       *incomplete = true; /* never parsed: we cannot know what it held */
-    if (c->v[i].docs != NULL)
-      total += c->v[i].docs->n_secrets;
+    total += c->v[i].n_secrets;
   }
   const uint8_t **digests = calloc(total ? total : 1, sizeof(*digests));
   if (t == NULL || digests == NULL || (t->secrets = calloc(total ? total : 1, sizeof(spec_secret *))) == NULL) {
@@ -332,21 +353,21 @@ int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **d
   }
   const char *org_file = NULL;
   for (size_t i = 0; i < c->n; i++) {
-    spec_tree *d = c->v[i].docs;
-    if (d == NULL)
+    const file_entry *d = &c->v[i];
+    if (!d->parsed)
       continue;
     if (d->org != NULL) {
       if (t->org != NULL) {
         *incomplete = true;
         if (report)
-          report(ctx, c->v[i].rel, d->org->pos.line, "a second Organization document (ignored)");
+          report(ctx, d->rel, d->org->pos.line, "a second Organization document (ignored)");
         continue;
       }
       t->org = d->org;
-      org_file = c->v[i].rel;
+      org_file = d->rel;
     }
     for (size_t k = 0; k < d->n_secrets; k++) {
-      digests[t->n_secrets] = c->v[i].digests[k];
+      digests[t->n_secrets] = d->digests[k];
       t->secrets[t->n_secrets++] = d->secrets[k];
     }
   }
@@ -391,9 +412,9 @@ int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
     return rc;
   uint64_t h = 1469598103934665603ULL; /* FNV-1a: change detection, not security */
   for (size_t i = 0; i < files.n; i++) {
-    const struct stat *st = &files.v[i].st;
-    uint64_t parts[4] = {(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec,
-                         (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ino};
+    const file_stamp *st = &files.v[i].st;
+    uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime.tv_sec,
+                         (uint64_t)st->mtime.tv_nsec, (uint64_t)st->ino};
     const unsigned char *p = (const unsigned char *)files.v[i].rel;
     for (; *p; p++)
       h = (h ^ *p) * 1099511628211ULL;
