@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "common/log.h"
 #include "reconcile/controller.h"
@@ -188,6 +189,10 @@ int main(int argc, char **argv) {
   o.identity_files = ids;
   o.n_identity_files = n_ids;
   os_log_setup(verbose ? OS_LOG_DEBUG : OS_LOG_INFO, json_logs);
+  /* the process holds private keys and values: no core dumps, no ptrace by
+   * other processes of the same user */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    os_log_warn("cannot disable core dumps");
 
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
