@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,8 +117,14 @@ void age_identity_free(age_identity *id) {
   free(id);
 }
 
+/* As OpenSSH does for private keys: a file we own must be private to us.
+ * A file owned by someone else (a Kubernetes Secret volume: root-owned,
+ * group = the pod's fsGroup, mode 0440) may be group-readable, since its
+ * owner chose who reads it; others may never read or write it. */
 static int check_mode(const char *path, const struct stat *st, os_error *err) {
-  if ((st->st_mode & 077) != 0)
+  bool ours = st->st_uid == geteuid();
+  if ((st->st_mode & 007) != 0 || (ours && (st->st_mode & 070) != 0) ||
+      (!ours && (st->st_mode & 020) != 0))
     return os_error_set(err, OS_EPERM,
                         "identity file %s: permissions %04o are too open (readable or writable "
                         "by group or others); run chmod 600 %s",

@@ -564,6 +564,33 @@ static void test_identity_file(void **state) {
   assert_int_equal(age_identities_load_file(&ids, &n, path, &err), 0);
   age_identities_free(ids, n);
 
+  /* A Kubernetes Secret volume: owned by root, group-readable (fsGroup),
+   * read by another user: accepted; other-readable or group-writable: not.
+   * Needs root to give the file away. */
+  if (geteuid() == 0) {
+    assert_int_equal(chmod(dir, 0711), 0); /* the other user must reach the file */
+    assert_int_equal(chown(path, 0, 65532), 0); /* root:fsGroup, as the kubelet does */
+    assert_int_equal(chmod(path, 0440), 0);
+    assert_int_equal(setegid(65532), 0);
+    assert_int_equal(seteuid(65532), 0);
+    assert_int_equal(age_identities_load_file(&ids, &n, path, &err), 0);
+    age_identities_free(ids, n);
+    assert_int_equal(seteuid(0), 0);
+    static const mode_t foreign_bad[] = {0444, 0460}; /* other-readable, group-writable */
+    for (size_t i = 0; i < sizeof(foreign_bad) / sizeof(*foreign_bad); i++) {
+      assert_int_equal(chmod(path, foreign_bad[i]), 0);
+      assert_int_equal(seteuid(65532), 0);
+      assert_int_equal(age_identities_load_file(&ids, &n, path, &err), OS_EPERM);
+      assert_int_equal(seteuid(0), 0);
+    }
+    assert_int_equal(setegid(0), 0);
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(chmod(dir, 0700), 0);
+  } else {
+    print_message("skipped: the foreign-owner identity file case needs root\n");
+  }
+
   /* A bad line is reported by number, never by content. */
   write_file(path, "# ok\nAGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
              0600);
