@@ -1,6 +1,7 @@
 /* orgsecrets-controller: flags and signals only; the work is in pkg/reconcile. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,11 @@ int main(int argc, char **argv) {
   o.identity_files = ids;
   o.n_identity_files = n_ids;
   os_log_setup(verbose ? OS_LOG_DEBUG : OS_LOG_INFO, json_logs);
+#ifdef M_ARENA_MAX
+  /* a few long-lived threads: per-thread malloc arenas would mostly hold
+   * fragments of the first sync */
+  mallopt(M_ARENA_MAX, 2);
+#endif
   /* the process holds private keys and values: no core dumps, no ptrace by
    * other processes of the same user */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)

@@ -451,6 +451,9 @@ static void *watch_thread(void *arg) {
       continue;
     }
     backoff = 1;
+#ifdef __GLIBC__
+    malloc_trim(0); /* a large list is parsed and dropped: give it back */
+#endif
     while (!*c->stop) {
       char *last = NULL;
       os_error werr = OS_ERROR_INIT;
@@ -1151,6 +1154,9 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     }
 #endif
     if (!atomic_load(&c.ready) && (c.n_plans > 0 || last_rc == 0)) {
+#ifdef __GLIBC__
+      malloc_trim(0); /* the first pass unsealed and wrote everything */
+#endif
       atomic_store(&c.ready, true);
       os_log_info("first sync done: ready");
     }
