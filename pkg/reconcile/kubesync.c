@@ -49,6 +49,80 @@ static int cache_key(char *out, size_t n, const char *ns, const char *name) {
   return (w < 0 || (size_t)w >= n) ? -1 : 0;
 }
 
+/* SHA-256 (hex) over a Secret's data, sorted (key, base64 value) pairs; kept
+ * in memory only, to notice drift without holding the data itself. */
+static void data_digest(char out[65], json_t *data) {
+  size_t n = json_object_size(data);
+  const char **keys = calloc(n ? n : 1, sizeof(*keys));
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  unsigned char d[32];
+  unsigned int dl = 0;
+  memset(d, 0, sizeof(d));
+  if (keys != NULL && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(data, k, v) { keys[i++] = k; }
+    for (size_t a = 1; a < n; a++) {
+      const char *x = keys[a];
+      size_t b = a;
+      for (; b > 0 && strcmp(keys[b - 1], x) > 0; b--)
+        keys[b] = keys[b - 1];
+      keys[b] = x;
+    }
+    for (i = 0; i < n; i++) {
+      const char *b64 = json_string_value(json_object_get(data, keys[i]));
+      EVP_DigestUpdate(md, keys[i], strlen(keys[i]) + 1);
+      EVP_DigestUpdate(md, b64 ? b64 : "", b64 ? strlen(b64) + 1 : 1);
+    }
+    EVP_DigestFinal_ex(md, d, &dl);
+  }
+  EVP_MD_CTX_free(md);
+  free(keys);
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < 32; i++) {
+    out[2 * i] = hex[d[i] >> 4];
+    out[2 * i + 1] = hex[d[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+/* What the cache keeps of a Secret: name, namespace, resourceVersion, uid,
+ * our labels and annotation, type, the data's digest and key names; not the
+ * values (they are in the plan) nor managedFields. */
+static json_t *slim(const json_t *obj) {
+  json_t *meta = json_object_get(obj, "metadata");
+  json_t *labels = json_object_get(meta, "labels");
+  json_t *ann = json_object_get(meta, "annotations");
+  static const char *keep_labels[] = {KUBESYNC_LABEL_MANAGED_BY, "app.kubernetes.io/part-of",
+                                      KUBESYNC_LABEL_ORG, KUBESYNC_LABEL_ENV, KUBESYNC_LABEL_APP};
+  json_t *sl = json_object(), *sa = json_object(), *keys = json_array();
+  json_t *out = json_pack("{s:{s:O?,s:O?,s:O?,s:O?,s:o,s:o},s:O?,s:o}", "metadata", "name",
+                          json_object_get(meta, "name"), "namespace",
+                          json_object_get(meta, "namespace"), "resourceVersion",
+                          json_object_get(meta, "resourceVersion"), "uid",
+                          json_object_get(meta, "uid"), "labels", sl, "annotations", sa, "type",
+                          json_object_get(obj, "type"), "dataKeys", keys);
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < sizeof(keep_labels) / sizeof(keep_labels[0]); i++) {
+    json_t *v = json_object_get(labels, keep_labels[i]);
+    if (v != NULL)
+      json_object_set(sl, keep_labels[i], v);
+  }
+  json_t *sum = json_object_get(ann, KUBESYNC_ANNOTATION_CHECKSUM);
+  if (sum != NULL)
+    json_object_set(sa, KUBESYNC_ANNOTATION_CHECKSUM, sum);
+  json_t *data = json_object_get(obj, "data");
+  const char *k;
+  json_t *v;
+  json_object_foreach(data, k, v) { json_array_append_new(keys, json_string(k)); }
+  char d[65];
+  data_digest(d, data);
+  json_object_set_new(out, "dataDigest", json_string(d));
+  return out;
+}
+
 static void apply_locked(kubesync_cache *c, const char *type, json_t *obj) {
   char key[600];
   if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
@@ -56,10 +130,9 @@ static void apply_locked(kubesync_cache *c, const char *type, json_t *obj) {
   if (strcmp(type, "DELETED") == 0) {
     json_object_del(c->objs, key);
   } else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-    /* managedFields can outweigh the data; an update that omits them keeps
-     * them on the server */
-    json_object_del(json_object_get(obj, "metadata"), "managedFields");
-    json_object_set(c->objs, key, obj);
+    json_t *sl = slim(obj);
+    if (sl != NULL)
+      json_object_set_new(c->objs, key, sl);
   }
 }
 
@@ -250,12 +323,12 @@ static bool owned_by(const json_t *obj, const plan_target *t) {
          strcmp(e, t->environment) == 0;
 }
 
-/* True when live already equals what we would write. */
+/* True when live (a cache record) already equals what we would write. */
 static bool up_to_date(const json_t *live, const plan_target *t, json_t *data,
                        const char *checksum) {
-  json_t *live_data = json_object_get(live, "data");
-  bool same_data = live_data != NULL ? json_equal(live_data, data) == 1
-                                     : json_object_size(data) == 0;
+  char want[65];
+  data_digest(want, data);
+  const char *have = json_string_value(json_object_get(live, "dataDigest"));
   const char *sum = json_string_value(json_object_get(
       json_object_get(json_object_get(live, "metadata"), "annotations"), KUBESYNC_ANNOTATION_CHECKSUM));
   const char *type = json_string_value(json_object_get(live, "type"));
@@ -263,9 +336,32 @@ static bool up_to_date(const json_t *live, const plan_target *t, json_t *data,
   bool same_app = (t->application == NULL && app == NULL) ||
                   (t->application && app && strcmp(app, t->application) == 0);
   const char *part = label_of(live, "app.kubernetes.io/part-of");
-  return same_data && sum != NULL && strncmp(sum, "hmac-sha256:", 12) == 0 &&
-         strcmp(sum + 12, checksum) == 0 && type != NULL && strcmp(type, "Opaque") == 0 &&
-         same_app && part != NULL && owned_by(live, t);
+  return have != NULL && strcmp(have, want) == 0 && sum != NULL &&
+         strncmp(sum, "hmac-sha256:", 12) == 0 && strcmp(sum + 12, checksum) == 0 &&
+         type != NULL && strcmp(type, "Opaque") == 0 && same_app && part != NULL &&
+         owned_by(live, t);
+}
+
+/* A merge patch that brings live (a cache record) to data, our labels and
+ * checksum, with resourceVersion as precondition; keys live has and data
+ * lacks are removed (null). */
+static json_t *update_patch(const json_t *live, const plan_target *t, json_t *data,
+                            const char *checksum) {
+  char sum[80];
+  snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
+  json_t *d = json_deep_copy(data);
+  size_t i;
+  json_t *k;
+  json_array_foreach(json_object_get(live, "dataKeys"), i, k) {
+    const char *name = json_string_value(k);
+    if (name != NULL && json_object_get(d, name) == NULL)
+      json_object_set_new(d, name, json_null());
+  }
+  return json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s,s:s?},s:{s:s}},s:o}", "metadata", "resourceVersion",
+                   meta_str(live, "resourceVersion"), "labels", KUBESYNC_LABEL_MANAGED_BY,
+                   KUBESYNC_MANAGER, "app.kubernetes.io/part-of", "orgsecrets", KUBESYNC_LABEL_ORG,
+                   t->organization, KUBESYNC_LABEL_ENV, t->environment, KUBESYNC_LABEL_APP,
+                   t->application, "annotations", KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
 static void emit(kubesync_event_fn fn, void *ctx, kubesync_event_kind kind, const char *ns,
@@ -311,20 +407,51 @@ static void note_failure(run_state *st, int rc, const os_error *e) {
 static int rollout_namespace(run_state *st, const char *ns, const char *secret, const char *sum,
                              os_error *err);
 
+/* Reads the live Secret (404: NULL), records it in the cache and returns it
+ * whole; the caller decrefs. */
+static int read_live(run_state *st, const char *item, const char *ns, const char *name,
+                     json_t **out) {
+  *out = NULL;
+  os_error ge = OS_ERROR_INIT;
+  int g = kube_get(st->k, item, out, &ge);
+  if (g == 0) {
+    apply_locked(st->cache, "MODIFIED", *out);
+    return 0;
+  }
+  if (g == OS_ENOTFOUND) {
+    json_t *gone = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", ns, "name", name);
+    if (gone) {
+      apply_locked(st->cache, "DELETED", gone);
+      json_decref(gone);
+    }
+    return 0;
+  }
+  note_failure(st, g, &ge);
+  return g;
+}
+
 /* Brings one (target, namespace) Secret to its desired content. */
 static void sync_one(run_state *st, const plan_target *t, const char *ns) {
   char key[600];
   if (cache_key(key, sizeof(key), ns, t->secret_name) < 0)
     return;
   json_object_set_new(st->wanted, key, json_true());
-  json_t *live = json_incref(json_object_get(st->cache->objs, key));
   char *item = path_of(ns, t->secret_name);
   char *coll = path_of(ns, NULL);
   os_error e = OS_ERROR_INIT;
   bool changed = false;
   char sum[65] = {0};
+  /* values the plan keeps from the live Secret need the live data */
+  bool need_values = t->n_kept > 0 || t->keep_unknown;
+  json_t *full = NULL;
+  if (item == NULL || coll == NULL)
+    goto done;
+  if (need_values && json_object_get(st->cache->objs, key) != NULL &&
+      read_live(st, item, ns, t->secret_name, &full) < 0)
+    goto done;
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-    json_t *data = desired_data(t, live);
+    json_t *live = json_object_get(st->cache->objs, key); /* borrowed cache record */
+    json_t *data = desired_data(t, full);
     int rc = data ? kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
     if (rc < 0) {
       json_decref(data);
@@ -348,38 +475,35 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       json_decref(data);
       break;
     }
-    json_t *obj = live ? json_deep_copy(live) : json_object();
     json_t *out = NULL;
-    if (obj == NULL || stamp(obj, t, ns, data, sum) < 0) {
+    bool update = live != NULL;
+    if (update) {
+      json_t *patch = update_patch(live, t, data, sum);
+      rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, &out, &e)
+                 : os_error_set(&e, OS_ENOMEM, "out of memory");
+      json_decref(patch);
+    } else {
+      json_t *obj = json_object();
+      rc = obj && stamp(obj, t, ns, data, sum) == 0 ? kube_create(st->k, coll, obj, &out, &e)
+                                                    : os_error_set(&e, OS_ENOMEM, "out of memory");
       json_decref(obj);
-      json_decref(data);
-      os_error_set(&e, OS_ENOMEM, "out of memory");
-      note_failure(st, OS_ENOMEM, &e);
-      break;
     }
     json_decref(data);
-    if (live != NULL) {
-      rc = kube_update(st->k, item, obj, &out, &e);
-    } else {
-      json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
-      rc = kube_create(st->k, coll, obj, &out, &e);
-    }
-    json_decref(obj);
     if (rc == 0) {
       if (out != NULL)
         apply_locked(st->cache, "MODIFIED", out);
-      if (live != NULL)
+      if (update)
         st->res->updated++;
       else
         st->res->created++;
-      emit(st->on_event, st->ctx, live ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns, t->secret_name,
-           "Secret", out, t, live ? "updated" : "created");
+      emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
+           t->secret_name, "Secret", out, t, update ? "updated" : "created");
       json_decref(out);
       changed = true;
       break;
     }
     json_decref(out);
-    if (rc == OS_ENOTFOUND && live == NULL) {
+    if (rc == OS_ENOTFOUND && !update) {
       st->res->missing_namespaces++;
       emit(st->on_event, st->ctx, KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
            t, "namespace not found; skipped");
@@ -390,24 +514,14 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       break;
     }
     if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND) {
-      /* someone else wrote (409) or deleted it (404 on update): re-read and try again */
-      json_decref(live);
-      live = NULL;
-      json_t *fresh = NULL;
-      os_error ge = OS_ERROR_INIT;
-      int g = kube_get(st->k, item, &fresh, &ge);
-      if (g == 0) {
-        live = fresh;
-        apply_locked(st->cache, "MODIFIED", fresh);
-      } else if (g == OS_ENOTFOUND) {
-        json_t *gone = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", ns, "name", t->secret_name);
-        if (gone) {
-          apply_locked(st->cache, "DELETED", gone);
-          json_decref(gone);
-        }
-      } else {
-        note_failure(st, g, &ge);
+      /* someone else wrote (409) or deleted it (404 on update): read again, retry */
+      json_decref(full);
+      full = NULL;
+      if (read_live(st, item, ns, t->secret_name, &full) < 0)
         break;
+      if (!need_values) {
+        json_decref(full);
+        full = NULL;
       }
       if (attempt + 1 == MAX_CONFLICT_RETRIES) {
         os_error_set(&e, OS_ECONFLICT, "secret %s/%s: still conflicting after %d attempts", ns,
@@ -426,7 +540,8 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     if (r < 0)
       note_failure(st, r, &re);
   }
-  json_decref(live);
+done:
+  json_decref(full);
   free(item);
   free(coll);
 }

@@ -37,13 +37,13 @@ class FaultsTest(unittest.TestCase):
         # the cache is stale, the PUT gets 409, we re-read and win
         self.org.set("API_KEY", "prod", "ak-faults-rotated")
         VALUES["API_KEY"] = "ak-faults-rotated"
-        self.fake.fault(method="PUT", path="/secrets/acme-secrets", status=409, count=2,
+        self.fake.fault(method="PATCH", path="/secrets/acme-secrets", status=409, count=2,
                         reason="Conflict", message="the object has been modified")
         rc, out = self.ctl.once()
         self.assertEqual(rc, 0, out)
         self.expect_synced()
-        puts = [r for r in self.fake.requests() if r["method"] == "PUT"]
-        self.assertEqual([r["status"] for r in puts][-3:], [409, 409, 200])
+        patches = [r for r in self.fake.requests() if r["method"] == "PATCH"]
+        self.assertEqual([r["status"] for r in patches][-3:], [409, 409, 200])
 
     def test_bursts_of_429_500_and_drops_converge(self):
         self.fake.fault(path="/api/v1/secrets", status=429, count=3, retryAfter=1)

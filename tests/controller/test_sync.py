@@ -82,7 +82,7 @@ class SyncTest(unittest.TestCase):
         rc, out = self.ctl.once()
         self.assertEqual(rc, 0, out)
         writes = [(w["method"], w["path"]) for w in self.fake.writes(exclude_events=True)]
-        self.assertEqual(writes, [("PUT", "/api/v1/namespaces/api/secrets/api-secrets")])
+        self.assertEqual(writes, [("PATCH", "/api/v1/namespaces/api/secrets/api-secrets")])
         self.assertEqual(self.fake.secret_values("api", "api-secrets")["FEATURE_FLAGS"], "flags-zz-7781-app-v2")
 
     def test_deletion_removes_key_and_unwanted_secret(self):

@@ -25,12 +25,11 @@ const CHART = path.join(ROOT, "charts", "orgsecrets");
 
 // The controller's API access (DESIGN.md / issue #6), exactly.
 const CLUSTER_RULES = [
-  { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
-  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["orgsecrets.io"], resources: ["organizations", "orgsecrets"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["orgsecrets.io"], resources: ["organizations/status", "orgsecrets/status"], verbs: ["get", "update", "patch"] },
-  { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["get", "list", "watch", "patch"] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  { apiGroups: ["orgsecrets.io"], resources: ["organizations", "orgsecrets"], verbs: ["list", "watch"] },
+  { apiGroups: ["orgsecrets.io"], resources: ["orgsecrets/status"], verbs: ["patch"] },
+  { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["list", "patch"] },
 ];
 const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
 const STD_LABELS = ["name", "instance", "version", "component", "part-of", "managed-by"].map((k) => `app.kubernetes.io/${k}`);
