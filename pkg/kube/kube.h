@@ -2,9 +2,9 @@
  *
  * Threading: a kube_client may be shared by any number of threads once
  * kube_client_new() returned. Each request takes a CURL easy handle from a
- * small internal pool (a new one when the pool is empty); connections, DNS
- * and TLS sessions are shared through a CURL share handle guarded by
- * mutexes; the credential state (token, exec plugin output, client
+ * small internal pool (a new one when the pool is empty) and keeps its
+ * connections; DNS and TLS sessions are shared through a CURL share handle
+ * guarded by mutexes; the credential state (token, exec plugin output, client
  * certificate) and the rate limiter sit behind their own mutexes.
  * kube_client_free() must be called after every other call has returned.
  * curl_global_init() is called once by kube_client_new() (thread-safe in
