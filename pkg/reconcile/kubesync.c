@@ -49,27 +49,36 @@ static int cache_key(char *out, size_t n, const char *ns, const char *name) {
   return (w < 0 || (size_t)w >= n) ? -1 : 0;
 }
 
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of a Secret's data object, sorted, so that digests do not depend
+ * on JSON key order. Borrowed strings; caller frees the array. NULL on OOM. */
+static const char **sorted_keys(json_t *data, size_t *n) {
+  *n = json_object_size(data);
+  const char **keys = calloc(*n ? *n : 1, sizeof(*keys));
+  if (keys == NULL)
+    return NULL;
+  size_t i = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(data, k, v) { keys[i++] = k; }
+  qsort(keys, *n, sizeof(*keys), cmp_cstr);
+  return keys;
+}
+
 /* SHA-256 (hex) over a Secret's data, sorted (key, base64 value) pairs; kept
  * in memory only, to notice drift without holding the data itself. */
 static void data_digest(char out[65], json_t *data) {
-  size_t n = json_object_size(data);
-  const char **keys = calloc(n ? n : 1, sizeof(*keys));
+  size_t n = 0;
+  const char **keys = sorted_keys(data, &n);
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   unsigned char d[32];
   unsigned int dl = 0;
   memset(d, 0, sizeof(d));
   if (keys != NULL && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(data, k, v) { keys[i++] = k; }
-    for (size_t a = 1; a < n; a++) {
-      const char *x = keys[a];
-      size_t b = a;
-      for (; b > 0 && strcmp(keys[b - 1], x) > 0; b--)
-        keys[b] = keys[b - 1];
-      keys[b] = x;
-    }
+    size_t i;
     for (i = 0; i < n; i++) {
       const char *b64 = json_string_value(json_object_get(data, keys[i]));
       EVP_DigestUpdate(md, keys[i], strlen(keys[i]) + 1);
@@ -184,23 +193,11 @@ int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *
   EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
                          OSSL_PARAM_construct_end()};
-  size_t n = json_object_size(data);
-  const char **keys = calloc(n ? n : 1, sizeof(*keys));
+  size_t n = 0, i;
+  const char **keys = sorted_keys(data, &n);
   if (ctx == NULL || keys == NULL || EVP_MAC_init(ctx, key, 32, params) != 1) {
     rc = os_error_set(err, OS_ECRYPTO, "hmac init failed");
     goto done;
-  }
-  size_t i = 0;
-  const char *k;
-  json_t *v;
-  json_object_foreach(data, k, v) { keys[i++] = k; }
-  /* sorted so the checksum does not depend on JSON key order */
-  for (size_t a = 1; a < n; a++) {
-    const char *x = keys[a];
-    size_t b = a;
-    for (; b > 0 && strcmp(keys[b - 1], x) > 0; b--)
-      keys[b] = keys[b - 1];
-    keys[b] = x;
   }
   for (i = 0; i < n; i++) {
     const char *b64 = json_string_value(json_object_get(data, keys[i]));
