@@ -105,20 +105,29 @@ class ClusterTest(unittest.TestCase):
         self.fake.ok("POST", "/apis/apps/v1/namespaces/shop/deployments", dep)
         self.fake.ok("POST", "/apis/apps/v1/namespaces/shop/deployments", other)
         self.ctl.start("--resync", "1h")
-        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
-        gen0 = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")["metadata"]["generation"]
+        key = "checksum.orgsecrets.io/acme-secrets"
+
+        def annotation():
+            d = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
+            return ((d["spec"]["template"].get("metadata") or {}).get("annotations") or {}).get(key), d
+
+        def secret_sum():
+            s = self.fake.secret("shop", "acme-secrets")
+            return s and s["metadata"]["annotations"]["orgsecrets.io/checksum"]
+        # the first sync creates the Secret and rolls the workload that uses it
+        first = wait_for(secret_sum, what="first sync")
+        wait_for(lambda: annotation()[0] == first, what="first rollout")
+        gen0 = annotation()[1]["metadata"]["generation"]
         self.org.set("API_KEY", "prod", "ak-cluster-33cc")
         VALUES["API_KEY2"] = "ak-cluster-33cc"
         self.apply(self.org.path("prod", "API_KEY"))
         wait_for(lambda: (self.fake.secret_values("shop", "acme-secrets") or {}).get("API_KEY") == "ak-cluster-33cc",
                  what="CR change delivered")
-        def rolled():
-            d = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
-            return d["metadata"]["generation"] > gen0 and d
-        d = wait_for(rolled, what="rollout annotation")
-        ann = d["spec"]["template"]["metadata"]["annotations"]
-        self.assertEqual(ann["checksum.orgsecrets.io/acme-secrets"],
-                         self.fake.secret("shop", "acme-secrets")["metadata"]["annotations"]["orgsecrets.io/checksum"])
+        second = secret_sum()
+        self.assertNotEqual(first, second)
+        wait_for(lambda: annotation()[0] == second, what="rollout for the change")
+        d = annotation()[1]
+        self.assertEqual(d["metadata"]["generation"], gen0 + 1, "one rollout per change")
         untouched = self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/not-opted-in")
         self.assertEqual(untouched["metadata"]["generation"], 1)
         # nothing changed: no further rollout

@@ -847,18 +847,26 @@ static void test_client_certificate(void **state) {
   kube_client *k = client_for(kubeconfig, "fakeapi-cert", 0, 0);
   os_error err = OS_ERROR_INIT;
   json_t *out = NULL;
+  json_decref(fake("DELETE", "/fake/requests", NULL)); /* only this test's GET can match */
   assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0);
   json_decref(out);
-  json_t *reqs = fake("GET", "/fake/requests", NULL);
-  /* the newest GET of that path: a watch of an earlier test may be logged
-   * later, when it ends */
+  /* the newest GET of that path: the fake logs a request after answering
+   * it, and a watch of an earlier test when it ends, so look for it */
+  json_t *reqs = NULL;
   const char *auth = NULL;
-  for (size_t i = json_array_size(reqs); i-- > 0 && auth == NULL;) {
-    json_t *r = json_array_get(reqs, i);
-    const char *m = json_string_value(json_object_get(r, "method"));
-    const char *p = json_string_value(json_object_get(r, "path"));
-    if (m && p && strcmp(m, "GET") == 0 && strcmp(p, "/api/v1/namespaces/default") == 0)
-      auth = json_string_value(json_object_get(r, "auth"));
+  for (int tries = 0; tries < 60 && auth == NULL; tries++) {
+    if (reqs != NULL) {
+      json_decref(reqs);
+      usleep(50000);
+    }
+    reqs = fake("GET", "/fake/requests", NULL);
+    for (size_t i = json_array_size(reqs); i-- > 0 && auth == NULL;) {
+      json_t *r = json_array_get(reqs, i);
+      const char *m = json_string_value(json_object_get(r, "method"));
+      const char *p = json_string_value(json_object_get(r, "path"));
+      if (m && p && strcmp(m, "GET") == 0 && strcmp(p, "/api/v1/namespaces/default") == 0)
+        auth = json_string_value(json_object_get(r, "auth"));
+    }
   }
   assert_non_null(auth);
   assert_string_equal(auth, "cert");  /* authenticated by certificate, not bearer */
