@@ -623,7 +623,7 @@ static void test_watch_stop_flag(void **state) {
                               &last, &stop, &err), 0);
   double took = now_s() - t0;
   pthread_join(t, NULL);
-  assert_true(took >= 0.4 && took < 2.0);
+  assert_true(took >= 0.4 && took < 4.0); /* stop polled each second; slack for loaded CI */
   free(last);
   kube_client_free(k);
 }
