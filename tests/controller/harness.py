@@ -105,7 +105,16 @@ class Fake:
         return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
 
     def requests(self):
-        return self.ok("GET", "/fake/requests")
+        """The request log, once settled: the fake logs a request after
+        answering it, so read until two reads 100 ms apart agree."""
+        prev = self.ok("GET", "/fake/requests")
+        for _ in range(30):
+            time.sleep(0.1)
+            cur = self.ok("GET", "/fake/requests")
+            if len(cur) == len(prev):
+                return cur
+            prev = cur
+        return prev
 
     def clear_requests(self):
         self.ok("DELETE", "/fake/requests")

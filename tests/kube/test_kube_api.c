@@ -112,7 +112,7 @@ static void fake_do(const char *method, const char *path, const char *body) {
 }
 
 /* Counts logged API requests with method and status whose path contains needle. */
-static int fake_count(const char *method, const char *needle, long status) {
+static int fake_count_now(const char *method, const char *needle, long status) {
   json_t *reqs = fake("GET", "/fake/requests", NULL);
   size_t i;
   json_t *r;
@@ -127,6 +127,20 @@ static int fake_count(const char *method, const char *needle, long status) {
   }
   json_decref(reqs);
   return n;
+}
+
+/* The fake logs a request after answering it: wait (up to 5 s) for the
+ * expected count, then check it stays there. */
+static void expect_count(const char *method, const char *needle, long status, int want) {
+  int n = fake_count_now(method, needle, status);
+  for (int i = 0; i < 50 && n != want; i++) {
+    usleep(100000);
+    n = fake_count_now(method, needle, status);
+  }
+  usleep(100000);
+  n = fake_count_now(method, needle, status);
+  if (n != want)
+    fail_msg("fake saw %d %s %s (status %ld), expected %d", n, method ? method : "*", needle, status, want);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -410,7 +424,7 @@ static void test_list_pagination_selector(void **state) {
   free(rv);
   assert_int_equal(obs_list, 3);  /* observed as LIST, once per page */
   /* three pages of 500 were asked for, two of them with continue */
-  assert_int_equal(fake_count("GET", "/api/v1/namespaces/paging/configmaps", 200), 3);
+  expect_count("GET", "/api/v1/namespaces/paging/configmaps", 200, 3);
   json_t *reqs = fake("GET", "/fake/requests", NULL);
   int with_continue = 0;
   size_t i;
@@ -650,7 +664,7 @@ static void test_429_retry_after(void **state) {
   assert_int_equal(kube_create(k, "/api/v1/namespaces/default/configmaps", o, NULL, &err), 0);
   json_decref(o);
   assert_int_equal(obs_429, 2);
-  assert_int_equal(fake_count("POST", "/api/v1/namespaces/default/configmaps", 201), 1);
+  expect_count("POST", "/api/v1/namespaces/default/configmaps", 201, 1);
   /* more 429s than max_retries: gives up with the code in the message */
   kube_options opt = {.kubeconfig = kubeconfig, .max_retries = 2, .observe = observe};
   kube_client *k2 = NULL;
@@ -685,7 +699,7 @@ static void test_5xx_and_drops(void **state) {
   json_decref(out);
   /* libcurl itself resends once when a reused connection dies silently */
   assert_true(obs_net >= 1 && obs_net <= 2);
-  assert_int_equal(fake_count("GET", "/api/v1/namespaces/default", -1), 2);
+  expect_count("GET", "/api/v1/namespaces/default", -1, 2);
 
   /* a PUT (idempotent) through 502/504 */
   obs_reset();
@@ -712,7 +726,7 @@ static void test_5xx_and_drops(void **state) {
   assert_int_equal(obs_total, 1);
   assert_int_equal(obs_net, 1);
   /* sent once only, even though a warm connection was available (no silent resend) */
-  assert_int_equal(fake_count("POST", "/api/v1/namespaces/default/configmaps", -1), 1);
+  expect_count("POST", "/api/v1/namespaces/default/configmaps", -1, 1);
   /* ... but it is retried on 503 */
   obs_reset();
   fake_do("POST", "/fake/faults", "{\"method\":\"POST\",\"path\":\"configmaps\",\"status\":503,\"count\":2}");
@@ -753,7 +767,7 @@ static void test_token_rotation(void **state) {
   json_decref(out);
   assert_int_equal(obs_401, 1);
   assert_int_equal(obs_2xx, 1);
-  assert_int_equal(fake_count("GET", "/api/v1/namespaces/default", 401), 1);
+  expect_count("GET", "/api/v1/namespaces/default", 401, 1);
   /* a later request uses the new token straight away */
   obs_reset();
   assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0);
@@ -897,7 +911,7 @@ static void test_wrong_ca_fails(void **state) {
   assert_non_null(strstr(err.msg, "TLS verification failed"));
   assert_int_equal(obs_total, 1);  /* not retried */
   assert_int_equal(obs_net, 1);
-  assert_int_equal(fake_count(NULL, "/api", 0), 0);
+  expect_count(NULL, "/api", 0, 0);
   kube_client_free(k);
   free(kc);
 }
