@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import tempfile
+import time
 import unittest
 
 import yaml
@@ -134,7 +135,6 @@ class ClusterTest(unittest.TestCase):
         gen1 = d["metadata"]["generation"]
         self.fake.ok("DELETE", "/api/v1/namespaces/shop/secrets/acme-secrets")  # drift: same content restored
         wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="restored")
-        import time
         time.sleep(1)
         self.assertEqual(self.fake.ok("GET", "/apis/apps/v1/namespaces/shop/deployments/web")["metadata"]["generation"], gen1)
 
