@@ -153,6 +153,27 @@ int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len
  * "FILE:LINE: msg"). */
 int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err);
 
+/* What cross-document validation needs of a secret, for callers that keep
+ * secrets in a smaller form than spec_secret (the controller). Borrowed. */
+typedef struct spec_secret_ref {
+  const char *organization, *environment, *application, *name;
+  spec_pos pos;
+  struct {
+    int organization, environment, name, application;
+  } lines;
+} spec_secret_ref;
+void spec_secret_ref_of(spec_secret_ref *r, const spec_secret *s);
+
+/* spec_tree_validate in two halves, with the same messages: the checks of
+ * one secret that need no other document (name, recipients, encryptedValue
+ * frame, timestamps), and the Organization's own checks plus those across
+ * documents (organization, environment and application known, duplicates).
+ * Both return 0 when there is no error, else the first error. */
+int spec_secret_validate_local(const spec_secret *s, spec_problem_fn report, void *ctx,
+                               os_error *err);
+int spec_validate_refs(const spec_org *o, const spec_secret_ref *const *refs, size_t n,
+                       spec_problem_fn report, void *ctx, os_error *err);
+
 void spec_tree_free(spec_tree *t);
 
 /* Canonical YAML: stable key order, stable quoting, LF line endings.

@@ -629,6 +629,35 @@ static spec_pos field_pos(const spec_secret *s, int line) {
   return p;
 }
 
+/* The checks that need the Organization: org, environment, application. */
+static void validate_ref(vctx *v, const spec_org *o, const spec_secret_ref *r) {
+  const char *name = r->name ? r->name : "";
+  spec_pos at = {r->pos.file, r->lines.organization > 0 ? r->lines.organization : r->pos.line};
+  if (r->organization == NULL || strcmp(r->organization, o->id ? o->id : "") != 0)
+    problem(v, &at, true, "secret %.253s: organization \"%.80s\" is not \"%.80s\"", name,
+            r->organization ? r->organization : "", o->id ? o->id : "");
+  at.line = r->lines.environment > 0 ? r->lines.environment : r->pos.line;
+  if (spec_org_find_env(o, r->environment) == NULL)
+    problem(v, &at, true, "secret %.253s: unknown environment \"%.80s\"", name,
+            r->environment ? r->environment : "");
+  at.line = r->lines.application > 0 ? r->lines.application : r->pos.line;
+  if (r->application != NULL && spec_org_find_app(o, r->application) == NULL)
+    problem(v, &at, true, "secret %.253s: unknown application \"%.80s\"", name, r->application);
+}
+
+void spec_secret_ref_of(spec_secret_ref *r, const spec_secret *s) {
+  r->organization = s->organization;
+  r->environment = s->environment;
+  r->application = s->application;
+  r->name = s->name;
+  r->pos = s->pos;
+  r->lines.organization = s->lines.organization;
+  r->lines.environment = s->lines.environment;
+  r->lines.name = s->lines.name;
+  r->lines.application = s->lines.application;
+}
+
+/* o NULL: only the checks that need no other document. */
 static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
   const spec_pos *p = &s->pos;
   spec_pos at;
@@ -636,17 +665,11 @@ static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
   at = field_pos(s, s->lines.name);
   if (!spec_secret_name_valid(s->name))
     problem(v, &at, true, "spec.name: \"%.80s\" is not a valid secret name", name);
-  at = field_pos(s, s->lines.organization);
-  if (s->organization == NULL || strcmp(s->organization, o->id ? o->id : "") != 0)
-    problem(v, &at, true, "secret %.253s: organization \"%.80s\" is not \"%.80s\"", name,
-            s->organization ? s->organization : "", o->id ? o->id : "");
-  at = field_pos(s, s->lines.environment);
-  if (spec_org_find_env(o, s->environment) == NULL)
-    problem(v, &at, true, "secret %.253s: unknown environment \"%.80s\"", name,
-            s->environment ? s->environment : "");
-  at = field_pos(s, s->lines.application);
-  if (s->application != NULL && spec_org_find_app(o, s->application) == NULL)
-    problem(v, &at, true, "secret %.253s: unknown application \"%.80s\"", name, s->application);
+  if (o != NULL) {
+    spec_secret_ref r;
+    spec_secret_ref_of(&r, s);
+    validate_ref(v, o, &r);
+  }
   if (s->n_recipients == 0)
     problem(v, p, true, "secret %.253s: no recipients", name);
   for (size_t i = 0; i < s->n_recipients; i++)
@@ -702,6 +725,72 @@ int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os
     report_duplicates(&v, items, t->n_secrets, "secret");
     free(items);
   }
+  return v.rc;
+}
+
+int spec_secret_validate_local(const spec_secret *s, spec_problem_fn report, void *ctx,
+                               os_error *err) {
+  vctx v = {report, ctx, err, 0};
+  validate_secret(&v, NULL, s);
+  return v.rc;
+}
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+typedef struct ref_at {
+  const spec_secret_ref *r;
+  size_t index;
+} ref_at;
+
+static int cmp_ref(const void *x, const void *y) {
+  const ref_at *a = x, *b = y;
+  const spec_secret_ref *p = a->r, *q = b->r;
+  int c = strcmp(nz(p->organization), nz(q->organization));
+  if (c == 0)
+    c = strcmp(nz(p->environment), nz(q->environment));
+  if (c == 0)
+    c = strcmp(nz(p->name), nz(q->name));
+  if (c == 0) /* stable: the first one given stays, later ones are reported */
+    c = a->index < b->index ? -1 : a->index > b->index;
+  return c;
+}
+
+static spec_pos name_pos(const spec_secret_ref *r) {
+  spec_pos at = {r->pos.file, r->lines.name > 0 ? r->lines.name : r->pos.line};
+  return at;
+}
+
+int spec_validate_refs(const spec_org *o, const spec_secret_ref *const *refs, size_t n,
+                       spec_problem_fn report, void *ctx, os_error *err) {
+  vctx v = {report, ctx, err, 0};
+  validate_org(&v, o);
+  for (size_t i = 0; i < n; i++)
+    validate_ref(&v, o, refs[i]);
+  if (n < 2)
+    return v.rc;
+  /* duplicates: sort small (pointer, index) pairs, not copies of the
+   * names and positions (this runs on every controller pass) */
+  ref_at *sorted = malloc(n * sizeof(*sorted));
+  if (sorted == NULL) {
+    problem(&v, NULL, true, "out of memory");
+    return v.rc;
+  }
+  for (size_t i = 0; i < n; i++)
+    sorted[i] = (ref_at){refs[i], i};
+  qsort(sorted, n, sizeof(*sorted), cmp_ref);
+  for (size_t i = 1; i < n; i++) {
+    size_t first = i - 1;
+    const spec_secret_ref *f = sorted[first].r;
+    while (i < n && strcmp(nz(sorted[i].r->organization), nz(f->organization)) == 0 &&
+           strcmp(nz(sorted[i].r->environment), nz(f->environment)) == 0 &&
+           strcmp(nz(sorted[i].r->name), nz(f->name)) == 0) {
+      spec_pos at = name_pos(sorted[i].r), at0 = name_pos(f);
+      problem(&v, &at, true, "duplicate secret %.253s (first at %s:%d)", nz(sorted[i].r->name),
+              where_file(&at0), at0.line);
+      i++;
+    }
+  }
+  free(sorted);
   return v.rc;
 }
 
