@@ -28,7 +28,7 @@
 #define EXEC_TIMEOUT_MS 60000L
 #define POOL_MAX 8
 #define LIST_PAGE 500
-#define LIST_MAX_PAGES 4000      /* 2 million items */
+#define LIST_MAX_ITEMS 2000000   /* per list, across pages */
 #define RETRY_AFTER_MAX 30L
 #define BACKOFF_BASE 0.2
 #define BACKOFF_CAP 10.0
@@ -922,19 +922,22 @@ int kube_delete(kube_client *c, const char *path, const char *precondition_rv, o
 
 /* ---- list ---- */
 
+/* One attempt at a list: every page in turn, fn called for each item of a
+ * page before the next is asked for. *expired is set when a continue token
+ * was refused as too old, so the caller may start over. */
 static int list_once(kube_client *c, const char *collection_path, const char *sel_esc,
-                     json_t **items_out, char **rv_out, bool *expired, os_error *err) {
+                     size_t limit, kube_list_fn fn, void *ctx, char **rv_out, bool *expired,
+                     os_error *err) {
   *expired = false;
-  json_t *items = json_array();
   char *rv = NULL, *cont = NULL;
   int rc = 0;
   char sep = strchr(collection_path, '?') ? '&' : '?';
-  if (items == NULL)
-    return os_error_set(err, OS_ENOMEM, "out of memory");
-  for (int page = 0;; page++) {
+  /* a server handing out continue tokens forever is cut off after this */
+  size_t max_pages = LIST_MAX_ITEMS / limit + (LIST_MAX_ITEMS % limit != 0);
+  for (size_t page = 0;; page++) {
     os_buf b;
     os_buf_init(&b, 64 * 1024, false);
-    if (os_buf_printf(&b, "%s%climit=%d", collection_path, sep, LIST_PAGE) < 0 ||
+    if (os_buf_printf(&b, "%s%climit=%zu", collection_path, sep, limit) < 0 ||
         (sel_esc && os_buf_printf(&b, "&labelSelector=%s", sel_esc) < 0) ||
         (cont && os_buf_printf(&b, "&continue=%s", cont) < 0)) {
       os_buf_free(&b);
@@ -958,16 +961,20 @@ static int list_once(kube_client *c, const char *collection_path, const char *se
       rc = os_error_set(err, OS_EIO, "list %s: response is not a list", collection_path);
       goto done;
     }
-    if (json_is_array(its) && json_array_extend(items, its) < 0) {
-      json_decref(res);
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-      goto done;
-    }
     const char *r = json_string_value(json_object_get(meta, "resourceVersion"));
     if (page == 0 && r != NULL && (rv = os_strdup(r)) == NULL) {
       json_decref(res);
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
       goto done;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(its, i, it) {
+      if ((rc = fn(ctx, it)) != 0) {
+        json_decref(res);
+        rc = os_error_set(err, rc, "list %s: %s", collection_path, os_error_name(rc));
+        goto done;
+      }
     }
     const char *next = json_string_value(json_object_get(meta, "continue"));
     free(cont);
@@ -980,23 +987,50 @@ static int list_once(kube_client *c, const char *collection_path, const char *se
     }
     if (!more)
       break;
-    if (page + 1 >= LIST_MAX_PAGES) {
-      rc = os_error_set(err, OS_ENOMEM, "list %s: more than %d pages", collection_path,
-                        LIST_MAX_PAGES);
+    if (page + 1 >= max_pages) {
+      rc = os_error_set(err, OS_ENOMEM, "list %s: more than %zu pages", collection_path,
+                        max_pages);
       goto done;
     }
   }
-  *items_out = items;
-  items = NULL;
   if (rv_out != NULL) {
     *rv_out = rv;
     rv = NULL;
   }
 done:
-  json_decref(items);
   free(rv);
   free(cont);
   return rc;
+}
+
+int kube_list_each(kube_client *c, const char *collection_path, const char *label_selector,
+                   size_t page_limit, kube_list_fn fn, void *ctx, char **rv, os_error *err) {
+  if (rv != NULL)
+    *rv = NULL;
+  char *sel = NULL;
+  if (label_selector != NULL && label_selector[0] != '\0' &&
+      (sel = kube_path_escape(label_selector)) == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  size_t limit = page_limit ? page_limit : LIST_PAGE;
+  bool expired = false;
+  int rc = list_once(c, collection_path, sel, limit, fn, ctx, rv, &expired, err);
+  if (rc < 0 && expired) {
+    /* the continue token expired between pages: the caller forgets what it
+     * was given, and the list starts over once */
+    os_error_clear(err);
+    rc = fn(ctx, NULL);
+    rc = rc != 0 ? os_error_set(err, rc, "list %s: %s", collection_path, os_error_name(rc))
+                 : list_once(c, collection_path, sel, limit, fn, ctx, rv, &expired, err);
+  }
+  free(sel);
+  return rc;
+}
+
+/* kube_list()'s callback: items into a JSON array, emptied on a restart. */
+static int collect_item(void *ctx, json_t *item) {
+  json_t *items = ctx;
+  int rc = item != NULL ? json_array_append(items, item) : json_array_clear(items);
+  return rc < 0 ? OS_ENOMEM : 0;
 }
 
 int kube_list(kube_client *c, const char *collection_path, const char *label_selector,
@@ -1004,19 +1038,16 @@ int kube_list(kube_client *c, const char *collection_path, const char *label_sel
   *items = NULL;
   if (rv != NULL)
     *rv = NULL;
-  char *sel = NULL;
-  if (label_selector != NULL && label_selector[0] != '\0' &&
-      (sel = kube_path_escape(label_selector)) == NULL)
+  json_t *all = json_array();
+  if (all == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  bool expired = false;
-  int rc = list_once(c, collection_path, sel, items, rv, &expired, err);
-  if (rc < 0 && expired) {
-    /* the continue token expired between pages: start over once */
-    os_error_clear(err);
-    rc = list_once(c, collection_path, sel, items, rv, &expired, err);
+  int rc = kube_list_each(c, collection_path, label_selector, 0, collect_item, all, rv, err);
+  if (rc < 0) {
+    json_decref(all);
+    return rc;
   }
-  free(sel);
-  return rc;
+  *items = all;
+  return 0;
 }
 
 /* ---- watch ---- */

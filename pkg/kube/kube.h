@@ -16,6 +16,7 @@
 #define ORGSECRETS_KUBE_KUBE_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "common/err.h"
 
@@ -88,12 +89,27 @@ int kube_patch(kube_client *c, const char *path, const char *patch_content_type,
  * carrying preconditions.resourceVersion (stale: OS_ECONFLICT). */
 int kube_delete(kube_client *c, const char *path, const char *precondition_rv, os_error *err);
 
+/* Called by kube_list_each() for each listed item (borrowed for the call;
+ * json_incref to keep it), or with item NULL when the list starts over:
+ * forget every item seen so far, they come again. Returns 0 to go on, or a
+ * negative code that stops the list. */
+typedef int (*kube_list_fn)(void *ctx, json_t *item);
+
 /* Lists every page (limit/continue) of collection_path, optionally filtered
- * by label_selector (unescaped, e.g. "app=x,tier in (a,b)"; may be NULL).
- * *items gets a JSON array (caller json_decref()s); *rv (rv may be NULL) the
- * list's resourceVersion (caller frees). Lists above 64 MiB per page are
- * refused with OS_ENOMEM. A continue token expiring mid-list restarts the
- * list once, then gives OS_EGONE. */
+ * by label_selector (unescaped, e.g. "app=x,tier in (a,b)"; may be NULL),
+ * page_limit items a page (0: 500), and calls fn for each item of a page,
+ * in order, before the next page is asked for: only one page is held at a
+ * time. *rv (rv may be NULL; caller frees) gets the list's resourceVersion
+ * when it returns 0. Pages above 64 MiB are refused with OS_ENOMEM, as is a
+ * list running past 2 million / page_limit pages. A continue token expiring
+ * mid-list restarts the list once (fn(ctx, NULL) first), then gives
+ * OS_EGONE. A negative code from fn is returned, err naming the list. */
+int kube_list_each(kube_client *c, const char *collection_path, const char *label_selector,
+                   size_t page_limit, kube_list_fn fn, void *ctx, char **rv, os_error *err);
+
+/* kube_list_each() gathering every item, so all pages are held at once:
+ * *items gets a JSON array (caller json_decref()s; NULL on error); *rv as
+ * there. */
 int kube_list(kube_client *c, const char *collection_path, const char *label_selector,
               json_t **items, char **rv, os_error *err);
 

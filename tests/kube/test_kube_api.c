@@ -462,6 +462,129 @@ static void test_list_pagination_selector(void **state) {
   kube_client_free(k);
 }
 
+#define EACH_ITEMS 37
+
+typedef struct each_log {
+  int seen[EACH_ITEMS]; /* times each cm-NN was handed over */
+  int items, restarts;
+  int fail_after;       /* fn returns OS_ENOMEM on this item (0: never) */
+} each_log;
+
+static int on_item(void *ctx, json_t *item) {
+  each_log *l = ctx;
+  if (item == NULL) {
+    /* the list starts over: forget what was seen */
+    memset(l->seen, 0, sizeof(l->seen));
+    l->restarts++;
+    return 0;
+  }
+  l->items++;
+  if (l->fail_after > 0 && l->items == l->fail_after)
+    return OS_ENOMEM;
+  const char *name = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+  int i = -1;
+  assert_non_null(name);
+  assert_int_equal(sscanf(name, "cm-%d", &i), 1);
+  assert_true(i >= 0 && i < EACH_ITEMS);
+  l->seen[i]++;
+  return 0;
+}
+
+static void assert_each_once(const each_log *l) {
+  for (int i = 0; i < EACH_ITEMS; i++)
+    if (l->seen[i] != 1)
+      fail_msg("cm-%02d handed over %d times", i, l->seen[i]);
+}
+
+static void test_list_each_pages(void **state) {
+  (void)state;
+  /* 37 ConfigMaps in a fresh namespace, listed 5 a page: 8 pages */
+  os_buf b;
+  os_buf_init(&b, 1u << 20, false);
+  assert_int_equal(os_buf_puts(&b, "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                                   "\"metadata\":{\"name\":\"each\"}}"), 0);
+  for (int i = 0; i < EACH_ITEMS; i++)
+    assert_int_equal(os_buf_printf(&b,
+                                   ",{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+                                   "{\"name\":\"cm-%02d\",\"namespace\":\"each\"},"
+                                   "\"data\":{\"i\":\"%d\"}}",
+                                   i, i),
+                     0);
+  assert_int_equal(os_buf_puts(&b, "]}"), 0);
+  fake_do("POST", "/fake/objects", b.data);
+  os_buf_free(&b);
+  fake_do("DELETE", "/fake/requests", NULL);
+  const char *coll = "/api/v1/namespaces/each/configmaps";
+
+  kube_client *k = client_for(kubeconfig, NULL, 0, 0);
+  os_error err = OS_ERROR_INIT;
+  each_log l;
+  memset(&l, 0, sizeof(l));
+  char *rv = NULL;
+  obs_reset();
+  assert_int_equal(kube_list_each(k, coll, NULL, 5, on_item, &l, &rv, &err), 0);
+  assert_int_equal(l.items, EACH_ITEMS);
+  assert_int_equal(l.restarts, 0);
+  assert_each_once(&l);
+  assert_non_null(rv);
+  assert_true(rv[0] != '\0');
+  free(rv);
+  rv = NULL;
+  assert_int_equal(obs_list, 8);
+  expect_count("GET", coll, 200, 8);
+  json_t *reqs = fake("GET", "/fake/requests", NULL);
+  size_t i;
+  json_t *r;
+  json_array_foreach(reqs, i, r) {
+    const char *q = json_string_value(json_object_get(r, "query"));
+    assert_true(q && strstr(q, "limit=5") && !strstr(q, "labelSelector"));
+  }
+  json_decref(reqs);
+
+  /* the continue token expires mid-list: fn hears of the restart, and after
+   * forgetting sees every item once; rv comes from the second list */
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"continue=\",\"status\":410,\"reason\":\"Expired\",\"count\":1}");
+  memset(&l, 0, sizeof(l));
+  obs_reset();
+  assert_int_equal(kube_list_each(k, coll, NULL, 5, on_item, &l, &rv, &err), 0);
+  assert_int_equal(l.restarts, 1);
+  assert_int_equal(l.items, 5 + EACH_ITEMS);
+  assert_each_once(&l);
+  assert_non_null(rv);
+  free(rv);
+  rv = NULL;
+  assert_int_equal(obs_list, 10);  /* page 1, expired page 2, then pages 1-8 */
+  /* twice: OS_EGONE, no rv */
+  fake_do("POST", "/fake/faults", "{\"method\":\"GET\",\"path\":\"continue=\",\"status\":410,\"reason\":\"Expired\",\"count\":2}");
+  memset(&l, 0, sizeof(l));
+  assert_int_equal(kube_list_each(k, coll, NULL, 5, on_item, &l, &rv, &err), OS_EGONE);
+  assert_int_equal(l.restarts, 1);
+  assert_null(rv);
+  fake_do("DELETE", "/fake/faults", NULL);
+
+  /* fn stops the list: its code comes back, no further page is asked for */
+  memset(&l, 0, sizeof(l));
+  l.fail_after = 7;
+  obs_reset();
+  assert_int_equal(kube_list_each(k, coll, NULL, 5, on_item, &l, &rv, &err), OS_ENOMEM);
+  assert_int_equal(l.items, 7);
+  assert_null(rv);
+  assert_non_null(strstr(err.msg, coll));
+  assert_int_equal(obs_list, 2);
+
+  /* page_limit 0: the default page, everything at once */
+  memset(&l, 0, sizeof(l));
+  fake_do("DELETE", "/fake/requests", NULL);
+  assert_int_equal(kube_list_each(k, coll, NULL, 0, on_item, &l, NULL, &err), 0);
+  assert_each_once(&l);
+  expect_count("GET", coll, 200, 1);
+  reqs = fake("GET", "/fake/requests", NULL);
+  const char *q = json_string_value(json_object_get(json_array_get(reqs, 0), "query"));
+  assert_true(q && strstr(q, "limit=500"));
+  json_decref(reqs);
+  kube_client_free(k);
+}
+
 typedef struct watch_log {
   int added, modified, deleted, bookmarks;
   int stop_after;    /* fn returns non-zero after this many events (0: never) */
@@ -1145,6 +1268,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_crud_and_errors, each_setup),
       cmocka_unit_test_setup(test_list_pagination_selector, each_setup),
+      cmocka_unit_test_setup(test_list_each_pages, each_setup),
       cmocka_unit_test_setup(test_watch_bookmarks_and_gone, each_setup),
       cmocka_unit_test_setup(test_watch_stop_flag, each_setup),
       cmocka_unit_test_setup(test_timeouts, each_setup),
