@@ -61,13 +61,14 @@ typedef struct ctl {
   reconcile_plan **plans;
   size_t n_plans;
   source_cache *src;            /* folder source: files as last read */
-  spec_tree *tree;              /* folder source: a view of the specs the plans came from */
-  const uint8_t *const *digests;/* parallel to tree->secrets */
+  source_view view;             /* folder source: the secrets the plans came from */
   json_t *cr_snapshot;          /* cluster source: specs the plans came from */
   spec_org **cr_orgs_parsed;
   size_t n_cr_orgs_parsed;
   spec_secret **cr_secrets_parsed;
   size_t n_cr_secrets_parsed;
+  plan_secret *cr_refs;         /* the plans' view of cr_secrets_parsed */
+  const plan_secret **cr_refv;
   /* webhook resolver index, under idx_lock: ns -> {NAME: secret}, ns -> [secret] */
   pthread_rwlock_t idx_lock;
   json_t *idx, *idx_lists;
@@ -590,10 +591,11 @@ static void on_envfile_event(void *ctx, const plan_target *t, const char *path, 
   }
 }
 
-static const plan_target *target_of(const reconcile_plan *p, const spec_secret *s) {
+static const plan_target *target_of(const reconcile_plan *p, const plan_secret *ps) {
+  const char *app = ps->ref.application;
   for (size_t i = 0; i < p->n_targets; i++) {
     const char *a = p->targets[i].application;
-    if ((a == NULL && s->application == NULL) || (a && s->application && strcmp(a, s->application) == 0))
+    if ((a == NULL && app == NULL) || (a && app && strcmp(a, app) == 0))
       return &p->targets[i];
   }
   return NULL;
@@ -605,9 +607,10 @@ static void update_statuses(ctl *c, pass_state *ps) {
     const reconcile_plan *p = c->plans[pi];
     for (size_t i = 0; i < p->n_results; i++) {
       const plan_secret_result *r = &p->results[i];
-      const spec_secret *s = r->secret;
+      const spec_secret_ref *s = &r->secret->ref;
+      int64_t generation = r->secret->spec ? r->secret->spec->generation : 0;
       const char *reason = r->reason, *message = r->message;
-      const plan_target *t = target_of(p, s);
+      const plan_target *t = target_of(p, r->secret);
       if (t != NULL && strcmp(reason, "Synced") == 0) {
         char key[32];
         snprintf(key, sizeof(key), "%p", (const void *)t);
@@ -643,17 +646,17 @@ static void update_statuses(ctl *c, pass_state *ps) {
       const char *o_msg = json_string_value(json_object_get(old, "message"));
       json_int_t o_gen = json_integer_value(json_object_get(old, "observedGeneration"));
       bool same = o_status && o_reason && o_msg && strcmp(o_status, status) == 0 &&
-                  strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == s->generation;
+                  strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == generation;
       if (!same && cur != NULL) {
         char now[32];
         rfc3339_now(now, sizeof(now));
         const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
         bool transition = !(o_status && strcmp(o_status, status) == 0);
         json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
-                                  "observedGeneration", (json_int_t)s->generation, "conditions",
+                                  "observedGeneration", (json_int_t)generation, "conditions",
                                   "type", "Ready", "status", status, "reason", reason, "message",
                                   message, "lastTransitionTime", transition || !ltt ? now : ltt,
-                                  "observedGeneration", (json_int_t)s->generation);
+                                  "observedGeneration", (json_int_t)generation);
         char path[600];
         snprintf(path, sizeof(path), "/apis/orgsecrets.io/v1/orgsecrets/%s/status", rname);
         json_t *out = NULL;
@@ -688,10 +691,7 @@ static void free_plans(ctl *c) {
   free(c->plans);
   c->plans = NULL;
   c->n_plans = 0;
-  source_view_free(c->tree);
-  c->tree = NULL;
-  free((void *)(uintptr_t)c->digests);
-  c->digests = NULL;
+  source_view_clear(&c->view);
   for (size_t i = 0; i < c->n_cr_orgs_parsed; i++)
     spec_org_free(c->cr_orgs_parsed[i]);
   free(c->cr_orgs_parsed);
@@ -702,6 +702,10 @@ static void free_plans(ctl *c) {
   free(c->cr_secrets_parsed);
   c->cr_secrets_parsed = NULL;
   c->n_cr_secrets_parsed = 0;
+  free(c->cr_refs);
+  c->cr_refs = NULL;
+  free(c->cr_refv);
+  c->cr_refv = NULL;
 }
 
 static void report_problem(void *ctx, const char *file, int line, const char *msg) {
@@ -715,14 +719,15 @@ static void report_problem(void *ctx, const char *file, int line, const char *ms
 static void audit_unseals(ctl *c, const reconcile_plan *p) {
   for (size_t i = 0; i < p->n_results; i++) {
     const plan_secret_result *r = &p->results[i];
-    const spec_secret *s = r->secret;
+    const spec_secret_ref *s = &r->secret->ref;
     char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
     if (rname == NULL)
       continue;
+    static const uint8_t unknown[8];
+    const uint8_t *d = r->secret->digest ? r->secret->digest : unknown;
     char seen[128];
-    snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, r->digest[0],
-             r->digest[1], r->digest[2], r->digest[3], r->digest[4], r->digest[5], r->digest[6],
-             r->digest[7]);
+    snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, d[0], d[1], d[2],
+             d[3], d[4], d[5], d[6], d[7]);
     bool synced = strcmp(r->reason, "Synced") == 0 || strcmp(r->reason, "Disabled") == 0;
     if (c->audit == NULL && synced) {
       /* without an audit log only failures need remembering (to log once) */
@@ -749,32 +754,23 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
   }
 }
 
-/* A secret just read from the folder: open it now (or drop what this
- * environment never needs) so that its ciphertext can be released at once. */
-static void on_secret_read(void *ctx, spec_secret *s, const uint8_t digest[32]) {
+/* A secret just read from the folder: open it now (or skip what this
+ * environment never needs) so that its spec can be dropped at once. A
+ * failure keeps the spec: the plan retries it and reports why. */
+static int on_secret_read(void *ctx, const spec_secret *s, const uint8_t digest[32]) {
   ctl *c = ctx;
   bool mine = s->environment != NULL && strcmp(s->environment, c->o->environment) == 0;
-  if (mine && s->state == SPEC_STATE_ACTIVE &&
-      plan_cache_prefetch(c->pcache, digest, s, (const age_identity *const *)c->ids, c->n_ids) < 0)
-    return; /* kept: a failure is retried and reported by the plan */
-  free(s->encrypted_value);
-  s->encrypted_value = NULL;
-  s->value_released = true;
-  /* delivery never looks at who wrote what when: keep memory for names */
-  char **unused[] = {&s->description, &s->created_by, &s->created_at, &s->updated_by,
-                     &s->updated_at, &s->rotated_at};
-  for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
-    free(*unused[i]);
-    *unused[i] = NULL;
-  }
+  if (!mine || s->state != SPEC_STATE_ACTIVE)
+    return 0;
+  return plan_cache_prefetch(c->pcache, digest, s, (const age_identity *const *)c->ids, c->n_ids);
 }
 
-static int build_plan(ctl *c, const spec_org *org, spec_secret *const *secrets,
-                      const uint8_t *const *digests, size_t n, bool incomplete, os_error *err) {
+static int build_plan(ctl *c, const spec_org *org, const plan_secret *const *secrets, size_t n,
+                      bool incomplete, os_error *err) {
   if (spec_org_find_env(org, c->o->environment) == NULL)
     return 0;
   plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
-                   c->n_ids, c->ck, incomplete, c->pcache, digests};
+                   c->n_ids, c->ck, incomplete, c->pcache};
   reconcile_plan *p = NULL;
   int rc = plan_build(&p, &in, err);
   if (rc < 0)
@@ -823,9 +819,19 @@ static int load_cluster(ctl *c, os_error *err) {
     }
     c->cr_secrets_parsed[c->n_cr_secrets_parsed++] = s;
   }
+  size_t ns = c->n_cr_secrets_parsed;
+  c->cr_refs = calloc(ns ? ns : 1, sizeof(*c->cr_refs));
+  c->cr_refv = calloc(ns ? ns : 1, sizeof(*c->cr_refv));
+  if (c->cr_refs == NULL || c->cr_refv == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < ns; i++) {
+    plan_secret_of(&c->cr_refs[i], c->cr_secrets_parsed[i], NULL);
+    c->cr_refv[i] = &c->cr_refs[i];
+  }
   for (size_t i = 0; i < c->n_cr_orgs_parsed && rc == 0; i++)
-    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_secrets_parsed, NULL, c->n_cr_secrets_parsed,
-                    incomplete, err);
+    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_refv, ns, incomplete, err);
 done:
   json_decref(orgs);
   json_decref(secs);
@@ -877,14 +883,13 @@ static int reload_source(ctl *c, os_error *err) {
   int rc = 0;
   if (c->o->source_dir != NULL) {
     bool incomplete = false;
-    rc = source_cache_load(c->src, &c->tree, &c->digests, &incomplete, report_problem, c, err);
+    rc = source_cache_load(c->src, &c->view, &incomplete, report_problem, c, err);
     os_log_debug("reload: folder read in %.1f ms", (now_s() - t0) * 1e3);
     if (rc == 0)
-      rc = build_plan(c, c->tree->org, c->tree->secrets, c->digests, c->tree->n_secrets,
-                      incomplete, err);
+      rc = build_plan(c, c->view.org, c->view.secrets, c->view.n_secrets, incomplete, err);
     if (rc == 0 && c->n_plans == 0)
       rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        c->o->environment, c->tree->org->id);
+                        c->o->environment, c->view.org->id);
   } else {
     rc = load_cluster(c, err);
   }

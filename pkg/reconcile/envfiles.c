@@ -7,7 +7,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 
-static bool name_in(char *const *v, size_t n, const char *name) {
+static bool name_in(const char *const *v, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(v[i], name) == 0)
       return true;
@@ -44,7 +44,7 @@ static int cmp_entry(const void *a, const void *b) {
 
 /* Desired entries plus what the old file holds for kept names (borrowed
  * pointers into t and old). */
-static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const plan_entry *old,
+static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const envfile_entry *old,
                  size_t n_old) {
   plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
   if (v == NULL)
@@ -56,7 +56,7 @@ static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const pl
     if (entry_in(t->entries, t->n_entries, old[i].name) != NULL)
       continue;
     if (name_in(t->kept, t->n_kept, old[i].name) || t->keep_unknown)
-      v[n++] = old[i];
+      v[n++] = (plan_entry){old[i].name, old[i].value, old[i].len};
   }
   qsort(v, n, sizeof(*v), cmp_entry);
   *out = v;
@@ -78,7 +78,8 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     const plan_target *t = &p->targets[i];
     os_error ferr = OS_ERROR_INIT;
     char *path = os_path_join(dir, t->env_file);
-    plan_entry *old = NULL, *merged = NULL;
+    envfile_entry *old = NULL;
+    plan_entry *merged = NULL;
     size_t n_old = 0, n_merged = 0;
     char *data = NULL;
     size_t len = 0;

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,56 @@
 
 #define MAX_CONFLICT_RETRIES 4
 
+#define REFRESH_PAGE 100 /* Secrets per list page: a page of values is all the refresh holds */
+
+/* What the cache keeps of one Secret: what ownership, drift and the next
+ * write are decided on, not the values (they are in the plan) nor
+ * managedFields. One allocation: this struct, then its strings. */
+typedef struct secret_rec {
+  struct secret_rec *chain;         /* next in its hash bucket */
+  struct secret_rec *prev, *next;   /* insertion order: unwanted Secrets are deleted in it */
+  uint64_t hash;                    /* of the key, "namespace/name" */
+  const char *ns, *name, *rv, *uid; /* NULL when missing or not a string */
+  const char *org, *env, *app;      /* our labels' values, NULL when missing */
+  const char *keys;                 /* n_keys data key names, each NUL-terminated, in data order */
+  size_t n_keys;
+  uint8_t digest[32];               /* data_digest() of the data */
+  uint8_t checksum[32];             /* the checksum annotation, when has_checksum */
+  bool has_checksum;                /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
+  bool managed_by_us;               /* KUBESYNC_LABEL_MANAGED_BY is KUBESYNC_MANAGER */
+  bool part_of;                     /* "app.kubernetes.io/part-of" is set */
+  bool opaque;                      /* type is "Opaque" */
+  char strings[];
+} secret_rec;
+
+/* Records by key, chained; iterated in insertion order (a record replaced
+ * under its key keeps its place), as the jansson object it replaces was. */
+typedef struct secret_table {
+  secret_rec **buckets; /* n_buckets, a power of two; NULL before the first insert */
+  size_t n_buckets, count;
+  secret_rec *head, *tail;
+} secret_table;
+
 struct kubesync_cache {
   pthread_mutex_t mu;
-  json_t *objs; /* "namespace/name" -> Secret */
+  secret_table secrets;
 };
+
+static void table_clear(secret_table *t) {
+  secret_rec *r = t->head;
+  while (r != NULL) {
+    secret_rec *next = r->next;
+    free(r);
+    r = next;
+  }
+  free(t->buckets);
+  memset(t, 0, sizeof(*t));
+}
 
 int kubesync_cache_new(kubesync_cache **out, os_error *err) {
   kubesync_cache *c = calloc(1, sizeof(*c));
-  if (c == NULL || (c->objs = json_object()) == NULL) {
-    free(c);
+  if (c == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  }
   pthread_mutex_init(&c->mu, NULL);
   *out = c;
   return 0;
@@ -30,7 +70,7 @@ int kubesync_cache_new(kubesync_cache **out, os_error *err) {
 void kubesync_cache_free(kubesync_cache *c) {
   if (c == NULL)
     return;
-  json_decref(c->objs);
+  table_clear(&c->secrets);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
@@ -47,6 +87,15 @@ static const char *label_of(const json_t *obj, const char *key) {
 static int cache_key(char *out, size_t n, const char *ns, const char *name) {
   int w = snprintf(out, n, "%s/%s", ns ? ns : "", name ? name : "");
   return (w < 0 || (size_t)w >= n) ? -1 : 0;
+}
+
+static void hex32(char out[65], const uint8_t in[32]) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < 32; i++) {
+    out[2 * i] = hex[in[i] >> 4];
+    out[2 * i + 1] = hex[in[i] & 15];
+  }
+  out[64] = '\0';
 }
 
 static int cmp_cstr(const void *a, const void *b) {
@@ -68,15 +117,14 @@ static const char **sorted_keys(json_t *data, size_t *n) {
   return keys;
 }
 
-/* SHA-256 (hex) over a Secret's data, sorted (key, base64 value) pairs; kept
- * in memory only, to notice drift without holding the data itself. */
-static void data_digest(char out[65], json_t *data) {
+/* SHA-256 over a Secret's data, sorted (key, base64 value) pairs; kept in
+ * memory only, to notice drift without holding the data itself. */
+static void data_digest(uint8_t out[32], json_t *data) {
   size_t n = 0;
   const char **keys = sorted_keys(data, &n);
   EVP_MD_CTX *md = EVP_MD_CTX_new();
-  unsigned char d[32];
   unsigned int dl = 0;
-  memset(d, 0, sizeof(d));
+  memset(out, 0, 32);
   if (keys != NULL && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -84,74 +132,202 @@ static void data_digest(char out[65], json_t *data) {
       EVP_DigestUpdate(md, keys[i], strlen(keys[i]) + 1);
       EVP_DigestUpdate(md, b64 ? b64 : "", b64 ? strlen(b64) + 1 : 1);
     }
-    EVP_DigestFinal_ex(md, d, &dl);
+    EVP_DigestFinal_ex(md, out, &dl);
   }
   EVP_MD_CTX_free(md);
   free(keys);
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < 32; i++) {
-    out[2 * i] = hex[d[i] >> 4];
-    out[2 * i + 1] = hex[d[i] & 15];
-  }
-  out[64] = '\0';
 }
 
-/* What the cache keeps of a Secret: name, namespace, resourceVersion, uid,
- * our labels and annotation, type, the data's digest and key names; not the
- * values (they are in the plan) nor managedFields. */
-static json_t *slim(const json_t *obj) {
-  json_t *meta = json_object_get(obj, "metadata");
-  json_t *labels = json_object_get(meta, "labels");
-  json_t *ann = json_object_get(meta, "annotations");
-  static const char *keep_labels[] = {KUBESYNC_LABEL_MANAGED_BY, "app.kubernetes.io/part-of",
-                                      KUBESYNC_LABEL_ORG, KUBESYNC_LABEL_ENV, KUBESYNC_LABEL_APP};
-  json_t *sl = json_object(), *sa = json_object(), *keys = json_array();
-  json_t *out = json_pack("{s:{s:O?,s:O?,s:O?,s:O?,s:o,s:o},s:O?,s:o}", "metadata", "name",
-                          json_object_get(meta, "name"), "namespace",
-                          json_object_get(meta, "namespace"), "resourceVersion",
-                          json_object_get(meta, "resourceVersion"), "uid",
-                          json_object_get(meta, "uid"), "labels", sl, "annotations", sa, "type",
-                          json_object_get(obj, "type"), "dataKeys", keys);
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < sizeof(keep_labels) / sizeof(keep_labels[0]); i++) {
-    json_t *v = json_object_get(labels, keep_labels[i]);
-    if (v != NULL)
-      json_object_set(sl, keep_labels[i], v);
+/* The checksum annotation as raw bytes. Only "hmac-sha256:" and 64 lowercase
+ * hex digits can equal what kubesync_checksum() writes, so anything else is
+ * kept as "no checksum". */
+static bool parse_checksum(uint8_t out[32], const char *sum) {
+  if (sum == NULL || strncmp(sum, "hmac-sha256:", 12) != 0 || strlen(sum + 12) != 64)
+    return false;
+  for (size_t i = 0; i < 64; i++) {
+    char ch = sum[12 + i];
+    int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+    if (v < 0)
+      return false;
+    out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] << 4) | v : v);
   }
-  json_t *sum = json_object_get(ann, KUBESYNC_ANNOTATION_CHECKSUM);
-  if (sum != NULL)
-    json_object_set(sa, KUBESYNC_ANNOTATION_CHECKSUM, sum);
+  return true;
+}
+
+/* Copies s (may be NULL) to *p and moves *p past it; returns the copy. */
+static const char *put_str(char **p, const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = *p;
+  memcpy(d, s, n);
+  *p += n;
+  return d;
+}
+
+static bool add_str_len(size_t *size, const char *s) {
+  return s == NULL || (os_size_add(size, *size, strlen(s)) && os_size_add(size, *size, 1));
+}
+
+/* The record of a Secret object; NULL on OOM. */
+static secret_rec *rec_new(const json_t *obj) {
+  json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
   json_t *data = json_object_get(obj, "data");
+  const char *strs[] = {meta_str(obj, "namespace"),  meta_str(obj, "name"),
+                        meta_str(obj, "resourceVersion"), meta_str(obj, "uid"),
+                        label_of(obj, KUBESYNC_LABEL_ORG), label_of(obj, KUBESYNC_LABEL_ENV),
+                        label_of(obj, KUBESYNC_LABEL_APP)};
+  size_t n_strs = sizeof(strs) / sizeof(strs[0]), size = sizeof(secret_rec), n_keys = 0;
   const char *k;
   json_t *v;
-  json_object_foreach(data, k, v) { json_array_append_new(keys, json_string(k)); }
-  char d[65];
-  data_digest(d, data);
-  json_object_set_new(out, "dataDigest", json_string(d));
-  return out;
+  for (size_t i = 0; i < n_strs; i++)
+    if (!add_str_len(&size, strs[i]))
+      return NULL;
+  json_object_foreach(data, k, v) {
+    if (!add_str_len(&size, k))
+      return NULL;
+    n_keys++;
+  }
+  secret_rec *r = calloc(1, size);
+  if (r == NULL)
+    return NULL;
+  char *p = r->strings;
+  const char **dst[] = {&r->ns, &r->name, &r->rv, &r->uid, &r->org, &r->env, &r->app};
+  for (size_t i = 0; i < n_strs; i++)
+    *dst[i] = put_str(&p, strs[i]);
+  r->keys = p;
+  json_object_foreach(data, k, v) { put_str(&p, k); }
+  r->n_keys = n_keys;
+  data_digest(r->digest, data);
+  r->has_checksum = parse_checksum(
+      r->checksum, json_string_value(json_object_get(ann, KUBESYNC_ANNOTATION_CHECKSUM)));
+  const char *m = label_of(obj, KUBESYNC_LABEL_MANAGED_BY);
+  const char *type = json_string_value(json_object_get(obj, "type"));
+  r->managed_by_us = m != NULL && strcmp(m, KUBESYNC_MANAGER) == 0;
+  r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
+  r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
+  return r;
 }
 
-static void apply_locked(kubesync_cache *c, const char *type, json_t *obj) {
+/* FNV-1a: unkeyed, which is enough for the names of Secrets carrying our labels. */
+static uint64_t hash_bytes(uint64_t h, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+  return h;
+}
+
+static uint64_t key_hash(const char *key) {
+  return hash_bytes(14695981039346656037u, key, strlen(key));
+}
+
+/* Does key equal r's "namespace/name" (cache_key())? */
+static bool rec_is(const secret_rec *r, const char *key) {
+  const char *ns = r->ns ? r->ns : "", *name = r->name ? r->name : "";
+  size_t n = strlen(ns);
+  return strncmp(key, ns, n) == 0 && key[n] == '/' && strcmp(key + n + 1, name) == 0;
+}
+
+/* The record under key, or NULL; its slot in the bucket in *slot (may be NULL). */
+static secret_rec *table_find(const secret_table *t, const char *key, secret_rec ***slot) {
+  if (t->n_buckets == 0)
+    return NULL;
+  uint64_t h = key_hash(key);
+  secret_rec **pp = &t->buckets[h & (t->n_buckets - 1)];
+  for (; *pp != NULL; pp = &(*pp)->chain) {
+    if ((*pp)->hash == h && rec_is(*pp, key)) {
+      if (slot != NULL)
+        *slot = pp;
+      return *pp;
+    }
+  }
+  return NULL;
+}
+
+static bool table_grow(secret_table *t) {
+  size_t n = t->n_buckets ? t->n_buckets * 2 : 16;
+  secret_rec **b = n > t->n_buckets ? calloc(n, sizeof(*b)) : NULL;
+  if (b == NULL)
+    return false;
+  for (secret_rec *r = t->head; r != NULL; r = r->next) {
+    r->chain = b[r->hash & (n - 1)];
+    b[r->hash & (n - 1)] = r;
+  }
+  free(t->buckets);
+  t->buckets = b;
+  t->n_buckets = n;
+  return true;
+}
+
+/* Stores r under key (r's own key), in the place of a record with the same
+ * key. Takes r; on OOM it is dropped and t is unchanged. */
+static void table_put(secret_table *t, const char *key, secret_rec *r) {
+  secret_rec **slot = NULL;
+  secret_rec *old = table_find(t, key, &slot);
+  r->hash = key_hash(key);
+  if (old != NULL) {
+    *slot = r;
+    r->chain = old->chain;
+    r->prev = old->prev;
+    r->next = old->next;
+    *(r->prev ? &r->prev->next : &t->head) = r;
+    *(r->next ? &r->next->prev : &t->tail) = r;
+    free(old);
+    return;
+  }
+  /* at most one record per bucket on average; a full table still chains */
+  if (t->count >= t->n_buckets && !table_grow(t) && t->n_buckets == 0) {
+    free(r);
+    return;
+  }
+  secret_rec **b = &t->buckets[r->hash & (t->n_buckets - 1)];
+  r->chain = *b;
+  *b = r;
+  r->prev = t->tail;
+  r->next = NULL;
+  *(t->tail ? &t->tail->next : &t->head) = r;
+  t->tail = r;
+  t->count++;
+}
+
+static void table_remove(secret_table *t, secret_rec *r) {
+  secret_rec **pp = &t->buckets[r->hash & (t->n_buckets - 1)];
+  while (*pp != r)
+    pp = &(*pp)->chain;
+  *pp = r->chain;
+  *(r->prev ? &r->prev->next : &t->head) = r->next;
+  *(r->next ? &r->next->prev : &t->tail) = r->prev;
+  t->count--;
+  free(r);
+}
+
+static void table_remove_key(secret_table *t, const char *key) {
+  secret_rec *r = table_find(t, key, NULL);
+  if (r != NULL)
+    table_remove(t, r);
+}
+
+/* A watch event or a listed object: ADDED and MODIFIED store its record,
+ * DELETED drops it. */
+static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   char key[600];
   if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
     return;
   if (strcmp(type, "DELETED") == 0) {
-    json_object_del(c->objs, key);
+    table_remove_key(t, key);
   } else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
-    json_t *sl = slim(obj);
-    if (sl != NULL)
-      json_object_set_new(c->objs, key, sl);
+    secret_rec *r = rec_new(obj);
+    if (r != NULL)
+      table_put(t, key, r);
   }
 }
 
 void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj) {
   pthread_mutex_lock(&c->mu);
-  apply_locked(c, type, obj);
+  table_apply(&c->secrets, type, obj);
   pthread_mutex_unlock(&c->mu);
 }
 
-size_t kubesync_cache_size(const kubesync_cache *c) { return json_object_size(c->objs); }
+size_t kubesync_cache_size(const kubesync_cache *c) { return c->secrets.count; }
 
 char *kubesync_selector(const char *org, const char *env) {
   size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
@@ -167,23 +343,36 @@ char *kubesync_selector(const char *org, const char *env) {
   return s;
 }
 
+/* kube_list_each() callback of a refresh: one listed Secret into the table
+ * being built; NULL (the list started over) empties it. */
+static int refresh_item(void *ctx, json_t *item) {
+  secret_table *t = ctx;
+  if (item == NULL)
+    table_clear(t);
+  else
+    table_apply(t, "ADDED", item);
+  return 0;
+}
+
 int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err) {
   char *sel = kubesync_selector(org, env);  /* org NULL: every organization */
   if (sel == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  json_t *items = NULL;
-  int rc = kube_list(k, "/api/v1/secrets", sel, &items, rv, err);
+  /* built page by page outside the lock, then swapped in whole */
+  secret_table fresh;
+  memset(&fresh, 0, sizeof(fresh));
+  int rc = kube_list_each(k, "/api/v1/secrets", sel, REFRESH_PAGE, refresh_item, &fresh, rv, err);
   free(sel);
-  if (rc < 0)
+  if (rc < 0) {
+    table_clear(&fresh);
     return rc;
+  }
   pthread_mutex_lock(&c->mu);
-  json_object_clear(c->objs);
-  size_t i;
-  json_t *it;
-  json_array_foreach(items, i, it) { apply_locked(c, "ADDED", it); }
+  secret_table old = c->secrets;
+  c->secrets = fresh;
   pthread_mutex_unlock(&c->mu);
-  json_decref(items);
+  table_clear(&old);
   return 0;
 }
 
@@ -215,12 +404,7 @@ int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *
     rc = os_error_set(err, OS_ECRYPTO, "hmac final failed");
     goto done;
   }
-  static const char hex[] = "0123456789abcdef";
-  for (i = 0; i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
+  hex32(out, md);
 done:
   free(keys);
   EVP_MAC_CTX_free(ctx);
@@ -240,7 +424,7 @@ static json_t *b64_string(const uint8_t *v, size_t len) {
   return j;
 }
 
-static bool name_in(char *const *v, size_t n, const char *name) {
+static bool name_in(const char *const *v, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(v[i], name) == 0)
       return true;
@@ -312,61 +496,51 @@ static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data
   return rc ? OS_ENOMEM : 0;
 }
 
-static bool owned_by(const json_t *obj, const plan_target *t) {
-  const char *m = label_of(obj, KUBESYNC_LABEL_MANAGED_BY);
-  const char *o = label_of(obj, KUBESYNC_LABEL_ORG);
-  const char *e = label_of(obj, KUBESYNC_LABEL_ENV);
-  return m && o && e && strcmp(m, KUBESYNC_MANAGER) == 0 && strcmp(o, t->organization) == 0 &&
-         strcmp(e, t->environment) == 0;
+static bool owned_by(const secret_rec *r, const plan_target *t) {
+  return r->managed_by_us && r->org && r->env && strcmp(r->org, t->organization) == 0 &&
+         strcmp(r->env, t->environment) == 0;
 }
 
 /* True when live (a cache record) already equals what we would write. */
-static bool up_to_date(const json_t *live, const plan_target *t, json_t *data,
+static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
                        const char *checksum) {
-  char want[65];
+  uint8_t want[32];
   data_digest(want, data);
-  const char *have = json_string_value(json_object_get(live, "dataDigest"));
-  const char *sum = json_string_value(json_object_get(
-      json_object_get(json_object_get(live, "metadata"), "annotations"), KUBESYNC_ANNOTATION_CHECKSUM));
-  const char *type = json_string_value(json_object_get(live, "type"));
-  const char *app = label_of(live, KUBESYNC_LABEL_APP);
-  bool same_app = (t->application == NULL && app == NULL) ||
-                  (t->application && app && strcmp(app, t->application) == 0);
-  const char *part = label_of(live, "app.kubernetes.io/part-of");
-  return have != NULL && strcmp(have, want) == 0 && sum != NULL &&
-         strncmp(sum, "hmac-sha256:", 12) == 0 && strcmp(sum + 12, checksum) == 0 &&
-         type != NULL && strcmp(type, "Opaque") == 0 && same_app && part != NULL &&
+  char sum[65];
+  hex32(sum, live->checksum);
+  bool same_app = (t->application == NULL && live->app == NULL) ||
+                  (t->application && live->app && strcmp(live->app, t->application) == 0);
+  return os_secure_equal(live->digest, want, sizeof(want)) && live->has_checksum &&
+         strcmp(sum, checksum) == 0 && live->opaque && same_app && live->part_of &&
          owned_by(live, t);
 }
 
 /* A merge patch that brings live (a cache record) to data, our labels and
  * checksum, with resourceVersion as precondition; keys live has and data
  * lacks are removed (null). */
-static json_t *update_patch(const json_t *live, const plan_target *t, json_t *data,
+static json_t *update_patch(const secret_rec *live, const plan_target *t, json_t *data,
                             const char *checksum) {
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
   json_t *d = json_deep_copy(data);
-  size_t i;
-  json_t *k;
-  json_array_foreach(json_object_get(live, "dataKeys"), i, k) {
-    const char *name = json_string_value(k);
-    if (name != NULL && json_object_get(d, name) == NULL)
+  const char *name = live->keys;
+  for (size_t i = 0; i < live->n_keys; i++, name += strlen(name) + 1) {
+    if (json_object_get(d, name) == NULL)
       json_object_set_new(d, name, json_null());
   }
   return json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s,s:s?},s:{s:s}},s:o}", "metadata", "resourceVersion",
-                   meta_str(live, "resourceVersion"), "labels", KUBESYNC_LABEL_MANAGED_BY,
-                   KUBESYNC_MANAGER, "app.kubernetes.io/part-of", "orgsecrets", KUBESYNC_LABEL_ORG,
-                   t->organization, KUBESYNC_LABEL_ENV, t->environment, KUBESYNC_LABEL_APP,
-                   t->application, "annotations", KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
+                   live->rv, "labels", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
+                   "app.kubernetes.io/part-of", "orgsecrets", KUBESYNC_LABEL_ORG, t->organization,
+                   KUBESYNC_LABEL_ENV, t->environment, KUBESYNC_LABEL_APP, t->application,
+                   "annotations", KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
 static void emit(kubesync_event_fn fn, void *ctx, kubesync_event_kind kind, const char *ns,
-                 const char *name, const char *kind_name, const json_t *obj, const plan_target *t,
+                 const char *name, const char *kind_name, const char *uid, const plan_target *t,
                  const char *msg) {
   if (fn == NULL)
     return;
-  kubesync_event ev = {kind, ns, name, kind_name, obj ? meta_str(obj, "uid") : NULL, t, msg};
+  kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
   fn(ctx, &ev);
 }
 
@@ -412,15 +586,13 @@ static int read_live(run_state *st, const char *item, const char *ns, const char
   os_error ge = OS_ERROR_INIT;
   int g = kube_get(st->k, item, out, &ge);
   if (g == 0) {
-    apply_locked(st->cache, "MODIFIED", *out);
+    table_apply(&st->cache->secrets, "MODIFIED", *out);
     return 0;
   }
   if (g == OS_ENOTFOUND) {
-    json_t *gone = json_pack("{s:{s:s,s:s}}", "metadata", "namespace", ns, "name", name);
-    if (gone) {
-      apply_locked(st->cache, "DELETED", gone);
-      json_decref(gone);
-    }
+    char key[600];
+    if (cache_key(key, sizeof(key), ns, name) == 0)
+      table_remove_key(&st->cache->secrets, key);
     return 0;
   }
   note_failure(st, g, &ge);
@@ -443,11 +615,12 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
   json_t *full = NULL;
   if (item == NULL || coll == NULL)
     goto done;
-  if (need_values && json_object_get(st->cache->objs, key) != NULL &&
+  if (need_values && table_find(&st->cache->secrets, key, NULL) != NULL &&
       read_live(st, item, ns, t->secret_name, &full) < 0)
     goto done;
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-    json_t *live = json_object_get(st->cache->objs, key); /* borrowed cache record */
+    /* borrowed; a write or a read below replaces it */
+    const secret_rec *live = table_find(&st->cache->secrets, key, NULL);
     json_t *data = desired_data(t, full);
     int rc = data ? kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
     if (rc < 0) {
@@ -457,7 +630,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     }
     if (live != NULL && !owned_by(live, t)) {
       st->res->conflicts++;
-      emit(st->on_event, st->ctx, KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live, t,
+      emit(st->on_event, st->ctx, KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live->uid, t,
            "a Secret with this name exists and is not managed by orgsecrets; left untouched");
       json_decref(data);
       if (st->first_rc == 0) {
@@ -488,13 +661,13 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     json_decref(data);
     if (rc == 0) {
       if (out != NULL)
-        apply_locked(st->cache, "MODIFIED", out);
+        table_apply(&st->cache->secrets, "MODIFIED", out);
       if (update)
         st->res->updated++;
       else
         st->res->created++;
       emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
-           t->secret_name, "Secret", out, t, update ? "updated" : "created");
+           t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
       json_decref(out);
       changed = true;
       break;
@@ -548,34 +721,38 @@ static void delete_unwanted(run_state *st) {
   const plan_target *t0 = &st->p->targets[0];
   if (t0->keep_unknown)
     return;
-  json_t *victims = json_array();
-  const char *key;
-  json_t *obj;
-  json_object_foreach(st->cache->objs, key, obj) {
-    if (json_object_get(st->wanted, key) != NULL || !owned_by(obj, t0))
+  secret_table *cache = &st->cache->secrets;
+  /* records stay put while others are removed; only the lock holder changes the table */
+  secret_rec **victims = calloc(cache->count ? cache->count : 1, sizeof(*victims));
+  size_t n = 0;
+  if (victims == NULL)
+    return;
+  for (secret_rec *r = cache->head; r != NULL; r = r->next) {
+    char key[600];
+    if (cache_key(key, sizeof(key), r->ns, r->name) < 0 ||
+        json_object_get(st->wanted, key) != NULL || !owned_by(r, t0))
       continue;
-    json_array_append(victims, obj);
+    victims[n++] = r;
   }
-  size_t i;
-  json_array_foreach(victims, i, obj) {
-    const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-    char *item = path_of(ns, name);
+  for (size_t i = 0; i < n; i++) {
+    secret_rec *r = victims[i];
+    char *item = path_of(r->ns, r->name);
     os_error e = OS_ERROR_INIT;
-    int rc = item ? kube_delete(st->k, item, meta_str(obj, "resourceVersion"), &e) : OS_ENOMEM;
+    int rc = item ? kube_delete(st->k, item, r->rv, &e) : OS_ENOMEM;
     if (rc == 0 || rc == OS_ENOTFOUND) {
       if (rc == 0) {
         st->res->deleted++;
-        emit(st->on_event, st->ctx, KUBESYNC_DELETED, ns, name, "Secret", obj, NULL,
+        emit(st->on_event, st->ctx, KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid, NULL,
              "deleted: no longer wanted by any spec");
       }
-      apply_locked(st->cache, "DELETED", obj);
+      table_remove(cache, r);
     } else {
       /* a 409 here means it changed under us; the next pass looks again */
       note_failure(st, rc, &e);
     }
     free(item);
   }
-  json_decref(victims);
+  free(victims);
 }
 
 /* Does a pod template use the Secret named secret? */
@@ -684,7 +861,8 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       json_decref(patch);
       if (prc == 0) {
         st->res->rollouts++;
-        emit(st->on_event, st->ctx, KUBESYNC_ROLLOUT, ns, name, kinds[k][1], w, NULL,
+        emit(st->on_event, st->ctx, KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
+             NULL,
              "pod template annotated to roll out a changed Secret");
       } else if (first == 0) {
         first = prc;

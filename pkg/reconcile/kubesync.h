@@ -48,13 +48,16 @@ typedef struct kubesync_result {
 } kubesync_result;
 
 /* The controller's view of the Secrets it owns, kept current by a watch (or
- * filled by kubesync_cache_refresh). Keys "namespace/name". */
+ * filled by kubesync_cache_refresh). Keys "namespace/name". Per Secret it
+ * keeps names, labels, checksum and a digest of the data, never values. */
 typedef struct kubesync_cache kubesync_cache;
 int kubesync_cache_new(kubesync_cache **out, os_error *err);
 void kubesync_cache_free(kubesync_cache *c);
 /* Applies a watch event (ADDED/MODIFIED/DELETED) or a listed object. */
 void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj);
-/* Replaces the content with a fresh list of owned Secrets. */
+/* Replaces the content with a fresh list of owned Secrets, read a page at a
+ * time; on error the content is unchanged. *rv (rv may be NULL; caller
+ * frees) gets the list's resourceVersion. */
 int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err);
 size_t kubesync_cache_size(const kubesync_cache *c);

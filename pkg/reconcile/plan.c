@@ -40,12 +40,13 @@ int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err) {
   return 0;
 }
 
+/* One allocation per value: the entry with the value after it. */
 typedef struct cache_entry {
-  uint8_t digest[32];
-  uint8_t *value;
-  size_t len;
-  bool used;
   struct cache_entry *next;
+  uint8_t digest[32];
+  uint32_t len;
+  bool used;
+  uint8_t value[];
 } cache_entry;
 
 struct plan_cache {
@@ -65,9 +66,7 @@ int plan_cache_new(plan_cache **out, os_error *err) {
 }
 
 static void entry_free(cache_entry *e) {
-  os_free_secret(e->value, e->len);
-  OPENSSL_cleanse(e->digest, sizeof(e->digest));
-  free(e);
+  os_free_secret(e, sizeof(*e) + e->len);
 }
 
 void plan_cache_free(plan_cache *c) {
@@ -118,22 +117,23 @@ static void cache_grow(plan_cache *c) {
   c->n_buckets = nb;
 }
 
-static void cache_put(plan_cache *c, const uint8_t d[32], const uint8_t *v, size_t len) {
+static cache_entry *cache_put(plan_cache *c, const uint8_t d[32], const uint8_t *v, size_t len) {
+  if (len > UINT32_MAX)
+    return NULL;
   if (c->n >= c->n_buckets)
     cache_grow(c);
-  cache_entry *e = calloc(1, sizeof(*e));
-  if (e == NULL || (e->value = malloc(len ? len : 1)) == NULL) {
-    free(e);
-    return;
-  }
+  cache_entry *e = malloc(sizeof(*e) + len);
+  if (e == NULL)
+    return NULL;
   memcpy(e->digest, d, 32);
   memcpy(e->value, v, len);
-  e->len = len;
+  e->len = (uint32_t)len;
   e->used = true;
   size_t b = bucket_of(c, d);
   e->next = c->buckets[b];
   c->buckets[b] = e;
   c->n++;
+  return e;
 }
 
 /* Drops entries the latest build did not use, and clears the marks. */
@@ -185,9 +185,16 @@ int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secr
   int rc = seal_unseal(&value, &len, s, ids, n_ids, &err);
   if (rc < 0)
     return rc;
-  cache_put(c, digest, value, len);
+  cache_entry *e = cache_put(c, digest, value, len);
   os_free_secret(value, len);
-  return cache_find(c, digest) != NULL ? 0 : OS_ENOMEM;
+  return e != NULL ? 0 : OS_ENOMEM;
+}
+
+void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest) {
+  spec_secret_ref_of(&r->ref, s);
+  r->state = s->state;
+  r->digest = digest;
+  r->spec = s;
 }
 
 static void target_free(plan_target *t) {
@@ -199,13 +206,7 @@ static void target_free(plan_target *t) {
     free(t->namespaces[i]);
   free(t->namespaces);
   free(t->env_file);
-  for (size_t i = 0; i < t->n_entries; i++) {
-    free(t->entries[i].name);
-    os_free_secret(t->entries[i].value, t->entries[i].len);
-  }
-  free(t->entries);
-  for (size_t i = 0; i < t->n_kept; i++)
-    free(t->kept[i]);
+  free(t->entries); /* names and values are borrowed */
   free(t->kept);
 }
 
@@ -223,6 +224,7 @@ void plan_free(reconcile_plan *p) {
   }
   free(p->failures);
   free(p->results);
+  plan_cache_free(p->own_cache);
   OPENSSL_cleanse(p->checksum_key, sizeof(p->checksum_key));
   free(p);
 }
@@ -295,7 +297,7 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 /* Records a failure (growing the array) and points res->message at it. */
-static int add_failure(reconcile_plan *p, size_t *cap, const spec_secret *s, const char *reason,
+static int add_failure(reconcile_plan *p, size_t *cap, const plan_secret *s, const char *reason,
                        int code, const char *msg, plan_secret_result *res) {
   if (p->n_failures == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
@@ -308,13 +310,13 @@ static int add_failure(reconcile_plan *p, size_t *cap, const spec_secret *s, con
   plan_failure *f = &p->failures[p->n_failures];
   memset(f, 0, sizeof(*f));
   p->n_failures++;
-  f->resource = spec_secret_resource_name(s->organization ? s->organization : "-",
-                                          s->environment ? s->environment : "-",
-                                          s->name ? s->name : "-");
-  f->environment = os_strdup(s->environment);
-  f->name = os_strdup(s->name);
+  f->resource = spec_secret_resource_name(s->ref.organization ? s->ref.organization : "-",
+                                          s->ref.environment ? s->ref.environment : "-",
+                                          s->ref.name ? s->ref.name : "-");
+  f->environment = os_strdup(s->ref.environment);
+  f->name = os_strdup(s->ref.name);
   f->message = os_strdup(msg);
-  if (f->resource == NULL || (s->environment && !f->environment) || (s->name && !f->name) ||
+  if (f->resource == NULL || (s->ref.environment && !f->environment) || (s->ref.name && !f->name) ||
       f->message == NULL)
     return OS_ENOMEM;
   f->reason = reason;
@@ -335,8 +337,15 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     return os_error_set(err, OS_ENOMEM, "out of memory");
   int rc = 0;
   json_t *by_app = NULL;
-  if (in->cache != NULL)
-    in->cache->last_unseals = 0;
+  plan_cache *cache = in->cache;
+  if (cache == NULL) {
+    if (plan_cache_new(&p->own_cache, err) < 0) {
+      free(p);
+      return err->code;
+    }
+    cache = p->own_cache;
+  }
+  cache->last_unseals = 0;
   size_t n = in->n_secrets;
   p->targets = calloc(org->n_apps + 1, sizeof(*p->targets));
   size_t failures_cap = 0;
@@ -361,10 +370,11 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   if (counts == NULL)
     goto oom;
   for (size_t i = 0; i < n; i++) {
-    const spec_secret *s = in->secrets[i];
-    if (s->environment == NULL || strcmp(s->environment, in->environment) != 0)
+    const plan_secret *s = in->secrets[i];
+    const spec_secret_ref *r = &s->ref;
+    if (r->environment == NULL || strcmp(r->environment, in->environment) != 0)
       continue;
-    plan_target *t = target_for(p, by_app, s->application);
+    plan_target *t = target_for(p, by_app, r->application);
     if (t != NULL)
       counts[t - p->targets]++;
   }
@@ -379,9 +389,10 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   }
   free(counts);
   for (size_t i = 0; i < n; i++) {
-    const spec_secret *s = in->secrets[i];
-    if (s->environment == NULL || strcmp(s->environment, in->environment) != 0 ||
-        s->organization == NULL || strcmp(s->organization, org->id) != 0)
+    const plan_secret *s = in->secrets[i];
+    const spec_secret_ref *r = &s->ref;
+    if (r->environment == NULL || strcmp(r->environment, in->environment) != 0 ||
+        r->organization == NULL || strcmp(r->organization, org->id) != 0)
       continue;
     plan_secret_result *res = &p->results[p->n_results++];
     res->secret = s;
@@ -391,24 +402,23 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     uint8_t digest[32];
     cache_entry *hit = NULL;
     bool have_digest = false;
-    if (in->cache != NULL && in->digests != NULL && in->digests[i] != NULL) {
-      memcpy(digest, in->digests[i], sizeof(digest));
+    if (s->digest != NULL) {
+      memcpy(digest, s->digest, sizeof(digest));
       have_digest = true;
-    } else if (in->cache != NULL && s->encrypted_value != NULL) {
-      plan_secret_digest(digest, s);
+    } else if (s->spec != NULL && s->spec->encrypted_value != NULL) {
+      plan_secret_digest(digest, s->spec);
       have_digest = true;
     }
     if (have_digest) {
-      hit = cache_find(in->cache, digest);
+      hit = cache_find(cache, digest);
       if (hit != NULL)
         hit->used = true;
-      memcpy(res->digest, digest, sizeof(digest));
     }
-    plan_target *t = target_for(p, by_app, s->application);
+    plan_target *t = target_for(p, by_app, r->application);
     if (t == NULL) {
       res->reason = "InvalidSpec";
       char msg[OS_ERROR_MSG_MAX];
-      snprintf(msg, sizeof(msg), "application %s is not defined", s->application);
+      snprintf(msg, sizeof(msg), "application %s is not defined", r->application);
       if (add_failure(p, &failures_cap, s, res->reason, OS_EINVAL, msg, res) < 0)
         goto oom;
       continue;
@@ -420,53 +430,45 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     }
     p->n_active++;
-    uint8_t *value = NULL;
-    size_t len = 0;
     os_error uerr = OS_ERROR_INIT;
     int urc = 0;
-    if (hit != NULL) {
-      value = malloc(hit->len ? hit->len : 1);
-      if (value == NULL)
-        goto oom;
-      memcpy(value, hit->value, hit->len);
-      len = hit->len;
-    } else {
-      if (s->encrypted_value == NULL)
+    if (hit == NULL) {
+      uint8_t *value = NULL;
+      size_t len = 0;
+      if (s->spec == NULL || s->spec->encrypted_value == NULL || !have_digest)
         urc = os_error_set(&uerr, OS_EINVAL, "%s/%s: the ciphertext is no longer in memory",
-                           s->environment, s->name);
+                           r->environment, r->name);
       else
-        urc = seal_unseal(&value, &len, s, in->ids, in->n_ids, &uerr);
-      if (in->cache != NULL) {
-        in->cache->last_unseals++;
-        if (urc == 0 && have_digest)
-          cache_put(in->cache, digest, value, len);
+        urc = seal_unseal(&value, &len, s->spec, in->ids, in->n_ids, &uerr);
+      cache->last_unseals++;
+      if (urc == 0) {
+        hit = cache_put(cache, digest, value, len);
+        os_free_secret(value, len);
+        if (hit == NULL)
+          goto oom;
       }
     }
     if (urc < 0) {
       res->reason = plan_reason_for(urc);
       if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
         goto oom;
-      if ((t->kept[t->n_kept] = os_strdup(s->name)) == NULL)
-        goto oom;
-      t->n_kept++;
+      t->kept[t->n_kept++] = r->name;
       continue;
     }
+    if (hit == NULL)
+      goto oom; /* not reached: an unseal that worked put its value in the cache */
     res->reason = "Synced";
-    plan_entry *e = &t->entries[t->n_entries];
-    e->name = os_strdup(s->name);
-    e->value = value;
-    e->len = len;
-    t->n_entries++;
-    if (e->name == NULL)
-      goto oom;
+    plan_entry *e = &t->entries[t->n_entries++];
+    e->name = r->name;
+    e->value = hit->value;
+    e->len = hit->len;
   }
   for (size_t i = 0; i < p->n_targets; i++) {
     plan_target *t = &p->targets[i];
     qsort(t->entries, t->n_entries, sizeof(*t->entries), cmp_entry);
   }
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
-  if (in->cache != NULL)
-    cache_sweep(in->cache);
+  cache_sweep(cache);
   json_decref(by_app);
   *out = p;
   return 0;

@@ -15,8 +15,30 @@
 #include "envfile/envfile.h"
 #include "spec/spec.h"
 
-/* One value to deliver; value is secret. */
-typedef envfile_entry plan_entry;
+/* One value to deliver, borrowed from the plan_cache (value, secret) and
+ * from the plan's input (name): both live as long as the plan. */
+typedef struct plan_entry {
+  const char *name;
+  const uint8_t *value;
+  size_t len;
+} plan_entry;
+
+/* What a plan needs of a secret: names, state, and where its value comes
+ * from. Sources keep secrets in this small form instead of a spec_secret
+ * (see source.h); all pointers are borrowed. */
+typedef struct plan_secret {
+  spec_secret_ref ref;       /* organization, environment, application (NULL:
+                              * org-level), name, and where they were read */
+  enum spec_state state;
+  const uint8_t *digest;     /* plan_secret_digest() of the spec, or NULL */
+  const spec_secret *spec;   /* the spec with its encryptedValue, or NULL once the value
+                              * is in the cache and the ciphertext was released */
+} plan_secret;
+
+/* Fills r from s (borrowing); digest may be NULL. */
+void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest);
+
+typedef struct plan_cache plan_cache;
 
 /* One delivery unit: organization-level or one application, in one environment. */
 typedef struct plan_target {
@@ -29,7 +51,7 @@ typedef struct plan_target {
   char *env_file;          /* file name below --env-file-dir */
   plan_entry *entries;     /* active values that unsealed, sorted by name */
   size_t n_entries;
-  char **kept;             /* names that failed: keep their last good value */
+  const char **kept;       /* names that failed: keep their last good value (borrowed) */
   size_t n_kept;
   bool keep_unknown;       /* the source is incomplete: delete no key */
 } plan_target;
@@ -46,10 +68,9 @@ typedef struct plan_failure {
 
 /* Result of unsealing one secret, reported for status conditions. */
 typedef struct plan_secret_result {
-  const spec_secret *secret; /* borrowed from the input */
+  const plan_secret *secret; /* borrowed from the input; secret->digest may be NULL */
   const char *reason;        /* "Synced", "Disabled" or a failure reason */
   const char *message;       /* borrowed from the plan; "" when synced */
-  uint8_t digest[32];        /* plan_secret_digest(), zero when unknown */
 } plan_secret_result;
 
 typedef struct reconcile_plan {
@@ -61,12 +82,14 @@ typedef struct reconcile_plan {
   size_t n_results;
   size_t n_active, n_disabled;
   uint8_t checksum_key[32];    /* copied from the input */
+  plan_cache *own_cache;       /* holds the values when the input gave no cache */
 } reconcile_plan;
 
 /* Values already unsealed, keyed by a digest of (organization, environment,
  * application, name, encryptedValue): a pass re-opens only what changed.
- * Entries not used by the latest plan_build are dropped (and wiped). */
-typedef struct plan_cache plan_cache;
+ * Entries not used by the latest plan_build are dropped (and wiped), so a
+ * plan built with a cache must be freed before the next plan_build with it
+ * (its entries borrow the cached values). */
 int plan_cache_new(plan_cache **out, os_error *err);
 void plan_cache_free(plan_cache *c);
 /* Number of values held; unseal operations done by the last build. */
@@ -79,30 +102,26 @@ size_t plan_cache_last_unseals(const plan_cache *c);
 int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
                         const age_identity *const *ids, size_t n_ids);
 
-/* Input to plan_build. invalid lists secrets the source could not accept
- * (their names are kept, not deleted); incomplete says some file could not
- * be read at all, so no key may be deleted anywhere. */
+/* Input to plan_build. incomplete says some file could not be read at all,
+ * so no key may be deleted anywhere. */
 typedef struct plan_input {
   const spec_org *org;
-  spec_secret *const *secrets;
+  const plan_secret *const *secrets;
   size_t n_secrets;
   const char *environment;
   const age_identity *const *ids;
   size_t n_ids;
   const uint8_t *checksum_key; /* 32 bytes, see plan_checksum_key() */
   bool incomplete;
-  plan_cache *cache;           /* optional */
-  /* optional, parallel to secrets: plan_secret_digest() of each, computed
-   * when the secret was read; lets a secret whose encryptedValue was already
-   * dropped from memory be found in the cache */
-  const uint8_t *const *digests;
+  plan_cache *cache;           /* optional; without one the plan keeps its own */
 } plan_input;
 
 /* SHA-256 over (organization, environment, application, name,
  * encryptedValue): the key of a value in a plan_cache. */
 void plan_secret_digest(uint8_t d[32], const spec_secret *s);
 
-/* Builds the plan; *out is freed with plan_free() (values wiped). Fails only
+/* Builds the plan; *out is freed with plan_free() (values wiped when the
+ * plan owns them). Input strings must outlive the plan. Fails only
  * on programmer errors or memory; per-secret failures land in failures. */
 int plan_build(reconcile_plan **out, const plan_input *in, os_error *err);
 void plan_free(reconcile_plan *p);

@@ -16,35 +16,40 @@
 #include "common/fsutil.h"
 #include "reconcile/plan.h"
 
-/* The parts of a stat that tell a file changed. */
+/* The parts of a stat that tell a file changed, packed (one per file). */
 typedef struct file_stamp {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
+  uint64_t ino;
+  int64_t mtime_ns;
+  uint32_t size; /* saturated: spec files above 4 GiB are refused anyway */
+  uint32_t dev;  /* folded */
 } file_stamp;
 
 static file_stamp stamp_of(const struct stat *st) {
-  file_stamp s = {st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+  uint64_t dev = (uint64_t)st->st_dev;
+  file_stamp s = {(uint64_t)st->st_ino,
+                  (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+                  st->st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_size,
+                  (uint32_t)(dev ^ (dev >> 32))};
   return s;
 }
 
-/* Spec files found below the folder: relative path and stamp, sorted by path. */
-typedef struct file_info {
-  char *rel;
-  file_stamp st;
-} file_info;
-
-typedef struct file_list {
-  file_info *v;
-  size_t n, cap;
-} file_list;
-
-static void file_list_free(file_list *l) {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->v[i].rel);
-  free(l->v);
-  memset(l, 0, sizeof(*l));
+/* Orders paths component by component ("a/x" before "a-c"): the order a
+ * walk visiting each directory's names in strcmp order produces, so a
+ * listing needs no sort of its own. */
+static int path_cmp(const char *a, const char *b) {
+  for (;; a++, b++) {
+    unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
+    if (ca == cb) {
+      if (ca == 0)
+        return 0;
+      continue;
+    }
+    if (ca == 0 || ca == '/')
+      return -1;
+    if (cb == 0 || cb == '/')
+      return 1;
+    return ca < cb ? -1 : 1;
+  }
 }
 
 static bool is_spec_file(const char *name) {
@@ -56,7 +61,15 @@ static bool skip_dir(const char *name) {
   return name[0] == '.' || strcmp(name, "node_modules") == 0;
 }
 
-static int walk(file_list *l, const char *root, const char *rel, int depth, os_error *err) {
+/* Called for each spec file in path_cmp order; takes rel (heap) when it
+ * sets *rel to NULL. */
+typedef int (*file_fn)(void *ctx, char **rel, const file_stamp *st, os_error *err);
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk(const char *root, const char *rel, int depth, file_fn fn, void *ctx, os_error *err) {
   if (depth > 32)
     return os_error_set(err, OS_EINVAL, "%s: directories nested too deep", root);
   char *path = rel[0] ? os_path_join(root, rel) : os_strdup(root);
@@ -69,79 +82,76 @@ static int walk(file_list *l, const char *root, const char *rel, int depth, os_e
     free(path);
     return rc;
   }
+  /* this directory's names, sorted */
+  char **names = NULL;
+  size_t n = 0, cap = 0;
   int rc = 0;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
       continue;
-    char *child_rel = rel[0] ? os_path_join(rel, de->d_name) : os_strdup(de->d_name);
-    char *child = os_path_join(path, de->d_name);
-    if (child_rel == NULL || child == NULL) {
-      free(child_rel);
-      free(child);
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      char **v = realloc(names, nc * sizeof(*v));
+      if (v == NULL) {
+        rc = os_error_set(err, OS_ENOMEM, "out of memory");
+        break;
+      }
+      names = v;
+      cap = nc;
+    }
+    if ((names[n] = os_strdup(de->d_name)) == NULL) {
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
       break;
     }
-    struct stat st;
-    if (stat(child, &st) == 0) {
-      if (S_ISDIR(st.st_mode) && !skip_dir(de->d_name)) {
-        rc = walk(l, root, child_rel, depth + 1, err);
-      } else if (S_ISREG(st.st_mode) && is_spec_file(de->d_name) && de->d_name[0] != '.') {
-        if (l->n == l->cap) {
-          size_t cap = l->cap ? l->cap * 2 : 64;
-          file_info *v = realloc(l->v, cap * sizeof(*v));
-          if (v == NULL) {
-            rc = os_error_set(err, OS_ENOMEM, "out of memory");
-          } else {
-            l->v = v;
-            l->cap = cap;
-          }
-        }
-        if (rc == 0) {
-          l->v[l->n].rel = child_rel;
-          l->v[l->n].st = stamp_of(&st);
-          l->n++;
-          child_rel = NULL;
+    n++;
+  }
+  closedir(d);
+  if (n > 1)
+    qsort(names, n, sizeof(*names), cmp_name);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    char *child_rel = rel[0] ? os_path_join(rel, names[i]) : os_strdup(names[i]);
+    char *child = os_path_join(path, names[i]);
+    if (child_rel == NULL || child == NULL) {
+      rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    } else {
+      struct stat st;
+      if (stat(child, &st) == 0) {
+        if (S_ISDIR(st.st_mode) && !skip_dir(names[i])) {
+          rc = walk(root, child_rel, depth + 1, fn, ctx, err);
+        } else if (S_ISREG(st.st_mode) && is_spec_file(names[i]) && names[i][0] != '.') {
+          file_stamp fs = stamp_of(&st);
+          rc = fn(ctx, &child_rel, &fs, err);
         }
       }
     }
     free(child_rel);
     free(child);
-    if (rc < 0)
-      break;
   }
-  closedir(d);
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
   free(path);
   return rc;
 }
 
-static int cmp_info(const void *a, const void *b) {
-  return strcmp(((const file_info *)a)->rel, ((const file_info *)b)->rel);
-}
-
-static int list_files(file_list *l, const char *dir, os_error *err) {
-  memset(l, 0, sizeof(*l));
-  int rc = walk(l, dir, "", 0, err);
-  if (rc < 0) {
-    file_list_free(l);
-    return rc;
-  }
-  if (l->n > 0)
-    qsort(l->v, l->n, sizeof(*l->v), cmp_info);
-  return 0;
-}
+/* A secret as the cache keeps it: the plan's view, with its strings in the
+ * same block and pos.file borrowed from the file entry. */
+typedef struct src_secret {
+  plan_secret p;
+  uint8_t digest[32];
+} src_secret;
 
 /* One spec file as last read: its stat, and its documents from the last
  * time it parsed (kept while a later version is broken). */
 typedef struct file_entry {
   char *rel;
   file_stamp st;
+  uint32_t n_secrets;
   bool parsed;            /* a good parse is held (org and/or secrets) */
-  spec_org *org;          /* its Organization, if it holds one */
-  spec_secret **secrets;  /* its secrets */
-  size_t n_secrets;
-  uint8_t (*digests)[32]; /* one per secret */
   bool broken;            /* the current version does not parse */
+  spec_org *org;          /* its Organization, if it holds one */
+  src_secret *secrets;    /* one block: n_secrets records, then their strings */
 } file_entry;
 
 struct source_cache {
@@ -160,19 +170,17 @@ void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
 static void drop_docs(file_entry *e) {
   spec_org_free(e->org);
   for (size_t i = 0; i < e->n_secrets; i++)
-    spec_secret_free(e->secrets[i]);
+    spec_secret_free((spec_secret *)(uintptr_t)e->secrets[i].p.spec); /* owned when kept */
   free(e->secrets);
-  free(e->digests);
   e->org = NULL;
   e->secrets = NULL;
   e->n_secrets = 0;
-  e->digests = NULL;
   e->parsed = false;
 }
 
 static void entry_clear(file_entry *e) {
-  free(e->rel);
   drop_docs(e);
+  free(e->rel);
   memset(e, 0, sizeof(*e));
 }
 
@@ -197,11 +205,72 @@ void source_cache_free(source_cache *c) {
 }
 
 static bool same_stat(const file_stamp *a, const file_stamp *b) {
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-         a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
 }
 
-/* (Re)reads one file into e; a parse failure keeps the previous documents. */
+static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+static const char *str_put(char **w, const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *out = memcpy(*w, s, n);
+  *w += n;
+  return out;
+}
+
+/* The plan's view of a file's secrets in one block; NULL on allocation failure. */
+static src_secret *pack(spec_secret *const *v, size_t n, const char *rel) {
+  size_t bytes = n * sizeof(src_secret);
+  for (size_t i = 0; i < n; i++)
+    bytes += str_size(v[i]->organization) + str_size(v[i]->environment) +
+             str_size(v[i]->application) + str_size(v[i]->name);
+  src_secret *b = malloc(bytes);
+  if (b == NULL)
+    return NULL;
+  char *w = (char *)(b + n);
+  for (size_t i = 0; i < n; i++) {
+    const spec_secret *s = v[i];
+    src_secret *r = &b[i];
+    memset(r, 0, sizeof(*r));
+    r->p.ref.organization = str_put(&w, s->organization);
+    r->p.ref.environment = str_put(&w, s->environment);
+    r->p.ref.application = str_put(&w, s->application);
+    r->p.ref.name = str_put(&w, s->name);
+    r->p.ref.pos.file = (char *)(uintptr_t)rel;
+    r->p.ref.pos.line = s->pos.line;
+    r->p.ref.lines.organization = s->lines.organization;
+    r->p.ref.lines.environment = s->lines.environment;
+    r->p.ref.lines.name = s->lines.name;
+    r->p.ref.lines.application = s->lines.application;
+    r->p.state = s->state;
+    plan_secret_digest(r->digest, s);
+    r->p.digest = r->digest;
+  }
+  return b;
+}
+
+/* Reports the checks of one document that fail, at their file and line. */
+typedef struct local_problems {
+  source_problem_fn report;
+  void *ctx;
+  int errors;
+} local_problems;
+
+static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
+  local_problems *lp = ctx;
+  if (!is_error)
+    return;
+  lp->errors++;
+  if (lp->report != NULL) {
+    char line[OS_ERROR_MSG_MAX + 300];
+    snprintf(line, sizeof(line), "%s:%d: %s", pos && pos->file ? pos->file : "-", pos ? pos->line : 0,
+             msg);
+    lp->report(lp->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, line);
+  }
+}
+
+/* (Re)reads one file into e; a failure keeps the previous documents. */
 static void read_entry(source_cache *c, file_entry *e, source_problem_fn report, void *ctx) {
   char *path = os_path_join(c->dir, e->rel);
   char *data = NULL;
@@ -216,36 +285,41 @@ static void read_entry(source_cache *c, file_entry *e, source_problem_fn report,
               : os_error_set(&ferr, OS_ENOMEM, "out of memory");
   }
   os_free_secret(data, len);
-  uint8_t(*digests)[32] = NULL;
-  if (rc == 0 && docs->n_secrets > 0) {
-    digests = calloc(docs->n_secrets, sizeof(*digests));
-    if (digests == NULL)
-      rc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < docs->n_secrets; i++)
-      plan_secret_digest(digests[i], docs->secrets[i]);
+  bool reported = false;
+  if (rc == 0) {
+    local_problems lp = {report, ctx, 0};
+    for (size_t i = 0; i < docs->n_secrets; i++)
+      spec_secret_validate_local(docs->secrets[i], on_local_problem, &lp, NULL);
+    if (lp.errors > 0) {
+      rc = OS_EINVAL;
+      reported = true;
+    }
   }
+  src_secret *block = NULL;
+  if (rc == 0 && docs->n_secrets > 0 && (block = pack(docs->secrets, docs->n_secrets, e->rel)) == NULL)
+    rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", e->rel);
   if (rc < 0) {
     e->broken = true;
-    if (report)
+    if (report && !reported)
       report(ctx, e->rel, 0, ferr.msg);
     spec_tree_free(docs);
-    free(digests);
     return;
   }
   drop_docs(e);
-  /* keep the documents, not the tree around them */
   e->org = docs->org;
-  e->secrets = docs->secrets;
-  e->n_secrets = docs->n_secrets;
-  e->digests = digests;
+  docs->org = NULL;
+  e->secrets = block;
+  e->n_secrets = (uint32_t)docs->n_secrets;
   e->parsed = true;
   e->broken = false;
-  docs->org = NULL;
-  docs->secrets = NULL;
-  docs->n_secrets = 0;
+  /* keep a spec only while its value is not in the plan cache */
+  for (size_t i = 0; i < docs->n_secrets; i++) {
+    if (c->hook == NULL || c->hook(c->hook_ctx, docs->secrets[i], block[i].digest) < 0) {
+      block[i].p.spec = docs->secrets[i];
+      docs->secrets[i] = NULL;
+    }
+  }
   spec_tree_free(docs);
-  for (size_t i = 0; c->hook != NULL && i < e->n_secrets; i++)
-    c->hook(c->hook_ctx, e->secrets[i], e->digests[i]);
 }
 
 /* Collects the files named by validation errors. */
@@ -267,8 +341,12 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
   bad_files *b = ctx;
   if (!is_error)
     return;
-  if (b->report)
-    b->report(b->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, msg);
+  if (b->report) {
+    char line[OS_ERROR_MSG_MAX + 300];
+    snprintf(line, sizeof(line), "%s:%d: %s", pos && pos->file ? pos->file : "-", pos ? pos->line : 0,
+             msg);
+    b->report(b->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, line);
+  }
   if (pos == NULL || pos->file == NULL || in_bad(b, pos->file))
     return;
   if (b->n == b->cap) {
@@ -284,146 +362,181 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
     b->v[b->n++] = f;
 }
 
-void source_view_free(spec_tree *view) {
-  if (view == NULL)
-    return;
-  /* the documents belong to the cache */
-  view->org = NULL;
-  free(view->secrets);
-  view->secrets = NULL;
-  view->n_secrets = 0;
-  spec_tree_free(view);
+void source_view_clear(source_view *v) {
+  free(v->secrets);
+  memset(v, 0, sizeof(*v));
 }
 
-int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **digests_out,
-                      bool *incomplete, source_problem_fn report, void *ctx, os_error *err) {
-  *out = NULL;
-  *digests_out = NULL;
+/* The merge of a walk into the cache: entries before the walk's position
+ * are in nv, the cache's entries from j on are not reached yet. */
+typedef struct merge_ctx {
+  source_cache *c;
+  file_entry *nv;
+  size_t n, cap, j;
+  source_problem_fn report;
+  void *ctx;
+} merge_ctx;
+
+static int merge_room(merge_ctx *m, size_t more) {
+  if (m->n + more <= m->cap)
+    return 0;
+  size_t cap = m->cap ? m->cap + m->cap / 2 : (m->c->n ? m->c->n + 16 : 64);
+  if (cap < m->n + more)
+    cap = m->n + more;
+  file_entry *v = realloc(m->nv, cap * sizeof(*v));
+  if (v == NULL)
+    return OS_ENOMEM;
+  m->nv = v;
+  m->cap = cap;
+  return 0;
+}
+
+static int merge_add(void *ctx, char **rel, const file_stamp *st, os_error *err) {
+  merge_ctx *m = ctx;
+  source_cache *c = m->c;
+  if (merge_room(m, 1) < 0)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  while (m->j < c->n && path_cmp(c->v[m->j].rel, *rel) < 0)
+    entry_clear(&c->v[m->j++]); /* gone from the folder */
+  file_entry *e = &m->nv[m->n++];
+  memset(e, 0, sizeof(*e));
+  if (m->j < c->n && path_cmp(c->v[m->j].rel, *rel) == 0) {
+    *e = c->v[m->j]; /* rel keeps its address: the records point at it */
+    memset(&c->v[m->j], 0, sizeof(c->v[m->j]));
+    m->j++;
+  } else {
+    e->rel = *rel;
+    *rel = NULL;
+  }
+  bool fresh = !e->parsed && !e->broken;
+  if (fresh || !same_stat(&e->st, st)) {
+    e->st = *st;
+    read_entry(c, e, m->report, m->ctx);
+  }
+  return 0;
+}
+
+int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
+                      source_problem_fn report, void *ctx, os_error *err) {
+  memset(out, 0, sizeof(*out));
   *incomplete = false;
-  file_list files;
-  int rc = list_files(&files, c->dir, err);
+  /* walk the folder in path order, merging each file into the cache as it
+   * is found (no listing of the whole folder is kept) */
+  merge_ctx m = {c, NULL, 0, 0, 0, report, ctx};
+  int rc = walk(c->dir, "", 0, merge_add, &m, err);
+  if (rc < 0) {
+    /* keep what was merged and what was not reached yet: still in order */
+    if (merge_room(&m, c->n - m.j) == 0) {
+      for (; m.j < c->n; m.j++) {
+        m.nv[m.n++] = c->v[m.j];
+        memset(&c->v[m.j], 0, sizeof(c->v[m.j]));
+      }
+    }
+  }
+  while (m.j < c->n)
+    entry_clear(&c->v[m.j++]);
+  free(c->v);
+  if (m.cap > m.n + m.n / 8 + 16) { /* give back the slack of a growing first load */
+    file_entry *v = realloc(m.nv, (m.n ? m.n : 1) * sizeof(*v));
+    if (v != NULL)
+      m.nv = v;
+  }
+  c->v = m.nv;
+  c->n = m.n;
   if (rc < 0)
     return rc;
-  /* merge the sorted listing with the sorted cache: reuse unchanged files */
-  file_entry *nv = calloc(files.n ? files.n : 1, sizeof(*nv));
-  if (nv == NULL) {
-    file_list_free(&files);
-    return os_error_set(err, OS_ENOMEM, "out of memory");
-  }
-  size_t j = 0;
-  for (size_t i = 0; i < files.n; i++) {
-    while (j < c->n && strcmp(c->v[j].rel, files.v[i].rel) < 0)
-      entry_clear(&c->v[j++]);
-    file_entry *e = &nv[i];
-    if (j < c->n && strcmp(c->v[j].rel, files.v[i].rel) == 0) {
-      *e = c->v[j];
-      memset(&c->v[j], 0, sizeof(c->v[j]));
-      j++;
-      free(files.v[i].rel);
-    } else {
-      e->rel = files.v[i].rel;
-    }
-    files.v[i].rel = NULL;
-    bool fresh = !e->parsed && !e->broken;
-    if (fresh || !same_stat(&e->st, &files.v[i].st)) {
-      e->st = files.v[i].st;
-      read_entry(c, e, report, ctx);
-    }
-  }
-  while (j < c->n)
-    entry_clear(&c->v[j++]);
-  free(c->v);
-  c->v = nv;
-  c->n = files.n;
-  file_list_free(&files);
 
   /* a view over the cached documents */
-  spec_tree *t = spec_tree_new(c->dir);
   size_t total = 0;
   for (size_t i = 0; i < c->n; i++) {
     if (c->v[i].broken && !c->v[i].parsed)
       *incomplete = true; /* never parsed: we cannot know what it held */
     total += c->v[i].n_secrets;
   }
-  const uint8_t **digests = calloc(total ? total : 1, sizeof(*digests));
-  if (t == NULL || digests == NULL || (t->secrets = calloc(total ? total : 1, sizeof(spec_secret *))) == NULL) {
-    free(digests);
-    source_view_free(t);
+  const plan_secret **v = calloc(total ? total : 1, sizeof(*v));
+  const spec_secret_ref **refs = calloc(total ? total : 1, sizeof(*refs));
+  if (v == NULL || refs == NULL) {
+    free(v);
+    free(refs);
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
+  const spec_org *org = NULL;
   const char *org_file = NULL;
+  size_t n = 0;
   for (size_t i = 0; i < c->n; i++) {
     const file_entry *d = &c->v[i];
     if (!d->parsed)
       continue;
     if (d->org != NULL) {
-      if (t->org != NULL) {
+      if (org != NULL) {
         *incomplete = true;
         if (report)
           report(ctx, d->rel, d->org->pos.line, "a second Organization document (ignored)");
         continue;
       }
-      t->org = d->org;
+      org = d->org;
       org_file = d->rel;
     }
     for (size_t k = 0; k < d->n_secrets; k++) {
-      digests[t->n_secrets] = d->digests[k];
-      t->secrets[t->n_secrets++] = d->secrets[k];
+      refs[n] = &d->secrets[k].p.ref;
+      v[n++] = &d->secrets[k].p;
     }
   }
-  if (t->org == NULL) {
-    free(digests);
-    source_view_free(t);
+  if (org == NULL) {
+    free(v);
+    free(refs);
     return os_error_set(err, OS_ENOTFOUND, "no usable Organization below %s", c->dir);
   }
   bad_files bad = {NULL, 0, 0, report, ctx};
   os_error verr = OS_ERROR_INIT;
-  if (spec_tree_validate(t, on_problem, &bad, &verr) < 0) {
+  rc = spec_validate_refs(org, refs, n, on_problem, &bad, &verr);
+  free(refs);
+  if (rc < 0) {
     *incomplete = true;
-    if (in_bad(&bad, org_file) || in_bad(&bad, t->org->pos.file)) {
+    if (in_bad(&bad, org_file) || in_bad(&bad, org->pos.file)) {
       for (size_t i = 0; i < bad.n; i++)
         free(bad.v[i]);
       free(bad.v);
-      free(digests);
-      source_view_free(t);
+      free(v);
       return os_error_set(err, OS_EINVAL, "the Organization is invalid: %s", verr.msg);
     }
     size_t w = 0;
-    for (size_t i = 0; i < t->n_secrets; i++) {
-      if (in_bad(&bad, t->secrets[i]->pos.file))
-        continue;
-      digests[w] = digests[i];
-      t->secrets[w++] = t->secrets[i];
-    }
-    t->n_secrets = w;
+    for (size_t i = 0; i < n; i++)
+      if (!in_bad(&bad, v[i]->ref.pos.file))
+        v[w++] = v[i];
+    n = w;
   }
   for (size_t i = 0; i < bad.n; i++)
     free(bad.v[i]);
   free(bad.v);
-  *out = t;
-  *digests_out = digests;
+  out->org = org;
+  out->secrets = v;
+  out->n_secrets = n;
+  return 0;
+}
+
+/* Adds one file to a fingerprint: FNV-1a of its path and stamp, summed so
+ * that no listing has to be kept (change detection, not security). */
+static int stamp_add(void *ctx, char **rel, const file_stamp *st, os_error *err) {
+  (void)err;
+  uint64_t h = 1469598103934665603ULL;
+  uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime_ns, (uint64_t)st->dev, st->ino};
+  for (const unsigned char *p = (const unsigned char *)*rel; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  for (size_t k = 0; k < 4; k++)
+    for (int b = 0; b < 8; b++)
+      h = (h ^ ((parts[k] >> (8 * b)) & 0xff)) * 1099511628211ULL;
+  uint64_t *sum = ctx;
+  *sum += h ^ (h >> 29);
   return 0;
 }
 
 int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
-  file_list files;
-  int rc = list_files(&files, dir, err);
+  uint64_t sum = 0;
+  int rc = walk(dir, "", 0, stamp_add, &sum, err);
   if (rc < 0)
     return rc;
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a: change detection, not security */
-  for (size_t i = 0; i < files.n; i++) {
-    const file_stamp *st = &files.v[i].st;
-    uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime.tv_sec,
-                         (uint64_t)st->mtime.tv_nsec, (uint64_t)st->ino};
-    const unsigned char *p = (const unsigned char *)files.v[i].rel;
-    for (; *p; p++)
-      h = (h ^ *p) * 1099511628211ULL;
-    for (size_t k = 0; k < 4; k++)
-      for (int b = 0; b < 8; b++)
-        h = (h ^ ((parts[k] >> (8 * b)) & 0xff)) * 1099511628211ULL;
-  }
-  file_list_free(&files);
-  *out = h;
+  *out = sum;
   return 0;
 }
 

@@ -9,37 +9,47 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "reconcile/plan.h"
 #include "spec/spec.h"
 
 /* Called for every problem found (file:line message; never a value). */
 typedef void (*source_problem_fn)(void *ctx, const char *file, int line, const char *msg);
 
 /* The specs of a folder as last read. Loads re-parse only the files whose
- * inode, size or mtime changed. A file that does not parse is reported and
+ * inode, size or mtime changed. A file that does not parse (or holds a
+ * secret failing the checks that need no other document) is reported and
  * its previous documents are kept (its last good values stay delivered); a
  * broken file never read before, or a document failing cross-document
- * validation, marks the load incomplete (the caller then deletes nothing). */
+ * validation, marks the load incomplete (the caller then deletes nothing).
+ *
+ * Memory: of each secret only a plan_secret is kept (names, state, source
+ * line, digest), in one block per file; the parsed spec is dropped once the
+ * hook has taken its value (see source_secret_fn). */
 typedef struct source_cache source_cache;
 int source_cache_new(source_cache **out, const char *dir, os_error *err);
 void source_cache_free(source_cache *c);
 
-/* Called for each secret of a file just (re)parsed, with its digest: the
- * controller unseals it at once and may then release its ciphertext
- * (free encrypted_value, set value_released), so the ciphertexts of a large
- * folder never all sit in memory together. */
-typedef void (*source_secret_fn)(void *ctx, spec_secret *s, const uint8_t digest[32]);
+/* Called for each secret of a file just (re)parsed, with its digest
+ * (plan_secret_digest). Returns 0 when the spec may be dropped (the value is
+ * in the plan cache, or this controller never needs it), or an error code to
+ * keep the whole spec in memory so that plan_build retries and reports it. */
+typedef int (*source_secret_fn)(void *ctx, const spec_secret *s, const uint8_t digest[32]);
 void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx);
 
+/* A view of the usable secrets of the last load; borrowed from the cache,
+ * valid until the next load or source_cache_free(). */
+typedef struct source_view {
+  const spec_org *org;
+  const plan_secret **secrets;
+  size_t n_secrets;
+} source_view;
+
 /* Loads every .yaml and .yml file below the folder (hidden directories and
- * node_modules skipped). *out is a view: its org and secrets are borrowed
- * from the cache, valid until the next load or source_cache_free(); free it
- * with source_view_free(). *digests (parallel to (*out)->secrets, free the
- * array with free()) holds plan_secret_digest() of each secret as read, so a
- * caller may drop encryptedValue strings once their values are unsealed.
- * Fails when no usable Organization exists. */
-int source_cache_load(source_cache *c, spec_tree **out, const uint8_t *const **digests,
-                      bool *incomplete, source_problem_fn report, void *ctx, os_error *err);
-void source_view_free(spec_tree *view);
+ * node_modules skipped) into *out (release with source_view_clear()). Fails
+ * when no usable Organization exists. */
+int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
+                      source_problem_fn report, void *ctx, os_error *err);
+void source_view_clear(source_view *v);
 
 /* A cheap fingerprint of the folder (paths, sizes, mtimes of spec files);
  * it changes when any spec file is added, removed or modified. */

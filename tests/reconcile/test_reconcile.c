@@ -25,6 +25,8 @@ typedef struct fx {
   spec_tree *t;
   char dir[64];
   uint8_t ck[32];
+  plan_secret refs[8]; /* the plans' view of t->secrets */
+  const plan_secret *refv[8];
 } fx;
 
 static char *rcpt(const age_identity *id) {
@@ -109,7 +111,12 @@ static int teardown(void **state) {
 
 static reconcile_plan *build(fx *f, const age_identity *id, plan_cache *cache) {
   const age_identity *ids[] = {id};
-  plan_input in = {f->t->org, f->t->secrets, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache, NULL};
+  assert_true(f->t->n_secrets <= 8);
+  for (size_t i = 0; i < f->t->n_secrets; i++) {
+    plan_secret_of(&f->refs[i], f->t->secrets[i], NULL);
+    f->refv[i] = &f->refs[i];
+  }
+  plan_input in = {f->t->org, f->refv, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache};
   reconcile_plan *p = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(plan_build(&p, &in, &err), 0);
@@ -238,8 +245,37 @@ static void count_problem(void *ctx, const char *file, int line, const char *msg
   (*(int *)ctx)++;
 }
 
-static void test_source_cache(void **state) {
-  fx *f = *state;
+/* Remembers the last problem reported. */
+typedef struct seen_problems {
+  int n;
+  char last[600];
+} seen_problems;
+
+static void keep_problem(void *ctx, const char *file, int line, const char *msg) {
+  (void)file;
+  (void)line;
+  seen_problems *sp = ctx;
+  sp->n++;
+  snprintf(sp->last, sizeof(sp->last), "%s", msg);
+}
+
+static const plan_secret *view_find(const source_view *v, const char *name) {
+  for (size_t i = 0; i < v->n_secrets; i++)
+    if (strcmp(v->secrets[i]->ref.name, name) == 0)
+      return v->secrets[i];
+  return NULL;
+}
+
+static const plan_secret *must_find(const source_view *v, const char *name) {
+  const plan_secret *p = view_find(v, name);
+  if (p == NULL) {
+    fail_msg("%s not in the view", name);
+    abort();
+  }
+  return p;
+}
+
+static void write_tree(fx *f) {
   os_error err = OS_ERROR_INIT;
   assert_int_equal(spec_tree_write_file(f->t, f->t->org->pos.file, &err), 0);
   for (size_t i = 0; i < f->t->n_secrets; i++) {
@@ -248,27 +284,38 @@ static void test_source_cache(void **state) {
     f->t->secrets[i]->pos.file = rel;
     assert_int_equal(spec_tree_write_file(f->t, rel, &err), 0);
   }
+}
+
+static void test_source_cache(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  write_tree(f);
   source_cache *c = NULL;
   assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
-  spec_tree *t = NULL;
-  const uint8_t *const *digests = NULL;
+  source_view v;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_false(incomplete);
-  assert_int_equal(t->n_secrets, 3);
+  assert_int_equal(v.n_secrets, 3);
+  assert_string_equal(v.org->id, "acme");
+  /* without a hook the specs stay, with the digest of what was read */
+  const plan_secret *ak = must_find(&v, "API_KEY");
+  assert_non_null(ak->spec);
+  assert_string_equal(ak->ref.pos.file, "secrets/prod/API_KEY.yaml");
+  assert_true(ak->ref.pos.line > 0);
+  assert_string_equal(ak->ref.organization, "acme");
+  assert_null(ak->ref.application);
+  assert_string_equal(must_find(&v, "FLAGS")->ref.application, "api");
   uint8_t d[32];
-  plan_secret_digest(d, t->secrets[0]);
-  assert_memory_equal(d, digests[0], 32);
-  spec_secret *first = t->secrets[0];
-  source_view_free(t);
-  free((void *)(uintptr_t)digests);
+  plan_secret_digest(d, ak->spec);
+  assert_memory_equal(d, ak->digest, 32);
+  source_view_clear(&v);
 
-  /* unchanged files are not parsed again: the same documents come back */
-  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
-  assert_ptr_equal(t->secrets[0], first);
-  source_view_free(t);
-  free((void *)(uintptr_t)digests);
+  /* unchanged files are not parsed again: the same records come back */
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_ptr_equal(view_find(&v, "API_KEY"), ak);
+  source_view_clear(&v);
 
   uint64_t s1 = 0, s2 = 0;
   assert_int_equal(source_dir_stamp(&s1, f->dir, &err), 0);
@@ -278,35 +325,136 @@ static void test_source_cache(void **state) {
   assert_int_equal(source_dir_stamp(&s2, f->dir, &err), 0);
   assert_true(s1 != s2);
   problems = 0;
-  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_true(incomplete);
   assert_int_equal(problems, 1);
-  assert_int_equal(t->n_secrets, 3);
-  source_view_free(t);
-  free((void *)(uintptr_t)digests);
+  assert_int_equal(v.n_secrets, 3);
+  source_view_clear(&v);
   unlink(bad);
 
   /* a good file that breaks keeps its last good documents: complete, reported */
   char *api = os_path_join(f->dir, "secrets/prod/API_KEY.yaml");
   assert_int_equal(os_write_file_atomic(api, "spec: {oops\n", 12, 0644, &err), 0);
   problems = 0;
-  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_false(incomplete);
   assert_int_equal(problems, 1);
-  assert_int_equal(t->n_secrets, 3);
-  assert_non_null(spec_tree_find_secret(t, "prod", "API_KEY"));
-  source_view_free(t);
-  free((void *)(uintptr_t)digests);
+  assert_int_equal(v.n_secrets, 3);
+  assert_non_null(view_find(&v, "API_KEY"));
+  source_view_clear(&v);
   /* a file removed from the folder is gone from the next load */
   unlink(api);
-  assert_int_equal(source_cache_load(c, &t, &digests, &incomplete, count_problem, &problems, &err), 0);
-  assert_int_equal(t->n_secrets, 2);
-  assert_null(spec_tree_find_secret(t, "prod", "API_KEY"));
-  source_view_free(t);
-  free((void *)(uintptr_t)digests);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(v.n_secrets, 2);
+  assert_null(view_find(&v, "API_KEY"));
+  source_view_clear(&v);
   source_cache_free(c);
   free(api);
   free(bad);
+}
+
+/* The hook decides which specs are dropped after reading. */
+typedef struct hook_calls {
+  int calls;
+  const char *keep; /* name whose spec is kept (the hook "fails" it) */
+} hook_calls;
+
+static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32]) {
+  hook_calls *h = ctx;
+  h->calls++;
+  uint8_t d[32];
+  plan_secret_digest(d, s);
+  assert_memory_equal(d, digest, 32);
+  assert_non_null(s->encrypted_value); /* the hook sees the whole spec */
+  return h->keep != NULL && strcmp(s->name, h->keep) == 0 ? OS_ENOIDENTITY : 0;
+}
+
+static void test_source_hook_releases(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  write_tree(f);
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
+  hook_calls h = {0, "FLAGS"};
+  source_cache_set_hook(c, test_hook, &h);
+  source_view v;
+  bool incomplete = true;
+  int problems = 0;
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(h.calls, 3);
+  assert_null(must_find(&v, "API_KEY")->spec);       /* dropped: the value is elsewhere */
+  assert_non_null(must_find(&v, "API_KEY")->digest); /* but it can still be found */
+  assert_non_null(must_find(&v, "FLAGS")->spec);     /* kept: the plan retries it */
+  source_view_clear(&v);
+  /* nothing changed: the hook is not called again */
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(h.calls, 3);
+  source_view_clear(&v);
+  source_cache_free(c);
+}
+
+static void test_source_validation(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  write_tree(f);
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
+  source_view v;
+  bool incomplete = false;
+  seen_problems sp = {0, ""};
+  /* a secret naming an application the Organization does not define: left
+   * out, reported at its file and line, and nothing may be deleted */
+  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "FLAGS");
+  free(flags->application);
+  flags->application = strdup("nope");
+  assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_true(incomplete);
+  assert_int_equal(v.n_secrets, 2);
+  assert_null(view_find(&v, "FLAGS"));
+  assert_non_null(strstr(sp.last, "secrets/prod/FLAGS.yaml:"));
+  assert_non_null(strstr(sp.last, "unknown application \"nope\""));
+  source_view_clear(&v);
+  /* a check of one document failing (a bad timestamp) in a file that was
+   * good: reported, its last good version stays */
+  free(flags->application);
+  flags->application = strdup("api");
+  assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_false(incomplete);
+  assert_int_equal(v.n_secrets, 3);
+  const plan_secret *good = view_find(&v, "FLAGS");
+  source_view_clear(&v);
+  free(flags->updated_at);
+  flags->updated_at = strdup("2026-13-45T00:00:00Z");
+  assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
+  sp.n = 0;
+  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_int_equal(sp.n, 1);
+  assert_non_null(strstr(sp.last, "secrets/prod/FLAGS.yaml:"));
+  assert_non_null(strstr(sp.last, "RFC 3339"));
+  assert_false(incomplete);
+  assert_ptr_equal(view_find(&v, "FLAGS"), good);
+  source_view_clear(&v);
+  /* the same secret in a second file: the later one is left out */
+  char *src = os_path_join(f->dir, "secrets/prod/API_KEY.yaml");
+  char *dup = os_path_join(f->dir, "secrets/prod/zz-copy.yaml");
+  char *data = NULL;
+  size_t len = 0;
+  assert_int_equal(os_read_file(&data, &len, src, 1 << 20, &err), 0);
+  assert_int_equal(os_write_file_atomic(dup, data, len, 0644, &err), 0);
+  sp.n = 0;
+  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_true(incomplete);
+  assert_int_equal(v.n_secrets, 3);
+  assert_string_equal(must_find(&v, "API_KEY")->ref.pos.file, "secrets/prod/API_KEY.yaml");
+  assert_non_null(strstr(sp.last, "secrets/prod/zz-copy.yaml:"));
+  assert_non_null(strstr(sp.last, "duplicate secret API_KEY"));
+  source_view_clear(&v);
+  free(data);
+  free(src);
+  free(dup);
+  source_cache_free(c);
 }
 
 int main(void) {
@@ -316,6 +464,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_hook_releases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
