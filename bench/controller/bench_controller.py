@@ -56,8 +56,24 @@ try:
     print("steady-state writes: %d (goal 0)" % w2)
 
     log = open(os.path.join(tmp, "ctl.log"), "w")
-    proc = subprocess.Popen(base + ["--resync", "1h"], stdout=log, stderr=log, env=dict(os.environ, **extra_env))
-    time.sleep(3)  # list, watch, first (no-op) pass
+    prefix = os.environ.get("BENCH_CTL_PREFIX", "").split()
+    proc = subprocess.Popen(prefix + base + ["--resync", "1h"], stdout=log, stderr=log, env=dict(os.environ, **extra_env))
+    settle = float(os.environ.get("BENCH_SETTLE", "3"))  # list, watch, first (no-op) pass
+    if os.environ.get("BENCH_RSS_TRACE"):
+        t_start = time.time()
+        trace = []
+        while time.time() - t_start < settle:
+            try:
+                st = open("/proc/%d/status" % proc.pid).read()
+                trace.append((time.time() - t_start, int(re.search(r"VmRSS:\s+(\d+)", st).group(1)),
+                              int(re.search(r"RssAnon:\s+(\d+)", st).group(1))))
+            except (OSError, AttributeError):
+                pass
+            time.sleep(0.01)
+        for t_, rss, an in trace[::max(1, len(trace) // 60)]:
+            print("  t=%.2fs rss=%.1f MiB anon=%.1f MiB" % (t_, rss / 1024, an / 1024))
+    else:
+        time.sleep(settle)
     env = dict(os.environ, ORGSECRETS_DIR=org, ORGSECRETS_USER="admin@bench",
                ORGSECRETS_IDENTITY=os.path.join(tmp, "keys", "admin.key"))
     lat = []
@@ -80,6 +96,8 @@ try:
     hwm = re.search(r"VmHWM:\s+(\d+) kB", status).group(1)
     anon = re.search(r"RssAnon:\s+(\d+) kB", status).group(1)
     rfile = re.search(r"RssFile:\s+(\d+) kB", status).group(1)
+    if os.environ.get("BENCH_SMAPS"):
+        shutil.copyfile("/proc/%d/smaps" % proc.pid, os.environ["BENCH_SMAPS"])
     proc.terminate()
     proc.wait(20)
     lat.sort()
@@ -89,6 +107,10 @@ try:
     print("controller peak memory, running with %d secrets: %.1f MiB (VmHWM; goal <= 16 MiB); now %.1f MiB anonymous + %.1f MiB file-backed (shared libraries)"
           % (apps * per, int(hwm) / 1024, int(anon) / 1024, int(rfile) / 1024))
     print("peak memory of the --once runs: %.1f MiB (max RSS)" % (peak_once / 1024))
+    floor = subprocess.run([os.path.join(build, "bench", "controller", "orgsecrets-lib-floor")],
+                           capture_output=True, text=True)
+    if floor.returncode == 0:
+        print("floor, a program linking the same shared libraries and doing nothing: " + floor.stdout.strip())
     fake.stop()
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
