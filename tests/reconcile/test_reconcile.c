@@ -25,8 +25,8 @@ typedef struct fx {
   spec_tree *t;
   char dir[64];
   uint8_t ck[32];
-  plan_secret refs[8]; /* the plans' view of t->secrets */
-  const plan_secret *refv[8];
+  plan_secret refs[16]; /* the plans' view of t->secrets */
+  const plan_secret *refv[16];
 } fx;
 
 static char *rcpt(const age_identity *id) {
@@ -111,7 +111,7 @@ static int teardown(void **state) {
 
 static reconcile_plan *build(fx *f, const age_identity *id, plan_cache *cache) {
   const age_identity *ids[] = {id};
-  assert_true(f->t->n_secrets <= 8);
+  assert_true(f->t->n_secrets <= 16);
   for (size_t i = 0; i < f->t->n_secrets; i++) {
     plan_secret_of(&f->refs[i], f->t->secrets[i], NULL);
     f->refv[i] = &f->refs[i];
@@ -393,6 +393,52 @@ static void test_source_hook_releases(void **state) {
   source_cache_free(c);
 }
 
+/* Paths whose byte order differs from their per-directory walk order
+ * ("a-c" sorts before "a/x" byte-wise, after it by components): a second
+ * load must still find every file in the cache and re-read none. */
+static void test_source_path_order(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  const char *paths[] = {"s/a-c.yaml", "s/a/x.yaml", "s/a.yaml", "s/a0.yaml", "s/a/b/y.yml",
+                         "s/A.yaml"};
+  const char *names[] = {"P_ONE", "P_TWO", "P_THREE", "P_FOUR", "P_FIVE", "P_SIX"};
+  write_tree(f);
+  for (size_t i = 0; i < 6; i++) {
+    add_secret(f, NULL, names[i], "v");
+    spec_secret *s = spec_tree_find_secret(f->t, "prod", names[i]);
+    free(s->pos.file);
+    s->pos.file = strdup(paths[i]);
+    assert_int_equal(spec_tree_write_file(f->t, paths[i], &err), 0);
+  }
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
+  hook_calls h = {0, NULL};
+  source_cache_set_hook(c, test_hook, &h);
+  source_view v;
+  bool incomplete = true;
+  int problems = 0;
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(v.n_secrets, 9);
+  assert_int_equal(h.calls, 9);
+  assert_int_equal(problems, 0);
+  source_view_clear(&v);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(v.n_secrets, 9);
+  assert_int_equal(h.calls, 9); /* nothing re-read */
+  assert_string_equal(must_find(&v, "P_TWO")->ref.pos.file, "s/a/x.yaml");
+  source_view_clear(&v);
+  /* one file removed in the middle of the order: only it is gone */
+  char *gone = os_path_join(f->dir, "s/a/x.yaml");
+  assert_int_equal(unlink(gone), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(v.n_secrets, 8);
+  assert_int_equal(h.calls, 9);
+  assert_null(view_find(&v, "P_TWO"));
+  source_view_clear(&v);
+  free(gone);
+  source_cache_free(c);
+}
+
 static void test_source_validation(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
@@ -466,6 +512,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_hook_releases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
