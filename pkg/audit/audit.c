@@ -38,12 +38,7 @@ static int sha256_hex(char out[AUDIT_HASH_HEX_LEN + 1], const void *p, size_t n)
   unsigned int md_len = 0;
   if (EVP_Digest(p, n, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != sizeof(md))
     return OS_ECRYPTO;
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < sizeof(md); i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[AUDIT_HASH_HEX_LEN] = '\0';
+  os_hex_encode(out, md, sizeof(md));
   return 0;
 }
 

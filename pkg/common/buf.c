@@ -131,6 +131,31 @@ bool os_secure_equal(const void *a, const void *b, size_t n) {
   return CRYPTO_memcmp(a, b, n) == 0;
 }
 
+void os_hex_encode(char *out, const uint8_t *in, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[in[i] >> 4];
+    out[2 * i + 1] = hex[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+uint64_t os_fnv1a64(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+const char *os_str_pack(char **cursor, const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *out = memcpy(*cursor, s, n);
+  *cursor += n;
+  return out;
+}
+
 char *os_strdup(const char *s) {
   if (s == NULL)
     return NULL;

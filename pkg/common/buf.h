@@ -56,4 +56,16 @@ static inline bool os_size_mul(size_t *out, size_t a, size_t b) {
 /* strdup that returns NULL on NULL. */
 char *os_strdup(const char *s);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void os_hex_encode(char *out, const uint8_t *in, size_t n);
+
+/* FNV-1a, 64 bits, continuing from h (start with OS_FNV1A64_INIT): for hash
+ * tables and change detection, never for security. */
+#define OS_FNV1A64_INIT 14695981039346656037ULL
+uint64_t os_fnv1a64(uint64_t h, const void *p, size_t n);
+
+/* Copies s (may be NULL: returns NULL) to *cursor and moves the cursor past
+ * its NUL; for packing strings into one allocation sized beforehand. */
+const char *os_str_pack(char **cursor, const char *s);
+
 #endif

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 const double metrics_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                           0.5,   1.0,  2.5,   5.0,  10.0};
 const size_t metrics_default_buckets_len =
@@ -124,15 +126,10 @@ void metrics_registry_free(metrics_registry *r) {
 }
 
 static uint64_t hash_values(const char *const *values, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) {
-    for (const unsigned char *p = (const unsigned char *)values[i]; *p != '\0'; p++) {
-      h ^= *p;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xffu; /* separator: ("a","b") differs from ("ab","") */
-    h *= 1099511628211ULL;
-  }
+  static const unsigned char sep = 0xff; /* ("a","b") differs from ("ab","") */
+  uint64_t h = OS_FNV1A64_INIT;
+  for (size_t i = 0; i < n; i++)
+    h = os_fnv1a64(os_fnv1a64(h, values[i], strlen(values[i])), &sep, 1);
   return h;
 }
 

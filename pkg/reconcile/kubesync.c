@@ -89,15 +89,6 @@ static int cache_key(char *out, size_t n, const char *ns, const char *name) {
   return (w < 0 || (size_t)w >= n) ? -1 : 0;
 }
 
-static void hex32(char out[65], const uint8_t in[32]) {
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < 32; i++) {
-    out[2 * i] = hex[in[i] >> 4];
-    out[2 * i + 1] = hex[in[i] & 15];
-  }
-  out[64] = '\0';
-}
-
 static int cmp_cstr(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -154,17 +145,6 @@ static bool parse_checksum(uint8_t out[32], const char *sum) {
   return true;
 }
 
-/* Copies s (may be NULL) to *p and moves *p past it; returns the copy. */
-static const char *put_str(char **p, const char *s) {
-  if (s == NULL)
-    return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = *p;
-  memcpy(d, s, n);
-  *p += n;
-  return d;
-}
-
 static bool add_str_len(size_t *size, const char *s) {
   return s == NULL || (os_size_add(size, *size, strlen(s)) && os_size_add(size, *size, 1));
 }
@@ -194,9 +174,9 @@ static secret_rec *rec_new(const json_t *obj) {
   char *p = r->strings;
   const char **dst[] = {&r->ns, &r->name, &r->rv, &r->uid, &r->org, &r->env, &r->app};
   for (size_t i = 0; i < n_strs; i++)
-    *dst[i] = put_str(&p, strs[i]);
+    *dst[i] = os_str_pack(&p, strs[i]);
   r->keys = p;
-  json_object_foreach(data, k, v) { put_str(&p, k); }
+  json_object_foreach(data, k, v) { os_str_pack(&p, k); }
   r->n_keys = n_keys;
   data_digest(r->digest, data);
   r->has_checksum = parse_checksum(
@@ -210,15 +190,7 @@ static secret_rec *rec_new(const json_t *obj) {
 }
 
 /* FNV-1a: unkeyed, which is enough for the names of Secrets carrying our labels. */
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-  return h;
-}
-
-static uint64_t key_hash(const char *key) {
-  return hash_bytes(14695981039346656037u, key, strlen(key));
-}
+static uint64_t key_hash(const char *key) { return os_fnv1a64(OS_FNV1A64_INIT, key, strlen(key)); }
 
 /* Does key equal r's "namespace/name" (cache_key())? */
 static bool rec_is(const secret_rec *r, const char *key) {
@@ -404,7 +376,7 @@ int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *
     rc = os_error_set(err, OS_ECRYPTO, "hmac final failed");
     goto done;
   }
-  hex32(out, md);
+  os_hex_encode(out, md, 32);
 done:
   free(keys);
   EVP_MAC_CTX_free(ctx);
@@ -507,7 +479,7 @@ static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *dat
   uint8_t want[32];
   data_digest(want, data);
   char sum[65];
-  hex32(sum, live->checksum);
+  os_hex_encode(sum, live->checksum, sizeof(live->checksum));
   bool same_app = (t->application == NULL && live->app == NULL) ||
                   (t->application && live->app && strcmp(live->app, t->application) == 0);
   return os_secure_equal(live->digest, want, sizeof(want)) && live->has_checksum &&

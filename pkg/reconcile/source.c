@@ -210,15 +210,6 @@ static bool same_stat(const file_stamp *a, const file_stamp *b) {
 
 static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 
-static const char *str_put(char **w, const char *s) {
-  if (s == NULL)
-    return NULL;
-  size_t n = strlen(s) + 1;
-  char *out = memcpy(*w, s, n);
-  *w += n;
-  return out;
-}
-
 /* The plan's view of a file's secrets in one block; NULL on allocation failure. */
 static src_secret *pack(spec_secret *const *v, size_t n, const char *rel) {
   size_t bytes = n * sizeof(src_secret);
@@ -233,10 +224,10 @@ static src_secret *pack(spec_secret *const *v, size_t n, const char *rel) {
     const spec_secret *s = v[i];
     src_secret *r = &b[i];
     memset(r, 0, sizeof(*r));
-    r->p.ref.organization = str_put(&w, s->organization);
-    r->p.ref.environment = str_put(&w, s->environment);
-    r->p.ref.application = str_put(&w, s->application);
-    r->p.ref.name = str_put(&w, s->name);
+    r->p.ref.organization = os_str_pack(&w, s->organization);
+    r->p.ref.environment = os_str_pack(&w, s->environment);
+    r->p.ref.application = os_str_pack(&w, s->application);
+    r->p.ref.name = os_str_pack(&w, s->name);
     r->p.ref.pos.file = (char *)(uintptr_t)rel;
     r->p.ref.pos.line = s->pos.line;
     r->p.ref.lines.organization = s->lines.organization;
@@ -248,6 +239,17 @@ static src_secret *pack(spec_secret *const *v, size_t n, const char *rel) {
     r->p.digest = r->digest;
   }
   return b;
+}
+
+/* Hands a spec problem to report as "FILE:LINE: msg". */
+static void report_at(source_problem_fn report, void *ctx, const spec_pos *pos, const char *msg) {
+  if (report == NULL)
+    return;
+  const char *file = pos && pos->file ? pos->file : "-";
+  int line_no = pos ? pos->line : 0;
+  char line[OS_ERROR_MSG_MAX + 300];
+  snprintf(line, sizeof(line), "%s:%d: %s", file, line_no, msg);
+  report(ctx, file, line_no, line);
 }
 
 /* Reports the checks of one document that fail, at their file and line. */
@@ -262,12 +264,7 @@ static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, cons
   if (!is_error)
     return;
   lp->errors++;
-  if (lp->report != NULL) {
-    char line[OS_ERROR_MSG_MAX + 300];
-    snprintf(line, sizeof(line), "%s:%d: %s", pos && pos->file ? pos->file : "-", pos ? pos->line : 0,
-             msg);
-    lp->report(lp->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, line);
-  }
+  report_at(lp->report, lp->ctx, pos, msg);
 }
 
 /* (Re)reads one file into e; a failure keeps the previous documents. */
@@ -341,12 +338,7 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
   bad_files *b = ctx;
   if (!is_error)
     return;
-  if (b->report) {
-    char line[OS_ERROR_MSG_MAX + 300];
-    snprintf(line, sizeof(line), "%s:%d: %s", pos && pos->file ? pos->file : "-", pos ? pos->line : 0,
-             msg);
-    b->report(b->ctx, pos && pos->file ? pos->file : "-", pos ? pos->line : 0, line);
-  }
+  report_at(b->report, b->ctx, pos, msg);
   if (pos == NULL || pos->file == NULL || in_bad(b, pos->file))
     return;
   if (b->n == b->cap) {
@@ -519,13 +511,8 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
  * that no listing has to be kept (change detection, not security). */
 static int stamp_add(void *ctx, char **rel, const file_stamp *st, os_error *err) {
   (void)err;
-  uint64_t h = 1469598103934665603ULL;
   uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime_ns, (uint64_t)st->dev, st->ino};
-  for (const unsigned char *p = (const unsigned char *)*rel; *p; p++)
-    h = (h ^ *p) * 1099511628211ULL;
-  for (size_t k = 0; k < 4; k++)
-    for (int b = 0; b < 8; b++)
-      h = (h ^ ((parts[k] >> (8 * b)) & 0xff)) * 1099511628211ULL;
+  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, *rel, strlen(*rel)), parts, sizeof(parts));
   uint64_t *sum = ctx;
   *sum += h ^ (h >> 29);
   return 0;

@@ -31,12 +31,7 @@ int seal_fingerprint(char *out, const char *recipient, os_error *err) {
     return os_error_set(err, OS_ECRYPTO, "sha-256 failed");
   }
   age_recipient_free(r);
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < SPEC_FINGERPRINT_LEN / 2; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[SPEC_FINGERPRINT_LEN] = '\0';
+  os_hex_encode(out, md, SPEC_FINGERPRINT_LEN / 2);
   return 0;
 }
 

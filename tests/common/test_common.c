@@ -31,6 +31,32 @@ static void test_buf_limit(void **state) {
   free(s);
 }
 
+static void test_hex_fnv_pack(void **state) {
+  (void)state;
+  const uint8_t in[] = {0x00, 0x0f, 0xa5, 0xff};
+  char hex[9];
+  os_hex_encode(hex, in, sizeof(in));
+  assert_string_equal(hex, "000fa5ff");
+  /* FNV-1a 64 reference values: "" is the offset basis, "a" and "foobar" */
+  assert_true(os_fnv1a64(OS_FNV1A64_INIT, "", 0) == 0xcbf29ce484222325ULL);
+  assert_true(os_fnv1a64(OS_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+  assert_true(os_fnv1a64(OS_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
+  /* continuing equals hashing the concatenation */
+  assert_true(os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, "foo", 3), "bar", 3) ==
+              os_fnv1a64(OS_FNV1A64_INIT, "foobar", 6));
+  char block[16];
+  char *w = block;
+  const char *a = os_str_pack(&w, "ab");
+  assert_null(os_str_pack(&w, NULL));
+  const char *b = os_str_pack(&w, "");
+  const char *c = os_str_pack(&w, "xyz");
+  assert_string_equal(a, "ab");
+  assert_string_equal(b, "");
+  assert_string_equal(c, "xyz");
+  assert_ptr_equal(b, block + 3);
+  assert_ptr_equal(w, block + 8);
+}
+
 static void test_error_prefix(void **state) {
   (void)state;
   os_error err = OS_ERROR_INIT;
@@ -78,6 +104,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_limit),
       cmocka_unit_test(test_error_prefix),
+      cmocka_unit_test(test_hex_fnv_pack),
       cmocka_unit_test(test_atomic_write),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
