@@ -65,6 +65,22 @@ static int split_only(cli_list *out, char *spec) {
   return 0;
 }
 
+/* "NAME=value" for an environment, in a secret buffer; *out is freed by
+ * the caller (wiped: it holds the value). */
+static int env_line(char **out, const char *name, size_t name_len, const void *value, size_t len) {
+  os_buf b;
+  os_buf_init(&b, name_len + len + 2, true);
+  int rc = os_buf_append(&b, name, name_len);
+  if (rc == 0)
+    rc = os_buf_append(&b, "=", 1);
+  if (rc == 0)
+    rc = os_buf_append(&b, value, len);
+  if (rc == 0)
+    rc = os_buf_detach(out, NULL, &b);
+  os_buf_free(&b);
+  return rc;
+}
+
 int cmd_run(cli_ctx *ctx, int argc, char **argv) {
   const char *env = NULL, *app = NULL, *only_s = NULL;
   const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
@@ -139,17 +155,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv) {
       status = cli_failf("run: variable %.*s: %s", (int)(eq - kv), kv, err.msg);
       goto done;
     }
-    os_buf b;
-    os_buf_init(&b, (size_t)INJECT_REF_OUTPUT_MAX + 1024, true);
-    int rc = os_buf_append(&b, kv, (size_t)(eq - kv) + 1);
-    if (rc == 0)
-      rc = os_buf_append(&b, expanded, exp_len);
-    os_free_secret(expanded, exp_len + 1);
     char *line = NULL;
-    size_t line_len = 0;
-    if (rc == 0)
-      rc = os_buf_detach(&line, &line_len, &b);
-    os_buf_free(&b);
+    int rc = env_line(&line, kv, (size_t)(eq - kv), expanded, exp_len);
+    os_free_secret(expanded, exp_len + 1);
     if (rc < 0) {
       status = cli_failf("run: out of memory");
       goto done;
@@ -157,16 +165,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv) {
     newenv[n_new++] = line;
   }
   for (size_t i = 0; i < vs.n; i++) {
-    os_buf b;
-    os_buf_init(&b, SPEC_VALUE_MAX + SPEC_NAME_MAX + 2, true);
-    int rc = os_buf_printf(&b, "%s=", vs.v[i].secret->name);
-    if (rc == 0)
-      rc = os_buf_append(&b, vs.v[i].value, vs.v[i].len);
+    const char *name = vs.v[i].secret->name;
     char *line = NULL;
-    size_t line_len = 0;
-    if (rc == 0)
-      rc = os_buf_detach(&line, &line_len, &b);
-    os_buf_free(&b);
+    int rc = env_line(&line, name, strlen(name), vs.v[i].value, vs.v[i].len);
     if (rc < 0) {
       status = cli_failf("run: out of memory");
       goto done;

@@ -146,12 +146,16 @@ int cli_fail(const char *what, const os_error *err) {
   return CLI_FAIL;
 }
 
-int cli_failf(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+static void vnote(const char *fmt, va_list ap) {
   fputs("orgsecrets: ", stderr);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
+}
+
+int cli_failf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnote(fmt, ap);
   va_end(ap);
   return CLI_FAIL;
 }
@@ -159,9 +163,7 @@ int cli_failf(const char *fmt, ...) {
 void cli_note(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("orgsecrets: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vnote(fmt, ap);
   va_end(ap);
 }
 

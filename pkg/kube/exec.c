@@ -171,6 +171,13 @@ static char **build_env(const kube_exec_config *ec, char **info) {
   return envp;
 }
 
+/* Milliseconds on the monotonic clock since t0. */
+static long ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeout_ms,
                   os_error *err) {
   memset(out, 0, sizeof(*out));
@@ -220,9 +227,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long elapsed = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long elapsed = ms_since(&t0);
     if (elapsed >= timeout_ms) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
@@ -268,9 +273,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid || (w < 0 && errno != EINTR))
       break;
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long elapsed = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long elapsed = ms_since(&t0);
     if (elapsed >= timeout_ms) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
