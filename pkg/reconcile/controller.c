@@ -26,6 +26,7 @@
 #include "reconcile/lease.h"
 #include "reconcile/plan.h"
 #include "reconcile/source.h"
+#include "seal/seal.h"
 #include "spec/spec.h"
 
 #ifndef ORGSECRETS_VERSION
@@ -49,6 +50,7 @@ typedef struct ctl {
   audit_log *audit;
   kubesync_cache *scache;
   plan_cache *pcache;
+  size_t source_unseals;         /* values the folder source's hook opened */
   lease_elector *lease;
   pthread_mutex_t mu;
   pthread_cond_t cond;
@@ -724,7 +726,7 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
     if (rname == NULL)
       continue;
     static const uint8_t unknown[8];
-    const uint8_t *d = r->secret->digest ? r->secret->digest : unknown;
+    const uint8_t *d = r->secret->has_digest ? r->secret->digest : unknown;
     char seen[128];
     snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, d[0], d[1], d[2],
              d[3], d[4], d[5], d[6], d[7]);
@@ -755,14 +757,19 @@ static void audit_unseals(ctl *c, const reconcile_plan *p) {
 }
 
 /* A secret just read from the folder: open it now (or skip what this
- * environment never needs) so that its spec can be dropped at once. A
- * failure keeps the spec: the plan retries it and reports why. */
-static int on_secret_read(void *ctx, const spec_secret *s, const uint8_t digest[32]) {
+ * environment never needs) so that its spec can be dropped at once and its
+ * value kept in the source's block. A failure keeps the spec: the plan
+ * retries it and reports why. */
+static int on_secret_read(void *ctx, const spec_secret *s, const uint8_t digest[32], uint8_t **value,
+                          size_t *len) {
   ctl *c = ctx;
+  (void)digest;
   bool mine = s->environment != NULL && strcmp(s->environment, c->o->environment) == 0;
   if (!mine || s->state != SPEC_STATE_ACTIVE)
     return 0;
-  return plan_cache_prefetch(c->pcache, digest, s, (const age_identity *const *)c->ids, c->n_ids);
+  os_error err = OS_ERROR_INIT;
+  c->source_unseals++;
+  return seal_unseal(value, len, s, (const age_identity *const *)c->ids, c->n_ids, &err);
 }
 
 static int build_plan(ctl *c, const spec_org *org, const plan_secret *const *secrets, size_t n,
@@ -920,11 +927,12 @@ static int pass(ctl *c, bool reload, os_error *err) {
   double t0 = now_s();
   int rc = 0;
   if (reload || c->n_plans == 0) {
+    size_t u0 = c->source_unseals;
     rc = reload_source(c, err);
     if (rc < 0)
       goto done;
     os_log_debug("pass: source loaded and planned in %.1f ms (%zu values unsealed)",
-                 (now_s() - t0) * 1e3, plan_cache_last_unseals(c->pcache));
+                 (now_s() - t0) * 1e3, c->source_unseals - u0 + plan_cache_last_unseals(c->pcache));
   }
   if (!writer(c))
     goto done;

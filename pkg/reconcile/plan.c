@@ -191,10 +191,14 @@ int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secr
 }
 
 void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest) {
+  memset(r, 0, sizeof(*r));
   spec_secret_ref_of(&r->ref, s);
-  r->state = s->state;
-  r->digest = digest;
+  r->state = (uint8_t)s->state;
   r->spec = s;
+  if (digest != NULL) {
+    memcpy(r->digest, digest, sizeof(r->digest));
+    r->has_digest = true;
+  }
 }
 
 static void target_free(plan_target *t) {
@@ -337,6 +341,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     return os_error_set(err, OS_ENOMEM, "out of memory");
   int rc = 0;
   json_t *by_app = NULL;
+  size_t *counts = NULL;
   plan_cache *cache = in->cache;
   if (cache == NULL) {
     if (plan_cache_new(&p->own_cache, err) < 0) {
@@ -366,7 +371,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     if (json_object_set_new(by_app, p->targets[i].application, json_integer((json_int_t)i)) < 0)
       goto oom;
   /* size each target for exactly the secrets that can land in it */
-  size_t *counts = calloc(p->n_targets, sizeof(*counts));
+  counts = calloc(p->n_targets, sizeof(*counts));
   if (counts == NULL)
     goto oom;
   for (size_t i = 0; i < n; i++) {
@@ -380,14 +385,10 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   }
   for (size_t i = 0; i < p->n_targets; i++) {
     p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(plan_entry));
-    p->targets[i].kept = calloc(counts[i] ? counts[i] : 1, sizeof(char *));
     p->targets[i].keep_unknown = in->incomplete;
-    if (p->targets[i].entries == NULL || p->targets[i].kept == NULL) {
-      free(counts);
+    if (p->targets[i].entries == NULL)
       goto oom;
-    }
   }
-  free(counts);
   for (size_t i = 0; i < n; i++) {
     const plan_secret *s = in->secrets[i];
     const spec_secret_ref *r = &s->ref;
@@ -402,14 +403,14 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     uint8_t digest[32];
     cache_entry *hit = NULL;
     bool have_digest = false;
-    if (s->digest != NULL) {
+    if (s->has_digest) {
       memcpy(digest, s->digest, sizeof(digest));
       have_digest = true;
     } else if (s->spec != NULL && s->spec->encrypted_value != NULL) {
       plan_secret_digest(digest, s->spec);
       have_digest = true;
     }
-    if (have_digest) {
+    if (have_digest && s->value == NULL) {
       hit = cache_find(cache, digest);
       if (hit != NULL)
         hit->used = true;
@@ -430,6 +431,14 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     }
     p->n_active++;
+    if (s->value != NULL) { /* the source holds it open */
+      res->reason = "Synced";
+      plan_entry *e = &t->entries[t->n_entries++];
+      e->name = r->name;
+      e->value = s->value;
+      e->len = s->value_len;
+      continue;
+    }
     os_error uerr = OS_ERROR_INIT;
     int urc = 0;
     if (hit == NULL) {
@@ -452,6 +461,8 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       res->reason = plan_reason_for(urc);
       if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
         goto oom;
+      if (t->kept == NULL && (t->kept = calloc(counts[t - p->targets], sizeof(char *))) == NULL)
+        goto oom; /* sized on the first failure only */
       t->kept[t->n_kept++] = r->name;
       continue;
     }
@@ -470,11 +481,13 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
   cache_sweep(cache);
   json_decref(by_app);
+  free(counts);
   *out = p;
   return 0;
 oom:
   rc = os_error_set(err, OS_ENOMEM, "out of memory");
   json_decref(by_app);
+  free(counts);
   plan_free(p);
   return rc;
 }

@@ -29,13 +29,17 @@ typedef struct plan_entry {
 typedef struct plan_secret {
   spec_secret_ref ref;       /* organization, environment, application (NULL:
                               * org-level), name, and where they were read */
-  enum spec_state state;
-  const uint8_t *digest;     /* plan_secret_digest() of the spec, or NULL */
-  const spec_secret *spec;   /* the spec with its encryptedValue, or NULL once the value
-                              * is in the cache and the ciphertext was released */
+  const spec_secret *spec;   /* the spec with its encryptedValue, or NULL once
+                              * the value is held (value or the plan_cache) */
+  const uint8_t *value;      /* the opened value when the source holds it,
+                              * else NULL: the plan_cache, or spec is unsealed */
+  uint32_t value_len;
+  uint8_t state;             /* enum spec_state */
+  bool has_digest;
+  uint8_t digest[32];        /* plan_secret_digest() of the spec, when has_digest */
 } plan_secret;
 
-/* Fills r from s (borrowing); digest may be NULL. */
+/* Fills r from s (borrowing s); digest may be NULL (not known yet). */
 void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest);
 
 typedef struct plan_cache plan_cache;
@@ -68,7 +72,7 @@ typedef struct plan_failure {
 
 /* Result of unsealing one secret, reported for status conditions. */
 typedef struct plan_secret_result {
-  const plan_secret *secret; /* borrowed from the input; secret->digest may be NULL */
+  const plan_secret *secret; /* borrowed from the input */
   const char *reason;        /* "Synced", "Disabled" or a failure reason */
   const char *message;       /* borrowed from the plan; "" when synced */
 } plan_secret_result;

@@ -61,9 +61,8 @@ static bool skip_dir(const char *name) {
   return name[0] == '.' || strcmp(name, "node_modules") == 0;
 }
 
-/* Called for each spec file in path_cmp order; takes rel (heap) when it
- * sets *rel to NULL. */
-typedef int (*file_fn)(void *ctx, char **rel, const file_stamp *st, os_error *err);
+/* Called for each spec file in path_cmp order, with its path below the root. */
+typedef int (*file_fn)(void *ctx, const char *rel, const file_stamp *st, os_error *err);
 
 static int cmp_name(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -121,7 +120,7 @@ static int walk(const char *root, const char *rel, int depth, file_fn fn, void *
           rc = walk(root, child_rel, depth + 1, fn, ctx, err);
         } else if (S_ISREG(st.st_mode) && is_spec_file(names[i]) && names[i][0] != '.') {
           file_stamp fs = stamp_of(&st);
-          rc = fn(ctx, &child_rel, &fs, err);
+          rc = fn(ctx, child_rel, &fs, err);
         }
       }
     }
@@ -135,28 +134,26 @@ static int walk(const char *root, const char *rel, int depth, file_fn fn, void *
   return rc;
 }
 
-/* A secret as the cache keeps it: the plan's view, with its strings in the
- * same block and pos.file borrowed from the file entry. */
-typedef struct src_secret {
-  plan_secret p;
-  uint8_t digest[32];
-} src_secret;
-
-/* One spec file as last read: its stat, and its documents from the last
- * time it parsed (kept while a later version is broken). */
-typedef struct file_entry {
-  char *rel;
+/* One spec file as last read, in one allocation: this header, the records
+ * of its secrets, then its path, their strings and their opened values
+ * (the block is wiped when freed). A file whose current version does not
+ * parse keeps the records of its last good version (parsed), or none. */
+typedef struct file_rec {
   file_stamp st;
+  spec_org *org;         /* its Organization, if it holds one */
   uint32_t n_secrets;
-  bool parsed;            /* a good parse is held (org and/or secrets) */
-  bool broken;            /* the current version does not parse */
-  spec_org *org;          /* its Organization, if it holds one */
-  src_secret *secrets;    /* one block: n_secrets records, then their strings */
-} file_entry;
+  uint32_t size;         /* bytes of the block */
+  bool parsed;           /* a good parse is held (org and/or secrets) */
+  bool broken;           /* the current version does not parse */
+  plan_secret secrets[]; /* records; .spec owned while kept (see source_secret_fn) */
+} file_rec;
+
+/* The file's path, right after the records. */
+static const char *rec_rel(const file_rec *r) { return (const char *)(r->secrets + r->n_secrets); }
 
 struct source_cache {
   char *dir;
-  file_entry *v;
+  file_rec **v; /* path_cmp order */
   size_t n;
   source_secret_fn hook;
   void *hook_ctx;
@@ -167,21 +164,13 @@ void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
   c->hook_ctx = ctx;
 }
 
-static void drop_docs(file_entry *e) {
-  spec_org_free(e->org);
-  for (size_t i = 0; i < e->n_secrets; i++)
-    spec_secret_free((spec_secret *)(uintptr_t)e->secrets[i].p.spec); /* owned when kept */
-  free(e->secrets);
-  e->org = NULL;
-  e->secrets = NULL;
-  e->n_secrets = 0;
-  e->parsed = false;
-}
-
-static void entry_clear(file_entry *e) {
-  drop_docs(e);
-  free(e->rel);
-  memset(e, 0, sizeof(*e));
+static void rec_free(file_rec *r) {
+  if (r == NULL)
+    return;
+  spec_org_free(r->org);
+  for (size_t i = 0; i < r->n_secrets; i++)
+    spec_secret_free((spec_secret *)(uintptr_t)r->secrets[i].spec); /* owned when kept */
+  os_free_secret(r, r->size);
 }
 
 int source_cache_new(source_cache **out, const char *dir, os_error *err) {
@@ -198,7 +187,7 @@ void source_cache_free(source_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n; i++)
-    entry_clear(&c->v[i]);
+    rec_free(c->v[i]);
   free(c->v);
   free(c->dir);
   free(c);
@@ -210,35 +199,56 @@ static bool same_stat(const file_stamp *a, const file_stamp *b) {
 
 static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 
-/* The plan's view of a file's secrets in one block; NULL on allocation failure. */
-static src_secret *pack(spec_secret *const *v, size_t n, const char *rel) {
-  size_t bytes = n * sizeof(src_secret);
+/* An opened value on its way into a block. */
+typedef struct open_value {
+  const uint8_t *p; /* NULL: none */
+  size_t len;
+  uint8_t *owned;   /* p when it came from the hook (wiped after packing) */
+} open_value;
+
+/* A file's records in one block (see file_rec); NULL on allocation failure
+ * or a block above 4 GiB. digests[i] is secret i's plan_secret_digest(). */
+static file_rec *rec_new(const char *rel, spec_secret *const *v, size_t n, const uint8_t (*digests)[32],
+                         const open_value *values) {
+  size_t bytes = sizeof(file_rec) + n * sizeof(plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++)
     bytes += str_size(v[i]->organization) + str_size(v[i]->environment) +
-             str_size(v[i]->application) + str_size(v[i]->name);
-  src_secret *b = malloc(bytes);
-  if (b == NULL)
+             str_size(v[i]->application) + str_size(v[i]->name) + values[i].len;
+  if (bytes > UINT32_MAX)
     return NULL;
-  char *w = (char *)(b + n);
+  file_rec *r = calloc(1, bytes);
+  if (r == NULL)
+    return NULL;
+  r->size = (uint32_t)bytes;
+  r->n_secrets = (uint32_t)n;
+  char *w = (char *)(r->secrets + n);
+  char *file = (char *)(uintptr_t)os_str_pack(&w, rel);
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = v[i];
-    src_secret *r = &b[i];
-    memset(r, 0, sizeof(*r));
-    r->p.ref.organization = os_str_pack(&w, s->organization);
-    r->p.ref.environment = os_str_pack(&w, s->environment);
-    r->p.ref.application = os_str_pack(&w, s->application);
-    r->p.ref.name = os_str_pack(&w, s->name);
-    r->p.ref.pos.file = (char *)(uintptr_t)rel;
-    r->p.ref.pos.line = s->pos.line;
-    r->p.ref.lines.organization = s->lines.organization;
-    r->p.ref.lines.environment = s->lines.environment;
-    r->p.ref.lines.name = s->lines.name;
-    r->p.ref.lines.application = s->lines.application;
-    r->p.state = s->state;
-    plan_secret_digest(r->digest, s);
-    r->p.digest = r->digest;
+    plan_secret *p = &r->secrets[i];
+    p->ref.organization = os_str_pack(&w, s->organization);
+    p->ref.environment = os_str_pack(&w, s->environment);
+    p->ref.application = os_str_pack(&w, s->application);
+    p->ref.name = os_str_pack(&w, s->name);
+    p->ref.pos.file = file;
+    p->ref.pos.line = s->pos.line;
+    p->ref.lines.organization = s->lines.organization;
+    p->ref.lines.environment = s->lines.environment;
+    p->ref.lines.name = s->lines.name;
+    p->ref.lines.application = s->lines.application;
+    p->state = (uint8_t)s->state;
+    memcpy(p->digest, digests[i], 32);
+    p->has_digest = true;
   }
-  return b;
+  for (size_t i = 0; i < n; i++) { /* values last: the strings stay together */
+    if (values[i].p == NULL)
+      continue;
+    memcpy(w, values[i].p, values[i].len);
+    r->secrets[i].value = (const uint8_t *)w;
+    r->secrets[i].value_len = (uint32_t)values[i].len;
+    w += values[i].len;
+  }
+  return r;
 }
 
 /* Hands a spec problem to report as "FILE:LINE: msg". */
@@ -267,9 +277,50 @@ static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, cons
   report_at(lp->report, lp->ctx, pos, msg);
 }
 
-/* (Re)reads one file into e; a failure keeps the previous documents. */
-static void read_entry(source_cache *c, file_entry *e, source_problem_fn report, void *ctx) {
-  char *path = os_path_join(c->dir, e->rel);
+/* The value old already holds for this digest, if any. */
+static const plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
+  for (size_t i = 0; old != NULL && old->parsed && i < old->n_secrets; i++)
+    if (old->secrets[i].value != NULL && memcmp(old->secrets[i].digest, digest, 32) == 0)
+      return &old->secrets[i];
+  return NULL;
+}
+
+/* Opens the values of a file just parsed: carried over from its previous
+ * version when the ciphertext did not change, else from the hook. A hook
+ * failure marks the spec in kept[i] (kept whole: the plan retries it). */
+static int open_values(source_cache *c, const file_rec *old, spec_tree *docs,
+                       const uint8_t (*digests)[32], open_value *values, spec_secret **kept) {
+  for (size_t i = 0; i < docs->n_secrets; i++) {
+    const plan_secret *prev = old_value(old, digests[i]);
+    if (prev != NULL) {
+      values[i].p = prev->value;
+      values[i].len = prev->value_len;
+      continue;
+    }
+    uint8_t *value = NULL;
+    size_t len = 0;
+    if (c->hook == NULL || c->hook(c->hook_ctx, docs->secrets[i], digests[i], &value, &len) < 0) {
+      os_free_secret(value, len);
+      kept[i] = docs->secrets[i];
+      continue;
+    }
+    if (value != NULL && len > UINT32_MAX) {
+      os_free_secret(value, len);
+      return OS_ENOMEM;
+    }
+    values[i].p = values[i].owned = value;
+    values[i].len = value ? len : 0;
+  }
+  return 0;
+}
+
+/* (Re)reads the file rel into *slot (NULL: a file not seen before). A
+ * failure keeps the previous records; only running out of memory for a
+ * file never seen before fails. */
+static int read_entry(source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
+                      source_problem_fn report, void *ctx) {
+  file_rec *old = *slot;
+  char *path = os_path_join(c->dir, rel);
   char *data = NULL;
   size_t len = 0;
   os_error ferr = OS_ERROR_INIT;
@@ -278,7 +329,7 @@ static void read_entry(source_cache *c, file_entry *e, source_problem_fn report,
   spec_tree *docs = NULL;
   if (rc == 0) {
     docs = spec_tree_new(c->dir);
-    rc = docs ? spec_tree_parse(docs, e->rel, data, len, &ferr)
+    rc = docs ? spec_tree_parse(docs, rel, data, len, &ferr)
               : os_error_set(&ferr, OS_ENOMEM, "out of memory");
   }
   os_free_secret(data, len);
@@ -292,31 +343,61 @@ static void read_entry(source_cache *c, file_entry *e, source_problem_fn report,
       reported = true;
     }
   }
-  src_secret *block = NULL;
-  if (rc == 0 && docs->n_secrets > 0 && (block = pack(docs->secrets, docs->n_secrets, e->rel)) == NULL)
-    rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", e->rel);
-  if (rc < 0) {
-    e->broken = true;
-    if (report && !reported)
-      report(ctx, e->rel, 0, ferr.msg);
-    spec_tree_free(docs);
-    return;
+  size_t n = rc == 0 ? docs->n_secrets : 0;
+  uint8_t(*digests)[32] = NULL;
+  open_value *values = NULL;
+  spec_secret **kept = NULL;
+  file_rec *r = NULL;
+  if (rc == 0) {
+    digests = calloc(n ? n : 1, sizeof(*digests));
+    values = calloc(n ? n : 1, sizeof(*values));
+    kept = calloc(n ? n : 1, sizeof(*kept));
+    if (digests == NULL || values == NULL || kept == NULL)
+      rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", rel);
   }
-  drop_docs(e);
-  e->org = docs->org;
-  docs->org = NULL;
-  e->secrets = block;
-  e->n_secrets = (uint32_t)docs->n_secrets;
-  e->parsed = true;
-  e->broken = false;
-  /* keep a spec only while its value is not in the plan cache */
-  for (size_t i = 0; i < docs->n_secrets; i++) {
-    if (c->hook == NULL || c->hook(c->hook_ctx, docs->secrets[i], block[i].digest) < 0) {
-      block[i].p.spec = docs->secrets[i];
+  if (rc == 0) {
+    for (size_t i = 0; i < n; i++)
+      plan_secret_digest(digests[i], docs->secrets[i]);
+    if (open_values(c, old, docs, (const uint8_t(*)[32])digests, values, kept) < 0 ||
+        (r = rec_new(rel, docs->secrets, n, (const uint8_t(*)[32])digests, values)) == NULL)
+      rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", rel);
+  }
+  /* rec_new copied them: wipe the hook's values */
+  for (size_t i = 0; values != NULL && i < n; i++)
+    os_free_secret(values[i].owned, values[i].len);
+  free(values);
+  free(digests);
+  if (rc < 0) {
+    free(kept);
+    spec_tree_free(docs);
+    if (report && !reported)
+      report(ctx, rel, 0, ferr.msg);
+    if (old == NULL) {
+      spec_secret *none = NULL;
+      old = rec_new(rel, &none, 0, NULL, NULL);
+      if (old == NULL)
+        return OS_ENOMEM;
+      *slot = old;
+    }
+    old->st = *st;
+    old->broken = true;
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (kept[i] != NULL) { /* the record takes the spec over */
+      r->secrets[i].spec = kept[i];
       docs->secrets[i] = NULL;
     }
   }
+  free(kept);
+  r->org = docs->org;
+  docs->org = NULL;
+  r->st = *st;
+  r->parsed = true;
   spec_tree_free(docs);
+  rec_free(old);
+  *slot = r;
+  return 0;
 }
 
 /* Collects the files named by validation errors. */
@@ -359,11 +440,11 @@ void source_view_clear(source_view *v) {
   memset(v, 0, sizeof(*v));
 }
 
-/* The merge of a walk into the cache: entries before the walk's position
- * are in nv, the cache's entries from j on are not reached yet. */
+/* The merge of a walk into the cache: records before the walk's position
+ * are in nv, the cache's records from j on are not reached yet. */
 typedef struct merge_ctx {
   source_cache *c;
-  file_entry *nv;
+  file_rec **nv;
   size_t n, cap, j;
   source_problem_fn report;
   void *ctx;
@@ -375,7 +456,7 @@ static int merge_room(merge_ctx *m, size_t more) {
   size_t cap = m->cap ? m->cap + m->cap / 2 : (m->c->n ? m->c->n + 16 : 64);
   if (cap < m->n + more)
     cap = m->n + more;
-  file_entry *v = realloc(m->nv, cap * sizeof(*v));
+  file_rec **v = realloc(m->nv, cap * sizeof(*v));
   if (v == NULL)
     return OS_ENOMEM;
   m->nv = v;
@@ -383,28 +464,24 @@ static int merge_room(merge_ctx *m, size_t more) {
   return 0;
 }
 
-static int merge_add(void *ctx, char **rel, const file_stamp *st, os_error *err) {
+static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
   merge_ctx *m = ctx;
   source_cache *c = m->c;
   if (merge_room(m, 1) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  while (m->j < c->n && path_cmp(c->v[m->j].rel, *rel) < 0)
-    entry_clear(&c->v[m->j++]); /* gone from the folder */
-  file_entry *e = &m->nv[m->n++];
-  memset(e, 0, sizeof(*e));
-  if (m->j < c->n && path_cmp(c->v[m->j].rel, *rel) == 0) {
-    *e = c->v[m->j]; /* rel keeps its address: the records point at it */
-    memset(&c->v[m->j], 0, sizeof(c->v[m->j]));
-    m->j++;
-  } else {
-    e->rel = *rel;
-    *rel = NULL;
+  while (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
+    rec_free(c->v[m->j]); /* gone from the folder */
+    c->v[m->j++] = NULL;
   }
-  bool fresh = !e->parsed && !e->broken;
-  if (fresh || !same_stat(&e->st, st)) {
-    e->st = *st;
-    read_entry(c, e, m->report, m->ctx);
+  file_rec *r = NULL;
+  if (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) == 0) {
+    r = c->v[m->j];
+    c->v[m->j++] = NULL;
   }
+  if ((r == NULL || !same_stat(&r->st, st)) &&
+      read_entry(c, &r, rel, st, m->report, m->ctx) < 0)
+    return os_error_set(err, OS_ENOMEM, "%s: out of memory", rel);
+  m->nv[m->n++] = r;
   return 0;
 }
 
@@ -421,15 +498,17 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
     if (merge_room(&m, c->n - m.j) == 0) {
       for (; m.j < c->n; m.j++) {
         m.nv[m.n++] = c->v[m.j];
-        memset(&c->v[m.j], 0, sizeof(c->v[m.j]));
+        c->v[m.j] = NULL;
       }
     }
   }
-  while (m.j < c->n)
-    entry_clear(&c->v[m.j++]);
+  while (m.j < c->n) {
+    rec_free(c->v[m.j]);
+    c->v[m.j++] = NULL;
+  }
   free(c->v);
   if (m.cap > m.n + m.n / 8 + 16) { /* give back the slack of a growing first load */
-    file_entry *v = realloc(m.nv, (m.n ? m.n : 1) * sizeof(*v));
+    file_rec **v = realloc(m.nv, (m.n ? m.n : 1) * sizeof(*v));
     if (v != NULL)
       m.nv = v;
   }
@@ -441,9 +520,9 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
   /* a view over the cached documents */
   size_t total = 0;
   for (size_t i = 0; i < c->n; i++) {
-    if (c->v[i].broken && !c->v[i].parsed)
+    if (c->v[i]->broken && !c->v[i]->parsed)
       *incomplete = true; /* never parsed: we cannot know what it held */
-    total += c->v[i].n_secrets;
+    total += c->v[i]->n_secrets;
   }
   const plan_secret **v = calloc(total ? total : 1, sizeof(*v));
   const spec_secret_ref **refs = calloc(total ? total : 1, sizeof(*refs));
@@ -456,22 +535,22 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
   const char *org_file = NULL;
   size_t n = 0;
   for (size_t i = 0; i < c->n; i++) {
-    const file_entry *d = &c->v[i];
+    const file_rec *d = c->v[i];
     if (!d->parsed)
       continue;
     if (d->org != NULL) {
       if (org != NULL) {
         *incomplete = true;
         if (report)
-          report(ctx, d->rel, d->org->pos.line, "a second Organization document (ignored)");
+          report(ctx, rec_rel(d), d->org->pos.line, "a second Organization document (ignored)");
         continue;
       }
       org = d->org;
-      org_file = d->rel;
+      org_file = rec_rel(d);
     }
     for (size_t k = 0; k < d->n_secrets; k++) {
-      refs[n] = &d->secrets[k].p.ref;
-      v[n++] = &d->secrets[k].p;
+      refs[n] = &d->secrets[k].ref;
+      v[n++] = &d->secrets[k];
     }
   }
   if (org == NULL) {
@@ -509,10 +588,10 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
 
 /* Adds one file to a fingerprint: FNV-1a of its path and stamp, summed so
  * that no listing has to be kept (change detection, not security). */
-static int stamp_add(void *ctx, char **rel, const file_stamp *st, os_error *err) {
+static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
   (void)err;
   uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime_ns, (uint64_t)st->dev, st->ino};
-  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, *rel, strlen(*rel)), parts, sizeof(parts));
+  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, rel, strlen(rel)), parts, sizeof(parts));
   uint64_t *sum = ctx;
   *sum += h ^ (h >> 29);
   return 0;

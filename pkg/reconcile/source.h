@@ -22,18 +22,24 @@ typedef void (*source_problem_fn)(void *ctx, const char *file, int line, const c
  * broken file never read before, or a document failing cross-document
  * validation, marks the load incomplete (the caller then deletes nothing).
  *
- * Memory: of each secret only a plan_secret is kept (names, state, source
- * line, digest), in one block per file; the parsed spec is dropped once the
- * hook has taken its value (see source_secret_fn). */
+ * Memory: each file is one block holding the plan_secret records of its
+ * secrets (names, state, source line, digest), its path, their strings and
+ * their opened values (plan_secret.value; the block is wiped when freed);
+ * the parsed spec is dropped once the hook has opened its value (see
+ * source_secret_fn). */
 typedef struct source_cache source_cache;
 int source_cache_new(source_cache **out, const char *dir, os_error *err);
 void source_cache_free(source_cache *c);
 
-/* Called for each secret of a file just (re)parsed, with its digest
- * (plan_secret_digest). Returns 0 when the spec may be dropped (the value is
- * in the plan cache, or this controller never needs it), or an error code to
- * keep the whole spec in memory so that plan_build retries and reports it. */
-typedef int (*source_secret_fn)(void *ctx, const spec_secret *s, const uint8_t digest[32]);
+/* Called for each secret of a file just (re)parsed whose value the cache
+ * does not hold yet (a re-read file keeps the values of its unchanged
+ * ciphertexts), with its digest (plan_secret_digest). Returns 0 with
+ * *value and *len set to the opened value (a secret buffer the cache copies
+ * into the file's block and then wipes), or 0 with *value NULL when this
+ * controller never needs it; an error code keeps the whole spec in memory
+ * (plan_secret.spec) so that plan_build retries and reports it. */
+typedef int (*source_secret_fn)(void *ctx, const spec_secret *s, const uint8_t digest[32],
+                                uint8_t **value, size_t *len);
 void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx);
 
 /* A view of the usable secrets of the last load; borrowed from the cache,

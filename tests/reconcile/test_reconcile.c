@@ -359,14 +359,30 @@ typedef struct hook_calls {
   const char *keep; /* name whose spec is kept (the hook "fails" it) */
 } hook_calls;
 
-static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32]) {
+static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32], uint8_t **value,
+                     size_t *len) {
   hook_calls *h = ctx;
   h->calls++;
   uint8_t d[32];
   plan_secret_digest(d, s);
   assert_memory_equal(d, digest, 32);
   assert_non_null(s->encrypted_value); /* the hook sees the whole spec */
-  return h->keep != NULL && strcmp(s->name, h->keep) == 0 ? OS_ENOIDENTITY : 0;
+  if (h->keep != NULL && strcmp(s->name, h->keep) == 0)
+    return OS_ENOIDENTITY;
+  char buf[80];
+  int n = snprintf(buf, sizeof(buf), "open:%s:%d", s->name, h->calls);
+  *value = malloc((size_t)n);
+  assert_non_null(*value);
+  memcpy(*value, buf, (size_t)n);
+  *len = (size_t)n;
+  return 0;
+}
+
+/* The value the record holds, as a string (test values have no NUL). */
+static void assert_value(const plan_secret *p, const char *want) {
+  assert_non_null(p->value);
+  assert_int_equal(p->value_len, strlen(want));
+  assert_memory_equal(p->value, want, strlen(want));
 }
 
 static void test_source_hook_releases(void **state) {
@@ -382,13 +398,40 @@ static void test_source_hook_releases(void **state) {
   int problems = 0;
   assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_int_equal(h.calls, 3);
-  assert_null(must_find(&v, "API_KEY")->spec);       /* dropped: the value is elsewhere */
-  assert_non_null(must_find(&v, "API_KEY")->digest); /* but it can still be found */
-  assert_non_null(must_find(&v, "FLAGS")->spec);     /* kept: the plan retries it */
+  const plan_secret *ak = must_find(&v, "API_KEY");
+  assert_null(ak->spec);         /* dropped: the value is in the record */
+  assert_true(ak->has_digest);   /* and its ciphertext can still be recognised */
+  assert_non_null(ak->value);
+  assert_memory_equal(ak->value, "open:API_KEY:", 13);
+  assert_null(must_find(&v, "FLAGS")->value);  /* not opened */
+  assert_non_null(must_find(&v, "FLAGS")->spec); /* kept: the plan retries it */
+  char first[80];
+  snprintf(first, sizeof(first), "%.*s", (int)ak->value_len, (const char *)ak->value);
   source_view_clear(&v);
   /* nothing changed: the hook is not called again */
   assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_int_equal(h.calls, 3);
+  source_view_clear(&v);
+  /* the file is rewritten with the same ciphertext: it is read again, and
+   * the value is carried over without opening it again */
+  spec_secret *s = spec_tree_find_secret(f->t, "prod", "API_KEY");
+  char *path = os_path_join(f->dir, s->pos.file), *text = NULL;
+  size_t text_len = 0;
+  assert_int_equal(os_read_file(&text, &text_len, path, 1 << 20, &err), 0);
+  assert_int_equal(os_write_file_atomic(path, text, text_len, 0644, &err), 0); /* a new inode */
+  free(text);
+  free(path);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(h.calls, 3);
+  assert_true(must_find(&v, "API_KEY") != ak); /* a new record */
+  assert_value(must_find(&v, "API_KEY"), first);
+  source_view_clear(&v);
+  /* a new ciphertext is opened again, and only it */
+  assert_int_equal(seal_value(s, f->t->org, "rotated", 7, &err), 0);
+  assert_int_equal(spec_tree_write_file(f->t, s->pos.file, &err), 0);
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(h.calls, 4);
+  assert_value(must_find(&v, "API_KEY"), "open:API_KEY:4");
   source_view_clear(&v);
   source_cache_free(c);
 }
