@@ -57,7 +57,9 @@ try:
 
     log = open(os.path.join(tmp, "ctl.log"), "w")
     prefix = os.environ.get("BENCH_CTL_PREFIX", "").split()
-    proc = subprocess.Popen(prefix + base + ["--resync", "1h"], stdout=log, stderr=log, env=dict(os.environ, **extra_env))
+    extra_args = os.environ.get("BENCH_CTL_ARGS", "").split()  # e.g. --audit-log FILE
+    proc = subprocess.Popen(prefix + base + ["--resync", "1h"] + extra_args, stdout=log, stderr=log,
+                            env=dict(os.environ, **extra_env))
     settle = float(os.environ.get("BENCH_SETTLE", "3"))  # list, watch, first (no-op) pass
     if os.environ.get("BENCH_RSS_TRACE"):
         t_start = time.time()

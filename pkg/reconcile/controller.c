@@ -25,6 +25,7 @@
 #include "reconcile/kubesync.h"
 #include "reconcile/lease.h"
 #include "reconcile/plan.h"
+#include "reconcile/refindex.h"
 #include "reconcile/source.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
@@ -71,10 +72,11 @@ typedef struct ctl {
   size_t n_cr_secrets_parsed;
   plan_secret *cr_refs;         /* the plans' view of cr_secrets_parsed */
   const plan_secret **cr_refv;
-  /* webhook resolver index, under idx_lock: ns -> {NAME: secret}, ns -> [secret] */
+  /* webhook resolver index (names only), swapped under idx_lock after each plan */
   pthread_rwlock_t idx_lock;
-  json_t *idx, *idx_lists;
-  json_t *audit_seen;           /* resource -> "reason:digest" last audited */
+  ref_index *idx;               /* NULL until the first plan */
+  struct seen_key *audit_seen;  /* sorted: what the last pass audited or logged */
+  size_t n_audit_seen;
   char *recipients_json;
   int backoff_s;
 } ctl;
@@ -212,7 +214,7 @@ static int h_recipients(void *ctx, const httpd_request *req, httpd_response *res
 static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
-  const char *s = json_string_value(json_object_get(json_object_get(c->idx, ns), name));
+  const char *s = ref_index_resolve(c->idx, ns, name);
   *secret_name = s ? os_strdup(s) : NULL;
   pthread_rwlock_unlock(&c->idx_lock);
   if (s == NULL)
@@ -223,12 +225,12 @@ static int resolve_ref(void *ctx, const char *ns, const char *name, char **secre
 static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
-  json_t *arr = json_object_get(c->idx_lists, ns);
-  size_t len = json_array_size(arr);
+  const char *const *found = NULL;
+  size_t len = ref_index_list(c->idx, ns, &found);
   char **v = calloc(len ? len : 1, sizeof(*v));
   int rc = v ? 0 : OS_ENOMEM;
   for (size_t i = 0; rc == 0 && i < len; i++) {
-    v[i] = os_strdup(json_string_value(json_array_get(arr, i)));
+    v[i] = os_strdup(found[i]);
     if (v[i] == NULL)
       rc = OS_ENOMEM;
   }
@@ -717,42 +719,71 @@ static void report_problem(void *ctx, const char *file, int line, const char *ms
   os_log_error("spec: %s", msg);
 }
 
-/* Audits each secret whose unseal outcome or ciphertext changed. */
-static void audit_unseals(ctl *c, const reconcile_plan *p) {
+/* What was last audited (or, without an audit log, logged) of a secret:
+ * its digest (names and ciphertext) and the outcome, as a sorted set. */
+typedef struct seen_key {
+  uint8_t d[16];
+  uint64_t reason;
+} seen_key;
+
+static int cmp_seen(const void *a, const void *b) {
+  const seen_key *x = a, *y = b;
+  int c = memcmp(x->d, y->d, sizeof(x->d));
+  return c ? c : (x->reason < y->reason ? -1 : x->reason > y->reason);
+}
+
+static void result_key(seen_key *k, const plan_secret_result *r) {
+  uint8_t d[32];
+  const plan_secret *ps = r->secret;
+  if (ps->has_digest) {
+    memcpy(d, ps->digest, sizeof(d));
+  } else if (ps->spec != NULL) {
+    plan_secret_digest(d, ps->spec);
+  } else { /* not reached by either source: names only */
+    const spec_secret_ref *s = &ps->ref;
+    const char *parts[] = {s->organization, s->environment, s->application, s->name};
+    uint64_t h = OS_FNV1A64_INIT;
+    for (size_t i = 0; i < 4; i++)
+      h = parts[i] ? os_fnv1a64(h, parts[i], strlen(parts[i]) + 1) : os_fnv1a64(h, "", 1);
+    memset(d, 0, sizeof(d));
+    memcpy(d, &h, sizeof(h));
+  }
+  memcpy(k->d, d, sizeof(k->d));
+  k->reason = os_fnv1a64(OS_FNV1A64_INIT, r->reason, strlen(r->reason));
+}
+
+/* Audits each secret whose unseal outcome or ciphertext changed since the
+ * last pass, and logs each new failure once; next collects this pass's
+ * keys (failures only without an audit log). */
+static void audit_unseals(ctl *c, const reconcile_plan *p, seen_key **next, size_t *n_next) {
+  seen_key *v = realloc(*next, (*n_next + p->n_results + 1) * sizeof(*v));
+  if (v != NULL) /* else nothing is remembered: lines may repeat, none is lost */
+    *next = v;
   for (size_t i = 0; i < p->n_results; i++) {
     const plan_secret_result *r = &p->results[i];
     const spec_secret_ref *s = &r->secret->ref;
-    char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
-    if (rname == NULL)
-      continue;
-    static const uint8_t unknown[8];
-    const uint8_t *d = r->secret->has_digest ? r->secret->digest : unknown;
-    char seen[128];
-    snprintf(seen, sizeof(seen), "%s:%02x%02x%02x%02x%02x%02x%02x%02x", r->reason, d[0], d[1], d[2],
-             d[3], d[4], d[5], d[6], d[7]);
-    bool synced = strcmp(r->reason, "Synced") == 0 || strcmp(r->reason, "Disabled") == 0;
-    if (c->audit == NULL && synced) {
-      /* without an audit log only failures need remembering (to log once) */
-      json_object_del(c->audit_seen, rname);
-      free(rname);
-      continue;
-    }
-    const char *prev = json_string_value(json_object_get(c->audit_seen, rname));
-    if (prev == NULL || strcmp(prev, seen) != 0) {
-      json_object_set_new(c->audit_seen, rname, json_string(seen));
-      if (strcmp(r->reason, "Disabled") != 0) {
-        json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
-                              "environment", s->environment, "application", s->application, "name",
-                              s->name, "result", strcmp(r->reason, "Synced") == 0 ? "ok" : "failed",
-                              "reason", r->reason);
-        audit(c, "unseal", f);
-      }
-      if (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0)
-        os_log_error("secret %s: %s: %s", rname, r->reason, r->message);
-    }
-    if (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0)
+    bool synced = strcmp(r->reason, "Synced") == 0, disabled = strcmp(r->reason, "Disabled") == 0;
+    if (!synced && !disabled)
       metrics_counter_inc1(c->m_unseal_err, r->reason);
-    free(rname);
+    if (c->audit == NULL && (synced || disabled))
+      continue; /* without an audit log only failures need remembering (to log once) */
+    seen_key k;
+    result_key(&k, r);
+    if (v != NULL)
+      v[(*n_next)++] = k;
+    if (bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL)
+      continue;
+    if (!disabled) {
+      json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
+                            "environment", s->environment, "application", s->application, "name",
+                            s->name, "result", synced ? "ok" : "failed", "reason", r->reason);
+      audit(c, "unseal", f);
+    }
+    if (!synced && !disabled) {
+      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason, r->message);
+      free(rname);
+    }
   }
 }
 
@@ -848,40 +879,17 @@ done:
 static void rebuild_index(ctl *c) {
   if (c->o->webhook_listen == NULL)
     return; /* only the webhook resolves references */
-  json_t *idx = json_object(), *lists = json_object();
-  for (size_t pi = 0; pi < c->n_plans; pi++) {
-    const reconcile_plan *p = c->plans[pi];
-    for (size_t i = 0; i < p->n_targets; i++) {
-      const plan_target *t = &p->targets[i];
-      for (size_t n = 0; n < t->n_namespaces; n++) {
-        const char *ns = t->namespaces[n];
-        json_t *m = json_object_get(idx, ns);
-        if (m == NULL) {
-          m = json_object();
-          json_object_set_new(idx, ns, m);
-        }
-        json_t *l = json_object_get(lists, ns);
-        if (l == NULL) {
-          l = json_array();
-          json_object_set_new(lists, ns, l);
-        }
-        json_array_append_new(l, json_string(t->secret_name));
-        /* application values win over organization-level ones of the same name */
-        for (size_t e = 0; e < t->n_entries; e++)
-          if (t->application != NULL || json_object_get(m, t->entries[e].name) == NULL)
-            json_object_set_new(m, t->entries[e].name, json_string(t->secret_name));
-        for (size_t e = 0; e < t->n_kept; e++)
-          if (t->application != NULL || json_object_get(m, t->kept[e]) == NULL)
-            json_object_set_new(m, t->kept[e], json_string(t->secret_name));
-      }
-    }
+  ref_index *idx = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (ref_index_build(&idx, (const reconcile_plan *const *)c->plans, c->n_plans, &err) < 0) {
+    os_log_error("webhook index: %s (the previous one stays)", err.msg);
+    return;
   }
   pthread_rwlock_wrlock(&c->idx_lock);
-  json_decref(c->idx);
-  json_decref(c->idx_lists);
+  ref_index *old = c->idx;
   c->idx = idx;
-  c->idx_lists = lists;
   pthread_rwlock_unlock(&c->idx_lock);
+  ref_index_free(old);
 }
 
 static int reload_source(ctl *c, os_error *err) {
@@ -909,12 +917,19 @@ static int reload_source(ctl *c, os_error *err) {
   malloc_trim(0); /* give the file buffers of a large load back */
 #endif
   size_t active = 0, disabled = 0, failed = 0;
+  seen_key *seen = NULL;
+  size_t n_seen = 0;
   for (size_t i = 0; i < c->n_plans; i++) {
     active += c->plans[i]->n_active;
     disabled += c->plans[i]->n_disabled;
     failed += c->plans[i]->n_failures;
-    audit_unseals(c, c->plans[i]);
+    audit_unseals(c, c->plans[i], &seen, &n_seen);
   }
+  if (n_seen > 1)
+    qsort(seen, n_seen, sizeof(*seen), cmp_seen);
+  free(c->audit_seen);
+  c->audit_seen = seen;
+  c->n_audit_seen = n_seen;
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
   metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
@@ -1025,9 +1040,6 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
   pthread_rwlock_init(&c.idx_lock, NULL);
   c.cr_orgs = json_object();
   c.cr_secrets = json_object();
-  c.idx = json_object();
-  c.idx_lists = json_object();
-  c.audit_seen = json_object();
   pthread_t threads[8];
   size_t n_threads = 0;
   watch_spec watches[3];
@@ -1200,9 +1212,8 @@ done:
   metrics_registry_free(c.m);
   json_decref(c.cr_orgs);
   json_decref(c.cr_secrets);
-  json_decref(c.idx);
-  json_decref(c.idx_lists);
-  json_decref(c.audit_seen);
+  ref_index_free(c.idx);
+  free(c.audit_seen);
   free(c.recipients_json);
   pthread_rwlock_destroy(&c.idx_lock);
   pthread_cond_destroy(&c.cond);

@@ -139,6 +139,43 @@ class SyncTest(unittest.TestCase):
         # the other namespace still synced
         self.assertIn("DATABASE_PASSWORD", self.fake.secret_values("shop", "acme-secrets"))
 
+    def test_audit_and_failure_logs_once_per_change(self):
+        audit = os.path.join(self.tmp, "audit.log")
+
+        def unseals(name):
+            if not os.path.exists(audit):
+                return 0
+            return sum(1 for l in read(audit).splitlines()
+                       if json.loads(l)["event"] == "unseal" and json.loads(l).get("name") == name)
+
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
+        wait_for(lambda: unseals("DATABASE_PASSWORD") == 1, what="first unseal audited")
+        # a tampered file: its failure is logged once, however many passes follow
+        path = self.org.path("prod", "FEATURE_FLAGS")
+        lines = read(path).split("\n")
+        for i, l in enumerate(lines):
+            if lines[i - 1].strip().startswith("-----BEGIN"):
+                c = l.strip()[10]
+                lines[i] = l.replace(l.strip(), l.strip()[:10] + ("A" if c != "A" else "B") + l.strip()[11:])
+                break
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        wait_for(lambda: "IntegrityError" in self.ctl.output(), what="failure reported")
+        # two more passes, each for a change elsewhere
+        self.org.set("API_KEY", "prod", "ak-rotated-1")
+        self.org.set("API_KEY", "prod", "ak-rotated-2")
+        VALUES["AK1"], VALUES["AK2"] = "ak-rotated-1", "ak-rotated-2"
+        wait_for(lambda: (self.fake.secret_values("shop", "acme-secrets") or {}).get("API_KEY") == "ak-rotated-2",
+                 what="second rotation delivered")
+        wait_for(lambda: unseals("API_KEY") >= 2, what="rotation audited")
+        time.sleep(0.5)
+        self.assertEqual(unseals("DATABASE_PASSWORD"), 1, "an unchanged secret is audited once")
+        self.assertIn(unseals("API_KEY"), (2, 3), "each new ciphertext once (a pass may fold two changes)")
+        out = self.ctl.output()
+        self.assertEqual(out.count("error secret acme.prod.feature-flags: IntegrityError"), 1, out)
+        self.assertEqual(unseals("FEATURE_FLAGS"), 2, "once ok, once failed")
+
     def test_tampered_secret_isolated_keeps_last_good_value(self):
         self.assertEqual(self.ctl.once()[0], 0)
         path = self.org.path("prod", "API_KEY")

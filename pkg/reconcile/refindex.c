@@ -1,0 +1,194 @@
+#include "reconcile/refindex.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+
+typedef struct ref_entry {
+  const char *ns, *name, *secret;
+  uint32_t seq;  /* order of appearance */
+  uint8_t app;   /* 1: an application's target */
+} ref_entry;
+
+struct ref_index {
+  ref_entry *refs;       /* sorted by (ns, name); one per pair */
+  size_t n_refs;
+  const char **lists;    /* secret names, grouped by namespace */
+  const char **list_ns;  /* the namespace of each lists[i], sorted */
+  size_t n_lists;
+  char *strings;         /* every string above */
+};
+
+static int cmp_ref(const void *a, const void *b) {
+  const ref_entry *x = a, *y = b;
+  int c = strcmp(x->ns, y->ns);
+  if (c == 0)
+    c = strcmp(x->name, y->name);
+  if (c == 0)
+    c = (int)x->app - (int)y->app;
+  if (c == 0)
+    c = x->seq < y->seq ? -1 : x->seq > y->seq;
+  return c;
+}
+
+/* Lists: (namespace, secret) in target order, sorted by namespace then order. */
+typedef struct list_entry {
+  const char *ns, *secret;
+  uint32_t seq;
+} list_entry;
+
+static int cmp_list(const void *a, const void *b) {
+  const list_entry *x = a, *y = b;
+  int c = strcmp(x->ns, y->ns);
+  return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+void ref_index_free(ref_index *x) {
+  if (x == NULL)
+    return;
+  free(x->refs);
+  free(x->lists);
+  free(x->list_ns);
+  free(x->strings);
+  free(x);
+}
+
+/* A string already copied into the block for an equal one, else a new copy. */
+typedef struct packer {
+  char *w;
+  const char *last[2][2]; /* per kind: (source, copy) of the previous string */
+} packer;
+
+static const char *pack_str(packer *p, int kind, const char *s) {
+  if (p->last[kind][0] != NULL && strcmp(p->last[kind][0], s) == 0)
+    return p->last[kind][1];
+  const char *copy = os_str_pack(&p->w, s);
+  p->last[kind][0] = s;
+  p->last[kind][1] = copy;
+  return copy;
+}
+
+int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t n_plans,
+                    os_error *err) {
+  *out = NULL;
+  size_t n = 0, nl = 0;
+  for (size_t pi = 0; pi < n_plans; pi++) {
+    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
+      const plan_target *t = &plans[pi]->targets[i];
+      n += t->n_namespaces * (t->n_entries + t->n_kept);
+      nl += t->n_namespaces;
+    }
+  }
+  ref_index *x = calloc(1, sizeof(*x));
+  ref_entry *v = calloc(n ? n : 1, sizeof(*v));
+  list_entry *l = calloc(nl ? nl : 1, sizeof(*l));
+  if (x == NULL || v == NULL || l == NULL || n > UINT32_MAX || nl > UINT32_MAX) {
+    free(x);
+    free(v);
+    free(l);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  size_t k = 0, kl = 0;
+  for (size_t pi = 0; pi < n_plans; pi++) {
+    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
+      const plan_target *t = &plans[pi]->targets[i];
+      for (size_t s = 0; s < t->n_namespaces; s++) {
+        l[kl] = (list_entry){t->namespaces[s], t->secret_name, (uint32_t)kl};
+        kl++;
+        for (size_t e = 0; e < t->n_entries + t->n_kept; e++) {
+          const char *name = e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries];
+          v[k] = (ref_entry){t->namespaces[s], name, t->secret_name, (uint32_t)k,
+                             t->application != NULL};
+          k++;
+        }
+      }
+    }
+  }
+  qsort(v, n, sizeof(*v), cmp_ref);
+  qsort(l, nl, sizeof(*l), cmp_list);
+  /* one entry per (ns, name): the last application's, else the first
+   * organization-level one */
+  size_t w = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && strcmp(v[j + 1].ns, v[i].ns) == 0 && strcmp(v[j + 1].name, v[i].name) == 0)
+      j++;
+    v[w++] = v[j].app ? v[j] : v[i];
+    i = j + 1;
+  }
+  n = w;
+  /* copy the strings into one block, sharing runs of equal ones */
+  size_t bytes = 1;
+  for (size_t i = 0; i < n; i++)
+    bytes += strlen(v[i].ns) + strlen(v[i].name) + strlen(v[i].secret) + 3;
+  for (size_t i = 0; i < nl; i++)
+    bytes += strlen(l[i].ns) + strlen(l[i].secret) + 2;
+  x->strings = malloc(bytes);
+  x->lists = calloc(nl ? nl : 1, sizeof(*x->lists));
+  x->list_ns = calloc(nl ? nl : 1, sizeof(*x->list_ns));
+  if (x->strings == NULL || x->lists == NULL || x->list_ns == NULL) {
+    free(v);
+    free(l);
+    ref_index_free(x);
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  packer p = {x->strings, {{NULL, NULL}, {NULL, NULL}}};
+  for (size_t i = 0; i < n; i++) {
+    v[i].ns = pack_str(&p, 0, v[i].ns);
+    v[i].name = os_str_pack(&p.w, v[i].name);
+    v[i].secret = pack_str(&p, 1, v[i].secret);
+  }
+  for (size_t i = 0; i < nl; i++) {
+    x->list_ns[i] = pack_str(&p, 0, l[i].ns);
+    x->lists[i] = pack_str(&p, 1, l[i].secret);
+  }
+  free(l);
+  if (n > 0 && n + n / 4 < k) { /* give back what deduplication freed */
+    ref_entry *s = realloc(v, n * sizeof(*v));
+    if (s != NULL)
+      v = s;
+  }
+  x->refs = v;
+  x->n_refs = n;
+  x->n_lists = nl;
+  *out = x;
+  return 0;
+}
+
+const char *ref_index_resolve(const ref_index *x, const char *ns, const char *name) {
+  size_t lo = 0, hi = x ? x->n_refs : 0;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(x->refs[mid].ns, ns);
+    if (c == 0)
+      c = strcmp(x->refs[mid].name, name);
+    if (c == 0)
+      return x->refs[mid].secret;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+size_t ref_index_list(const ref_index *x, const char *ns, const char *const **names) {
+  size_t lo = 0, hi = x ? x->n_lists : 0;
+  while (lo < hi) { /* the first list entry of ns */
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(x->list_ns[mid], ns) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t end = lo;
+  while (x != NULL && end < x->n_lists && strcmp(x->list_ns[end], ns) == 0)
+    end++;
+  *names = x != NULL ? x->lists + lo : NULL;
+  return end - lo;
+}
+
+size_t ref_index_size(const ref_index *x) { return x ? x->n_refs : 0; }
