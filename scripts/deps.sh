@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
       libmicrohttpd-dev libgnutls28-dev libcmocka-dev
       age curl python3 python3-jsonpatch python3-yaml openssl git
-      nodejs wrk time)
+      nodejs wrk time
+      dpkg-dev autoconf automake libtool zlib1g-dev)  # scripts/curl.sh
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
