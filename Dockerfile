@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # orgsecrets-controller image: built on Debian 12 exactly the way CI builds
-# (scripts/deps.sh, then CMake with -DORGSECRETS_WERROR=ON), run on
-# distroless (glibc, libssl3, CA certificates; no shell, no package manager).
+# (scripts/deps.sh, the lean static libcurl of scripts/curl.sh, then CMake
+# with -DORGSECRETS_WERROR=ON), run on distroless (glibc, libssl3, CA
+# certificates; no shell, no package manager). The lean libcurl is built from
+# the Debian source of the libcurl4-openssl-dev installed here, so a curl
+# security update reaches the image when the image is rebuilt.
 # tests/install (validate.js dockerfile) keeps the build commands in step
 # with the Makefile.
 
@@ -10,11 +13,16 @@ WORKDIR /src
 # Dependencies first, so that source edits reuse this layer.
 COPY scripts/deps.sh scripts/deps.sh
 RUN bash scripts/deps.sh && rm -rf /var/lib/apt/lists/*
+# HTTP/HTTPS-only static libcurl from Debian's patched source (scripts/curl.sh
+# fetches it with its own apt configuration and leaves no apt lists behind).
+COPY scripts/curl.sh scripts/curl.sh
+RUN bash scripts/curl.sh /src/build/_deps/curl
 COPY . .
-RUN cmake -S . -B build -DORGSECRETS_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+RUN cmake -S . -B build -DORGSECRETS_WERROR=ON -DORGSECRETS_CURL_PREFIX=/src/build/_deps/curl -DCMAKE_BUILD_TYPE=Release \
  && cmake --build build --target orgsecrets orgsecrets-controller -j "$(nproc)"
 # Stage the binaries and the shared libraries they need beyond what
-# distroless/base already has (glibc and OpenSSL 3), at their real paths.
+# distroless/base already has (glibc and OpenSSL 3), at their real paths
+# (libcurl is linked in, so none of its Kerberos, LDAP, RTMP or SSH ones).
 RUN set -eu; \
     mkdir -p /staging/usr/local/bin; \
     for bin in orgsecrets orgsecrets-controller; do \

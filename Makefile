@@ -3,6 +3,18 @@ BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# libcurl of the plain build: lean (default) is a static HTTP/HTTPS-only
+# libcurl that scripts/curl.sh builds from Debian's source into
+# $(BUILD)/_deps/curl; CURL=system links the system's libcurl instead.
+# The sanitizer build always links the system's, so `make test` tests both.
+CURL ?= lean
+ifeq ($(CURL),lean)
+CURL_PREFIX = $(abspath $(BUILD))/_deps/curl
+else ifeq ($(CURL),system)
+CURL_PREFIX =
+else
+$(error CURL is lean or system, not "$(CURL)")
+endif
 
 .PHONY: all deps build build-san test test-fast demo bench fuzz clean
 
@@ -12,11 +24,16 @@ deps:
 	@bash scripts/deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGSECRETS_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+ifeq ($(CURL),lean)
+	@bash scripts/curl.sh $(CURL_PREFIX) || { echo "orgsecrets: CURL=system builds with the system libcurl instead" >&2; exit 1; }
+else
+	@echo "orgsecrets: CURL=system: linking the system libcurl"
+endif
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGSECRETS_WERROR=ON -DORGSECRETS_CURL_PREFIX=$(CURL_PREFIX) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-san: deps
-	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DORGSECRETS_WERROR=ON -DORGSECRETS_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DORGSECRETS_WERROR=ON -DORGSECRETS_SANITIZE=ON -DORGSECRETS_CURL_PREFIX= $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
 # Plain build and tests, then the same tests under ASan+UBSan.

@@ -589,13 +589,26 @@ function sectionDockerfile(r) {
     assert(/make test/.test(ci) && /^deps:\n\t@bash scripts\/deps\.sh$/m.test(makefile), ".ci/run no longer runs make test -> scripts/deps.sh");
     const runs = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join(" && ");
     assert(/\bbash scripts\/deps\.sh\b/.test(runs), "build stage does not run scripts/deps.sh");
-    const mk = /^build: deps\n\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
+    const mk = /^build: deps\n(?:.*\n)*?\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
     assert(mk, "Makefile build rule not found");
     const ciFlags = mk[1].split(" ").filter((f) => f.startsWith("-D") && !f.startsWith("-DCMAKE_BUILD_TYPE"));
     const cfg = /cmake -S \. -B (\S+) ((?:-D\S+ ?)+)/.exec(runs);
     assert(cfg, "no cmake configure step");
     const flags = cfg[2].trim().split(" ");
-    for (const f of ciFlags) assert(flags.includes(f), `CI configures with ${f}, the Dockerfile does not`);
+    for (const f of ciFlags) {
+      // A value from a make variable (a path) need only be set, to some value.
+      const name = f.includes("$(") ? f.slice(0, f.indexOf("=") + 1) : null;
+      assert(name ? flags.some((g) => g.startsWith(name) && g.length > name.length) : flags.includes(f),
+        `CI configures with ${f}, the Dockerfile does not`);
+    }
+    // The lean libcurl: built by scripts/curl.sh into the prefix CMake is given.
+    if (/^\tcmake -S \. -B \$\(BUILD\) .*-DORGSECRETS_CURL_PREFIX=\$\(CURL_PREFIX\)/m.test(makefile)) {
+      assert(/^CURL \?= lean$/m.test(makefile) && /^\t@?bash scripts\/curl\.sh \$\(CURL_PREFIX\)/m.test(makefile),
+        "the Makefile no longer builds the lean libcurl by default");
+      const prefix = flags.find((g) => g.startsWith("-DORGSECRETS_CURL_PREFIX=")).split("=")[1];
+      assert(new RegExp(`\\bbash scripts/curl\\.sh ${prefix.replace(/[.]/g, "\\.")}(\\s|$)`).test(runs),
+        `the Dockerfile does not build the lean libcurl into ${prefix} with scripts/curl.sh`);
+    }
     assert(flags.includes("-DCMAKE_BUILD_TYPE=Release"), "not a Release build");
     const bt = new RegExp(`cmake --build ${cfg[1].replace(/[.]/g, "\\.")} --target orgsecrets orgsecrets-controller`);
     assert(bt.test(runs), "does not build the orgsecrets and orgsecrets-controller targets");
