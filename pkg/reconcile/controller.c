@@ -879,9 +879,12 @@ done:
 static void rebuild_index(ctl *c) {
   if (c->o->webhook_listen == NULL)
     return; /* only the webhook resolves references */
+  const reconcile_plan *const *plans = (const reconcile_plan *const *)c->plans;
+  if (ref_index_same(c->idx, plans, c->n_plans))
+    return; /* only values changed: the names resolve as before (c->idx is only swapped here) */
   ref_index *idx = NULL;
   os_error err = OS_ERROR_INIT;
-  if (ref_index_build(&idx, (const reconcile_plan *const *)c->plans, c->n_plans, &err) < 0) {
+  if (ref_index_build(&idx, plans, c->n_plans, &err) < 0) {
     os_log_error("webhook index: %s (the previous one stays)", err.msg);
     return;
   }

@@ -13,13 +13,19 @@ typedef struct ref_entry {
   uint8_t app;   /* 1: an application's target */
 } ref_entry;
 
+/* A (namespace, name) pair and its Secret, as offsets into the strings. */
+typedef struct ref_slot {
+  uint32_t ns, name, secret;
+} ref_slot;
+
 struct ref_index {
-  ref_entry *refs;       /* sorted by (ns, name); one per pair */
+  ref_slot *refs;        /* sorted by (ns, name); one per pair */
   size_t n_refs;
   const char **lists;    /* secret names, grouped by namespace */
   const char **list_ns;  /* the namespace of each lists[i], sorted */
   size_t n_lists;
-  char *strings;         /* every string above */
+  char *strings;         /* every string above, equal neighbours shared */
+  uint64_t fingerprint;  /* of the plans' names (ref_index_same) */
 };
 
 static int cmp_ref(const void *a, const void *b) {
@@ -56,19 +62,53 @@ void ref_index_free(ref_index *x) {
   free(x);
 }
 
-/* A string already copied into the block for an equal one, else a new copy. */
+/* Packs strings into the block, sharing a string equal to the previous one
+ * of the same kind; with base NULL it only counts the bytes. */
 typedef struct packer {
-  char *w;
-  const char *last[2][2]; /* per kind: (source, copy) of the previous string */
+  char *base;
+  size_t used;
+  const char *last[3];    /* per kind: the previous source string */
+  size_t last_off[3];     /* and where it went */
 } packer;
 
-static const char *pack_str(packer *p, int kind, const char *s) {
-  if (p->last[kind][0] != NULL && strcmp(p->last[kind][0], s) == 0)
-    return p->last[kind][1];
-  const char *copy = os_str_pack(&p->w, s);
-  p->last[kind][0] = s;
-  p->last[kind][1] = copy;
-  return copy;
+static size_t pack_str(packer *p, int kind, const char *s) {
+  if (kind >= 0 && p->last[kind] != NULL && strcmp(p->last[kind], s) == 0)
+    return p->last_off[kind];
+  size_t off = p->used, n = strlen(s) + 1;
+  if (p->base != NULL)
+    memcpy(p->base + off, s, n);
+  p->used += n;
+  if (kind >= 0) {
+    p->last[kind] = s;
+    p->last_off[kind] = off;
+  }
+  return off;
+}
+
+/* FNV-1a over every (namespace, name, Secret) the plans deliver, in order. */
+static uint64_t fingerprint(const reconcile_plan *const *plans, size_t n_plans) {
+  uint64_t h = OS_FNV1A64_INIT;
+  for (size_t pi = 0; pi < n_plans; pi++) {
+    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
+      const plan_target *t = &plans[pi]->targets[i];
+      uint8_t app = t->application != NULL;
+      h = os_fnv1a64(h, &app, 1);
+      h = os_fnv1a64(h, t->secret_name, strlen(t->secret_name) + 1);
+      for (size_t s = 0; s < t->n_namespaces; s++)
+        h = os_fnv1a64(h, t->namespaces[s], strlen(t->namespaces[s]) + 1);
+      h = os_fnv1a64(h, "|", 1);
+      for (size_t e = 0; e < t->n_entries + t->n_kept; e++) {
+        const char *name = e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries];
+        h = os_fnv1a64(h, name, strlen(name) + 1);
+      }
+      h = os_fnv1a64(h, "#", 1);
+    }
+  }
+  return h;
+}
+
+bool ref_index_same(const ref_index *x, const reconcile_plan *const *plans, size_t n_plans) {
+  return x != NULL && x->fingerprint == fingerprint(plans, n_plans);
 }
 
 int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t n_plans,
@@ -120,40 +160,43 @@ int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t 
     i = j + 1;
   }
   n = w;
-  /* copy the strings into one block, sharing runs of equal ones */
-  size_t bytes = 1;
-  for (size_t i = 0; i < n; i++)
-    bytes += strlen(v[i].ns) + strlen(v[i].name) + strlen(v[i].secret) + 3;
-  for (size_t i = 0; i < nl; i++)
-    bytes += strlen(l[i].ns) + strlen(l[i].secret) + 2;
-  x->strings = malloc(bytes);
-  x->lists = calloc(nl ? nl : 1, sizeof(*x->lists));
-  x->list_ns = calloc(nl ? nl : 1, sizeof(*x->list_ns));
-  if (x->strings == NULL || x->lists == NULL || x->list_ns == NULL) {
-    free(v);
-    free(l);
-    ref_index_free(x);
-    return os_error_set(err, OS_ENOMEM, "out of memory");
+  /* copy the strings into one block of the exact size (counted first),
+   * sharing runs of equal ones */
+  packer p = {NULL, 0, {NULL, NULL, NULL}, {0, 0, 0}};
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      x->strings = malloc(p.used ? p.used : 1);
+      x->refs = malloc((n ? n : 1) * sizeof(*x->refs));
+      x->lists = calloc(nl ? nl : 1, sizeof(*x->lists));
+      x->list_ns = calloc(nl ? nl : 1, sizeof(*x->list_ns));
+      if (x->strings == NULL || x->refs == NULL || x->lists == NULL || x->list_ns == NULL ||
+          p.used > UINT32_MAX) {
+        free(v);
+        free(l);
+        ref_index_free(x);
+        return os_error_set(err, OS_ENOMEM, "out of memory");
+      }
+      p = (packer){x->strings, 0, {NULL, NULL, NULL}, {0, 0, 0}};
+    }
+    for (size_t i = 0; i < n; i++) {
+      ref_slot r = {(uint32_t)pack_str(&p, 0, v[i].ns), (uint32_t)pack_str(&p, -1, v[i].name),
+                    (uint32_t)pack_str(&p, 1, v[i].secret)};
+      if (pass == 1)
+        x->refs[i] = r;
+    }
+    for (size_t i = 0; i < nl; i++) {
+      size_t ns = pack_str(&p, 2, l[i].ns), secret = pack_str(&p, 1, l[i].secret);
+      if (pass == 1) {
+        x->list_ns[i] = x->strings + ns;
+        x->lists[i] = x->strings + secret;
+      }
+    }
   }
-  packer p = {x->strings, {{NULL, NULL}, {NULL, NULL}}};
-  for (size_t i = 0; i < n; i++) {
-    v[i].ns = pack_str(&p, 0, v[i].ns);
-    v[i].name = os_str_pack(&p.w, v[i].name);
-    v[i].secret = pack_str(&p, 1, v[i].secret);
-  }
-  for (size_t i = 0; i < nl; i++) {
-    x->list_ns[i] = pack_str(&p, 0, l[i].ns);
-    x->lists[i] = pack_str(&p, 1, l[i].secret);
-  }
+  free(v);
   free(l);
-  if (n > 0 && n + n / 4 < k) { /* give back what deduplication freed */
-    ref_entry *s = realloc(v, n * sizeof(*v));
-    if (s != NULL)
-      v = s;
-  }
-  x->refs = v;
   x->n_refs = n;
   x->n_lists = nl;
+  x->fingerprint = fingerprint(plans, n_plans);
   *out = x;
   return 0;
 }
@@ -162,11 +205,12 @@ const char *ref_index_resolve(const ref_index *x, const char *ns, const char *na
   size_t lo = 0, hi = x ? x->n_refs : 0;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(x->refs[mid].ns, ns);
+    const ref_slot *r = &x->refs[mid];
+    int c = strcmp(x->strings + r->ns, ns);
     if (c == 0)
-      c = strcmp(x->refs[mid].name, name);
+      c = strcmp(x->strings + r->name, name);
     if (c == 0)
-      return x->refs[mid].secret;
+      return x->strings + r->secret;
     if (c < 0)
       lo = mid + 1;
     else

@@ -588,6 +588,15 @@ static void test_ref_index(void **state) {
   assert_string_equal(names[0], "org-secrets");
   assert_int_equal(ref_index_list(x, "0", &names), 0);
   assert_int_equal(ref_index_list(x, "c", &names), 0);
+  /* the same names: no rebuild needed; one name more, or moved: rebuild */
+  assert_true(ref_index_same(x, plans, 2));
+  app2_e[0].name = "X2";
+  assert_false(ref_index_same(x, plans, 2));
+  app2_e[0].name = "X";
+  t1[1].namespaces = ns_ab;
+  t1[1].n_namespaces = 2;
+  assert_false(ref_index_same(x, plans, 2));
+  assert_false(ref_index_same(x, plans, 1));
   ref_index_free(x);
   /* no plans: nothing resolves */
   assert_int_equal(ref_index_build(&x, plans, 0, &err), 0);
