@@ -771,7 +771,8 @@ static void audit_unseals(ctl *c, const reconcile_plan *p, seen_key **next, size
     result_key(&k, r);
     if (v != NULL)
       v[(*n_next)++] = k;
-    if (bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL)
+    if (c->n_audit_seen > 0 &&
+        bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL)
       continue;
     if (!disabled) {
       json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
