@@ -720,16 +720,14 @@ static void report_problem(void *ctx, const char *file, int line, const char *ms
 }
 
 /* What was last audited (or, without an audit log, logged) of a secret:
- * its digest (names and ciphertext) and the outcome, as a sorted set. */
+ * the first 16 bytes of its digest (names and ciphertext) with a hash of
+ * the outcome folded in, as a sorted set. */
 typedef struct seen_key {
-  uint8_t d[16];
-  uint64_t reason;
+  uint8_t k[16];
 } seen_key;
 
 static int cmp_seen(const void *a, const void *b) {
-  const seen_key *x = a, *y = b;
-  int c = memcmp(x->d, y->d, sizeof(x->d));
-  return c ? c : (x->reason < y->reason ? -1 : x->reason > y->reason);
+  return memcmp(((const seen_key *)a)->k, ((const seen_key *)b)->k, sizeof(seen_key));
 }
 
 static void result_key(seen_key *k, const plan_secret_result *r) {
@@ -748,32 +746,64 @@ static void result_key(seen_key *k, const plan_secret_result *r) {
     memset(d, 0, sizeof(d));
     memcpy(d, &h, sizeof(h));
   }
-  memcpy(k->d, d, sizeof(k->d));
-  k->reason = os_fnv1a64(OS_FNV1A64_INIT, r->reason, strlen(r->reason));
+  uint64_t reason = os_fnv1a64(OS_FNV1A64_INIT, r->reason, strlen(r->reason)), first;
+  memcpy(&first, d, sizeof(first));
+  first ^= reason;
+  memcpy(d, &first, sizeof(first));
+  memcpy(k->k, d, sizeof(k->k));
+}
+
+/* Sorts in place (qsort may allocate a copy of the array). */
+static void sort_seen(seen_key *v, size_t n) {
+  for (size_t start = n / 2; n > 1;) { /* heapsort */
+    size_t root;
+    if (start > 0) {
+      root = --start;
+    } else {
+      seen_key t = v[0];
+      v[0] = v[--n];
+      v[n] = t;
+      root = 0;
+    }
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+      if (child + 1 < n && cmp_seen(&v[child], &v[child + 1]) < 0)
+        child++;
+      if (cmp_seen(&v[root], &v[child]) >= 0)
+        break;
+      seen_key t = v[root];
+      v[root] = v[child];
+      v[child] = t;
+    }
+  }
+}
+
+/* The outcomes worth remembering: every one with an audit log, else
+ * failures only (to log each once). */
+static bool remembered(const ctl *c, const plan_secret_result *r) {
+  return c->audit != NULL ||
+         (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
 }
 
 /* Audits each secret whose unseal outcome or ciphertext changed since the
- * last pass, and logs each new failure once; next collects this pass's
- * keys (failures only without an audit log). */
-static void audit_unseals(ctl *c, const reconcile_plan *p, seen_key **next, size_t *n_next) {
-  seen_key *v = realloc(*next, (*n_next + p->n_results + 1) * sizeof(*v));
-  if (v != NULL) /* else nothing is remembered: lines may repeat, none is lost */
-    *next = v;
+ * last pass and logs each new failure once; counts the keys of this pass
+ * (*n) and how many the last pass had too (*found). */
+static void audit_unseals(ctl *c, const reconcile_plan *p, size_t *n, size_t *found) {
   for (size_t i = 0; i < p->n_results; i++) {
     const plan_secret_result *r = &p->results[i];
     const spec_secret_ref *s = &r->secret->ref;
     bool synced = strcmp(r->reason, "Synced") == 0, disabled = strcmp(r->reason, "Disabled") == 0;
     if (!synced && !disabled)
       metrics_counter_inc1(c->m_unseal_err, r->reason);
-    if (c->audit == NULL && (synced || disabled))
-      continue; /* without an audit log only failures need remembering (to log once) */
+    if (!remembered(c, r))
+      continue;
     seen_key k;
     result_key(&k, r);
-    if (v != NULL)
-      v[(*n_next)++] = k;
+    (*n)++;
     if (c->n_audit_seen > 0 &&
-        bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL)
+        bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL) {
+      (*found)++;
       continue;
+    }
     if (!disabled) {
       json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
                             "environment", s->environment, "application", s->application, "name",
@@ -786,6 +816,27 @@ static void audit_unseals(ctl *c, const reconcile_plan *p, seen_key **next, size
       free(rname);
     }
   }
+}
+
+/* Replaces the remembered outcomes with this pass's, unless they are the
+ * same set (a pass that changed nothing allocates nothing). */
+static void remember_outcomes(ctl *c, size_t n, size_t found) {
+  if (n == found && n == c->n_audit_seen)
+    return;
+  seen_key *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
+  if (n > 0 && v == NULL)
+    return; /* the old set stays: lines may repeat, none is lost */
+  size_t k = 0;
+  for (size_t pi = 0; pi < c->n_plans; pi++) {
+    const reconcile_plan *p = c->plans[pi];
+    for (size_t i = 0; i < p->n_results && k < n; i++)
+      if (remembered(c, &p->results[i]))
+        result_key(&v[k++], &p->results[i]);
+  }
+  sort_seen(v, k);
+  free(c->audit_seen);
+  c->audit_seen = v;
+  c->n_audit_seen = k;
 }
 
 /* A secret just read from the folder: open it now (or skip what this
@@ -921,19 +972,14 @@ static int reload_source(ctl *c, os_error *err) {
   malloc_trim(0); /* give the file buffers of a large load back */
 #endif
   size_t active = 0, disabled = 0, failed = 0;
-  seen_key *seen = NULL;
-  size_t n_seen = 0;
+  size_t n_seen = 0, found = 0;
   for (size_t i = 0; i < c->n_plans; i++) {
     active += c->plans[i]->n_active;
     disabled += c->plans[i]->n_disabled;
     failed += c->plans[i]->n_failures;
-    audit_unseals(c, c->plans[i], &seen, &n_seen);
+    audit_unseals(c, c->plans[i], &n_seen, &found);
   }
-  if (n_seen > 1)
-    qsort(seen, n_seen, sizeof(*seen), cmp_seen);
-  free(c->audit_seen);
-  c->audit_seen = seen;
-  c->n_audit_seen = n_seen;
+  remember_outcomes(c, n_seen, found);
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
   metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
