@@ -16,21 +16,15 @@
 #include "common/fsutil.h"
 #include "reconcile/plan.h"
 
-/* The parts of a stat that tell a file changed, packed (one per file). */
-typedef struct file_stamp {
-  uint64_t ino;
-  int64_t mtime_ns;
-  uint32_t size; /* saturated: spec files above 4 GiB are refused anyway */
-  uint32_t dev;  /* folded */
-} file_stamp;
+/* What tells a file changed, in one word per file: FNV-1a of its device,
+ * inode, size and mtime (change detection, not security: whoever can
+ * write the folder decides the specs anyway). */
+typedef uint64_t file_stamp;
 
 static file_stamp stamp_of(const struct stat *st) {
-  uint64_t dev = (uint64_t)st->st_dev;
-  file_stamp s = {(uint64_t)st->st_ino,
-                  (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
-                  st->st_size > (off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_size,
-                  (uint32_t)(dev ^ (dev >> 32))};
-  return s;
+  uint64_t parts[4] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
+                       (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec};
+  return os_fnv1a64(OS_FNV1A64_INIT, parts, sizeof(parts));
 }
 
 /* Orders paths component by component ("a/x" before "a-c"): the order a
@@ -135,8 +129,9 @@ static int walk(const char *root, const char *rel, int depth, file_fn fn, void *
 }
 
 /* One spec file as last read, in one allocation: this header, the records
- * of its secrets, then its path, their strings and their opened values
- * (the block is wiped when freed). A file whose current version does not
+ * of its secrets, then its path, their names and their opened values (the
+ * block is wiped when freed); organization, environment and application
+ * names are shared by all records (source_cache.names). A file whose current version does not
  * parse keeps the records of its last good version (parsed), or none. */
 typedef struct file_rec {
   file_stamp st;
@@ -151,25 +146,107 @@ typedef struct file_rec {
 /* The file's path, right after the records. */
 static const char *rec_rel(const file_rec *r) { return (const char *)(r->secrets + r->n_secrets); }
 
+/* A name many records share (organization, environment, application):
+ * one copy, counted. */
+typedef struct interned {
+  size_t refs;
+  char s[];
+} interned;
+
 struct source_cache {
   char *dir;
   file_rec **v; /* path_cmp order */
   size_t n;
+  interned **names; /* sorted by string */
+  size_t n_names, cap_names;
   source_secret_fn hook;
   void *hook_ctx;
 };
+
+/* Where s is, or would go, in the sorted names. */
+static size_t name_slot(const source_cache *c, const char *s, bool *found) {
+  size_t lo = 0, hi = c->n_names;
+  *found = false;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int cmp = strcmp(c->names[mid]->s, s);
+    if (cmp == 0) {
+      *found = true;
+      return mid;
+    }
+    if (cmp < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The shared copy of s (NULL stays NULL), counted; NULL when out of memory. */
+static const char *intern(source_cache *c, const char *s, bool *oom) {
+  if (s == NULL)
+    return NULL;
+  bool found;
+  size_t i = name_slot(c, s, &found);
+  if (found) {
+    c->names[i]->refs++;
+    return c->names[i]->s;
+  }
+  if (c->n_names == c->cap_names) {
+    size_t cap = c->cap_names ? c->cap_names * 2 : 16;
+    interned **v = realloc(c->names, cap * sizeof(*v));
+    if (v == NULL) {
+      *oom = true;
+      return NULL;
+    }
+    c->names = v;
+    c->cap_names = cap;
+  }
+  size_t len = strlen(s) + 1;
+  interned *e = malloc(sizeof(*e) + len);
+  if (e == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  e->refs = 1;
+  memcpy(e->s, s, len);
+  memmove(&c->names[i + 1], &c->names[i], (c->n_names - i) * sizeof(*c->names));
+  c->names[i] = e;
+  c->n_names++;
+  return e->s;
+}
+
+/* Releases one count of a string intern() returned (NULL ignored). */
+static void unintern(source_cache *c, const char *s) {
+  if (s == NULL)
+    return;
+  bool found;
+  size_t i = name_slot(c, s, &found);
+  if (!found || c->names[i]->s != s)
+    return; /* not reached: every record name is interned */
+  if (--c->names[i]->refs > 0)
+    return;
+  free(c->names[i]);
+  memmove(&c->names[i], &c->names[i + 1], (c->n_names - i - 1) * sizeof(*c->names));
+  c->n_names--;
+}
 
 void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
   c->hook = fn;
   c->hook_ctx = ctx;
 }
 
-static void rec_free(file_rec *r) {
+static void rec_free(source_cache *c, file_rec *r) {
   if (r == NULL)
     return;
   spec_org_free(r->org);
-  for (size_t i = 0; i < r->n_secrets; i++)
-    spec_secret_free((spec_secret *)(uintptr_t)r->secrets[i].spec); /* owned when kept */
+  for (size_t i = 0; i < r->n_secrets; i++) {
+    const plan_secret *p = &r->secrets[i];
+    spec_secret_free((spec_secret *)(uintptr_t)p->spec); /* owned when kept */
+    unintern(c, p->ref.organization);
+    unintern(c, p->ref.environment);
+    unintern(c, p->ref.application);
+  }
   os_free_secret(r, r->size);
 }
 
@@ -187,15 +264,16 @@ void source_cache_free(source_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n; i++)
-    rec_free(c->v[i]);
+    rec_free(c, c->v[i]);
   free(c->v);
+  for (size_t i = 0; i < c->n_names; i++)
+    free(c->names[i]);
+  free(c->names);
   free(c->dir);
   free(c);
 }
 
-static bool same_stat(const file_stamp *a, const file_stamp *b) {
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
-}
+static bool same_stat(const file_stamp *a, const file_stamp *b) { return *a == *b; }
 
 static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 
@@ -208,12 +286,11 @@ typedef struct open_value {
 
 /* A file's records in one block (see file_rec); NULL on allocation failure
  * or a block above 4 GiB. digests[i] is secret i's plan_secret_digest(). */
-static file_rec *rec_new(const char *rel, spec_secret *const *v, size_t n, const uint8_t (*digests)[32],
-                         const open_value *values) {
+static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v, size_t n,
+                         const uint8_t (*digests)[32], const open_value *values) {
   size_t bytes = sizeof(file_rec) + n * sizeof(plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++)
-    bytes += str_size(v[i]->organization) + str_size(v[i]->environment) +
-             str_size(v[i]->application) + str_size(v[i]->name) + values[i].len;
+    bytes += str_size(v[i]->name) + values[i].len;
   if (bytes > UINT32_MAX)
     return NULL;
   file_rec *r = calloc(1, bytes);
@@ -226,9 +303,15 @@ static file_rec *rec_new(const char *rel, spec_secret *const *v, size_t n, const
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = v[i];
     plan_secret *p = &r->secrets[i];
-    p->ref.organization = os_str_pack(&w, s->organization);
-    p->ref.environment = os_str_pack(&w, s->environment);
-    p->ref.application = os_str_pack(&w, s->application);
+    bool oom = false;
+    p->ref.organization = intern(c, s->organization, &oom);
+    p->ref.environment = intern(c, s->environment, &oom);
+    p->ref.application = intern(c, s->application, &oom);
+    if (oom) {
+      r->n_secrets = (uint32_t)i + 1; /* release what this record took */
+      rec_free(c, r);
+      return NULL;
+    }
     p->ref.name = os_str_pack(&w, s->name);
     p->ref.pos.file = file;
     p->ref.pos.line = s->pos.line;
@@ -359,7 +442,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
     for (size_t i = 0; i < n; i++)
       plan_secret_digest(digests[i], docs->secrets[i]);
     if (open_values(c, old, docs, (const uint8_t(*)[32])digests, values, kept) < 0 ||
-        (r = rec_new(rel, docs->secrets, n, (const uint8_t(*)[32])digests, values)) == NULL)
+        (r = rec_new(c, rel, docs->secrets, n, (const uint8_t(*)[32])digests, values)) == NULL)
       rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", rel);
   }
   /* rec_new copied them: wipe the hook's values */
@@ -374,7 +457,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
       report(ctx, rel, 0, ferr.msg);
     if (old == NULL) {
       spec_secret *none = NULL;
-      old = rec_new(rel, &none, 0, NULL, NULL);
+      old = rec_new(c, rel, &none, 0, NULL, NULL);
       if (old == NULL)
         return OS_ENOMEM;
       *slot = old;
@@ -395,7 +478,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
   r->st = *st;
   r->parsed = true;
   spec_tree_free(docs);
-  rec_free(old);
+  rec_free(c, old);
   *slot = r;
   return 0;
 }
@@ -470,7 +553,7 @@ static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error 
   if (merge_room(m, 1) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   while (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
-    rec_free(c->v[m->j]); /* gone from the folder */
+    rec_free(c, c->v[m->j]); /* gone from the folder */
     c->v[m->j++] = NULL;
   }
   file_rec *r = NULL;
@@ -503,7 +586,7 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
     }
   }
   while (m.j < c->n) {
-    rec_free(c->v[m.j]);
+    rec_free(c, c->v[m.j]);
     c->v[m.j++] = NULL;
   }
   free(c->v);
@@ -590,8 +673,7 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
  * that no listing has to be kept (change detection, not security). */
 static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
   (void)err;
-  uint64_t parts[4] = {(uint64_t)st->size, (uint64_t)st->mtime_ns, (uint64_t)st->dev, st->ino};
-  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, rel, strlen(rel)), parts, sizeof(parts));
+  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, rel, strlen(rel)), st, sizeof(*st));
   uint64_t *sum = ctx;
   *sum += h ^ (h >> 29);
   return 0;

@@ -23,8 +23,9 @@ typedef void (*source_problem_fn)(void *ctx, const char *file, int line, const c
  * validation, marks the load incomplete (the caller then deletes nothing).
  *
  * Memory: each file is one block holding the plan_secret records of its
- * secrets (names, state, source line, digest), its path, their strings and
+ * secrets (names, state, source line, digest), its path, their names and
  * their opened values (plan_secret.value; the block is wiped when freed);
+ * organization, environment and application names are held once;
  * the parsed spec is dropped once the hook has opened its value (see
  * source_secret_fn). */
 typedef struct source_cache source_cache;

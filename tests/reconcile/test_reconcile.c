@@ -308,6 +308,9 @@ static void test_source_cache(void **state) {
   assert_string_equal(ak->ref.organization, "acme");
   assert_null(ak->ref.application);
   assert_string_equal(must_find(&v, "FLAGS")->ref.application, "api");
+  /* names many secrets share are held once */
+  assert_ptr_equal(must_find(&v, "FLAGS")->ref.organization, ak->ref.organization);
+  assert_ptr_equal(must_find(&v, "FLAGS")->ref.environment, ak->ref.environment);
   uint8_t d[32];
   plan_secret_digest(d, ak->spec);
   assert_memory_equal(d, ak->digest, 32);
