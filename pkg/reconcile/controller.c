@@ -613,7 +613,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
       const plan_secret_result *r = &p->results[i];
       const spec_secret_ref *s = &r->secret->ref;
       int64_t generation = r->secret->spec ? r->secret->spec->generation : 0;
-      const char *reason = r->reason, *message = r->message;
+      const char *reason = r->reason, *message = plan_result_message(p, r);
       const plan_target *t = target_of(p, r->secret);
       if (t != NULL && strcmp(reason, "Synced") == 0) {
         char key[32];
@@ -812,7 +812,8 @@ static void audit_unseals(ctl *c, const reconcile_plan *p, size_t *n, size_t *fo
     }
     if (!synced && !disabled) {
       char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
-      os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason, r->message);
+      os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason,
+                   plan_result_message(p, r));
       free(rname);
     }
   }

@@ -300,7 +300,8 @@ static int cmp_entry(const void *a, const void *b) {
   return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
 }
 
-/* Records a failure (growing the array) and points res->message at it. */
+/* Records a failure of result res (growing the array); failures stay in
+ * result order. */
 static int add_failure(reconcile_plan *p, size_t *cap, const plan_secret *s, const char *reason,
                        int code, const char *msg, plan_secret_result *res) {
   if (p->n_failures == *cap) {
@@ -325,7 +326,7 @@ static int add_failure(reconcile_plan *p, size_t *cap, const plan_secret *s, con
     return OS_ENOMEM;
   f->reason = reason;
   f->code = code;
-  res->message = f->message;
+  f->result = (size_t)(res - p->results);
   return 0;
 }
 
@@ -397,7 +398,6 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     plan_secret_result *res = &p->results[p->n_results++];
     res->secret = s;
-    res->message = "";
     /* find the cached value first and keep it alive even when the secret is
      * not delivered this time (its ciphertext may no longer be in memory) */
     uint8_t digest[32];
@@ -426,7 +426,6 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     }
     if (s->state == SPEC_STATE_DISABLED) {
       res->reason = "Disabled";
-      res->message = "secret is disabled and not delivered";
       p->n_disabled++;
       continue;
     }
@@ -490,6 +489,24 @@ oom:
   free(counts);
   plan_free(p);
   return rc;
+}
+
+const char *plan_result_message(const reconcile_plan *p, const plan_secret_result *r) {
+  if (strcmp(r->reason, "Synced") == 0)
+    return "";
+  if (strcmp(r->reason, "Disabled") == 0)
+    return "secret is disabled and not delivered";
+  size_t want = (size_t)(r - p->results), lo = 0, hi = p->n_failures;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p->failures[mid].result == want)
+      return p->failures[mid].message;
+    if (p->failures[mid].result < want)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return "";
 }
 
 int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err) {

@@ -68,13 +68,14 @@ typedef struct plan_failure {
   const char *reason;      /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
   int code;
   char *message;
+  size_t result;           /* index of its plan_secret_result */
 } plan_failure;
 
-/* Result of unsealing one secret, reported for status conditions. */
+/* Result of unsealing one secret, reported for status conditions; its
+ * message is plan_result_message(). */
 typedef struct plan_secret_result {
   const plan_secret *secret; /* borrowed from the input */
   const char *reason;        /* "Synced", "Disabled" or a failure reason */
-  const char *message;       /* borrowed from the plan; "" when synced */
 } plan_secret_result;
 
 typedef struct reconcile_plan {
@@ -133,6 +134,9 @@ void plan_free(reconcile_plan *p);
 /* The checksum key: HMAC-SHA-256 keyed by the first identity's secret over a
  * fixed label, so checksums reveal nothing about values without the key. */
 int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
+
+/* The message of a result (borrowed from the plan): "" when synced. */
+const char *plan_result_message(const reconcile_plan *p, const plan_secret_result *r);
 
 /* Failure reason for an unseal error code. */
 const char *plan_reason_for(int code);

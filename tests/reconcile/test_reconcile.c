@@ -163,11 +163,37 @@ static void test_plan_failure_isolated(void **state) {
   assert_int_equal(p->targets[1].n_entries, 0);
   assert_int_equal(p->targets[1].n_kept, 1);
   assert_string_equal(p->targets[1].kept[0], "FLAGS");
+  /* each result has its own message */
+  int seen = 0;
+  for (size_t i = 0; i < p->n_results; i++) {
+    const plan_secret_result *r = &p->results[i];
+    const char *m = plan_result_message(p, r);
+    if (strcmp(r->secret->ref.name, "FLAGS") == 0) {
+      assert_string_equal(r->reason, "BindingMismatch");
+      assert_ptr_equal(m, p->failures[0].message);
+      seen |= 1;
+    } else if (strcmp(r->secret->ref.name, "API_KEY") == 0) {
+      assert_string_equal(r->reason, "Disabled");
+      assert_non_null(strstr(m, "disabled"));
+      seen |= 2;
+    } else {
+      assert_string_equal(r->reason, "Synced");
+      assert_string_equal(m, "");
+      seen |= 4;
+    }
+  }
+  assert_int_equal(seen, 7);
   plan_free(p);
-  /* a key that is not a recipient */
+  /* a key that is not a recipient: every failure points at its own result */
   p = build(f, f->other, NULL);
   assert_int_equal(p->n_failures, 2);
   assert_string_equal(p->failures[0].reason, "NotRecipient");
+  for (size_t i = 0; i < p->n_failures; i++) {
+    const plan_secret_result *r = &p->results[p->failures[i].result];
+    assert_string_equal(r->reason, p->failures[i].reason);
+    assert_ptr_equal(plan_result_message(p, r), p->failures[i].message);
+    assert_string_equal(r->secret->ref.name, p->failures[i].name);
+  }
   plan_free(p);
 }
 
