@@ -102,6 +102,10 @@ try:
             lat.append(time.time() - t)
             time.sleep(0.3)
             writes_per_change.append(len(fake.writes(exclude_events=True)))
+            if os.environ.get("BENCH_RSS_TRACE"):
+                st = open("/proc/%d/status" % proc.pid).read()
+                print("  after change %d: %s" % (i, ", ".join(
+                    re.search(r"%s:\s+(\d+ kB)" % k, st).group(0) for k in ("VmHWM", "RssAnon", "RssFile"))))
         status = open("/proc/%d/status" % proc.pid).read()
         mem = [int(re.search(r"%s:\s+(\d+) kB" % k, status).group(1)) for k in ("VmHWM", "RssAnon", "RssFile")]
         if os.environ.get("BENCH_SMAPS"):

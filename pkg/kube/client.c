@@ -6,6 +6,7 @@
 #include <math.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,7 @@ struct kube_client {
 
   CURLSH *share;
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+  bool ssl_is_openssl; /* libcurl's TLS backend: the SSL_CTX callback needs OpenSSL */
 
   pthread_mutex_t pool_mu;
   CURL *pool[POOL_MAX];
@@ -168,6 +170,15 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ctx) {
   pthread_mutex_unlock(&c->share_mu[(int)data % CURL_LOCK_DATA_LAST]);
 }
 
+/* Called with each new connection's SSL_CTX (OpenSSL builds of libcurl):
+ * an idle connection gives its read and write buffers (about 34 KiB) back. */
+static CURLcode ssl_ctx_setup(CURL *h, void *ssl_ctx, void *arg) {
+  (void)h;
+  (void)arg;
+  SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+  return CURLE_OK;
+}
+
 static CURL *handle_get(kube_client *c) {
   CURL *h = NULL;
   pthread_mutex_lock(&c->pool_mu);
@@ -222,6 +233,10 @@ int kube_client_new(kube_client **out, const kube_options *opts, os_error *err) 
   int rc;
   char *path = NULL;
   kube_client *c = calloc(1, sizeof(*c));
+  if (c != NULL) {
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    c->ssl_is_openssl = vi != NULL && vi->ssl_version != NULL && strncmp(vi->ssl_version, "OpenSSL/", 8) == 0;
+  }
   if (c == NULL) {
     curl_global_cleanup();
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -582,8 +597,14 @@ static int perform(attempt *a, const creds *k, os_error *err) {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, a->method);
   /* libcurl silently resends a request whose reused connection died before
    * any answer; for a write that is not idempotent that could apply it twice */
-  if (!idempotent(a->method))
+  if (!idempotent(a->method)) {
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L); /* and it is not kept idle afterwards */
+  }
+  /* one idle connection per pooled handle at most, holding no TLS buffers */
+  curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
+  if (c->ssl_is_openssl)
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
   if (a->body != NULL) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a->body_len);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body);
