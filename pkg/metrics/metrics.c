@@ -19,6 +19,7 @@ const size_t metrics_default_buckets_len =
 enum kind { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
 
 #define HASH_SLOTS 1024u
+#define LINEAR_MAX 32u /* children found by a scan until a family has this many */
 
 typedef struct child {
   struct child *hash_next;
@@ -42,7 +43,7 @@ struct metrics_family {
   child **items;
   size_t n_items;
   size_t cap_items;
-  child **slots; /* HASH_SLOTS chains, allocated with the first child */
+  child **slots; /* HASH_SLOTS chains, allocated at the LINEAR_MAX-th child */
 };
 
 struct metrics_registry {
@@ -143,6 +144,13 @@ static bool check_values(const metrics_family *f, const char *const *values) {
   return true;
 }
 
+static bool same_values(const child *c, const char *const *values, size_t n) {
+  size_t i = 0;
+  while (i < n && strcmp(c->values[i], values[i]) == 0)
+    i++;
+  return i == n;
+}
+
 /* Finds or creates the child; called with f->mu held. NULL with *rc set. */
 static child *child_get(metrics_family *f, const char *const *values, bool create, int *rc) {
   *rc = 0;
@@ -151,13 +159,13 @@ static child *child_get(metrics_family *f, const char *const *values, bool creat
       return f->items[0];
   } else if (f->slots != NULL) {
     uint64_t h = hash_values(values, f->n_labels) % HASH_SLOTS;
-    for (child *c = f->slots[h]; c != NULL; c = c->hash_next) {
-      size_t i = 0;
-      while (i < f->n_labels && strcmp(c->values[i], values[i]) == 0)
-        i++;
-      if (i == f->n_labels)
+    for (child *c = f->slots[h]; c != NULL; c = c->hash_next)
+      if (same_values(c, values, f->n_labels))
         return c;
-    }
+  } else { /* a few children: no table yet */
+    for (size_t k = 0; k < f->n_items; k++)
+      if (same_values(f->items[k], values, f->n_labels))
+        return f->items[k];
   }
   if (!create) {
     *rc = OS_ENOTFOUND;
@@ -167,10 +175,16 @@ static child *child_get(metrics_family *f, const char *const *values, bool creat
     *rc = OS_ENOMEM;
     return NULL;
   }
-  if (f->n_labels > 0 && f->slots == NULL) {
+  if (f->n_labels > 0 && f->slots == NULL && f->n_items >= LINEAR_MAX) {
     f->slots = calloc(HASH_SLOTS, sizeof(*f->slots));
     if (f->slots == NULL)
       goto nomem;
+    for (size_t k = 0; k < f->n_items; k++) {
+      child *o = f->items[k];
+      uint64_t h = hash_values((const char *const *)o->values, f->n_labels) % HASH_SLOTS;
+      o->hash_next = f->slots[h];
+      f->slots[h] = o;
+    }
   }
   if (f->n_items == f->cap_items) {
     size_t cap = f->cap_items ? f->cap_items * 2 : 8;
@@ -206,7 +220,7 @@ static child *child_get(metrics_family *f, const char *const *values, bool creat
     }
   }
   f->items[f->n_items++] = c;
-  if (f->n_labels > 0) {
+  if (f->slots != NULL) {
     uint64_t h = hash_values(values, f->n_labels) % HASH_SLOTS;
     c->hash_next = f->slots[h];
     f->slots[h] = c;

@@ -193,7 +193,11 @@ static void test_child_limit(void **state) {
     assert_int_equal(metrics_gauge_set1(f, v, i), 0);
   }
   assert_int_equal(metrics_gauge_set1(f, "one-too-many", 1), OS_ENOMEM);
-  /* existing children still update */
+  /* existing children still update, among them one from before the table */
+  double first;
+  const char *k0[] = {"n3"};
+  assert_int_equal(metrics_value_get(&first, f, k0), 0);
+  assert_true(first == 3.0);
   assert_int_equal(metrics_gauge_set1(f, "n17", 99), 0);
   double got;
   const char *k[] = {"n17"};
