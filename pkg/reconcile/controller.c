@@ -64,7 +64,6 @@ typedef struct ctl {
   reconcile_plan **plans;
   size_t n_plans;
   source_cache *src;            /* folder source: files as last read */
-  source_view view;             /* folder source: the secrets the plans came from */
   json_t *cr_snapshot;          /* cluster source: specs the plans came from */
   spec_org **cr_orgs_parsed;
   size_t n_cr_orgs_parsed;
@@ -695,7 +694,6 @@ static void free_plans(ctl *c) {
   free(c->plans);
   c->plans = NULL;
   c->n_plans = 0;
-  source_view_clear(&c->view);
   for (size_t i = 0; i < c->n_cr_orgs_parsed; i++)
     spec_org_free(c->cr_orgs_parsed[i]);
   free(c->cr_orgs_parsed);
@@ -954,13 +952,15 @@ static int reload_source(ctl *c, os_error *err) {
   int rc = 0;
   if (c->o->source_dir != NULL) {
     bool incomplete = false;
-    rc = source_cache_load(c->src, &c->view, &incomplete, report_problem, c, err);
+    source_view view; /* the plan keeps pointers to the records, not to this array */
+    rc = source_cache_load(c->src, &view, &incomplete, report_problem, c, err);
     os_log_debug("reload: folder read in %.1f ms", (now_s() - t0) * 1e3);
     if (rc == 0)
-      rc = build_plan(c, c->view.org, c->view.secrets, c->view.n_secrets, incomplete, err);
+      rc = build_plan(c, view.org, view.secrets, view.n_secrets, incomplete, err);
     if (rc == 0 && c->n_plans == 0)
       rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        c->o->environment, c->view.org->id);
+                        c->o->environment, view.org->id);
+    source_view_clear(&view);
   } else {
     rc = load_cluster(c, err);
   }
