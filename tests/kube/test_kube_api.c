@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -802,6 +803,49 @@ static void test_429_retry_after(void **state) {
   kube_client_free(k);
 }
 
+/* Sockets this process has open. */
+static int open_sockets(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    char path[300], target[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+    ssize_t len = readlink(path, target, sizeof(target) - 1);
+    if (len > 0) {
+      target[len] = '\0';
+      n += strncmp(target, "socket:", 7) == 0;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+/* Writes use a fresh connection each and leave none idle behind them: the
+ * client holds no more connections after 20 creates than after one. */
+static void test_writes_leave_no_idle_connections(void **state) {
+  (void)state;
+  kube_client *k = client_for(kubeconfig, NULL, 0, 0);
+  os_error err = OS_ERROR_INIT;
+  json_t *out = NULL;
+  assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0); /* warm */
+  json_decref(out);
+  int before = open_sockets();
+  for (int i = 0; i < 20; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "conn-%d", i);
+    json_t *o = json_pack("{s:{s:s}}", "metadata", "name", name);
+    assert_int_equal(kube_create(k, "/api/v1/namespaces/default/configmaps", o, NULL, &err), 0);
+    json_decref(o);
+    assert_int_equal(kube_get(k, "/api/v1/namespaces/default", &out, &err), 0);
+    json_decref(out);
+  }
+  int after = open_sockets();
+  assert_true(after <= before + 1);
+  kube_client_free(k);
+}
+
 static void test_5xx_and_drops(void **state) {
   (void)state;
   kube_client *k = client_for(kubeconfig, NULL, 0, 0);
@@ -1274,6 +1318,7 @@ int main(void) {
       cmocka_unit_test_setup(test_timeouts, each_setup),
       cmocka_unit_test_setup(test_429_retry_after, each_setup),
       cmocka_unit_test_setup(test_5xx_and_drops, each_setup),
+      cmocka_unit_test_setup(test_writes_leave_no_idle_connections, each_setup),
       cmocka_unit_test_setup(test_token_rotation, each_setup),
       cmocka_unit_test_setup(test_in_cluster_against_fake, each_setup),
       cmocka_unit_test_setup(test_client_certificate, each_setup),
