@@ -1,5 +1,6 @@
 #include "reconcile/refindex.h"
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ struct ref_index {
   const char **list_ns;  /* the namespace of each lists[i], sorted */
   size_t n_lists;
   char *strings;         /* every string above, equal neighbours shared */
-  uint64_t fingerprint;  /* of the plans' names (ref_index_same) */
+  bool has_fingerprint;
+  uint8_t fingerprint[32]; /* of the plans' names (ref_index_same) */
 };
 
 static int cmp_ref(const void *a, const void *b) {
@@ -85,30 +87,51 @@ static size_t pack_str(packer *p, int kind, const char *s) {
   return off;
 }
 
-/* FNV-1a over every (namespace, name, Secret) the plans deliver, in order. */
-static uint64_t fingerprint(const reconcile_plan *const *plans, size_t n_plans) {
-  uint64_t h = OS_FNV1A64_INIT;
+static void put_len(EVP_MD_CTX *h, size_t n) {
+  uint64_t v = (uint64_t)n;
+  EVP_DigestUpdate(h, &v, sizeof(v));
+}
+
+static void put_str(EVP_MD_CTX *h, const char *s) {
+  size_t n = strlen(s);
+  put_len(h, n);
+  EVP_DigestUpdate(h, s, n);
+}
+
+/* SHA-256 over every (namespace, name, Secret) the plans deliver, in order,
+ * each string and list length-prefixed; false when hashing is unavailable
+ * (the index is then always rebuilt). */
+static bool fingerprint(uint8_t out[32], const reconcile_plan *const *plans, size_t n_plans) {
+  EVP_MD_CTX *h = EVP_MD_CTX_new();
+  if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(h);
+    return false;
+  }
+  put_len(h, n_plans);
   for (size_t pi = 0; pi < n_plans; pi++) {
+    put_len(h, plans[pi]->n_targets);
     for (size_t i = 0; i < plans[pi]->n_targets; i++) {
       const plan_target *t = &plans[pi]->targets[i];
-      uint8_t app = t->application != NULL;
-      h = os_fnv1a64(h, &app, 1);
-      h = os_fnv1a64(h, t->secret_name, strlen(t->secret_name) + 1);
+      put_len(h, t->application != NULL);
+      put_str(h, t->secret_name);
+      put_len(h, t->n_namespaces);
       for (size_t s = 0; s < t->n_namespaces; s++)
-        h = os_fnv1a64(h, t->namespaces[s], strlen(t->namespaces[s]) + 1);
-      h = os_fnv1a64(h, "|", 1);
-      for (size_t e = 0; e < t->n_entries + t->n_kept; e++) {
-        const char *name = e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries];
-        h = os_fnv1a64(h, name, strlen(name) + 1);
-      }
-      h = os_fnv1a64(h, "#", 1);
+        put_str(h, t->namespaces[s]);
+      put_len(h, t->n_entries + t->n_kept);
+      for (size_t e = 0; e < t->n_entries + t->n_kept; e++)
+        put_str(h, e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries]);
     }
   }
-  return h;
+  unsigned int len = 0;
+  bool ok = EVP_DigestFinal_ex(h, out, &len) == 1 && len == 32;
+  EVP_MD_CTX_free(h);
+  return ok;
 }
 
 bool ref_index_same(const ref_index *x, const reconcile_plan *const *plans, size_t n_plans) {
-  return x != NULL && x->fingerprint == fingerprint(plans, n_plans);
+  uint8_t now[32];
+  return x != NULL && x->has_fingerprint && fingerprint(now, plans, n_plans) &&
+         memcmp(now, x->fingerprint, sizeof(now)) == 0;
 }
 
 int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t n_plans,
@@ -196,7 +219,7 @@ int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t 
   free(l);
   x->n_refs = n;
   x->n_lists = nl;
-  x->fingerprint = fingerprint(plans, n_plans);
+  x->has_fingerprint = fingerprint(x->fingerprint, plans, n_plans);
   *out = x;
   return 0;
 }
