@@ -512,6 +512,50 @@ static void test_source_path_order(void **state) {
   source_cache_free(c);
 }
 
+/* A walk that fails part-way (a directory nested too deep, sorting before
+ * the specs) fails the load but loses nothing: the records not reached are
+ * kept, and once the folder is fixed nothing has to be read again. */
+static void test_source_walk_failure_keeps_records(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  write_tree(f);
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
+  hook_calls h = {0, NULL};
+  source_cache_set_hook(c, test_hook, &h);
+  source_view v;
+  bool incomplete = true;
+  int problems = 0;
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_equal(v.n_secrets, 3);
+  assert_int_equal(h.calls, 3);
+  source_view_clear(&v);
+  /* "a/0/1/.../40" sorts before "organization.yaml" and "secrets" */
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/a", f->dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  for (int i = 0; i < 40; i++) {
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/%d", i);
+    assert_int_equal(mkdir(path, 0755), 0);
+  }
+  assert_int_not_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_non_null(strstr(err.msg, "nested too deep"));
+  assert_null(v.secrets);
+  /* fixed: every record is still there, none is read again */
+  for (int i = 40; i >= 0; i--) {
+    assert_int_equal(rmdir(path), 0);
+    *strrchr(path, '/') = '\0';
+  }
+  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_false(incomplete);
+  assert_int_equal(v.n_secrets, 3);
+  assert_int_equal(h.calls, 3);
+  assert_value(must_find(&v, "API_KEY"), "open:API_KEY:1");
+  source_view_clear(&v);
+  source_cache_free(c);
+}
+
 static void test_source_validation(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
@@ -644,6 +688,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_hook_releases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
       cmocka_unit_test(test_ref_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
