@@ -233,14 +233,12 @@ int kube_client_new(kube_client **out, const kube_options *opts, os_error *err) 
   int rc;
   char *path = NULL;
   kube_client *c = calloc(1, sizeof(*c));
-  if (c != NULL) {
-    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-    c->ssl_is_openssl = vi != NULL && vi->ssl_version != NULL && strncmp(vi->ssl_version, "OpenSSL/", 8) == 0;
-  }
   if (c == NULL) {
     curl_global_cleanup();
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
+  const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+  c->ssl_is_openssl = vi->ssl_version != NULL && strncmp(vi->ssl_version, "OpenSSL/", 8) == 0;
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init(&c->share_mu[i], NULL);
   pthread_mutex_init(&c->pool_mu, NULL);

@@ -430,48 +430,46 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       continue;
     }
     p->n_active++;
-    if (s->value != NULL) { /* the source holds it open */
-      res->reason = "Synced";
-      plan_entry *e = &t->entries[t->n_entries++];
-      e->name = r->name;
-      e->value = s->value;
-      e->len = s->value_len;
-      continue;
-    }
-    os_error uerr = OS_ERROR_INIT;
-    int urc = 0;
-    if (hit == NULL) {
-      uint8_t *value = NULL;
-      size_t len = 0;
-      if (s->spec == NULL || s->spec->encrypted_value == NULL || !have_digest)
-        urc = os_error_set(&uerr, OS_EINVAL, "%s/%s: the ciphertext is no longer in memory",
-                           r->environment, r->name);
-      else
-        urc = seal_unseal(&value, &len, s->spec, in->ids, in->n_ids, &uerr);
-      cache->last_unseals++;
-      if (urc == 0) {
-        hit = cache_put(cache, digest, value, len);
-        os_free_secret(value, len);
-        if (hit == NULL)
-          goto oom;
+    const uint8_t *value = s->value; /* held open by the source, else from the cache */
+    size_t len = s->value_len;
+    if (value == NULL) {
+      os_error uerr = OS_ERROR_INIT;
+      int urc = 0;
+      if (hit == NULL) {
+        uint8_t *opened = NULL;
+        size_t opened_len = 0;
+        if (s->spec == NULL || s->spec->encrypted_value == NULL || !have_digest)
+          urc = os_error_set(&uerr, OS_EINVAL, "%s/%s: the ciphertext is no longer in memory",
+                             r->environment, r->name);
+        else
+          urc = seal_unseal(&opened, &opened_len, s->spec, in->ids, in->n_ids, &uerr);
+        cache->last_unseals++;
+        if (urc == 0) {
+          hit = cache_put(cache, digest, opened, opened_len);
+          os_free_secret(opened, opened_len);
+          if (hit == NULL)
+            goto oom;
+        }
       }
+      if (urc < 0) {
+        res->reason = plan_reason_for(urc);
+        if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
+          goto oom;
+        if (t->kept == NULL && (t->kept = calloc(counts[t - p->targets], sizeof(char *))) == NULL)
+          goto oom; /* sized on the first failure only */
+        t->kept[t->n_kept++] = r->name;
+        continue;
+      }
+      if (hit == NULL)
+        goto oom; /* not reached: an unseal that worked put its value in the cache */
+      value = hit->value;
+      len = hit->len;
     }
-    if (urc < 0) {
-      res->reason = plan_reason_for(urc);
-      if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
-        goto oom;
-      if (t->kept == NULL && (t->kept = calloc(counts[t - p->targets], sizeof(char *))) == NULL)
-        goto oom; /* sized on the first failure only */
-      t->kept[t->n_kept++] = r->name;
-      continue;
-    }
-    if (hit == NULL)
-      goto oom; /* not reached: an unseal that worked put its value in the cache */
     res->reason = "Synced";
     plan_entry *e = &t->entries[t->n_entries++];
     e->name = r->name;
-    e->value = hit->value;
-    e->len = hit->len;
+    e->value = value;
+    e->len = len;
   }
   for (size_t i = 0; i < p->n_targets; i++) {
     plan_target *t = &p->targets[i];

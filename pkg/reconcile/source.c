@@ -273,8 +273,6 @@ void source_cache_free(source_cache *c) {
   free(c);
 }
 
-static bool same_stat(const file_stamp *a, const file_stamp *b) { return *a == *b; }
-
 static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 
 /* An opened value on its way into a block. */
@@ -303,6 +301,7 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = v[i];
     plan_secret *p = &r->secrets[i];
+    spec_secret_ref_of(&p->ref, s); /* position and lines; every string is set below */
     bool oom = false;
     p->ref.organization = intern(c, s->organization, &oom);
     p->ref.environment = intern(c, s->environment, &oom);
@@ -314,11 +313,6 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
     }
     p->ref.name = os_str_pack(&w, s->name);
     p->ref.pos.file = file;
-    p->ref.pos.line = s->pos.line;
-    p->ref.lines.organization = s->lines.organization;
-    p->ref.lines.environment = s->lines.environment;
-    p->ref.lines.name = s->lines.name;
-    p->ref.lines.application = s->lines.application;
     p->state = (uint8_t)s->state;
     memcpy(p->digest, digests[i], 32);
     p->has_digest = true;
@@ -561,7 +555,7 @@ static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error 
     r = c->v[m->j];
     c->v[m->j++] = NULL;
   }
-  if ((r == NULL || !same_stat(&r->st, st)) &&
+  if ((r == NULL || r->st != *st) &&
       read_entry(c, &r, rel, st, m->report, m->ctx) < 0)
     return os_error_set(err, OS_ENOMEM, "%s: out of memory", rel);
   m->nv[m->n++] = r;

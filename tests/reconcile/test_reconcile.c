@@ -272,6 +272,12 @@ static void count_problem(void *ctx, const char *file, int line, const char *msg
   (*(int *)ctx)++;
 }
 
+/* A load that must work, problems counted. */
+static void load_ok(source_cache *c, source_view *v, bool *incomplete, int *problems) {
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(source_cache_load(c, v, incomplete, count_problem, problems, &err), 0);
+}
+
 /* Remembers the last problem reported. */
 typedef struct seen_problems {
   int n;
@@ -322,7 +328,7 @@ static void test_source_cache(void **state) {
   source_view v;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_false(incomplete);
   assert_int_equal(v.n_secrets, 3);
   assert_string_equal(v.org->id, "acme");
@@ -343,7 +349,7 @@ static void test_source_cache(void **state) {
   source_view_clear(&v);
 
   /* unchanged files are not parsed again: the same records come back */
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_ptr_equal(view_find(&v, "API_KEY"), ak);
   source_view_clear(&v);
 
@@ -355,7 +361,7 @@ static void test_source_cache(void **state) {
   assert_int_equal(source_dir_stamp(&s2, f->dir, &err), 0);
   assert_true(s1 != s2);
   problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_true(incomplete);
   assert_int_equal(problems, 1);
   assert_int_equal(v.n_secrets, 3);
@@ -366,7 +372,7 @@ static void test_source_cache(void **state) {
   char *api = os_path_join(f->dir, "secrets/prod/API_KEY.yaml");
   assert_int_equal(os_write_file_atomic(api, "spec: {oops\n", 12, 0644, &err), 0);
   problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_false(incomplete);
   assert_int_equal(problems, 1);
   assert_int_equal(v.n_secrets, 3);
@@ -374,7 +380,7 @@ static void test_source_cache(void **state) {
   source_view_clear(&v);
   /* a file removed from the folder is gone from the next load */
   unlink(api);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 2);
   assert_null(view_find(&v, "API_KEY"));
   source_view_clear(&v);
@@ -408,6 +414,15 @@ static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32], 
   return 0;
 }
 
+/* A source cache over the fixture's folder, its hook counting into h. */
+static source_cache *new_source(fx *f, hook_calls *h) {
+  os_error err = OS_ERROR_INIT;
+  source_cache *c = NULL;
+  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
+  source_cache_set_hook(c, test_hook, h);
+  return c;
+}
+
 /* The value the record holds, as a string (test values have no NUL). */
 static void assert_value(const plan_secret *p, const char *want) {
   assert_non_null(p->value);
@@ -419,14 +434,12 @@ static void test_source_hook_releases(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   write_tree(f);
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
   hook_calls h = {0, "FLAGS"};
-  source_cache_set_hook(c, test_hook, &h);
+  source_cache *c = new_source(f, &h);
   source_view v;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
   const plan_secret *ak = must_find(&v, "API_KEY");
   assert_null(ak->spec);         /* dropped: the value is in the record */
@@ -439,7 +452,7 @@ static void test_source_hook_releases(void **state) {
   snprintf(first, sizeof(first), "%.*s", (int)ak->value_len, (const char *)ak->value);
   source_view_clear(&v);
   /* nothing changed: the hook is not called again */
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
   source_view_clear(&v);
   /* the file is rewritten with the same ciphertext: it is read again, and
@@ -451,7 +464,7 @@ static void test_source_hook_releases(void **state) {
   assert_int_equal(os_write_file_atomic(path, text, text_len, 0644, &err), 0); /* a new inode */
   free(text);
   free(path);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
   assert_true(must_find(&v, "API_KEY") != ak); /* a new record */
   assert_value(must_find(&v, "API_KEY"), first);
@@ -459,7 +472,7 @@ static void test_source_hook_releases(void **state) {
   /* a new ciphertext is opened again, and only it */
   assert_int_equal(seal_value(s, f->t->org, "rotated", 7, &err), 0);
   assert_int_equal(spec_tree_write_file(f->t, s->pos.file, &err), 0);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 4);
   assert_value(must_find(&v, "API_KEY"), "open:API_KEY:4");
   source_view_clear(&v);
@@ -483,19 +496,17 @@ static void test_source_path_order(void **state) {
     s->pos.file = strdup(paths[i]);
     assert_int_equal(spec_tree_write_file(f->t, paths[i], &err), 0);
   }
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
   hook_calls h = {0, NULL};
-  source_cache_set_hook(c, test_hook, &h);
+  source_cache *c = new_source(f, &h);
   source_view v;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 9);
   assert_int_equal(h.calls, 9);
   assert_int_equal(problems, 0);
   source_view_clear(&v);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 9);
   assert_int_equal(h.calls, 9); /* nothing re-read */
   assert_string_equal(must_find(&v, "P_TWO")->ref.pos.file, "s/a/x.yaml");
@@ -503,7 +514,7 @@ static void test_source_path_order(void **state) {
   /* one file removed in the middle of the order: only it is gone */
   char *gone = os_path_join(f->dir, "s/a/x.yaml");
   assert_int_equal(unlink(gone), 0);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 8);
   assert_int_equal(h.calls, 9);
   assert_null(view_find(&v, "P_TWO"));
@@ -519,14 +530,12 @@ static void test_source_walk_failure_keeps_records(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   write_tree(f);
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
   hook_calls h = {0, NULL};
-  source_cache_set_hook(c, test_hook, &h);
+  source_cache *c = new_source(f, &h);
   source_view v;
   bool incomplete = true;
   int problems = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 3);
   assert_int_equal(h.calls, 3);
   source_view_clear(&v);
@@ -547,7 +556,7 @@ static void test_source_walk_failure_keeps_records(void **state) {
     assert_int_equal(rmdir(path), 0);
     *strrchr(path, '/') = '\0';
   }
-  assert_int_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
   assert_false(incomplete);
   assert_int_equal(v.n_secrets, 3);
   assert_int_equal(h.calls, 3);
