@@ -12,6 +12,24 @@ void os_buf_init(os_buf *b, size_t max, bool secret) {
   b->secret = secret;
 }
 
+/* Moves b's content into one allocation of exactly cap bytes. */
+static int resize(os_buf *b, size_t cap) {
+  char *p = malloc(cap);
+  if (p == NULL)
+    return OS_ENOMEM;
+  if (b->data != NULL) {
+    memcpy(p, b->data, b->len + 1);
+    if (b->secret)
+      OPENSSL_cleanse(b->data, b->cap);
+    free(b->data);
+  } else {
+    p[0] = '\0';
+  }
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
 static int grow(os_buf *b, size_t need) {
   if (need > b->max)
     return OS_ENOMEM;
@@ -27,20 +45,14 @@ static int grow(os_buf *b, size_t need) {
   }
   if (cap > b->max + 1)
     cap = b->max + 1;
-  char *p = malloc(cap);
-  if (p == NULL)
+  return resize(b, cap);
+}
+
+int os_buf_reserve(os_buf *b, size_t n) {
+  size_t need, want;
+  if (!os_size_add(&need, b->len, n) || need > b->max || !os_size_add(&want, need, 1))
     return OS_ENOMEM;
-  if (b->data != NULL) {
-    memcpy(p, b->data, b->len + 1);
-    if (b->secret)
-      OPENSSL_cleanse(b->data, b->cap);
-    free(b->data);
-  } else {
-    p[0] = '\0';
-  }
-  b->data = p;
-  b->cap = cap;
-  return 0;
+  return want <= b->cap ? 0 : resize(b, want);
 }
 
 int os_buf_append(os_buf *b, const void *p, size_t n) {

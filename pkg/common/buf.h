@@ -25,6 +25,10 @@ void os_buf_init(os_buf *b, size_t max, bool secret);
 /* Appends n bytes; returns 0, or OS_ENOMEM when max would be exceeded. */
 int os_buf_append(os_buf *b, const void *p, size_t n);
 int os_buf_puts(os_buf *b, const char *s);
+/* Makes room for n more bytes in one allocation of exactly that size (no
+ * doubling), e.g. for a body whose length is announced; 0, or OS_ENOMEM
+ * beyond max. */
+int os_buf_reserve(os_buf *b, size_t n);
 int os_buf_printf(os_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Empties b, keeping its memory (wiped if secret). */
