@@ -29,6 +29,8 @@
 #define DEFAULT_TIMEOUT_S 30u
 #define DEFAULT_RELOAD_MS 5000u
 #define DEFAULT_SHUTDOWN_MS 5000u
+#define DEFAULT_CONNECTIONS 1024u
+#define BUSY_RETRY_AFTER "1" /* seconds: client-go retries a 429 that carries it */
 #define MAX_ROUTES 64
 #define MAX_RESP_HEADERS 32
 #define MAX_RESP_BODY (64u * 1024u * 1024u)
@@ -42,6 +44,9 @@ typedef struct route {
   char *path;
   httpd_handler handler;
   void *ctx;
+  unsigned max_running; /* 0: no limit */
+  unsigned wait_ms;
+  unsigned running;     /* under the server's limit_mu */
 } route;
 
 /* One loaded certificate chain and key. Retired sets stay allocated until
@@ -66,6 +71,8 @@ struct httpd_server {
   char *cert_file;
   char *key_file;
   size_t max_body;
+  size_t max_pending;
+  unsigned max_connections;
   unsigned threads;
   unsigned timeout_s;
   unsigned reload_ms;
@@ -80,6 +87,10 @@ struct httpd_server {
   uint16_t port;
   bool started;
   atomic_int inflight;
+  atomic_size_t pending;  /* body bytes held, against max_pending */
+  atomic_ulong busy;      /* requests answered 429 */
+  pthread_mutex_t limit_mu; /* route limits */
+  pthread_cond_t limit_cv;
 
   /* TLS */
   pthread_mutex_t tls_mu;
@@ -119,9 +130,12 @@ struct httpd_response {
 
 /* Per-request state between MHD's access callback invocations. */
 typedef struct req_state {
-  const route *route;
+  route *route;
   os_buf body;
+  size_t seen;    /* body bytes received */
+  size_t held;    /* bytes counted in the server's pending */
   bool too_large;
+  bool busy;      /* no room under max_pending: the body is dropped, then 429 */
 } req_state;
 
 /* ---- TLS pair loading ---- */
@@ -386,8 +400,14 @@ int httpd_server_new(httpd_server **out, const httpd_options *o, os_error *err) 
   s->listen_fd = -1;
   s->tls_slot = -1;
   atomic_init(&s->inflight, 0);
+  atomic_init(&s->pending, 0);
+  atomic_init(&s->busy, 0);
+  pthread_mutex_init(&s->limit_mu, NULL);
+  pthread_cond_init(&s->limit_cv, NULL);
   atomic_init(&s->tls_generation, 0);
   s->max_body = o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY;
+  s->max_pending = o->max_pending_bytes;
+  s->max_connections = o->max_connections ? o->max_connections : DEFAULT_CONNECTIONS;
   s->threads = o->threads ? o->threads : DEFAULT_THREADS;
   s->timeout_s = o->connection_timeout_s ? o->connection_timeout_s : DEFAULT_TIMEOUT_S;
   s->reload_ms = o->tls_reload_interval_ms ? o->tls_reload_interval_ms : DEFAULT_RELOAD_MS;
@@ -437,6 +457,23 @@ int httpd_route(httpd_server *s, const char *method, const char *path, httpd_han
   r->ctx = ctx;
   s->n_routes++;
   return 0;
+}
+
+int httpd_route_limit(httpd_server *s, const char *method, const char *path, unsigned max_running,
+                      unsigned wait_ms, os_error *err) {
+  if (s->started)
+    return os_error_set(err, OS_EINVAL, "httpd: route limits must be set before start");
+  if (max_running == 0)
+    return os_error_set(err, OS_EINVAL, "httpd: a route limit needs at least one handler");
+  for (size_t i = 0; i < s->n_routes; i++) {
+    route *r = &s->routes[i];
+    if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0) {
+      r->max_running = max_running;
+      r->wait_ms = wait_ms;
+      return 0;
+    }
+  }
+  return os_error_set(err, OS_ENOTFOUND, "httpd: no route %s %s to limit", method, path);
 }
 
 /* Splits "host:port", "[v6]:port" or ":port" and binds a listening socket. */
@@ -528,19 +565,70 @@ static void close_listener_if_ours(httpd_server *s) {
 
 /* ---- request handling ---- */
 
+/* Queues a static text response, with one extra header when hname is set. */
 static enum MHD_Result send_simple(struct MHD_Connection *conn, unsigned status,
-                                   const char *body, const char *allow) {
+                                   const char *body, const char *hname, const char *hvalue) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
                                       MHD_RESPMEM_PERSISTENT);
   if (r == NULL)
     return MHD_NO;
   (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-  if (allow != NULL)
-    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+  if (hname != NULL)
+    (void)MHD_add_response_header(r, hname, hvalue);
   enum MHD_Result ret = MHD_queue_response(conn, status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static enum MHD_Result send_busy(httpd_server *s, struct MHD_Connection *conn) {
+  atomic_fetch_add(&s->busy, 1);
+  return send_simple(conn, 429, "busy, retry later\n", MHD_HTTP_HEADER_RETRY_AFTER,
+                     BUSY_RETRY_AFTER);
+}
+
+/* Counts n more held bytes if they fit under max_pending (always when
+ * there is no limit). */
+static bool pending_take(httpd_server *s, size_t n) {
+  size_t cur = atomic_load(&s->pending);
+  for (;;) {
+    size_t next;
+    if (!os_size_add(&next, cur, n) || (s->max_pending > 0 && next > s->max_pending))
+      return false;
+    if (atomic_compare_exchange_weak(&s->pending, &cur, next))
+      return true;
+  }
+}
+
+static void pending_give(httpd_server *s, size_t n) { atomic_fetch_sub(&s->pending, n); }
+
+/* Waits up to the route's wait_ms for a free handler slot. */
+static bool route_enter(httpd_server *s, route *rt) {
+  if (rt->max_running == 0)
+    return true;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  long long ns = (long long)until.tv_nsec + (long long)rt->wait_ms * 1000000LL;
+  until.tv_sec += (time_t)(ns / 1000000000LL);
+  until.tv_nsec = (long)(ns % 1000000000LL);
+  bool ok = true;
+  pthread_mutex_lock(&s->limit_mu);
+  while (rt->running >= rt->max_running && ok)
+    ok = pthread_cond_timedwait(&s->limit_cv, &s->limit_mu, &until) == 0 ||
+         rt->running < rt->max_running;
+  if (ok)
+    rt->running++;
+  pthread_mutex_unlock(&s->limit_mu);
+  return ok;
+}
+
+static void route_leave(httpd_server *s, route *rt) {
+  if (rt->max_running == 0)
+    return;
+  pthread_mutex_lock(&s->limit_mu);
+  rt->running--;
+  pthread_cond_broadcast(&s->limit_cv);
+  pthread_mutex_unlock(&s->limit_mu);
 }
 
 static void response_clear(httpd_response *resp) {
@@ -552,9 +640,19 @@ static void response_clear(httpd_response *resp) {
   os_buf_free(&resp->body);
 }
 
-static enum MHD_Result run_handler(httpd_server *s, struct MHD_Connection *conn,
-                                   const route *rt, const char *method, const char *url,
-                                   req_state *st) {
+/* Frees the request body and stops counting it. */
+static void drop_body(httpd_server *s, req_state *st) {
+  os_buf_free(&st->body);
+  pending_give(s, st->held);
+  st->held = 0;
+}
+
+static enum MHD_Result run_handler(httpd_server *s, struct MHD_Connection *conn, route *rt,
+                                   const char *method, const char *url, req_state *st) {
+  if (!route_enter(s, rt)) {
+    drop_body(s, st);
+    return send_busy(s, conn);
+  }
   httpd_request req = {conn, method, url, (const uint8_t *)(st->body.data ? st->body.data : ""),
                        st->body.len};
   httpd_response resp;
@@ -562,16 +660,30 @@ static enum MHD_Result run_handler(httpd_server *s, struct MHD_Connection *conn,
   resp.status = 200;
   os_buf_init(&resp.body, MAX_RESP_BODY, false);
   int rc = rt->handler(rt->ctx, &req, &resp);
+  route_leave(s, rt);
+  /* the request body is done with: free it now, not when the response has
+   * been sent; from here on the response is what this request holds */
+  drop_body(s, st);
   enum MHD_Result ret;
   if (rc < 0 || resp.failed || resp.status < 100 || resp.status > 599) {
     os_log_error("httpd %s: handler for %s %s failed: %s", s->listen, rt->method, rt->path,
                  rc < 0 ? os_error_name(rc) : "invalid response");
-    ret = send_simple(conn, 500, "internal error\n", NULL);
+    ret = send_simple(conn, 500, "internal error\n", NULL, NULL);
     goto done;
   }
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-      resp.body.len, resp.body.data ? resp.body.data : (void *)(uintptr_t) "",
-      MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r = NULL;
+  size_t len = resp.body.len;
+  if (len == 0) {
+    r = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
+  } else {
+    /* hand the buffer to MHD (it frees it) instead of copying it */
+    char *data = NULL;
+    if (os_buf_detach(&data, NULL, &resp.body) == 0) {
+      r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+      if (r == NULL)
+        free(data);
+    }
+  }
   if (r == NULL) {
     ret = MHD_NO;
     goto done;
@@ -582,9 +694,100 @@ static enum MHD_Result run_handler(httpd_server *s, struct MHD_Connection *conn,
     (void)MHD_add_response_header(r, resp.headers[i].name, resp.headers[i].value);
   ret = MHD_queue_response(conn, resp.status, r);
   MHD_destroy_response(r);
+  /* counted even beyond max_pending: it exists already, and new requests
+   * wait until slow readers have taken theirs */
+  atomic_fetch_add(&s->pending, len);
+  st->held = len;
 done:
   response_clear(&resp);
   return ret;
+}
+
+/* First call for a request: routing, the announced body size, and room
+ * for the body under max_pending. */
+static enum MHD_Result start_request(httpd_server *s, struct MHD_Connection *conn,
+                                     const char *url, const char *method, void **con_cls) {
+  const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+  route *found = NULL;
+  char allow[128] = "";
+  bool path_known = false;
+  for (size_t i = 0; i < s->n_routes; i++) {
+    route *r = &s->routes[i];
+    if (strcmp(r->path, url) != 0)
+      continue;
+    path_known = true;
+    if (strcmp(r->method, want) == 0)
+      found = r;
+    size_t used = strlen(allow);
+    (void)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "", r->method);
+  }
+  if (!path_known)
+    return send_simple(conn, 404, "not found\n", NULL, NULL);
+  if (found == NULL)
+    return send_simple(conn, 405, "method not allowed\n", MHD_HTTP_HEADER_ALLOW, allow);
+  unsigned long long announced = 0;
+  const char *cl =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl != NULL) {
+    char *end = NULL;
+    errno = 0;
+    announced = strtoull(cl, &end, 10);
+    if (errno != 0 || end == cl || *end != '\0' || announced > s->max_body)
+      return send_simple(conn, 413, "request body too large\n", NULL, NULL);
+  }
+  req_state *st = calloc(1, sizeof(*st));
+  if (st == NULL)
+    return MHD_NO;
+  st->route = found;
+  os_buf_init(&st->body, s->max_body, false);
+  if (announced > 0) {
+    if (pending_take(s, (size_t)announced))
+      st->held = (size_t)announced;
+    if (st->held == 0 || os_buf_reserve(&st->body, (size_t)announced) < 0) {
+      drop_body(s, st);
+      /* no room: a client waiting for "100 Continue" gets the 429 now and
+       * sends nothing; any other is still sending, so its body is read
+       * and dropped, and it sees the 429 rather than a reset connection */
+      const char *expect =
+          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+      if (expect != NULL && strcasecmp(expect, "100-continue") == 0) {
+        free(st);
+        return send_busy(s, conn);
+      }
+      st->busy = true;
+    }
+  }
+  *con_cls = st;
+  atomic_fetch_add(&s->inflight, 1);
+  return MHD_YES;
+}
+
+/* One piece of the body: kept, or only counted when it is being dropped. */
+static enum MHD_Result take_upload(httpd_server *s, struct MHD_Connection *conn, req_state *st,
+                                   const char *data, size_t n) {
+  if (st->too_large)
+    return MHD_YES;
+  if (!os_size_add(&st->seen, st->seen, n) || st->seen > s->max_body) {
+    /* a chunked body crossed the limit: drop what we have, answer now,
+     * or close the connection if MHD cannot answer mid-upload */
+    st->too_large = true;
+    drop_body(s, st);
+    return send_simple(conn, 413, "request body too large\n", NULL, NULL) == MHD_YES ? MHD_YES
+                                                                                    : MHD_NO;
+  }
+  if (st->busy)
+    return MHD_YES;
+  /* a chunked body is counted as it comes */
+  size_t beyond = st->body.len + n > st->held ? st->body.len + n - st->held : 0;
+  if (beyond > 0 && !pending_take(s, beyond)) {
+    st->busy = true;
+    drop_body(s, st);
+    return MHD_YES;
+  }
+  st->held += beyond;
+  if (os_buf_append(&st->body, data, n) < 0)
+    return MHD_NO; /* cannot happen: seen <= max_body and memory was reserved or counted */
+  return MHD_YES;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -594,59 +797,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
   (void)version;
   httpd_server *s = cls;
   req_state *st = *con_cls;
-  if (st == NULL) {
-    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
-    const route *found = NULL;
-    char allow[128] = "";
-    bool path_known = false;
-    for (size_t i = 0; i < s->n_routes; i++) {
-      const route *r = &s->routes[i];
-      if (strcmp(r->path, url) != 0)
-        continue;
-      path_known = true;
-      if (strcmp(r->method, want) == 0)
-        found = r;
-      size_t used = strlen(allow);
-      (void)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "", r->method);
-    }
-    if (!path_known)
-      return send_simple(conn, 404, "not found\n", NULL);
-    if (found == NULL)
-      return send_simple(conn, 405, "method not allowed\n", allow);
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL) {
-      char *end = NULL;
-      errno = 0;
-      unsigned long long n = strtoull(cl, &end, 10);
-      if (errno != 0 || end == cl || *end != '\0' || n > s->max_body)
-        return send_simple(conn, 413, "request body too large\n", NULL);
-    }
-    st = calloc(1, sizeof(*st));
-    if (st == NULL)
-      return MHD_NO;
-    st->route = found;
-    os_buf_init(&st->body, s->max_body, false);
-    *con_cls = st;
-    atomic_fetch_add(&s->inflight, 1);
-    return MHD_YES;
-  }
+  if (st == NULL)
+    return start_request(s, conn, url, method, con_cls);
   if (*upload_data_size > 0) {
-    if (!st->too_large && os_buf_append(&st->body, upload_data, *upload_data_size) < 0) {
-      /* a chunked body crossed the limit: drop what we have, answer now,
-       * or close the connection if MHD cannot answer mid-upload */
-      st->too_large = true;
-      os_buf_free(&st->body);
-      *upload_data_size = 0;
-      if (send_simple(conn, 413, "request body too large\n", NULL) != MHD_YES)
-        return MHD_NO;
-      return MHD_YES;
-    }
+    size_t n = *upload_data_size;
     *upload_data_size = 0;
-    return MHD_YES;
+    return take_upload(s, conn, st, upload_data, n);
   }
   if (st->too_large)
-    return send_simple(conn, 413, "request body too large\n", NULL);
+    return send_simple(conn, 413, "request body too large\n", NULL, NULL);
+  if (st->busy)
+    return send_busy(s, conn);
   return run_handler(s, conn, st->route, method, url, st);
 }
 
@@ -658,7 +819,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
   req_state *st = *con_cls;
   if (st == NULL)
     return;
-  os_buf_free(&st->body);
+  drop_body(s, st);
   free(st);
   *con_cls = NULL;
   atomic_fetch_sub(&s->inflight, 1);
@@ -701,10 +862,12 @@ int httpd_server_start(httpd_server *s, os_error *err) {
   struct MHD_OptionItem opts[12];
   size_t k = 0;
   opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
-  opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL};
+  if (s->threads > 1) /* one thread: MHD's internal thread alone, no pool */
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL};
   opts[k++] =
       (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->timeout_s, NULL};
-  opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 1024, NULL};
+  opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->max_connections,
+                                      NULL};
   opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, s};
   opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
   if (s->cert_file != NULL) {
@@ -791,6 +954,8 @@ void httpd_server_free(httpd_server *s) {
   free(s->listen);
   free(s->cert_file);
   free(s->key_file);
+  pthread_cond_destroy(&s->limit_cv);
+  pthread_mutex_destroy(&s->limit_mu);
   pthread_cond_destroy(&s->stop_cv);
   pthread_mutex_destroy(&s->stop_mu);
   pthread_mutex_destroy(&s->tls_mu);
@@ -805,6 +970,10 @@ int httpd_server_reload_tls(httpd_server *s, os_error *err) {
 
 unsigned httpd_server_tls_generation(const httpd_server *s) {
   return atomic_load(&((httpd_server *)(uintptr_t)s)->tls_generation);
+}
+
+unsigned long httpd_server_busy_count(const httpd_server *s) {
+  return atomic_load(&((httpd_server *)(uintptr_t)s)->busy);
 }
 
 /* ---- request / response accessors ---- */
@@ -850,8 +1019,7 @@ int httpd_response_set_header(httpd_response *resp, const char *name, const char
   return 0;
 }
 
-int httpd_response_set_body(httpd_response *resp, const char *content_type, const void *data,
-                            size_t len) {
+static int set_content_type(httpd_response *resp, const char *content_type) {
   if (content_type != NULL && has_crlf(content_type))
     return OS_EINVAL;
   free(resp->content_type);
@@ -863,6 +1031,30 @@ int httpd_response_set_body(httpd_response *resp, const char *content_type, cons
       return OS_ENOMEM;
     }
   }
+  return 0;
+}
+
+int httpd_response_take_body(httpd_response *resp, const char *content_type, char *data,
+                             size_t len) {
+  int rc = set_content_type(resp, content_type);
+  if (rc < 0 || len > resp->body.max) {
+    free(data);
+    if (rc == 0)
+      resp->failed = true;
+    return rc < 0 ? rc : OS_ENOMEM;
+  }
+  os_buf_free(&resp->body);
+  resp->body.data = data;
+  resp->body.len = len;
+  resp->body.cap = len + 1;
+  return 0;
+}
+
+int httpd_response_set_body(httpd_response *resp, const char *content_type, const void *data,
+                            size_t len) {
+  int rc = set_content_type(resp, content_type);
+  if (rc < 0)
+    return rc;
   os_buf_reset(&resp->body);
   if (len > 0 && os_buf_append(&resp->body, data, len) < 0) {
     resp->failed = true;

@@ -13,6 +13,18 @@
  * bodies, headers or query strings is logged; MHD's own messages go to
  * os_log at debug level.
  *
+ * Bounded memory under load (the admission webhook is reachable without
+ * authentication): a body with a Content-Length is buffered in one
+ * allocation of exactly that size; max_pending_bytes bounds the request and
+ * response bodies held at once over all connections (a request whose body
+ * does not fit is read and dropped, then answered 429 with Retry-After: 1;
+ * a response is counted until it is sent); httpd_route_limit() bounds how
+ * many handlers of a route run at once (a request waits up to wait_ms for
+ * its turn, then gets 429 with Retry-After: 1); max_connections bounds
+ * open connections (each costs its TLS state and MHD's buffers, about
+ * 40-70 KiB). 429 with Retry-After is what Kubernetes clients retry,
+ * including the API server calling a webhook (client-go's rest client).
+ *
  * TLS reload (cert-manager rotation): the certificate is served through
  * MHD's GnuTLS certificate callback (MHD_OPTION_HTTPS_CERT_CALLBACK), which
  * asks us for the certificate on every handshake. A watcher thread checks
@@ -54,6 +66,8 @@ typedef struct httpd_options {
   const char *tls_cert_file;   /* PEM certificate (chain); NULL: plain HTTP */
   const char *tls_key_file;    /* PEM private key; required with the cert */
   size_t max_body_bytes;       /* default 1 MiB */
+  size_t max_pending_bytes;    /* request + response bodies held at once; 0: no limit */
+  unsigned max_connections;    /* open connections, default 1024 */
   unsigned threads;            /* worker threads, default 4 */
   unsigned connection_timeout_s;   /* idle connection timeout, default 30 */
   unsigned tls_reload_interval_ms; /* cert/key file check period, default 5000 */
@@ -75,6 +89,13 @@ int httpd_server_new(httpd_server **out, const httpd_options *o, os_error *err);
  * OS_ECONFLICT for a duplicate (method, path). */
 int httpd_route(httpd_server *s, const char *method, const char *path, httpd_handler handler,
                 void *ctx, os_error *err);
+
+/* Lets at most max_running handlers of the route (method, path) run at
+ * once; a request finding none free waits up to wait_ms, then gets 429
+ * with Retry-After: 1 without its handler running. Only before start;
+ * OS_ENOTFOUND for an unregistered route, OS_EINVAL for max_running 0. */
+int httpd_route_limit(httpd_server *s, const char *method, const char *path, unsigned max_running,
+                      unsigned wait_ms, os_error *err);
 
 /* Binds the listener and starts serving. OS_EIO when the address cannot be
  * bound. */
@@ -99,6 +120,10 @@ int httpd_server_reload_tls(httpd_server *s, os_error *err);
 /* Number of successful certificate swaps since start (for tests/metrics). */
 unsigned httpd_server_tls_generation(const httpd_server *s);
 
+/* Number of requests answered 429 (max_pending_bytes or a route limit)
+ * since start (for tests/metrics). */
+unsigned long httpd_server_busy_count(const httpd_server *s);
+
 /* Request accessors; returned strings are borrowed, valid during the
  * handler call. */
 const char *httpd_request_method(const httpd_request *req);
@@ -117,5 +142,9 @@ int httpd_response_set_header(httpd_response *resp, const char *name, const char
 /* Sets the body and its Content-Type (content_type may be NULL). */
 int httpd_response_set_body(httpd_response *resp, const char *content_type, const void *data,
                             size_t len);
+/* The same without a copy: takes data, a malloc'd buffer of len bytes plus
+ * a NUL (freed by the server, also on error). */
+int httpd_response_take_body(httpd_response *resp, const char *content_type, char *data,
+                             size_t len);
 
 #endif

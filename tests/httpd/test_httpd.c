@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +72,18 @@ static int slow_handler(void *ctx, const httpd_request *req, httpd_response *res
   sleep_ms(ms);
   atomic_fetch_sub(&in_handler, 1);
   return httpd_response_set_body(resp, NULL, "slow\n", 5);
+}
+
+/* Answers with a malloc'd body of ctx bytes handed over without a copy. */
+static int take_handler(void *ctx, const httpd_request *req, httpd_response *resp) {
+  (void)req;
+  size_t n = *(const size_t *)ctx;
+  char *data = malloc(n + 1);
+  if (data == NULL)
+    return OS_ENOMEM;
+  memset(data, 't', n);
+  data[n] = '\0';
+  return httpd_response_take_body(resp, "text/plain", data, n);
 }
 
 static int failing_handler(void *ctx, const httpd_request *req, httpd_response *resp) {
@@ -433,6 +449,207 @@ static void test_listen_forms(void **state) {
   httpd_server_free(a);
 }
 
+/* A raw client that announces a body and sends only part of it, holding
+ * its share of max_pending_bytes. Returns the socket. */
+static int hold_upload(httpd_server *s, size_t announced, size_t sent) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(httpd_server_port(s))};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  char head[128];
+  int n = snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                   announced);
+  assert_int_equal(send(fd, head, (size_t)n, 0), n);
+  char *part = calloc(1, sent);
+  assert_non_null(part);
+  assert_int_equal(send(fd, part, sent, 0), (ssize_t)sent);
+  free(part);
+  return fd;
+}
+
+static void test_pending_limit(void **state) {
+  (void)state;
+  httpd_options o = {.listen = "127.0.0.1:0", .max_body_bytes = 8192, .max_pending_bytes = 4096};
+  httpd_server *s = start_server(&o);
+  char url[256];
+  url_of(url, sizeof(url), "http", s, "/echo");
+  reply r;
+  char body[3000];
+  memset(body, 'b', sizeof(body));
+  /* one client holds 3,000 of the 4,096 bytes; 2,000 more do not fit:
+   * read, dropped, 429 with Retry-After (retried until the server has read
+   * the holder's headers) */
+  int held = hold_upload(s, 3000, 100);
+  for (int k = 0; k < 100; k++) {
+    assert_int_equal(request(NULL, &r, url, "POST", body, 2000, 0, NULL), CURLE_OK);
+    if (r.status == 429)
+      break;
+    reply_free(&r);
+    sleep_ms(50);
+  }
+  int before = atomic_load(&calls);
+  assert_int_equal(r.status, 429);
+  assert_non_null(has_ci(r.headers.data, "\r\nRetry-After: 1\r\n"));
+  assert_int_equal(r.uploaded, 2000);
+  reply_free(&r);
+  /* a client that asks first (Expect: 100-continue) sends nothing */
+  assert_int_equal(request(NULL, &r, url, "POST", body, 3000, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 429);
+  assert_int_equal(r.uploaded, 0);
+  reply_free(&r);
+  /* a chunked body is counted as it comes */
+  CURLcode rc = request(NULL, &r, url, "POST", NULL, 0, 2000, NULL);
+  assert_true(rc != CURLE_OK || r.status == 429);
+  reply_free(&r);
+  /* what fits still passes; GETs carry no body and are never held up */
+  assert_int_equal(request(NULL, &r, url, "POST", body, 900, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 201);
+  reply_free(&r);
+  assert_int_equal(request(NULL, &r, url, "GET", NULL, 0, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 201);
+  reply_free(&r);
+  assert_int_equal(atomic_load(&calls), before + 2);
+  assert_true(httpd_server_busy_count(s) >= 2);
+  /* the holder goes away: its share comes back */
+  close(held);
+  sleep_ms(200);
+  assert_int_equal(request(NULL, &r, url, "POST", body, 2000, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 201);
+  assert_non_null(strstr(r.body.data, "len=2000"));
+  reply_free(&r);
+  httpd_server_free(s);
+}
+
+typedef struct limited_job {
+  const char *url;
+  long status;
+  bool retry_after;
+} limited_job;
+
+static void *limited_main(void *p) {
+  limited_job *j = p;
+  reply r;
+  if (request(NULL, &r, j->url, "GET", NULL, 0, 0, NULL) == CURLE_OK) {
+    j->status = r.status;
+    j->retry_after = has_ci(r.headers.data, "\r\nRetry-After: 1\r\n") != NULL;
+  }
+  reply_free(&r);
+  return NULL;
+}
+
+/* Two requests at once on a route limited to one running handler (300 ms
+ * each): with a short wait the second gets 429, with a long one it runs
+ * after the first. */
+static void test_route_limit(void **state) {
+  (void)state;
+  static const long ms = 300;
+  for (int pass = 0; pass < 2; pass++) {
+    os_error err = OS_ERROR_INIT;
+    httpd_options o = {.listen = "127.0.0.1:0", .threads = 4};
+    httpd_server *s = NULL;
+    assert_int_equal(httpd_server_new(&s, &o, &err), 0);
+    assert_int_equal(httpd_route(s, "GET", "/slow", slow_handler, (void *)(uintptr_t)&ms, &err), 0);
+    assert_int_equal(httpd_route_limit(s, "GET", "/nope", 1, 50, &err), OS_ENOTFOUND);
+    assert_int_equal(httpd_route_limit(s, "GET", "/slow", 0, 50, &err), OS_EINVAL);
+    assert_int_equal(httpd_route_limit(s, "GET", "/slow", 1, pass == 0 ? 50 : 3000, &err), 0);
+    assert_int_equal(httpd_server_start(s, &err), 0);
+    assert_int_equal(httpd_route_limit(s, "GET", "/slow", 2, 50, &err), OS_EINVAL);
+    char url[256];
+    url_of(url, sizeof(url), "http", s, "/slow");
+    atomic_store(&max_in_handler, 0);
+    atomic_store(&in_handler, 0);
+    limited_job jobs[2] = {{url, 0, false}, {url, 0, false}};
+    pthread_t th[2];
+    /* the second starts once the first is in its handler (a worker thread
+     * busy with it cannot take the second connection) */
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(pthread_create(&th[i], NULL, limited_main, &jobs[i]), 0);
+      for (int k = 0; i == 0 && k < 2500 && atomic_load(&in_handler) == 0; k++)
+        sleep_ms(2);
+    }
+    for (int i = 0; i < 2; i++)
+      pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&max_in_handler), 1);
+    long lo = jobs[0].status < jobs[1].status ? jobs[0].status : jobs[1].status;
+    long hi = jobs[0].status < jobs[1].status ? jobs[1].status : jobs[0].status;
+    assert_int_equal(lo, 200);
+    if (pass == 0) {
+      assert_int_equal(hi, 429);
+      assert_true(jobs[0].retry_after || jobs[1].retry_after);
+      assert_int_equal(httpd_server_busy_count(s), 1);
+    } else {
+      assert_int_equal(hi, 200);
+      assert_int_equal(httpd_server_busy_count(s), 0);
+    }
+    httpd_server_free(s);
+  }
+}
+
+/* Connections beyond max_connections are not served while the first ones
+ * stay open. */
+static void test_connection_limit(void **state) {
+  (void)state;
+  httpd_options o = {.listen = "127.0.0.1:0", .threads = 1, .max_connections = 3};
+  httpd_server *s = start_server(&o);
+  enum { N = 6 };
+  int fds[N];
+  for (int i = 0; i < N; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(httpd_server_port(s))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+    static const char get[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fds[i], get, sizeof(get) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(get) - 1);
+  }
+  int answered = 0;
+  bool done[N] = {false};
+  /* until three are answered (or 5 s), then 300 ms more: no fourth */
+  for (int round = 0, extra = -1; round < 500 && extra != 0; round++) {
+    for (int i = 0; i < N; i++) {
+      struct pollfd p = {.fd = fds[i], .events = POLLIN};
+      char buf[64];
+      if (!done[i] && poll(&p, 1, 0) == 1 && recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT) > 0 &&
+          strncmp(buf, "HTTP/1.1 201", 12) == 0) {
+        done[i] = true;
+        answered++;
+      }
+    }
+    if (answered >= 3 && extra < 0)
+      extra = 30;
+    if (extra > 0)
+      extra--;
+    sleep_ms(10);
+  }
+  assert_int_equal(answered, 3);
+  for (int i = 0; i < N; i++)
+    close(fds[i]);
+  httpd_server_free(s);
+}
+
+/* A handler's buffer handed over without a copy arrives whole. */
+static void test_take_body(void **state) {
+  (void)state;
+  static const size_t big = 300 * 1000;
+  os_error err = OS_ERROR_INIT;
+  httpd_options o = {.listen = "127.0.0.1:0"};
+  httpd_server *s = NULL;
+  assert_int_equal(httpd_server_new(&s, &o, &err), 0);
+  assert_int_equal(httpd_route(s, "GET", "/take", take_handler, (void *)(uintptr_t)&big, &err), 0);
+  assert_int_equal(httpd_server_start(s, &err), 0);
+  char url[256];
+  url_of(url, sizeof(url), "http", s, "/take");
+  reply r;
+  assert_int_equal(request(NULL, &r, url, "GET", NULL, 0, 0, NULL), CURLE_OK);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.body.len, big);
+  assert_int_equal(r.body.data[0], 't');
+  assert_int_equal(r.body.data[big - 1], 't');
+  assert_non_null(has_ci(r.headers.data, "\r\nContent-Type: text/plain\r\n"));
+  reply_free(&r);
+  httpd_server_free(s);
+}
+
 /* ---- HTTPS and rotation ---- */
 
 static void make_pair(const char *name, const char *cn) {
@@ -653,6 +870,8 @@ int main(void) {
       cmocka_unit_test(test_routing),      cmocka_unit_test(test_body_limit),
       cmocka_unit_test(test_concurrent),   cmocka_unit_test(test_graceful_stop),
       cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_listen_forms),
+      cmocka_unit_test(test_pending_limit), cmocka_unit_test(test_route_limit),
+      cmocka_unit_test(test_connection_limit), cmocka_unit_test(test_take_body),
       cmocka_unit_test(test_https),
       cmocka_unit_test(test_tls_rotation),
   };
