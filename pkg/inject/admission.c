@@ -23,6 +23,7 @@ typedef struct review_state {
   json_t *ops;      /* the JSON Patch being built */
   json_t *names;    /* set (object) of secret names injected by this review */
   json_t *resolved; /* cache: secret name -> Kubernetes Secret name */
+  size_t n_refs;    /* references rewritten so far */
   char deny[DENY_MSG_MAX];
 } review_state;
 
@@ -101,6 +102,9 @@ static int deny(review_state *rs, const char *fmt, ...) {
 static int resolve_name(container_state *cs, const char *name, const char *raw, size_t raw_len,
                         const char **secret) {
   review_state *rs = cs->rs;
+  /* each one adds to the patch: bound what a pod can make us build */
+  if (++rs->n_refs > INJECT_REVIEW_MAX_REFERENCES)
+    return deny(rs, "orgsecrets: pod has more than %d secret references", INJECT_REVIEW_MAX_REFERENCES);
   json_t *hit = json_object_get(rs->resolved, name);
   if (hit != NULL) {
     *secret = json_string_value(hit);
@@ -404,7 +408,7 @@ static int rewrite_env(container_state *cs) {
       const char *secret = NULL;
       if ((rc = resolve_name(cs, key, v, strlen(v), &secret)) != 0)
         return rc;
-      copy = json_deep_copy(e);
+      copy = json_copy(e); /* shallow: members are shared with the request */
       json_t *ref = json_pack("{s:{s:s, s:s}}", "secretKeyRef", "name", secret, "key", key);
       if (copy == NULL || ref == NULL || json_object_del(copy, "value") != 0 ||
           json_object_set_new(copy, "valueFrom", ref) != 0) {
@@ -421,7 +425,8 @@ static int rewrite_env(container_state *cs) {
         if (rc != 0)
           return rc;
       }
-      copy = json_deep_copy(e);
+      /* an unchanged entry is shared with the request, not copied */
+      copy = nv != NULL ? json_copy(e) : json_incref(e);
       if (copy == NULL || (nv != NULL && json_object_set_new(copy, "value", nv) != 0)) {
         json_decref(copy);
         return os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
@@ -490,7 +495,7 @@ static int inject_all(review_state *rs, const json_t *container, const char *fie
   const json_t *env_from = json_object_get(container, "envFrom");
   if (env_from != NULL && !json_is_null(env_from) && !json_is_array(env_from))
     return bad_pod(rs, "envFrom is not an array");
-  json_t *arr = json_is_array(env_from) ? json_deep_copy(env_from) : json_array();
+  json_t *arr = json_is_array(env_from) ? json_copy((json_t *)(uintptr_t)env_from) : json_array();
   if (arr == NULL)
     return os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
   bool changed = false;
@@ -587,6 +592,25 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Appends the keys of set to out, sorted, comma-separated. */
+static int join_sorted(os_buf *out, const json_t *set) {
+  size_t total = json_object_size(set), k = 0;
+  if (total == 0)
+    return 0;
+  const char **list = calloc(total, sizeof(*list));
+  if (list == NULL)
+    return OS_ENOMEM;
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)(uintptr_t)set, key, v) { list[k++] = key; }
+  qsort(list, total, sizeof(*list), cmp_str);
+  int rc = 0;
+  for (k = 0; k < total && rc == 0; k++)
+    rc = os_buf_printf(out, "%s%s", k > 0 ? "," : "", list[k]);
+  free(list);
+  return rc;
+}
+
 /* Adds the orgsecrets.io/injected annotation when this review injected a
  * name that it does not list yet. */
 static int annotate(review_state *rs, const json_t *metadata) {
@@ -594,7 +618,6 @@ static int annotate(review_state *rs, const json_t *metadata) {
   if (annotations != NULL && !json_is_null(annotations) && !json_is_object(annotations))
     return bad_pod(rs, "metadata.annotations is not an object");
   json_t *set = json_object();
-  const char **list = NULL;
   os_buf joined;
   os_buf_init(&joined, REWRITE_MAX, false);
   int rc = 0;
@@ -626,22 +649,9 @@ static int annotate(review_state *rs, const json_t *metadata) {
     rc = os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
     goto done;
   }
-  size_t total = json_object_size(set);
-  if (total == before)
+  if (json_object_size(set) == before)
     goto done;
-  list = calloc(total, sizeof(*list));
-  if (list == NULL) {
-    rc = os_error_set(rs->err, OS_ENOMEM, "admission: out of memory");
-    goto done;
-  }
-  size_t k = 0;
-  const char *key;
-  json_t *v;
-  json_object_foreach(set, key, v) { list[k++] = key; }
-  qsort(list, total, sizeof(*list), cmp_str);
-  for (k = 0; k < total && rc == 0; k++)
-    rc = os_buf_printf(&joined, "%s%s", k > 0 ? "," : "", list[k]);
-  if (rc != 0) {
+  if ((rc = join_sorted(&joined, set)) != 0) {
     rc = os_error_set(rs->err, rc, "admission: annotation too long");
     goto done;
   }
@@ -670,7 +680,6 @@ static int annotate(review_state *rs, const json_t *metadata) {
   }
 done:
   os_buf_free(&joined);
-  free(list);
   json_decref(set);
   return rc;
 }
@@ -744,15 +753,31 @@ static int mutate_pod(review_state *rs, const json_t *pod) {
   return rc;
 }
 
+/* Compact JSON of v in one allocation of exactly its size (json_dumps()
+ * grows a buffer by doubling, then copies it); *len is its length. */
+static char *dump_exact(const json_t *v, size_t *len) {
+  size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT), cap = 0;
+  if (n == 0 || !os_size_add(&cap, n, 1))
+    return NULL;
+  char *out = malloc(cap);
+  if (out == NULL || json_dumpb(v, out, n, JSON_COMPACT) != n) {
+    free(out);
+    return NULL;
+  }
+  out[n] = '\0';
+  *len = n;
+  return out;
+}
+
 static int set_patch(json_t *resp, const json_t *ops, os_error *err) {
-  char *text = json_dumps(ops, JSON_COMPACT);
+  size_t n = 0, cap = 0;
+  char *text = dump_exact(ops, &n);
   char *b64 = NULL;
   int rc = 0;
   if (text == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "admission: out of memory serialising the patch");
     goto done;
   }
-  size_t n = strlen(text), cap = 0;
   if (n > INT32_MAX / 2 || !os_size_add(&cap, (n + 2) / 3 * 4, 1)) {
     rc = os_error_set(err, OS_ENOMEM, "admission: patch too large");
     goto done;
@@ -763,6 +788,8 @@ static int set_patch(json_t *resp, const json_t *ops, os_error *err) {
     goto done;
   }
   EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)text, (int)n);
+  free(text); /* before the copy below: the patch is held twice at most */
+  text = NULL;
   if (json_object_set_new(resp, "patchType", json_string("JSONPatch")) != 0 ||
       json_object_set_new(resp, "patch", json_string(b64)) != 0)
     rc = os_error_set(err, OS_ENOMEM, "admission: out of memory");
@@ -776,9 +803,45 @@ static int bad_review(os_error *err, const char *what) {
   return os_error_set(err, OS_EINVAL, "admission review: %s", what);
 }
 
-int inject_review_opts(json_t **response, const json_t *review, const inject_options *opts, os_error *err) {
+/* What the audit log and the metrics need of an answered review. */
+static int fill_outcome(inject_outcome *oc, const review_state *rs, const json_t *req, bool denied,
+                        bool patched, os_error *err) {
+  const json_t *meta = json_object_get(json_object_get(req, "object"), "metadata");
+  os_buf names;
+  os_buf_init(&names, REWRITE_MAX, false);
+  oc->result = denied ? INJECT_DENIED : patched ? INJECT_PATCHED : INJECT_ALLOWED;
+  int rc = patched ? join_sorted(&names, rs->names) : 0;
+  if (rc == 0)
+    rc = os_buf_detach(&oc->names, NULL, &names);
+  oc->uid = os_strdup(str_member(req, "uid"));
+  oc->ns = os_strdup(rs->ns);
+  oc->pod = os_strdup(str_member(meta, "name"));
+  oc->generate_name = os_strdup(str_member(meta, "generateName"));
+  os_buf_free(&names);
+  if (rc != 0 || oc->uid == NULL || (rs->ns != NULL && oc->ns == NULL) ||
+      (str_member(meta, "name") != NULL && oc->pod == NULL) ||
+      (str_member(meta, "generateName") != NULL && oc->generate_name == NULL))
+    return os_error_set(err, OS_ENOMEM, "admission: out of memory");
+  return 0;
+}
+
+void inject_outcome_clear(inject_outcome *oc) {
+  if (oc == NULL)
+    return;
+  free(oc->names);
+  free(oc->uid);
+  free(oc->ns);
+  free(oc->pod);
+  free(oc->generate_name);
+  memset(oc, 0, sizeof(*oc));
+}
+
+/* inject_review_opts(), and what the review did when outcome is set. */
+static int answer(json_t **response, inject_outcome *outcome, const json_t *review, const inject_options *opts,
+                  os_error *err) {
   review_state rs = {.o = opts, .err = err};
   json_t *out = NULL;
+  bool denied = false;
   int rc = 0;
   *response = NULL;
   if (opts == NULL || opts->resolve == NULL)
@@ -832,6 +895,7 @@ int inject_review_opts(json_t **response, const json_t *review, const inject_opt
   json_t *resp = json_object_get(out, "response");
   if (rc == DENIED) {
     rc = 0;
+    denied = true;
     if (json_object_set_new(resp, "allowed", json_false()) != 0 ||
         json_object_set_new(resp, "status", json_pack("{s:i, s:s}", "code", 403, "message", rs.deny)) != 0) {
       rc = os_error_set(err, OS_ENOMEM, "admission: out of memory");
@@ -842,6 +906,9 @@ int inject_review_opts(json_t **response, const json_t *review, const inject_opt
   if (json_array_size(rs.ops) > 0 && (rc = set_patch(resp, rs.ops, err)) != 0)
     goto done;
 answer:
+  if (outcome != NULL &&
+      (rc = fill_outcome(outcome, &rs, req, denied, !denied && json_array_size(rs.ops) > 0, err)) != 0)
+    goto done;
   *response = out;
   out = NULL;
 done:
@@ -852,30 +919,75 @@ done:
   return rc;
 }
 
+int inject_review_opts(json_t **response, const json_t *review, const inject_options *opts, os_error *err) {
+  return answer(response, NULL, review, opts, err);
+}
+
 int inject_review(json_t **response, const json_t *review, inject_resolve_fn resolve, void *ctx, os_error *err) {
   inject_options o = {.resolve = resolve, .list = NULL, .ctx = ctx};
   return inject_review_opts(response, review, &o, err);
 }
 
-static bool too_deep(const json_t *v, int depth) {
-  if (depth > INJECT_REVIEW_MAX_DEPTH)
-    return true;
-  if (json_is_object(v)) {
-    const char *k;
-    json_t *m;
-    json_object_foreach((json_t *)(uintptr_t)v, k, m) {
-      if (too_deep(m, depth + 1))
-        return true;
+/* What jansson 2.14 allocates per value on 64-bit glibc, malloc's own
+ * overhead and the parent's slot or hash bucket included (measured with
+ * malloc_usable_size; tests/inject/test_admission.c keeps it honest). */
+#define COST_OBJECT 248u
+#define COST_ARRAY 152u
+#define COST_STRING 96u /* plus its length; keys alike */
+#define COST_NUMBER 56u
+#define COST_LITERAL 24u /* true, false, null: shared values, only the slot */
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Scans body without building anything and refuses it when it nests
+ * deeper than INJECT_REVIEW_MAX_DEPTH or when parsing it would allocate
+ * more than INJECT_REVIEW_MAX_PARSE_BYTES. Only the structure is looked at
+ * (strings, brackets, scalars); whether it is valid JSON is jansson's
+ * call, so a malformed body passes when its prefix is within the limits.
+ * Stops at the first limit crossed. */
+static int prescan(const char *body, size_t len, os_error *err) {
+  size_t cost = 0, longest = 0;
+  int depth = 0;
+  size_t i = 0;
+  while (i < len) {
+    char c = body[i];
+    if (is_ws(c) || c == ',' || c == ':') {
+      i++;
+      continue;
     }
-  } else if (json_is_array(v)) {
-    size_t i;
-    json_t *m;
-    json_array_foreach(v, i, m) {
-      if (too_deep(m, depth + 1))
-        return true;
+    if (c == '{' || c == '[') {
+      if (++depth > INJECT_REVIEW_MAX_DEPTH)
+        return os_error_set(err, OS_EINVAL, "admission review: JSON nested deeper than %d levels",
+                            INJECT_REVIEW_MAX_DEPTH);
+      cost += c == '{' ? COST_OBJECT : COST_ARRAY;
+      i++;
+    } else if (c == '}' || c == ']') {
+      if (--depth < 0)
+        return 0; /* unbalanced: jansson says where */
+      i++;
+    } else if (c == '"') {
+      size_t start = ++i;
+      while (i < len && body[i] != '"')
+        i += body[i] == '\\' ? 2 : 1;
+      if (i >= len)
+        return 0; /* unterminated: jansson says where */
+      size_t n = i - start;
+      longest = n > longest ? n : longest;
+      cost += COST_STRING + n;
+      i++;
+    } else {
+      cost += c == 't' || c == 'f' || c == 'n' ? COST_LITERAL : COST_NUMBER;
+      while (i < len && !is_ws(body[i]) && strchr(",:]}[{\"", body[i]) == NULL)
+        i++;
     }
+    /* jansson's lexer keeps a buffer as large as twice the longest string
+     * it has read (grown by doubling) until the parse ends */
+    if (cost > INJECT_REVIEW_MAX_PARSE_BYTES || 2 * longest > INJECT_REVIEW_MAX_PARSE_BYTES - cost)
+      return os_error_set(err, OS_EINVAL,
+                          "admission review: too many JSON values (parsing it would take more than %d MiB)",
+                          INJECT_REVIEW_MAX_PARSE_BYTES / (1024 * 1024));
   }
-  return false;
+  return 0;
 }
 
 int inject_review_parse(json_t **review, const char *body, size_t len, os_error *err) {
@@ -883,39 +995,45 @@ int inject_review_parse(json_t **review, const char *body, size_t len, os_error 
   if (len > INJECT_REVIEW_MAX_BYTES)
     return os_error_set(err, OS_EINVAL, "admission review: body of %zu bytes exceeds the limit of %d", len,
                         INJECT_REVIEW_MAX_BYTES);
+  int rc = prescan(body, len, err);
+  if (rc != 0)
+    return rc;
   json_error_t jerr;
   json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
   if (v == NULL)
     return os_error_set(err, OS_EINVAL, "admission review: invalid JSON at line %d column %d", jerr.line,
                         jerr.column);
-  if (too_deep(v, 1)) {
-    json_decref(v);
-    return os_error_set(err, OS_EINVAL, "admission review: JSON nested deeper than %d levels",
-                        INJECT_REVIEW_MAX_DEPTH);
-  }
   *review = v;
   return 0;
 }
 
-int inject_review_handle(char **response_body, size_t *response_len, const char *body, size_t len,
-                         const inject_options *opts, os_error *err) {
+int inject_review_handle(char **response_body, size_t *response_len, inject_outcome *outcome, const char *body,
+                         size_t len, const inject_options *opts, os_error *err) {
   json_t *review = NULL, *resp = NULL;
   *response_body = NULL;
   if (response_len != NULL)
     *response_len = 0;
+  if (outcome != NULL)
+    memset(outcome, 0, sizeof(*outcome));
   int rc = inject_review_parse(&review, body, len, err);
   if (rc != 0)
     goto done;
-  if ((rc = inject_review_opts(&resp, review, opts, err)) != 0)
+  if ((rc = answer(&resp, outcome, review, opts, err)) != 0)
     goto done;
-  *response_body = json_dumps(resp, JSON_COMPACT);
+  /* the request is no longer needed: free it before serialising */
+  json_decref(review);
+  review = NULL;
+  size_t n = 0;
+  *response_body = dump_exact(resp, &n);
   if (*response_body == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "admission: out of memory serialising the response");
     goto done;
   }
   if (response_len != NULL)
-    *response_len = strlen(*response_body);
+    *response_len = n;
 done:
+  if (rc != 0)
+    inject_outcome_clear(outcome);
   json_decref(resp);
   json_decref(review);
   return rc;

@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,9 +32,6 @@
 #ifndef ORGSECRETS_VERSION
 #define ORGSECRETS_VERSION "0.1.0"
 #endif
-
-/* RFC 6901 form of INJECT_ANNOTATION_INJECTED ("/" written "~1"). */
-#define INJECT_ANNOTATION_INJECTED_PTR "orgsecrets.io~1injected"
 
 typedef struct ctl {
   const controller_options *o;
@@ -245,43 +241,6 @@ static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   return 0;
 }
 
-/* The injected names, as the patch writes them into the pod's
- * orgsecrets.io/injected annotation (names only; the patch holds no value).
- * Returns a pointer into a thread-local buffer, or NULL. */
-static const char *injected_names(const char *patch_b64) {
-  static _Thread_local char names[4096];
-  if (patch_b64 == NULL)
-    return NULL;
-  size_t n = strlen(patch_b64);
-  if (n == 0 || n > 4 * 1024 * 1024)
-    return NULL;
-  unsigned char *raw = malloc(n);
-  if (raw == NULL)
-    return NULL;
-  int len = EVP_DecodeBlock(raw, (const unsigned char *)patch_b64, (int)n);
-  /* EVP_DecodeBlock counts the bytes that '=' padding stands for */
-  for (size_t p = n; len > 0 && p > 0 && patch_b64[p - 1] == '='; p--)
-    len--;
-  const char *out = NULL;
-  json_t *ops = len > 0 ? json_loadb((const char *)raw, (size_t)len, 0, NULL) : NULL;
-  size_t i;
-  json_t *op;
-  json_array_foreach(ops, i, op) {
-    const char *path = json_string_value(json_object_get(op, "path"));
-    json_t *v = json_object_get(op, "value");
-    const char *s = NULL;
-    if (path && strcmp(path, "/metadata/annotations/" INJECT_ANNOTATION_INJECTED_PTR) == 0)
-      s = json_string_value(v);
-    else if (path && strcmp(path, "/metadata/annotations") == 0)
-      s = json_string_value(json_object_get(v, INJECT_ANNOTATION_INJECTED));
-    if (s != NULL && snprintf(names, sizeof(names), "%s", s) < (int)sizeof(names))
-      out = names;
-  }
-  json_decref(ops);
-  free(raw);
-  return out;
-}
-
 static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
   ctl *c = ctx;
   double t0 = now_s();
@@ -290,31 +249,22 @@ static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
   inject_options io = {resolve_ref, list_secrets, c};
   char *out = NULL;
   size_t out_len = 0;
+  inject_outcome oc;
   os_error err = OS_ERROR_INIT;
-  int rc = inject_review_handle(&out, &out_len, (const char *)body, len, &io, &err);
+  int rc = inject_review_handle(&out, &out_len, &oc, (const char *)body, len, &io, &err);
   const char *result = "error";
   if (rc == 0) {
-    json_t *r = json_loadb(out, out_len, 0, NULL);
-    json_t *resp_obj = json_object_get(r, "response");
-    bool allowed = json_is_true(json_object_get(resp_obj, "allowed"));
-    result = !allowed ? "denied" : json_object_get(resp_obj, "patch") ? "patched" : "allowed";
-    if (json_object_get(resp_obj, "patch") != NULL) {
-      json_t *reqdoc = json_loadb((const char *)body, len, 0, NULL);
-      json_t *request = json_object_get(reqdoc, "request");
-      json_t *meta = json_object_get(json_object_get(request, "object"), "metadata");
-      json_t *fields = json_pack(
-          "{s:s?,s:s?,s:s?,s:s?}", "namespace", json_string_value(json_object_get(request, "namespace")),
-          "pod", json_string_value(json_object_get(meta, "name")),
-          "generateName", json_string_value(json_object_get(meta, "generateName")),
-          "uid", json_string_value(json_object_get(resp_obj, "uid")));
-      const char *names = injected_names(json_string_value(json_object_get(resp_obj, "patch")));
-      if (fields != NULL && names != NULL)
-        json_object_set_new(fields, "names", json_string(names));
+    result = oc.result == INJECT_DENIED ? "denied" : oc.result == INJECT_PATCHED ? "patched" : "allowed";
+    if (oc.result == INJECT_PATCHED) {
+      json_t *fields = json_pack("{s:s?,s:s?,s:s?,s:s?}", "namespace", oc.ns, "pod", oc.pod, "generateName",
+                                 oc.generate_name, "uid", oc.uid);
+      if (fields != NULL && oc.names[0] != '\0')
+        json_object_set_new(fields, "names", json_string(oc.names));
       audit(c, "inject", fields);
-      json_decref(reqdoc);
     }
-    json_decref(r);
-    httpd_response_set_body(resp, "application/json", out, out_len);
+    inject_outcome_clear(&oc);
+    httpd_response_take_body(resp, "application/json", out, out_len);
+    out = NULL;
   } else {
     /* a malformed review is the caller's fault (400); anything else is ours
      * (500), so the webhook's failurePolicy decides */
@@ -353,10 +303,15 @@ static int setup_http(ctl *c, os_error *err) {
   }
   if (rc == 0 && c->o->webhook_listen != NULL) {
     httpd_options wo = {.listen = c->o->webhook_listen, .tls_cert_file = c->o->tls_cert,
-                        .tls_key_file = c->o->tls_key, .max_body_bytes = INJECT_REVIEW_MAX_BYTES};
+                        .tls_key_file = c->o->tls_key, .max_body_bytes = INJECT_REVIEW_MAX_BYTES,
+                        .max_pending_bytes = INJECT_WEBHOOK_MAX_PENDING,
+                        .max_connections = INJECT_WEBHOOK_MAX_CONNECTIONS};
     rc = httpd_server_new(&c->webhook, &wo, err);
     if (rc == 0)
       rc = httpd_route(c->webhook, "POST", "/mutate-pods", h_mutate, c, err);
+    if (rc == 0)
+      rc = httpd_route_limit(c->webhook, "POST", "/mutate-pods", INJECT_WEBHOOK_MAX_PARALLEL,
+                             INJECT_WEBHOOK_QUEUE_MS, err);
     if (rc == 0)
       rc = httpd_route(c->webhook, "GET", "/healthz", h_healthz, c, err);
     if (rc == 0)

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *out = NULL;
   size_t out_len = 0;
   os_error err = OS_ERROR_INIT;
-  if (inject_review_handle(&out, &out_len, (const char *)data, size, &o, &err) == 0) {
+  if (inject_review_handle(&out, &out_len, NULL, (const char *)data, size, &o, &err) == 0) {
     json_t *j = json_loadb(out, out_len, 0, NULL);
     if (j == NULL)
       abort();

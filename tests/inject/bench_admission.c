@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
   /* sanity: the pod is patched */
   char *out = NULL;
   size_t out_len = 0;
-  if (inject_review_handle(&out, &out_len, typical_review, len, &o, &err) != 0 ||
+  if (inject_review_handle(&out, &out_len, NULL, typical_review, len, &o, &err) != 0 ||
       strstr(out, "\"patchType\":\"JSONPatch\"") == NULL) {
     fprintf(stderr, "handle: %s\n", err.msg);
     return 1;
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
 
   for (long i = 0; i < runs; i++) {
     double t0 = now_ns();
-    int rc = inject_review_handle(&out, &out_len, typical_review, len, &o, &err);
+    int rc = inject_review_handle(&out, &out_len, NULL, typical_review, len, &o, &err);
     t[i] = now_ns() - t0;
     free(out);
     if (rc != 0)
