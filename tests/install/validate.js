@@ -32,6 +32,10 @@ const CLUSTER_RULES = [
   { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["list", "patch"] },
 ];
 const LEASE_RULES = [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+// manifests/ files that kustomization.yaml lists only as a commented opt-in
+// entry: they need a cluster's own values first (the chart has them off).
+const OPT_IN = ["networkpolicy.yaml"];
+const isOptIn = (p) => OPT_IN.includes(path.relative(path.join(ROOT, "manifests"), p));
 const STD_LABELS = ["name", "instance", "version", "component", "part-of", "managed-by"].map((k) => `app.kubernetes.io/${k}`);
 
 // Expands rules into sorted "group/resource:verb" grants, so that two rule
@@ -45,10 +49,10 @@ function grants(rules) {
   return [...out].sort();
 }
 
-function loadManifests({ certManager = true } = {}) {
+function loadManifests({ certManager = true, optIn = false } = {}) {
   const dir = path.join(ROOT, "manifests");
   const files = walkYaml(dir, {
-    skip: (p) => p.endsWith("kustomization.yaml") || (!certManager && p.includes(`${path.sep}cert-manager${path.sep}`)),
+    skip: (p) => p.endsWith("kustomization.yaml") || (!certManager && p.includes(`${path.sep}cert-manager${path.sep}`)) || (!optIn && isOptIn(p)),
   });
   return files.flatMap(readDocs);
 }
@@ -183,7 +187,7 @@ function securityCheck(dep) {
 // ---------------------------------------------------------------- sections
 
 function sectionManifests(r) {
-  const docs = loadManifests();
+  const docs = loadManifests({ optIn: true });
   const objs = docs.map((d) => d.obj);
   for (const d of docs) r.check(`schema: ${id(d.obj)} (${d.file})`, () => validateK8s(d.obj));
   r.check("manifests: cross references, RBAC, webhook", () => crossCheck(objs, { ns: NS }));
@@ -219,14 +223,25 @@ function sectionManifests(r) {
       }
     }
   });
+  r.check("manifests: the opt-in NetworkPolicy admits the webhook port of the controller pods", () => {
+    const np = one(objs, "NetworkPolicy");
+    const dep = one(objs, "Deployment");
+    assert(matches(np.spec.podSelector.matchLabels, dep.spec.template.metadata.labels), "NetworkPolicy selects other pods");
+    const names = dep.spec.template.spec.containers[0].ports.map((p) => p.name);
+    assertEqual(np.spec.ingress.map((i) => i.ports[0].port), ["webhook", "http"], "NetworkPolicy ports");
+    for (const i of np.spec.ingress) assert(names.includes(i.ports[0].port), `NetworkPolicy port ${i.ports[0].port} is not the pod's`);
+    assert(np.spec.ingress[0].from && np.spec.ingress[0].from.length, "webhook port open to every source");
+  });
   r.check("manifests: every file is listed in a kustomization", () => {
     const dir = path.join(ROOT, "manifests");
     for (const kdir of [dir, path.join(dir, "cert-manager")]) {
-      const k = YAML.parse(fs.readFileSync(path.join(kdir, "kustomization.yaml"), "utf8"));
+      const text = fs.readFileSync(path.join(kdir, "kustomization.yaml"), "utf8");
+      const k = YAML.parse(text);
       const listed = (k.resources || []).map((f) => path.resolve(kdir, f)).sort();
       const present = walkYaml(kdir, {
-        skip: (p, ent) => p.endsWith("kustomization.yaml") || (ent.isDirectory() && kdir === dir && ent.name === "cert-manager"),
+        skip: (p, ent) => p.endsWith("kustomization.yaml") || (ent.isDirectory() && kdir === dir && ent.name === "cert-manager") || isOptIn(p),
       }).sort();
+      if (kdir === dir) for (const f of OPT_IN) assert(text.includes(`# - ${f}`), `kustomization.yaml lacks the opt-in entry # - ${f}`);
       assertEqual(listed, present, `${path.relative(ROOT, kdir)}/kustomization.yaml resources`);
     }
   });
@@ -331,6 +346,7 @@ function sectionValues(r) {
     [{ webhook: { failurePolicy: "Maybe" } }, "/webhook/failurePolicy"],
     [{ webhook: { timeoutSeconds: 31 } }, "/webhook/timeoutSeconds"],
     [{ webhook: { enabeld: true } }, "/webhook"],
+    [{ webhook: { networkPolicy: { enabled: true, from: [{}] } } }, "/webhook/networkPolicy/from/0"],
     [{ replicas: 3 }, ""],
     [{ leaderElection: { enabled: "yes" } }, "/leaderElection/enabled"],
     [{ identity: { existingSecret: "" } }, "/identity/existingSecret"],
@@ -532,6 +548,23 @@ function sectionChart(r) {
       vt.check(objs);
     });
   }
+  r.check("chart: webhook.networkPolicy renders manifests/networkpolicy.yaml", () => {
+    const man = loadManifests({ optIn: true }).map((d) => d.obj);
+    const want = one(man, "NetworkPolicy");
+    const { objs, values } = render({ webhook: { networkPolicy: { enabled: true, from: want.spec.ingress[0].from } } });
+    if (!valuesOk(values)) throw new Error(`values invalid: ${ajv.errorsText(valuesOk.errors)}`);
+    const got = one(objs, "NetworkPolicy");
+    validateK8s(got);
+    assertEqual(normalize(got), normalize(want), "NetworkPolicy differs between chart and manifests");
+    assert(byKind(render({ webhook: { enabled: false, networkPolicy: { enabled: true, from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] } } }).objs, "NetworkPolicy").length === 0, "NetworkPolicy without webhook");
+    let err = null;
+    try {
+      render({ webhook: { networkPolicy: { enabled: true } } });
+    } catch (e) {
+      err = e;
+    }
+    assert(err && /webhook\.networkPolicy\.from/.test(err.message), `expected a fail(), got ${err && err.message}`);
+  });
   r.check("chart refuses a webhook without any certificate source", () => {
     let err = null;
     try {
@@ -559,7 +592,7 @@ function sectionKustomize(r) {
     for (const o of objs) r.check(`schema: kustomize ${dir}: ${id(o)}`, () => validateK8s(o));
     r.check(`kustomize ${dir} output equals the files`, () => {
       const files = walkYaml(path.join(ROOT, dir), {
-        skip: (p, ent) => p.endsWith("kustomization.yaml") || (dir === "manifests" && ent.isDirectory() && ent.name === "cert-manager"),
+        skip: (p, ent) => p.endsWith("kustomization.yaml") || (dir === "manifests" && ent.isDirectory() && ent.name === "cert-manager") || isOptIn(p),
       }).flatMap(readDocs).map((d) => d.obj);
       assertEqual(objs.map(id).sort(), files.map(id).sort(), "objects");
       for (const f of files) assertEqual(objs.find((o) => id(o) === id(f)), f, id(f));
