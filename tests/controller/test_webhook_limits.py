@@ -9,22 +9,19 @@ documented (413, 400 naming the limit, 429 with Retry-After, 403)."""
 import http.client
 import json
 import os
-import re
-import shutil
 import ssl
 import sys
-import tempfile
 import unittest
 
-from harness import read, Controller, Fake, Org, assert_no_values, wait_for
-from test_webhook import make_cert, review
+import test_webhook
+from harness import read, wait_for
+from test_webhook import review
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "bench", "webhook"))
 import bodies  # noqa: E402
 import hostile  # noqa: E402
 
-VALUES = {"DATABASE_PASSWORD": "pw-limits-31aa", "API_KEY": "ak-limits-42bb"}
 MIB = 1024 * 1024
 # What the webhook may add to the controller's own memory under every
 # attack at once: 2 reviews in progress (each at most ~10 MiB: an 8 MiB
@@ -35,34 +32,17 @@ SANITIZED = os.environ.get("ORGSECRETS_SANITIZED") == "1"  # ASan's own memory m
 
 
 class WebhookLimitsTest(unittest.TestCase):
+    # the same organization, certificate and controller as test_webhook
+    tearDown = test_webhook.WebhookTest.tearDown
+    get = test_webhook.WebhookTest.get
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-webhook-limits-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        self.fake.namespace("shop")
-        self.org = Org(self.tmp)
-        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
-        for k, v in VALUES.items():
-            self.org.set(k, "prod", v)
-        self.crt, self.key = make_cert(os.path.join(self.tmp, "cert"), "orgsecrets-webhook", 3003)
-        self.ctl = Controller(self.tmp, self.org, self.fake, extra=[
-            "--webhook-listen", "127.0.0.1:0", "--tls-cert", self.crt, "--tls-key", self.key,
-            "--resync", "1h", "--audit-log", os.path.join(self.tmp, "audit.log")])
-        self.ctl.start()
-        port = int(wait_for(lambda: re.search(r"pod webhook on port (\d+)", self.ctl.output()),
-                            what="webhook port").group(1))
-        self.url = "https://127.0.0.1:%d/mutate-pods" % port
+        test_webhook.WebhookTest.setUp(self)
+        self.crt = self.ca1
+        self.url = "https://127.0.0.1:%d/mutate-pods" % self.port
         # ready once a reference resolves (the first reconcile built the index)
         wait_for(lambda: self.admitted(review("ready", [{"name": "A", "value": "$API_KEY"}])),
                  timeout=30, what="webhook index")
-
-    def tearDown(self):
-        self.ctl.stop()
-        self.fake.stop()
-        outs = self.org.outputs + [self.ctl.output()]
-        if os.path.exists(os.path.join(self.tmp, "audit.log")):
-            outs.append(read(os.path.join(self.tmp, "audit.log")))
-        assert_no_values(self, outs, VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def post(self, body):
         return hostile.post(self.url, self.crt, body if isinstance(body, bytes) else bodies.encode(body))
