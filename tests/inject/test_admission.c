@@ -353,6 +353,33 @@ static void test_parse_cost_estimate(void **state) {
   free(body);
 }
 
+/* A pod may reference at most INJECT_REVIEW_MAX_REFERENCES secrets (each
+ * adds to the patch); beyond, it is refused like an unknown reference. */
+static void test_reference_limit(void **state) {
+  (void)state;
+  for (int extra = 0; extra <= 1; extra++) {
+    json_t *review = make_review("shop", "$API_KEY", false);
+    json_t *c = json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(review, "request"),
+                                                                                "object"),
+                                                                "spec"),
+                                               "containers"),
+                               0);
+    json_t *env = json_object_get(c, "env");
+    for (int i = 1; i < INJECT_REVIEW_MAX_REFERENCES + extra; i++) {
+      char name[32];
+      snprintf(name, sizeof(name), "V%d", i);
+      json_array_append_new(env, json_pack("{s:s, s:s}", "name", name, "value", "$DB_PASSWORD"));
+    }
+    inject_outcome oc;
+    char *out = handle_review(review, &oc);
+    assert_int_equal(oc.result, extra ? INJECT_DENIED : INJECT_PATCHED);
+    if (extra)
+      assert_non_null(strstr(out, "pod has more than 1024 secret references"));
+    inject_outcome_clear(&oc);
+    free(out);
+  }
+}
+
 static void test_pointer_escape(void **state) {
   (void)state;
   char buf[32];
@@ -389,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_parse_limits),
       cmocka_unit_test(test_parse_cost_estimate),
       cmocka_unit_test(test_handle_roundtrip),
+      cmocka_unit_test(test_reference_limit),
       cmocka_unit_test(test_pointer_escape),
       cmocka_unit_test(test_not_pod_needs_no_resolver_calls),
   };
