@@ -754,13 +754,20 @@ static int mutate_pod(review_state *rs, const json_t *pod) {
 }
 
 /* Compact JSON of v in one allocation of exactly its size (json_dumps()
- * grows a buffer by doubling, then copies it); *len is its length. */
+ * grows a buffer by doubling, then copies it); *len is its length. A small
+ * document is written once, into a buffer on the stack; a large one is
+ * measured, then written where it belongs. */
 static char *dump_exact(const json_t *v, size_t *len) {
-  size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT), cap = 0;
+  char small[16384];
+  size_t n = json_dumpb(v, small, sizeof(small), JSON_COMPACT), cap = 0;
   if (n == 0 || !os_size_add(&cap, n, 1))
     return NULL;
   char *out = malloc(cap);
-  if (out == NULL || json_dumpb(v, out, n, JSON_COMPACT) != n) {
+  if (out == NULL)
+    return NULL;
+  if (n <= sizeof(small)) {
+    memcpy(out, small, n);
+  } else if (json_dumpb(v, out, n, JSON_COMPACT) != n) {
     free(out);
     return NULL;
   }
