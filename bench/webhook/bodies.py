@@ -84,7 +84,7 @@ def _fields(v):
 
 
 def large_pod_review(uid="large-1", ns="shop", refs=("DATABASE_PASSWORD", "API_KEY"), scale=1.0):
-    """A large but real pod, as big as the busiest pods we have seen:
+    """A large but real pod, well beyond what most pods carry:
     6 containers and 4 init containers, 1,410 env entries in all, 40-line
     shell scripts in args, 30 volumes, affinity, tolerations, topology
     spread, 40 labels and annotations, and the managedFields the
