@@ -99,6 +99,19 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Encrypts `size` random bytes (p.bin) to k.txt's recipient as c.age;
+ * returns the ciphertext (caller frees) and its length in *n. */
+static char *encrypt_random_file(size_t size, size_t *n) {
+  assert_int_equal(run("head -c %zu /dev/urandom > p.bin && "
+                       "%s age encrypt -r $(grep -o 'age1[a-z0-9]*' k.txt) -o c.age p.bin",
+                       size, bin),
+                   0);
+  char *ct = slurp("c.age", n);
+  assert_non_null(ct);
+  assert_true(*n > size);
+  return ct;
+}
+
 static void test_keygen(void **state) {
   (void)state;
   assert_int_equal(run("%s age keygen -o k1.txt", bin), 0);
@@ -170,13 +183,8 @@ static void test_help_and_errors(void **state) {
   free(err);
   assert_int_equal(run("chmod 600 k.txt"), 0);
   /* -o: a failed decryption leaves neither the output nor a temp file. */
-  assert_int_equal(run("R=$(grep -o 'age1[a-z0-9]*' k.txt) && head -c 300000 /dev/urandom > "
-                       "p.bin && %s age encrypt -r $R -o c.age p.bin",
-                       bin),
-                   0);
   size_t n = 0;
-  char *ct = slurp("c.age", &n);
-  assert_true(n > 300000);
+  char *ct = encrypt_random_file(300000, &n);
   ct[n - 100] ^= 1;
   put("bad.age", ct, n);
   free(ct);
@@ -302,13 +310,8 @@ static void expect_one_error(int rc, const char *what) {
 static void test_damaged_large_file(void **state) {
   (void)state;
   assert_int_equal(run("%s age keygen -o k.txt 2>/dev/null", bin), 0);
-  assert_int_equal(run("head -c 4194304 /dev/urandom > p.bin && "
-                       "%s age encrypt -r $(grep -o 'age1[a-z0-9]*' k.txt) -o c.age p.bin",
-                       bin),
-                   0);
   size_t n = 0;
-  char *ct = slurp("c.age", &n);
-  assert_true(n > 4194304);
+  char *ct = encrypt_random_file(4194304, &n);
   ct[100000] ^= 1; /* the second chunk: the reader is ahead, reading the next segment */
   put("bad.age", ct, n);
   free(ct);

@@ -416,20 +416,7 @@ func funcMap() template.FuncMap {
 		}
 		return strings.TrimSuffix(string(data), "\n")
 	}
-	f["fromYaml"] = func(s string) map[string]interface{} {
-		m := map[string]interface{}{}
-		if err := yaml.Unmarshal([]byte(s), &m); err != nil {
-			m["Error"] = err.Error()
-		}
-		return m
-	}
-	f["fromYamlArray"] = func(s string) []interface{} {
-		a := []interface{}{}
-		if err := yaml.Unmarshal([]byte(s), &a); err != nil {
-			a = []interface{}{err.Error()}
-		}
-		return a
-	}
+	f["fromYaml"], f["fromYamlArray"] = fromDoc(func(b []byte, v interface{}) error { return yaml.Unmarshal(b, v) })
 	f["toJson"] = func(v interface{}) string {
 		data, err := json.Marshal(v)
 		if err != nil {
@@ -437,20 +424,7 @@ func funcMap() template.FuncMap {
 		}
 		return string(data)
 	}
-	f["fromJson"] = func(s string) map[string]interface{} {
-		m := map[string]interface{}{}
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			m["Error"] = err.Error()
-		}
-		return m
-	}
-	f["fromJsonArray"] = func(s string) []interface{} {
-		a := []interface{}{}
-		if err := json.Unmarshal([]byte(s), &a); err != nil {
-			a = []interface{}{err.Error()}
-		}
-		return a
-	}
+	f["fromJson"], f["fromJsonArray"] = fromDoc(json.Unmarshal)
 	f["lookup"] = func(string, string, string, string) (map[string]interface{}, error) {
 		return map[string]interface{}{}, nil
 	}
@@ -458,6 +432,27 @@ func funcMap() template.FuncMap {
 	f["tpl"] = func(string, interface{}) interface{} { return "not implemented" }
 	f["required"] = func(string, interface{}) (interface{}, error) { return "not implemented", nil }
 	return f
+}
+
+// fromDoc returns Helm's fromYaml and fromYamlArray (or fromJson and
+// fromJsonArray) for one decoder: a map with the error under "Error", or a
+// list holding the error.
+func fromDoc(unmarshal func([]byte, interface{}) error) (func(string) map[string]interface{}, func(string) []interface{}) {
+	toMap := func(s string) map[string]interface{} {
+		m := map[string]interface{}{}
+		if err := unmarshal([]byte(s), &m); err != nil {
+			m["Error"] = err.Error()
+		}
+		return m
+	}
+	toList := func(s string) []interface{} {
+		a := []interface{}{}
+		if err := unmarshal([]byte(s), &a); err != nil {
+			a = []interface{}{err.Error()}
+		}
+		return a
+	}
+	return toMap, toList
 }
 
 const recursionMax = 1000
