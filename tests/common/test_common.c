@@ -1,11 +1,18 @@
+#define _GNU_SOURCE /* makedev */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -100,12 +107,405 @@ static void test_atomic_write(void **state) {
   free(path);
 }
 
+/* ---- outputs: what a write does to each kind of target ---- */
+
+static char *tmpdir(void) {
+  char *d = strdup("/tmp/os-common-XXXXXX");
+  assert_non_null(d);
+  assert_non_null(mkdtemp(d));
+  return d;
+}
+
+static void rm_rf(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static char *at(const char *dir, const char *name) {
+  char *p = os_path_join(dir, name);
+  assert_non_null(p);
+  return p;
+}
+
+static void put(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void assert_content(const char *path, const char *want) {
+  char *data = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(os_read_file(&data, &len, path, 1u << 20, &err), 0);
+  assert_string_equal(data, want);
+  free(data);
+}
+
+/* Number of entries in dir besides . and .. */
+static int entries(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  int n = -1;
+  char line[32];
+  if (fgets(line, sizeof(line), p) != NULL)
+    n = (int)strtol(line, NULL, 10);
+  pclose(p);
+  return n;
+}
+
+/* A private /dev/null (character device 1,3) in dir, so that a regression
+ * replaces this node and not the machine's. NULL when mknod is not allowed. */
+static char *null_node(const char *dir) {
+  char *p = at(dir, "null");
+  if (mknod(p, S_IFCHR | 0666, makedev(1, 3)) != 0 || chmod(p, 0666) != 0) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static void test_output_device(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  os_error err = OS_ERROR_INIT;
+  char *dev = null_node(dir);
+  if (dev == NULL) {
+    rm_rf(dir);
+    free(dir);
+    skip();
+  }
+  assert_int_equal(os_write_file_atomic(dev, "SECRET=1\n", 9, 0600, &err), 0);
+  struct stat st;
+  assert_int_equal(lstat(dev, &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+  assert_int_equal(st.st_rdev, makedev(1, 3));
+  assert_int_equal(st.st_mode & 07777, 0666); /* not chmod'ed either */
+  /* through a symbolic link, as /dev/stdout is one */
+  char *link = at(dir, "to-null");
+  assert_int_equal(symlink(dev, link), 0);
+  assert_int_equal(os_write_file_atomic(link, "SECRET=1\n", 9, 0600, &err), 0);
+  assert_int_equal(lstat(link, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  assert_int_equal(lstat(dev, &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+  assert_int_equal(entries(dir), 2); /* no temporary file left */
+  /* the creating form refuses an existing device */
+  assert_int_equal(os_write_file_new(dev, "x", 1, 0600, &err), OS_ECONFLICT);
+  rm_rf(dir);
+  free(link);
+  free(dev);
+  free(dir);
+}
+
+static void test_output_fifo(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  char *fifo = at(dir, "pipe");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) { /* reader: copies what comes through the FIFO to the pipe */
+    close(fds[0]);
+    alarm(10); /* a FIFO replaced by a file would leave it waiting */
+    int fd = open(fifo, O_RDONLY);
+    char buf[64];
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+    if (n > 0 && write(fds[1], buf, (size_t)n) != n)
+      _exit(2);
+    _exit(n > 0 ? 0 : 1);
+  }
+  close(fds[1]);
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(os_write_file_atomic(fifo, "A=1\n", 4, 0600, &err), 0);
+  char got[64] = {0};
+  assert_int_equal(read(fds[0], got, sizeof(got) - 1), 4);
+  assert_string_equal(got, "A=1\n");
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(fds[0]);
+  struct stat st;
+  assert_int_equal(lstat(fifo, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  assert_int_equal(entries(dir), 1);
+  rm_rf(dir);
+  free(fifo);
+  free(dir);
+}
+
+static void test_output_symlinks(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  os_error err = OS_ERROR_INIT;
+  struct stat st;
+  /* a link to a regular file: the file is replaced, the link stays */
+  char *sub = at(dir, "real");
+  assert_int_equal(mkdir(sub, 0700), 0);
+  char *target = at(sub, "out.env");
+  put(target, "OLD=1\n");
+  char *link = at(dir, "out.env");
+  assert_int_equal(symlink("real/out.env", link), 0);
+  assert_int_equal(os_write_file_atomic(link, "NEW=1\n", 6, 0600, &err), 0);
+  assert_int_equal(lstat(link, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  assert_content(target, "NEW=1\n");
+  assert_int_equal(stat(target, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_int_equal(entries(sub), 1);
+  /* a dangling link: refused, nothing created where it points */
+  char *dangling = at(dir, "dangling");
+  char *nowhere = at(dir, "nowhere");
+  assert_int_equal(symlink(nowhere, dangling), 0);
+  assert_int_equal(os_write_file_atomic(dangling, "X=1\n", 4, 0600, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "symbolic link to a missing file"));
+  assert_int_equal(lstat(nowhere, &st), -1);
+  /* a link to a directory, and a directory: refused */
+  char *todir = at(dir, "todir");
+  assert_int_equal(symlink(sub, todir), 0);
+  assert_int_equal(os_write_file_atomic(todir, "X=1\n", 4, 0600, &err), OS_EINVAL);
+  assert_int_equal(os_write_file_atomic(sub, "X=1\n", 4, 0600, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "a directory"));
+  assert_int_equal(entries(dir), 4);
+  assert_int_equal(entries(sub), 1);
+  rm_rf(dir);
+  free(todir);
+  free(nowhere);
+  free(dangling);
+  free(link);
+  free(target);
+  free(sub);
+  free(dir);
+}
+
+static void test_output_new_and_long(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  os_error err = OS_ERROR_INIT;
+  char *p = at(dir, "id");
+  assert_int_equal(os_write_file_new(p, "one\n", 4, 0600, &err), 0);
+  assert_int_equal(os_write_file_new(p, "two\n", 4, 0600, &err), OS_ECONFLICT);
+  assert_content(p, "one\n");
+  char *dangling = at(dir, "dangling");
+  assert_int_equal(symlink("/nonexistent/x", dangling), 0);
+  assert_int_equal(os_write_file_new(dangling, "x", 1, 0600, &err), OS_ECONFLICT);
+  /* a 250-byte name (NAME.yaml of a 245-character secret name) */
+  char name[251];
+  memset(name, 'A', 245);
+  memcpy(name + 245, ".yaml", 6);
+  char *longp = at(dir, name);
+  for (int no_tmpfile = 0; no_tmpfile < 2; no_tmpfile++) {
+    os_fs_test_hook(NULL, no_tmpfile);
+    assert_int_equal(os_write_file_atomic(longp, "a: 1\n", 5, 0644, &err), 0);
+    assert_int_equal(os_write_file_atomic(longp, "a: 2\n", 5, 0644, &err), 0);
+    assert_content(longp, "a: 2\n");
+  }
+  os_fs_test_hook(NULL, false);
+  assert_int_equal(entries(dir), 3);
+  rm_rf(dir);
+  free(longp);
+  free(dangling);
+  free(p);
+  free(dir);
+}
+
+static void die_at_rename(const char *step) {
+  if (strcmp(step, "temp-named") == 0)
+    raise(SIGKILL);
+}
+
+/* A writer killed with the new content in a named temporary file. */
+static void killed_write(const char *path, bool no_tmpfile) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    os_fs_test_hook(die_at_rename, no_tmpfile);
+    os_error err = OS_ERROR_INIT;
+    (void)os_write_file_atomic(path, "PLAIN=killed\n", 13, 0600, &err);
+    _exit(0);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static int grep_dir(const char *dir, const char *text) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "grep -rqs '%s' '%s'", text, dir);
+  return system(cmd) == 0;
+}
+
+static void count_found(void *ctx, const char *path) {
+  (void)path;
+  (*(int *)ctx)++;
+}
+
+static void test_killed_writer(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  char *p = at(dir, "prod.env");
+  os_error err = OS_ERROR_INIT;
+  for (int no_tmpfile = 0; no_tmpfile < 2; no_tmpfile++) {
+    put(p, "OLD=1\n");
+    killed_write(p, no_tmpfile);
+    assert_content(p, "OLD=1\n");                /* the old file survives */
+    assert_true(grep_dir(dir, "PLAIN=killed")); /* and the plaintext is left behind */
+    assert_int_equal(entries(dir), 2);
+    int found = 0;
+    size_t n = 0;
+    assert_int_equal(os_temps_sweep(dir, false, false, count_found, &found, &n, &err), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(entries(dir), 2); /* reporting removes nothing */
+    /* the next write removes it (the CLI sweeps before writing) */
+    assert_int_equal(os_temps_sweep(dir, false, true, NULL, NULL, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_false(grep_dir(dir, "PLAIN=killed"));
+    assert_int_equal(entries(dir), 1);
+  }
+  os_fs_test_hook(NULL, false);
+  /* a temporary file a live writer holds is not stale; an old-style one is */
+  char *live = at(dir, ".orgsecrets-tmp-0123456789ab");
+  put(live, "IN=flight\n");
+  int fd = open(live, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX), 0);
+  char *sub = at(dir, "secrets");
+  assert_int_equal(mkdir(sub, 0700), 0);
+  char *legacy = at(sub, "DB_PASSWORD.yaml.tmp.Ab3xZ9");
+  put(legacy, "x\n");
+  size_t n = 0;
+  assert_int_equal(os_temps_sweep(dir, false, true, NULL, NULL, &n, &err), 0);
+  assert_int_equal(n, 0); /* not recursive: the legacy one is below */
+  assert_int_equal(os_temps_sweep(dir, true, true, NULL, NULL, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(access(live, F_OK), 0);
+  assert_int_equal(access(legacy, F_OK), -1);
+  close(fd);
+  assert_int_equal(os_temps_sweep(dir, true, true, NULL, NULL, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(access(live, F_OK), -1);
+  assert_true(os_is_temp_name(".orgsecrets-tmp-0123456789ab"));
+  assert_false(os_is_temp_name(".orgsecrets-tmp-0123456789"));
+  assert_false(os_is_temp_name("notes.tmp.txt"));
+  assert_int_equal(os_temps_sweep("/nonexistent/dir", true, true, NULL, NULL, &n, &err), 0);
+  rm_rf(dir);
+  free(legacy);
+  free(sub);
+  free(live);
+  free(p);
+  free(dir);
+}
+
+static void test_below(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  os_error err = OS_ERROR_INIT;
+  bool changed = false;
+  assert_int_equal(os_write_file_below(dir, "a/b/prod.env", "A=1\n", 4, 0600, &changed, &err), 0);
+  assert_true(changed);
+  struct stat st;
+  char *a = at(dir, "a");
+  assert_int_equal(stat(a, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  assert_int_equal(os_write_file_below(dir, "a/b/prod.env", "A=1\n", 4, 0600, &changed, &err), 0);
+  assert_false(changed);
+  char *data = NULL;
+  size_t len = 0;
+  assert_int_equal(os_read_file_below(&data, &len, dir, "a/b/prod.env", 100, &err), 0);
+  assert_string_equal(data, "A=1\n");
+  free(data);
+  assert_int_equal(os_read_file_below(&data, &len, dir, "a/b/none.env", 100, &err), OS_ENOTFOUND);
+  /* names that leave the folder */
+  const char *bad[] = {"../x.env", "/etc/x.env", "a/../../x.env", "a/./x.env", "a//x.env", "a/",
+                       ""};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_int_equal(os_write_file_below(dir, bad[i], "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
+  /* symbolic links below the folder are never followed, in or out */
+  char *outside = tmpdir();
+  char *victim = at(outside, "victim.env");
+  put(victim, "KEEP=1\n");
+  char *l1 = at(dir, "link.env");
+  assert_int_equal(symlink(victim, l1), 0);
+  assert_int_equal(os_write_file_below(dir, "link.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "symbolic link"));
+  assert_int_equal(os_read_file_below(&data, &len, dir, "link.env", 100, &err), OS_EINVAL);
+  char *l2 = at(dir, "ldir");
+  assert_int_equal(symlink(outside, l2), 0);
+  assert_int_equal(os_write_file_below(dir, "ldir/victim.env", "A=1\n", 4, 0600, NULL, &err),
+                   OS_EINVAL);
+  assert_int_equal(os_write_file_below(dir, "ldir/new.env", "A=1\n", 4, 0600, NULL, &err),
+                   OS_EINVAL);
+  char *inner = at(dir, "inner.env");
+  assert_int_equal(symlink("a/b/prod.env", inner), 0); /* even one that stays inside */
+  assert_int_equal(os_write_file_below(dir, "inner.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
+  assert_content(victim, "KEEP=1\n");
+  assert_int_equal(entries(outside), 1);
+  /* a FIFO is not an env file: refused rather than blocking on it */
+  char *fifo = at(dir, "fifo.env");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(os_write_file_below(dir, "fifo.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
+  assert_int_equal(os_read_file_below(&data, &len, dir, "fifo.env", 100, &err), OS_EINVAL);
+  assert_int_equal(lstat(fifo, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  rm_rf(outside);
+  rm_rf(dir);
+  free(fifo);
+  free(inner);
+  free(l2);
+  free(l1);
+  free(victim);
+  free(outside);
+  free(a);
+  free(dir);
+}
+
+static void test_find_program(void **state) {
+  (void)state;
+  char *dir = tmpdir();
+  char *noexec = at(dir, "tool");
+  put(noexec, "#!/bin/sh\n");
+  char list[600];
+  snprintf(list, sizeof(list), "%s:/usr/bin:/bin", dir);
+  char *p = os_find_program("sh", list);
+  assert_non_null(p);
+  assert_true(strcmp(p, "/usr/bin/sh") == 0 || strcmp(p, "/bin/sh") == 0);
+  free(p);
+  errno = 0;
+  assert_null(os_find_program("tool", list)); /* not executable */
+  assert_int_equal(errno, EACCES);
+  assert_int_equal(chmod(noexec, 0755), 0);
+  p = os_find_program("tool", list);
+  assert_string_equal(p, noexec);
+  free(p);
+  assert_null(os_find_program("no-such-program-here", list));
+  assert_int_equal(errno, ENOENT);
+  p = os_find_program("./rel/x", list);
+  assert_string_equal(p, "./rel/x");
+  free(p);
+  rm_rf(dir);
+  free(noexec);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_limit),
       cmocka_unit_test(test_error_prefix),
       cmocka_unit_test(test_hex_fnv_pack),
       cmocka_unit_test(test_atomic_write),
+      cmocka_unit_test(test_output_device),
+      cmocka_unit_test(test_output_fifo),
+      cmocka_unit_test(test_output_symlinks),
+      cmocka_unit_test(test_output_new_and_long),
+      cmocka_unit_test(test_killed_writer),
+      cmocka_unit_test(test_below),
+      cmocka_unit_test(test_find_program),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
