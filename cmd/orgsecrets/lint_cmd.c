@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "envfile/envfile.h"
 #include "seal/seal.h"
 
 static const char usage[] =
@@ -26,7 +27,8 @@ static const char usage[] =
     "an error, 0 with warnings only.\n"
     "errors: YAML syntax, wrong types, unknown fields, duplicate secrets,\n"
     "  invalid names, unknown environments/applications, missing values or\n"
-    "  recipients, and anything in any non-hidden file below the folder that\n"
+    "  recipients, names that decide what programs run or load (PATH, LD_*,\n"
+    "  IFS, BASH_ENV, PYTHON*, ...; docs/security.md has the list), and anything in any non-hidden file below the folder that\n"
     "  looks like a plaintext secret outside an encryptedValue: AWS access key\n"
     "  ids, PEM private keys, age identities, GitHub/Slack/Stripe tokens,\n"
     "  `password: VALUE`-style assignments, and high-entropy strings (20+\n"
@@ -444,6 +446,12 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
       const spec_secret *s = order[i];
       if (s->name == NULL || s->environment == NULL)
         continue;
+      const char *why = envfile_name_hazard(s->name);
+      if (why != NULL)
+        finding(&st, s->pos.file, s->lines.name > 0 ? s->lines.name : s->pos.line, true,
+                "%s/%s: a variable named %s %s: `orgsecrets run` refuses it (unless "
+                "--allow-env %s) and env files would hand it to programs; rename the secret",
+                s->environment, s->name, s->name, why, s->name);
       check_name(&st, s);
       check_env_suffix(&st, s);
       check_rotation(&st, t->org, s, (int64_t)now);
