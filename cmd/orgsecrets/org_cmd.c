@@ -30,9 +30,14 @@ static char **strings_dup(const cli_list *l) {
   return v;
 }
 
-/* Validates the modified tree, then writes organization.yaml. */
+/* Validates the modified tree with the loader's own checks, then writes
+ * organization.yaml: nothing is written that could not be loaded again. */
 static int save_org(spec_tree *t, const char *action) {
   os_error err = OS_ERROR_INIT;
+  if (spec_org_check(t->org, &err) < 0) {
+    os_error_prefix(&err, "the change would make organization.yaml unloadable");
+    return cli_fail(action, &err);
+  }
   if (spec_tree_validate(t, NULL, NULL, &err) < 0)
     return cli_fail(action, &err);
   if (cli_write_file(t, t->org->pos.file, &err) < 0)
@@ -394,6 +399,16 @@ static int env_add(cli_ctx *ctx, int argc, char **argv) {
       goto done;
     }
   }
+  if (env_file != NULL && !spec_env_file_valid(env_file)) {
+    status = cli_failf("env add: invalid --env-file %s: must be a relative path below the "
+                       "controller's --env-file-dir, without \".\" or \"..\" parts", env_file);
+    goto done;
+  }
+  if (secret_name != NULL && !spec_dns_subdomain_valid(secret_name)) {
+    status = cli_failf("env add: invalid --secret-name %s: must be a Kubernetes object name "
+                       "(DNS-1123 subdomain)", secret_name);
+    goto done;
+  }
   if (cli_load_tree(&t, ctx) != 0)
     goto done;
   const spec_member *who = NULL;
@@ -492,6 +507,11 @@ static int app_add(cli_ctx *ctx, int argc, char **argv) {
       status = cli_failf("app add: invalid namespace %s", namespaces.v[i]);
       goto done;
     }
+  }
+  if (secret_name != NULL && !spec_dns_subdomain_valid(secret_name)) {
+    status = cli_failf("app add: invalid --secret-name %s: must be a Kubernetes object name "
+                       "(DNS-1123 subdomain)", secret_name);
+    goto done;
   }
   if (cli_load_tree(&t, ctx) != 0)
     goto done;
