@@ -32,7 +32,8 @@ static const char usage[] =
     "  looks like a plaintext secret outside an encryptedValue: AWS access key\n"
     "  ids, PEM private keys, age identities, GitHub/Slack/Stripe tokens,\n"
     "  `password: VALUE`-style assignments, and high-entropy strings (20+\n"
-    "  characters of A-Za-z0-9+/=_- at 4.0 bits/character or more).\n"
+    "  characters of A-Za-z0-9+/=_- at 4.0 bits/character or more), and stale\n"
+    "  temporary files of interrupted writes (.orgsecrets-tmp-*, *.tmp.XXXXXX).\n"
     "warnings: vague names (PASSWORD, SECRET, KEY, TOKEN, API_KEY, ..., such a\n"
     "  word followed only by digits like SECRET123, or fewer than 4 characters),\n"
     "  an environment suffix contradicting the environment (API_KEY_DEV in\n"
@@ -416,6 +417,14 @@ static void scan_dir(lint_state *st, const char *dir, int depth) {
   free(names);
 }
 
+/* A temporary file of a write that was killed: it may hold the plaintext
+ * of render -o or a spec being written. */
+static void report_temp(void *ctx, const char *path) {
+  finding(ctx, path, 0, true,
+          "stale temporary file of an interrupted write (it may hold plaintext values): delete "
+          "it; the next orgsecrets write in its folder does");
+}
+
 int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
   cli_args a;
   int prc = cli_parse(ctx, &a, argc, argv, NULL, 0, 0, usage);
@@ -464,6 +473,7 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
     free(order);
   }
   scan_dir(&st, ctx->dir, 0);
+  os_temps_sweep(ctx->dir, true, false, report_temp, &st, NULL, NULL);
   fflush(stdout);
   fprintf(stderr, "orgsecrets: lint: %zu error(s), %zu warning(s)\n", st.errors, st.warnings);
   spec_tree_free(t);

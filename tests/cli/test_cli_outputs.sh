@@ -152,3 +152,43 @@ for len in 245 250 251 253; do
 done
 os lint
 check "long names load and lint without errors" test "$RC" -eq 0
+
+# init writes a .gitignore for what may hold plaintext
+check "init wrote .gitignore" test -f "$TMP/org/.gitignore"
+git -C "$TMP/org" init -q
+for f in .orgsecrets-tmp-0123456789ab secrets/prod/DB.yaml.tmp.Ab12Cd prod.env .env .env.local out/web.env; do
+  check "git ignores $f" git -C "$TMP/org" check-ignore -q "$f"
+done
+check "git does not ignore specs" test -z "$(git -C "$TMP/org" check-ignore secrets/prod/DB.yaml organization.yaml)"
+mkdir -p "$TMP/other"
+printf 'node_modules/' >"$TMP/other/.gitignore"
+os --dir "$TMP/other" init --org other
+expect_rc 0 "init next to an existing .gitignore"
+check "the existing .gitignore keeps its lines" grep -qx 'node_modules/' "$TMP/other/.gitignore"
+check "and gains the block" grep -qx '.orgsecrets-tmp-\*' "$TMP/other/.gitignore"
+
+# a set killed mid-write left plaintext: lint reports it, the next write removes it
+VK=$(new_value)
+printf 'value: %s\n' "$VK" >"$TMP/org/secrets/prod/.orgsecrets-tmp-a0a1a2a3a4a5"
+printf 'value: %s\n' "$VK" >"$TMP/org/secrets/prod/SIMPLE_TOKEN.yaml.tmp.Zz9Yy8"
+# and a write in flight in another process: locked, so neither reported nor removed
+printf 'in flight\n' >"$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5"
+flock -o "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5" sleep 30 &
+holder=$!
+sleep 0.3
+os lint
+expect_rc 1 "lint fails on stale temporary files"
+expect_out "secrets/prod/.orgsecrets-tmp-a0a1a2a3a4a5:0: error: stale temporary file" "lint reports the new-style one"
+expect_out "secrets/prod/SIMPLE_TOKEN.yaml.tmp.Zz9Yy8:0: error: stale temporary file" "lint reports the old-style one"
+check "lint does not report the locked one" test -z "$(grep b0b1b2b3b4b5 <<<"$OUT")"
+check "lint removed nothing" test -f "$TMP/org/secrets/prod/.orgsecrets-tmp-a0a1a2a3a4a5"
+os_in "$(new_value)" set SIMPLE_TOKEN --env prod
+expect_rc 0 "set next to stale temporary files"
+expect_err "removed 2 stale temporary file(s)" "set says it removed them"
+check "no plaintext left in the folder" test -z "$(grep -rlF "$VK" "$TMP/org")"
+check "the locked one is left alone" test -f "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5"
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+os lint
+expect_out "b0b1b2b3b4b5:0: error: stale temporary file" "once its writer is gone it is stale"
+rm -f "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5"
