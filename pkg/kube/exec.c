@@ -72,6 +72,12 @@ int kube_exec_parse(kube_exec_result *out, const char *text, size_t len, const c
                       "exec credential: status has neither token nor clientCertificateData");
     goto done;
   }
+  if (token != NULL && token[0] != '\0' && !kube_token_valid(token)) {
+    rc = os_error_set(err, OS_EINVAL,
+                      "exec credential: status.token contains a control character (CR, LF, ...) "
+                      "and cannot go into an HTTP header");
+    goto done;
+  }
   if (exp != NULL && kube_parse_time(&out->expiry, exp) < 0) {
     rc = os_error_set(err, OS_EINVAL, "exec credential: status.expirationTimestamp is not RFC 3339");
     goto done;
