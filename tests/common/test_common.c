@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "scratch.h"
 
 static void test_buf_limit(void **state) {
   (void)state;
@@ -109,41 +110,6 @@ static void test_atomic_write(void **state) {
 
 /* ---- outputs: what a write does to each kind of target ---- */
 
-static char *tmpdir(void) {
-  char *d = strdup("/tmp/os-common-XXXXXX");
-  assert_non_null(d);
-  assert_non_null(mkdtemp(d));
-  return d;
-}
-
-static void rm_rf(const char *dir) {
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
-}
-
-static char *at(const char *dir, const char *name) {
-  char *p = os_path_join(dir, name);
-  assert_non_null(p);
-  return p;
-}
-
-static void put(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  assert_int_equal(fclose(f), 0);
-}
-
-static void assert_content(const char *path, const char *want) {
-  char *data = NULL;
-  size_t len = 0;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(os_read_file(&data, &len, path, 1u << 20, &err), 0);
-  assert_string_equal(data, want);
-  free(data);
-}
-
 /* Number of entries in dir besides . and .. */
 static int entries(const char *dir) {
   char cmd[512];
@@ -159,24 +125,20 @@ static int entries(const char *dir) {
 }
 
 /* A private /dev/null (character device 1,3) in dir, so that a regression
- * replaces this node and not the machine's. NULL when mknod is not allowed. */
-static char *null_node(const char *dir) {
-  char *p = at(dir, "null");
-  if (mknod(p, S_IFCHR | 0666, makedev(1, 3)) != 0 || chmod(p, 0666) != 0) {
-    free(p);
-    return NULL;
-  }
-  return p;
+ * replaces this node and not the machine's. false when mknod is not allowed. */
+static bool null_node(char out[PATH_MAX], const char *dir) {
+  scratch_at(out, dir, "null");
+  return mknod(out, S_IFCHR | 0666, makedev(1, 3)) == 0 && chmod(out, 0666) == 0;
 }
 
 static void test_output_device(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char dir[64];
+  scratch_dir(dir);
   os_error err = OS_ERROR_INIT;
-  char *dev = null_node(dir);
-  if (dev == NULL) {
-    rm_rf(dir);
-    free(dir);
+  char dev[PATH_MAX];
+  if (!null_node(dev, dir)) {
+    scratch_rm(dir);
     skip();
   }
   assert_int_equal(os_write_file_atomic(dev, "SECRET=1\n", 9, 0600, &err), 0);
@@ -186,7 +148,8 @@ static void test_output_device(void **state) {
   assert_int_equal(st.st_rdev, makedev(1, 3));
   assert_int_equal(st.st_mode & 07777, 0666); /* not chmod'ed either */
   /* through a symbolic link, as /dev/stdout is one */
-  char *link = at(dir, "to-null");
+  char link[PATH_MAX];
+  scratch_at(link, dir, "to-null");
   assert_int_equal(symlink(dev, link), 0);
   assert_int_equal(os_write_file_atomic(link, "SECRET=1\n", 9, 0600, &err), 0);
   assert_int_equal(lstat(link, &st), 0);
@@ -196,16 +159,15 @@ static void test_output_device(void **state) {
   assert_int_equal(entries(dir), 2); /* no temporary file left */
   /* the creating form refuses an existing device */
   assert_int_equal(os_write_file_new(dev, "x", 1, 0600, &err), OS_ECONFLICT);
-  rm_rf(dir);
-  free(link);
-  free(dev);
-  free(dir);
+  scratch_rm(dir);
 }
 
 static void test_output_fifo(void **state) {
   (void)state;
-  char *dir = tmpdir();
-  char *fifo = at(dir, "pipe");
+  char dir[64];
+  scratch_dir(dir);
+  char fifo[PATH_MAX];
+  scratch_at(fifo, dir, "pipe");
   assert_int_equal(mkfifo(fifo, 0600), 0);
   int fds[2];
   assert_int_equal(pipe(fds), 0);
@@ -235,84 +197,82 @@ static void test_output_fifo(void **state) {
   assert_int_equal(lstat(fifo, &st), 0);
   assert_true(S_ISFIFO(st.st_mode));
   assert_int_equal(entries(dir), 1);
-  rm_rf(dir);
-  free(fifo);
-  free(dir);
+  scratch_rm(dir);
 }
 
 static void test_output_symlinks(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char dir[64];
+  scratch_dir(dir);
   os_error err = OS_ERROR_INIT;
   struct stat st;
   /* a link to a regular file: the file is replaced, the link stays */
-  char *sub = at(dir, "real");
+  char sub[PATH_MAX];
+  scratch_at(sub, dir, "real");
   assert_int_equal(mkdir(sub, 0700), 0);
-  char *target = at(sub, "out.env");
-  put(target, "OLD=1\n");
-  char *link = at(dir, "out.env");
+  char target[PATH_MAX];
+  scratch_at(target, sub, "out.env");
+  scratch_put(target, "OLD=1\n");
+  char link[PATH_MAX];
+  scratch_at(link, dir, "out.env");
   assert_int_equal(symlink("real/out.env", link), 0);
   assert_int_equal(os_write_file_atomic(link, "NEW=1\n", 6, 0600, &err), 0);
   assert_int_equal(lstat(link, &st), 0);
   assert_true(S_ISLNK(st.st_mode));
-  assert_content(target, "NEW=1\n");
+  scratch_assert_content(target, "NEW=1\n");
   assert_int_equal(stat(target, &st), 0);
   assert_int_equal(st.st_mode & 07777, 0600);
   assert_int_equal(entries(sub), 1);
   /* a dangling link: refused, nothing created where it points */
-  char *dangling = at(dir, "dangling");
-  char *nowhere = at(dir, "nowhere");
+  char dangling[PATH_MAX];
+  scratch_at(dangling, dir, "dangling");
+  char nowhere[PATH_MAX];
+  scratch_at(nowhere, dir, "nowhere");
   assert_int_equal(symlink(nowhere, dangling), 0);
   assert_int_equal(os_write_file_atomic(dangling, "X=1\n", 4, 0600, &err), OS_EINVAL);
   assert_non_null(strstr(err.msg, "symbolic link to a missing file"));
   assert_int_equal(lstat(nowhere, &st), -1);
   /* a link to a directory, and a directory: refused */
-  char *todir = at(dir, "todir");
+  char todir[PATH_MAX];
+  scratch_at(todir, dir, "todir");
   assert_int_equal(symlink(sub, todir), 0);
   assert_int_equal(os_write_file_atomic(todir, "X=1\n", 4, 0600, &err), OS_EINVAL);
   assert_int_equal(os_write_file_atomic(sub, "X=1\n", 4, 0600, &err), OS_EINVAL);
   assert_non_null(strstr(err.msg, "a directory"));
   assert_int_equal(entries(dir), 4);
   assert_int_equal(entries(sub), 1);
-  rm_rf(dir);
-  free(todir);
-  free(nowhere);
-  free(dangling);
-  free(link);
-  free(target);
-  free(sub);
-  free(dir);
+  scratch_rm(dir);
 }
 
 static void test_output_new_and_long(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char dir[64];
+  scratch_dir(dir);
   os_error err = OS_ERROR_INIT;
-  char *p = at(dir, "id");
+  char p[PATH_MAX];
+  scratch_at(p, dir, "id");
   assert_int_equal(os_write_file_new(p, "one\n", 4, 0600, &err), 0);
   assert_int_equal(os_write_file_new(p, "two\n", 4, 0600, &err), OS_ECONFLICT);
-  assert_content(p, "one\n");
-  char *dangling = at(dir, "dangling");
+  scratch_assert_content(p, "one\n");
+  char dangling[PATH_MAX];
+  scratch_at(dangling, dir, "dangling");
   assert_int_equal(symlink("/nonexistent/x", dangling), 0);
   assert_int_equal(os_write_file_new(dangling, "x", 1, 0600, &err), OS_ECONFLICT);
   /* a 250-byte name (NAME.yaml of a 245-character secret name) */
   char name[251];
   memset(name, 'A', 245);
   memcpy(name + 245, ".yaml", 6);
-  char *longp = at(dir, name);
+  char longp[PATH_MAX];
+  scratch_at(longp, dir, name);
   for (int no_tmpfile = 0; no_tmpfile < 2; no_tmpfile++) {
     os_fs_test_hook(NULL, no_tmpfile);
     assert_int_equal(os_write_file_atomic(longp, "a: 1\n", 5, 0644, &err), 0);
     assert_int_equal(os_write_file_atomic(longp, "a: 2\n", 5, 0644, &err), 0);
-    assert_content(longp, "a: 2\n");
+    scratch_assert_content(longp, "a: 2\n");
   }
   os_fs_test_hook(NULL, false);
   assert_int_equal(entries(dir), 3);
-  rm_rf(dir);
-  free(longp);
-  free(dangling);
-  free(p);
-  free(dir);
+  scratch_rm(dir);
 }
 
 static void die_at_rename(const char *step) {
@@ -348,13 +308,15 @@ static void count_found(void *ctx, const char *path) {
 
 static void test_killed_writer(void **state) {
   (void)state;
-  char *dir = tmpdir();
-  char *p = at(dir, "prod.env");
+  char dir[64];
+  scratch_dir(dir);
+  char p[PATH_MAX];
+  scratch_at(p, dir, "prod.env");
   os_error err = OS_ERROR_INIT;
   for (int no_tmpfile = 0; no_tmpfile < 2; no_tmpfile++) {
-    put(p, "OLD=1\n");
+    scratch_put(p, "OLD=1\n");
     killed_write(p, no_tmpfile);
-    assert_content(p, "OLD=1\n");                /* the old file survives */
+    scratch_assert_content(p, "OLD=1\n");                /* the old file survives */
     assert_true(grep_dir(dir, "PLAIN=killed")); /* and the plaintext is left behind */
     assert_int_equal(entries(dir), 2);
     int found = 0;
@@ -370,15 +332,18 @@ static void test_killed_writer(void **state) {
   }
   os_fs_test_hook(NULL, false);
   /* a temporary file a live writer holds is not stale; an old-style one is */
-  char *live = at(dir, ".orgsecrets-tmp-0123456789ab");
-  put(live, "IN=flight\n");
+  char live[PATH_MAX];
+  scratch_at(live, dir, ".orgsecrets-tmp-0123456789ab");
+  scratch_put(live, "IN=flight\n");
   int fd = open(live, O_RDONLY);
   assert_true(fd >= 0);
   assert_int_equal(flock(fd, LOCK_EX), 0);
-  char *sub = at(dir, "secrets");
+  char sub[PATH_MAX];
+  scratch_at(sub, dir, "secrets");
   assert_int_equal(mkdir(sub, 0700), 0);
-  char *legacy = at(sub, "DB_PASSWORD.yaml.tmp.Ab3xZ9");
-  put(legacy, "x\n");
+  char legacy[PATH_MAX];
+  scratch_at(legacy, sub, "DB_PASSWORD.yaml.tmp.Ab3xZ9");
+  scratch_put(legacy, "x\n");
   size_t n = 0;
   assert_int_equal(os_temps_sweep(dir, false, true, NULL, NULL, &n, &err), 0);
   assert_int_equal(n, 0); /* not recursive: the legacy one is below */
@@ -394,23 +359,20 @@ static void test_killed_writer(void **state) {
   assert_false(os_is_temp_name(".orgsecrets-tmp-0123456789"));
   assert_false(os_is_temp_name("notes.tmp.txt"));
   assert_int_equal(os_temps_sweep("/nonexistent/dir", true, true, NULL, NULL, &n, &err), 0);
-  rm_rf(dir);
-  free(legacy);
-  free(sub);
-  free(live);
-  free(p);
-  free(dir);
+  scratch_rm(dir);
 }
 
 static void test_below(void **state) {
   (void)state;
-  char *dir = tmpdir();
+  char dir[64];
+  scratch_dir(dir);
   os_error err = OS_ERROR_INIT;
   bool changed = false;
   assert_int_equal(os_write_file_below(dir, "a/b/prod.env", "A=1\n", 4, 0600, &changed, &err), 0);
   assert_true(changed);
   struct stat st;
-  char *a = at(dir, "a");
+  char a[PATH_MAX];
+  scratch_at(a, dir, "a");
   assert_int_equal(stat(a, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0700);
   assert_int_equal(os_write_file_below(dir, "a/b/prod.env", "A=1\n", 4, 0600, &changed, &err), 0);
@@ -427,70 +389,65 @@ static void test_below(void **state) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(os_write_file_below(dir, bad[i], "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
   /* symbolic links below the folder are never followed, in or out */
-  char *outside = tmpdir();
-  char *victim = at(outside, "victim.env");
-  put(victim, "KEEP=1\n");
-  char *l1 = at(dir, "link.env");
+  char outside[64];
+  scratch_dir(outside);
+  char victim[PATH_MAX];
+  scratch_at(victim, outside, "victim.env");
+  scratch_put(victim, "KEEP=1\n");
+  char l1[PATH_MAX];
+  scratch_at(l1, dir, "link.env");
   assert_int_equal(symlink(victim, l1), 0);
   assert_int_equal(os_write_file_below(dir, "link.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
   assert_non_null(strstr(err.msg, "symbolic link"));
   assert_int_equal(os_read_file_below(&data, &len, dir, "link.env", 100, &err), OS_EINVAL);
-  char *l2 = at(dir, "ldir");
+  char l2[PATH_MAX];
+  scratch_at(l2, dir, "ldir");
   assert_int_equal(symlink(outside, l2), 0);
   assert_int_equal(os_write_file_below(dir, "ldir/victim.env", "A=1\n", 4, 0600, NULL, &err),
                    OS_EINVAL);
   assert_int_equal(os_write_file_below(dir, "ldir/new.env", "A=1\n", 4, 0600, NULL, &err),
                    OS_EINVAL);
-  char *inner = at(dir, "inner.env");
+  char inner[PATH_MAX];
+  scratch_at(inner, dir, "inner.env");
   assert_int_equal(symlink("a/b/prod.env", inner), 0); /* even one that stays inside */
   assert_int_equal(os_write_file_below(dir, "inner.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
-  assert_content(victim, "KEEP=1\n");
+  scratch_assert_content(victim, "KEEP=1\n");
   assert_int_equal(entries(outside), 1);
   /* a FIFO is not an env file: refused rather than blocking on it */
-  char *fifo = at(dir, "fifo.env");
+  char fifo[PATH_MAX];
+  scratch_at(fifo, dir, "fifo.env");
   assert_int_equal(mkfifo(fifo, 0600), 0);
   assert_int_equal(os_write_file_below(dir, "fifo.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
   assert_int_equal(os_read_file_below(&data, &len, dir, "fifo.env", 100, &err), OS_EINVAL);
   assert_int_equal(lstat(fifo, &st), 0);
   assert_true(S_ISFIFO(st.st_mode));
-  rm_rf(outside);
-  rm_rf(dir);
-  free(fifo);
-  free(inner);
-  free(l2);
-  free(l1);
-  free(victim);
-  free(outside);
-  free(a);
-  free(dir);
+  scratch_rm(outside);
+  scratch_rm(dir);
 }
 
 static void test_find_program(void **state) {
   (void)state;
-  char *dir = tmpdir();
-  char *noexec = at(dir, "tool");
-  put(noexec, "#!/bin/sh\n");
+  char dir[64];
+  scratch_dir(dir);
+  char noexec[PATH_MAX];
+  scratch_at(noexec, dir, "tool");
+  scratch_put(noexec, "#!/bin/sh\n");
   char list[600];
   snprintf(list, sizeof(list), "%s:/usr/bin:/bin", dir);
   char *p = os_find_program("sh", list);
   assert_non_null(p);
   assert_true(strcmp(p, "/usr/bin/sh") == 0 || strcmp(p, "/bin/sh") == 0);
-  free(p);
   errno = 0;
   assert_null(os_find_program("tool", list)); /* not executable */
   assert_int_equal(errno, EACCES);
   assert_int_equal(chmod(noexec, 0755), 0);
   p = os_find_program("tool", list);
   assert_string_equal(p, noexec);
-  free(p);
   assert_null(os_find_program("no-such-program-here", list));
   assert_int_equal(errno, ENOENT);
   p = os_find_program("./rel/x", list);
   assert_string_equal(p, "./rel/x");
-  free(p);
-  rm_rf(dir);
-  free(noexec);
-  free(dir);
+  scratch_rm(dir);
 }
 
 int main(void) {

@@ -420,24 +420,25 @@ static void test_base64_and_time(void **state) {
 static void test_refused_servers_and_tokens(void **state) {
   (void)state;
   unsetenv(KUBE_PLAIN_HTTP_FOR_TESTS_ENV);
-  expect_error("s1", "    server: http://10.0.0.1:6443\n", "    token: t\n", NULL, OS_EINVAL,
-               "plain http://");
-  expect_error("s2", "    server: \"https://\"\n", "    token: t\n", NULL, OS_EINVAL,
-               "the URL has no host");
-  expect_error("s3", "    server: https:///api\n", "    token: t\n", NULL, OS_EINVAL,
-               "the URL has no host");
-  expect_error("s4", "    server: https://:6443\n", "    token: t\n", NULL, OS_EINVAL,
-               "the URL has no host");
-  expect_error("s5", "    server: https://h:99999\n", "    token: t\n", NULL, OS_EINVAL,
-               "invalid port");
-  expect_error("s6", "    server: \"https://h:\"\n", "    token: t\n", NULL, OS_EINVAL,
-               "invalid port");
-  expect_error("s7", "    server: \"https://h:1\\r\\nX-Evil: 1\"\n", "    token: t\n", NULL,
-               OS_EINVAL, "control character");
-  expect_error("s8", "    server: https://user:pw@h:1\n", "    token: t\n", NULL, OS_EINVAL,
-               "credentials in the URL");
-  expect_error("s9", "    server: https://[fd00::1\n", "    token: t\n", NULL, OS_EINVAL,
-               "malformed IPv6");
+  static const struct {
+    const char *server, *why;
+  } servers[] = {
+      {"http://10.0.0.1:6443", "plain http://"},
+      {"\"https://\"", "the URL has no host"},
+      {"https:///api", "the URL has no host"},
+      {"https://:6443", "the URL has no host"},
+      {"https://h:99999", "invalid port"},
+      {"\"https://h:\"", "invalid port"},
+      {"\"https://h:1\\r\\nX-Evil: 1\"", "control character"},
+      {"https://user:pw@h:1", "credentials in the URL"},
+      {"https://[fd00::1", "malformed IPv6"},
+  };
+  for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+    char name[16], body[128];
+    snprintf(name, sizeof(name), "s%zu", i);
+    snprintf(body, sizeof(body), "    server: %s\n", servers[i].server);
+    expect_error(name, body, "    token: t\n", NULL, OS_EINVAL, servers[i].why);
+  }
   char *ca = b64(CA_TEXT);
   char cluster[512];
   snprintf(cluster, sizeof(cluster),

@@ -1,0 +1,49 @@
+/* Scratch folders and files for cmocka tests (include after cmocka.h):
+ * paths live in caller buffers, folders are removed by the test. */
+#ifndef ORGSECRETS_TESTS_SCRATCH_H
+#define ORGSECRETS_TESTS_SCRATCH_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/fsutil.h"
+
+/* A new folder /tmp/os-test-XXXXXX into out. */
+static inline void scratch_dir(char out[64]) {
+  snprintf(out, 64, "/tmp/os-test-XXXXXX");
+  assert_non_null(mkdtemp(out));
+}
+
+static inline void scratch_rm(const char *dir) {
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* dir/name into out; returns out. */
+static inline const char *scratch_at(char out[PATH_MAX], const char *dir, const char *name) {
+  int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+  assert_true(n > 0 && n < PATH_MAX);
+  return out;
+}
+
+static inline void scratch_put(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+static inline void scratch_assert_content(const char *path, const char *want) {
+  char *data = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(os_read_file(&data, &len, path, 1u << 20, &err), 0);
+  assert_string_equal(data, want);
+  free(data);
+}
+
+#endif
