@@ -612,7 +612,7 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
     spec_tree_validate(t, report, &st, NULL);
     time_t now = time(NULL);
     spec_secret **order = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*order));
-    if (order != NULL) {
+    if (order != NULL && t->n_secrets > 0) {
       memcpy(order, t->secrets, t->n_secrets * sizeof(*order));
       qsort(order, t->n_secrets, sizeof(*order), cli_secret_cmp);
     }

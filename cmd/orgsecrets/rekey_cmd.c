@@ -234,8 +234,10 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
     status = cli_failf("rekey: out of memory");
     goto done;
   }
-  memcpy(order, t->secrets, t->n_secrets * sizeof(*order));
-  qsort(order, t->n_secrets, sizeof(*order), cli_secret_cmp);
+  if (t->n_secrets > 0) {
+    memcpy(order, t->secrets, t->n_secrets * sizeof(*order));
+    qsort(order, t->n_secrets, sizeof(*order), cli_secret_cmp);
+  }
   for (size_t i = 0; i < t->n_secrets; i++) {
     spec_secret *s = order[i];
     if (seal_recipients_current(s, t->org))

@@ -437,16 +437,19 @@ static void test_find_program(void **state) {
   char *p = os_find_program("sh", list);
   assert_non_null(p);
   assert_true(strcmp(p, "/usr/bin/sh") == 0 || strcmp(p, "/bin/sh") == 0);
+  free(p);
   errno = 0;
   assert_null(os_find_program("tool", list)); /* not executable */
   assert_int_equal(errno, EACCES);
   assert_int_equal(chmod(noexec, 0755), 0);
   p = os_find_program("tool", list);
   assert_string_equal(p, noexec);
+  free(p);
   assert_null(os_find_program("no-such-program-here", list));
   assert_int_equal(errno, ENOENT);
   p = os_find_program("./rel/x", list);
   assert_string_equal(p, "./rel/x");
+  free(p);
   scratch_rm(dir);
 }
 
