@@ -132,15 +132,11 @@ static bool null_node(char out[PATH_MAX], const char *dir) {
 }
 
 static void test_output_device(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   os_error err = OS_ERROR_INIT;
   char dev[PATH_MAX];
-  if (!null_node(dev, dir)) {
-    scratch_rm(dir);
+  if (!null_node(dev, dir))
     skip();
-  }
   assert_int_equal(os_write_file_atomic(dev, "SECRET=1\n", 9, 0600, &err), 0);
   struct stat st;
   assert_int_equal(lstat(dev, &st), 0);
@@ -159,16 +155,12 @@ static void test_output_device(void **state) {
   assert_int_equal(entries(dir), 2); /* no temporary file left */
   /* the creating form refuses an existing device */
   assert_int_equal(os_write_file_new(dev, "x", 1, 0600, &err), OS_ECONFLICT);
-  scratch_rm(dir);
 }
 
 static void test_output_fifo(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   char fifo[PATH_MAX];
-  scratch_at(fifo, dir, "pipe");
-  assert_int_equal(mkfifo(fifo, 0600), 0);
+  scratch_fifo(fifo, dir, "pipe");
   int fds[2];
   assert_int_equal(pipe(fds), 0);
   pid_t pid = fork();
@@ -193,23 +185,17 @@ static void test_output_fifo(void **state) {
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   close(fds[0]);
-  struct stat st;
-  assert_int_equal(lstat(fifo, &st), 0);
-  assert_true(S_ISFIFO(st.st_mode));
+  scratch_assert_fifo(fifo);
   assert_int_equal(entries(dir), 1);
-  scratch_rm(dir);
 }
 
 static void test_output_symlinks(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   os_error err = OS_ERROR_INIT;
   struct stat st;
   /* a link to a regular file: the file is replaced, the link stays */
   char sub[PATH_MAX];
-  scratch_at(sub, dir, "real");
-  assert_int_equal(mkdir(sub, 0700), 0);
+  scratch_mkdir(sub, dir, "real");
   char target[PATH_MAX];
   scratch_at(target, sub, "out.env");
   scratch_put(target, "OLD=1\n");
@@ -241,13 +227,10 @@ static void test_output_symlinks(void **state) {
   assert_non_null(strstr(err.msg, "a directory"));
   assert_int_equal(entries(dir), 4);
   assert_int_equal(entries(sub), 1);
-  scratch_rm(dir);
 }
 
 static void test_output_new_and_long(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   os_error err = OS_ERROR_INIT;
   char p[PATH_MAX];
   scratch_at(p, dir, "id");
@@ -272,7 +255,6 @@ static void test_output_new_and_long(void **state) {
   }
   os_fs_test_hook(NULL, false);
   assert_int_equal(entries(dir), 3);
-  scratch_rm(dir);
 }
 
 static void die_at_rename(const char *step) {
@@ -307,9 +289,7 @@ static void count_found(void *ctx, const char *path) {
 }
 
 static void test_killed_writer(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   char p[PATH_MAX];
   scratch_at(p, dir, "prod.env");
   os_error err = OS_ERROR_INIT;
@@ -339,8 +319,7 @@ static void test_killed_writer(void **state) {
   assert_true(fd >= 0);
   assert_int_equal(flock(fd, LOCK_EX), 0);
   char sub[PATH_MAX];
-  scratch_at(sub, dir, "secrets");
-  assert_int_equal(mkdir(sub, 0700), 0);
+  scratch_mkdir(sub, dir, "secrets");
   char legacy[PATH_MAX];
   scratch_at(legacy, sub, "DB_PASSWORD.yaml.tmp.Ab3xZ9");
   scratch_put(legacy, "x\n");
@@ -359,13 +338,10 @@ static void test_killed_writer(void **state) {
   assert_false(os_is_temp_name(".orgsecrets-tmp-0123456789"));
   assert_false(os_is_temp_name("notes.tmp.txt"));
   assert_int_equal(os_temps_sweep("/nonexistent/dir", true, true, NULL, NULL, &n, &err), 0);
-  scratch_rm(dir);
 }
 
 static void test_below(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   os_error err = OS_ERROR_INIT;
   bool changed = false;
   assert_int_equal(os_write_file_below(dir, "a/b/prod.env", "A=1\n", 4, 0600, &changed, &err), 0);
@@ -415,20 +391,15 @@ static void test_below(void **state) {
   assert_int_equal(entries(outside), 1);
   /* a FIFO is not an env file: refused rather than blocking on it */
   char fifo[PATH_MAX];
-  scratch_at(fifo, dir, "fifo.env");
-  assert_int_equal(mkfifo(fifo, 0600), 0);
+  scratch_fifo(fifo, dir, "fifo.env");
   assert_int_equal(os_write_file_below(dir, "fifo.env", "A=1\n", 4, 0600, NULL, &err), OS_EINVAL);
   assert_int_equal(os_read_file_below(&data, &len, dir, "fifo.env", 100, &err), OS_EINVAL);
-  assert_int_equal(lstat(fifo, &st), 0);
-  assert_true(S_ISFIFO(st.st_mode));
+  scratch_assert_fifo(fifo);
   scratch_rm(outside);
-  scratch_rm(dir);
 }
 
 static void test_find_program(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   char noexec[PATH_MAX];
   scratch_at(noexec, dir, "tool");
   scratch_put(noexec, "#!/bin/sh\n");
@@ -450,7 +421,6 @@ static void test_find_program(void **state) {
   p = os_find_program("./rel/x", list);
   assert_string_equal(p, "./rel/x");
   free(p);
-  scratch_rm(dir);
 }
 
 int main(void) {
@@ -459,13 +429,13 @@ int main(void) {
       cmocka_unit_test(test_error_prefix),
       cmocka_unit_test(test_hex_fnv_pack),
       cmocka_unit_test(test_atomic_write),
-      cmocka_unit_test(test_output_device),
-      cmocka_unit_test(test_output_fifo),
-      cmocka_unit_test(test_output_symlinks),
-      cmocka_unit_test(test_output_new_and_long),
-      cmocka_unit_test(test_killed_writer),
-      cmocka_unit_test(test_below),
-      cmocka_unit_test(test_find_program),
+      cmocka_unit_test_setup_teardown(test_output_device, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_output_fifo, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_output_symlinks, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_output_new_and_long, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_killed_writer, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_below, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_find_program, scratch_setup, scratch_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,9 +37,7 @@ static int sync_one(envfiles_result *res, const char *dir, const char *env_file)
 }
 
 static void test_writes_and_keeps(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   envfiles_result res;
   assert_int_equal(sync_one(&res, dir, "apps/prod.env"), 0);
   assert_int_equal(res.written, 1);
@@ -58,13 +56,11 @@ static void test_writes_and_keeps(void **state) {
   assert_string_equal(text, "A=1\nKEEP=old\n"); /* a kept name keeps its value */
   free(text);
   assert_int_equal(res.unchanged, 1);
-  scratch_rm(dir);
 }
 
 static void test_never_through_links(void **state) {
-  (void)state;
-  char dir[64], outside[64];
-  scratch_dir(dir);
+  const char *dir = *state;
+  char outside[64];
   scratch_dir(outside);
   char victim[PATH_MAX];
   scratch_at(victim, outside, "victim");
@@ -96,22 +92,16 @@ static void test_never_through_links(void **state) {
   assert_int_equal(access(created, F_OK), -1);
   /* a FIFO is refused, not waited on */
   char fifo[PATH_MAX];
-  scratch_at(fifo, dir, "fifo.env");
-  assert_int_equal(mkfifo(fifo, 0600), 0);
+  scratch_fifo(fifo, dir, "fifo.env");
   assert_true(sync_one(&res, dir, "fifo.env") < 0);
-  assert_int_equal(lstat(fifo, &st), 0);
-  assert_true(S_ISFIFO(st.st_mode));
-  scratch_rm(dir);
+  scratch_assert_fifo(fifo);
   scratch_rm(outside);
 }
 
 static void test_sweeps_stale_temporaries(void **state) {
-  (void)state;
-  char dir[64];
-  scratch_dir(dir);
+  const char *dir = *state;
   char sub[PATH_MAX];
-  scratch_at(sub, dir, "apps");
-  assert_int_equal(mkdir(sub, 0700), 0);
+  scratch_mkdir(sub, dir, "apps");
   char stale[PATH_MAX];
   scratch_at(stale, sub, ".orgsecrets-tmp-a1b2c3d4e5f6");
   char legacy[PATH_MAX];
@@ -122,15 +112,14 @@ static void test_sweeps_stale_temporaries(void **state) {
   assert_int_equal(sync_one(&res, dir, "prod.env"), 0);
   assert_int_equal(access(stale, F_OK), -1);
   assert_int_equal(access(legacy, F_OK), -1);
-  scratch_rm(dir);
 }
 
 int main(void) {
   alarm(30); /* an env file that is a FIFO once made the sync wait forever */
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_writes_and_keeps),
-      cmocka_unit_test(test_never_through_links),
-      cmocka_unit_test(test_sweeps_stale_temporaries),
+      cmocka_unit_test_setup_teardown(test_writes_and_keeps, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_never_through_links, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_sweeps_stale_temporaries, scratch_setup, scratch_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
