@@ -639,7 +639,8 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
     check_widening(&st, t, ctx->dir, since != NULL ? since : "HEAD", since != NULL);
   }
   scan_dir(&st, ctx->dir, 0);
-  os_temps_sweep(ctx->dir, true, false, report_temp, &st, NULL, NULL);
+  const os_temps_opts temps = {.recursive = true, .legacy = "", .fn = report_temp, .ctx = &st};
+  os_temps_sweep(ctx->dir, &temps, NULL, NULL);
   fflush(stdout);
   fprintf(stderr, "orgsecrets: lint: %zu error(s), %zu warning(s)\n", st.errors, st.warnings);
   spec_tree_free(t);

@@ -14,7 +14,7 @@
 #include "common/fsutil.h"
 #include "seal/seal.h"
 
-static void sweep_dir_of(const char *path, bool once);
+static void sweep_dir_of(const char *path, const char *legacy, bool once);
 
 static int match_global(cli_ctx *ctx, const char *name, const char *value) {
   if (strcmp(name, "--dir") == 0)
@@ -378,7 +378,7 @@ int cli_parse_long(long *out, const char *s, long min, long max) {
 int cli_write_file(const spec_tree *t, const char *file, os_error *err) {
   char *path = os_path_join(t->dir ? t->dir : ".", file);
   if (path != NULL)
-    sweep_dir_of(path, true);
+    sweep_dir_of(path, ".yaml", true);
   free(path);
   return spec_tree_write_file(t, file, err);
 }
@@ -427,9 +427,10 @@ int cli_secret_cmp(const void *a, const void *b) {
   return c != 0 ? c : strcmp(x->name, y->name);
 }
 
-/* Removes stale temporary files of killed writers in the directory of path;
- * with once, a directory already swept by this process is skipped. */
-static void sweep_dir_of(const char *path, bool once) {
+/* Removes stale temporary files of killed writers in the directory of path,
+ * and those of older versions named after a file ending with legacy; with
+ * once, a directory already swept by this process is skipped. */
+static void sweep_dir_of(const char *path, const char *legacy, bool once) {
   static char *swept[64];
   static size_t n_swept;
   char dir[PATH_MAX];
@@ -444,7 +445,8 @@ static void sweep_dir_of(const char *path, bool once) {
     if (strcmp(swept[i], dir) == 0)
       return;
   size_t n = 0;
-  if (os_temps_sweep(dir, false, true, NULL, NULL, &n, NULL) == 0 && n > 0)
+  const os_temps_opts o = {.remove = true, .legacy = legacy};
+  if (os_temps_sweep(dir, &o, &n, NULL) == 0 && n > 0)
     cli_note("removed %zu stale temporary file(s) of an interrupted write in %s", n, dir);
   if (once && n_swept < sizeof(swept) / sizeof(swept[0]) && (swept[n_swept] = os_strdup(dir)))
     n_swept++;
@@ -453,7 +455,7 @@ static void sweep_dir_of(const char *path, bool once) {
 int cli_output_open(os_output *o, const char *path, mode_t mode, os_error *err) {
   int rc = os_output_open(o, path, mode, OS_OUTPUT_STDOUT, err);
   if (rc == 0 && !o->in_place)
-    sweep_dir_of(path, false);
+    sweep_dir_of(path, o->name, false); /* older versions' leftovers of this very file */
   return rc;
 }
 

@@ -574,10 +574,16 @@ static bool is_hex(const char *s, size_t n) {
 }
 
 bool os_is_temp_name(const char *name) {
-  if (strncmp(name, TEMP_PREFIX, TEMP_PREFIX_LEN) == 0)
-    return is_hex(name + TEMP_PREFIX_LEN, TEMP_RAND_HEX);
-  size_t n = strlen(name);
-  if (n < 12 || strncmp(name + n - 11, ".tmp.", 5) != 0)
+  return strncmp(name, TEMP_PREFIX, TEMP_PREFIX_LEN) == 0 &&
+         is_hex(name + TEMP_PREFIX_LEN, TEMP_RAND_HEX);
+}
+
+/* "NAME.tmp.XXXXXX" (mkstemp's six letters or digits) with NAME ending in
+ * suffix ("" any). */
+static bool is_legacy_temp(const char *name, const char *suffix) {
+  size_t n = strlen(name), sl = strlen(suffix);
+  if (n < 12 || strncmp(name + n - 11, ".tmp.", 5) != 0 || n - 11 < sl ||
+      strncmp(name + n - 11 - sl, suffix, sl) != 0)
     return false;
   for (size_t i = n - 6; i < n; i++) {
     char c = name[i];
@@ -588,14 +594,13 @@ bool os_is_temp_name(const char *name) {
 }
 
 typedef struct sweep {
-  bool recursive, remove;
-  os_temp_fn fn;
-  void *ctx;
+  const os_temps_opts *o;
   size_t n;
 } sweep;
 
-/* A temporary file nobody holds locked: its writer is gone. */
-static bool stale_at(int dirfd, const char *name, int *fd_out) {
+/* A temporary file nobody holds locked: its writer is gone. *mine: owned
+ * by this process's user. */
+static bool stale_at(int dirfd, const char *name, int *fd_out, bool *mine) {
   int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return false;
@@ -606,6 +611,7 @@ static bool stale_at(int dirfd, const char *name, int *fd_out) {
     return false;
   }
   *fd_out = fd;
+  *mine = st.st_uid == geteuid();
   return true;
 }
 
@@ -622,21 +628,23 @@ static void sweep_dir(sweep *sw, int dirfd, const char *path, int depth) {
     const char *nm = de->d_name;
     if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
       continue;
-    if (os_is_temp_name(nm)) {
+    const os_temps_opts *o = sw->o;
+    if (os_is_temp_name(nm) || (o->legacy != NULL && is_legacy_temp(nm, o->legacy))) {
       int fd = -1;
-      if (!stale_at(dirfd, nm, &fd))
+      bool mine = false;
+      if (!stale_at(dirfd, nm, &fd, &mine))
         continue;
       char *p = os_path_join(path, nm);
-      if (!sw->remove || unlinkat(dirfd, nm, 0) == 0) {
+      if (!o->remove || (mine && unlinkat(dirfd, nm, 0) == 0)) {
         sw->n++;
-        if (sw->fn != NULL && p != NULL)
-          sw->fn(sw->ctx, p);
+        if (o->fn != NULL && p != NULL)
+          o->fn(o->ctx, p);
       }
       free(p);
       close(fd); /* after the unlink: a writer that locks it then sees it gone */
       continue;
     }
-    if (!sw->recursive || depth >= SWEEP_DEPTH_MAX || strcmp(nm, ".git") == 0)
+    if (!o->recursive || depth >= SWEEP_DEPTH_MAX || strcmp(nm, ".git") == 0)
       continue;
     int sub = openat(dirfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0)
@@ -650,8 +658,7 @@ static void sweep_dir(sweep *sw, int dirfd, const char *path, int depth) {
   closedir(d);
 }
 
-int os_temps_sweep(const char *dir, bool recursive, bool remove, os_temp_fn fn, void *ctx,
-                   size_t *n, os_error *err) {
+int os_temps_sweep(const char *dir, const os_temps_opts *o, size_t *n, os_error *err) {
   if (n != NULL)
     *n = 0;
   int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -660,7 +667,7 @@ int os_temps_sweep(const char *dir, bool recursive, bool remove, os_temp_fn fn, 
       return 0;
     return os_error_set(err, OS_EIO, "open %s: %s", dir, strerror(errno));
   }
-  sweep sw = {recursive, remove, fn, ctx, 0};
+  sweep sw = {o, 0};
   sweep_dir(&sw, dirfd, dir, 0);
   close(dirfd);
   if (n != NULL)

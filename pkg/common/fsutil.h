@@ -99,23 +99,30 @@ int os_write_file_below(const char *dir, const char *rel, const void *data, size
 int os_read_file_below(char **out, size_t *out_len, const char *dir, const char *rel, size_t max,
                        os_error *err);
 
-/* True for the names of temporary files that atomic writes create: ours
- * (".orgsecrets-tmp-" + 12 hex digits) and, from older versions,
- * "NAME.tmp.XXXXXX" (mkstemp). */
+/* True for the names of temporary files that atomic writes create:
+ * ".orgsecrets-tmp-" + 12 hex digits. */
 bool os_is_temp_name(const char *name);
 
 /* Called for each stale temporary file found (path is dir joined with its
  * relative path). */
 typedef void (*os_temp_fn)(void *ctx, const char *path);
 
-/* Finds the stale temporary files (os_is_temp_name, a regular file, not
- * locked by a live writer) in dir, and below it when recursive (symbolic
- * links and ".git" are not entered), calls fn (may be NULL) for each and,
- * when remove is set, deletes them. *n (may be NULL) gets how many. A
- * missing dir is no error. Writers of older versions did not lock their
- * temporary files: one of theirs still being written is taken for stale. */
-int os_temps_sweep(const char *dir, bool recursive, bool remove, os_temp_fn fn, void *ctx,
-                   size_t *n, os_error *err);
+typedef struct os_temps_opts {
+  bool recursive;     /* below dir too (symbolic links and ".git" are not entered) */
+  bool remove;        /* delete those owned by this process's user; else only find */
+  const char *legacy; /* also "NAME.tmp.XXXXXX" of older versions (mkstemp) whose NAME
+                       * ends with this ("": any NAME); NULL: not those */
+  os_temp_fn fn;      /* called for each one found (or removed); may be NULL */
+  void *ctx;
+} os_temps_opts;
+
+/* Finds the stale temporary files of interrupted writes in dir: regular
+ * files named as os_is_temp_name (or o->legacy) that no live writer holds
+ * locked. *n (may be NULL) gets how many were found (removed, with
+ * o->remove). A missing dir is no error. Writers of older versions did not
+ * lock their temporary files, so a legacy one still being written counts as
+ * stale: pass o->legacy only for folders orgsecrets writes. */
+int os_temps_sweep(const char *dir, const os_temps_opts *o, size_t *n, os_error *err);
 
 /* mkdir -p with mode for created directories. */
 int os_mkdir_p(const char *path, mode_t mode, os_error *err);

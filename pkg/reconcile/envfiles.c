@@ -74,7 +74,9 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     os_buf_free(&text);
     return err->code;
   }
-  (void)os_temps_sweep(dir, true, true, NULL, NULL, NULL, NULL); /* left by a killed writer */
+  /* temporary files a killed writer left (the folder is the controller's) */
+  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""},
+                       NULL, NULL);
   for (size_t i = 0; i < p->n_targets; i++) {
     const plan_target *t = &p->targets[i];
     os_error ferr = OS_ERROR_INIT;

@@ -131,8 +131,11 @@ check "age keygen -o wrote an identity" grep -q '^AGE-SECRET-KEY-1' "$OUTS/new-i
 # stale temporary files of a killed render are removed by the next one
 printf 'PLAIN=%s\n' "$V1" >"$OUTS/.orgsecrets-tmp-00112233aabb"
 printf 'PLAIN=%s\n' "$V1" >"$OUTS/prod.env.tmp.Xy12Zq"
+printf 'not ours\n' >"$OUTS/report.json.tmp.Ab12Cd"
 secret_out "$TMP/o" render --env prod -o "$OUTS/prod.env"
 expect_rc 0 "render -o with stale temporary files around"
+check "another program's temporary file is left alone" test -f "$OUTS/report.json.tmp.Ab12Cd"
+rm -f "$OUTS/report.json.tmp.Ab12Cd"
 check "the stale temporary files are gone" test -z "$(ls -A "$OUTS" | grep -e '^\.orgsecrets-tmp-' -e '\.tmp\.')"
 check "nothing in the output folder holds the value but the output" \
   test "$(grep -rlF "$V1" "$OUTS" | sort | tr '\n' ' ')" = "$OUTS/prod.env $OUTS/real/target.env "

@@ -301,11 +301,12 @@ static void test_killed_writer(void **state) {
     assert_int_equal(entries(dir), 2);
     int found = 0;
     size_t n = 0;
-    assert_int_equal(os_temps_sweep(dir, false, false, count_found, &found, &n, &err), 0);
+    const os_temps_opts report = {.fn = count_found, .ctx = &found};
+    assert_int_equal(os_temps_sweep(dir, &report, &n, &err), 0);
     assert_int_equal(found, 1);
     assert_int_equal(entries(dir), 2); /* reporting removes nothing */
     /* the next write removes it (the CLI sweeps before writing) */
-    assert_int_equal(os_temps_sweep(dir, false, true, NULL, NULL, &n, &err), 0);
+    assert_int_equal(os_temps_sweep(dir, &(os_temps_opts){.remove = true}, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_false(grep_dir(dir, "PLAIN=killed"));
     assert_int_equal(entries(dir), 1);
@@ -323,21 +324,37 @@ static void test_killed_writer(void **state) {
   char legacy[PATH_MAX];
   scratch_at(legacy, sub, "DB_PASSWORD.yaml.tmp.Ab3xZ9");
   scratch_put(legacy, "x\n");
+  /* another user's leftover is found but not removed; other programs' files never */
+  char theirs[PATH_MAX], other[PATH_MAX];
+  scratch_at(theirs, dir, ".orgsecrets-tmp-cafecafecafe");
+  scratch_put(theirs, "x\n");
+  scratch_at(other, sub, "notes.txt.tmp.Qq1Ww2");
+  scratch_put(other, "x\n");
+  bool chowned = chown(theirs, 65534, 65534) == 0;
   size_t n = 0;
-  assert_int_equal(os_temps_sweep(dir, false, true, NULL, NULL, &n, &err), 0);
-  assert_int_equal(n, 0); /* not recursive: the legacy one is below */
-  assert_int_equal(os_temps_sweep(dir, true, true, NULL, NULL, &n, &err), 0);
+  const os_temps_opts here = {.remove = true, .legacy = ".yaml"};
+  assert_int_equal(os_temps_sweep(dir, &here, &n, &err), 0);
+  assert_int_equal(n, chowned ? 0 : 1); /* not recursive: the legacy one is below */
+  const os_temps_opts below = {.recursive = true, .remove = true, .legacy = ".yaml"};
+  assert_int_equal(os_temps_sweep(dir, &below, &n, &err), 0);
   assert_int_equal(n, 1);
   assert_int_equal(access(live, F_OK), 0);
   assert_int_equal(access(legacy, F_OK), -1);
+  assert_int_equal(access(other, F_OK), 0);
+  if (chowned)
+    assert_int_equal(access(theirs, F_OK), 0);
+  int found = 0;
+  const os_temps_opts report = {.recursive = true, .legacy = "", .fn = count_found, .ctx = &found};
+  assert_int_equal(os_temps_sweep(dir, &report, &n, &err), 0);
+  assert_int_equal(found, chowned ? 2 : 1); /* theirs and notes.txt's; the locked one is live */
   close(fd);
-  assert_int_equal(os_temps_sweep(dir, true, true, NULL, NULL, &n, &err), 0);
+  assert_int_equal(os_temps_sweep(dir, &below, &n, &err), 0);
   assert_int_equal(n, 1);
   assert_int_equal(access(live, F_OK), -1);
   assert_true(os_is_temp_name(".orgsecrets-tmp-0123456789ab"));
   assert_false(os_is_temp_name(".orgsecrets-tmp-0123456789"));
-  assert_false(os_is_temp_name("notes.tmp.txt"));
-  assert_int_equal(os_temps_sweep("/nonexistent/dir", true, true, NULL, NULL, &n, &err), 0);
+  assert_false(os_is_temp_name("DB.yaml.tmp.Ab3xZ9"));
+  assert_int_equal(os_temps_sweep("/nonexistent/dir", &below, &n, &err), 0);
 }
 
 static void test_below(void **state) {
