@@ -51,9 +51,13 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD)
 
+# libFuzzer targets only (the rest of the tree does not link against the
+# fuzzer-instrumented libraries), each run FUZZ_SECONDS on seeded corpora.
+FUZZ_SECONDS ?= 20
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DORGSECRETS_FUZZ=ON -DORGSECRETS_TESTS=OFF >/dev/null
-	cmake --build build-fuzz -j $(JOBS)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

@@ -35,14 +35,16 @@ static const char encrypt_usage[] =
     "  -r, --recipient AGE1...   a recipient public key (repeatable)\n"
     "  -R, --recipients-file F   a file of recipients, one per line, # comments\n"
     "  -a, --armor               ASCII-armored output\n"
-    "  -o, --output OUT          write to OUT (replaced only on success), else stdout\n";
+    "  -o, --output OUT          write to OUT, else stdout (a file is replaced only on\n"
+    "                            success; a FIFO or device is written in place)\n";
 
 static const char decrypt_usage[] =
     "usage: orgsecrets age decrypt -i FILE [-i FILE]... [-o OUT] [IN]\n"
     "Decrypts IN (default stdin; binary or armored) with the identities in FILE.\n"
     "  -i, --identity FILE       an age identity file, mode 0600 (repeatable); default\n"
     "                            $ORGSECRETS_IDENTITY, else ~/.config/orgsecrets/identity\n"
-    "  -o, --output OUT          write to OUT (replaced only on success), else stdout\n";
+    "  -o, --output OUT          write to OUT, else stdout (a file is replaced only on\n"
+    "                            success; a FIFO or device is written in place)\n";
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
   char msg[OS_ERROR_MSG_MAX];
@@ -78,53 +80,23 @@ static bool opt_value(int argc, char **argv, int *i, const char *s, const char *
   return false;
 }
 
-/* Output to stdout, or to a temporary file renamed over path on success. */
-typedef struct output {
-  const char *path;
-  char tmp[PATH_MAX];
-  int fd;
-} output;
-
-static int output_open(output *o, const char *path, mode_t mode) {
-  o->path = path;
-  o->tmp[0] = '\0';
-  if (path == NULL || strcmp(path, "-") == 0) {
-    o->path = NULL;
-    o->fd = STDOUT_FILENO;
-    return 0;
-  }
-  int n = snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
-  if (n < 0 || (size_t)n >= sizeof(o->tmp))
-    return fail("%s: path too long", path);
-  o->fd = mkstemp(o->tmp);
-  if (o->fd < 0) {
-    o->tmp[0] = '\0';
-    return fail("create %s: %s", path, strerror(errno));
-  }
-  if (fchmod(o->fd, mode) != 0) {
-    int e = errno;
-    close(o->fd);
-    unlink(o->tmp);
-    o->tmp[0] = '\0';
-    return fail("chmod %s: %s", path, strerror(e));
-  }
+/* Output to stdout, or to path under the rule of os_output_open: a file is
+ * replaced only on success; FIFOs and devices are written in place. */
+static int output_open(os_output *o, const char *path, mode_t mode) {
+  os_error err = OS_ERROR_INIT;
+  if (cli_output_open(o, path == NULL ? "-" : path, mode, &err) < 0)
+    return fail("%s", err.msg);
   return 0;
 }
 
-static int output_close(output *o, bool ok) {
-  if (o->path == NULL)
-    return ok ? 0 : 1;
-  int rc = 0;
-  if (ok && fsync(o->fd) != 0)
-    rc = fail("write %s: %s", o->path, strerror(errno));
-  if (close(o->fd) != 0 && ok && rc == 0)
-    rc = fail("write %s: %s", o->path, strerror(errno));
-  if (ok && rc == 0 && rename(o->tmp, o->path) != 0)
-    rc = fail("rename to %s: %s", o->path, strerror(errno));
-  if (!ok || rc != 0) {
-    unlink(o->tmp);
+static int output_close(os_output *o, bool ok) {
+  if (!ok) {
+    os_output_abort(o);
     return 1;
   }
+  os_error err = OS_ERROR_INIT;
+  if (os_output_commit(o, &err) < 0)
+    return fail("%s", err.msg);
   return 0;
 }
 
@@ -182,11 +154,12 @@ static int age_keygen(int argc, char **argv) {
     goto done;
   }
   if (out_path != NULL) {
-    if (access(out_path, F_OK) == 0) {
+    int wrc = os_write_file_new(out_path, text.data, text.len, 0600, &err);
+    if (wrc == OS_ECONFLICT) {
       fail("age keygen: %s already exists; not overwriting an identity", out_path);
       goto done;
     }
-    if (os_write_file_atomic(out_path, text.data, text.len, 0600, &err) < 0) {
+    if (wrc < 0) {
       fail("age keygen: %s", err.msg);
       goto done;
     }
@@ -303,7 +276,7 @@ static int age_encrypt_cmd(int argc, char **argv) {
   int in_fd = open_input(in_path);
   if (in_fd < 0)
     goto done;
-  output out;
+  os_output out;
   if (output_open(&out, out_path, umask_mode(0666)) != 0) {
     if (in_fd != STDIN_FILENO)
       close(in_fd);
@@ -401,7 +374,7 @@ static int age_decrypt_cmd(int argc, char **argv) {
   int in_fd = open_input(in_path);
   if (in_fd < 0)
     goto done;
-  output out;
+  os_output out;
   if (output_open(&out, out_path, 0600) != 0) {
     if (in_fd != STDIN_FILENO)
       close(in_fd);

@@ -11,6 +11,7 @@
 
 #include "age/age.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "spec/spec.h"
 
 /* orgsecrets age keygen|encrypt|decrypt (cmd/orgsecrets/age_cmd.c). argv[0] is "age". */
@@ -125,10 +126,13 @@ int cli_parse_time(int64_t *out, const char *s);
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int cli_parse_long(long *out, const char *s, long min, long max);
 
-/* Writes every document of file (a pos.file of t). */
+/* Writes every document of file (a pos.file of t), after removing stale
+ * temporary files of killed writers from its directory (once per directory
+ * and process). */
 int cli_write_file(const spec_tree *t, const char *file, os_error *err);
 
-/* Path of a secret's file for a new secret: "<dir>/secrets/<env>/<NAME>.yaml".
+/* Path of a secret's file for a new secret: "<dir>/secrets/<env>/<NAME>.yaml",
+ * or, when NAME.yaml would pass 255 bytes, "<first 200 of NAME>-<hash>.yaml".
  * Caller frees. */
 char *cli_new_secret_path(const spec_tree *t, const char *env, const char *name);
 
@@ -137,6 +141,17 @@ int cli_secret_cmp(const void *a, const void *b);
 
 /* strcmp for qsort over an array of char*. */
 int cli_str_cmp(const void *a, const void *b);
+
+/* Opens an output file named on the command line: "-" and "/dev/stdout"
+ * are stdout, anything else follows os_output_open's rule (a regular file
+ * is replaced atomically, a FIFO or device written in place, a symlink only
+ * followed to one of those). Stale temporary files of killed writers in
+ * the file's directory are removed first. Commit or abort with
+ * os_output_commit() / os_output_abort(). */
+int cli_output_open(os_output *o, const char *path, mode_t mode, os_error *err);
+
+/* Writes data to an output file as cli_output_open describes. */
+int cli_write_output(const char *path, const void *data, size_t len, mode_t mode, os_error *err);
 
 /* Writes all n bytes to fd; returns 0 or -1. */
 int cli_write_all(int fd, const void *p, size_t n);

@@ -46,7 +46,7 @@ int cmd_keygen(cli_ctx *ctx, int argc, char **argv) {
   char *secret = NULL, *pub = NULL, *text = NULL;
   size_t text_len = 0;
   char path[PATH_MAX];
-  int status = CLI_FAIL, fd = -1;
+  int status = CLI_FAIL;
   if (out_path != NULL) {
     int n = snprintf(path, sizeof(path), "%s", out_path);
     if (n < 0 || (size_t)n >= sizeof(path)) {
@@ -82,31 +82,19 @@ int cmd_keygen(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail("keygen", &err);
     goto done;
   }
-  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    status = cli_failf("keygen: create %s: %s", path, strerror(errno));
+  int wrc = os_write_file_new(path, text, text_len, 0600, &err);
+  if (wrc == OS_ECONFLICT) {
+    status = cli_failf("keygen: %s already exists; refusing to overwrite it", path);
     goto done;
   }
-  if (fchmod(fd, 0600) != 0 || cli_write_all(fd, text, text_len) != 0 || fsync(fd) != 0) {
-    status = cli_failf("keygen: write %s: %s", path, strerror(errno));
-    close(fd);
-    fd = -1;
-    unlink(path);
+  if (wrc < 0) {
+    status = cli_fail("keygen", &err);
     goto done;
   }
-  if (close(fd) != 0) {
-    fd = -1;
-    status = cli_failf("keygen: close %s: %s", path, strerror(errno));
-    unlink(path);
-    goto done;
-  }
-  fd = -1;
   printf("%s\n", pub);
   fprintf(stderr, "orgsecrets: wrote identity to %s\n", path);
   status = CLI_OK;
 done:
-  if (fd >= 0)
-    close(fd);
   os_free_secret(text, text_len);
   os_free_secret_str(secret);
   free(pub);

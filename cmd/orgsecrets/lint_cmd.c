@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,26 +17,35 @@
 #include "cli.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "envfile/envfile.h"
 #include "seal/seal.h"
 
 static const char usage[] =
-    "usage: orgsecrets lint\n"
+    "usage: orgsecrets lint [--since REF]\n"
     "\n"
     "Checks the organization folder and prints one line per finding,\n"
     "FILE:LINE: error|warning: MESSAGE, on stdout. Exit status 1 when there is\n"
     "an error, 0 with warnings only.\n"
     "errors: YAML syntax, wrong types, unknown fields, duplicate secrets,\n"
     "  invalid names, unknown environments/applications, missing values or\n"
-    "  recipients, and anything in any non-hidden file below the folder that\n"
+    "  recipients, names that decide what programs run or load (PATH, LD_*,\n"
+    "  IFS, BASH_ENV, PYTHON*, ...; docs/security.md has the list), and anything in any non-hidden file below the folder that\n"
     "  looks like a plaintext secret outside an encryptedValue: AWS access key\n"
     "  ids, PEM private keys, age identities, GitHub/Slack/Stripe tokens,\n"
     "  `password: VALUE`-style assignments, and high-entropy strings (20+\n"
-    "  characters of A-Za-z0-9+/=_- at 4.0 bits/character or more).\n"
+    "  characters of A-Za-z0-9+/=_- at 4.0 bits/character or more), and stale\n"
+    "  temporary files of interrupted writes (.orgsecrets-tmp-*, *.tmp.XXXXXX).\n"
     "warnings: vague names (PASSWORD, SECRET, KEY, TOKEN, API_KEY, ..., such a\n"
     "  word followed only by digits like SECRET123, or fewer than 4 characters),\n"
     "  an environment suffix contradicting the environment (API_KEY_DEV in\n"
     "  prod), values older than the organization's rotationDays, and secrets\n"
-    "  sealed to an out-of-date recipient set (run `orgsecrets rekey`).\n";
+    "  sealed to an out-of-date recipient set (run `orgsecrets rekey`), and,\n"
+    "  in a Git checkout, changes since REF (default HEAD: uncommitted ones)\n"
+    "  that let more keys read values: a new admin or member, a viewer made\n"
+    "  member or admin, a member's key changed, a new viewer key while secrets\n"
+    "  are visible to viewers, a new controller key of an environment, and a\n"
+    "  secret whose visibleToViewers was turned on. In CI, pass the base\n"
+    "  branch: lint --since origin/main.\n";
 
 typedef struct lint_state {
   size_t errors, warnings;
@@ -414,9 +424,175 @@ static void scan_dir(lint_state *st, const char *dir, int depth) {
   free(names);
 }
 
+/* ---- access widened since a commit ---- */
+
+/* `git -C dir ARGS...` stdout, or NULL (no git, not a repository, failed). */
+static char *git_out(size_t *len, const char *dir, const char *a1, const char *a2, const char *a3,
+                     const char *a4, const char *a5) {
+  const char *v[] = {"git", "-C", dir, a1, a2, a3, a4, a5, NULL};
+  char *argv[9] = {0};
+  char *out = NULL;
+  bool ok = true;
+  for (size_t i = 0; v[i] != NULL; i++)
+    ok = ok && (argv[i] = os_strdup(v[i])) != NULL;
+  if (ok && cli_capture(&out, len, argv, SPEC_FILE_MAX) < 0)
+    out = NULL;
+  for (size_t i = 0; i < 8; i++)
+    free(argv[i]);
+  return out;
+}
+
+/* The documents of file as of commit ref, or NULL when it did not exist or
+ * does not parse. Caller frees. */
+static spec_tree *tree_at(const char *dir, const char *ref, const char *file) {
+  char spec[PATH_MAX + 128];
+  snprintf(spec, sizeof(spec), "%s:./%s", ref, file);
+  size_t len = 0;
+  char *text = git_out(&len, dir, "show", spec, NULL, NULL, NULL);
+  if (text == NULL)
+    return NULL;
+  spec_tree *t = spec_tree_new(dir);
+  os_error err = OS_ERROR_INIT;
+  if (t != NULL && spec_tree_parse(t, file, text, len, &err) < 0) {
+    spec_tree_free(t);
+    t = NULL;
+  }
+  free(text);
+  return t;
+}
+
+/* Role held by the key fp in o: 2 reads every secret, 1 only those visible
+ * to viewers, 0 none. */
+static int key_reach(const spec_org *o, const char *fp) {
+  int best = 0;
+  char f[SPEC_FINGERPRINT_LEN + 1];
+  for (size_t i = 0; o != NULL && i < o->n_members; i++) {
+    const spec_member *m = &o->members[i];
+    if (m->recipient == NULL || seal_fingerprint(f, m->recipient, NULL) < 0 || strcmp(f, fp) != 0)
+      continue;
+    int r = m->role == SPEC_ROLE_VIEWER ? 1 : 2;
+    best = r > best ? r : best;
+  }
+  return best;
+}
+
+static bool env_has_controller(const spec_org *o, const char *env, const char *recipient) {
+  const spec_environment *e = o ? spec_org_find_env(o, env) : NULL;
+  for (size_t k = 0; e != NULL && k < e->n_controllers; k++)
+    if (strcmp(e->controllers[k], recipient) == 0)
+      return true;
+  return false;
+}
+
+static bool has_viewer_key(const spec_org *o) {
+  for (size_t i = 0; i < o->n_members; i++)
+    if (o->members[i].role == SPEC_ROLE_VIEWER && o->members[i].recipient != NULL)
+      return true;
+  return false;
+}
+
+/* Members, controller keys and visibleToViewers flags that let more keys
+ * read values than at commit ref: one warning each. */
+static void check_widening(lint_state *st, const spec_tree *t, const char *dir, const char *ref,
+                           bool explicit_ref) {
+  char rev[256];
+  snprintf(rev, sizeof(rev), "%s^{commit}", ref);
+  size_t len = 0;
+  char *id = git_out(&len, dir, "rev-parse", "--verify", "--quiet", rev, NULL);
+  if (id == NULL) {
+    if (explicit_ref)
+      finding(st, ".", 0, true, "--since %s: not a commit of a Git repository at %s", ref, dir);
+    return;
+  }
+  free(id);
+  const spec_org *o = t->org;
+  const char *org_file = o->pos.file ? o->pos.file : "organization.yaml";
+  spec_tree *old = tree_at(dir, ref, org_file);
+  const spec_org *oo = old != NULL ? old->org : NULL;
+  if (oo != NULL) {
+    char fp[SPEC_FINGERPRINT_LEN + 1];
+    size_t visible = 0;
+    for (size_t i = 0; i < t->n_secrets; i++)
+      visible += t->secrets[i]->visible_to_viewers;
+    for (size_t i = 0; i < o->n_members; i++) {
+      const spec_member *m = &o->members[i];
+      if (m->recipient == NULL || seal_fingerprint(fp, m->recipient, NULL) < 0)
+        continue;
+      int now = m->role == SPEC_ROLE_VIEWER ? 1 : 2, was = key_reach(oo, fp);
+      if (now == 2 && was < 2)
+        finding(st, m->pos.file, m->pos.line, false,
+                "since %s, %s (%s, key %s) can read every secret: %s; rekey will seal to it", ref,
+                m->name, spec_role_name(m->role), fp,
+                was == 1 ? "the key was a viewer's" : spec_org_find_member(oo, m->name) != NULL
+                                                         ? "the member's key changed"
+                                                         : "a new member");
+      else if (now == 1 && was == 0 && visible > 0)
+        finding(st, m->pos.file, m->pos.line, false,
+                "since %s, %s (viewer, key %s) can read the %zu secret(s) visible to viewers", ref,
+                m->name, fp, visible);
+    }
+    for (size_t i = 0; i < o->n_envs; i++) {
+      const spec_environment *e = &o->envs[i];
+      if (spec_org_find_env(oo, e->name) == NULL)
+        continue; /* a new environment: its secrets are new too */
+      for (size_t k = 0; k < e->n_controllers; k++)
+        if (!env_has_controller(oo, e->name, e->controllers[k]) &&
+            seal_fingerprint(fp, e->controllers[k], NULL) == 0)
+          finding(st, e->pos.file, e->pos.line, false,
+                  "since %s, a new controller key %s of environment %s can read its secrets", ref,
+                  fp, e->name);
+    }
+  }
+  spec_tree_free(old);
+  /* visibleToViewers turned on: only files whose diff touches it are read again */
+  char *diff = o != NULL && has_viewer_key(o)
+                   ? git_out(&len, dir, "diff", "-U0", "--relative", ref, "--")
+                   : NULL;
+  char *file = NULL;
+  for (char *line = diff, *next = NULL; line != NULL; line = next) {
+    char *nl = strchr(line, '\n');
+    next = nl != NULL ? nl + 1 : NULL;
+    if (nl != NULL)
+      *nl = '\0';
+    if (strncmp(line, "+++ b/", 6) == 0) {
+      file = line + 6;
+      continue;
+    }
+    if (file == NULL || line[0] != '+' || strstr(line, "visibleToViewers:") == NULL)
+      continue;
+    spec_tree *before = tree_at(dir, ref, file);
+    for (size_t i = 0; before != NULL && i < before->n_secrets; i++) {
+      const spec_secret *b = before->secrets[i];
+      const spec_secret *s = spec_tree_find_secret(t, b->environment, b->name);
+      if (b->visible_to_viewers || s == NULL || !s->visible_to_viewers)
+        continue;
+      if ((s->application == NULL) != (b->application == NULL) ||
+          (s->application != NULL && strcmp(s->application, b->application) != 0))
+        continue;
+      finding(st, s->pos.file, s->pos.line, false,
+              "%s/%s: since %s, visibleToViewers is on: every viewer with a key can read it "
+              "once it is re-sealed",
+              s->environment, s->name, ref);
+    }
+    spec_tree_free(before);
+    file = NULL; /* one look per file */
+  }
+  free(diff);
+}
+
+/* A temporary file of a write that was killed: it may hold the plaintext
+ * of render -o or a spec being written. */
+static void report_temp(void *ctx, const char *path) {
+  finding(ctx, path, 0, true,
+          "stale temporary file of an interrupted write (it may hold plaintext values): delete "
+          "it; the next orgsecrets write in its folder does");
+}
+
 int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
+  const char *since = NULL;
+  const cli_opt opts[] = {{"--since", NULL, CLI_VALUE, &since}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, NULL, 0, 0, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   lint_state st = {0, 0, ctx->dir};
@@ -436,7 +612,7 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
     spec_tree_validate(t, report, &st, NULL);
     time_t now = time(NULL);
     spec_secret **order = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*order));
-    if (order != NULL) {
+    if (order != NULL && t->n_secrets > 0) {
       memcpy(order, t->secrets, t->n_secrets * sizeof(*order));
       qsort(order, t->n_secrets, sizeof(*order), cli_secret_cmp);
     }
@@ -444,6 +620,12 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
       const spec_secret *s = order[i];
       if (s->name == NULL || s->environment == NULL)
         continue;
+      const char *why = envfile_name_hazard(s->name);
+      if (why != NULL)
+        finding(&st, s->pos.file, s->lines.name > 0 ? s->lines.name : s->pos.line, true,
+                "%s/%s: a variable named %s %s: `orgsecrets run` refuses it (unless "
+                "--allow-env %s) and env files would hand it to programs; rename the secret",
+                s->environment, s->name, s->name, why, s->name);
       check_name(&st, s);
       check_env_suffix(&st, s);
       check_rotation(&st, t->org, s, (int64_t)now);
@@ -454,8 +636,11 @@ int cmd_lint(cli_ctx *ctx, int argc, char **argv) {
                 s->environment, s->name);
     }
     free(order);
+    check_widening(&st, t, ctx->dir, since != NULL ? since : "HEAD", since != NULL);
   }
   scan_dir(&st, ctx->dir, 0);
+  const os_temps_opts temps = {.recursive = true, .legacy = "", .fn = report_temp, .ctx = &st};
+  os_temps_sweep(ctx->dir, &temps, NULL, NULL);
   fflush(stdout);
   fprintf(stderr, "orgsecrets: lint: %zu error(s), %zu warning(s)\n", st.errors, st.warnings);
   spec_tree_free(t);

@@ -30,9 +30,14 @@ static char **strings_dup(const cli_list *l) {
   return v;
 }
 
-/* Validates the modified tree, then writes organization.yaml. */
+/* Validates the modified tree with the loader's own checks, then writes
+ * organization.yaml: nothing is written that could not be loaded again. */
 static int save_org(spec_tree *t, const char *action) {
   os_error err = OS_ERROR_INIT;
+  if (spec_org_check(t->org, &err) < 0) {
+    os_error_prefix(&err, "the change would make organization.yaml unloadable");
+    return cli_fail(action, &err);
+  }
   if (spec_tree_validate(t, NULL, NULL, &err) < 0)
     return cli_fail(action, &err);
   if (cli_write_file(t, t->org->pos.file, &err) < 0)
@@ -62,12 +67,61 @@ static bool dir_empty(const char *dir) {
   return empty;
 }
 
+/* What a careful repository ignores: files that may hold plaintext. */
+static const char gitignore_block[] =
+    "# orgsecrets: files that may hold plaintext values; never commit them.\n"
+    "# Temporary files of an interrupted write (orgsecrets removes them itself)\n"
+    ".orgsecrets-tmp-*\n"
+    "*.tmp.??????\n"
+    "# Rendered values (orgsecrets render -o, env files)\n"
+    ".env\n"
+    ".env.*\n"
+    "*.env\n";
+
+/* Writes .gitignore in dir, or appends the block to an existing one that
+ * lacks it. */
+static int write_gitignore(const char *dir, os_error *err) {
+  char *path = os_path_join(dir, ".gitignore");
+  char *old = NULL;
+  size_t old_len = 0;
+  os_buf b;
+  os_buf_init(&b, 16u * 1024 * 1024, false);
+  int rc = path == NULL ? os_error_set(err, OS_ENOMEM, "out of memory") : 0;
+  if (rc == 0) {
+    rc = os_read_file(&old, &old_len, path, b.max / 2, err);
+    if (rc == OS_ENOTFOUND) {
+      os_error_clear(err);
+      rc = 0;
+    }
+  }
+  if (rc == 0 && old != NULL && strstr(old, "\n.orgsecrets-tmp-*\n") != NULL)
+    goto done; /* already there */
+  if (rc == 0 && old != NULL && old_len > 0) {
+    bool ok = os_buf_append(&b, old, old_len) == 0 &&
+              (old[old_len - 1] == '\n' || os_buf_puts(&b, "\n") == 0) &&
+              os_buf_puts(&b, "\n") == 0;
+    if (!ok)
+      rc = os_error_set(err, OS_ENOMEM, "%s: too large", path);
+  }
+  if (rc == 0 && os_buf_puts(&b, gitignore_block) < 0)
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  if (rc == 0)
+    rc = os_write_file_atomic(path, b.data, b.len, 0644, err);
+done:
+  os_buf_free(&b);
+  free(old);
+  free(path);
+  return rc;
+}
+
 static const char init_usage[] =
     "usage: orgsecrets init --org ORG [--rotation-days N]\n"
     "\n"
     "Creates organization.yaml in the organization folder (--dir). ORG is a\n"
     "DNS-1123 label. --rotation-days sets the rotation policy that `lint`\n"
     "checks (0: none). Refuses when the folder already has an organization.\n"
+    "Also writes .gitignore (or adds to it) so that temporary files of\n"
+    "interrupted writes and rendered env files (.env, *.env) are never committed.\n"
     "Next: `orgsecrets member add YOU --role admin --recipient AGE1...`.\n";
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv) {
@@ -105,7 +159,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
   }
   spec_tree_free(t);
   t = NULL;
-  if (os_mkdir_p(ctx->dir, 0755, &err) < 0) {
+  if (os_mkdir_p(ctx->dir, 0755, &err) < 0 || write_gitignore(ctx->dir, &err) < 0) {
     status = cli_fail("init", &err);
     goto done;
   }
@@ -394,6 +448,16 @@ static int env_add(cli_ctx *ctx, int argc, char **argv) {
       goto done;
     }
   }
+  if (env_file != NULL && !spec_env_file_valid(env_file)) {
+    status = cli_failf("env add: invalid --env-file %s: must be a relative path below the "
+                       "controller's --env-file-dir, without \".\" or \"..\" parts", env_file);
+    goto done;
+  }
+  if (secret_name != NULL && !spec_dns_subdomain_valid(secret_name)) {
+    status = cli_failf("env add: invalid --secret-name %s: must be a Kubernetes object name "
+                       "(DNS-1123 subdomain)", secret_name);
+    goto done;
+  }
   if (cli_load_tree(&t, ctx) != 0)
     goto done;
   const spec_member *who = NULL;
@@ -492,6 +556,11 @@ static int app_add(cli_ctx *ctx, int argc, char **argv) {
       status = cli_failf("app add: invalid namespace %s", namespaces.v[i]);
       goto done;
     }
+  }
+  if (secret_name != NULL && !spec_dns_subdomain_valid(secret_name)) {
+    status = cli_failf("app add: invalid --secret-name %s: must be a Kubernetes object name "
+                       "(DNS-1123 subdomain)", secret_name);
+    goto done;
   }
   if (cli_load_tree(&t, ctx) != 0)
     goto done;

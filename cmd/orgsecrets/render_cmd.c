@@ -12,7 +12,8 @@
 #include "values.h"
 
 static const char usage[] =
-    "usage: orgsecrets render --env ENV [--app APP] [--format env|json|k8s] [-o FILE]\n"
+    "usage: orgsecrets render --env ENV [--app APP] [--format env|json|k8s]\n"
+    "                         [-o|--output-file FILE]\n"
     "\n"
     "Unseals the active secrets of ENV with -i and prints them (the only\n"
     "commands that print values are reveal, render and age decrypt):\n"
@@ -28,9 +29,11 @@ static const char usage[] =
     "        organization-level secrets, one Secret per namespace of ENV (name:\n"
     "        the environment's secretName or <org>-secrets); with --app only\n"
     "        APP's secrets, one per namespace of APP (<app>-secrets).\n"
-    "-o FILE writes atomically with mode 0600 instead of stdout. A secret that\n"
-    "cannot be unsealed is reported by name on stderr, the others are still\n"
-    "rendered, and the exit status is 1.\n";
+    "-o FILE writes to FILE instead of stdout: a new or regular file is replaced\n"
+    "atomically with mode 0600; a FIFO or character device (/dev/null, a\n"
+    "terminal) is written in place; a symlink is followed only to one of those;\n"
+    "- and /dev/stdout mean stdout. A secret that cannot be unsealed is reported\n"
+    "by name on stderr, the others are still rendered, and the exit status is 1.\n";
 
 static int render_env(os_buf *b, cli_values *vs) {
   for (size_t i = 0; i < vs->n; i++) {
@@ -217,9 +220,10 @@ int cmd_render(cli_ctx *ctx, int argc, char **argv) {
   const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
                           {"--app", NULL, CLI_VALUE, &app},
                           {"--format", "-f", CLI_VALUE, &format},
-                          {"--output", "-o", CLI_VALUE, &output}};
+                          {"--output", "-o", CLI_VALUE, &output},
+                          {"--output-file", NULL, CLI_VALUE, &output}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 4, 0, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 5, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (env == NULL)
@@ -259,7 +263,7 @@ int cmd_render(cli_ctx *ctx, int argc, char **argv) {
     goto done;
   }
   if (output != NULL) {
-    if (os_write_file_atomic(output, b.data, b.len, 0600, &err) < 0) {
+    if (cli_write_output(output, b.data, b.len, 0600, &err) < 0) {
       status = cli_fail("render", &err);
       goto done;
     }

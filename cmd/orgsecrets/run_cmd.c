@@ -1,5 +1,6 @@
 /* run: start a command with the secrets of an environment in its environment. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +8,15 @@
 
 #include "cli.h"
 #include "common/buf.h"
+#include "envfile/envfile.h"
 #include "inject/ref.h"
 #include "values.h"
 
 extern char **environ;
 
 static const char usage[] =
-    "usage: orgsecrets run --env ENV [--app APP] [--only NAME,...] -- CMD [ARG...]\n"
+    "usage: orgsecrets run --env ENV [--app APP] [--only NAME,...] [--allow-env NAME]...\n"
+    "                      -- CMD [ARG...]\n"
     "\n"
     "Unseals the active secrets of ENV (organization-level plus APP's; --only\n"
     "limits them) with -i and executes CMD with an environment made of the\n"
@@ -23,8 +26,12 @@ static const char usage[] =
     "DATABASE_URL='postgres://app:${DB_PASSWORD}@db/app'); other references\n"
     "are left as written. Values never appear in CMD's arguments. Disabled\n"
     "secrets are not injected. CMD replaces this process, so the exit status\n"
-    "is CMD's (127: not found, 126: not executable). If any secret cannot be\n"
-    "unsealed, nothing is run.\n";
+    "is CMD's (127: not found, 126: not executable). CMD is looked up in the\n"
+    "PATH this command was started with, never a secret's. A secret whose name\n"
+    "decides what runs or what code gets loaded (PATH, IFS, ENV, BASH_ENV, PS4,\n"
+    "HOME, LD_*, PYTHON*, PERL5*, NODE_OPTIONS, GIT_SSH_COMMAND, MAKEFILES, ...;\n"
+    "see docs/security.md) is refused unless named by --allow-env NAME. If any\n"
+    "secret cannot be unsealed or is refused, nothing is run.\n";
 
 typedef struct lookup_ctx {
   const cli_values *vs;
@@ -59,10 +66,45 @@ static int split_only(cli_list *out, char *spec) {
   if (out->v == NULL)
     return -1;
   out->n = 0;
-  char *save = NULL;
-  for (char *tok = strtok_r(spec, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
-    out->v[out->n++] = tok;
+  for (char *tok = spec; tok != NULL;) {
+    char *comma = strchr(tok, ',');
+    if (comma != NULL)
+      *comma = '\0';
+    if (tok[0] != '\0')
+      out->v[out->n++] = tok;
+    tok = comma != NULL ? comma + 1 : NULL;
+  }
   return 0;
+}
+
+static bool listed(const cli_list *l, const char *name) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* Replaces this process with prog, as execvp would: a file without a known
+ * executable format runs under /bin/sh. Returns only on failure (errno). */
+static void exec_program(const char *prog, char **argv, char **envp) {
+  execve(prog, argv, envp);
+  if (errno != ENOEXEC)
+    return;
+  size_t n = 0;
+  while (argv[n] != NULL)
+    n++;
+  char **sh = calloc(n + 2, sizeof(*sh));
+  if (sh == NULL)
+    return;
+  char sh0[] = "sh";
+  sh[0] = sh0;
+  sh[1] = (char *)(uintptr_t)prog;
+  for (size_t i = 1; i < n; i++)
+    sh[i + 1] = argv[i];
+  execve("/bin/sh", sh, envp);
+  int e = errno;
+  free(sh);
+  errno = e;
 }
 
 /* "NAME=value" for an environment, in a secret buffer; *out is freed by
@@ -81,15 +123,9 @@ static int env_line(char **out, const char *name, size_t name_len, const void *v
   return rc;
 }
 
-int cmd_run(cli_ctx *ctx, int argc, char **argv) {
-  const char *env = NULL, *app = NULL, *only_s = NULL;
-  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
-                          {"--app", NULL, CLI_VALUE, &app},
-                          {"--only", NULL, CLI_VALUE, &only_s}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 3, 0, usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
+static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, const char *env,
+                      const char *app, const char *only_s, const cli_list *allowed) {
+  const cli_args a = *ap;
   if (env == NULL)
     return cli_usage_error(usage, "run: --env is required");
   if (a.rest < 0 || a.rest >= argc)
@@ -102,7 +138,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv) {
   cli_values vs = {0};
   cli_list only = {0};
   char *only_copy = NULL;
-  char **newenv = NULL;
+  char **newenv = NULL, *prog = NULL;
   size_t n_new = 0;
   int status = CLI_FAIL;
   if (only_s != NULL) {
@@ -123,6 +159,23 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv) {
   if (vs.failed > 0) {
     status = cli_failf("run: %zu secret(s) could not be unsealed; not running %s", vs.failed,
                        argv[a.rest]);
+    goto done;
+  }
+  for (size_t i = 0; i < vs.n; i++) {
+    const char *name = vs.v[i].secret->name;
+    const char *why = envfile_name_hazard(name);
+    if (why != NULL && !listed(allowed, name)) {
+      status = cli_failf("run: %s/%s: refusing a secret named %s: that variable %s; rename the "
+                         "secret, or pass --allow-env %s", env, name, name, why, name);
+      goto done;
+    }
+  }
+  /* looked up with the caller's PATH, before any secret enters the environment */
+  prog = os_find_program(argv[a.rest], getenv("PATH"));
+  if (prog == NULL) {
+    int e = errno;
+    status = e == ENOENT ? 127 : 126;
+    cli_failf("run: cannot execute %s: %s", argv[a.rest], e == ENOENT ? "not found" : strerror(e));
     goto done;
   }
   for (size_t i = 0; i < vs.n; i++) {
@@ -182,11 +235,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv) {
   spec_tree_free(t);
   t = NULL;
   fflush(NULL);
-  char **old_environ = environ;
-  environ = newenv;
-  execvp(argv[a.rest], argv + a.rest);
+  exec_program(prog, argv + a.rest, newenv);
   int e = errno;
-  environ = old_environ;
   status = e == ENOENT ? 127 : 126;
   cli_failf("run: cannot execute %s: %s", argv[a.rest], strerror(e));
 done:
@@ -200,5 +250,24 @@ done:
   spec_tree_free(t);
   cli_list_free(&only);
   free(only_copy);
+  free(prog);
+  return status;
+}
+
+int cmd_run(cli_ctx *ctx, int argc, char **argv) {
+  const char *env = NULL, *app = NULL, *only_s = NULL;
+  cli_list allowed = {0};
+  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
+                          {"--app", NULL, CLI_VALUE, &app},
+                          {"--only", NULL, CLI_VALUE, &only_s},
+                          {"--allow-env", NULL, CLI_LIST, &allowed}};
+  cli_args a;
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 4, 0, usage);
+  if (prc != 0) {
+    cli_list_free(&allowed);
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+  }
+  int status = run_parsed(ctx, argc, argv, &a, env, app, only_s, &allowed);
+  cli_list_free(&allowed);
   return status;
 }

@@ -11,13 +11,14 @@
 #include "cli.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "envfile/envfile.h"
 #include "seal/seal.h"
 
 static const char usage[] =
     "usage: orgsecrets set NAME --env ENV [--app APP] [--description TEXT]\n"
     "                      [--visible-to-viewers | --hidden-from-viewers]\n"
     "                      [--disable | --enable] [--keep-value]\n"
-    "                      [--from-file F | --generate [--length N]]\n"
+    "                      [--from-file F | --generate [--length N]] [--allow-env NAME]\n"
     "\n"
     "Creates or updates the secret NAME (^[A-Z][A-Z0-9_]*$) of environment ENV\n"
     "and writes secrets/ENV/NAME.yaml (or the file it was loaded from). The\n"
@@ -32,7 +33,9 @@ static const char usage[] =
     "--from-file/--generate only change its state (stdin is not read); so does\n"
     "--keep-value with --description or the viewer flags. Needs an admin or a\n"
     "member (--as); the value is sealed to the environment's controllers, every\n"
-    "admin and member, and viewers with a key when --visible-to-viewers.\n";
+    "admin and member, and viewers with a key when --visible-to-viewers.\n"
+    "A new secret whose name decides what programs run or load (PATH, LD_*,\n"
+    "PYTHON*, ...; see docs/security.md) is refused unless --allow-env NAME.\n";
 
 #define GEN_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -115,6 +118,7 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
   const char *env = NULL, *app = NULL, *description = NULL, *from_file = NULL, *length_s = NULL;
   bool visible = false, hidden = false, disable = false, enable = false, gen = false,
        keep_value = false;
+  const char *allow_env = NULL;
   const cli_opt opts[] = {
       {"--env", "-e", CLI_VALUE, &env},
       {"--app", NULL, CLI_VALUE, &app},
@@ -127,6 +131,7 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
       {"--from-file", NULL, CLI_VALUE, &from_file},
       {"--generate", NULL, CLI_FLAG, &gen},
       {"--length", NULL, CLI_VALUE, &length_s},
+      {"--allow-env", NULL, CLI_VALUE, &allow_env},
   };
   cli_args a;
   int prc = cli_parse(ctx, &a, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), 1, usage);
@@ -179,6 +184,13 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
   if (cli_require_role(&who, ctx, t, (1u << SPEC_ROLE_ADMIN) | (1u << SPEC_ROLE_MEMBER), what) != 0)
     goto done;
   const spec_secret *existing = spec_tree_find_secret(t, env, name);
+  const char *hazard = envfile_name_hazard(name);
+  if (hazard != NULL && existing == NULL && (allow_env == NULL || strcmp(allow_env, name) != 0)) {
+    status = cli_failf("%s: refusing to create a secret named %s: that variable %s (`orgsecrets "
+                       "run` refuses it and lint reports it); choose another name, or pass "
+                       "--allow-env %s", what, name, hazard, name);
+    goto done;
+  }
   if (existing != NULL && app != NULL && !str_eq(existing->application, app)) {
     status = cli_failf("%s: the secret belongs to %s%s; delete it first to move it", what,
                        existing->application ? "application " : "the organization level",

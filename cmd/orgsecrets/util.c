@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "seal/seal.h"
+
+static void sweep_dir_of(const char *path, const char *legacy, bool once);
 
 static int match_global(cli_ctx *ctx, const char *name, const char *value) {
   if (strcmp(name, "--dir") == 0)
@@ -373,11 +376,38 @@ int cli_parse_long(long *out, const char *s, long min, long max) {
 }
 
 int cli_write_file(const spec_tree *t, const char *file, os_error *err) {
+  char *path = os_path_join(t->dir ? t->dir : ".", file);
+  if (path != NULL)
+    sweep_dir_of(path, ".yaml", true);
+  free(path);
   return spec_tree_write_file(t, file, err);
 }
 
+/* "NAME.yaml" does not fit a 255-byte file name for names of 251 to 253
+ * characters: those files are "<first 200>-<16 hex of SHA-256(NAME)>.yaml"
+ * (the loader reads any file name). */
+static char *secret_file_rel(const char *env, const char *name) {
+  size_t n = strlen(name);
+  if (n + sizeof(".yaml") - 1 <= NAME_MAX)
+    return spec_secret_default_path(env, name);
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  if (EVP_Digest(name, n, md, &md_len, EVP_sha256(), NULL) != 1)
+    return NULL;
+  char hex[17];
+  os_hex_encode(hex, md, 8);
+  os_buf b;
+  os_buf_init(&b, 4096, false);
+  char *out = NULL;
+  if (os_buf_printf(&b, "secrets/%s/%.200s-%s.yaml", env, name, hex) < 0 ||
+      os_buf_detach(&out, NULL, &b) < 0)
+    out = NULL;
+  os_buf_free(&b);
+  return out;
+}
+
 char *cli_new_secret_path(const spec_tree *t, const char *env, const char *name) {
-  char *rel = spec_secret_default_path(env, name);
+  char *rel = secret_file_rel(env, name);
   if (rel == NULL)
     return NULL;
   /* follow the loader's convention: paths joined with the folder, or relative to it */
@@ -395,6 +425,51 @@ int cli_secret_cmp(const void *a, const void *b) {
   const spec_secret *y = *(const spec_secret *const *)b;
   int c = strcmp(x->environment, y->environment);
   return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+/* Removes stale temporary files of killed writers in the directory of path,
+ * and those of older versions named after a file ending with legacy; with
+ * once, a directory already swept by this process is skipped. */
+static void sweep_dir_of(const char *path, const char *legacy, bool once) {
+  static char *swept[64];
+  static size_t n_swept;
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof(dir), ".");
+  else if ((size_t)(slash - path) < sizeof(dir))
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  else
+    return;
+  for (size_t i = 0; once && i < n_swept; i++)
+    if (strcmp(swept[i], dir) == 0)
+      return;
+  size_t n = 0;
+  const os_temps_opts o = {.remove = true, .legacy = legacy};
+  if (os_temps_sweep(dir, &o, &n, NULL) == 0 && n > 0)
+    cli_note("removed %zu stale temporary file(s) of an interrupted write in %s", n, dir);
+  if (once && n_swept < sizeof(swept) / sizeof(swept[0]) && (swept[n_swept] = os_strdup(dir)))
+    n_swept++;
+}
+
+int cli_output_open(os_output *o, const char *path, mode_t mode, os_error *err) {
+  int rc = os_output_open(o, path, mode, OS_OUTPUT_STDOUT, err);
+  if (rc == 0 && !o->in_place)
+    sweep_dir_of(path, o->name, false); /* older versions' leftovers of this very file */
+  return rc;
+}
+
+int cli_write_output(const char *path, const void *data, size_t len, mode_t mode, os_error *err) {
+  os_output o;
+  int rc = cli_output_open(&o, path, mode, err);
+  if (rc < 0)
+    return rc;
+  if (cli_write_all(o.fd, data, len) != 0) {
+    rc = os_error_set(err, OS_EIO, "write %s: %s", path, strerror(errno));
+    os_output_abort(&o);
+    return rc;
+  }
+  return os_output_commit(&o, err);
 }
 
 int cli_write_all(int fd, const void *p, size_t n) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -26,7 +27,24 @@ struct audit_log {
   char prev[AUDIT_HASH_HEX_LEN + 1];
   bool fsync_each;
   bool broken; /* a write failed half-way: the tail is unknown */
+  double head_interval;              /* seconds between head log lines while growing */
+  double head_logged_at;             /* monotonic time of the last one */
+  bool opened;                       /* the open succeeded: close logs the head */
 };
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Under a->mu: the anchor that audit_verify_file_anchored() checks against. */
+static void log_head(audit_log *a, const char *when) {
+  os_log_info("audit log %s %s: chain head seq %llu sha256 %s (check with: orgsecrets audit "
+              "verify %s --head %llu:%s)",
+              a->path, when, a->seq, a->prev, a->path, a->seq, a->prev);
+  a->head_logged_at = mono_now();
+}
 
 static const char *const reserved_keys[] = {"seq", "time", "event", "prev"};
 static const char *const value_keys[] = {"value",      "values",         "data",  "stringdata",
@@ -143,9 +161,13 @@ int audit_log_open(audit_log **out, const char *path, os_error *err) {
     rc = os_error_set(err, OS_ENOMEM, "audit log: out of memory");
     goto done;
   }
-  a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  a->head_interval = 60.0;
+  a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (a->fd < 0) {
-    rc = os_error_set(err, OS_EIO, "audit log %s: cannot open: %s", path, strerror(errno));
+    rc = errno == ELOOP ? os_error_set(err, OS_EINVAL,
+                                       "audit log %s: a symbolic link; refusing to follow it", path)
+                        : os_error_set(err, OS_EIO, "audit log %s: cannot open: %s", path,
+                                       strerror(errno));
     goto done;
   }
   if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
@@ -169,6 +191,8 @@ int audit_log_open(audit_log **out, const char *path, os_error *err) {
     if (rc < 0)
       goto done;
   }
+  log_head(a, "opened");
+  a->opened = true;
   *out = a;
   a = NULL;
 done:
@@ -179,6 +203,21 @@ done:
 void audit_log_set_fsync(audit_log *a, bool each_line) {
   pthread_mutex_lock(&a->mu);
   a->fsync_each = each_line;
+  pthread_mutex_unlock(&a->mu);
+}
+
+void audit_log_head(audit_log *a, unsigned long long *seq, char *head) {
+  pthread_mutex_lock(&a->mu);
+  if (seq != NULL)
+    *seq = a->seq;
+  if (head != NULL)
+    memcpy(head, a->prev, sizeof(a->prev));
+  pthread_mutex_unlock(&a->mu);
+}
+
+void audit_log_set_head_interval(audit_log *a, double seconds) {
+  pthread_mutex_lock(&a->mu);
+  a->head_interval = seconds > 0 ? seconds : 0;
   pthread_mutex_unlock(&a->mu);
 }
 
@@ -194,6 +233,8 @@ void audit_log_close(audit_log *a) {
     return;
   if (a->fd >= 0) {
     (void)fsync(a->fd);
+    if (a->opened && !a->broken)
+      log_head(a, "closed");
     close(a->fd); /* releases the flock */
   }
   free(a->path);
@@ -337,6 +378,8 @@ int audit_log_append(audit_log *a, const char *event, const json_t *fields, os_e
   }
   a->seq++;
   memcpy(a->prev, hash, sizeof(a->prev));
+  if (mono_now() - a->head_logged_at >= a->head_interval)
+    log_head(a, "growing");
 done:
   if (locked)
     pthread_mutex_unlock(&a->mu);
@@ -386,7 +429,43 @@ static unsigned long long next_seq(FILE *f, os_buf *b) {
   return seq;
 }
 
-int audit_verify_file_head(const char *path, size_t *n_lines, char *head, os_error *err) {
+/* A head recorded earlier: hash, and seq when known (0: any). */
+typedef struct anchor {
+  char hash[AUDIT_HASH_HEX_LEN + 1];
+  unsigned long long seq;
+  bool has_seq;
+} anchor;
+
+static int parse_anchor(anchor *an, const char *s, os_error *err) {
+  memset(an, 0, sizeof(*an));
+  const char *colon = strchr(s, ':');
+  const char *h = s;
+  if (colon != NULL) {
+    unsigned long long v = 0;
+    const char *p = s;
+    for (; p < colon && *p >= '0' && *p <= '9' && v < 1000000000000000000ULL; p++)
+      v = v * 10 + (unsigned long long)(*p - '0');
+    if (p != colon || p == s)
+      return os_error_set(err, OS_EINVAL, "audit: head \"%.80s\": want HASH or SEQ:HASH", s);
+    an->seq = v;
+    an->has_seq = true;
+    h = colon + 1;
+  }
+  if (strlen(h) != AUDIT_HASH_HEX_LEN)
+    return os_error_set(err, OS_EINVAL, "audit: head \"%.80s\": want 64 hex digits", s);
+  for (size_t i = 0; i < AUDIT_HASH_HEX_LEN; i++) {
+    char c = h[i];
+    if (c >= 'A' && c <= 'F')
+      c = (char)(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return os_error_set(err, OS_EINVAL, "audit: head \"%.80s\": want 64 hex digits", s);
+    an->hash[i] = c;
+  }
+  return 0;
+}
+
+static int verify(const char *path, size_t *n_lines, char *head, const anchor *an,
+                  size_t *anchor_line, os_error *err) {
   int rc = 0;
   FILE *f = NULL;
   json_t *o = NULL;
@@ -394,7 +473,9 @@ int audit_verify_file_head(const char *path, size_t *n_lines, char *head, os_err
   os_buf_init(&b, AUDIT_MAX_LINE, false);
   char prev_hash[AUDIT_HASH_HEX_LEN + 1] = ZERO_HASH;
   unsigned long long prev_seq = 0;
-  size_t line_no = 0;
+  size_t line_no = 0, found_line = 0;
+  /* the empty chain's head (seq 0, 64 zeros) is the start of every log */
+  bool found = an != NULL && strcmp(an->hash, ZERO_HASH) == 0 && (!an->has_seq || an->seq == 0);
   if (n_lines != NULL)
     *n_lines = 0;
 
@@ -480,11 +561,31 @@ int audit_verify_file_head(const char *path, size_t *n_lines, char *head, os_err
       goto done;
     }
     prev_seq = seq;
+    if (an != NULL && !found && strcmp(prev_hash, an->hash) == 0 &&
+        (!an->has_seq || an->seq == seq)) {
+      found = true;
+      found_line = line_no;
+    }
+  }
+  if (an != NULL && !found) {
+    if (an->has_seq && an->seq > prev_seq)
+      rc = os_error_set(err, OS_EINVAL,
+                        "%s: the recorded head (seq %llu) is past the end of the log (seq %llu): "
+                        "lines were cut off the end",
+                        path, an->seq, prev_seq);
+    else
+      rc = os_error_set(err, OS_EINVAL,
+                        "%s: the recorded head %s is not in the log: lines were cut off or "
+                        "rewritten after it was recorded (the log has %zu lines, head %s)",
+                        path, an->hash, line_no, prev_hash);
+    goto done;
   }
   if (n_lines != NULL)
     *n_lines = line_no;
   if (head != NULL)
     memcpy(head, prev_hash, sizeof(prev_hash));
+  if (anchor_line != NULL)
+    *anchor_line = found_line;
 done:
   json_decref(o);
   os_buf_free(&b);
@@ -493,6 +594,17 @@ done:
   return rc;
 }
 
+int audit_verify_file_head(const char *path, size_t *n_lines, char *head, os_error *err) {
+  return verify(path, n_lines, head, NULL, NULL, err);
+}
+
+int audit_verify_file_anchored(const char *path, const char *anchor_s, size_t *n_lines, char *head,
+                               size_t *anchor_line, os_error *err) {
+  anchor an;
+  int rc = parse_anchor(&an, anchor_s, err);
+  return rc < 0 ? rc : verify(path, n_lines, head, &an, anchor_line, err);
+}
+
 int audit_verify_file(const char *path, size_t *n_lines, os_error *err) {
-  return audit_verify_file_head(path, n_lines, NULL, err);
+  return verify(path, n_lines, NULL, NULL, NULL, err);
 }

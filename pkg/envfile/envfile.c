@@ -47,6 +47,101 @@ int envfile_append(os_buf *b, const char *name, const uint8_t *v, size_t len, os
   return 0;
 }
 
+#define WHY_PATH "decides which program runs"
+#define WHY_SHELL "changes what a shell runs"
+#define WHY_LOADER "decides which libraries the dynamic loader loads"
+#define WHY_INTERP "makes an interpreter load code from elsewhere"
+#define WHY_CONFIG "decides which configuration files (and their hooks) programs read"
+#define WHY_TOOL "names a command that programs run"
+
+static const struct {
+  const char *name;
+  bool prefix; /* name is a prefix: LD_ covers LD_PRELOAD, LD_LIBRARY_PATH, ... */
+  const char *why;
+} hazards[] = {
+    {"PATH", false, WHY_PATH},
+    {"IFS", false, WHY_SHELL},
+    {"ENV", false, WHY_SHELL},
+    {"BASH_ENV", false, WHY_SHELL},
+    {"BASH_FUNC_", true, WHY_SHELL},
+    {"PS4", false, WHY_SHELL},
+    {"SHELLOPTS", false, WHY_SHELL},
+    {"BASHOPTS", false, WHY_SHELL},
+    {"PROMPT_COMMAND", false, WHY_SHELL},
+    {"CDPATH", false, WHY_SHELL},
+    {"GLOBIGNORE", false, WHY_SHELL},
+    {"ZDOTDIR", false, WHY_SHELL},
+    {"SHELL", false, WHY_TOOL},
+    {"HOME", false, WHY_CONFIG},
+    {"XDG_CONFIG_HOME", false, WHY_CONFIG},
+    {"LD_", true, WHY_LOADER},
+    {"DYLD_", true, WHY_LOADER},
+    {"GCONV_PATH", false, WHY_LOADER},
+    {"GLIBC_TUNABLES", false, WHY_LOADER},
+    {"LOCPATH", false, WHY_LOADER},
+    {"OPENSSL_CONF", false, WHY_LOADER},
+    {"OPENSSL_ENGINES", false, WHY_LOADER},
+    {"OPENSSL_MODULES", false, WHY_LOADER},
+    {"PYTHON", true, WHY_INTERP},
+    {"PERL5", true, WHY_INTERP},
+    {"PERLLIB", false, WHY_INTERP},
+    {"RUBYOPT", false, WHY_INTERP},
+    {"RUBYLIB", false, WHY_INTERP},
+    {"NODE_OPTIONS", false, WHY_INTERP},
+    {"NODE_PATH", false, WHY_INTERP},
+    {"NPM_CONFIG_", true, WHY_INTERP},
+    {"JAVA_TOOL_OPTIONS", false, WHY_INTERP},
+    {"JDK_JAVA_OPTIONS", false, WHY_INTERP},
+    {"CLASSPATH", false, WHY_INTERP},
+    {"DOTNET_STARTUP_HOOKS", false, WHY_INTERP},
+    {"CORECLR_", true, WHY_INTERP},
+    {"COR_PROFILER", true, WHY_INTERP},
+    {"LUA_INIT", true, WHY_INTERP},
+    {"LUA_PATH", true, WHY_INTERP},
+    {"LUA_CPATH", true, WHY_INTERP},
+    {"PHPRC", false, WHY_INTERP},
+    {"PHP_INI_SCAN_DIR", false, WHY_INTERP},
+    {"TCLLIBPATH", false, WHY_INTERP},
+    {"MAKEFILES", false, WHY_INTERP},
+    {"MAKEFLAGS", false, WHY_INTERP},
+    {"GNUMAKEFLAGS", false, WHY_INTERP},
+    {"CC", false, WHY_TOOL},
+    {"CXX", false, WHY_TOOL},
+    {"CPP", false, WHY_TOOL},
+    {"LD", false, WHY_TOOL},
+    {"GIT_CONFIG", true, WHY_CONFIG},
+    {"GIT_DIR", false, WHY_CONFIG},
+    {"GIT_WORK_TREE", false, WHY_CONFIG},
+    {"GIT_TEMPLATE_DIR", false, WHY_CONFIG},
+    {"GIT_EXEC_PATH", false, WHY_PATH},
+    {"GIT_SSH", false, WHY_TOOL},
+    {"GIT_SSH_COMMAND", false, WHY_TOOL},
+    {"GIT_ASKPASS", false, WHY_TOOL},
+    {"GIT_EDITOR", false, WHY_TOOL},
+    {"GIT_PAGER", false, WHY_TOOL},
+    {"GIT_EXTERNAL_DIFF", false, WHY_TOOL},
+    {"GIT_PROXY_COMMAND", false, WHY_TOOL},
+    {"EDITOR", false, WHY_TOOL},
+    {"VISUAL", false, WHY_TOOL},
+    {"PAGER", false, WHY_TOOL},
+    {"MANPAGER", false, WHY_TOOL},
+    {"BROWSER", false, WHY_TOOL},
+    {"SSH_ASKPASS", false, WHY_TOOL},
+    {"SUDO_ASKPASS", false, WHY_TOOL},
+    {"LESSOPEN", false, WHY_TOOL},
+    {"LESSCLOSE", false, WHY_TOOL},
+};
+
+const char *envfile_name_hazard(const char *name) {
+  for (size_t i = 0; i < sizeof(hazards) / sizeof(hazards[0]); i++) {
+    size_t n = strlen(hazards[i].name);
+    if (hazards[i].prefix ? strncmp(name, hazards[i].name, n) == 0
+                          : strcmp(name, hazards[i].name) == 0)
+      return hazards[i].why;
+  }
+  return NULL;
+}
+
 void envfile_entries_free(envfile_entry *v, size_t n) {
   if (v == NULL)
     return;

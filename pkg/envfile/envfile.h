@@ -27,6 +27,16 @@ typedef struct envfile_entry {
 int envfile_append(os_buf *out, const char *name, const uint8_t *value, size_t len,
                    os_error *err);
 
+/* Names that must not come from a secret because they decide which program
+ * runs or what code a shell, the dynamic loader, an interpreter or a common
+ * tool loads: PATH, IFS, ENV, BASH_ENV, PS4, HOME, LD_*, PYTHON*, PERL5*,
+ * NODE_OPTIONS, GIT_SSH_COMMAND, MAKEFILES, ... (the full list is in
+ * envfile.c and docs/security.md). `orgsecrets run` refuses such a secret
+ * unless allowed by name, `set` refuses to create one and `lint` reports it
+ * as an error. Returns why the name is dangerous ("decides which program
+ * runs"), or NULL. */
+const char *envfile_name_hazard(const char *name);
+
 /* Parses what envfile_append wrote. Caller frees with envfile_entries_free(). */
 int envfile_parse(envfile_entry **out, size_t *out_n, const char *data, size_t len,
                   os_error *err);

@@ -358,7 +358,7 @@ static int refresh_token_file(kube_client *c, bool force, os_error *err) {
   while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ' ||
                      tok[len - 1] == '\t'))
     tok[--len] = '\0';
-  if (len == 0 || strpbrk(tok, "\r\n") != NULL) {
+  if (len == 0 || !kube_token_valid(tok)) {
     os_free_secret(tok, len);
     return os_error_set(err, OS_EAUTH, "token file %s: empty or not a single line", path);
   }

@@ -388,13 +388,75 @@ static int parse_bool(bool *out, doc *D, yaml_node_t *m, const char *where, cons
   return 0;
 }
 
+bool kube_token_valid(const char *token) {
+  if (token == NULL || token[0] == '\0')
+    return false;
+  for (const unsigned char *p = (const unsigned char *)token; *p != '\0'; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return false;
+  return true;
+}
+
+static bool plain_http_allowed(void) {
+  const char *v = getenv(KUBE_PLAIN_HTTP_FOR_TESTS_ENV);
+  return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* scheme://host[:port][/path]: a host, a numeric port, no credentials and no
+ * control characters or spaces (the URL goes into requests as it is). */
+static int check_server(const char *server, const char *src, const char *where, os_error *err) {
+  bool http = strncmp(server, "http://", 7) == 0;
+  if (!http && strncmp(server, "https://", 8) != 0)
+    return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: want an https:// URL", src,
+                        where);
+  if (http && !plain_http_allowed())
+    return os_error_set(err, OS_EINVAL,
+                        "kubeconfig %s: %s.server: plain http:// would send the bearer token and "
+                        "Secret data unencrypted; use https://",
+                        src, where);
+  for (const unsigned char *p = (const unsigned char *)server; *p != '\0'; p++)
+    if (*p <= 0x20 || *p == 0x7f)
+      return os_error_set(err, OS_EINVAL,
+                          "kubeconfig %s: %s.server: contains a space or control character", src,
+                          where);
+  const char *host = server + (http ? 7 : 8);
+  size_t alen = strcspn(host, "/?#");
+  if (memchr(host, '@', alen) != NULL)
+    return os_error_set(err, OS_EINVAL,
+                        "kubeconfig %s: %s.server: credentials in the URL are not supported", src,
+                        where);
+  const char *end = host + alen, *port = NULL;
+  if (host[0] == '[') {
+    const char *close = memchr(host, ']', alen);
+    if (close == NULL || close == host + 1 || (close + 1 < end && close[1] != ':'))
+      return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: malformed IPv6 host", src,
+                          where);
+    port = close + 1 < end ? close + 2 : NULL;
+  } else {
+    const char *colon = memchr(host, ':', alen);
+    if (colon == host || alen == 0)
+      return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: the URL has no host", src,
+                          where);
+    port = colon != NULL ? colon + 1 : NULL;
+  }
+  if (port != NULL) {
+    long pn = 0;
+    const char *q = port;
+    while (q < end && *q >= '0' && *q <= '9' && pn <= 65535)
+      pn = pn * 10 + (*q++ - '0');
+    if (q == port || q != end || pn < 1 || pn > 65535)
+      return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: invalid port", src, where);
+  }
+  return 0;
+}
+
 static int parse_server(char **out, const char *server, const char *src, const char *where,
                         os_error *err) {
   if (server == NULL || server[0] == '\0')
     return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: missing", src, where);
-  if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
-    return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.server: want an https:// URL", src,
-                        where);
+  int rc = check_server(server, src, where, err);
+  if (rc < 0)
+    return rc;
   char *s = os_strdup(server);
   if (s == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -487,6 +549,14 @@ int kube_config_load(kube_config **out, const char *path, const char *context, o
                    "certificate-authority", false, err);
   if (rc < 0)
     goto done;
+  if (c->insecure && c->ca_pem != NULL) {
+    /* as kubectl: which one was meant is unknown, so neither is guessed */
+    rc = os_error_set(err, OS_EINVAL,
+                      "kubeconfig %s: %s: insecure-skip-tls-verify cannot be combined with "
+                      "certificate-authority(-data); remove one of them",
+                      path, where);
+    goto done;
+  }
   if (uname != NULL && uname[0] != '\0') {
     rc = find_named(&user, &D, root, "users", "user", uname, err);
     if (rc < 0)
@@ -508,6 +578,13 @@ int kube_config_load(kube_config **out, const char *path, const char *context, o
       rc = os_error_set(err, OS_EINVAL, "kubeconfig %s: %s: %s without %s", path, where,
                         c->cert_pem ? "client-certificate" : "client-key",
                         c->cert_pem ? "client-key" : "client-certificate");
+      goto done;
+    }
+    if (token != NULL && token[0] != '\0' && !kube_token_valid(token)) {
+      rc = os_error_set(err, OS_EINVAL,
+                        "kubeconfig %s: %s.token: contains a control character (CR, LF, ...) "
+                        "and cannot go into an HTTP header",
+                        path, where);
       goto done;
     }
     if (token != NULL && token[0] != '\0' && (c->token = os_strdup(token)) == NULL) {

@@ -72,6 +72,12 @@ int kube_exec_parse(kube_exec_result *out, const char *text, size_t len, const c
                       "exec credential: status has neither token nor clientCertificateData");
     goto done;
   }
+  if (token != NULL && token[0] != '\0' && !kube_token_valid(token)) {
+    rc = os_error_set(err, OS_EINVAL,
+                      "exec credential: status.token contains a control character (CR, LF, ...) "
+                      "and cannot go into an HTTP header");
+    goto done;
+  }
   if (exp != NULL && kube_parse_time(&out->expiry, exp) < 0) {
     rc = os_error_set(err, OS_EINVAL, "exec credential: status.expirationTimestamp is not RFC 3339");
     goto done;
@@ -106,32 +112,6 @@ done:
     json_decref(doc);
   }
   return rc;
-}
-
-/* Finds name in $PATH; caller frees. */
-static char *search_path(const char *name) {
-  if (strchr(name, '/') != NULL)
-    return os_strdup(name);
-  const char *path = getenv("PATH");
-  if (path == NULL)
-    path = "/usr/local/bin:/usr/bin:/bin";
-  while (*path != '\0') {
-    const char *colon = strchr(path, ':');
-    size_t n = colon ? (size_t)(colon - path) : strlen(path);
-    char dir[4096];
-    if (n > 0 && n < sizeof(dir)) {
-      memcpy(dir, path, n);
-      dir[n] = '\0';
-      char *full = os_path_join(dir, name);
-      if (full != NULL && access(full, X_OK) == 0)
-        return full;
-      free(full);
-    }
-    path += n;
-    if (*path == ':')
-      path++;
-  }
-  return NULL;
 }
 
 /* environ + the plugin's variables + KUBERNETES_EXEC_INFO; the array is
@@ -187,7 +167,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
   char *info = NULL;
   os_buf b;
   os_buf_init(&b, EXEC_OUTPUT_MAX, true);
-  char *prog = search_path(ec->command);
+  char *prog = os_find_program(ec->command, getenv("PATH"));
   char **envp = build_env(ec, &info);
   if (prog == NULL) {
     rc = os_error_set(err, OS_EAUTH, "exec credential plugin %s: not found", ec->command);

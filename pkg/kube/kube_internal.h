@@ -36,8 +36,16 @@ typedef struct kube_config {
   kube_exec_config *exec;
 } kube_config;
 
-/* Loads context (NULL: current-context) from the kubeconfig at path.
- * Errors name the file and the field. Caller frees with kube_config_free(). */
+/* Test-only opt-in: with this variable set to 1, a kubeconfig may name a
+ * plain http:// server (refused otherwise: the bearer token and Secret data
+ * would travel unencrypted). Never set it outside tests. */
+#define KUBE_PLAIN_HTTP_FOR_TESTS_ENV "ORGSECRETS_TEST_ONLY_ALLOW_PLAIN_HTTP"
+
+/* Loads context (NULL: current-context) from the kubeconfig at path: the
+ * server must be https:// with a host (see KUBE_PLAIN_HTTP_FOR_TESTS_ENV),
+ * insecure-skip-tls-verify excludes CA data, a token holds no control
+ * character. Errors name the file and the field. Caller frees with
+ * kube_config_free(). */
 int kube_config_load(kube_config **out, const char *path, const char *context, os_error *err);
 
 /* In-cluster configuration from KUBERNETES_SERVICE_HOST/PORT and the
@@ -46,6 +54,10 @@ int kube_config_load(kube_config **out, const char *path, const char *context, o
 int kube_config_in_cluster(kube_config **out, os_error *err);
 
 void kube_config_free(kube_config *c);
+
+/* True when token can be a bearer token: non-empty, no control character
+ * (CR and LF would split the Authorization header). */
+bool kube_token_valid(const char *token);
 
 /* Strict-ish base64 (standard alphabet, padding optional, whitespace
  * ignored). *out is NUL-terminated; caller frees (os_free_secret). */

@@ -74,6 +74,9 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     os_buf_free(&text);
     return err->code;
   }
+  /* temporary files a killed writer left (the folder is the controller's) */
+  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""},
+                       NULL, NULL);
   for (size_t i = 0; i < p->n_targets; i++) {
     const plan_target *t = &p->targets[i];
     os_error ferr = OS_ERROR_INIT;
@@ -89,7 +92,7 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
                         "env file %s: must be a relative path below --env-file-dir without ..",
                         t->env_file);
     if (rc == 0 && (t->n_kept > 0 || t->keep_unknown)) {
-      int r = os_read_file(&data, &len, path, 64u * 1024 * 1024, &ferr);
+      int r = os_read_file_below(&data, &len, dir, t->env_file, 64u * 1024 * 1024, &ferr);
       if (r == 0)
         rc = envfile_parse(&old, &n_old, data, len, &ferr);
       else if (r != OS_ENOTFOUND)
@@ -103,18 +106,9 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     if (rc == 0)
       rc = plan_envfile_render(&text, merged, n_merged, &ferr);
     bool changed = false;
-    if (rc == 0) {
-      char *parent = os_strdup(path);
-      char *slash = parent ? strrchr(parent, '/') : NULL;
-      if (slash != NULL) {
-        *slash = '\0';
-        rc = os_mkdir_p(parent, 0700, &ferr);
-      }
-      free(parent);
-    }
     if (rc == 0)
-      rc = os_write_file_if_changed(path, text.data ? text.data : "", text.len, 0600, &changed,
-                                    &ferr);
+      rc = os_write_file_below(dir, t->env_file, text.data ? text.data : "", text.len, 0600,
+                               &changed, &ferr);
     if (rc < 0) {
       res->failed++;
       if (first_rc == 0) {

@@ -174,6 +174,13 @@ int spec_secret_validate_local(const spec_secret *s, spec_problem_fn report, voi
 int spec_validate_refs(const spec_org *o, const spec_secret_ref *const *refs, size_t n,
                        spec_problem_fn report, void *ctx, os_error *err);
 
+/* The loader's checks of an Organization document, on o as it would be
+ * written: o is emitted canonically and decoded again, so that a CLI never
+ * writes an organization.yaml that cannot load. 0 when it would load; else
+ * the decoder's error, "FILE:LINE: msg" with FILE o->pos.file (default
+ * organization.yaml) and LINE a line of the emitted document. */
+int spec_org_check(const spec_org *o, os_error *err);
+
 void spec_tree_free(spec_tree *t);
 
 /* Canonical YAML: stable key order, stable quoting, LF line endings.

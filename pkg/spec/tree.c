@@ -97,6 +97,22 @@ int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len
   return rc;
 }
 
+int spec_org_check(const spec_org *o, os_error *err) {
+  char *text = NULL;
+  size_t len = 0;
+  int rc = spec_org_emit(&text, &len, o, err);
+  if (rc < 0)
+    return rc;
+  spec_tree *t = spec_tree_new(".");
+  if (t == NULL)
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  else
+    rc = spec_tree_parse(t, o->pos.file ? o->pos.file : "organization.yaml", text, len, err);
+  spec_tree_free(t);
+  free(text);
+  return rc;
+}
+
 int spec_tree_parse_arena(spec_tree *t, arena *a, const char *file, const char *data, size_t len,
                           bool fast, os_error *err) {
   dctx d = {.file = file, .err = err};

@@ -361,6 +361,169 @@ static void test_concurrent_appends(void **state) {
   assert_int_equal(n, N_THREADS * N_PER);
 }
 
+/* The file alone cannot show that whole lines were cut off its end; a head
+ * recorded outside it can. */
+static void test_tail_cut_needs_the_recorded_head(void **state) {
+  (void)state;
+  char path[128], forged[128];
+  path_of(path, sizeof(path), "anchored.log");
+  os_error err = OS_ERROR_INIT;
+  audit_log *a = NULL;
+  assert_int_equal(audit_log_open(&a, path, &err), 0);
+  for (int i = 1; i <= 5; i++)
+    append(a, "unseal", "DB_PASSWORD");
+  unsigned long long seq = 0;
+  char h5[AUDIT_HASH_HEX_LEN + 1], anchor[AUDIT_HASH_HEX_LEN + 32];
+  audit_log_head(a, &seq, h5);
+  assert_int_equal(seq, 5);
+  audit_log_close(a);
+  snprintf(anchor, sizeof(anchor), "%llu:%s", seq, h5);
+  size_t n = 0, at = 0;
+  char head[AUDIT_HASH_HEX_LEN + 1];
+  assert_int_equal(audit_verify_file_anchored(path, anchor, &n, head, &at, &err), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(at, 5);
+  assert_string_equal(head, h5);
+  assert_int_equal(audit_verify_file_anchored(path, h5, &n, head, &at, &err), 0);
+  /* the log grows: the old head is still in it */
+  assert_int_equal(audit_log_open(&a, path, &err), 0);
+  append(a, "write", "DB_PASSWORD");
+  append(a, "write", "API_KEY");
+  audit_log_close(a);
+  assert_int_equal(audit_verify_file_anchored(path, anchor, &n, head, &at, &err), 0);
+  assert_int_equal(n, 7);
+  assert_int_equal(at, 5);
+  /* cut at a line boundary: the chain alone is fine, the recorded head is gone */
+  char *lines[16];
+  size_t nl = load_lines(lines, 16, path);
+  assert_int_equal(nl, 7);
+  store_lines(path, lines, 4);
+  assert_int_equal(audit_verify_file(path, &n, &err), 0);
+  assert_int_equal(n, 4);
+  assert_int_equal(audit_verify_file_anchored(path, anchor, &n, head, &at, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "past the end of the log"));
+  assert_int_equal(audit_verify_file_anchored(path, h5, &n, head, &at, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "is not in the log"));
+  /* emptied */
+  store_lines(path, lines, 0);
+  assert_int_equal(audit_verify_file(path, &n, &err), 0);
+  assert_int_equal(audit_verify_file_anchored(path, anchor, &n, head, &at, &err), OS_EINVAL);
+  /* the tail rewritten with a fresh chain from line 3 on */
+  path_of(forged, sizeof(forged), "forged.log");
+  store_lines(forged, lines, 3);
+  assert_int_equal(audit_log_open(&a, forged, &err), 0);
+  for (int i = 4; i <= 7; i++)
+    append(a, "unseal", "OTHER");
+  audit_log_close(a);
+  assert_int_equal(audit_verify_file(forged, &n, &err), 0);
+  assert_int_equal(n, 7);
+  assert_int_equal(audit_verify_file_anchored(forged, anchor, &n, head, &at, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "cut off or rewritten"));
+  /* the head of line 3, recorded before the forgery, is still there */
+  store_lines(path, lines, 7);
+  char h3[AUDIT_HASH_HEX_LEN + 1];
+  assert_int_equal(audit_verify_file_head(forged, &n, head, &err), 0);
+  {
+    char tmp3[128];
+    path_of(tmp3, sizeof(tmp3), "three.log");
+    store_lines(tmp3, lines, 3);
+    assert_int_equal(audit_verify_file_head(tmp3, &n, h3, &err), 0);
+  }
+  snprintf(anchor, sizeof(anchor), "3:%s", h3);
+  assert_int_equal(audit_verify_file_anchored(forged, anchor, &n, head, &at, &err), 0);
+  assert_int_equal(at, 3);
+  /* the start of every chain, and malformed heads */
+  assert_int_equal(audit_verify_file_anchored(
+                       path, "0:0000000000000000000000000000000000000000000000000000000000000000",
+                       &n, head, &at, &err),
+                   0);
+  assert_int_equal(audit_verify_file_anchored(path, "xyz", &n, head, &at, &err), OS_EINVAL);
+  assert_int_equal(audit_verify_file_anchored(path, "5:abc", &n, head, &at, &err), OS_EINVAL);
+  snprintf(anchor, sizeof(anchor), ":%s", h5);
+  assert_int_equal(audit_verify_file_anchored(path, anchor, &n, head, &at, &err), OS_EINVAL);
+  free_lines(lines, nl);
+}
+
+/* Runs fn with stderr going to a file; returns what was written. */
+static char *stderr_of(void (*fn)(const char *), const char *arg) {
+  char cap[128];
+  path_of(cap, sizeof(cap), "stderr.txt");
+  fflush(stderr);
+  int saved = dup(2);
+  FILE *f = fopen(cap, "w");
+  assert_non_null(f);
+  dup2(fileno(f), 2);
+  fn(arg);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  fclose(f);
+  char *data = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(os_read_file(&data, &len, cap, 1 << 20, &err), 0);
+  return data;
+}
+
+static char logged_anchor[AUDIT_HASH_HEX_LEN + 32];
+
+static void open_append_close(const char *path) {
+  os_error err = OS_ERROR_INIT;
+  audit_log *a = NULL;
+  assert_int_equal(audit_log_open(&a, path, &err), 0);
+  audit_log_set_head_interval(a, 0);
+  append(a, "unseal", "DB_PASSWORD");
+  unsigned long long seq = 0;
+  char h[AUDIT_HASH_HEX_LEN + 1];
+  audit_log_head(a, &seq, h);
+  snprintf(logged_anchor, sizeof(logged_anchor), "%llu:%s", seq, h);
+  audit_log_close(a);
+}
+
+static void test_head_is_logged(void **state) {
+  (void)state;
+  char path[128];
+  path_of(path, sizeof(path), "logged.log");
+  char *out = stderr_of(open_append_close, path);
+  assert_non_null(strstr(out, "opened: chain head seq 0 sha256 "
+                              "0000000000000000000000000000000000000000000000000000000000000000"));
+  char want[256];
+  snprintf(want, sizeof(want), "growing: chain head seq %s", "1 sha256 ");
+  assert_non_null(strstr(out, want));
+  snprintf(want, sizeof(want), "closed: chain head seq 1 sha256 %s", logged_anchor + 2);
+  assert_non_null(strstr(out, want));
+  snprintf(want, sizeof(want), "--head %s", logged_anchor);
+  assert_non_null(strstr(out, want));
+  assert_null(strstr(out, "DB_PASSWORD"));
+  free(out);
+  os_error err = OS_ERROR_INIT;
+  size_t n = 0, at = 0;
+  assert_int_equal(audit_verify_file_anchored(path, logged_anchor, &n, NULL, &at, &err), 0);
+  assert_int_equal(at, 1);
+}
+
+static void test_symlink_refused(void **state) {
+  (void)state;
+  char real[128], link[128], dangling[128], nowhere[128];
+  path_of(real, sizeof(real), "real.log");
+  path_of(link, sizeof(link), "link.log");
+  path_of(dangling, sizeof(dangling), "dangling.log");
+  path_of(nowhere, sizeof(nowhere), "nowhere.log");
+  make_log(real, 2);
+  assert_int_equal(symlink(real, link), 0);
+  assert_int_equal(symlink(nowhere, dangling), 0);
+  os_error err = OS_ERROR_INIT;
+  audit_log *a = NULL;
+  assert_int_equal(audit_log_open(&a, link, &err), OS_EINVAL);
+  assert_null(a);
+  assert_non_null(strstr(err.msg, "symbolic link"));
+  assert_int_equal(audit_log_open(&a, dangling, &err), OS_EINVAL);
+  assert_int_equal(access(nowhere, F_OK), -1);
+  size_t n = 0;
+  assert_int_equal(audit_verify_file(real, &n, &err), 0);
+  assert_int_equal(n, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format_and_chain_across_reopen),
@@ -372,6 +535,9 @@ int main(void) {
       cmocka_unit_test(test_second_writer_refused),
       cmocka_unit_test(test_longest_line_resumes),
       cmocka_unit_test(test_concurrent_appends),
+      cmocka_unit_test(test_tail_cut_needs_the_recorded_head),
+      cmocka_unit_test(test_head_is_logged),
+      cmocka_unit_test(test_symlink_refused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

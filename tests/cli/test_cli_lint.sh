@@ -30,7 +30,7 @@ os member add carol@example.com --role member --recipient "$(pubkey keys/carol)"
 os lint
 expect_rc 0 "out-of-date recipients are a warning"
 check "rekey warning" grep -qE 'warning: .*out-of-date recipient.*rekey' <<<"$OUT"
-os rekey
+os rekey --yes
 os lint
 check "no rekey warning after rekey" test -z "$(grep rekey <<<"$OUT")"
 

@@ -94,6 +94,23 @@ PY
 os audit verify "$TMP/audit.log"
 expect_rc 0 "intact audit log verifies"
 expect_out "ok: 3 lines" "audit verify counts lines"
+HEAD3=$(sed -n 's/^head: //p' <<<"$OUT")
+check "audit verify prints the head as SEQ:HASH" grep -qE '^3:[0-9a-f]{64}$' <<<"$HEAD3"
+os audit verify "$TMP/audit.log" --head "$HEAD3"
+expect_rc 0 "the log contains its recorded head"
+expect_out "recorded head: line 3 (0 line(s) added since)" "--head says where the head is"
+# cutting the last line leaves a valid chain; only the recorded head shows it
+head -n 2 "$TMP/audit.log" >"$TMP/audit-cut.log"
+os audit verify "$TMP/audit-cut.log"
+expect_rc 0 "a log cut at a line boundary still chains"
+os audit verify "$TMP/audit-cut.log" --head "$HEAD3"
+expect_rc 1 "a log cut after its recorded head fails --head"
+expect_err "past the end of the log" "--head says lines were cut off"
+os audit verify "$TMP/audit-cut.log" --head "${HEAD3#3:}"
+expect_rc 1 "a bare hash works as --head too"
+expect_err "is not in the log" "--head without seq says so"
+os audit verify "$TMP/audit.log" --head nonsense
+expect_rc 1 "a malformed --head is refused"
 sed -i '2s/DB_PASSWORD/API_KEY/' "$TMP/audit.log"
 os audit verify "$TMP/audit.log"
 expect_rc 1 "edited audit log fails"

@@ -57,7 +57,7 @@ secret_out "$TMP/o" reveal PROD_DATABASE_PASSWORD --env prod -i keys/carol
 expect_rc 1 "new member cannot read before rekey"
 os lint
 check "lint warns about out-of-date recipients" grep -q "rekey" <<<"$OUT"
-os rekey
+os rekey --yes
 expect_rc 0 "rekey after adding a member"
 check "no rotate line when nobody lost access" test -z "$(grep '^rotate:' <<<"$OUT")"
 secret_out "$TMP/o" reveal PROD_DATABASE_PASSWORD --env prod -i keys/carol
@@ -94,6 +94,6 @@ expect_rc 1 "last admin cannot be removed"
 
 # rekey with an identity that cannot open: reported, exit 1
 os member add dave@example.com --role member --recipient "$(pubkey keys/bob)"
-os rekey -i keys/vic
+os rekey --yes -i keys/vic
 expect_rc 1 "rekey with a viewer key fails"
 expect_err "not a recipient" "rekey names what it could not open"

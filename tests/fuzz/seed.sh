@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Seeds fuzz corpora from the age test vectors: OUTDIR/{armor,header,decrypt}.
+# Seeds fuzz corpora, one folder per target: OUTDIR/{armor,header,decrypt}
+# from the age test vectors, OUTDIR/spec_parse from examples/, OUTDIR/
+# inject_review from the webhook's golden requests, OUTDIR/kube_responses
+# from seed_kube.py.
 set -euo pipefail
 out=${1:?usage: seed.sh OUTDIR}
-vec=$(cd "$(dirname "$0")/../age/testdata" && pwd)
-mkdir -p "$out/armor" "$out/header" "$out/decrypt"
+here=$(cd "$(dirname "$0")" && pwd)
+vec=$here/../age/testdata
+mkdir -p "$out/armor" "$out/header" "$out/decrypt" "$out/spec_parse" "$out/inject_review"
 python3 - "$vec" "$out" <<'PY'
 import os, sys, zlib
 vec, out = sys.argv[1], sys.argv[2]
@@ -19,3 +23,8 @@ for name in sorted(os.listdir(vec)):
         data = body if k != "header" else body[:4096]
         open(os.path.join(out, k, name), "wb").write(data[:1 << 20])
 PY
+find "$here/../../examples" -name '*.yaml' | while read -r f; do
+  cp "$f" "$out/spec_parse/$(echo "${f#"$here/../../examples/"}" | tr / _)"
+done
+cp "$here"/../inject/golden/*.request.json "$out/inject_review/"
+python3 "$here/seed_kube.py" "$out/kube_responses"

@@ -415,6 +415,87 @@ static void test_base64_and_time(void **state) {
   assert_int_equal(kube_parse_time(&t, "2024-01-02T03:04:05Zjunk"), OS_EINVAL);
 }
 
+/* What could expose the token or trust the wrong server is refused, naming
+ * the file and field, never echoing the token. */
+static void test_refused_servers_and_tokens(void **state) {
+  (void)state;
+  unsetenv(KUBE_PLAIN_HTTP_FOR_TESTS_ENV);
+  static const struct {
+    const char *server, *why;
+  } servers[] = {
+      {"http://10.0.0.1:6443", "plain http://"},
+      {"\"https://\"", "the URL has no host"},
+      {"https:///api", "the URL has no host"},
+      {"https://:6443", "the URL has no host"},
+      {"https://h:99999", "invalid port"},
+      {"\"https://h:\"", "invalid port"},
+      {"\"https://h:1\\r\\nX-Evil: 1\"", "control character"},
+      {"https://user:pw@h:1", "credentials in the URL"},
+      {"https://[fd00::1", "malformed IPv6"},
+  };
+  for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+    char name[16], body[128];
+    snprintf(name, sizeof(name), "s%zu", i);
+    snprintf(body, sizeof(body), "    server: %s\n", servers[i].server);
+    expect_error(name, body, "    token: t\n", NULL, OS_EINVAL, servers[i].why);
+  }
+  char *ca = b64(CA_TEXT);
+  char cluster[512];
+  snprintf(cluster, sizeof(cluster),
+           "    server: https://h:1\n    insecure-skip-tls-verify: true\n"
+           "    certificate-authority-data: %s\n", ca);
+  expect_error("s10", cluster, "    token: t\n", NULL, OS_EINVAL,
+               "insecure-skip-tls-verify cannot be combined with certificate-authority");
+  write_text("ca-s11.pem", CA_TEXT);
+  expect_error("s11",
+               "    server: https://h:1\n    insecure-skip-tls-verify: true\n"
+               "    certificate-authority: ca-s11.pem\n",
+               "    token: t\n", NULL, OS_EINVAL, "insecure-skip-tls-verify cannot be combined");
+  free(ca);
+  /* a token that would split the Authorization header */
+  const char *bad_tokens[] = {"    token: \"zq9sec\\r\\nX-Injected: yes\"\n",
+                              "    token: \"zq9sec\\nsecond\"\n", "    token: \"zq9sec\\u0001x\"\n",
+                              "    token: \"zq9sec\\u007f\"\n"};
+  for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]); i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "t%zu", i);
+    expect_error(name, "    server: https://h:1\n", bad_tokens[i], NULL, OS_EINVAL,
+                 "token: contains a control character");
+    kube_config *c = NULL;
+    os_error err = OS_ERROR_INIT;
+    char *p = path_in(name);
+    assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
+    assert_null(strstr(err.msg, "zq9sec"));
+    free(p);
+  }
+  assert_true(kube_token_valid("eyJhbGciOi.J9-_x~+/=="));
+  assert_false(kube_token_valid(""));
+  assert_false(kube_token_valid("a\tb"));
+  /* well-formed servers still load; plain http only with the test-only switch */
+  const char *good[] = {"https://h", "https://h:1/", "https://[fd00::1]:6443",
+                        "https://k8s.example.com/prefix"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    char body[128];
+    snprintf(body, sizeof(body), "    server: %s\n", good[i]);
+    char *p = kubeconfig("g", body, "    token: t\n");
+    kube_config *c = NULL;
+    os_error err = OS_ERROR_INIT;
+    if (kube_config_load(&c, p, NULL, &err) != 0)
+      fail_msg("%s refused: %s", good[i], err.msg);
+    kube_config_free(c);
+    free(p);
+  }
+  setenv(KUBE_PLAIN_HTTP_FOR_TESTS_ENV, "1", 1);
+  char *p = kubeconfig("h1", "    server: http://127.0.0.1:8080\n", "    token: t\n");
+  kube_config *c = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(kube_config_load(&c, p, NULL, &err), 0);
+  assert_string_equal(c->server, "http://127.0.0.1:8080");
+  kube_config_free(c);
+  free(p);
+  unsetenv(KUBE_PLAIN_HTTP_FOR_TESTS_ENV);
+}
+
 static void test_exec_parse(void **state) {
   (void)state;
   kube_exec_result r;
@@ -448,6 +529,14 @@ static void test_exec_parse(void **state) {
                    OS_EINVAL);
   assert_int_equal(kube_exec_parse(&r, "not json", 8, "client.authentication.k8s.io/v1", &err),
                    OS_EINVAL);
+  /* a plugin's token that would split the Authorization header */
+  const char *crlf = "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+                     "\"status\":{\"token\":\"exec-tok\\r\\nX-Injected: 1\"}}";
+  assert_int_equal(kube_exec_parse(&r, crlf, strlen(crlf), "client.authentication.k8s.io/v1", &err),
+                   OS_EINVAL);
+  assert_non_null(strstr(err.msg, "control character"));
+  assert_null(strstr(err.msg, "exec-tok"));
+  assert_null(r.token);
 }
 
 static void test_exec_run(void **state) {
@@ -561,6 +650,7 @@ int main(void) {
       cmocka_unit_test(test_ca_data_and_token), cmocka_unit_test(test_relative_files),
       cmocka_unit_test(test_client_cert_data),  cmocka_unit_test(test_exec_config),
       cmocka_unit_test(test_insecure_warns),    cmocka_unit_test(test_bad_kubeconfigs),
+      cmocka_unit_test(test_refused_servers_and_tokens),
       cmocka_unit_test(test_in_cluster),        cmocka_unit_test(test_kubeconfig_env),
       cmocka_unit_test(test_base64_and_time),   cmocka_unit_test(test_exec_parse),
       cmocka_unit_test(test_exec_run),          cmocka_unit_test(test_ratelimit),
