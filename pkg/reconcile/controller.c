@@ -968,6 +968,8 @@ static int reload_source(ctl *c, os_error *err) {
     free_plans(c);
     return rc;
   }
+  /* after every plan of the pass: values none of them uses go */
+  plan_cache_sweep(c->pcache);
   os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
 #ifdef __GLIBC__
   malloc_trim(0); /* give the file buffers of a large load back */

@@ -104,6 +104,29 @@ class Fake:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
 
+    def owned(self):
+        """Every Secret the controllers own, decoded to bytes:
+        {(namespace, name): {key: value}}."""
+        items = self.ok("GET", "/api/v1/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dorgsecrets")["items"]
+        return {(i["metadata"]["namespace"], i["metadata"]["name"]):
+                {k: base64.b64decode(v) for k, v in (i.get("data") or {}).items()} for i in items}
+
+    def apply(self, path):
+        """Creates or replaces the Organization and OrgSecret documents of a
+        spec file as custom resources (what kubectl apply or Argo CD does)."""
+        import yaml
+        for doc in yaml.safe_load_all(read(path)):
+            if doc is None:
+                continue
+            plural = "organizations" if doc["kind"] == "Organization" else "orgsecrets"
+            name = doc["metadata"]["name"]
+            code, cur = self.call("GET", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name))
+            if code == 200:
+                doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+                self.ok("PUT", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name), doc)
+            else:
+                self.ok("POST", "/apis/orgsecrets.io/v1/%s" % plural, doc)
+
     def requests(self):
         """The request log, once settled: the fake logs a request after
         answering it, so read until two reads 100 ms apart agree."""
@@ -186,10 +209,17 @@ class Org:
         return p.stdout.decode()
 
     def set(self, name, env, value, app=None, *extra):
+        """Sets a value (str, or bytes for binary values)."""
         args = ["set", name, "--env", env]
         if app:
             args += ["--app", app]
-        self.run(*(args + list(extra)), stdin=value.encode())
+        self.run(*(args + list(extra)), stdin=value if isinstance(value, bytes) else value.encode())
+
+    def files(self):
+        """Every spec file of the folder, the Organization first."""
+        import glob
+        return [os.path.join(self.dir, "organization.yaml")] + sorted(
+            glob.glob(os.path.join(self.dir, "secrets", "**", "*.yaml"), recursive=True))
 
     def path(self, env, name):
         return os.path.join(self.dir, "secrets", env, name + ".yaml")

@@ -2,7 +2,6 @@
 conditions with reasons and observedGeneration written only on change,
 Kubernetes Events for failures; rollout of opted-in workloads on change."""
 
-import glob
 import os
 import shutil
 import tempfile
@@ -42,21 +41,10 @@ class ClusterTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def apply(self, path):
-        for doc in yaml.safe_load_all(read(path)):
-            if doc is None:
-                continue
-            plural = "organizations" if doc["kind"] == "Organization" else "orgsecrets"
-            name = doc["metadata"]["name"]
-            code, cur = self.fake.call("GET", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name))
-            if code == 200:
-                doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-                self.fake.ok("PUT", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name), doc)
-            else:
-                self.fake.ok("POST", "/apis/orgsecrets.io/v1/%s" % plural, doc)
+        self.fake.apply(path)
 
     def apply_all(self):
-        self.apply(os.path.join(self.org.dir, "organization.yaml"))
-        for p in sorted(glob.glob(os.path.join(self.org.dir, "secrets", "*", "*.yaml"))):
+        for p in self.org.files():
             self.apply(p)
 
     def cr(self, name):

@@ -203,21 +203,130 @@ static void test_plan_cache(void **state) {
   plan_cache *c = NULL;
   assert_int_equal(plan_cache_new(&c, &err), 0);
   reconcile_plan *p = build(f, f->ctl, c);
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 3);
   assert_int_equal(plan_cache_size(c), 3);
   plan_free(p);
   p = build(f, f->ctl, c);
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 0); /* nothing changed: nothing opened */
   assert_int_equal(p->targets[0].n_entries, 2);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-123", 6);
   plan_free(p);
   add_secret(f, NULL, "API_KEY", "ak-456"); /* re-sealed */
   p = build(f, f->ctl, c);
+  assert_int_equal(plan_cache_size(c), 4); /* the old value stays until the sweep */
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 1);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-456", 6);
   assert_int_equal(plan_cache_size(c), 3); /* the old value was dropped */
   plan_free(p);
   plan_cache_free(c);
+}
+
+/* A copy of the fixture's Organization under another id. */
+static spec_org *other_org(const fx *f, const char *id) {
+  os_error err = OS_ERROR_INIT;
+  spec_org *o = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(spec_org_emit(&text, &len, f->t->org, &err), 0);
+  spec_tree *t = spec_tree_new(f->dir);
+  assert_int_equal(spec_tree_parse(t, "org2.yaml", text, len, &err), 0);
+  o = t->org;
+  t->org = NULL;
+  spec_tree_free(t);
+  free(text);
+  free(o->id);
+  o->id = strdup(id);
+  return o;
+}
+
+/* A secret of org sealed to its recipients. */
+static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
+  os_error err = OS_ERROR_INIT;
+  spec_secret *s = spec_secret_new();
+  s->organization = strdup(org->id);
+  s->environment = strdup("prod");
+  s->application = app ? strdup(app) : NULL;
+  s->name = strdup(name);
+  s->created_by = strdup("a@x");
+  s->updated_by = strdup("a@x");
+  s->created_at = strdup("2026-01-01T00:00:00Z");
+  s->updated_at = strdup("2026-01-01T00:00:00Z");
+  s->rotated_at = strdup("2026-01-01T00:00:00Z");
+  assert_int_equal(seal_value(s, org, value, strlen(value), &err), 0);
+  return s;
+}
+
+/* The entry name of target t holds exactly value. */
+static void assert_entry(const plan_target *t, const char *name, const char *value) {
+  for (size_t i = 0; i < t->n_entries; i++) {
+    if (strcmp(t->entries[i].name, name) == 0) {
+      assert_int_equal(t->entries[i].len, strlen(value));
+      assert_memory_equal(t->entries[i].value, value, strlen(value));
+      return;
+    }
+  }
+  fail_msg("%s not in target %s", name, t->secret_name);
+}
+
+/* Several organizations share one cache (the cluster source builds a plan
+ * per organization in a pass): building one plan must not drop the values
+ * an earlier plan of the same pass borrows. */
+static void test_plan_cache_organizations(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  spec_org *globex = other_org(f, "globex");
+  spec_secret *g[2] = {sealed(globex, NULL, "SMTP_PASSWORD", "smtp-pw-0123"),
+                       sealed(globex, "api", "TOKEN", "tok\n\"globex\"")};
+  const age_identity *ids[] = {f->ctl};
+  plan_secret refs[8];
+  const plan_secret *refv[8];
+  size_t n = 0;
+  for (size_t i = 0; i < f->t->n_secrets; i++, n++) {
+    plan_secret_of(&refs[n], f->t->secrets[i], NULL);
+    refv[n] = &refs[n];
+  }
+  for (size_t i = 0; i < 2; i++, n++) {
+    plan_secret_of(&refs[n], g[i], NULL);
+    refv[n] = &refs[n];
+  }
+  plan_cache *c = NULL;
+  assert_int_equal(plan_cache_new(&c, &err), 0);
+  for (int pass = 0; pass < 2; pass++) {
+    plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+    plan_input b = {globex, refv, n, "prod", ids, 1, f->ck, false, c};
+    reconcile_plan *pa = NULL, *pb = NULL;
+    assert_int_equal(plan_build(&pa, &a, &err), 0);
+    assert_int_equal(plan_build(&pb, &b, &err), 0);
+    /* every value of both plans, byte for byte */
+    assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+    assert_entry(&pa->targets[0], "DB_PASSWORD", "it's \"quoted\"\nand multi-line");
+    assert_entry(&pa->targets[1], "FLAGS", "x=1");
+    assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
+    assert_entry(&pb->targets[1], "TOKEN", "tok\n\"globex\"");
+    plan_cache_sweep(c);
+    assert_int_equal(plan_cache_last_unseals(c), pass == 0 ? 5 : 0);
+    assert_int_equal(plan_cache_size(c), 5);
+    /* the sweep after the pass keeps what its plans borrow */
+    assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+    assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
+    plan_free(pa);
+    plan_free(pb);
+  }
+  /* a pass without globex: its values go at the sweep, acme's stay */
+  plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+  reconcile_plan *pa = NULL;
+  assert_int_equal(plan_build(&pa, &a, &err), 0);
+  plan_cache_sweep(c);
+  assert_int_equal(plan_cache_size(c), 3);
+  assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+  plan_free(pa);
+  plan_cache_free(c);
+  spec_secret_free(g[0]);
+  spec_secret_free(g[1]);
+  spec_org_free(globex);
 }
 
 static void test_envfiles_sync_keeps_failed(void **state) {
@@ -692,6 +801,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_plan_targets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_failure_isolated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_cache_organizations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_hook_releases, setup, teardown),
