@@ -279,10 +279,13 @@ static void table_remove_key(secret_table *t, const char *key) {
 }
 
 /* A watch event or a listed object: ADDED and MODIFIED store its record,
- * DELETED drops it. */
+ * DELETED drops it. An object without a namespace or a name (the API
+ * server never sends one) is ignored: nothing could be written to it. */
 static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   char key[600];
-  if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
+  const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+  if (ns == NULL || ns[0] == '\0' || name == NULL || name[0] == '\0' ||
+      cache_key(key, sizeof(key), ns, name) < 0)
     return;
   if (strcmp(type, "DELETED") == 0) {
     table_remove_key(t, key);

@@ -121,6 +121,14 @@ static bool try_acquire_or_renew(lease_elector *l) {
     return false;
   }
   json_t *spec = json_object_get(cur, "spec");
+  if (!json_is_object(cur) || (spec != NULL && !json_is_object(spec))) {
+    /* an empty body, an array...: nothing to renew from (and writing into
+     * it would fail half-way) */
+    os_log_warn("leader election: lease %s/%s: the API server's answer is not a Lease object",
+                l->ns, l->name);
+    json_decref(cur);
+    return false;
+  }
   const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
   const char *renew = json_string_value(json_object_get(spec, "renewTime"));
   json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
@@ -142,9 +150,12 @@ static bool try_acquire_or_renew(lease_elector *l) {
   }
   json_t *upd = json_deep_copy(cur);
   json_t *uspec = json_object_get(upd, "spec");
+  if (upd != NULL && uspec == NULL && json_object_set_new(upd, "spec", json_object()) == 0)
+    uspec = json_object_get(upd, "spec");
   if (uspec == NULL) {
-    uspec = json_object();
-    json_object_set_new(upd, "spec", uspec);
+    json_decref(upd);
+    json_decref(cur);
+    return false; /* out of memory */
   }
   json_object_set_new(uspec, "holderIdentity", json_string(l->identity));
   json_object_set_new(uspec, "leaseDurationSeconds", json_integer(l->duration_s));

@@ -1,6 +1,7 @@
 """The controller converges through API faults: 409 races, bursts of 429
 and 500, dropped connections, and a service-account token rotated mid-run."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -56,6 +57,19 @@ class FaultsTest(unittest.TestCase):
         self.assertIn(-1, codes, "a connection was dropped")
         self.assertIn(429, codes)
         self.assertIn(500, codes)
+
+    def test_malformed_list_items_skipped(self):
+        self.assertEqual(self.ctl.once()[0], 0)
+        # a list whose owned items lack metadata.namespace or metadata.name
+        labels = {"app.kubernetes.io/managed-by": "orgsecrets", "orgsecrets.io/organization": "acme",
+                  "orgsecrets.io/environment": "prod"}
+        body = {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+                "items": [{"metadata": {"name": "acme-secrets", "labels": labels}, "type": "Opaque"},
+                          {"metadata": {"namespace": "shop", "labels": labels}, "type": "Opaque"}]}
+        self.fake.fault(method="GET", path="^/api/v1/secrets$", status=200, body=json.dumps(body))
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.expect_synced()
 
     def test_token_rotation_mid_run(self):
         self.ctl.start("--resync", "1h")

@@ -57,6 +57,22 @@ class LeaderTest(unittest.TestCase):
         self.b.stop(signal.SIGTERM)
         self.assertEqual(self.holder(), "")
 
+    def test_malformed_lease_is_not_written(self):
+        # a Lease GET answered 200 with a body that is not an object: the
+        # attempt fails and nothing is written from it; the next one works
+        lease = "/leases/orgsecrets-controller-prod$"
+        self.fake.fault(method="GET", path=lease, status=200, body="[]", count=2)
+        self.fake.fault(method="GET", path=lease, status=200, body="", count=2)
+        self.fake.fault(method="GET", path=lease, status=200, body='{"spec": []}', count=2)
+        self.a.start()
+        wait_for(lambda: self.fake.secret("shop", "acme-secrets"), timeout=30, what="leader syncs")
+        self.assertIsNone(self.a.proc.poll())
+        gets = [r for r in self.fake.requests() if r["method"] == "GET" and "/leases/" in r["path"]]
+        self.assertGreaterEqual(len(gets), 7, "every malformed answer was read")
+        writes = [(r["method"], r["status"]) for r in self.fake.requests() if "/leases" in r["path"]
+                  and r["method"] in ("POST", "PUT")]
+        self.assertTrue(writes and all(code < 300 for _, code in writes), writes)
+
     def test_follower_does_not_write(self):
         self.a.start()
         wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="leader a syncs")

@@ -14,7 +14,9 @@
 #include "age/age.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "kube/kube.h"
 #include "reconcile/envfiles.h"
+#include "reconcile/kubesync.h"
 #include "reconcile/plan.h"
 #include "reconcile/refindex.h"
 #include "reconcile/source.h"
@@ -739,6 +741,77 @@ static void test_source_validation(void **state) {
 }
 
 
+/* A client for a server that is not there (requests fail at once). */
+static kube_client *unreachable_client(fx *f) {
+  os_error err = OS_ERROR_INIT;
+  char *path = os_path_join(f->dir, "kubeconfig");
+  const char *text = "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                     "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n"
+                     "users: [{name: u, user: {token: t}}]\n"
+                     "contexts: [{name: c, context: {cluster: k, user: u}}]\n";
+  assert_int_equal(os_write_file_atomic(path, text, strlen(text), 0600, &err), 0);
+  kube_options ko = {.kubeconfig = path, .max_retries = -1, .connect_timeout_ms = 500};
+  kube_client *k = NULL;
+  assert_int_equal(kube_client_new(&k, &ko, &err), 0);
+  free(path);
+  return k;
+}
+
+/* An owned Secret of acme/prod as a list or a watch gives it. */
+static json_t *owned_secret(const char *ns, const char *name) {
+  json_t *o = json_pack("{s:s,s:{s:{s:s,s:s,s:s}},s:{}}", "type", "Opaque", "metadata", "labels",
+                        KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ORG, "acme",
+                        KUBESYNC_LABEL_ENV, "prod", "data");
+  json_t *meta = json_object_get(o, "metadata");
+  if (ns != NULL)
+    json_object_set_new(meta, "namespace", json_string(ns));
+  if (name != NULL)
+    json_object_set_new(meta, "name", json_string(name));
+  return o;
+}
+
+/* A Secret from a list or a watch without metadata.namespace or name is
+ * neither cached nor acted on. */
+static void test_kubesync_nameless_records(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  kubesync_cache *c = NULL;
+  assert_int_equal(kubesync_cache_new(&c, &err), 0);
+  json_t *no_ns = owned_secret(NULL, "acme-secrets"), *no_name = owned_secret("shop", NULL),
+         *empty = owned_secret("", "acme-secrets"), *good = owned_secret("shop", "acme-secrets");
+  kubesync_cache_apply(c, "ADDED", no_ns);
+  kubesync_cache_apply(c, "MODIFIED", no_name);
+  kubesync_cache_apply(c, "ADDED", empty);
+  assert_int_equal(kubesync_cache_size(c), 0);
+  kubesync_cache_apply(c, "DELETED", no_ns);
+  assert_int_equal(kubesync_cache_size(c), 0);
+  /* a pass with nothing to deliver deletes what is unwanted: nothing here */
+  kube_client *k = unreachable_client(f);
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  size_t n_ns[8];
+  for (size_t i = 0; i < p->n_targets; i++) {
+    n_ns[i] = p->targets[i].n_namespaces;
+    p->targets[i].n_namespaces = 0;
+  }
+  kubesync_result res;
+  assert_int_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, &err), 0);
+  assert_int_equal(res.deleted + res.failed, 0);
+  /* a well-formed record is cached, and its deletion is attempted */
+  kubesync_cache_apply(c, "ADDED", good);
+  assert_int_equal(kubesync_cache_size(c), 1);
+  assert_int_not_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, &err), 0);
+  assert_int_equal(res.failed, 1);
+  for (size_t i = 0; i < p->n_targets; i++)
+    p->targets[i].n_namespaces = n_ns[i];
+  plan_free(p);
+  kube_client_free(k);
+  json_decref(no_ns);
+  json_decref(no_name);
+  json_decref(empty);
+  json_decref(good);
+  kubesync_cache_free(c);
+}
+
 /* The webhook's index: which Secret delivers a name in a namespace. */
 static void test_ref_index(void **state) {
   (void)state;
@@ -808,6 +881,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kubesync_nameless_records, setup, teardown),
       cmocka_unit_test(test_ref_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
