@@ -1010,8 +1010,13 @@ static int pass(ctl *c, bool reload, os_error *err) {
     const reconcile_plan *p = c->plans[i];
     if (p->n_failures > 0 && first == 0) {
       first = p->failures[0].code;
-      os_error_set(err, first, "%zu secret(s) could not be unsealed, first %s: %s", p->n_failures,
+      os_error_set(err, first, "%zu secret(s) not delivered, first %s: %s", p->n_failures,
                    p->failures[0].resource, p->failures[0].reason);
+    }
+    if (p->incomplete && first == 0) {
+      first = OS_EINVAL;
+      os_error_set(err, first, "organization %s: the specs are incomplete (see the problems "
+                   "reported): nothing is deleted until they are fixed", p->targets[0].organization);
     }
     if (c->o->env_file_dir != NULL) {
       envfiles_result er;

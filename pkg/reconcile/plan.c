@@ -390,7 +390,6 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   }
   for (size_t i = 0; i < p->n_targets; i++) {
     p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(plan_entry));
-    p->targets[i].keep_unknown = in->incomplete;
     if (p->targets[i].entries == NULL)
       goto oom;
   }
@@ -421,6 +420,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     }
     plan_target *t = target_for(p, by_app, r->application);
     if (t == NULL) {
+      p->incomplete = true; /* its application's Secret keeps its values */
       res->reason = "InvalidSpec";
       char msg[OS_ERROR_MSG_MAX];
       snprintf(msg, sizeof(msg), "application %s is not defined", r->application);
@@ -475,9 +475,11 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     e->value = value;
     e->len = len;
   }
+  p->incomplete = in->incomplete || p->incomplete;
   for (size_t i = 0; i < p->n_targets; i++) {
     plan_target *t = &p->targets[i];
     qsort(t->entries, t->n_entries, sizeof(*t->entries), cmp_entry);
+    t->keep_unknown = p->incomplete;
   }
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
   json_decref(by_app);

@@ -57,7 +57,7 @@ typedef struct plan_target {
   size_t n_entries;
   const char **kept;       /* names that failed: keep their last good value (borrowed) */
   size_t n_kept;
-  bool keep_unknown;       /* the source is incomplete: delete no key */
+  bool keep_unknown;       /* the plan is incomplete: delete no key */
 } plan_target;
 
 /* Why a secret could not be delivered (names only, never values). */
@@ -86,6 +86,10 @@ typedef struct reconcile_plan {
   plan_secret_result *results; /* one per input secret of the environment */
   size_t n_results;
   size_t n_active, n_disabled;
+  /* Deletes nothing (every target keep_unknown): the input was incomplete,
+   * or a secret of the organization names an application it does not
+   * define (InvalidSpec: a typo never wipes a value, whichever the source). */
+  bool incomplete;
   uint8_t checksum_key[32];    /* copied from the input */
   plan_cache *own_cache;       /* holds the values when the input gave no cache */
 } reconcile_plan;

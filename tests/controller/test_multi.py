@@ -150,5 +150,48 @@ class MultiTest(unittest.TestCase):
         self.assertEqual(self.fakes["dev"].writes(), [])
 
 
+    def drop_application(self, org_id):
+        """Removes the organization's application from organization.yaml
+        while its secrets stay."""
+        import yaml
+        path = os.path.join(self.orgs[org_id].dir, "organization.yaml")
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+        del doc["spec"]["applications"]
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+        return path
+
+    def test_removed_application_keeps_value_in_both_sources(self):
+        """One rule for both sources: a secret naming an application the
+        Organization no longer defines is InvalidSpec, and nothing is
+        deleted (a typo never wipes a value)."""
+        fake, acme = self.fakes["prod"], self.orgs["acme"]
+        folder = self.controller("prod", acme, [], "folder-once")
+        for p in acme.files():
+            fake.apply(p)
+        cluster = self.controller("prod", acme, ["--source", "cluster", "--identity",
+                                                 self.orgs["globex"].key("prodctl")], "cluster-once")
+        for c in (folder, cluster):
+            rc, out = c.once()
+            self.assertEqual(rc, 0, out)
+        app = fake.owned()[("api", "api-secrets")]
+        self.assertEqual(app, self.want["prod"][("api", "api-secrets")])
+        fake.apply(self.drop_application("acme"))
+        for c in (folder, cluster):
+            rc, out = c.once()
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("unknown application", out) if c is folder else self.assertIn("InvalidSpec", out)
+            self.assertEqual(fake.owned().get(("api", "api-secrets")), app,
+                             "%s: the application's Secret and value stay" % c.logpath)
+        cr = fake.ok("GET", "/apis/orgsecrets.io/v1/orgsecrets/acme.prod.feature-flags")
+        ready = cr["status"]["conditions"][0]
+        self.assertEqual((ready["type"], ready["status"], ready["reason"]), ("Ready", "False", "InvalidSpec"))
+        self.assertIn("application api is not defined", ready["message"])
+        # every other Secret is still delivered as before
+        self.assertEqual({k: v for k, v in fake.owned().items() if k != ("api", "api-secrets")},
+                         {k: v for k, v in self.want["prod"].items() if k[1] == "acme-secrets"})
+
+
 if __name__ == "__main__":
     unittest.main()

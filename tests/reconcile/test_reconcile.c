@@ -199,6 +199,28 @@ static void test_plan_failure_isolated(void **state) {
   plan_free(p);
 }
 
+/* A secret naming an application the Organization does not define (one
+ * removed from it): InvalidSpec, and the plan deletes nothing. */
+static void test_plan_unknown_application(void **state) {
+  fx *f = *state;
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  assert_false(p->incomplete);
+  assert_false(p->targets[0].keep_unknown);
+  plan_free(p);
+  free(f->t->org->apps[0].name);
+  f->t->org->apps[0].name = strdup("renamed");
+  p = build(f, f->ctl, NULL);
+  assert_true(p->incomplete);
+  for (size_t i = 0; i < p->n_targets; i++)
+    assert_true(p->targets[i].keep_unknown);
+  assert_int_equal(p->n_failures, 1);
+  assert_string_equal(p->failures[0].reason, "InvalidSpec");
+  assert_string_equal(p->failures[0].name, "FLAGS");
+  assert_non_null(strstr(p->failures[0].message, "application api is not defined"));
+  assert_int_equal(p->targets[0].n_entries, 2); /* the others are still delivered */
+  plan_free(p);
+}
+
 static void test_plan_cache(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
@@ -873,6 +895,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plan_targets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_failure_isolated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_unknown_application, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_cache_organizations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
