@@ -374,6 +374,7 @@ typedef struct watch_spec {
   const char *path;
   char *selector;
   int kind; /* 0 owned secrets, 1 organizations, 2 orgsecrets */
+  volatile int relist; /* set to end the watch and list again (resync, shutdown) */
 } watch_spec;
 
 static int on_watch_event(void *ctx, const char *type, json_t *obj) {
@@ -409,8 +410,12 @@ static int on_watch_event(void *ctx, const char *type, json_t *obj) {
 }
 
 static int list_into(ctl *c, watch_spec *w, char **rv, os_error *err) {
-  if (w->kind == 0)
-    return kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+  if (w->kind == 0) {
+    int rc = kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+    if (rc == 0)
+      mark_dirty(c, false); /* what the list shows may differ from what was cached */
+    return rc;
+  }
   json_t *items = NULL;
   int rc = kube_list(c->k, w->path, NULL, &items, rv, err);
   if (rc < 0)
@@ -448,6 +453,7 @@ static void *watch_thread(void *arg) {
   while (!*c->stop) {
     char *rv = NULL;
     os_error err = OS_ERROR_INIT;
+    w->relist = 0;
     if (list_into(c, w, &rv, &err) < 0) {
       os_log_warn("list %s: %s", w->path, err.msg);
       sleep_stoppable(c, backoff + (double)(rand() % 1000) / 1000.0);
@@ -458,10 +464,11 @@ static void *watch_thread(void *arg) {
 #ifdef __GLIBC__
     malloc_trim(0); /* a large list is parsed and dropped: give it back */
 #endif
-    while (!*c->stop) {
+    while (!*c->stop && !w->relist) {
       char *last = NULL;
       os_error werr = OS_ERROR_INIT;
-      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, c->stop, &werr);
+      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, &w->relist,
+                          &werr);
       if (last != NULL) {
         free(rv);
         rv = last;
@@ -1138,8 +1145,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
       rc = kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
       free(rv);
       if (rc == 0 && o->source_cluster) {
-        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
-        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
+        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
         rc = list_into(&c, &watches[1], &rv, err);
         free(rv);
         rv = NULL;
@@ -1155,12 +1162,12 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
 
   /* long-running: start watchers, elect, loop */
   if (c.k != NULL) {
-    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0};
+    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0, 0};
     if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[0]) == 0)
       n_threads++;
     if (o->source_cluster) {
-      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
-      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
+      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
       for (int i = 1; i <= 2; i++)
         if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[i]) == 0)
           n_threads++;
@@ -1215,8 +1222,13 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     pthread_mutex_unlock(&c.mu);
     if (!run || *stop)
       continue;
-    if (due && t >= next_resync)
+    if (due && t >= next_resync) {
       next_resync = t + (o->resync_s > 0 ? o->resync_s : 300);
+      /* a full resync reads the cluster again: each watch ends, lists, and
+       * watches on from the new list (what it caches may have drifted) */
+      for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+        watches[i].relist = 1;
+    }
     os_error perr = OS_ERROR_INIT;
     last_rc = pass(&c, reload, &perr);
     if (last_rc < 0) {
@@ -1248,6 +1260,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
   os_log_info("shutting down");
 stop_threads:
   *stop = 1;
+  for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+    watches[i].relist = 1; /* the watches poll it */
   for (size_t i = 0; i < n_threads; i++)
     pthread_join(threads[i], NULL);
 done:

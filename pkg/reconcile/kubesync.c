@@ -476,6 +476,14 @@ static bool owned_by(const secret_rec *r, const plan_target *t) {
          strcmp(r->env, t->environment) == 0;
 }
 
+/* Is r kept current by the controller's watch of owned Secrets (selected
+ * by our managed-by label and the environment, kubesync_selector())? A
+ * record that is not (a foreign Secret in a target's way, read by name) may
+ * be stale: it is read again before it decides anything. */
+static bool watched(const secret_rec *r, const plan_target *t) {
+  return r->managed_by_us && r->env != NULL && strcmp(r->env, t->environment) == 0;
+}
+
 /* True when live (a cache record) already equals what we would write. */
 static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
                        const char *checksum) {
@@ -590,9 +598,14 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
   json_t *full = NULL;
   if (item == NULL || coll == NULL)
     goto done;
-  if (need_values && table_find(&st->cache->secrets, key, NULL) != NULL &&
+  const secret_rec *cached = table_find(&st->cache->secrets, key, NULL);
+  if (cached != NULL && (need_values || !watched(cached, t)) &&
       read_live(st, item, ns, t->secret_name, &full) < 0)
     goto done;
+  if (!need_values) {
+    json_decref(full);
+    full = NULL;
+  }
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
     /* borrowed; a write or a read below replaces it */
     const secret_rec *live = table_find(&st->cache->secrets, key, NULL);

@@ -139,6 +139,11 @@ class Fake:
             prev = cur
         return prev
 
+    def lists(self, path):
+        """The LIST requests (not watches) of a collection path so far."""
+        return [r for r in self.requests() if r["method"] == "GET" and r["path"] == path
+                and "watch=" not in r["query"]]
+
     def clear_requests(self):
         self.ok("DELETE", "/fake/requests")
 

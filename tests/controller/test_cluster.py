@@ -64,6 +64,17 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.fake.writes(), [], "status written only when it changes")
 
+    def test_resync_lists_everything_again(self):
+        self.ctl.start("--resync", "2s")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, what="first sync")
+        time.sleep(0.5)
+        self.fake.clear_requests()
+        time.sleep(6.5)
+        for path in ("/api/v1/secrets", "/apis/orgsecrets.io/v1/organizations",
+                     "/apis/orgsecrets.io/v1/orgsecrets"):
+            self.assertGreaterEqual(len(self.fake.lists(path)), 2, "every --resync lists " + path)
+        self.assertEqual(self.fake.writes(), [], "nothing changed: no write, no Event, no status")
+
     def test_binding_mismatch_reported(self):
         self.assertEqual(self.ctl.once()[0], 0)
         a = self.cr("acme.prod.api-key")

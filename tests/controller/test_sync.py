@@ -139,6 +139,30 @@ class SyncTest(unittest.TestCase):
         # the other namespace still synced
         self.assertIn("DATABASE_PASSWORD", self.fake.secret_values("shop", "acme-secrets"))
 
+    def test_conflict_clears_when_the_foreign_secret_goes(self):
+        # a Secret nobody labelled blocks a target; once it is deleted the
+        # target is delivered without a restart (it is read again by name)
+        unowned = {"metadata": {"name": "acme-secrets"}, "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
+        self.fake.ok("POST", "/api/v1/namespaces/payments/secrets", unowned)
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: "TargetConflict" in [e["reason"] for e in self.fake.events("payments")],
+                 what="conflict reported")
+        self.assertEqual(self.fake.secret_values("payments", "acme-secrets"), {"MINE": "mine"})
+        self.fake.ok("DELETE", "/api/v1/namespaces/payments/secrets/acme-secrets")
+        want = {"DATABASE_PASSWORD": VALUES["DATABASE_PASSWORD"], "API_KEY": VALUES["API_KEY"]}
+        wait_for(lambda: self.fake.secret_values("payments", "acme-secrets") == want, timeout=20,
+                 what="delivered once the foreign Secret is gone")
+
+    def test_resync_lists_again(self):
+        self.ctl.start("--resync", "2s")
+        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        time.sleep(0.5)
+        self.fake.clear_requests()
+        time.sleep(6.5)
+        self.assertGreaterEqual(len(self.fake.lists("/api/v1/secrets")), 2,
+                                "every --resync lists the owned Secrets again")
+        self.assertEqual(self.fake.writes(exclude_events=True), [], "nothing changed: no write")
+
     def test_audit_and_failure_logs_once_per_change(self):
         audit = os.path.join(self.tmp, "audit.log")
 
