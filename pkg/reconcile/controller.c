@@ -22,6 +22,7 @@
 #include "kube/kube.h"
 #include "metrics/metrics.h"
 #include "reconcile/envfiles.h"
+#include "reconcile/events.h"
 #include "reconcile/kubesync.h"
 #include "reconcile/lease.h"
 #include "reconcile/plan.h"
@@ -50,6 +51,7 @@ typedef struct ctl {
   httpd_server *http, *webhook;
   audit_log *audit;
   kubesync_cache *scache;
+  event_recorder *events;       /* NULL without Kubernetes */
   plan_cache *pcache;
   size_t source_unseals;         /* values the folder source's hook opened */
   lease_elector *lease;
@@ -86,13 +88,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void rfc3339_now(char *out, size_t n) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void mark_dirty(ctl *c, bool source) {
@@ -519,28 +514,17 @@ static void on_leader_change(void *ctx, bool leader) {
 
 /* ---- events and status ---- */
 
+/* An Event about an object, counted on the earlier one when it repeats;
+ * only the writer posts. ns NULL: a cluster-scoped object. */
 static void post_event(ctl *c, const char *ns, const char *kind, const char *api_version,
                        const char *name, const char *uid, const char *type, const char *reason,
                        const char *message) {
-  if (c->k == NULL || !writer(c))
+  if (c->events == NULL || !writer(c))
     return;
-  char now[32], path[512];
-  rfc3339_now(now, sizeof(now));
-  snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-  char host[128] = "orgsecrets-controller";
-  gethostname(host, sizeof(host) - 1);
-  json_t *ev = json_pack(
-      "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
-      "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "orgsecrets-", "namespace",
-      ns, "involvedObject", "apiVersion", api_version, "kind", kind, "name", name, "namespace",
-      strcmp(kind, "OrgSecret") == 0 ? NULL : ns, "uid", uid, "type", type, "reason", reason,
-      "message", message, "source", "component", "orgsecrets-controller", "firstTimestamp", now,
-      "lastTimestamp", now, "count", 1, "reportingComponent", "orgsecrets-controller",
-      "reportingInstance", host);
+  event_subject about = {api_version, kind, ns, name, uid};
   os_error err = OS_ERROR_INIT;
-  if (ev != NULL && kube_create(c->k, path, ev, NULL, &err) < 0)
+  if (event_recorder_post(c->events, &about, type, reason, message, &err) < 0)
     os_log_warn("post event %s for %s %s: %s", reason, kind, name, err.msg);
-  json_decref(ev);
 }
 
 /* Target problems seen in a pass: target pointer -> reason. */
@@ -659,7 +643,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
                   strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == generation;
       if (!same && cur != NULL) {
         char now[32];
-        rfc3339_now(now, sizeof(now));
+        event_time_now(now, sizeof(now));
         const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
         bool transition = !(o_status && strcmp(o_status, status) == 0);
         json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
@@ -678,7 +662,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
             pthread_mutex_unlock(&c->mu);
           }
           if (transition && strcmp(status, "False") == 0)
-            post_event(c, "default", "OrgSecret", "orgsecrets.io/v1", rname,
+            post_event(c, NULL, "OrgSecret", "orgsecrets.io/v1", rname,
                        json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid")),
                        "Warning", reason, message);
         } else if (patch != NULL) {
@@ -1130,6 +1114,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     rc = kube_client_new(&c.k, &ko, err);
     if (rc == 0)
       os_log_info("kubernetes API server %s", kube_client_server(c.k));
+    if (rc == 0)
+      rc = event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
   }
   if (rc == 0 && o->source_cluster && c.k == NULL)
     rc = os_error_set(err, OS_EINVAL, "--source cluster needs Kubernetes (drop --no-kubernetes)");
@@ -1275,6 +1261,7 @@ done:
   lease_elector_free(c.lease);
   free_plans(&c);
   kubesync_cache_free(c.scache);
+  event_recorder_free(c.events);
   plan_cache_free(c.pcache);
   source_cache_free(c.src);
   kube_client_free(c.k);

@@ -75,6 +75,28 @@ class ClusterTest(unittest.TestCase):
             self.assertGreaterEqual(len(self.fake.lists(path)), 2, "every --resync lists " + path)
         self.assertEqual(self.fake.writes(), [], "nothing changed: no write, no Event, no status")
 
+    def test_missing_namespace_reported_once(self):
+        # the target namespace does not exist: every retry pass finds it
+        # missing; the OrgSecrets say so, and Events are not repeated
+        self.fake.ok("DELETE", "/api/v1/namespaces/shop")
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: all(ready(self.cr(n)) and ready(self.cr(n))["reason"] == "NamespaceNotFound"
+                             for n in ("acme.prod.api-key", "acme.prod.database-password")),
+                 what="NamespaceNotFound reported")
+        time.sleep(6)  # retry passes at 1, 2 and 4 s
+        events = [e for e in self.fake.events("default") if e["reason"] == "NamespaceNotFound"]
+        per_object = {}
+        for e in events:
+            per_object.setdefault(e["involvedObject"]["name"], []).append(e)
+        self.assertEqual(sorted(per_object), ["acme.prod.api-key", "acme.prod.database-password"])
+        for name, evs in per_object.items():
+            self.assertEqual(len(evs), 1, "%s: %s" % (name, [(e["metadata"]["name"], e.get("count")) for e in evs]))
+        # the namespace appears: delivered at the next retry, and Ready again
+        self.fake.namespace("shop")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, timeout=70,
+                 what="delivered once the namespace exists")
+        wait_for(lambda: ready(self.cr("acme.prod.api-key"))["reason"] == "Synced", what="Ready again")
+
     def test_binding_mismatch_reported(self):
         self.assertEqual(self.ctl.once()[0], 0)
         a = self.cr("acme.prod.api-key")

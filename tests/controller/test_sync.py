@@ -153,6 +153,22 @@ class SyncTest(unittest.TestCase):
         wait_for(lambda: self.fake.secret_values("payments", "acme-secrets") == want, timeout=20,
                  what="delivered once the foreign Secret is gone")
 
+    def test_repeated_events_are_counted(self):
+        # a conflict that lasts: every retry pass reports it, on one Event
+        # whose count and lastTimestamp grow (as client-go's recorder does)
+        unowned = {"metadata": {"name": "acme-secrets"}, "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
+        self.fake.ok("POST", "/api/v1/namespaces/payments/secrets", unowned)
+        self.ctl.start("--resync", "1h")
+
+        def conflicts():
+            return [e for e in self.fake.events("payments") if e["reason"] == "TargetConflict"]
+        wait_for(lambda: conflicts() and conflicts()[0].get("count", 0) >= 3 and
+                 conflicts()[0]["lastTimestamp"] > conflicts()[0]["firstTimestamp"], timeout=30,
+                 what="passes over more than a second reported on one Event")
+        evs = conflicts()
+        self.assertEqual(len(evs), 1, [(e["metadata"]["name"], e.get("count")) for e in evs])
+        self.assertEqual(evs[0]["involvedObject"]["name"], "acme-secrets")
+
     def test_resync_lists_again(self):
         self.ctl.start("--resync", "2s")
         wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
