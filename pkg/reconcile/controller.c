@@ -541,6 +541,7 @@ static void on_sync_event(void *ctx, const kubesync_event *ev) {
   switch (ev->kind) {
   case KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
   case KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
+  case KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
   case KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
   case KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
   case KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
@@ -551,7 +552,7 @@ static void on_sync_event(void *ctx, const kubesync_event *ev) {
     metrics_counter_inc1(c->m_writes, op);
     ps->writes++;
   }
-  os_log(ev->kind >= KUBESYNC_CONFLICT && ev->kind != KUBESYNC_ROLLOUT ? OS_LOG_WARN : OS_LOG_INFO,
+  os_log(strcmp(type, "Warning") == 0 ? OS_LOG_WARN : OS_LOG_INFO,
          "%s %s %s/%s: %s", reason, ev->kind_name, ev->namespace_, ev->name, ev->message);
   json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
                              ev->namespace_, "name", ev->name, "reason", reason, "message", ev->message);

@@ -31,6 +31,7 @@ typedef struct secret_rec {
   bool managed_by_us;               /* KUBESYNC_LABEL_MANAGED_BY is KUBESYNC_MANAGER */
   bool part_of;                     /* "app.kubernetes.io/part-of" is set */
   bool opaque;                      /* type is "Opaque" */
+  bool immutable;                   /* "immutable": true: its data can no longer change */
   char strings[];
 } secret_rec;
 
@@ -186,6 +187,7 @@ static secret_rec *rec_new(const json_t *obj) {
   r->managed_by_us = m != NULL && strcmp(m, KUBESYNC_MANAGER) == 0;
   r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
+  r->immutable = json_is_true(json_object_get(obj, "immutable"));
   return r;
 }
 
@@ -484,18 +486,22 @@ static bool watched(const secret_rec *r, const plan_target *t) {
   return r->managed_by_us && r->env != NULL && strcmp(r->env, t->environment) == 0;
 }
 
+/* Does live (a cache record) hold exactly data? */
+static bool same_data(const secret_rec *live, json_t *data) {
+  uint8_t want[32];
+  data_digest(want, data);
+  return os_secure_equal(live->digest, want, sizeof(want));
+}
+
 /* True when live (a cache record) already equals what we would write. */
 static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
                        const char *checksum) {
-  uint8_t want[32];
-  data_digest(want, data);
   char sum[65];
   os_hex_encode(sum, live->checksum, sizeof(live->checksum));
   bool same_app = (t->application == NULL && live->app == NULL) ||
                   (t->application && live->app && strcmp(live->app, t->application) == 0);
-  return os_secure_equal(live->digest, want, sizeof(want)) && live->has_checksum &&
-         strcmp(sum, checksum) == 0 && live->opaque && same_app && live->part_of &&
-         owned_by(live, t);
+  return same_data(live, data) && live->has_checksum && strcmp(sum, checksum) == 0 &&
+         live->opaque && same_app && live->part_of && owned_by(live, t);
 }
 
 /* A merge patch that brings live (a cache record) to data, our labels and
@@ -594,7 +600,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
   bool changed = false;
   char sum[65] = {0};
   /* values the plan keeps from the live Secret need the live data */
-  bool need_values = t->n_kept > 0 || t->keep_unknown;
+  bool need_values = t->n_kept > 0 || t->keep_unknown, invalid_reread = false;
   json_t *full = NULL;
   if (item == NULL || coll == NULL)
     goto done;
@@ -634,8 +640,20 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       break;
     }
     json_t *out = NULL;
-    bool update = live != NULL;
-    if (update) {
+    bool update = live != NULL, recreate = update && live->immutable && !same_data(live, data);
+    if (recreate) {
+      /* no patch may change an immutable Secret's data: delete the version
+       * read (precondition) and create it again */
+      rc = kube_delete(st->k, item, live->rv, &e);
+      if (rc == 0 || rc == OS_ENOTFOUND) {
+        table_remove_key(&st->cache->secrets, key);
+        update = false;
+        rc = 0;
+      }
+    }
+    if (rc < 0) {
+      /* the delete failed: handled below like a failed write */
+    } else if (update) {
       json_t *patch = update_patch(live, t, data, sum);
       rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, &out, &e)
                  : os_error_set(&e, OS_ENOMEM, "out of memory");
@@ -650,12 +668,16 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     if (rc == 0) {
       if (out != NULL)
         table_apply(&st->cache->secrets, "MODIFIED", out);
-      if (update)
-        st->res->updated++;
-      else
-        st->res->created++;
-      emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
-           t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+      if (recreate) {
+        st->res->recreated++;
+        emit(st->on_event, st->ctx, KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
+             meta_str(out, "uid"), t,
+             "the Secret was immutable and held other data: deleted and created again");
+      } else {
+        *(update ? &st->res->updated : &st->res->created) += 1;
+        emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
+             t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+      }
       json_decref(out);
       changed = true;
       break;
@@ -671,8 +693,11 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       }
       break;
     }
-    if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND) {
-      /* someone else wrote (409) or deleted it (404 on update): read again, retry */
+    if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND ||
+        (rc == OS_EINVAL && update && !invalid_reread)) {
+      /* someone else wrote (409) or deleted it (404 on update), or made it
+       * immutable since we looked (422): read again, retry */
+      invalid_reread = invalid_reread || rc == OS_EINVAL;
       json_decref(full);
       full = NULL;
       if (read_live(st, item, ns, t->secret_name, &full) < 0)

@@ -24,6 +24,7 @@
 typedef enum kubesync_event_kind {
   KUBESYNC_CREATED,
   KUBESYNC_UPDATED,
+  KUBESYNC_RECREATED,         /* an immutable Secret with other data was deleted and created again */
   KUBESYNC_DELETED,
   KUBESYNC_CONFLICT,          /* a Secret we do not own is in the way */
   KUBESYNC_NAMESPACE_MISSING,
@@ -44,7 +45,8 @@ typedef struct kubesync_event {
 typedef void (*kubesync_event_fn)(void *ctx, const kubesync_event *ev);
 
 typedef struct kubesync_result {
-  size_t created, updated, deleted, unchanged, conflicts, missing_namespaces, failed, rollouts;
+  size_t created, updated, recreated, deleted, unchanged, conflicts, missing_namespaces, failed,
+      rollouts;
 } kubesync_result;
 
 /* The controller's view of the Secrets it owns, kept current by a watch (or

@@ -123,6 +123,30 @@ class SyncTest(unittest.TestCase):
                  what="change picked up")
         self.assertLess(time.time() - t0, 10)
 
+    def test_immutable_tampered_secret_recreated(self):
+        # someone changes a value of an owned Secret and makes it immutable:
+        # no patch can repair it, so it is deleted and created again
+        self.ctl.start("--resync", "1h")
+        want = {"DATABASE_PASSWORD": VALUES["DATABASE_PASSWORD"], "API_KEY": VALUES["API_KEY"]}
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == want, what="first sync")
+        s = self.fake.secret("shop", "acme-secrets")
+        s["data"]["API_KEY"] = "dGFtcGVyZWQ="
+        s["immutable"] = True
+        self.fake.ok("PUT", "/api/v1/namespaces/shop/secrets/acme-secrets", s)
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == want, timeout=20,
+                 what="tampered immutable Secret repaired")
+        now = self.fake.secret("shop", "acme-secrets")
+        self.assertNotEqual(now["metadata"]["uid"], s["metadata"]["uid"])
+        self.assertNotIn("immutable", now)
+        reasons = [(e["reason"], e["involvedObject"]["name"], e["type"]) for e in self.fake.events("shop")]
+        self.assertIn(("Recreated", "acme-secrets", "Warning"), reasons)
+        # an immutable owned Secret whose data is right is left alone
+        s = self.fake.secret("shop", "acme-secrets")
+        s["immutable"] = True
+        self.fake.ok("PUT", "/api/v1/namespaces/shop/secrets/acme-secrets", s)
+        time.sleep(1.5)
+        self.assertEqual(self.fake.secret("shop", "acme-secrets")["metadata"]["uid"], now["metadata"]["uid"])
+
     def test_unowned_secret_untouched_and_reported(self):
         unowned = {"metadata": {"name": "acme-secrets", "labels": {"team": "payments"}},
                    "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
