@@ -205,6 +205,8 @@ static int h_recipients(void *ctx, const httpd_request *req, httpd_response *res
                                  strlen(c->recipients_json));
 }
 
+static void rebuild_index(ctl *c, bool need);
+
 static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
@@ -238,6 +240,22 @@ static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   *names = v;
   *n = len;
   return 0;
+}
+
+/* The webhook's callbacks for the rollout of injected workloads (main
+ * loop): the same index, built on first use when no webhook keeps it. */
+static int rollout_resolve(void *ctx, const char *ns, const char *name, char **secret_name) {
+  ctl *c = ctx;
+  if (c->idx == NULL)
+    rebuild_index(c, true);
+  return resolve_ref(c, ns, name, secret_name);
+}
+
+static int rollout_list(void *ctx, const char *ns, char ***names, size_t *n) {
+  ctl *c = ctx;
+  if (c->idx == NULL)
+    rebuild_index(c, true);
+  return list_secrets(c, ns, names, n);
 }
 
 /* The injected names, as the patch writes them into the pod's
@@ -919,9 +937,12 @@ done:
   return rc;
 }
 
-static void rebuild_index(ctl *c) {
-  if (c->o->webhook_listen == NULL)
-    return; /* only the webhook resolves references */
+/* Rebuilds the resolver index from the plans when something resolves
+ * references: the webhook, or (once it needed it) the rollout of injected
+ * workloads; need builds it now. Called by the main loop only. */
+static void rebuild_index(ctl *c, bool need) {
+  if (c->o->webhook_listen == NULL && c->idx == NULL && !need)
+    return;
   const reconcile_plan *const *plans = (const reconcile_plan *const *)c->plans;
   if (ref_index_same(c->idx, plans, c->n_plans))
     return; /* only values changed: the names resolve as before (c->idx is only swapped here) */
@@ -978,7 +999,7 @@ static int reload_source(ctl *c, os_error *err) {
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
   metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
-  rebuild_index(c);
+  rebuild_index(c, false);
   return 0;
 }
 
@@ -1021,7 +1042,10 @@ static int pass(ctl *c, bool reload, os_error *err) {
     if (c->k != NULL) {
       kubesync_result kr;
       os_error e = OS_ERROR_INIT;
-      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, on_sync_event, &ps, &e) < 0 && first == 0) {
+      inject_options injected = {rollout_resolve, rollout_list, c};
+      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, &injected, on_sync_event, &ps,
+                       &e) < 0 &&
+          first == 0) {
         first = e.code;
         os_error_set(err, first, "%s", e.msg);
       }

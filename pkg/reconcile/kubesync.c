@@ -547,6 +547,7 @@ typedef struct run_state {
   kubesync_cache *cache;
   const reconcile_plan *p;
   bool rollout;
+  const inject_options *inject;
   kubesync_event_fn on_event;
   void *ctx;
   json_t *wanted; /* "ns/name" set */
@@ -799,6 +800,57 @@ static bool template_uses(const json_t *tmpl, const char *secret) {
   return false;
 }
 
+/* What the webhook's review of a pod made from a template resolves to,
+ * compared with one Secret. */
+typedef struct inject_probe {
+  const inject_options *inner;
+  const char *secret;
+  bool uses;
+} inject_probe;
+
+static int probe_resolve(void *ctx, const char *ns, const char *name, char **secret_name) {
+  inject_probe *pr = ctx;
+  int rc = pr->inner->resolve(pr->inner->ctx, ns, name, secret_name);
+  if (rc == 0 && strcmp(*secret_name, pr->secret) == 0)
+    pr->uses = true;
+  return rc;
+}
+
+static int probe_list(void *ctx, const char *ns, char ***names, size_t *n) {
+  inject_probe *pr = ctx;
+  int rc = pr->inner->list(pr->inner->ctx, ns, names, n);
+  for (size_t i = 0; rc == 0 && i < *n; i++)
+    if (strcmp((*names)[i], pr->secret) == 0)
+      pr->uses = true;
+  return rc;
+}
+
+/* Would the webhook inject a value of the Secret named secret into a pod of
+ * this template in namespace ns? The webhook's review runs on the template
+ * (opted in by its orgsecrets.io/inject label), so references resolve
+ * exactly as they will when its pods are created. */
+static bool template_injects(const json_t *tmpl, const char *ns, const char *secret,
+                             const inject_options *inject) {
+  json_t *meta = json_object_get(tmpl, "metadata");
+  const char *opt = json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
+  if (inject == NULL || inject->resolve == NULL || opt == NULL || strcmp(opt, "true") != 0)
+    return false;
+  json_t *review = json_pack(
+      "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:O,s:O}}}", "apiVersion",
+      "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", "rollout", "kind",
+      "group", "", "version", "v1", "kind", "Pod", "operation", "CREATE", "namespace", ns, "object",
+      "apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", json_object_get(tmpl, "spec"));
+  inject_probe pr = {inject, secret, false};
+  inject_options o = {probe_resolve, inject->list ? probe_list : NULL, &pr};
+  json_t *resp = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (review != NULL)
+    (void)inject_review_opts(&resp, review, &o, &err); /* a refused pod uses what resolved before */
+  json_decref(resp);
+  json_decref(review);
+  return pr.uses;
+}
+
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
   const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), KUBESYNC_ANNOTATION_RELOAD));
@@ -857,7 +909,8 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
     json_array_foreach(items, i, w) {
       json_t *tmpl = json_object_get(json_object_get(w, "spec"), "template");
       const char *wns = meta_str(w, "namespace");
-      if (wns == NULL || strcmp(wns, ns) != 0 || !opted_in(w) || !template_uses(tmpl, secret))
+      if (wns == NULL || strcmp(wns, ns) != 0 || !opted_in(w) ||
+          !(template_uses(tmpl, secret) || template_injects(tmpl, ns, secret, st->inject)))
         continue;
       const char *cur = json_string_value(json_object_get(
           json_object_get(json_object_get(tmpl, "metadata"), "annotations"), ann_key));
@@ -887,8 +940,8 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
 }
 
 int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, kubesync_event_fn on_event, void *ctx,
-                 os_error *err) {
+                 const reconcile_plan *p, bool rollout, const inject_options *inject,
+                 kubesync_event_fn on_event, void *ctx, os_error *err) {
   memset(res, 0, sizeof(*res));
   run_state st;
   memset(&st, 0, sizeof(st));
@@ -897,6 +950,7 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
   st.cache = cache;
   st.p = p;
   st.rollout = rollout;
+  st.inject = inject;
   st.on_event = on_event;
   st.ctx = ctx;
   st.wanted = json_object();

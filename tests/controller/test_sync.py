@@ -147,6 +147,57 @@ class SyncTest(unittest.TestCase):
         time.sleep(1.5)
         self.assertEqual(self.fake.secret("shop", "acme-secrets")["metadata"]["uid"], now["metadata"]["uid"])
 
+    def test_rollout_of_injected_workloads(self):
+        # Deployments whose pods get their values through the webhook ($NAME
+        # in the template, orgsecrets.io/inject) roll when a value they
+        # reference changes, resolved as the webhook resolves it
+        def dep(ns, name, env, annotations=None):
+            return {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "annotations": {"orgsecrets.io/reload": "true"}},
+                    "spec": {"selector": {"matchLabels": {"app": name}},
+                             "template": {"metadata": {"labels": {"app": name, "orgsecrets.io/inject": "true"},
+                                                       "annotations": annotations or {}},
+                                          "spec": {"containers": [{"name": "c", "image": "busybox", "env": env}]}}}}
+        deps = {("shop", "whole"): dep("shop", "whole", [{"name": "K", "value": "$API_KEY"}]),
+                ("shop", "embedded"): dep("shop", "embedded", [
+                    {"name": "URL", "value": "postgres://app:${DATABASE_PASSWORD}@db:5432/x"}]),
+                ("shop", "all"): dep("shop", "all", [], {"orgsecrets.io/inject-all": "true"}),
+                ("shop", "literal"): dep("shop", "literal", [{"name": "P", "value": "$$API_KEY $lower"}]),
+                ("api", "flags"): dep("api", "flags", [{"name": "F", "value": "$FEATURE_FLAGS"}])}
+        for (ns, name), d in deps.items():
+            self.fake.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % ns, d)
+        self.ctl.start("--resync", "1h")
+
+        def sums():
+            out = {}
+            for (ns, name) in deps:
+                d = self.fake.ok("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, name))
+                ann = (d["spec"]["template"]["metadata"].get("annotations") or {})
+                out[(ns, name)] = {k: v for k, v in ann.items() if k.startswith("checksum.orgsecrets.io/")}
+            return out
+
+        def secret_sum(ns, name):
+            return self.fake.secret(ns, name)["metadata"]["annotations"]["orgsecrets.io/checksum"]
+        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        wait_for(lambda: sums()[("shop", "whole")], what="first rollout")
+        time.sleep(0.5)
+        shop = {"checksum.orgsecrets.io/acme-secrets": secret_sum("shop", "acme-secrets")}
+        first = sums()
+        self.assertEqual(first, {("shop", "whole"): shop, ("shop", "embedded"): shop, ("shop", "all"): shop,
+                                 ("shop", "literal"): {},
+                                 ("api", "flags"): {"checksum.orgsecrets.io/api-secrets": secret_sum("api", "api-secrets")}})
+        # a change in shop's Secret rolls shop's referencing workloads only
+        self.org.set("API_KEY", "prod", "ak-rolled-000222")
+        VALUES["API_KEY_ROLLED"] = "ak-rolled-000222"
+        wait_for(lambda: sums()[("shop", "whole")] != first[("shop", "whole")], what="rollout after the change")
+        time.sleep(0.5)
+        second = sums()
+        shop2 = {"checksum.orgsecrets.io/acme-secrets": secret_sum("shop", "acme-secrets")}
+        self.assertNotEqual(shop2, shop)
+        self.assertEqual(second, {("shop", "whole"): shop2, ("shop", "embedded"): shop2, ("shop", "all"): shop2,
+                                  ("shop", "literal"): {}, ("api", "flags"): first[("api", "flags")]})
+
     def test_unowned_secret_untouched_and_reported(self):
         unowned = {"metadata": {"name": "acme-secrets", "labels": {"team": "payments"}},
                    "type": "Opaque", "data": {"MINE": "bWluZQ=="}}

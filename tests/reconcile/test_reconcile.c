@@ -816,12 +816,12 @@ static void test_kubesync_nameless_records(void **state) {
     p->targets[i].n_namespaces = 0;
   }
   kubesync_result res;
-  assert_int_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, &err), 0);
+  assert_int_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
   assert_int_equal(res.deleted + res.failed, 0);
   /* a well-formed record is cached, and its deletion is attempted */
   kubesync_cache_apply(c, "ADDED", good);
   assert_int_equal(kubesync_cache_size(c), 1);
-  assert_int_not_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, &err), 0);
+  assert_int_not_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
   assert_int_equal(res.failed, 1);
   for (size_t i = 0; i < p->n_targets; i++)
     p->targets[i].n_namespaces = n_ns[i];
