@@ -20,6 +20,7 @@ struct lease_elector {
   /* what we last saw of the record, and when (monotonic seconds) */
   char *seen_holder, *seen_renew;
   double seen_at;
+  double expires_at; /* when the record another replica holds expires for us, else 0 */
   double last_renew; /* when we last renewed successfully */
 };
 
@@ -144,7 +145,9 @@ static bool try_acquire_or_renew(lease_elector *l) {
   }
   bool mine = holder != NULL && strcmp(holder, l->identity) == 0;
   bool free_now = holder == NULL || holder[0] == '\0';
+  l->expires_at = 0;
   if (!mine && !free_now && l->seen_at + (double)dur > t) {
+    l->expires_at = l->seen_at + (double)dur;
     json_decref(cur);
     return false;
   }
@@ -209,9 +212,16 @@ void lease_elector_run(lease_elector *l, const volatile int *stop) {
     } else if (!atomic_load(&l->leader)) {
       set_leader(l, false);
     }
-    /* renew more often than the deadline; poll the stop flag meanwhile */
-    for (int i = 0; i < l->retry_period_s * 10 && !*stop; i++)
-      usleep(100000);
+    /* renew more often than the deadline; a follower also wakes when the
+     * lease it watches expires, so it takes over at most a lease duration
+     * after it saw the last renewal (which it sees within a retry period):
+     * within duration + retry period of the leader's end. The stop flag is
+     * polled meanwhile. */
+    double until = now_mono() + (double)l->retry_period_s;
+    if (l->expires_at > 0 && l->expires_at + 0.01 < until)
+      until = l->expires_at + 0.01;
+    for (double left; !*stop && (left = until - now_mono()) > 0;)
+      usleep((useconds_t)(left < 0.1 ? left * 1e6 : 1e5));
   }
   if (atomic_load(&l->leader)) {
     set_leader(l, false);

@@ -70,6 +70,30 @@ class Fake:
     def token(self):
         return read(self.token_file).strip()
 
+    def client(self, token, path):
+        """A kubeconfig at path for a second client with its own bearer
+        token (accepted from now on), so the request log tells the two apart
+        (tokenId)."""
+        have = self.ok("GET", "/fake/tokens")
+        self.extra_tokens = getattr(self, "extra_tokens", []) + [token]
+        assert have["tokens"] == len(self.extra_tokens) - 1
+        self.ok("POST", "/fake/tokens", {"tokens": self.extra_tokens})
+        lines = []
+        for line in read(self.kubeconfig).splitlines():
+            if line.strip().startswith("tokenFile:"):
+                line = line[:len(line) - len(line.lstrip())] + "token: " + json.dumps(token)
+            lines.append(line)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @staticmethod
+    def token_id(token):
+        """How the request log names a bearer token."""
+        import hashlib
+        return hashlib.sha256(token.encode()).hexdigest()[:12]
+
     def call(self, method, path, body=None, content_type="application/json", auth=True):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
@@ -233,11 +257,11 @@ class Org:
 class Controller:
     """The real controller binary."""
 
-    def __init__(self, tmp, org, fake, env="prod", extra=(), name="ctl"):
+    def __init__(self, tmp, org, fake, env="prod", extra=(), name="ctl", kubeconfig=None):
         self.args = [binary("orgsecrets-controller"), "--environment", env,
                      "--identity", org.key(env + "ctl"), "--source", org.dir]
         if fake is not None:
-            self.args += ["--kubeconfig", fake.kubeconfig]
+            self.args += ["--kubeconfig", kubeconfig or fake.kubeconfig]
         self.args += list(extra)
         self.logpath = os.path.join(tmp, name + ".log")
         self.proc = None
