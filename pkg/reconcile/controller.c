@@ -35,6 +35,11 @@
 #define ORGSECRETS_VERSION "0.1.0"
 #endif
 
+/* The oldest Kubernetes supported (docs/install.md says which and why; the
+ * chart's kubeVersion says the same). */
+#define KUBE_MIN_MAJOR 1
+#define KUBE_MIN_MINOR 20
+
 /* RFC 6901 form of INJECT_ANNOTATION_INJECTED ("/" written "~1"). */
 #define INJECT_ANNOTATION_INJECTED_PTR "orgsecrets.io~1injected"
 
@@ -1066,6 +1071,25 @@ done:;
 
 /* ---- set-up and the main loop ---- */
 
+/* Refuses an API server older than the supported floor, naming both. */
+static int check_server_version(ctl *c, os_error *err) {
+  int major = 0, minor = 0;
+  char *gv = NULL;
+  os_error e = OS_ERROR_INIT;
+  int rc = kube_server_version(c->k, &major, &minor, &gv, &e);
+  if (rc < 0)
+    return os_error_set(err, rc, "reading the Kubernetes version: %s", e.msg);
+  if (major < KUBE_MIN_MAJOR || (major == KUBE_MIN_MAJOR && minor < KUBE_MIN_MINOR))
+    rc = os_error_set(err, OS_EINVAL,
+                      "kubernetes API server %s (%d.%d) is older than %d.%d, the oldest version "
+                      "orgsecrets supports (docs/install.md)",
+                      gv[0] ? gv : "-", major, minor, KUBE_MIN_MAJOR, KUBE_MIN_MINOR);
+  else
+    os_log_info("kubernetes %s (%d.%d)", gv[0] ? gv : "-", major, minor);
+  free(gv);
+  return rc;
+}
+
 static int load_identities(ctl *c, os_error *err) {
   for (size_t i = 0; i < c->o->n_identity_files; i++) {
     age_identity **ids = NULL;
@@ -1139,6 +1163,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     rc = kube_client_new(&c.k, &ko, err);
     if (rc == 0)
       os_log_info("kubernetes API server %s", kube_client_server(c.k));
+    if (rc == 0)
+      rc = check_server_version(&c, err);
     if (rc == 0)
       rc = event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
   }

@@ -4,6 +4,7 @@ kill -9 and restart, audit log, kubectl read-back."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -362,6 +363,28 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         for i in range(60):
             self.assertEqual(self.fake.secret_values("bulk%d" % i, "acme-secrets")["API_KEY"], VALUES["API_KEY"])
+
+    def test_kubernetes_version_floor(self):
+        # the chart's kubeVersion, docs/install.md and the controller's
+        # start-up check name the same oldest version
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        chart = read(os.path.join(root, "charts", "orgsecrets", "Chart.yaml"))
+        m = re.search(r'^kubeVersion: ">=(\d+)\.(\d+)\.0-0"$', chart, re.M)
+        self.assertIsNotNone(m, "Chart.yaml states a kubeVersion floor")
+        major, minor = int(m.group(1)), int(m.group(2))
+        self.assertTrue("Kubernetes %d.%d and newer" % (major, minor) in read(os.path.join(root, "docs", "install.md")),
+                        "docs/install.md states the floor")
+        older = "v%d.%d.16" % (major, minor - 1)
+        self.fake.ok("POST", "/fake/version", {"gitVersion": older})
+        self.fake.clear_requests()
+        rc, out = self.ctl.once()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("kubernetes API server %s (%d.%d) is older than %d.%d" % (older, major, minor - 1, major, minor), out)
+        self.assertEqual(self.fake.writes(), [], "nothing written to a server too old")
+        for ok in ("v%d.%d.2" % (major, minor), "v%d.%d.0" % (major, minor + 12)):
+            self.fake.ok("POST", "/fake/version", {"gitVersion": ok})
+            rc, out = self.ctl.once()
+            self.assertEqual(rc, 0, out)
 
     def test_audit_log_verifies_and_catches_edit(self):
         self.assertEqual(self.ctl.once()[0], 0)
