@@ -45,10 +45,11 @@ static char **strv1(const char *s) {
   return v;
 }
 
-static void add_secret(fx *f, const char *app, const char *name, const char *value) {
+/* A secret of org sealed to its recipients. */
+static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
   os_error err = OS_ERROR_INIT;
   spec_secret *s = spec_secret_new();
-  s->organization = strdup("acme");
+  s->organization = strdup(org->id);
   s->environment = strdup("prod");
   s->application = app ? strdup(app) : NULL;
   s->name = strdup(name);
@@ -57,8 +58,13 @@ static void add_secret(fx *f, const char *app, const char *name, const char *val
   s->created_at = strdup("2026-01-01T00:00:00Z");
   s->updated_at = strdup("2026-01-01T00:00:00Z");
   s->rotated_at = strdup("2026-01-01T00:00:00Z");
-  assert_int_equal(seal_value(s, f->t->org, value, strlen(value), &err), 0);
-  assert_int_equal(spec_tree_put_secret(f->t, s, &err), 0);
+  assert_int_equal(seal_value(s, org, value, strlen(value), &err), 0);
+  return s;
+}
+
+static void add_secret(fx *f, const char *app, const char *name, const char *value) {
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_tree_put_secret(f->t, sealed(f->t->org, app, name, value), &err), 0);
 }
 
 static int setup(void **state) {
@@ -264,23 +270,6 @@ static spec_org *other_org(const fx *f, const char *id) {
   free(o->id);
   o->id = strdup(id);
   return o;
-}
-
-/* A secret of org sealed to its recipients. */
-static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
-  os_error err = OS_ERROR_INIT;
-  spec_secret *s = spec_secret_new();
-  s->organization = strdup(org->id);
-  s->environment = strdup("prod");
-  s->application = app ? strdup(app) : NULL;
-  s->name = strdup(name);
-  s->created_by = strdup("a@x");
-  s->updated_by = strdup("a@x");
-  s->created_at = strdup("2026-01-01T00:00:00Z");
-  s->updated_at = strdup("2026-01-01T00:00:00Z");
-  s->rotated_at = strdup("2026-01-01T00:00:00Z");
-  assert_int_equal(seal_value(s, org, value, strlen(value), &err), 0);
-  return s;
 }
 
 /* The entry name of target t holds exactly value. */
