@@ -684,8 +684,8 @@ function sectionChartCases(r) {
     const { objs } = render({ webhook: { certManager: { enabled: false }, existingSecret: "my-tls", caBundle: "Q0EK" } }, undefined, { apiVersions: [] });
     assert(byKind(objs, "Certificate").length === 0 && byKind(objs, "ServiceMonitor").length === 0, "CRD objects rendered");
   });
-  expectRefused("Kubernetes older than Chart.yaml's kubeVersion", {}, /chart requires kubeVersion: \S+ which is incompatible with Kubernetes v1\.20\.0/,
-    { kubeVersion: "v1.20.0" });
+  expectRefused("Kubernetes older than Chart.yaml's kubeVersion", {}, /chart requires kubeVersion: \S+ which is incompatible with Kubernetes v1\.19\.0/,
+    { kubeVersion: "v1.19.0" });
 
   // A PodDisruptionBudget only when the replicas can satisfy it.
   const pdbCases = [
