@@ -30,7 +30,7 @@ const CHART = path.join(ROOT, "charts", "orgsecrets");
 // The controller's API access (DESIGN.md / issue #6), exactly.
 const CLUSTER_RULES = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
-  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: ["orgsecrets.io"], resources: ["organizations", "orgsecrets"], verbs: ["list", "watch"] },
   { apiGroups: ["orgsecrets.io"], resources: ["orgsecrets/status"], verbs: ["patch"] },
   { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["list", "patch"] },
@@ -715,8 +715,8 @@ function sectionChartCases(r) {
     const { objs } = render({ webhook: { certManager: { enabled: false }, existingSecret: "my-tls", caBundle: "Q0EK" } }, undefined, { apiVersions: [] });
     assert(byKind(objs, "Certificate").length === 0 && byKind(objs, "ServiceMonitor").length === 0, "CRD objects rendered");
   });
-  expectRefused("Kubernetes older than Chart.yaml's kubeVersion", {}, /chart requires kubeVersion: \S+ which is incompatible with Kubernetes v1\.20\.0/,
-    { kubeVersion: "v1.20.0" });
+  expectRefused("Kubernetes older than Chart.yaml's kubeVersion", {}, /chart requires kubeVersion: \S+ which is incompatible with Kubernetes v1\.19\.0/,
+    { kubeVersion: "v1.19.0" });
 
   // A PodDisruptionBudget only when the replicas can satisfy it.
   const pdbCases = [
