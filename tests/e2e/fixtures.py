@@ -3,7 +3,9 @@ from them, and the real controller run as the shipped ServiceAccount."""
 
 import base64
 import os
+import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "controller"))
 
 import harness  # noqa: E402  (tests/controller/harness.py: the CLI and controller wrappers)
-from controlplane import _die_with_parent, wait_for  # noqa: E402
+from controlplane import _die_with_parent, wait_for, yaml_docs  # noqa: E402
 
 # Values worth a byte-exact comparison: printable, multi-line, UTF-8, NUL
 # and high bytes, and a large one.
@@ -99,6 +101,17 @@ class OrgModel:
             out += [os.path.join(root, f) for f in sorted(files) if f.endswith(".yaml")]
         return out
 
+    def file_of(self, env, app, name):
+        """(path, metadata.name) of the file the CLI wrote for a secret,
+        wherever its layout puts it."""
+        for path in self.spec_files()[1:]:
+            with open(path) as f:
+                text = f.read()
+            spec = dict(re.findall(r"(?m)^  (environment|application|name): (\S+)$", text))
+            if (spec.get("environment"), spec.get("application"), spec.get("name")) == (env, app, name):
+                return path, yaml_docs(text)[0][0]["name"]
+        raise KeyError("no file for %s/%s/%s below %s" % (env, app, name, self.cli.dir))
+
     def expected(self, env):
         """{(namespace, Secret name): {NAME: bytes}} that a controller of env
         delivers for this organization (docs/controller.md, Targets)."""
@@ -117,8 +130,9 @@ class OrgModel:
 
 
 class World:
-    """Organizations in one source folder, all deploying environment prod
-    with the same controller key (the first organization's)."""
+    """Organizations (a folder each, below one temporary folder), all
+    deploying environment prod with the same controller key (the first
+    organization's)."""
 
     def __init__(self, tmp, tag):
         self.tmp = tmp
@@ -150,9 +164,9 @@ class World:
                 out.update(nss)
         return sorted(out)
 
-    def expected(self, env="prod"):
+    def expected(self, env="prod", orgs=None):
         out = {}
-        for o in self.orgs:
+        for o in orgs or self.orgs:
             for k, v in o.expected(env).items():
                 assert k not in out, "two organizations deliver %s/%s" % k
                 out[k] = v
@@ -200,11 +214,14 @@ def two_org_world(tmp, tag, api):
 
 
 class Controller(harness.Controller):
-    """The real controller, authenticated by the ServiceAccount's token;
-    killed with this test process should it die."""
+    """The real controller of environment env, authenticated by the
+    ServiceAccount's token, reading source: an OrgModel's folder (one
+    organization per folder) or "cluster"; killed with this test process
+    should it die."""
 
-    def __init__(self, tmp, world, kubeconfig, env="prod", extra=(), name="ctl"):
-        super().__init__(tmp, world, _Kubeconfig(kubeconfig), env, extra, name)
+    def __init__(self, tmp, world, kubeconfig, source, env="prod", extra=(), name="ctl"):
+        folder = source.cli.dir if isinstance(source, OrgModel) else source
+        super().__init__(tmp, _Source(world, folder), _Kubeconfig(kubeconfig), env, extra, name)
 
     def start(self, *more):
         self.log = open(self.logpath, "ab")
@@ -216,6 +233,11 @@ class Controller(harness.Controller):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self.log.close()
+
+
+class _Source:
+    def __init__(self, world, folder):
+        self.dir, self.key = folder, world.key
 
 
 class _Kubeconfig:
@@ -274,6 +296,14 @@ def assert_quiet(testcase, cp, seconds=5.0, what="a converged controller"):
     new = [(e["reason"], e["involvedObject"].get("name"), e.get("count", 1)) for e in cp.admin.events()
            if before.get(e["metadata"]["uid"]) != e.get("count", 1)]
     testcase.assertEqual(new, [], "%s made new Events in %ss" % (what, seconds))
+
+
+def remove_tmp(path):
+    """Removes a test's folder, unless ORGSECRETS_E2E_KEEP is set."""
+    if os.environ.get("ORGSECRETS_E2E_KEEP"):
+        print("e2e: kept %s" % path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def assert_no_values(testcase, texts, values):
