@@ -6,7 +6,6 @@ conflicting unowned Secret that goes away, --resync that re-lists, an
 application removed from the organization, an owned Secret made immutable."""
 
 import base64
-import os
 import tempfile
 import time
 import unittest

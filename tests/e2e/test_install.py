@@ -76,13 +76,13 @@ class InstallTest(unittest.TestCase):
                     if not field.isdigit():
                         self.assertIn(field, e.body.get("message", ""), f)
                     continue
-                self.assertEqual(keyword, "additionalProperties",
-                                 "%s was accepted; expected a %s error at %s" % (f, keyword, pointer))
                 obj = objs[0]
-                dropped = set(re.findall(r"(?m)^\s*-?\s*([a-zA-Z]+):", text)) - _all_keys(obj)
-                self.assertTrue(dropped, "%s: accepted with its unknown field stored" % f)
                 plural = "organizations" if obj["kind"] == "Organization" else "orgsecrets"
                 cp.admin.ok("DELETE", "/apis/orgsecrets.io/v1/%s/%s" % (plural, obj["metadata"]["name"]))
+                self.assertEqual(keyword, "additionalProperties",
+                                 "%s was accepted; expected a %s error at %s" % (f, keyword, pointer))
+                dropped = set(re.findall(r"(?m)^\s*-?\s*([a-zA-Z]+):", text)) - _all_keys(obj)
+                self.assertTrue(dropped, "%s: accepted with its unknown field stored" % f)
 
     def test_controller_is_not_cluster_admin(self):
         api = cp.controller_api

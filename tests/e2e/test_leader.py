@@ -3,7 +3,6 @@ controllers, one Lease; the leader is killed with SIGKILL right after it
 renewed (the worst case) and the follower must take over within the bound
 docs/controller.md promises, then deliver."""
 
-import os
 import tempfile
 import time
 import unittest

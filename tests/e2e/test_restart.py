@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from controlplane import ControlPlane, wait_for
+from controlplane import ControlPlane
 from fixtures import Controller, assert_no_values, assert_quiet, two_org_world, wait_delivered, remove_tmp
 
 cp = None

@@ -149,6 +149,23 @@ class WebhookTest(unittest.TestCase):
         pod = self.create_pod(shop, "plain", [{"name": "X", "value": "$DATABASE_PASSWORD"}], labels={})
         self.assertEqual(pod["spec"]["containers"][0]["env"][0], {"name": "X", "value": "$DATABASE_PASSWORD"})
 
+    @unittest.expectedFailure
+    def test_application_pods_get_organization_level_secrets(self):
+        """DESIGN.md: organization-level secrets go to every namespace of
+        every application too, so that what `orgsecrets run --app X` gives
+        (organization-level plus X's) is what X's pods get. The controller
+        delivers them to the environment's namespaces only (as
+        docs/controller.md says), so the webhook refuses $DATABASE_PASSWORD
+        in the api namespace although `run --app api` has it. Expected to
+        fail until product and design agree; an unexpected pass fails the
+        run, so the marker cannot outlive the gap."""
+        self.start_and_wait()
+        api_ns = self.world.ns("api")
+        self.assertIn((api_ns, self.secret_name()), set(cp.admin.managed_secrets()))
+        pod = self.create_pod(api_ns, "org-level", [{"name": "D", "value": "$DATABASE_PASSWORD"}])
+        self.assertEqual(pod["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"],
+                         {"name": self.secret_name(), "key": "DATABASE_PASSWORD"})
+
     def test_deployment_pods_rewritten(self):
         """kube-controller-manager creates the ReplicaSet and its pod; the
         API server calls the webhook for that pod (no kubelet needed)."""
