@@ -939,6 +939,37 @@ int kube_delete(kube_client *c, const char *path, const char *precondition_rv, o
   return rc;
 }
 
+/* The leading decimal number of s ("20" of "20+"); -1 when there is none. */
+static int leading_number(const char *s) {
+  if (s == NULL || s[0] < '0' || s[0] > '9')
+    return -1;
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || v > 100000 || (*end != '\0' && *end != '+'))
+    return -1;
+  return (int)v;
+}
+
+int kube_server_version(kube_client *c, int *major, int *minor, char **git_version, os_error *err) {
+  if (git_version != NULL)
+    *git_version = NULL;
+  json_t *v = NULL;
+  int rc = kube_get(c, "/version", &v, err);
+  if (rc < 0)
+    return rc;
+  const char *gv = json_string_value(json_object_get(v, "gitVersion"));
+  *major = leading_number(json_string_value(json_object_get(v, "major")));
+  *minor = leading_number(json_string_value(json_object_get(v, "minor")));
+  if (*major < 0 || *minor < 0) {
+    rc = os_error_set(err, OS_EINVAL, "GET /version: no major and minor version in the answer");
+  } else if (git_version != NULL && (*git_version = os_strdup(gv ? gv : "")) == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  json_decref(v);
+  return rc;
+}
+
 /* ---- list ---- */
 
 /* One attempt at a list: every page in turn, fn called for each item of a

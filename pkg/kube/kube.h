@@ -134,6 +134,12 @@ int kube_watch(kube_client *c, const char *collection_path, const char *label_se
                const char *rv, int timeout_s, kube_watch_fn fn, void *ctx, char **last_rv,
                const volatile int *stop, os_error *err);
 
+/* The API server's version from GET /version: *major and *minor as
+ * numbers (a provider suffix such as GKE's "20+" is ignored), *git_version
+ * (git_version may be NULL; caller frees) its gitVersion, e.g. "v1.20.2".
+ * OS_EINVAL when the answer has no usable major and minor. */
+int kube_server_version(kube_client *c, int *major, int *minor, char **git_version, os_error *err);
+
 /* Percent-escapes s for use as one path segment or a query value
  * (everything but [A-Za-z0-9-._~]). Caller frees; NULL on allocation
  * failure. */

@@ -22,6 +22,7 @@
 #include "kube/kube.h"
 #include "metrics/metrics.h"
 #include "reconcile/envfiles.h"
+#include "reconcile/events.h"
 #include "reconcile/kubesync.h"
 #include "reconcile/lease.h"
 #include "reconcile/plan.h"
@@ -33,6 +34,11 @@
 #ifndef ORGSECRETS_VERSION
 #define ORGSECRETS_VERSION "0.1.0"
 #endif
+
+/* The oldest Kubernetes supported (docs/install.md says which and why; the
+ * chart's kubeVersion says the same). */
+#define KUBE_MIN_MAJOR 1
+#define KUBE_MIN_MINOR 20
 
 /* RFC 6901 form of INJECT_ANNOTATION_INJECTED ("/" written "~1"). */
 #define INJECT_ANNOTATION_INJECTED_PTR "orgsecrets.io~1injected"
@@ -50,6 +56,7 @@ typedef struct ctl {
   httpd_server *http, *webhook;
   audit_log *audit;
   kubesync_cache *scache;
+  event_recorder *events;       /* NULL without Kubernetes */
   plan_cache *pcache;
   size_t source_unseals;         /* values the folder source's hook opened */
   lease_elector *lease;
@@ -86,13 +93,6 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void rfc3339_now(char *out, size_t n) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void mark_dirty(ctl *c, bool source) {
@@ -210,6 +210,8 @@ static int h_recipients(void *ctx, const httpd_request *req, httpd_response *res
                                  strlen(c->recipients_json));
 }
 
+static void rebuild_index(ctl *c, bool need);
+
 static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
@@ -243,6 +245,22 @@ static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   *names = v;
   *n = len;
   return 0;
+}
+
+/* The webhook's callbacks for the rollout of injected workloads (main
+ * loop): the same index, built on first use when no webhook keeps it. */
+static int rollout_resolve(void *ctx, const char *ns, const char *name, char **secret_name) {
+  ctl *c = ctx;
+  if (c->idx == NULL)
+    rebuild_index(c, true);
+  return resolve_ref(c, ns, name, secret_name);
+}
+
+static int rollout_list(void *ctx, const char *ns, char ***names, size_t *n) {
+  ctl *c = ctx;
+  if (c->idx == NULL)
+    rebuild_index(c, true);
+  return list_secrets(c, ns, names, n);
 }
 
 /* The injected names, as the patch writes them into the pod's
@@ -374,6 +392,7 @@ typedef struct watch_spec {
   const char *path;
   char *selector;
   int kind; /* 0 owned secrets, 1 organizations, 2 orgsecrets */
+  volatile int relist; /* set to end the watch and list again (resync, shutdown) */
 } watch_spec;
 
 static int on_watch_event(void *ctx, const char *type, json_t *obj) {
@@ -409,8 +428,12 @@ static int on_watch_event(void *ctx, const char *type, json_t *obj) {
 }
 
 static int list_into(ctl *c, watch_spec *w, char **rv, os_error *err) {
-  if (w->kind == 0)
-    return kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+  if (w->kind == 0) {
+    int rc = kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+    if (rc == 0)
+      mark_dirty(c, false); /* what the list shows may differ from what was cached */
+    return rc;
+  }
   json_t *items = NULL;
   int rc = kube_list(c->k, w->path, NULL, &items, rv, err);
   if (rc < 0)
@@ -448,6 +471,7 @@ static void *watch_thread(void *arg) {
   while (!*c->stop) {
     char *rv = NULL;
     os_error err = OS_ERROR_INIT;
+    w->relist = 0;
     if (list_into(c, w, &rv, &err) < 0) {
       os_log_warn("list %s: %s", w->path, err.msg);
       sleep_stoppable(c, backoff + (double)(rand() % 1000) / 1000.0);
@@ -458,10 +482,11 @@ static void *watch_thread(void *arg) {
 #ifdef __GLIBC__
     malloc_trim(0); /* a large list is parsed and dropped: give it back */
 #endif
-    while (!*c->stop) {
+    while (!*c->stop && !w->relist) {
       char *last = NULL;
       os_error werr = OS_ERROR_INIT;
-      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, c->stop, &werr);
+      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, &w->relist,
+                          &werr);
       if (last != NULL) {
         free(rv);
         rv = last;
@@ -512,28 +537,17 @@ static void on_leader_change(void *ctx, bool leader) {
 
 /* ---- events and status ---- */
 
+/* An Event about an object, counted on the earlier one when it repeats;
+ * only the writer posts. ns NULL: a cluster-scoped object. */
 static void post_event(ctl *c, const char *ns, const char *kind, const char *api_version,
                        const char *name, const char *uid, const char *type, const char *reason,
                        const char *message) {
-  if (c->k == NULL || !writer(c))
+  if (c->events == NULL || !writer(c))
     return;
-  char now[32], path[512];
-  rfc3339_now(now, sizeof(now));
-  snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
-  char host[128] = "orgsecrets-controller";
-  gethostname(host, sizeof(host) - 1);
-  json_t *ev = json_pack(
-      "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
-      "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "orgsecrets-", "namespace",
-      ns, "involvedObject", "apiVersion", api_version, "kind", kind, "name", name, "namespace",
-      strcmp(kind, "OrgSecret") == 0 ? NULL : ns, "uid", uid, "type", type, "reason", reason,
-      "message", message, "source", "component", "orgsecrets-controller", "firstTimestamp", now,
-      "lastTimestamp", now, "count", 1, "reportingComponent", "orgsecrets-controller",
-      "reportingInstance", host);
+  event_subject about = {api_version, kind, ns, name, uid};
   os_error err = OS_ERROR_INIT;
-  if (ev != NULL && kube_create(c->k, path, ev, NULL, &err) < 0)
+  if (event_recorder_post(c->events, &about, type, reason, message, &err) < 0)
     os_log_warn("post event %s for %s %s: %s", reason, kind, name, err.msg);
-  json_decref(ev);
 }
 
 /* Target problems seen in a pass: target pointer -> reason. */
@@ -550,6 +564,7 @@ static void on_sync_event(void *ctx, const kubesync_event *ev) {
   switch (ev->kind) {
   case KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
   case KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
+  case KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
   case KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
   case KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
   case KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
@@ -560,7 +575,7 @@ static void on_sync_event(void *ctx, const kubesync_event *ev) {
     metrics_counter_inc1(c->m_writes, op);
     ps->writes++;
   }
-  os_log(ev->kind >= KUBESYNC_CONFLICT && ev->kind != KUBESYNC_ROLLOUT ? OS_LOG_WARN : OS_LOG_INFO,
+  os_log(strcmp(type, "Warning") == 0 ? OS_LOG_WARN : OS_LOG_INFO,
          "%s %s %s/%s: %s", reason, ev->kind_name, ev->namespace_, ev->name, ev->message);
   json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
                              ev->namespace_, "name", ev->name, "reason", reason, "message", ev->message);
@@ -652,7 +667,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
                   strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == generation;
       if (!same && cur != NULL) {
         char now[32];
-        rfc3339_now(now, sizeof(now));
+        event_time_now(now, sizeof(now));
         const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
         bool transition = !(o_status && strcmp(o_status, status) == 0);
         json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
@@ -671,7 +686,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
             pthread_mutex_unlock(&c->mu);
           }
           if (transition && strcmp(status, "False") == 0)
-            post_event(c, "default", "OrgSecret", "orgsecrets.io/v1", rname,
+            post_event(c, NULL, "OrgSecret", "orgsecrets.io/v1", rname,
                        json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid")),
                        "Warning", reason, message);
         } else if (patch != NULL) {
@@ -927,9 +942,12 @@ done:
   return rc;
 }
 
-static void rebuild_index(ctl *c) {
-  if (c->o->webhook_listen == NULL)
-    return; /* only the webhook resolves references */
+/* Rebuilds the resolver index from the plans when something resolves
+ * references: the webhook, or (once it needed it) the rollout of injected
+ * workloads; need builds it now. Called by the main loop only. */
+static void rebuild_index(ctl *c, bool need) {
+  if (c->o->webhook_listen == NULL && c->idx == NULL && !need)
+    return;
   const reconcile_plan *const *plans = (const reconcile_plan *const *)c->plans;
   if (ref_index_same(c->idx, plans, c->n_plans))
     return; /* only values changed: the names resolve as before (c->idx is only swapped here) */
@@ -968,6 +986,8 @@ static int reload_source(ctl *c, os_error *err) {
     free_plans(c);
     return rc;
   }
+  /* after every plan of the pass: values none of them uses go */
+  plan_cache_sweep(c->pcache);
   os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
 #ifdef __GLIBC__
   malloc_trim(0); /* give the file buffers of a large load back */
@@ -984,7 +1004,7 @@ static int reload_source(ctl *c, os_error *err) {
   metrics_gauge_set1(c->m_secrets, "active", (double)active);
   metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
   metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
-  rebuild_index(c);
+  rebuild_index(c, false);
   return 0;
 }
 
@@ -1008,8 +1028,13 @@ static int pass(ctl *c, bool reload, os_error *err) {
     const reconcile_plan *p = c->plans[i];
     if (p->n_failures > 0 && first == 0) {
       first = p->failures[0].code;
-      os_error_set(err, first, "%zu secret(s) could not be unsealed, first %s: %s", p->n_failures,
+      os_error_set(err, first, "%zu secret(s) not delivered, first %s: %s", p->n_failures,
                    p->failures[0].resource, p->failures[0].reason);
+    }
+    if (p->incomplete && first == 0) {
+      first = OS_EINVAL;
+      os_error_set(err, first, "organization %s: the specs are incomplete (see the problems "
+                   "reported): nothing is deleted until they are fixed", p->targets[0].organization);
     }
     if (c->o->env_file_dir != NULL) {
       envfiles_result er;
@@ -1022,7 +1047,10 @@ static int pass(ctl *c, bool reload, os_error *err) {
     if (c->k != NULL) {
       kubesync_result kr;
       os_error e = OS_ERROR_INIT;
-      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, on_sync_event, &ps, &e) < 0 && first == 0) {
+      inject_options injected = {rollout_resolve, rollout_list, c};
+      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, &injected, on_sync_event, &ps,
+                       &e) < 0 &&
+          first == 0) {
         first = e.code;
         os_error_set(err, first, "%s", e.msg);
       }
@@ -1042,6 +1070,25 @@ done:;
 }
 
 /* ---- set-up and the main loop ---- */
+
+/* Refuses an API server older than the supported floor, naming both. */
+static int check_server_version(ctl *c, os_error *err) {
+  int major = 0, minor = 0;
+  char *gv = NULL;
+  os_error e = OS_ERROR_INIT;
+  int rc = kube_server_version(c->k, &major, &minor, &gv, &e);
+  if (rc < 0)
+    return os_error_set(err, rc, "reading the Kubernetes version: %s", e.msg);
+  if (major < KUBE_MIN_MAJOR || (major == KUBE_MIN_MAJOR && minor < KUBE_MIN_MINOR))
+    rc = os_error_set(err, OS_EINVAL,
+                      "kubernetes API server %s (%d.%d) is older than %d.%d, the oldest version "
+                      "orgsecrets supports (docs/install.md)",
+                      gv[0] ? gv : "-", major, minor, KUBE_MIN_MAJOR, KUBE_MIN_MINOR);
+  else
+    os_log_info("kubernetes %s (%d.%d)", gv[0] ? gv : "-", major, minor);
+  free(gv);
+  return rc;
+}
 
 static int load_identities(ctl *c, os_error *err) {
   for (size_t i = 0; i < c->o->n_identity_files; i++) {
@@ -1116,6 +1163,10 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     rc = kube_client_new(&c.k, &ko, err);
     if (rc == 0)
       os_log_info("kubernetes API server %s", kube_client_server(c.k));
+    if (rc == 0)
+      rc = check_server_version(&c, err);
+    if (rc == 0)
+      rc = event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
   }
   if (rc == 0 && o->source_cluster && c.k == NULL)
     rc = os_error_set(err, OS_EINVAL, "--source cluster needs Kubernetes (drop --no-kubernetes)");
@@ -1131,8 +1182,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
       rc = kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
       free(rv);
       if (rc == 0 && o->source_cluster) {
-        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
-        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
+        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
         rc = list_into(&c, &watches[1], &rv, err);
         free(rv);
         rv = NULL;
@@ -1148,12 +1199,12 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
 
   /* long-running: start watchers, elect, loop */
   if (c.k != NULL) {
-    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0};
+    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0, 0};
     if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[0]) == 0)
       n_threads++;
     if (o->source_cluster) {
-      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1};
-      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2};
+      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
+      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
       for (int i = 1; i <= 2; i++)
         if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[i]) == 0)
           n_threads++;
@@ -1208,8 +1259,13 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     pthread_mutex_unlock(&c.mu);
     if (!run || *stop)
       continue;
-    if (due && t >= next_resync)
+    if (due && t >= next_resync) {
       next_resync = t + (o->resync_s > 0 ? o->resync_s : 300);
+      /* a full resync reads the cluster again: each watch ends, lists, and
+       * watches on from the new list (what it caches may have drifted) */
+      for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+        watches[i].relist = 1;
+    }
     os_error perr = OS_ERROR_INIT;
     last_rc = pass(&c, reload, &perr);
     if (last_rc < 0) {
@@ -1241,6 +1297,8 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
   os_log_info("shutting down");
 stop_threads:
   *stop = 1;
+  for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+    watches[i].relist = 1; /* the watches poll it */
   for (size_t i = 0; i < n_threads; i++)
     pthread_join(threads[i], NULL);
 done:
@@ -1254,6 +1312,7 @@ done:
   lease_elector_free(c.lease);
   free_plans(&c);
   kubesync_cache_free(c.scache);
+  event_recorder_free(c.events);
   plan_cache_free(c.pcache);
   source_cache_free(c.src);
   kube_client_free(c.k);

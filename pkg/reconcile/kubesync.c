@@ -31,6 +31,7 @@ typedef struct secret_rec {
   bool managed_by_us;               /* KUBESYNC_LABEL_MANAGED_BY is KUBESYNC_MANAGER */
   bool part_of;                     /* "app.kubernetes.io/part-of" is set */
   bool opaque;                      /* type is "Opaque" */
+  bool immutable;                   /* "immutable": true: its data can no longer change */
   char strings[];
 } secret_rec;
 
@@ -186,6 +187,7 @@ static secret_rec *rec_new(const json_t *obj) {
   r->managed_by_us = m != NULL && strcmp(m, KUBESYNC_MANAGER) == 0;
   r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
+  r->immutable = json_is_true(json_object_get(obj, "immutable"));
   return r;
 }
 
@@ -279,10 +281,13 @@ static void table_remove_key(secret_table *t, const char *key) {
 }
 
 /* A watch event or a listed object: ADDED and MODIFIED store its record,
- * DELETED drops it. */
+ * DELETED drops it. An object without a namespace or a name (the API
+ * server never sends one) is ignored: nothing could be written to it. */
 static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   char key[600];
-  if (cache_key(key, sizeof(key), meta_str(obj, "namespace"), meta_str(obj, "name")) < 0)
+  const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+  if (ns == NULL || ns[0] == '\0' || name == NULL || name[0] == '\0' ||
+      cache_key(key, sizeof(key), ns, name) < 0)
     return;
   if (strcmp(type, "DELETED") == 0) {
     table_remove_key(t, key);
@@ -473,18 +478,30 @@ static bool owned_by(const secret_rec *r, const plan_target *t) {
          strcmp(r->env, t->environment) == 0;
 }
 
+/* Is r kept current by the controller's watch of owned Secrets (selected
+ * by our managed-by label and the environment, kubesync_selector())? A
+ * record that is not (a foreign Secret in a target's way, read by name) may
+ * be stale: it is read again before it decides anything. */
+static bool watched(const secret_rec *r, const plan_target *t) {
+  return r->managed_by_us && r->env != NULL && strcmp(r->env, t->environment) == 0;
+}
+
+/* Does live (a cache record) hold exactly data? */
+static bool same_data(const secret_rec *live, json_t *data) {
+  uint8_t want[32];
+  data_digest(want, data);
+  return os_secure_equal(live->digest, want, sizeof(want));
+}
+
 /* True when live (a cache record) already equals what we would write. */
 static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
                        const char *checksum) {
-  uint8_t want[32];
-  data_digest(want, data);
   char sum[65];
   os_hex_encode(sum, live->checksum, sizeof(live->checksum));
   bool same_app = (t->application == NULL && live->app == NULL) ||
                   (t->application && live->app && strcmp(live->app, t->application) == 0);
-  return os_secure_equal(live->digest, want, sizeof(want)) && live->has_checksum &&
-         strcmp(sum, checksum) == 0 && live->opaque && same_app && live->part_of &&
-         owned_by(live, t);
+  return same_data(live, data) && live->has_checksum && strcmp(sum, checksum) == 0 &&
+         live->opaque && same_app && live->part_of && owned_by(live, t);
 }
 
 /* A merge patch that brings live (a cache record) to data, our labels and
@@ -530,6 +547,7 @@ typedef struct run_state {
   kubesync_cache *cache;
   const reconcile_plan *p;
   bool rollout;
+  const inject_options *inject;
   kubesync_event_fn on_event;
   void *ctx;
   json_t *wanted; /* "ns/name" set */
@@ -583,13 +601,18 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
   bool changed = false;
   char sum[65] = {0};
   /* values the plan keeps from the live Secret need the live data */
-  bool need_values = t->n_kept > 0 || t->keep_unknown;
+  bool need_values = t->n_kept > 0 || t->keep_unknown, invalid_reread = false;
   json_t *full = NULL;
   if (item == NULL || coll == NULL)
     goto done;
-  if (need_values && table_find(&st->cache->secrets, key, NULL) != NULL &&
+  const secret_rec *cached = table_find(&st->cache->secrets, key, NULL);
+  if (cached != NULL && (need_values || !watched(cached, t)) &&
       read_live(st, item, ns, t->secret_name, &full) < 0)
     goto done;
+  if (!need_values) {
+    json_decref(full);
+    full = NULL;
+  }
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
     /* borrowed; a write or a read below replaces it */
     const secret_rec *live = table_find(&st->cache->secrets, key, NULL);
@@ -618,8 +641,20 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       break;
     }
     json_t *out = NULL;
-    bool update = live != NULL;
-    if (update) {
+    bool update = live != NULL, recreate = update && live->immutable && !same_data(live, data);
+    if (recreate) {
+      /* no patch may change an immutable Secret's data: delete the version
+       * read (precondition) and create it again */
+      rc = kube_delete(st->k, item, live->rv, &e);
+      if (rc == 0 || rc == OS_ENOTFOUND) {
+        table_remove_key(&st->cache->secrets, key);
+        update = false;
+        rc = 0;
+      }
+    }
+    if (rc < 0) {
+      /* the delete failed: handled below like a failed write */
+    } else if (update) {
       json_t *patch = update_patch(live, t, data, sum);
       rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, &out, &e)
                  : os_error_set(&e, OS_ENOMEM, "out of memory");
@@ -634,12 +669,16 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     if (rc == 0) {
       if (out != NULL)
         table_apply(&st->cache->secrets, "MODIFIED", out);
-      if (update)
-        st->res->updated++;
-      else
-        st->res->created++;
-      emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
-           t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+      if (recreate) {
+        st->res->recreated++;
+        emit(st->on_event, st->ctx, KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
+             meta_str(out, "uid"), t,
+             "the Secret was immutable and held other data: deleted and created again");
+      } else {
+        *(update ? &st->res->updated : &st->res->created) += 1;
+        emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
+             t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+      }
       json_decref(out);
       changed = true;
       break;
@@ -655,8 +694,11 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       }
       break;
     }
-    if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND) {
-      /* someone else wrote (409) or deleted it (404 on update): read again, retry */
+    if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND ||
+        (rc == OS_EINVAL && update && !invalid_reread)) {
+      /* someone else wrote (409) or deleted it (404 on update), or made it
+       * immutable since we looked (422): read again, retry */
+      invalid_reread = invalid_reread || rc == OS_EINVAL;
       json_decref(full);
       full = NULL;
       if (read_live(st, item, ns, t->secret_name, &full) < 0)
@@ -758,6 +800,57 @@ static bool template_uses(const json_t *tmpl, const char *secret) {
   return false;
 }
 
+/* What the webhook's review of a pod made from a template resolves to,
+ * compared with one Secret. */
+typedef struct inject_probe {
+  const inject_options *inner;
+  const char *secret;
+  bool uses;
+} inject_probe;
+
+static int probe_resolve(void *ctx, const char *ns, const char *name, char **secret_name) {
+  inject_probe *pr = ctx;
+  int rc = pr->inner->resolve(pr->inner->ctx, ns, name, secret_name);
+  if (rc == 0 && strcmp(*secret_name, pr->secret) == 0)
+    pr->uses = true;
+  return rc;
+}
+
+static int probe_list(void *ctx, const char *ns, char ***names, size_t *n) {
+  inject_probe *pr = ctx;
+  int rc = pr->inner->list(pr->inner->ctx, ns, names, n);
+  for (size_t i = 0; rc == 0 && i < *n; i++)
+    if (strcmp((*names)[i], pr->secret) == 0)
+      pr->uses = true;
+  return rc;
+}
+
+/* Would the webhook inject a value of the Secret named secret into a pod of
+ * this template in namespace ns? The webhook's review runs on the template
+ * (opted in by its orgsecrets.io/inject label), so references resolve
+ * exactly as they will when its pods are created. */
+static bool template_injects(const json_t *tmpl, const char *ns, const char *secret,
+                             const inject_options *inject) {
+  json_t *meta = json_object_get(tmpl, "metadata");
+  const char *opt = json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
+  if (inject == NULL || inject->resolve == NULL || opt == NULL || strcmp(opt, "true") != 0)
+    return false;
+  json_t *review = json_pack(
+      "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s,s:O,s:O}}}", "apiVersion",
+      "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", "rollout", "kind",
+      "group", "", "version", "v1", "kind", "Pod", "operation", "CREATE", "namespace", ns, "object",
+      "apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", json_object_get(tmpl, "spec"));
+  inject_probe pr = {inject, secret, false};
+  inject_options o = {probe_resolve, inject->list ? probe_list : NULL, &pr};
+  json_t *resp = NULL;
+  os_error err = OS_ERROR_INIT;
+  if (review != NULL)
+    (void)inject_review_opts(&resp, review, &o, &err); /* a refused pod uses what resolved before */
+  json_decref(resp);
+  json_decref(review);
+  return pr.uses;
+}
+
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
   const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), KUBESYNC_ANNOTATION_RELOAD));
@@ -816,7 +909,8 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
     json_array_foreach(items, i, w) {
       json_t *tmpl = json_object_get(json_object_get(w, "spec"), "template");
       const char *wns = meta_str(w, "namespace");
-      if (wns == NULL || strcmp(wns, ns) != 0 || !opted_in(w) || !template_uses(tmpl, secret))
+      if (wns == NULL || strcmp(wns, ns) != 0 || !opted_in(w) ||
+          !(template_uses(tmpl, secret) || template_injects(tmpl, ns, secret, st->inject)))
         continue;
       const char *cur = json_string_value(json_object_get(
           json_object_get(json_object_get(tmpl, "metadata"), "annotations"), ann_key));
@@ -846,8 +940,8 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
 }
 
 int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, kubesync_event_fn on_event, void *ctx,
-                 os_error *err) {
+                 const reconcile_plan *p, bool rollout, const inject_options *inject,
+                 kubesync_event_fn on_event, void *ctx, os_error *err) {
   memset(res, 0, sizeof(*res));
   run_state st;
   memset(&st, 0, sizeof(st));
@@ -856,6 +950,7 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
   st.cache = cache;
   st.p = p;
   st.rollout = rollout;
+  st.inject = inject;
   st.on_event = on_event;
   st.ctx = ctx;
   st.wanted = json_object();

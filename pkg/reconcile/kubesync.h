@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "inject/admission.h"
 #include "kube/kube.h"
 #include "reconcile/plan.h"
 
@@ -24,6 +25,7 @@
 typedef enum kubesync_event_kind {
   KUBESYNC_CREATED,
   KUBESYNC_UPDATED,
+  KUBESYNC_RECREATED,         /* an immutable Secret with other data was deleted and created again */
   KUBESYNC_DELETED,
   KUBESYNC_CONFLICT,          /* a Secret we do not own is in the way */
   KUBESYNC_NAMESPACE_MISSING,
@@ -44,7 +46,8 @@ typedef struct kubesync_event {
 typedef void (*kubesync_event_fn)(void *ctx, const kubesync_event *ev);
 
 typedef struct kubesync_result {
-  size_t created, updated, deleted, unchanged, conflicts, missing_namespaces, failed, rollouts;
+  size_t created, updated, recreated, deleted, unchanged, conflicts, missing_namespaces, failed,
+      rollouts;
 } kubesync_result;
 
 /* The controller's view of the Secrets it owns, kept current by a watch (or
@@ -65,11 +68,17 @@ size_t kubesync_cache_size(const kubesync_cache *c);
 char *kubesync_selector(const char *org, const char *env);
 
 /* One pass over every target of p. rollout: annotate opted-in workloads
- * using a Secret that changed. Returns 0 when everything converged (a
- * conflict or a missing namespace is reported, and makes it non-zero). */
+ * (orgsecrets.io/reload: "true") whose pod template uses a Secret that
+ * changed: through secretKeyRef, envFrom or a secret volume, or, for a
+ * template labelled orgsecrets.io/inject: "true", through the references
+ * the pod webhook would inject, found by running the webhook's own review
+ * (pkg/inject) on the template with inject's callbacks (the webhook's
+ * resolver; inject NULL: not looked at). Returns 0 when everything
+ * converged (a conflict or a missing namespace is reported, and makes it
+ * non-zero). */
 int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, kubesync_event_fn on_event, void *ctx,
-                 os_error *err);
+                 const reconcile_plan *p, bool rollout, const inject_options *inject,
+                 kubesync_event_fn on_event, void *ctx, os_error *err);
 
 /* Keyed checksum of a Secret's data object (names and base64 values);
  * out holds 65 bytes ("hmac-sha256:" is not included). */

@@ -20,6 +20,7 @@ struct lease_elector {
   /* what we last saw of the record, and when (monotonic seconds) */
   char *seen_holder, *seen_renew;
   double seen_at;
+  double expires_at; /* when the record another replica holds expires for us, else 0 */
   double last_renew; /* when we last renewed successfully */
 };
 
@@ -121,6 +122,14 @@ static bool try_acquire_or_renew(lease_elector *l) {
     return false;
   }
   json_t *spec = json_object_get(cur, "spec");
+  if (!json_is_object(cur) || (spec != NULL && !json_is_object(spec))) {
+    /* an empty body, an array...: nothing to renew from (and writing into
+     * it would fail half-way) */
+    os_log_warn("leader election: lease %s/%s: the API server's answer is not a Lease object",
+                l->ns, l->name);
+    json_decref(cur);
+    return false;
+  }
   const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
   const char *renew = json_string_value(json_object_get(spec, "renewTime"));
   json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
@@ -136,15 +145,20 @@ static bool try_acquire_or_renew(lease_elector *l) {
   }
   bool mine = holder != NULL && strcmp(holder, l->identity) == 0;
   bool free_now = holder == NULL || holder[0] == '\0';
+  l->expires_at = 0;
   if (!mine && !free_now && l->seen_at + (double)dur > t) {
+    l->expires_at = l->seen_at + (double)dur;
     json_decref(cur);
     return false;
   }
   json_t *upd = json_deep_copy(cur);
   json_t *uspec = json_object_get(upd, "spec");
+  if (upd != NULL && uspec == NULL && json_object_set_new(upd, "spec", json_object()) == 0)
+    uspec = json_object_get(upd, "spec");
   if (uspec == NULL) {
-    uspec = json_object();
-    json_object_set_new(upd, "spec", uspec);
+    json_decref(upd);
+    json_decref(cur);
+    return false; /* out of memory */
   }
   json_object_set_new(uspec, "holderIdentity", json_string(l->identity));
   json_object_set_new(uspec, "leaseDurationSeconds", json_integer(l->duration_s));
@@ -198,9 +212,16 @@ void lease_elector_run(lease_elector *l, const volatile int *stop) {
     } else if (!atomic_load(&l->leader)) {
       set_leader(l, false);
     }
-    /* renew more often than the deadline; poll the stop flag meanwhile */
-    for (int i = 0; i < l->retry_period_s * 10 && !*stop; i++)
-      usleep(100000);
+    /* renew more often than the deadline; a follower also wakes when the
+     * lease it watches expires, so it takes over at most a lease duration
+     * after it saw the last renewal (which it sees within a retry period):
+     * within duration + retry period of the leader's end. The stop flag is
+     * polled meanwhile. */
+    double until = now_mono() + (double)l->retry_period_s;
+    if (l->expires_at > 0 && l->expires_at + 0.01 < until)
+      until = l->expires_at + 0.01;
+    for (double left; !*stop && (left = until - now_mono()) > 0;)
+      usleep((useconds_t)(left < 0.1 ? left * 1e6 : 1e5));
   }
   if (atomic_load(&l->leader)) {
     set_leader(l, false);

@@ -27,7 +27,11 @@ typedef void (*lease_change_fn)(void *ctx, bool leader);
 
 int lease_elector_new(lease_elector **out, kube_client *k, const lease_options *o,
                       lease_change_fn on_change, void *ctx, os_error *err);
-/* Runs until *stop becomes non-zero, then releases the lease if held. */
+/* Runs until *stop becomes non-zero, then releases the lease if held.
+ * Takeover: a follower takes a lease over once it has seen no renewal for
+ * the holder's leaseDurationSeconds (it polls every retry period and wakes
+ * at the expiry), so at most duration + retry period after the holder
+ * stopped renewing, and at least duration - retry period. */
 void lease_elector_run(lease_elector *l, const volatile int *stop);
 bool lease_is_leader(lease_elector *l);
 void lease_elector_free(lease_elector *l);

@@ -51,7 +51,9 @@ typedef struct cache_entry {
 
 struct plan_cache {
   cache_entry **buckets;
-  size_t n_buckets, n, last_unseals;
+  size_t n_buckets, n;
+  size_t unseals;      /* by the builds since the last sweep */
+  size_t last_unseals; /* by the builds of the last pass */
 };
 
 int plan_cache_new(plan_cache **out, os_error *err) {
@@ -136,8 +138,9 @@ static cache_entry *cache_put(plan_cache *c, const uint8_t d[32], const uint8_t 
   return e;
 }
 
-/* Drops entries the latest build did not use, and clears the marks. */
-static void cache_sweep(plan_cache *c) {
+void plan_cache_sweep(plan_cache *c) {
+  if (c == NULL)
+    return;
   for (size_t i = 0; i < c->n_buckets; i++) {
     cache_entry **pp = &c->buckets[i];
     while (*pp != NULL) {
@@ -152,6 +155,8 @@ static void cache_sweep(plan_cache *c) {
       }
     }
   }
+  c->last_unseals = c->unseals;
+  c->unseals = 0;
 }
 
 void plan_secret_digest(uint8_t d[32], const spec_secret *s) {
@@ -351,7 +356,6 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     }
     cache = p->own_cache;
   }
-  cache->last_unseals = 0;
   size_t n = in->n_secrets;
   p->targets = calloc(org->n_apps + 1, sizeof(*p->targets));
   size_t failures_cap = 0;
@@ -386,7 +390,6 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   }
   for (size_t i = 0; i < p->n_targets; i++) {
     p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(plan_entry));
-    p->targets[i].keep_unknown = in->incomplete;
     if (p->targets[i].entries == NULL)
       goto oom;
   }
@@ -417,6 +420,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     }
     plan_target *t = target_for(p, by_app, r->application);
     if (t == NULL) {
+      p->incomplete = true; /* its application's Secret keeps its values */
       res->reason = "InvalidSpec";
       char msg[OS_ERROR_MSG_MAX];
       snprintf(msg, sizeof(msg), "application %s is not defined", r->application);
@@ -443,7 +447,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
                              r->environment, r->name);
         else
           urc = seal_unseal(&opened, &opened_len, s->spec, in->ids, in->n_ids, &uerr);
-        cache->last_unseals++;
+        cache->unseals++;
         if (urc == 0) {
           hit = cache_put(cache, digest, opened, opened_len);
           os_free_secret(opened, opened_len);
@@ -471,12 +475,13 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
     e->value = value;
     e->len = len;
   }
+  p->incomplete = in->incomplete || p->incomplete;
   for (size_t i = 0; i < p->n_targets; i++) {
     plan_target *t = &p->targets[i];
     qsort(t->entries, t->n_entries, sizeof(*t->entries), cmp_entry);
+    t->keep_unknown = p->incomplete;
   }
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
-  cache_sweep(cache);
   json_decref(by_app);
   free(counts);
   *out = p;

@@ -57,7 +57,7 @@ typedef struct plan_target {
   size_t n_entries;
   const char **kept;       /* names that failed: keep their last good value (borrowed) */
   size_t n_kept;
-  bool keep_unknown;       /* the source is incomplete: delete no key */
+  bool keep_unknown;       /* the plan is incomplete: delete no key */
 } plan_target;
 
 /* Why a secret could not be delivered (names only, never values). */
@@ -86,24 +86,35 @@ typedef struct reconcile_plan {
   plan_secret_result *results; /* one per input secret of the environment */
   size_t n_results;
   size_t n_active, n_disabled;
+  /* Deletes nothing (every target keep_unknown): the input was incomplete,
+   * or a secret of the organization names an application it does not
+   * define (InvalidSpec: a typo never wipes a value, whichever the source). */
+  bool incomplete;
   uint8_t checksum_key[32];    /* copied from the input */
   plan_cache *own_cache;       /* holds the values when the input gave no cache */
 } reconcile_plan;
 
 /* Values already unsealed, keyed by a digest of (organization, environment,
  * application, name, encryptedValue): a pass re-opens only what changed.
- * Entries not used by the latest plan_build are dropped (and wiped), so a
- * plan built with a cache must be freed before the next plan_build with it
- * (its entries borrow the cached values). */
+ * Plans built with a cache borrow its values. A pass builds its plans (one
+ * per organization) and then calls plan_cache_sweep() once: every plan_build
+ * marks the entries it uses, and the sweep drops (and wipes) those that no
+ * build since the previous sweep used. So the plans of a pass stay valid
+ * until the sweep after the next pass's builds; free them before that sweep
+ * (the controller frees a pass's plans before building the next ones). */
 int plan_cache_new(plan_cache **out, os_error *err);
 void plan_cache_free(plan_cache *c);
-/* Number of values held; unseal operations done by the last build. */
+/* Drops the entries no plan_build used since the previous sweep, and
+ * starts the next pass. */
+void plan_cache_sweep(plan_cache *c);
+/* Number of values held; unseal operations done by the builds between the
+ * last two sweeps (the last pass). */
 size_t plan_cache_size(const plan_cache *c);
 size_t plan_cache_last_unseals(const plan_cache *c);
 
 /* Unseals s into the cache now unless its value is there already (the
- * entry then survives the next plan_build's sweep). Returns 0 when the value
- * is in the cache; otherwise the unseal error (plan_build reports it). */
+ * entry then survives the next sweep). Returns 0 when the value is in the
+ * cache; otherwise the unseal error (plan_build reports it). */
 int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
                         const age_identity *const *ids, size_t n_ids);
 

@@ -70,6 +70,30 @@ class Fake:
     def token(self):
         return read(self.token_file).strip()
 
+    def client(self, token, path):
+        """A kubeconfig at path for a second client with its own bearer
+        token (accepted from now on), so the request log tells the two apart
+        (tokenId)."""
+        have = self.ok("GET", "/fake/tokens")
+        self.extra_tokens = getattr(self, "extra_tokens", []) + [token]
+        assert have["tokens"] == len(self.extra_tokens) - 1
+        self.ok("POST", "/fake/tokens", {"tokens": self.extra_tokens})
+        lines = []
+        for line in read(self.kubeconfig).splitlines():
+            if line.strip().startswith("tokenFile:"):
+                line = line[:len(line) - len(line.lstrip())] + "token: " + json.dumps(token)
+            lines.append(line)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @staticmethod
+    def token_id(token):
+        """How the request log names a bearer token."""
+        import hashlib
+        return hashlib.sha256(token.encode()).hexdigest()[:12]
+
     def call(self, method, path, body=None, content_type="application/json", auth=True):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
@@ -104,6 +128,29 @@ class Fake:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (s.get("data") or {}).items()}
 
+    def owned(self):
+        """Every Secret the controllers own, decoded to bytes:
+        {(namespace, name): {key: value}}."""
+        items = self.ok("GET", "/api/v1/secrets?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dorgsecrets")["items"]
+        return {(i["metadata"]["namespace"], i["metadata"]["name"]):
+                {k: base64.b64decode(v) for k, v in (i.get("data") or {}).items()} for i in items}
+
+    def apply(self, path):
+        """Creates or replaces the Organization and OrgSecret documents of a
+        spec file as custom resources (what kubectl apply or Argo CD does)."""
+        import yaml
+        for doc in yaml.safe_load_all(read(path)):
+            if doc is None:
+                continue
+            plural = "organizations" if doc["kind"] == "Organization" else "orgsecrets"
+            name = doc["metadata"]["name"]
+            code, cur = self.call("GET", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name))
+            if code == 200:
+                doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+                self.ok("PUT", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name), doc)
+            else:
+                self.ok("POST", "/apis/orgsecrets.io/v1/%s" % plural, doc)
+
     def requests(self):
         """The request log, once settled: the fake logs a request after
         answering it, so read until two reads 100 ms apart agree."""
@@ -115,6 +162,11 @@ class Fake:
                 return cur
             prev = cur
         return prev
+
+    def lists(self, path):
+        """The LIST requests (not watches) of a collection path so far."""
+        return [r for r in self.requests() if r["method"] == "GET" and r["path"] == path
+                and "watch=" not in r["query"]]
 
     def clear_requests(self):
         self.ok("DELETE", "/fake/requests")
@@ -186,10 +238,17 @@ class Org:
         return p.stdout.decode()
 
     def set(self, name, env, value, app=None, *extra):
+        """Sets a value (str, or bytes for binary values)."""
         args = ["set", name, "--env", env]
         if app:
             args += ["--app", app]
-        self.run(*(args + list(extra)), stdin=value.encode())
+        self.run(*(args + list(extra)), stdin=value if isinstance(value, bytes) else value.encode())
+
+    def files(self):
+        """Every spec file of the folder, the Organization first."""
+        import glob
+        return [os.path.join(self.dir, "organization.yaml")] + sorted(
+            glob.glob(os.path.join(self.dir, "secrets", "**", "*.yaml"), recursive=True))
 
     def path(self, env, name):
         return os.path.join(self.dir, "secrets", env, name + ".yaml")
@@ -198,11 +257,11 @@ class Org:
 class Controller:
     """The real controller binary."""
 
-    def __init__(self, tmp, org, fake, env="prod", extra=(), name="ctl"):
+    def __init__(self, tmp, org, fake, env="prod", extra=(), name="ctl", kubeconfig=None):
         self.args = [binary("orgsecrets-controller"), "--environment", env,
                      "--identity", org.key(env + "ctl"), "--source", org.dir]
         if fake is not None:
-            self.args += ["--kubeconfig", fake.kubeconfig]
+            self.args += ["--kubeconfig", kubeconfig or fake.kubeconfig]
         self.args += list(extra)
         self.logpath = os.path.join(tmp, name + ".log")
         self.proc = None

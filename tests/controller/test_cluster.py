@@ -2,7 +2,6 @@
 conditions with reasons and observedGeneration written only on change,
 Kubernetes Events for failures; rollout of opted-in workloads on change."""
 
-import glob
 import os
 import shutil
 import tempfile
@@ -42,21 +41,10 @@ class ClusterTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def apply(self, path):
-        for doc in yaml.safe_load_all(read(path)):
-            if doc is None:
-                continue
-            plural = "organizations" if doc["kind"] == "Organization" else "orgsecrets"
-            name = doc["metadata"]["name"]
-            code, cur = self.fake.call("GET", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name))
-            if code == 200:
-                doc["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-                self.fake.ok("PUT", "/apis/orgsecrets.io/v1/%s/%s" % (plural, name), doc)
-            else:
-                self.fake.ok("POST", "/apis/orgsecrets.io/v1/%s" % plural, doc)
+        self.fake.apply(path)
 
     def apply_all(self):
-        self.apply(os.path.join(self.org.dir, "organization.yaml"))
-        for p in sorted(glob.glob(os.path.join(self.org.dir, "secrets", "*", "*.yaml"))):
+        for p in self.org.files():
             self.apply(p)
 
     def cr(self, name):
@@ -75,6 +63,39 @@ class ClusterTest(unittest.TestCase):
         rc, out = self.ctl.once()
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.fake.writes(), [], "status written only when it changes")
+
+    def test_resync_lists_everything_again(self):
+        self.ctl.start("--resync", "2s")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, what="first sync")
+        time.sleep(0.5)
+        self.fake.clear_requests()
+        time.sleep(6.5)
+        for path in ("/api/v1/secrets", "/apis/orgsecrets.io/v1/organizations",
+                     "/apis/orgsecrets.io/v1/orgsecrets"):
+            self.assertGreaterEqual(len(self.fake.lists(path)), 2, "every --resync lists " + path)
+        self.assertEqual(self.fake.writes(), [], "nothing changed: no write, no Event, no status")
+
+    def test_missing_namespace_reported_once(self):
+        # the target namespace does not exist: every retry pass finds it
+        # missing; the OrgSecrets say so, and Events are not repeated
+        self.fake.ok("DELETE", "/api/v1/namespaces/shop")
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: all(ready(self.cr(n)) and ready(self.cr(n))["reason"] == "NamespaceNotFound"
+                             for n in ("acme.prod.api-key", "acme.prod.database-password")),
+                 what="NamespaceNotFound reported")
+        time.sleep(6)  # retry passes at 1, 2 and 4 s
+        events = [e for e in self.fake.events("default") if e["reason"] == "NamespaceNotFound"]
+        per_object = {}
+        for e in events:
+            per_object.setdefault(e["involvedObject"]["name"], []).append(e)
+        self.assertEqual(sorted(per_object), ["acme.prod.api-key", "acme.prod.database-password"])
+        for name, evs in per_object.items():
+            self.assertEqual(len(evs), 1, "%s: %s" % (name, [(e["metadata"]["name"], e.get("count")) for e in evs]))
+        # the namespace appears: delivered at the next retry, and Ready again
+        self.fake.namespace("shop")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, timeout=70,
+                 what="delivered once the namespace exists")
+        wait_for(lambda: ready(self.cr("acme.prod.api-key"))["reason"] == "Synced", what="Ready again")
 
     def test_binding_mismatch_reported(self):
         self.assertEqual(self.ctl.once()[0], 0)

@@ -1,9 +1,11 @@
 """The controller converges through API faults: 409 races, bursts of 429
 and 500, dropped connections, and a service-account token rotated mid-run."""
 
+import json
 import os
 import shutil
 import tempfile
+import time
 import unittest
 
 from harness import read, Controller, Fake, Org, assert_no_values, wait_for
@@ -56,6 +58,39 @@ class FaultsTest(unittest.TestCase):
         self.assertIn(-1, codes, "a connection was dropped")
         self.assertIn(429, codes)
         self.assertIn(500, codes)
+
+    def test_malformed_list_items_skipped(self):
+        self.assertEqual(self.ctl.once()[0], 0)
+        # a list whose owned items lack metadata.namespace or metadata.name
+        labels = {"app.kubernetes.io/managed-by": "orgsecrets", "orgsecrets.io/organization": "acme",
+                  "orgsecrets.io/environment": "prod"}
+        body = {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+                "items": [{"metadata": {"name": "acme-secrets", "labels": labels}, "type": "Opaque"},
+                          {"metadata": {"namespace": "shop", "labels": labels}, "type": "Opaque"}]}
+        self.fake.fault(method="GET", path="^/api/v1/secrets$", status=200, body=json.dumps(body))
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.expect_synced()
+
+    def test_api_server_outage_relists(self):
+        # the API server goes away (every watch breaks, reconnects fail),
+        # the history is compacted meanwhile, and an owned Secret is deleted
+        # behind the controller's back: once the server is back the watches
+        # list again and the drift is repaired
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, what="first sync")
+        time.sleep(0.5)
+        self.fake.clear_requests()
+        self.fake.fault(path="watch=", drop=True, count=1000)
+        self.fake.ok("POST", "/fake/watches/close", {"abrupt": True})
+        time.sleep(1.5)
+        self.fake.ok("DELETE", "/api/v1/namespaces/shop/secrets/acme-secrets")
+        self.fake.ok("POST", "/fake/compact")
+        time.sleep(1)
+        self.fake.ok("DELETE", "/fake/faults")
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == VALUES, timeout=30,
+                 what="drift repaired after the outage")
+        self.assertGreaterEqual(len(self.fake.lists("/api/v1/secrets")), 1, "listed again")
 
     def test_token_rotation_mid_run(self):
         self.ctl.start("--resync", "1h")

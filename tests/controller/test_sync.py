@@ -4,6 +4,7 @@ kill -9 and restart, audit log, kubectl read-back."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -123,6 +124,81 @@ class SyncTest(unittest.TestCase):
                  what="change picked up")
         self.assertLess(time.time() - t0, 10)
 
+    def test_immutable_tampered_secret_recreated(self):
+        # someone changes a value of an owned Secret and makes it immutable:
+        # no patch can repair it, so it is deleted and created again
+        self.ctl.start("--resync", "1h")
+        want = {"DATABASE_PASSWORD": VALUES["DATABASE_PASSWORD"], "API_KEY": VALUES["API_KEY"]}
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == want, what="first sync")
+        s = self.fake.secret("shop", "acme-secrets")
+        s["data"]["API_KEY"] = "dGFtcGVyZWQ="
+        s["immutable"] = True
+        self.fake.ok("PUT", "/api/v1/namespaces/shop/secrets/acme-secrets", s)
+        wait_for(lambda: self.fake.secret_values("shop", "acme-secrets") == want, timeout=20,
+                 what="tampered immutable Secret repaired")
+        now = self.fake.secret("shop", "acme-secrets")
+        self.assertNotEqual(now["metadata"]["uid"], s["metadata"]["uid"])
+        self.assertNotIn("immutable", now)
+        reasons = [(e["reason"], e["involvedObject"]["name"], e["type"]) for e in self.fake.events("shop")]
+        self.assertIn(("Recreated", "acme-secrets", "Warning"), reasons)
+        # an immutable owned Secret whose data is right is left alone
+        s = self.fake.secret("shop", "acme-secrets")
+        s["immutable"] = True
+        self.fake.ok("PUT", "/api/v1/namespaces/shop/secrets/acme-secrets", s)
+        time.sleep(1.5)
+        self.assertEqual(self.fake.secret("shop", "acme-secrets")["metadata"]["uid"], now["metadata"]["uid"])
+
+    def test_rollout_of_injected_workloads(self):
+        # Deployments whose pods get their values through the webhook ($NAME
+        # in the template, orgsecrets.io/inject) roll when a value they
+        # reference changes, resolved as the webhook resolves it
+        def dep(ns, name, env, annotations=None):
+            return {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": name, "namespace": ns,
+                                 "annotations": {"orgsecrets.io/reload": "true"}},
+                    "spec": {"selector": {"matchLabels": {"app": name}},
+                             "template": {"metadata": {"labels": {"app": name, "orgsecrets.io/inject": "true"},
+                                                       "annotations": annotations or {}},
+                                          "spec": {"containers": [{"name": "c", "image": "busybox", "env": env}]}}}}
+        deps = {("shop", "whole"): dep("shop", "whole", [{"name": "K", "value": "$API_KEY"}]),
+                ("shop", "embedded"): dep("shop", "embedded", [
+                    {"name": "URL", "value": "postgres://app:${DATABASE_PASSWORD}@db:5432/x"}]),
+                ("shop", "all"): dep("shop", "all", [], {"orgsecrets.io/inject-all": "true"}),
+                ("shop", "literal"): dep("shop", "literal", [{"name": "P", "value": "$$API_KEY $lower"}]),
+                ("api", "flags"): dep("api", "flags", [{"name": "F", "value": "$FEATURE_FLAGS"}])}
+        for (ns, name), d in deps.items():
+            self.fake.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % ns, d)
+        self.ctl.start("--resync", "1h")
+
+        def sums():
+            out = {}
+            for (ns, name) in deps:
+                d = self.fake.ok("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, name))
+                ann = (d["spec"]["template"]["metadata"].get("annotations") or {})
+                out[(ns, name)] = {k: v for k, v in ann.items() if k.startswith("checksum.orgsecrets.io/")}
+            return out
+
+        def secret_sum(ns, name):
+            return self.fake.secret(ns, name)["metadata"]["annotations"]["orgsecrets.io/checksum"]
+        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        wait_for(lambda: sums()[("shop", "whole")], what="first rollout")
+        time.sleep(0.5)
+        shop = {"checksum.orgsecrets.io/acme-secrets": secret_sum("shop", "acme-secrets")}
+        first = sums()
+        self.assertEqual(first, {("shop", "whole"): shop, ("shop", "embedded"): shop, ("shop", "all"): shop,
+                                 ("shop", "literal"): {},
+                                 ("api", "flags"): {"checksum.orgsecrets.io/api-secrets": secret_sum("api", "api-secrets")}})
+        # a change in shop's Secret rolls shop's referencing workloads only
+        self.org.set("API_KEY", "prod", "ak-rolled-000222")
+        VALUES["API_KEY_ROLLED"] = "ak-rolled-000222"
+        wait_for(lambda: sums()[("shop", "whole")] != first[("shop", "whole")], what="rollout after the change")
+        time.sleep(0.5)
+        second = sums()
+        shop2 = {"checksum.orgsecrets.io/acme-secrets": secret_sum("shop", "acme-secrets")}
+        self.assertNotEqual(shop2, shop)
+        self.assertEqual(second, {("shop", "whole"): shop2, ("shop", "embedded"): shop2, ("shop", "all"): shop2,
+                                  ("shop", "literal"): {}, ("api", "flags"): first[("api", "flags")]})
+
     def test_unowned_secret_untouched_and_reported(self):
         unowned = {"metadata": {"name": "acme-secrets", "labels": {"team": "payments"}},
                    "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
@@ -138,6 +214,46 @@ class SyncTest(unittest.TestCase):
         self.assertIn("TargetConflict", reasons)
         # the other namespace still synced
         self.assertIn("DATABASE_PASSWORD", self.fake.secret_values("shop", "acme-secrets"))
+
+    def test_conflict_clears_when_the_foreign_secret_goes(self):
+        # a Secret nobody labelled blocks a target; once it is deleted the
+        # target is delivered without a restart (it is read again by name)
+        unowned = {"metadata": {"name": "acme-secrets"}, "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
+        self.fake.ok("POST", "/api/v1/namespaces/payments/secrets", unowned)
+        self.ctl.start("--resync", "1h")
+        wait_for(lambda: "TargetConflict" in [e["reason"] for e in self.fake.events("payments")],
+                 what="conflict reported")
+        self.assertEqual(self.fake.secret_values("payments", "acme-secrets"), {"MINE": "mine"})
+        self.fake.ok("DELETE", "/api/v1/namespaces/payments/secrets/acme-secrets")
+        want = {"DATABASE_PASSWORD": VALUES["DATABASE_PASSWORD"], "API_KEY": VALUES["API_KEY"]}
+        wait_for(lambda: self.fake.secret_values("payments", "acme-secrets") == want, timeout=20,
+                 what="delivered once the foreign Secret is gone")
+
+    def test_repeated_events_are_counted(self):
+        # a conflict that lasts: every retry pass reports it, on one Event
+        # whose count and lastTimestamp grow (as client-go's recorder does)
+        unowned = {"metadata": {"name": "acme-secrets"}, "type": "Opaque", "data": {"MINE": "bWluZQ=="}}
+        self.fake.ok("POST", "/api/v1/namespaces/payments/secrets", unowned)
+        self.ctl.start("--resync", "1h")
+
+        def conflicts():
+            return [e for e in self.fake.events("payments") if e["reason"] == "TargetConflict"]
+        wait_for(lambda: conflicts() and conflicts()[0].get("count", 0) >= 3 and
+                 conflicts()[0]["lastTimestamp"] > conflicts()[0]["firstTimestamp"], timeout=30,
+                 what="passes over more than a second reported on one Event")
+        evs = conflicts()
+        self.assertEqual(len(evs), 1, [(e["metadata"]["name"], e.get("count")) for e in evs])
+        self.assertEqual(evs[0]["involvedObject"]["name"], "acme-secrets")
+
+    def test_resync_lists_again(self):
+        self.ctl.start("--resync", "2s")
+        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        time.sleep(0.5)
+        self.fake.clear_requests()
+        time.sleep(6.5)
+        self.assertGreaterEqual(len(self.fake.lists("/api/v1/secrets")), 2,
+                                "every --resync lists the owned Secrets again")
+        self.assertEqual(self.fake.writes(exclude_events=True), [], "nothing changed: no write")
 
     def test_audit_and_failure_logs_once_per_change(self):
         audit = os.path.join(self.tmp, "audit.log")
@@ -247,6 +363,28 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         for i in range(60):
             self.assertEqual(self.fake.secret_values("bulk%d" % i, "acme-secrets")["API_KEY"], VALUES["API_KEY"])
+
+    def test_kubernetes_version_floor(self):
+        # the chart's kubeVersion, docs/install.md and the controller's
+        # start-up check name the same oldest version
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        chart = read(os.path.join(root, "charts", "orgsecrets", "Chart.yaml"))
+        m = re.search(r'^kubeVersion: ">=(\d+)\.(\d+)\.0-0"$', chart, re.M)
+        self.assertIsNotNone(m, "Chart.yaml states a kubeVersion floor")
+        major, minor = int(m.group(1)), int(m.group(2))
+        self.assertTrue("Kubernetes %d.%d and newer" % (major, minor) in read(os.path.join(root, "docs", "install.md")),
+                        "docs/install.md states the floor")
+        older = "v%d.%d.16" % (major, minor - 1)
+        self.fake.ok("POST", "/fake/version", {"gitVersion": older})
+        self.fake.clear_requests()
+        rc, out = self.ctl.once()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("kubernetes API server %s (%d.%d) is older than %d.%d" % (older, major, minor - 1, major, minor), out)
+        self.assertEqual(self.fake.writes(), [], "nothing written to a server too old")
+        for ok in ("v%d.%d.2" % (major, minor), "v%d.%d.0" % (major, minor + 12)):
+            self.fake.ok("POST", "/fake/version", {"gitVersion": ok})
+            rc, out = self.ctl.once()
+            self.assertEqual(rc, 0, out)
 
     def test_audit_log_verifies_and_catches_edit(self):
         self.assertEqual(self.ctl.once()[0], 0)

@@ -11,6 +11,7 @@ import argparse
 import base64
 import binascii
 import bisect
+import hashlib
 import hmac
 import json
 import os
@@ -1782,6 +1783,7 @@ class Handler(BaseHTTPRequestHandler):
         self.status_sent = 0
         self.body_read = False
         self.warnings = []
+        self.auth_kind = self.token_id = ""
         url = urllib.parse.urlsplit(self.path)
         path, query = url.path, url.query
         self.field_validation = parse_qs(query).get("fieldValidation", "")
@@ -1807,6 +1809,7 @@ class Handler(BaseHTTPRequestHandler):
                 "status": self.status_sent,
                 "contentType": self.headers.get("Content-Type") or "",
                 "auth": getattr(self, "auth_kind", ""),
+                "tokenId": getattr(self, "token_id", ""),
                 "time": started})
 
     def authenticate(self):
@@ -1816,6 +1819,7 @@ class Handler(BaseHTTPRequestHandler):
             for t in self.server.control.tokens():
                 if hmac.compare_digest(tok.encode(), t.encode()):
                     self.auth_kind = "token"
+                    self.token_id = hashlib.sha256(tok.encode()).hexdigest()[:12]
                     return True
             return False    # a bad token is refused even with a client cert, like the real server
         try:
@@ -1841,6 +1845,13 @@ class Handler(BaseHTTPRequestHandler):
                     pass
                 return
             code = fault.get("status") or 0
+            if code and fault.get("body") is not None:
+                # a raw answer, for clients that must survive malformed responses
+                try:
+                    self.read_body()
+                except ApiError:
+                    pass
+                return self.send_raw(code, fault["body"].encode(), "application/json")
             if code:
                 reasons = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
                            504: "Timeout", 409: "Conflict", 410: "Expired", 403: "Forbidden",
@@ -1861,10 +1872,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise err
         if path in ("/healthz", "/livez", "/readyz", "/version"):
             if path == "/version":
-                self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fakeapi",
-                                     "gitCommit": "0000000", "gitTreeState": "clean",
-                                     "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23",
-                                     "compiler": "gc", "platform": "linux/amd64"})
+                self.send_json(200, self.server.version)
             else:
                 self.send_raw(200, b"ok", "text/plain")
             return
@@ -2361,7 +2369,9 @@ class Handler(BaseHTTPRequestHandler):
                          "remaining": int(f.get("count", 1)), "hits": 0,
                          "retryAfter": f.get("retryAfter"), "drop": bool(f.get("drop")),
                          "delayMs": int(f.get("delayMs") or 0), "message": f.get("message"),
-                         "reason": f.get("reason")}
+                         "reason": f.get("reason"), "body": f.get("body")}
+                if fault["body"] is not None and (not isinstance(fault["body"], str) or not fault["status"]):
+                    raise bad_request("body must be a string and needs a status")
                 with ctl.lock:
                     ctl.faults.append(fault)
                 return self.send_json(201, {k: v for k, v in fault.items() if k != "re"})
@@ -2415,6 +2425,13 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 with ctl.lock:
                     return self.send_json(200, {"tokens": len(ctl.extra_tokens)})
+        if path == "/fake/version" and method == "POST":
+            v = self.json_body(body)
+            try:
+                self.server.version = version_doc(v.get("gitVersion", "") if isinstance(v, dict) else "")
+            except ValueError as e:
+                raise bad_request(str(e))
+            return self.send_json(200, self.server.version)
         if path == "/fake/dump" and method == "GET":
             return self.send_json(200, store.dump())
         if path == "/fake/objects" and method == "POST":
@@ -2478,6 +2495,17 @@ def load_state(store, items):
                 "default", "kube-system", "kube-public", "kube-node-lease"):
             continue
         load_object(store, o)
+
+
+def version_doc(git_version):
+    """The /version document of a server of git_version ("v1.20.2")."""
+    m = re.match(r"v(\d+)\.(\d+)", git_version)
+    if not m:
+        raise ValueError("a version like v1.20.2: %r" % git_version)
+    return {"major": m.group(1), "minor": m.group(2), "gitVersion": git_version,
+            "gitCommit": "0000000", "gitTreeState": "clean",
+            "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23",
+            "compiler": "gc", "platform": "linux/amd64"}
 
 
 def gone_status(start, compacted):
@@ -2682,6 +2710,8 @@ def main(argv=None):
     ap.add_argument("--watch-timeout-max", type=float, default=60.0)
     ap.add_argument("--state")
     ap.add_argument("--kubeconfig-out")
+    ap.add_argument("--server-version", default="v1.32.0-fakeapi",
+                    help="gitVersion /version reports (default v1.32.0-fakeapi)")
     ap.add_argument("--crd", action="append", default=[],
                     help="CustomResourceDefinition file or folder (JSON; YAML needs PyYAML)")
     ap.add_argument("--exit-with-pid", type=int,
@@ -2714,6 +2744,7 @@ def main(argv=None):
     srv.state_items = state_items
     srv.control = Control(args.token, args.token_file)
     srv.watch_timeout_max = args.watch_timeout_max
+    srv.version = version_doc(args.server_version)
     srv.port = srv.server_address[1]
     srv.logf = open(args.log, "a") if args.log else None
     srv.log_lock = threading.Lock()

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tests of the fake Kubernetes API server, over real HTTPS."""
 
+import hashlib
 import http.client
 import json
 import os
@@ -769,6 +770,39 @@ class FakeApiTest(unittest.TestCase):
         self.assertEqual([e["status"] for e in puts], [429, 429, 200])
         self.assertEqual(puts[0]["path"], "/api/v1/namespaces/flt/secrets/f1")
         self.assertEqual(puts[0]["contentType"], "application/json")
+
+    def test_fault_raw_body_version_and_token_ids(self):
+        self.ns("raw")
+        self.api.req("DELETE", "/fake/requests", token=None)
+        st, _, _ = self.api.req("POST", "/fake/faults", {"path": "/secrets/r1$", "status": 200,
+                                                          "body": "[]", "count": 1}, token=None)
+        self.assertEqual(st, 201)
+        st, _, doc = self.api.req("GET", "/api/v1/namespaces/raw/secrets/r1")
+        self.assertEqual((st, doc), (200, []))
+        self.api.req("POST", "/fake/faults", {"path": "/secrets/r1$", "status": 200, "body": ""},
+                     token=None)
+        st, _, doc = self.api.req("GET", "/api/v1/namespaces/raw/secrets/r1")
+        self.assertEqual((st, doc), (200, None))
+        st, _, _ = self.api.req("GET", "/api/v1/namespaces/raw/secrets/r1")
+        self.assertEqual(st, 404)
+        st, _, doc = self.api.req("POST", "/fake/faults", {"path": "x", "body": "[]"}, token=None)
+        self.assertEqual(st, 400, doc)
+        # who sent what: a digest of the bearer token, none for a client certificate
+        self.api.req("GET", "/api/v1/namespaces/raw/secrets", token=None, cert=True)
+        _, _, log = self.api.req("GET", "/fake/requests", token=None)
+        ids = [(e["tokenId"], e["auth"]) for e in log if e["path"] == "/api/v1/namespaces/raw/secrets/r1"]
+        # faults answer before authentication: only the last GET was authenticated
+        self.assertEqual(ids[-1], (hashlib.sha256(TOKEN.encode()).hexdigest()[:12], "token"))
+        self.assertEqual([(e["tokenId"], e["auth"]) for e in log if e["path"] == "/api/v1/namespaces/raw/secrets"],
+                         [("", "cert")])
+        # the version a test asks for
+        st, _, doc = self.api.req("POST", "/fake/version", {"gitVersion": "v1.19.16"}, token=None)
+        self.assertEqual(st, 200)
+        st, _, doc = self.api.req("GET", "/version", token=None)
+        self.assertEqual((doc["major"], doc["minor"], doc["gitVersion"]), ("1", "19", "v1.19.16"))
+        st, _, _ = self.api.req("POST", "/fake/version", {"gitVersion": "1.x"}, token=None)
+        self.assertEqual(st, 400)
+        self.api.req("POST", "/fake/version", {"gitVersion": "v1.32.0-fakeapi"}, token=None)
 
     def test_control_objects_and_dump(self):
         st, _, doc = self.api.req("POST", "/fake/objects", {"items": [

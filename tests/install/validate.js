@@ -26,7 +26,7 @@ const CHART = path.join(ROOT, "charts", "orgsecrets");
 // The controller's API access (DESIGN.md / issue #6), exactly.
 const CLUSTER_RULES = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
-  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: ["orgsecrets.io"], resources: ["organizations", "orgsecrets"], verbs: ["list", "watch"] },
   { apiGroups: ["orgsecrets.io"], resources: ["orgsecrets/status"], verbs: ["patch"] },
   { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "daemonsets"], verbs: ["list", "patch"] },

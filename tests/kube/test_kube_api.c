@@ -304,6 +304,39 @@ static void assert_no_secret(const os_error *err) {
   assert_null(strstr(err->msg, TOKEN_B));
 }
 
+static void test_server_version(void **state) {
+  (void)state;
+  kube_client *k = client_for(kubeconfig, NULL, 0, 0);
+  os_error err = OS_ERROR_INIT;
+  int major = 0, minor = 0;
+  char *gv = NULL;
+  static const struct {
+    const char *body, *git;
+    int major, minor;
+  } cases[] = {{"{\"gitVersion\":\"v1.20.2\"}", "v1.20.2", 1, 20},
+               {"{\"gitVersion\":\"v1.19.16\"}", "v1.19.16", 1, 19}};
+  for (size_t i = 0; i < 2; i++) {
+    fake_do("POST", "/fake/version", cases[i].body);
+    assert_int_equal(kube_server_version(k, &major, &minor, &gv, &err), 0);
+    assert_int_equal(major, cases[i].major);
+    assert_int_equal(minor, cases[i].minor);
+    assert_string_equal(gv, cases[i].git);
+    free(gv);
+  }
+  /* a provider's "20+" minor; an answer without numbers is refused */
+  fake_do("POST", "/fake/faults",
+          "{\"path\":\"^/version$\",\"status\":200,\"body\":"
+          "\"{\\\"major\\\":\\\"1\\\",\\\"minor\\\":\\\"20+\\\",\\\"gitVersion\\\":\\\"v1.20.15-gke.1\\\"}\"}");
+  assert_int_equal(kube_server_version(k, &major, &minor, NULL, &err), 0);
+  assert_int_equal(minor, 20);
+  fake_do("POST", "/fake/faults", "{\"path\":\"^/version$\",\"status\":200,\"body\":\"{}\"}");
+  assert_int_equal(kube_server_version(k, &major, &minor, &gv, &err), OS_EINVAL);
+  assert_null(gv);
+  assert_non_null(strstr(err.msg, "/version"));
+  fake_do("POST", "/fake/version", "{\"gitVersion\":\"v1.32.0-fakeapi\"}");
+  kube_client_free(k);
+}
+
 static void test_crud_and_errors(void **state) {
   (void)state;
   kube_client *k = client_for(kubeconfig, NULL, 0, 0);
@@ -1310,6 +1343,7 @@ static void test_no_secrets_in_logs(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_server_version, each_setup),
       cmocka_unit_test_setup(test_crud_and_errors, each_setup),
       cmocka_unit_test_setup(test_list_pagination_selector, each_setup),
       cmocka_unit_test_setup(test_list_each_pages, each_setup),

@@ -14,7 +14,9 @@
 #include "age/age.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "kube/kube.h"
 #include "reconcile/envfiles.h"
+#include "reconcile/kubesync.h"
 #include "reconcile/plan.h"
 #include "reconcile/refindex.h"
 #include "reconcile/source.h"
@@ -43,10 +45,11 @@ static char **strv1(const char *s) {
   return v;
 }
 
-static void add_secret(fx *f, const char *app, const char *name, const char *value) {
+/* A secret of org sealed to its recipients. */
+static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
   os_error err = OS_ERROR_INIT;
   spec_secret *s = spec_secret_new();
-  s->organization = strdup("acme");
+  s->organization = strdup(org->id);
   s->environment = strdup("prod");
   s->application = app ? strdup(app) : NULL;
   s->name = strdup(name);
@@ -55,8 +58,13 @@ static void add_secret(fx *f, const char *app, const char *name, const char *val
   s->created_at = strdup("2026-01-01T00:00:00Z");
   s->updated_at = strdup("2026-01-01T00:00:00Z");
   s->rotated_at = strdup("2026-01-01T00:00:00Z");
-  assert_int_equal(seal_value(s, f->t->org, value, strlen(value), &err), 0);
-  assert_int_equal(spec_tree_put_secret(f->t, s, &err), 0);
+  assert_int_equal(seal_value(s, org, value, strlen(value), &err), 0);
+  return s;
+}
+
+static void add_secret(fx *f, const char *app, const char *name, const char *value) {
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_tree_put_secret(f->t, sealed(f->t->org, app, name, value), &err), 0);
 }
 
 static int setup(void **state) {
@@ -197,27 +205,141 @@ static void test_plan_failure_isolated(void **state) {
   plan_free(p);
 }
 
+/* A secret naming an application the Organization does not define (one
+ * removed from it): InvalidSpec, and the plan deletes nothing. */
+static void test_plan_unknown_application(void **state) {
+  fx *f = *state;
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  assert_false(p->incomplete);
+  assert_false(p->targets[0].keep_unknown);
+  plan_free(p);
+  free(f->t->org->apps[0].name);
+  f->t->org->apps[0].name = strdup("renamed");
+  p = build(f, f->ctl, NULL);
+  assert_true(p->incomplete);
+  for (size_t i = 0; i < p->n_targets; i++)
+    assert_true(p->targets[i].keep_unknown);
+  assert_int_equal(p->n_failures, 1);
+  assert_string_equal(p->failures[0].reason, "InvalidSpec");
+  assert_string_equal(p->failures[0].name, "FLAGS");
+  assert_non_null(strstr(p->failures[0].message, "application api is not defined"));
+  assert_int_equal(p->targets[0].n_entries, 2); /* the others are still delivered */
+  plan_free(p);
+}
+
 static void test_plan_cache(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   plan_cache *c = NULL;
   assert_int_equal(plan_cache_new(&c, &err), 0);
   reconcile_plan *p = build(f, f->ctl, c);
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 3);
   assert_int_equal(plan_cache_size(c), 3);
   plan_free(p);
   p = build(f, f->ctl, c);
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 0); /* nothing changed: nothing opened */
   assert_int_equal(p->targets[0].n_entries, 2);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-123", 6);
   plan_free(p);
   add_secret(f, NULL, "API_KEY", "ak-456"); /* re-sealed */
   p = build(f, f->ctl, c);
+  assert_int_equal(plan_cache_size(c), 4); /* the old value stays until the sweep */
+  plan_cache_sweep(c);
   assert_int_equal(plan_cache_last_unseals(c), 1);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-456", 6);
   assert_int_equal(plan_cache_size(c), 3); /* the old value was dropped */
   plan_free(p);
   plan_cache_free(c);
+}
+
+/* A copy of the fixture's Organization under another id. */
+static spec_org *other_org(const fx *f, const char *id) {
+  os_error err = OS_ERROR_INIT;
+  spec_org *o = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(spec_org_emit(&text, &len, f->t->org, &err), 0);
+  spec_tree *t = spec_tree_new(f->dir);
+  assert_int_equal(spec_tree_parse(t, "org2.yaml", text, len, &err), 0);
+  o = t->org;
+  t->org = NULL;
+  spec_tree_free(t);
+  free(text);
+  free(o->id);
+  o->id = strdup(id);
+  return o;
+}
+
+/* The entry name of target t holds exactly value. */
+static void assert_entry(const plan_target *t, const char *name, const char *value) {
+  for (size_t i = 0; i < t->n_entries; i++) {
+    if (strcmp(t->entries[i].name, name) == 0) {
+      assert_int_equal(t->entries[i].len, strlen(value));
+      assert_memory_equal(t->entries[i].value, value, strlen(value));
+      return;
+    }
+  }
+  fail_msg("%s not in target %s", name, t->secret_name);
+}
+
+/* Several organizations share one cache (the cluster source builds a plan
+ * per organization in a pass): building one plan must not drop the values
+ * an earlier plan of the same pass borrows. */
+static void test_plan_cache_organizations(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  spec_org *globex = other_org(f, "globex");
+  spec_secret *g[2] = {sealed(globex, NULL, "SMTP_PASSWORD", "smtp-pw-0123"),
+                       sealed(globex, "api", "TOKEN", "tok\n\"globex\"")};
+  const age_identity *ids[] = {f->ctl};
+  plan_secret refs[8];
+  const plan_secret *refv[8];
+  size_t n = 0;
+  for (size_t i = 0; i < f->t->n_secrets; i++, n++) {
+    plan_secret_of(&refs[n], f->t->secrets[i], NULL);
+    refv[n] = &refs[n];
+  }
+  for (size_t i = 0; i < 2; i++, n++) {
+    plan_secret_of(&refs[n], g[i], NULL);
+    refv[n] = &refs[n];
+  }
+  plan_cache *c = NULL;
+  assert_int_equal(plan_cache_new(&c, &err), 0);
+  for (int pass = 0; pass < 2; pass++) {
+    plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+    plan_input b = {globex, refv, n, "prod", ids, 1, f->ck, false, c};
+    reconcile_plan *pa = NULL, *pb = NULL;
+    assert_int_equal(plan_build(&pa, &a, &err), 0);
+    assert_int_equal(plan_build(&pb, &b, &err), 0);
+    /* every value of both plans, byte for byte */
+    assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+    assert_entry(&pa->targets[0], "DB_PASSWORD", "it's \"quoted\"\nand multi-line");
+    assert_entry(&pa->targets[1], "FLAGS", "x=1");
+    assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
+    assert_entry(&pb->targets[1], "TOKEN", "tok\n\"globex\"");
+    plan_cache_sweep(c);
+    assert_int_equal(plan_cache_last_unseals(c), pass == 0 ? 5 : 0);
+    assert_int_equal(plan_cache_size(c), 5);
+    /* the sweep after the pass keeps what its plans borrow */
+    assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+    assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
+    plan_free(pa);
+    plan_free(pb);
+  }
+  /* a pass without globex: its values go at the sweep, acme's stay */
+  plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+  reconcile_plan *pa = NULL;
+  assert_int_equal(plan_build(&pa, &a, &err), 0);
+  plan_cache_sweep(c);
+  assert_int_equal(plan_cache_size(c), 3);
+  assert_entry(&pa->targets[0], "API_KEY", "ak-123");
+  plan_free(pa);
+  plan_cache_free(c);
+  spec_secret_free(g[0]);
+  spec_secret_free(g[1]);
+  spec_org_free(globex);
 }
 
 static void test_envfiles_sync_keeps_failed(void **state) {
@@ -630,6 +752,77 @@ static void test_source_validation(void **state) {
 }
 
 
+/* A client for a server that is not there (requests fail at once). */
+static kube_client *unreachable_client(fx *f) {
+  os_error err = OS_ERROR_INIT;
+  char *path = os_path_join(f->dir, "kubeconfig");
+  const char *text = "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                     "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n"
+                     "users: [{name: u, user: {token: t}}]\n"
+                     "contexts: [{name: c, context: {cluster: k, user: u}}]\n";
+  assert_int_equal(os_write_file_atomic(path, text, strlen(text), 0600, &err), 0);
+  kube_options ko = {.kubeconfig = path, .max_retries = -1, .connect_timeout_ms = 500};
+  kube_client *k = NULL;
+  assert_int_equal(kube_client_new(&k, &ko, &err), 0);
+  free(path);
+  return k;
+}
+
+/* An owned Secret of acme/prod as a list or a watch gives it. */
+static json_t *owned_secret(const char *ns, const char *name) {
+  json_t *o = json_pack("{s:s,s:{s:{s:s,s:s,s:s}},s:{}}", "type", "Opaque", "metadata", "labels",
+                        KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ORG, "acme",
+                        KUBESYNC_LABEL_ENV, "prod", "data");
+  json_t *meta = json_object_get(o, "metadata");
+  if (ns != NULL)
+    json_object_set_new(meta, "namespace", json_string(ns));
+  if (name != NULL)
+    json_object_set_new(meta, "name", json_string(name));
+  return o;
+}
+
+/* A Secret from a list or a watch without metadata.namespace or name is
+ * neither cached nor acted on. */
+static void test_kubesync_nameless_records(void **state) {
+  fx *f = *state;
+  os_error err = OS_ERROR_INIT;
+  kubesync_cache *c = NULL;
+  assert_int_equal(kubesync_cache_new(&c, &err), 0);
+  json_t *no_ns = owned_secret(NULL, "acme-secrets"), *no_name = owned_secret("shop", NULL),
+         *empty = owned_secret("", "acme-secrets"), *good = owned_secret("shop", "acme-secrets");
+  kubesync_cache_apply(c, "ADDED", no_ns);
+  kubesync_cache_apply(c, "MODIFIED", no_name);
+  kubesync_cache_apply(c, "ADDED", empty);
+  assert_int_equal(kubesync_cache_size(c), 0);
+  kubesync_cache_apply(c, "DELETED", no_ns);
+  assert_int_equal(kubesync_cache_size(c), 0);
+  /* a pass with nothing to deliver deletes what is unwanted: nothing here */
+  kube_client *k = unreachable_client(f);
+  reconcile_plan *p = build(f, f->ctl, NULL);
+  size_t n_ns[8];
+  for (size_t i = 0; i < p->n_targets; i++) {
+    n_ns[i] = p->targets[i].n_namespaces;
+    p->targets[i].n_namespaces = 0;
+  }
+  kubesync_result res;
+  assert_int_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
+  assert_int_equal(res.deleted + res.failed, 0);
+  /* a well-formed record is cached, and its deletion is attempted */
+  kubesync_cache_apply(c, "ADDED", good);
+  assert_int_equal(kubesync_cache_size(c), 1);
+  assert_int_not_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
+  assert_int_equal(res.failed, 1);
+  for (size_t i = 0; i < p->n_targets; i++)
+    p->targets[i].n_namespaces = n_ns[i];
+  plan_free(p);
+  kube_client_free(k);
+  json_decref(no_ns);
+  json_decref(no_name);
+  json_decref(empty);
+  json_decref(good);
+  kubesync_cache_free(c);
+}
+
 /* The webhook's index: which Secret delivers a name in a namespace. */
 static void test_ref_index(void **state) {
   (void)state;
@@ -691,13 +884,16 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plan_targets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_failure_isolated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_unknown_application, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plan_cache_organizations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_envfiles_sync_keeps_failed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_hook_releases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kubesync_nameless_records, setup, teardown),
       cmocka_unit_test(test_ref_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
