@@ -311,6 +311,15 @@ def wait_for(pred, timeout=30, interval=0.1, what="condition"):
         timeout, what, " (last error: %s)" % last if last else ""))
 
 
+_live = []  # control planes to stop should this process be told to end
+
+
+def _on_sigterm(signum, frame):
+    for cp in list(_live):
+        cp.close()
+    os._exit(128 + signum)
+
+
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager in a temporary folder."""
 
@@ -321,6 +330,8 @@ class ControlPlane:
         self.dir = tempfile.mkdtemp(prefix="os-%s-" % name)
         self.procs = {}
         self.logs = {}
+        _live.append(self)
+        signal.signal(signal.SIGTERM, _on_sigterm)
         d = self.dir
         make_ca(d)
         self.ca = os.path.join(d, "ca.crt")
@@ -511,6 +522,8 @@ class ControlPlane:
         return out
 
     def close(self):
+        if self in _live:
+            _live.remove(self)
         for name in ("kcm", "apiserver", "etcd"):
             stop(self.procs.get(name))
         for f in self.logs.values():

@@ -9,13 +9,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "controller"))
 
 import harness  # noqa: E402  (tests/controller/harness.py: the CLI and controller wrappers)
-from controlplane import _die_with_parent, wait_for, yaml_docs  # noqa: E402
+from controlplane import ControlPlane, _die_with_parent, wait_for, yaml_docs  # noqa: E402
 
 # Values worth a byte-exact comparison: printable, multi-line, UTF-8, NUL
 # and high bytes, and a large one.
@@ -320,3 +322,48 @@ def assert_no_values(testcase, texts, values):
                 line = t[:t.index(n)].count(b"\n") + 1
                 testcase.fail("a sealed value (%d bytes) leaked into output %d of %d, line %d"
                               % (len(n), i + 1, len(texts), line))
+
+
+class E2ETest(unittest.TestCase):
+    """One control plane per test class with the shipped manifests
+    installed (cls.cp, cls.kubeconfig: the controller's ServiceAccount).
+    Each test gets a folder (self.tmp); at its end its controllers are
+    stopped and everything they, the CLI and the control plane printed is
+    searched for the sealed values of self.world."""
+
+    NAME = "e2e"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cp = ControlPlane(cls.NAME)
+        try:
+            cls.kubeconfig = cls.cp.install()
+        except BaseException:
+            cls.cp.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cp.close()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="os-e2e-%s-" % self.NAME)
+        self.ctls = []
+        self.world = None
+
+    def tag(self):
+        """A short name of the test for its organizations and namespaces."""
+        return self._testMethodName[5:9].replace("_", "")
+
+    def controller(self, source, name="ctl", extra=()):
+        c = Controller(self.tmp, self.world, self.kubeconfig, source, extra=list(extra), name=name)
+        self.ctls.append(c)
+        return c
+
+    def tearDown(self):
+        for c in self.ctls:
+            c.stop()
+        texts = [c.output() for c in self.ctls] + self.cp.log_texts()
+        if self.world is not None:
+            assert_no_values(self, texts + self.world.cli_outputs(), self.world.sealed)
+        remove_tmp(self.tmp)

@@ -5,58 +5,37 @@ observedGeneration, a converged controller that stays quiet, an application
 removed from an Organization, --resync that re-lists."""
 
 import os
-import tempfile
 import time
 import unittest
 
-from controlplane import ControlPlane, wait_for
-from fixtures import (Controller, assert_no_values, assert_quiet, two_org_world,
-                      wait_delivered, remove_tmp)
+from controlplane import wait_for
+from fixtures import E2ETest, assert_quiet, two_org_world, wait_delivered
 
-cp = None
-kubeconfig = None
 CR = "/apis/orgsecrets.io/v1/"
 
 
-def setUpModule():
-    global cp, kubeconfig
-    cp = ControlPlane("cluster")
-    kubeconfig = cp.install()
-
-
-def tearDownModule():
-    if cp:
-        cp.close()
-
-
 def ready(obj):
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c["type"] == "Ready":
-            return c
-    return None
+    """The Ready condition of a custom resource, or None."""
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), None)
 
 
-class ClusterTest(unittest.TestCase):
+class ClusterTest(E2ETest):
+    NAME = "cluster"
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-e2e-cluster-")
-        self.world = two_org_world(self.tmp, self._testMethodName[5:9].replace("_", ""), cp.admin)
-        self.ctl = Controller(self.tmp, self.world, kubeconfig, "cluster")
-
-    def tearDown(self):
-        self.ctl.stop()
-        # the next test's controller sees every Organization in the cluster
-        for plural in ("orgsecrets", "organizations"):
-            cp.admin.ok("DELETE", CR + plural)
-        texts = self.world.cli_outputs() + [self.ctl.output()] + cp.log_texts()
-        assert_no_values(self, texts, self.world.sealed)
-        remove_tmp(self.tmp)
+        super().setUp()
+        self.world = two_org_world(self.tmp, self.tag(), self.cp.admin)
+        self.ctl = self.controller("cluster")
+        # the next test's controller would see every Organization left here
+        for plural in ("organizations", "orgsecrets"):
+            self.addCleanup(self.cp.admin.ok, "DELETE", CR + plural)
 
     def apply(self, org, files=None):
         for f in files or org.spec_files():
-            cp.admin.apply_file(f)
+            self.cp.admin.apply_file(f)
 
     def orgsecret(self, org, env, app, name):
-        return cp.admin.get(CR + "orgsecrets/" + org.file_of(env, app, name)[1])
+        return self.cp.admin.get(CR + "orgsecrets/" + org.file_of(env, app, name)[1])
 
     def assert_conditions(self, env="prod"):
         """Every OrgSecret of env: Ready True/Synced (False/Disabled when
@@ -77,20 +56,20 @@ class ClusterTest(unittest.TestCase):
         for o in self.world.orgs:
             self.apply(o)
         self.ctl.start("--source", "cluster", "--resync", "1h")
-        wait_delivered(cp.admin, self.world.expected(), 30, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 30, only=self.world.namespaces())
         wait_for(lambda: self.assert_conditions() is None, 15, 0.5, "Ready conditions")
-        assert_quiet(self, cp, 5)
+        assert_quiet(self, self.cp, 5)
         # a new value: a new generation, delivered, observed, then quiet
         acme, globex = self.world.orgs
         globex.set("BILLING_API_KEY", "prod", None, "billing")
         self.apply(globex, [globex.file_of("prod", "billing", "BILLING_API_KEY")[0]])
         cr = self.orgsecret(globex, "prod", "billing", "BILLING_API_KEY")
         self.assertEqual(cr["metadata"]["generation"], 2)
-        wait_delivered(cp.admin, self.world.expected(), 20, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 20, only=self.world.namespaces())
         wait_for(lambda: ready(self.orgsecret(globex, "prod", "billing", "BILLING_API_KEY"))
                  .get("observedGeneration") == 2, 10, what="observedGeneration 2")
         self.assert_conditions()
-        assert_quiet(self, cp, 4, "the controller after one change")
+        assert_quiet(self, self.cp, 4, "the controller after one change")
 
     def test_application_removed_from_organization_keeps_its_values(self):
         """As with the folder source: the OrgSecret of an application the
@@ -100,24 +79,24 @@ class ClusterTest(unittest.TestCase):
         self.apply(acme)
         self.ctl.start("--source", "cluster", "--resync", "1h")
         want, namespaces = self.world.expected(orgs=[acme]), self.world.namespaces()
-        wait_delivered(cp.admin, want, 30, only=namespaces)
+        wait_delivered(self.cp.admin, want, 30, only=namespaces)
         acme.remove_app_from_spec("web")
         self.apply(acme, [os.path.join(acme.cli.dir, "organization.yaml")])
         wait_for(lambda: (ready(self.orgsecret(acme, "prod", "web", "SESSION_KEY")) or {}).get("status") == "False",
                  15, what="the OrgSecret of the removed application reported")
         self.assertEqual(ready(self.orgsecret(acme, "prod", "web", "SESSION_KEY"))["reason"], "InvalidSpec")
         time.sleep(2)
-        wait_delivered(cp.admin, want, 5, only=namespaces)
+        wait_delivered(self.cp.admin, want, 5, only=namespaces)
 
     def test_resync_relists(self):
         """One organization."""
         self.apply(self.world.orgs[0])
         self.ctl.start("--source", "cluster", "--resync", "3s")
-        wait_delivered(cp.admin, self.world.expected(orgs=self.world.orgs[:1]), 30, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(orgs=self.world.orgs[:1]), 30, only=self.world.namespaces())
         t0 = time.time()
         time.sleep(10.5)
         lists = {}
-        for a in cp.audit(since=t0):
+        for a in self.cp.audit(since=t0):
             if a[0] == "list":
                 lists[a[1]] = lists.get(a[1], 0) + 1
         for r in ("secrets", "organizations", "orgsecrets"):

@@ -6,30 +6,14 @@ conflicting unowned Secret that goes away, --resync that re-lists, an
 application removed from the organization, an owned Secret made immutable."""
 
 import base64
-import tempfile
 import time
 import unittest
 
-from controlplane import ControlPlane, wait_for
-from fixtures import (Controller, assert_no_values, assert_quiet, two_org_world,
-                      wait_delivered, remove_tmp)
-
-cp = None
-kubeconfig = None
+from controlplane import wait_for
+from fixtures import E2ETest, assert_quiet, two_org_world, wait_delivered
 
 
-def setUpModule():
-    global cp, kubeconfig
-    cp = ControlPlane("folder")
-    kubeconfig = cp.install()
-
-
-def tearDownModule():
-    if cp:
-        cp.close()
-
-
-def events_for(ns, name, reason=None, since=None):
+def events_for(cp, ns, name, reason=None, since=None):
     out = []
     for e in cp.admin.events():
         o = e["involvedObject"]
@@ -39,83 +23,74 @@ def events_for(ns, name, reason=None, since=None):
     return out
 
 
-class FolderTest(unittest.TestCase):
-    TAG = None
+class FolderTest(E2ETest):
+    NAME = "folder"
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-e2e-folder-")
-        self.world = two_org_world(self.tmp, self.TAG or self._testMethodName[5:9].replace("_", ""), cp.admin)
-        self.ctls = []
-
-    def tearDown(self):
-        for c in self.ctls:
-            c.stop()
-        texts = self.world.cli_outputs() + [c.output() for c in self.ctls] + cp.log_texts()
-        assert_no_values(self, texts, self.world.sealed)
-        remove_tmp(self.tmp)
+        super().setUp()
+        self.world = two_org_world(self.tmp, self.tag(), self.cp.admin)
 
     def start(self, *extra):
         """One controller per organization folder, all delivering prod."""
         for o in self.world.orgs:
-            c = Controller(self.tmp, self.world, kubeconfig, o, extra=list(extra), name="ctl-" + o.name)
-            self.ctls.append(c.start())
+            self.controller(o, "ctl-" + o.name, extra).start()
 
     def converge(self, *extra):
         self.start(*extra)
-        wait_delivered(cp.admin, self.world.expected(), only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), only=self.world.namespaces())
 
     def test_first_sync_two_organizations_every_byte_then_quiet(self):
         self.converge("--resync", "1h")
         want = self.world.expected()
         self.assertGreaterEqual(len(want), 9)
         for (ns, name) in want:
-            s = cp.admin.secret(ns, name)
+            s = self.cp.admin.secret(ns, name)
             labels = s["metadata"]["labels"]
             self.assertEqual(labels["app.kubernetes.io/managed-by"], "orgsecrets")
             self.assertEqual(labels["orgsecrets.io/environment"], "prod")
             self.assertIn(labels["orgsecrets.io/organization"], [o.name for o in self.world.orgs])
             self.assertTrue(s["metadata"]["annotations"]["orgsecrets.io/checksum"].startswith("hmac-sha256:"))
-        assert_quiet(self, cp, 5)
+        assert_quiet(self, self.cp, 5)
         # one change: delivered, then quiet again
         acme, globex = self.world.orgs
         globex.set("SMTP_PASSWORD", "prod")
-        wait_delivered(cp.admin, self.world.expected(), only=self.world.namespaces())
-        assert_quiet(self, cp, 4, "the controller after one change")
+        wait_delivered(self.cp.admin, self.world.expected(), only=self.world.namespaces())
+        assert_quiet(self, self.cp, 4, "the controller after one change")
 
     def test_drift_edit_and_delete_repaired(self):
         self.converge("--resync", "1h")
         acme = self.world.orgs[0]
         ns, name = self.world.ns("shop"), acme.name + "-secrets"
         path = "/api/v1/namespaces/%s/secrets/%s" % (ns, name)
-        cp.admin.merge_patch(path, {"metadata": {"labels": {"team": "shop"}, "annotations": {"note": "kept"}},
+        self.cp.admin.merge_patch(path, {"metadata": {"labels": {"team": "shop"}, "annotations": {"note": "kept"}},
                                     "data": {"API_KEY": base64.b64encode(b"tampered").decode(),
                                              "EXTRA": base64.b64encode(b"added by hand").decode()}})
-        wait_delivered(cp.admin, self.world.expected(), 15, only=self.world.namespaces())
-        meta = cp.admin.secret(ns, name)["metadata"]
+        wait_delivered(self.cp.admin, self.world.expected(), 15, only=self.world.namespaces())
+        meta = self.cp.admin.secret(ns, name)["metadata"]
         self.assertEqual(meta["labels"].get("team"), "shop", "a label someone added is kept")
         self.assertEqual(meta["annotations"].get("note"), "kept")
-        cp.admin.ok("DELETE", path)
-        wait_delivered(cp.admin, self.world.expected(), 15, only=self.world.namespaces())
+        self.cp.admin.ok("DELETE", path)
+        wait_delivered(self.cp.admin, self.world.expected(), 15, only=self.world.namespaces())
 
     def test_conflict_then_unowned_secret_deleted_delivers_without_restart(self):
         acme = self.world.orgs[0]
         ns, name = self.world.ns("payments"), acme.name + "-secrets"
         foreign = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
                    "data": {"OTHER": base64.b64encode(b"not orgsecrets'").decode()}}
-        cp.admin.ok("POST", "/api/v1/namespaces/%s/secrets" % ns, foreign)
+        self.cp.admin.ok("POST", "/api/v1/namespaces/%s/secrets" % ns, foreign)
         self.start("--resync", "1h")
         want = self.world.expected()
         del want[(ns, name)]
-        wait_delivered(cp.admin, want, 30, only=self.world.namespaces())
-        wait_for(lambda: events_for(ns, name, "TargetConflict"), 15, what="a TargetConflict Event")
-        s = cp.admin.secret(ns, name)
+        wait_delivered(self.cp.admin, want, 30, only=self.world.namespaces())
+        wait_for(lambda: events_for(self.cp, ns, name, "TargetConflict"), 15, what="a TargetConflict Event")
+        s = self.cp.admin.secret(ns, name)
         self.assertNotIn("app.kubernetes.io/managed-by", s["metadata"].get("labels") or {})
         self.assertEqual(base64.b64decode(s["data"]["OTHER"]), b"not orgsecrets'")
         # the owner deletes it: the controller delivers, no restart, at the
         # latest when the failed pass is retried (docs: 1 s to 60 s backoff)
-        cp.admin.ok("DELETE", "/api/v1/namespaces/%s/secrets/%s" % (ns, name))
+        self.cp.admin.ok("DELETE", "/api/v1/namespaces/%s/secrets/%s" % (ns, name))
         t0 = time.time()
-        wait_delivered(cp.admin, self.world.expected(), 65, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 65, only=self.world.namespaces())
         print("conflict cleared: delivered %.1f s after the unowned Secret was deleted" % (time.time() - t0))
 
     def test_repeated_failures_update_one_event(self):
@@ -123,16 +98,16 @@ class FolderTest(unittest.TestCase):
         whose count grows, not a new Event object per retry."""
         acme = self.world.orgs[0]
         ns, name = self.world.ns("payments"), acme.name + "-secrets"
-        cp.admin.ok("POST", "/api/v1/namespaces/%s/secrets" % ns,
+        self.cp.admin.ok("POST", "/api/v1/namespaces/%s/secrets" % ns,
                     {"metadata": {"name": name}, "data": {"OTHER": base64.b64encode(b"x").decode()}})
-        cp.admin.ok("DELETE", "/api/v1/namespaces/" + self.world.ns("web2"))
-        wait_for(lambda: cp.admin.get("/api/v1/namespaces/" + self.world.ns("web2")) is None, 60,
+        self.cp.admin.ok("DELETE", "/api/v1/namespaces/" + self.world.ns("web2"))
+        wait_for(lambda: self.cp.admin.get("/api/v1/namespaces/" + self.world.ns("web2")) is None, 60,
                  what="namespace deleted")
         self.start("--resync", "1h")
-        wait_for(lambda: events_for(ns, name, "TargetConflict"), 15, what="a TargetConflict Event")
+        wait_for(lambda: events_for(self.cp, ns, name, "TargetConflict"), 15, what="a TargetConflict Event")
         time.sleep(12)  # several retry passes (backoff from 1 s)
-        conflicts = events_for(ns, name, "TargetConflict")
-        missing = [e for e in cp.admin.events() if e["reason"] == "NamespaceNotFound"
+        conflicts = events_for(self.cp, ns, name, "TargetConflict")
+        missing = [e for e in self.cp.admin.events() if e["reason"] == "NamespaceNotFound"
                    and self.world.ns("web2") in (e.get("message") or "")]
         self.assertEqual(len(conflicts), 1, "TargetConflict Events: %s" % [e.get("count") for e in conflicts])
         self.assertLessEqual(len(missing), 1, "NamespaceNotFound Events: %s" % [e.get("count") for e in missing])
@@ -141,7 +116,7 @@ class FolderTest(unittest.TestCase):
         self.converge("--resync", "3s")
         t0 = time.time()
         time.sleep(10.5)
-        lists = [a for a in cp.audit(since=t0) if a[0] == "list" and a[1] == "secrets"]
+        lists = [a for a in self.cp.audit(since=t0) if a[0] == "list" and a[1] == "secrets"]
         self.assertGreaterEqual(len(lists), 3, "--resync 3s listed the Secrets %d times in 10 s" % len(lists))
 
     def test_application_removed_from_organization_keeps_its_values(self):
@@ -153,22 +128,22 @@ class FolderTest(unittest.TestCase):
         wait_for(lambda: "SESSION_KEY" in ctl.output(), 15,
                  what="the controller to report the unknown application")
         time.sleep(2)
-        wait_delivered(cp.admin, want, 5, only=namespaces)
+        wait_delivered(self.cp.admin, want, 5, only=namespaces)
 
     def test_owned_secret_made_immutable_is_recreated(self):
         self.converge("--resync", "1h")
         globex = self.world.orgs[1]
         ns, name = self.world.ns("billing"), "billing-secrets"
         path = "/api/v1/namespaces/%s/secrets/%s" % (ns, name)
-        before = cp.admin.secret(ns, name)
-        seen = {e["metadata"]["uid"] for e in cp.admin.events()}
-        cp.admin.merge_patch(path, {"immutable": True,
+        before = self.cp.admin.secret(ns, name)
+        seen = {e["metadata"]["uid"] for e in self.cp.admin.events()}
+        self.cp.admin.merge_patch(path, {"immutable": True,
                                     "data": {"STRIPE_KEY": base64.b64encode(b"tampered").decode()}})
-        wait_delivered(cp.admin, self.world.expected(), 20, only=self.world.namespaces())
-        after = cp.admin.secret(ns, name)
+        wait_delivered(self.cp.admin, self.world.expected(), 20, only=self.world.namespaces())
+        after = self.cp.admin.secret(ns, name)
         self.assertNotEqual(after["metadata"]["uid"], before["metadata"]["uid"], "deleted and recreated")
         self.assertFalse(after.get("immutable"), "the recreated Secret is not immutable")
-        wait_for(lambda: events_for(ns, name, since=seen), 10, what="an Event on the recreated Secret")
+        wait_for(lambda: events_for(self.cp, ns, name, since=seen), 10, what="an Event on the recreated Secret")
         self.assertIn(globex.name, after["metadata"]["labels"]["orgsecrets.io/organization"])
 
 

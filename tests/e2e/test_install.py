@@ -8,20 +8,8 @@ import os
 import re
 import unittest
 
-from controlplane import ROOT, ApiError, ControlPlane
-
-cp = None
-
-
-def setUpModule():
-    global cp
-    cp = ControlPlane("install")
-    cp.install()
-
-
-def tearDownModule():
-    if cp:
-        cp.close()
+from controlplane import ROOT, ApiError
+from fixtures import E2ETest
 
 
 def expectation(path):
@@ -32,10 +20,12 @@ def expectation(path):
     return m.group(1), m.group(2)
 
 
-class InstallTest(unittest.TestCase):
+class InstallTest(E2ETest):
+    NAME = "install"
+
     def test_crds_established_with_status_subresource(self):
         for crd in ("organizations.orgsecrets.io", "orgsecrets.orgsecrets.io"):
-            obj = cp.admin.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)
+            obj = self.cp.admin.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)
             self.assertEqual(obj["spec"]["scope"], "Cluster")
             v1 = [v for v in obj["spec"]["versions"] if v["name"] == "v1"][0]
             self.assertTrue(v1["served"] and v1["storage"])
@@ -46,7 +36,7 @@ class InstallTest(unittest.TestCase):
         files = sorted(glob.glob(os.path.join(ROOT, "examples", "acme", "**", "*.yaml"), recursive=True))
         self.assertGreaterEqual(len(files), 2)
         for f in files:
-            for obj in cp.admin.apply_file(f):
+            for obj in self.cp.admin.apply_file(f):
                 self.assertEqual(obj["apiVersion"], "orgsecrets.io/v1", f)
                 spec = obj["spec"]
                 with open(f) as fh:
@@ -54,7 +44,7 @@ class InstallTest(unittest.TestCase):
                 # nothing pruned: every top-level spec field of the file is stored
                 for key in re.findall(r"(?m)^  ([a-zA-Z]+):", text.split("\nspec:", 1)[1]):
                     self.assertIn(key, spec, "%s: spec.%s was pruned by the CRD schema" % (f, key))
-        orgs = cp.admin.ok("GET", "/apis/orgsecrets.io/v1/organizations")["items"]
+        orgs = self.cp.admin.ok("GET", "/apis/orgsecrets.io/v1/organizations")["items"]
         self.assertIn("acme", [o["metadata"]["name"] for o in orgs])
 
     def test_bad_examples_refused(self):
@@ -69,7 +59,7 @@ class InstallTest(unittest.TestCase):
                 with open(f) as fh:
                     text = fh.read()
                 try:
-                    objs = cp.admin.create(text)
+                    objs = self.cp.admin.create(text)
                 except ApiError as e:
                     self.assertEqual(e.code, 422, "%s: %s" % (f, e))
                     field = pointer.strip("/").split("/")[-1]
@@ -78,14 +68,14 @@ class InstallTest(unittest.TestCase):
                     continue
                 obj = objs[0]
                 plural = "organizations" if obj["kind"] == "Organization" else "orgsecrets"
-                cp.admin.ok("DELETE", "/apis/orgsecrets.io/v1/%s/%s" % (plural, obj["metadata"]["name"]))
+                self.cp.admin.ok("DELETE", "/apis/orgsecrets.io/v1/%s/%s" % (plural, obj["metadata"]["name"]))
                 self.assertEqual(keyword, "additionalProperties",
                                  "%s was accepted; expected a %s error at %s" % (f, keyword, pointer))
                 dropped = set(re.findall(r"(?m)^\s*-?\s*([a-zA-Z]+):", text)) - _all_keys(obj)
                 self.assertTrue(dropped, "%s: accepted with its unknown field stored" % f)
 
     def test_controller_is_not_cluster_admin(self):
-        api = cp.controller_api
+        api = self.cp.controller_api
         # what it needs
         for path in ("/api/v1/secrets", "/apis/orgsecrets.io/v1/organizations",
                      "/apis/orgsecrets.io/v1/orgsecrets", "/apis/apps/v1/deployments"):

@@ -3,12 +3,11 @@ controllers, one Lease; the leader is killed with SIGKILL right after it
 renewed (the longest wait) and the follower must take over within the
 bounds docs/controller.md states, then deliver."""
 
-import tempfile
 import time
 import unittest
 
-from controlplane import ControlPlane, wait_for
-from fixtures import Controller, World, assert_no_values, wait_delivered, remove_tmp
+from controlplane import wait_for
+from fixtures import E2ETest, World, wait_delivered
 
 LEASE_S = 6
 RETRY_S = 1  # a fifth of the lease duration, at least 1 s
@@ -20,24 +19,11 @@ TAKEOVER_MAX_S = LEASE_S + RETRY_S + 0.5
 TAKEOVER_MIN_S = LEASE_S - RETRY_S - 0.5
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/orgsecrets-system/leases/orgsecrets-controller-prod"
 
-cp = None
-kubeconfig = None
+class LeaderTest(E2ETest):
+    NAME = "leader"
 
-
-def setUpModule():
-    global cp, kubeconfig
-    cp = ControlPlane("leader")
-    kubeconfig = cp.install()
-
-
-def tearDownModule():
-    if cp:
-        cp.close()
-
-
-class LeaderTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-e2e-leader-")
+        super().setUp()
         w = self.world = World(self.tmp, "le")
         acme = w.org("acme")
         acme.env("prod", w.recipient("prodctl"), w.ns("shop"))
@@ -45,27 +31,19 @@ class LeaderTest(unittest.TestCase):
         acme.set("DATABASE_PASSWORD", "prod")
         acme.set("FEATURE_FLAGS", "prod", None, "api")
         for ns in w.namespaces():
-            cp.admin.namespace(ns)
-        self.ctls = [Controller(self.tmp, w, kubeconfig, acme, name="ctl%d" % i,
-                                extra=["--leader-elect", "--lease-namespace", "orgsecrets-system",
-                                       "--lease-duration", "%ds" % LEASE_S, "--resync", "1h"])
-                     for i in (1, 2)]
-
-    def tearDown(self):
-        for c in self.ctls:
-            c.stop()
-        texts = self.world.cli_outputs() + [c.output() for c in self.ctls] + cp.log_texts()
-        assert_no_values(self, texts, self.world.sealed)
-        remove_tmp(self.tmp)
+            self.cp.admin.namespace(ns)
+        for i in (1, 2):
+            self.controller(acme, "ctl%d" % i, ["--leader-elect", "--lease-namespace", "orgsecrets-system",
+                                                "--lease-duration", "%ds" % LEASE_S, "--resync", "1h"])
 
     def holder(self):
-        lease = cp.admin.get(LEASE)
+        lease = self.cp.admin.get(LEASE)
         return lease and lease["spec"].get("holderIdentity"), lease and lease["spec"].get("renewTime")
 
     def test_follower_takes_over_after_kill_9_within_the_bound(self):
         for c in self.ctls:
             c.start()
-        wait_delivered(cp.admin, self.world.expected(), 30, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 30, only=self.world.namespaces())
         holder = wait_for(lambda: self.holder()[0], 10, what="a Lease holder")
         pids = {c.proc.pid: c for c in self.ctls}
         leader = pids[int(holder.rsplit("_", 1)[1])]
@@ -82,7 +60,7 @@ class LeaderTest(unittest.TestCase):
         print("leader takeover: %.2f s after kill -9 (lease duration %d s)" % (takeover, LEASE_S))
         # the new leader delivers
         self.world.orgs[0].set("DATABASE_PASSWORD", "prod")
-        wait_delivered(cp.admin, self.world.expected(), 15, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 15, only=self.world.namespaces())
         self.assertLessEqual(takeover, TAKEOVER_MAX_S,
                              "takeover took %.2f s with a %d s lease" % (takeover, LEASE_S))
         self.assertGreaterEqual(takeover, TAKEOVER_MIN_S,

@@ -7,28 +7,14 @@ through secretKeyRef/envFrom and those that get values through the webhook."""
 import base64
 import json
 import os
-import tempfile
 import time
 import unittest
 import urllib.parse
 
-from controlplane import ROOT, ApiError, ControlPlane, free_port, make_cert, wait_for
-from fixtures import Controller, World, assert_no_values, wait_delivered, remove_tmp
+from controlplane import ROOT, ApiError, free_port, make_cert, wait_for
+from fixtures import E2ETest, World, assert_no_values, wait_delivered
 
-cp = None
-kubeconfig = None
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/orgsecrets-webhook"
-
-
-def setUpModule():
-    global cp, kubeconfig
-    cp = ControlPlane("webhook")
-    kubeconfig = cp.install()
-
-
-def tearDownModule():
-    if cp:
-        cp.close()
 
 
 def container(env=None, env_from=None):
@@ -54,10 +40,12 @@ def deployment(name, containers, reload=True, inject=False):
                                            "automountServiceAccountToken": False}}}}
 
 
-class WebhookTest(unittest.TestCase):
+class WebhookTest(E2ETest):
+    NAME = "webhook"
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-e2e-webhook-")
-        w = self.world = World(self.tmp, self._testMethodName[5:9].replace("_", ""))
+        super().setUp()
+        w = self.world = World(self.tmp, self.tag())
         acme = self.acme = w.org("acme")
         acme.env("prod", w.recipient("prodctl"), w.ns("shop"))
         acme.app("api", w.ns("api"))
@@ -65,36 +53,30 @@ class WebhookTest(unittest.TestCase):
         acme.set("API_KEY", "prod")
         acme.set("FEATURE_FLAGS", "prod", None, "api")
         for ns in w.namespaces():
-            cp.admin.namespace(ns)
+            self.cp.admin.namespace(ns)
         for ns in w.namespaces():  # pods need the namespace's default ServiceAccount
-            wait_for(lambda: cp.sa_token(ns, "default"), 30, 0.2, "default ServiceAccount in " + ns)
+            wait_for(lambda: self.cp.sa_token(ns, "default"), 30, 0.2, "default ServiceAccount in " + ns)
         self.port = free_port()
-        crt, key = make_cert(cp.dir, "webhook-" + w.tag, "orgsecrets-webhook")
-        self.ctl = Controller(self.tmp, w, kubeconfig, acme, extra=[
+        crt, key = make_cert(self.cp.dir, "webhook-" + w.tag, "orgsecrets-webhook")
+        self.ctl = self.controller(acme, extra=[
             "--webhook-listen", "127.0.0.1:%d" % self.port, "--tls-cert", crt, "--tls-key", key,
             "--resync", "1h"])
         self.register_webhook()
-
-    def tearDown(self):
-        self.ctl.stop()
-        cp.admin.call("DELETE", MWC)
-        texts = self.world.cli_outputs() + [self.ctl.output()] + cp.log_texts()
-        assert_no_values(self, texts, self.world.sealed)
-        remove_tmp(self.tmp)
+        self.addCleanup(self.cp.admin.call, "DELETE", MWC)
 
     def register_webhook(self):
         """manifests/webhook.yaml as shipped, its clientConfig then pointed
         at this test's controller (a url instead of the Service) with the CA."""
-        cp.admin.call("DELETE", MWC)
+        self.cp.admin.call("DELETE", MWC)
         with open(os.path.join(ROOT, "manifests", "webhook.yaml")) as f:
-            cp.admin.create(f.read())
-        mwc = cp.admin.ok("GET", MWC)
-        with open(cp.ca, "rb") as f:
+            self.cp.admin.create(f.read())
+        mwc = self.cp.admin.ok("GET", MWC)
+        with open(self.cp.ca, "rb") as f:
             ca = base64.b64encode(f.read()).decode()
         for wh in mwc["webhooks"]:
             path = wh["clientConfig"]["service"]["path"]
             wh["clientConfig"] = {"url": "https://127.0.0.1:%d%s" % (self.port, path), "caBundle": ca}
-        cp.admin.ok("PUT", MWC, mwc)
+        self.cp.admin.ok("PUT", MWC, mwc)
 
     def secret_name(self):
         return self.acme.name + "-secrets"
@@ -103,11 +85,11 @@ class WebhookTest(unittest.TestCase):
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": name, "labels": labels if labels is not None else {"orgsecrets.io/inject": "true"}},
                "spec": {"containers": [container(env)], "automountServiceAccountToken": False}}
-        return cp.admin.ok("POST", "/api/v1/namespaces/%s/pods" % ns, pod)
+        return self.cp.admin.ok("POST", "/api/v1/namespaces/%s/pods" % ns, pod)
 
     def start_and_wait(self):
         self.ctl.start()
-        wait_delivered(cp.admin, self.world.expected(), 30, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 30, only=self.world.namespaces())
         shop = self.world.ns("shop")
         # the API server reads webhook configurations asynchronously
         wait_for(lambda: self._probe(shop), 20, 0.5, "the webhook to be called by the API server")
@@ -115,7 +97,7 @@ class WebhookTest(unittest.TestCase):
     def _probe(self, ns):
         name = "probe-%d" % int(time.time() * 1000)
         pod = self.create_pod(ns, name, [{"name": "X", "value": "$API_KEY"}])
-        cp.admin.call("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, name))
+        self.cp.admin.call("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, name))
         return "valueFrom" in pod["spec"]["containers"][0]["env"][0]
 
     def test_bare_pod_rewritten_by_the_api_server(self):
@@ -125,7 +107,7 @@ class WebhookTest(unittest.TestCase):
             {"name": "A", "value": "1"},
             {"name": "DB_PASSWORD", "value": "$DATABASE_PASSWORD"},
             {"name": "DSN", "value": "postgres://app:${DATABASE_PASSWORD}@db:5432/app"}])
-        stored = cp.admin.ok("GET", "/api/v1/namespaces/%s/pods/web" % shop)
+        stored = self.cp.admin.ok("GET", "/api/v1/namespaces/%s/pods/web" % shop)
         for p in (pod, stored):
             env = {e["name"]: e for e in p["spec"]["containers"][0]["env"]}
             ref = {"name": self.secret_name(), "key": "DATABASE_PASSWORD"}
@@ -161,7 +143,7 @@ class WebhookTest(unittest.TestCase):
         run, so the marker cannot outlive the gap."""
         self.start_and_wait()
         api_ns = self.world.ns("api")
-        self.assertIn((api_ns, self.secret_name()), set(cp.admin.managed_secrets()))
+        self.assertIn((api_ns, self.secret_name()), set(self.cp.admin.managed_secrets()))
         pod = self.create_pod(api_ns, "org-level", [{"name": "D", "value": "$DATABASE_PASSWORD"}])
         self.assertEqual(pod["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"],
                          {"name": self.secret_name(), "key": "DATABASE_PASSWORD"})
@@ -172,9 +154,9 @@ class WebhookTest(unittest.TestCase):
         self.start_and_wait()
         shop = self.world.ns("shop")
         d = deployment("shop", [container([{"name": "KEY", "value": "$API_KEY"}])], reload=False, inject=True)
-        cp.admin.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % shop, d)
+        self.cp.admin.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % shop, d)
         sel = urllib.parse.quote("app=shop")
-        pods = wait_for(lambda: cp.admin.ok("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (shop, sel))["items"],
+        pods = wait_for(lambda: self.cp.admin.ok("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (shop, sel))["items"],
                         30, 0.2, "the Deployment's pod")
         env = pods[0]["spec"]["containers"][0]["env"][0]
         self.assertEqual(env["valueFrom"]["secretKeyRef"], {"name": self.secret_name(), "key": "API_KEY"})
@@ -182,15 +164,15 @@ class WebhookTest(unittest.TestCase):
 
     def rollouts(self, ns, name):
         """(template checksum annotations, number of ReplicaSets) of a Deployment."""
-        d = cp.admin.ok("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, name))
+        d = self.cp.admin.ok("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, name))
         ann = (d["spec"]["template"]["metadata"].get("annotations") or {})
         sums = {k: v for k, v in ann.items() if k.startswith("checksum.orgsecrets.io/")}
-        rs = cp.admin.ok("GET", "/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"]
+        rs = self.cp.admin.ok("GET", "/apis/apps/v1/namespaces/%s/replicasets" % ns)["items"]
         mine = [r for r in rs if any(o["name"] == name for o in r["metadata"].get("ownerReferences") or [])]
         return sums, len(mine)
 
     def secret_checksum(self, ns, name):
-        return cp.admin.secret(ns, name)["metadata"]["annotations"]["orgsecrets.io/checksum"]
+        return self.cp.admin.secret(ns, name)["metadata"]["annotations"]["orgsecrets.io/checksum"]
 
     def test_rollout_on_change_for_secret_refs_and_injected_workloads(self):
         shop = self.world.ns("shop")
@@ -201,14 +183,14 @@ class WebhookTest(unittest.TestCase):
         injected = deployment("injected", [container([{"name": "DB", "value": "$DATABASE_PASSWORD"}])], inject=True)
         untouched = deployment("not-opted-in", [container(None, [{"secretRef": {"name": sname}}])], reload=False)
         for d in (plain, from_all, injected, untouched):
-            cp.admin.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % shop, d)
+            self.cp.admin.ok("POST", "/apis/apps/v1/namespaces/%s/deployments" % shop, d)
         self.start_and_wait()
         key = "checksum.orgsecrets.io/" + sname
         first = self.secret_checksum(shop, sname)
         for name in ("plain", "from-all"):
             wait_for(lambda: self.rollouts(shop, name)[0].get(key) == first, 15, 0.2, "first rollout of " + name)
         self.acme.set("DATABASE_PASSWORD", "prod")
-        wait_delivered(cp.admin, self.world.expected(), 15, only=self.world.namespaces())
+        wait_delivered(self.cp.admin, self.world.expected(), 15, only=self.world.namespaces())
         second = self.secret_checksum(shop, sname)
         self.assertNotEqual(first, second)
         for name in ("plain", "from-all", "injected"):
@@ -222,7 +204,7 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(self.rollouts(shop, "not-opted-in")[0], {})
         # the injected pods of the new ReplicaSet reference the Secret, not the value
         sel = urllib.parse.quote("app=injected")
-        pods = cp.admin.ok("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (shop, sel))["items"]
+        pods = self.cp.admin.ok("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (shop, sel))["items"]
         self.assertTrue(pods)
         assert_no_values(self, [json.dumps(pods)], self.world.sealed)
 
