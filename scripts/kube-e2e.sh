@@ -87,7 +87,7 @@ esac
 mkdir -p "$cache" || die "cannot create $cache"
 cache=$(cd "$cache" && pwd)
 
-debsrc_init "$cache"
+debsrc_init "$cache/index"  # the private apt configuration and Debian's source index
 listed=$(debsrc_versions kubernetes)
 mapfile -t versions <<< "$listed"
 version=$(debsrc_newest "${versions[@]}")

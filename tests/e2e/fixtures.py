@@ -363,6 +363,10 @@ class E2ETest(unittest.TestCase):
     def tearDown(self):
         for c in self.ctls:
             c.stop()
+        for c in self.ctls:  # the sanitizer build's reports go to the log
+            for line in c.output().splitlines():
+                if "Sanitizer" in line or "runtime error:" in line:
+                    self.fail("%s: %s" % (c.logpath, line))
         texts = [c.output() for c in self.ctls] + self.cp.log_texts()
         if self.world is not None:
             assert_no_values(self, texts + self.world.cli_outputs(), self.world.sealed)

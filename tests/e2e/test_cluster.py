@@ -37,27 +37,40 @@ class ClusterTest(E2ETest):
     def orgsecret(self, org, env, app, name):
         return self.cp.admin.get(CR + "orgsecrets/" + org.file_of(env, app, name)[1])
 
-    def assert_conditions(self, env="prod"):
-        """Every OrgSecret of env: Ready True/Synced (False/Disabled when
-        disabled) for its current generation."""
+    def condition_problems(self, env="prod"):
+        """What differs from: every OrgSecret of env Ready True/Synced
+        (False/Disabled when disabled) for its current generation."""
+        out = []
         for o in self.world.orgs:
             for (e, app, name) in o.values:
                 if e != env:
                     continue
                 cr = self.orgsecret(o, e, app, name)
-                c = ready(cr)
-                self.assertIsNotNone(c, "%s has no Ready condition" % cr["metadata"]["name"])
+                c = ready(cr) or {}
                 want = ("False", "Disabled") if (e, app, name) in o.disabled else ("True", "Synced")
-                self.assertEqual((c["status"], c["reason"]), want, cr["metadata"]["name"])
-                self.assertEqual(c.get("observedGeneration"), cr["metadata"]["generation"],
-                                 cr["metadata"]["name"])
+                got = (c.get("status"), c.get("reason"), c.get("observedGeneration"))
+                if got != want + (cr["metadata"]["generation"],):
+                    out.append("%s: Ready %s, generation %d" % (cr["metadata"]["name"], got,
+                                                                cr["metadata"]["generation"]))
+        return out
+
+    def assert_conditions(self, timeout):
+        problems = []
+
+        def ok():
+            problems[:] = self.condition_problems()
+            return not problems
+        try:
+            wait_for(ok, timeout, 0.5, "Ready conditions")
+        except AssertionError:
+            self.fail("\n".join(problems))
 
     def test_two_organizations_every_byte_conditions_then_quiet(self):
         for o in self.world.orgs:
             self.apply(o)
         self.ctl.start("--source", "cluster", "--resync", "1h")
         wait_delivered(self.cp.admin, self.world.expected(), 30, only=self.world.namespaces())
-        wait_for(lambda: self.assert_conditions() is None, 15, 0.5, "Ready conditions")
+        self.assert_conditions(15)
         assert_quiet(self, self.cp, 5)
         # a new value: a new generation, delivered, observed, then quiet
         acme, globex = self.world.orgs
@@ -68,7 +81,7 @@ class ClusterTest(E2ETest):
         wait_delivered(self.cp.admin, self.world.expected(), 20, only=self.world.namespaces())
         wait_for(lambda: ready(self.orgsecret(globex, "prod", "billing", "BILLING_API_KEY"))
                  .get("observedGeneration") == 2, 10, what="observedGeneration 2")
-        self.assert_conditions()
+        self.assert_conditions(5)
         assert_quiet(self, self.cp, 4, "the controller after one change")
 
     def test_application_removed_from_organization_keeps_its_values(self):
