@@ -292,9 +292,7 @@ def assert_quiet(testcase, cp, seconds=5.0, what="a converged controller"):
     before = {e["metadata"]["uid"]: e.get("count", 1) for e in cp.admin.events()}
     t0 = time.time()
     time.sleep(seconds)
-    writes = [a for a in cp.audit(since=t0) if a[0] in ("create", "update", "patch", "delete")
-              and a[1] != "leases"]
-    testcase.assertEqual(writes, [], "%s wrote in %ss" % (what, seconds))
+    testcase.assertEqual(controller_writes(cp, t0), [], "%s wrote in %ss" % (what, seconds))
     new = [(e["reason"], e["involvedObject"].get("name"), e.get("count", 1)) for e in cp.admin.events()
            if before.get(e["metadata"]["uid"]) != e.get("count", 1)]
     testcase.assertEqual(new, [], "%s made new Events in %ss" % (what, seconds))
@@ -306,6 +304,22 @@ def remove_tmp(path):
         print("e2e: kept %s" % path)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def controller_writes(cp, since):
+    return [a for a in cp.audit(since=since) if a[0] in ("create", "update", "patch", "delete")
+            and a[1] != "leases"]
+
+
+def wait_quiet(cp, seconds=3.0, timeout=30):
+    """Waits until the controllers have written nothing for seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        t0 = time.time()
+        time.sleep(seconds)
+        if not controller_writes(cp, t0):
+            return
+    raise AssertionError("the controllers kept writing for %ss" % timeout)
 
 
 def assert_no_values(testcase, texts, values):

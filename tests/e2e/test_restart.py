@@ -7,7 +7,7 @@ import base64
 import time
 import unittest
 
-from fixtures import E2ETest, assert_quiet, two_org_world, wait_delivered
+from fixtures import E2ETest, two_org_world, wait_delivered, wait_quiet
 
 
 class RestartTest(E2ETest):
@@ -26,7 +26,7 @@ class RestartTest(E2ETest):
         for c in self.ctls:
             c.start()
         wait_delivered(self.cp.admin, self.world.expected(), 30, only=self.world.namespaces())
-        assert_quiet(self, self.cp, 3)  # converged: no pass pending or retrying
+        wait_quiet(self.cp)  # converged: no pass pending or retrying
         acme, globex = self.world.orgs
         gone = [(self.world.ns("shop"), acme.name + "-secrets"), (self.world.ns("billing"), "billing-secrets")]
         self.cp.stop_apiserver()
