@@ -3,11 +3,12 @@ BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
-# libcurl of the plain build: lean (default) is a static HTTP/HTTPS-only
-# libcurl that scripts/curl.sh builds from Debian's source into
-# $(BUILD)/_deps/curl; CURL=system links the system's libcurl instead.
-# The sanitizer build always links the system's, so `make test` tests both.
-CURL ?= lean
+# libcurl of the plain build: system (default) links Debian's shared
+# libcurl, so security updates reach it with apt; CURL=lean links the static
+# HTTP/HTTPS-only libcurl that scripts/curl.sh builds from Debian's source
+# into $(BUILD)/_deps/curl, as the container image does. The sanitizer
+# build always links the system's.
+CURL ?= system
 ifeq ($(CURL),lean)
 CURL_PREFIX = $(abspath $(BUILD))/_deps/curl
 else ifeq ($(CURL),system)
@@ -25,9 +26,9 @@ deps:
 
 build: deps
 ifeq ($(CURL),lean)
-	@bash scripts/curl.sh $(CURL_PREFIX) || { echo "orgsecrets: CURL=system builds with the system libcurl instead" >&2; exit 1; }
+	@bash scripts/curl.sh $(CURL_PREFIX) || { echo "orgsecrets: CURL=lean needs scripts/curl.sh to succeed; the default (CURL=system) links the system libcurl" >&2; exit 1; }
 else
-	@echo "orgsecrets: CURL=system: linking the system libcurl"
+	@echo "orgsecrets: linking the system libcurl (CURL=lean: the image's static HTTP/HTTPS-only one)"
 endif
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGSECRETS_WERROR=ON -DORGSECRETS_CURL_PREFIX=$(CURL_PREFIX) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)

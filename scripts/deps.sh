@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages orgsecrets needs to build and test, when run
-# as root; otherwise prints the exact apt-get line and fails.
-# `scripts/deps.sh e2e` installs what the end-to-end suite needs instead
-# (scripts/kube-e2e.sh builds the control plane with them).
+# Installs the Debian packages orgsecrets needs, when run as root; otherwise
+# prints the exact apt-get line and fails.
+# usage: scripts/deps.sh [build|all|e2e]
+#   build  what building the two executables needs (CMake with
+#          -DORGSECRETS_TESTS=OFF, and scripts/curl.sh for the lean libcurl):
+#          the container image's build stage installs only these
+#   all    (default) build, plus what the tests, the fuzzers and the
+#          benchmarks need
+#   e2e    what tests/e2e needs besides: scripts/kube-e2e.sh builds
+#          Kubernetes from Debian's source with Go, and etcd runs beside it
 set -euo pipefail
-if [ "${1:-}" = e2e ]; then
-  pkgs=(golang-go etcd-server dpkg-dev patch openssl python3)
-else
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
-      libmicrohttpd-dev libgnutls28-dev libcmocka-dev
-      age curl python3 python3-jsonpatch python3-yaml openssl git
+build=(build-essential cmake pkg-config
+       libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
+       libmicrohttpd-dev libgnutls28-dev
+       dpkg-dev autoconf automake libtool zlib1g-dev)  # the last line: scripts/curl.sh
+test=(libcmocka-dev clang libclang-rt-14-dev
+      age curl python3 python3-jsonpatch python3-yaml yq openssl git
       nodejs wrk time
-      dpkg-dev autoconf automake libtool zlib1g-dev)  # scripts/curl.sh
-fi
+      # tests/install: the chart rendered by Helm's engine (Go text/template,
+      # sprig, Kubernetes' YAML decoder, gojsonschema), and the image build
+      golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+      golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev
+      buildah debootstrap)
+e2e=(golang-go etcd-server dpkg-dev patch openssl python3)
+case "${1:-all}" in
+  build) pkgs=("${build[@]}") ;;
+  all) pkgs=("${build[@]}" "${test[@]}") ;;
+  e2e) pkgs=("${e2e[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|all|e2e]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -12,7 +12,7 @@
 #include "reconcile/controller.h"
 
 #ifndef ORGSECRETS_VERSION
-#define ORGSECRETS_VERSION "0.1.0"
+#error "ORGSECRETS_VERSION comes from project(VERSION) in CMakeLists.txt"
 #endif
 
 static volatile int stop_flag;

@@ -5,6 +5,10 @@
 
 #include "cli.h"
 
+#ifndef ORGSECRETS_VERSION
+#error "ORGSECRETS_VERSION comes from project(VERSION) in CMakeLists.txt"
+#endif
+
 static const char usage[] =
     "usage: orgsecrets [--dir DIR] [--as NAME] [-i FILE] COMMAND [ARGS]\n"
     "\n"
@@ -26,6 +30,7 @@ static const char usage[] =
     "  run --env ENV -- CMD [ARG...]         run CMD with the secrets in its environment\n"
     "  age keygen|encrypt|decrypt            plain age v1\n"
     "  audit verify FILE                     check a hash-chained audit log\n"
+    "  version                               print the version (also --version)\n"
     "\n"
     "global options (before or after the command):\n"
     "  --dir DIR      organization folder (default $ORGSECRETS_DIR or .)\n"
@@ -34,6 +39,11 @@ static const char usage[] =
     "                 ~/.config/orgsecrets/identity)\n"
     "\n"
     "Run `orgsecrets COMMAND --help` for a command's options.\n";
+
+static int print_version(void) {
+  printf("orgsecrets %s\n", ORGSECRETS_VERSION);
+  return CLI_OK;
+}
 
 typedef int (*command_fn)(cli_ctx *ctx, int argc, char **argv);
 
@@ -66,6 +76,8 @@ int main(int argc, char **argv) {
       fputs(usage, stdout);
       return CLI_OK;
     }
+    if (strcmp(a, "--version") == 0)
+      return print_version();
     if (a[0] != '-')
       break;
     const char **dest = NULL;
@@ -89,6 +101,8 @@ int main(int argc, char **argv) {
   }
   if (i >= argc)
     return cli_usage_error(usage, "missing command");
+  if (strcmp(argv[i], "version") == 0)
+    return print_version();
   if (strcmp(argv[i], "age") == 0) {
     /* a global -i given before `age` is the default identity of age decrypt */
     if (ctx.identity != NULL && setenv("ORGSECRETS_IDENTITY", ctx.identity, 1) != 0) {

@@ -4,10 +4,14 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -155,6 +159,7 @@ static ssize_t read_some(int fd, void *p, size_t n, os_error *err) {
 /* Binary or armored input, delivering the binary age file. */
 typedef struct source {
   int fd;
+  int wake_fd; /* readable once a read must give up; -1: never */
   bool armored;
   bool fd_eof;
   bool done; /* armored: END line seen and input exhausted */
@@ -165,15 +170,36 @@ typedef struct source {
   size_t dec_off, dec_len;
 } source;
 
+/* read_some() on the input, unless wake_fd becomes readable first (a read
+ * from a pipe can block for ever; the reader thread is stopped this way,
+ * not cancelled). */
+static ssize_t source_read_fd(source *s, void *p, size_t n, os_error *err) {
+  if (s->wake_fd >= 0) {
+    struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
+    for (;;) {
+      int pr = poll(pfd, 2, -1);
+      if (pr < 0 && errno == EINTR)
+        continue;
+      if (pr < 0)
+        return os_error_set(err, OS_EIO, "read: poll: %s", strerror(errno));
+      break;
+    }
+    if (pfd[1].revents != 0)
+      return os_error_set(err, OS_EIO, "read: stopped");
+  }
+  return read_some(s->fd, p, n, err);
+}
+
 static int source_open(source *s, int fd, os_error *err) {
   memset(s, 0, sizeof(*s));
   s->fd = fd;
+  s->wake_fd = -1;
   s->raw = malloc(PROBE_LEN);
   if (s->raw == NULL)
     return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
   /* Look at the start of the input to tell armor from binary. */
   while (s->raw_len < PROBE_LEN && !s->fd_eof) {
-    ssize_t r = read_some(fd, s->raw + s->raw_len, PROBE_LEN - s->raw_len, err);
+    ssize_t r = source_read_fd(s, s->raw + s->raw_len, PROBE_LEN - s->raw_len, err);
     if (r < 0)
       return (int)r;
     if (r == 0)
@@ -217,7 +243,7 @@ static int source_line(source *s, const char **line, size_t *len_out, os_error *
     memmove(s->raw, start, avail);
     s->raw_off = 0;
     s->raw_len = avail;
-    ssize_t r = read_some(s->fd, s->raw + s->raw_len, RAW_CAP - s->raw_len, err);
+    ssize_t r = source_read_fd(s, s->raw + s->raw_len, RAW_CAP - s->raw_len, err);
     if (r < 0)
       return (int)r;
     if (r == 0)
@@ -237,7 +263,7 @@ static ssize_t source_read(source *s, uint8_t *dst, size_t n, os_error *err) {
     }
     if (s->fd_eof)
       return 0;
-    ssize_t r = read_some(s->fd, dst, n, err);
+    ssize_t r = source_read_fd(s, dst, n, err);
     if (r == 0)
       s->fd_eof = true;
     return r;
@@ -339,7 +365,11 @@ static int decrypt_batch(age_stream *st, int out_fd, uint8_t *data, size_t have,
  * while this one decrypts: read(2)'s copy overlaps the cipher work. Each
  * buffer has a gap in front for the bytes carried over from the previous
  * batch (a partial chunk, at most one chunk plus one byte, or what the
- * header read left). */
+ * header read left). When the decryption ends early (a damaged chunk, a
+ * write error) the reader is told to stop (the stop flag, its semaphores
+ * and the wake-up descriptor) and joined, never cancelled: cancellation
+ * needs libgcc_s at run time, which a minimal image may not have, and would
+ * interrupt it anywhere. */
 #define SEG_BYTES (8u * AGE_ENC_CHUNK_SIZE)
 #define GAP_BYTES (2u * AGE_ENC_CHUNK_SIZE)
 
@@ -351,6 +381,7 @@ typedef struct reader {
   int rc[2];
   os_error err[2];
   sem_t empty[2], full[2];
+  atomic_bool stop;
 } reader;
 
 static void *reader_main(void *arg) {
@@ -359,6 +390,8 @@ static void *reader_main(void *arg) {
     unsigned b = i & 1;
     while (sem_wait(&r->empty[b]) != 0)
       ;
+    if (atomic_load(&r->stop))
+      return NULL;
     r->got[b] = 0;
     r->rc[b] = source_fill(r->src, r->buf[b] + GAP_BYTES, &r->got[b], SEG_BYTES, &r->eof[b],
                            &r->err[b]);
@@ -374,11 +407,18 @@ static int decrypt_payload_threaded(age_stream *st, int out_fd, source *src,
   reader r;
   memset(&r, 0, sizeof(r));
   r.src = src;
+  atomic_init(&r.stop, false);
   int rc = 0;
   bool started = false, finished = false, first = true;
   uint8_t *block = malloc(2 * (GAP_BYTES + SEG_BYTES));
   if (block == NULL)
     return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
+  int wake_fd = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    free(block);
+    return os_error_set(err, OS_EIO, "decrypt: eventfd: %s", strerror(errno));
+  }
+  src->wake_fd = wake_fd;
   r.buf[0] = block;
   r.buf[1] = block + GAP_BYTES + SEG_BYTES;
   for (int b = 0; b < 2; b++) {
@@ -426,10 +466,19 @@ static int decrypt_payload_threaded(age_stream *st, int out_fd, source *src,
   }
 done:
   if (started) {
-    if (!finished)
-      pthread_cancel(th); /* it may be blocked in read(2) */
+    if (!finished) {
+      /* It waits for a buffer or in poll(2): wake both. */
+      atomic_store(&r.stop, true);
+      const uint64_t one = 1;
+      while (write(wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+      sem_post(&r.empty[0]);
+      sem_post(&r.empty[1]);
+    }
     pthread_join(th, NULL);
   }
+  src->wake_fd = -1;
+  close(wake_fd);
   for (int b = 0; b < 2; b++) {
     sem_destroy(&r.empty[b]);
     sem_destroy(&r.full[b]);

@@ -99,6 +99,19 @@ static int teardown(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Encrypts `size` random bytes (p.bin) to k.txt's recipient as c.age;
+ * returns the ciphertext (caller frees) and its length in *n. */
+static char *encrypt_random_file(size_t size, size_t *n) {
+  assert_int_equal(run("head -c %zu /dev/urandom > p.bin && "
+                       "%s age encrypt -r $(grep -o 'age1[a-z0-9]*' k.txt) -o c.age p.bin",
+                       size, bin),
+                   0);
+  char *ct = slurp("c.age", n);
+  assert_non_null(ct);
+  assert_true(*n > size);
+  return ct;
+}
+
 static void test_keygen(void **state) {
   (void)state;
   assert_int_equal(run("%s age keygen -o k1.txt", bin), 0);
@@ -170,13 +183,8 @@ static void test_help_and_errors(void **state) {
   free(err);
   assert_int_equal(run("chmod 600 k.txt"), 0);
   /* -o: a failed decryption leaves neither the output nor a temp file. */
-  assert_int_equal(run("R=$(grep -o 'age1[a-z0-9]*' k.txt) && head -c 300000 /dev/urandom > "
-                       "p.bin && %s age encrypt -r $R -o c.age p.bin",
-                       bin),
-                   0);
   size_t n = 0;
-  char *ct = slurp("c.age", &n);
-  assert_true(n > 300000);
+  char *ct = encrypt_random_file(300000, &n);
   ct[n - 100] ^= 1;
   put("bad.age", ct, n);
   free(ct);
@@ -283,6 +291,53 @@ static void test_interop_with_age(void **state) {
   print_message("interop: %d decryptions across age 1.1.1 and orgsecrets matched\n", runs);
 }
 
+/* Exit status 1 and one "orgsecrets: " line on stderr that contains what. */
+static void expect_one_error(int rc, const char *what) {
+  char *err = take_stderr();
+  if (rc != 1)
+    fail_msg("exit %d (expected 1), stderr: %s", rc, err);
+  assert_true(strncmp(err, "orgsecrets: ", 12) == 0);
+  assert_non_null(strstr(err, what));
+  assert_string_equal(strchr(err, '\n'), "\n");
+  free(err);
+}
+
+/* A damaged chunk early in a large binary file stops the decryption while
+ * its reader thread is still busy: the CLI must exit 1 with the error, not
+ * crash or hang. The reader is stopped, not cancelled: cancellation loads
+ * libgcc_s at run time, which the image lacks (exit 134/139 there), so as
+ * root the same decryption also runs with libgcc_s hidden. */
+static void test_damaged_large_file(void **state) {
+  (void)state;
+  assert_int_equal(run("%s age keygen -o k.txt 2>/dev/null", bin), 0);
+  size_t n = 0;
+  char *ct = encrypt_random_file(4194304, &n);
+  ct[100000] ^= 1; /* the second chunk: the reader is ahead, reading the next segment */
+  put("bad.age", ct, n);
+  free(ct);
+  free(take_stderr());
+
+  /* From a file, and from a pipe whose writer stays open but silent (the
+   * reader waits in read(2)); timeout turns a hang into 124. */
+  expect_one_error(run("%s age decrypt -i k.txt bad.age > out.bin", bin), "authentication failed");
+  expect_one_error(
+      run("(head -c 700000 bad.age; sleep 30 &) | timeout 10 %s age decrypt -i k.txt > out.bin", bin),
+      "authentication failed");
+
+  const char *san = getenv("ORGSECRETS_SANITIZED");
+  if (geteuid() != 0 || (san != NULL && san[0] == '1') || access("/usr/bin/unshare", X_OK) != 0) {
+    print_message("damaged file with libgcc_s hidden: needs root, unshare and an "
+                  "unsanitized build, skipped\n");
+    return;
+  }
+  expect_one_error(run("lib=$(/sbin/ldconfig -p | awk '$1 == \"libgcc_s.so.1\" { print $NF; exit }') && "
+                       "test -n \"$lib\" && /usr/bin/unshare -m sh -c "
+                       "'mount --bind /dev/null \"$1\" && exec \"$2\" age decrypt -i k.txt bad.age' "
+                       "sh \"$(readlink -f \"$lib\")\" %s > out.bin",
+                       bin),
+                   "authentication failed");
+}
+
 int main(int argc, char **argv) {
   bin = getenv("ORGSECRETS_BIN");
   if (bin == NULL && argc > 1)
@@ -296,6 +351,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_help_and_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_secret_on_stderr, setup, teardown),
       cmocka_unit_test_setup_teardown(test_interop_with_age, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_large_file, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

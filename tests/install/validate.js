@@ -3,21 +3,25 @@
 //   node validate.js manifests   manifests/ against Kubernetes schemas and policy
 //   node validate.js crds        CRD schemas: structural; examples/ accepted, examples/bad/ rejected
 //   node validate.js values      charts/orgsecrets/values.yaml against values.schema.json
-//   node validate.js chart       the chart rendered (lib/gotemplate.js) in several configurations
+//   node validate.js chart       the chart rendered in several configurations; defaults equal manifests/
+//   node validate.js chart_cases the chart's answers to values that used to break a release
 //   node validate.js kustomize   `kubectl kustomize` output, when kubectl is installed
 //   node validate.js dockerfile  Dockerfile builds the way CI builds
 //   node validate.js flags BIN   every controller flag the manifests and chart pass is one BIN accepts
 //   node validate.js cli BIN     the CLI (BIN lint) agrees with the CRDs on examples/ and examples/bad/
+// The chart is rendered by helmrender (helmrender/main.go: Go's
+// text/template, sprig and Helm's additions, Helm's values merge, schema
+// validation and kubeVersion check, manifests decoded as the API server
+// decodes them), whose path is $ORGSECRETS_HELMRENDER.
 "use strict";
 
 const fs = require("fs");
 const path = require("path");
-const { execFileSync } = require("child_process");
+const { execFileSync, spawnSync } = require("child_process");
 const YAML = require("yaml");
 const Ajv = require("ajv");
 const { ROOT, parseDocs, readDocs, walkYaml, validateK8s, id, Reporter, assert, assertEqual } = require("./lib/common");
 const { structuralProblems, makeAjv, compileCrd } = require("./lib/crd");
-const { renderChart } = require("./lib/gotemplate");
 
 const NS = "orgsecrets-system";
 const IMAGE = "ghcr.io/orgsecrets/orgsecrets-controller";
@@ -352,18 +356,37 @@ function chartMeta() {
   return YAML.parse(fs.readFileSync(path.join(CHART, "Chart.yaml"), "utf8"));
 }
 
-function render(overrides = {}, release = { name: "orgsecrets", namespace: NS }) {
-  const tdir = path.join(CHART, "templates");
-  const templates = {};
-  for (const f of fs.readdirSync(tdir).sort()) templates[`templates/${f}`] = fs.readFileSync(path.join(tdir, f), "utf8");
-  const values = loadValues(overrides);
-  const out = renderChart({ templates, values, chart: chartMeta(), release });
-  const objs = [];
-  for (const [f, text] of Object.entries(out)) {
-    if (f.endsWith("NOTES.txt")) continue;
-    objs.push(...parseDocs(text, f));
-  }
-  return { objs, notes: out["templates/NOTES.txt"], values };
+const RENDERER = process.env.ORGSECRETS_HELMRENDER;
+// What a cluster with cert-manager and the Prometheus Operator serves
+// besides the built-in APIs.
+const CRD_APIS = ["cert-manager.io/v1", "monitoring.coreos.com/v1"];
+
+function helmrender(overrides, release, { apiVersions = CRD_APIS, kubeVersion, skipSchema } = {}) {
+  assert(RENDERER, "ORGSECRETS_HELMRENDER is not set (tests/install/CMakeLists.txt builds helmrender)");
+  const args = ["-chart", CHART, "-name", release.name, "-namespace", release.namespace, "-values-yaml", JSON.stringify(overrides)];
+  if (apiVersions.length) args.push("-api-versions", apiVersions.join(","));
+  if (kubeVersion) args.push("-kube-version", kubeVersion);
+  if (skipSchema) args.push("-skip-schema-validation");
+  return spawnSync(RENDERER, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+}
+
+// Renders the chart as `helm template` would; throws Helm's error message.
+function render(overrides = {}, release = { name: "orgsecrets", namespace: NS }, opts = {}) {
+  const res = helmrender(overrides, release, opts);
+  if (res.error) throw res.error;
+  if (res.status !== 0) throw new Error(res.stderr.trim() || `helmrender exited ${res.status}`);
+  const out = JSON.parse(res.stdout);
+  const objs = out.manifests.flatMap((m) => m.objects);
+  return { objs, notes: out.notes, values: out.values, manifests: out.manifests, warnings: res.stderr };
+}
+
+// The error a refused render prints (Helm's "Error: ..." line or lines).
+function renderError(overrides, release = { name: "orgsecrets", namespace: NS }, opts = {}) {
+  const res = helmrender(overrides, release, opts);
+  if (res.error) throw res.error;
+  assert(res.status === 1, `rendered (exit ${res.status}), but must be refused`);
+  assert(/^Error: /.test(res.stderr), `no "Error: " message: ${res.stderr}`);
+  return res.stderr.trim();
 }
 
 // Drops what legitimately differs between a Helm release and kubectl apply.
@@ -421,7 +444,19 @@ function sectionChart(r) {
       assertEqual(normalize(c), normalize(m), `${id(m)} differs between chart and manifests`);
     }
   });
-  r.check("chart NOTES.txt renders", () => assert(/orgsecrets keygen/.test(def.notes), "NOTES.txt lacks the keygen step"));
+  r.check("chart defaults: no merge warnings", () => assert(def.warnings === "", def.warnings));
+  r.check("chart NOTES.txt: the identity Secret, created before install, with the exact command", () => {
+    assert(/orgsecrets keygen -o controller\.key/.test(def.notes), "NOTES.txt lacks the keygen step");
+    assert(/BEFORE `helm install`/.test(def.notes) && /--wait/.test(def.notes), "NOTES.txt does not say the Secret comes before install");
+    const cmd = `kubectl -n ${NS} create secret generic orgsecrets-controller-identity \\\n       --from-file=identity=controller.key`;
+    assert(def.notes.includes(cmd), `NOTES.txt lacks: ${cmd}`);
+  });
+  r.check("chart README: the identity Secret before helm install, with the exact command", () => {
+    const readme = fs.readFileSync(path.join(CHART, "README.md"), "utf8");
+    const secret = readme.indexOf(`kubectl -n ${NS} create secret generic orgsecrets-controller-identity`);
+    const install = readme.indexOf("helm install orgsecrets");
+    assert(secret >= 0 && install > secret, "README does not create the identity Secret before helm install");
+  });
 
   const variants = [
     {
@@ -532,15 +567,163 @@ function sectionChart(r) {
       vt.check(objs);
     });
   }
-  r.check("chart refuses a webhook without any certificate source", () => {
-    let err = null;
-    try {
-      render({ webhook: { certManager: { enabled: false }, existingSecret: "" } });
-    } catch (e) {
-      err = e;
+}
+
+// Values that used to render a broken release: each is now either rendered
+// correctly or refused with a message that says what to set.
+function sectionChartCases(r) {
+  const dep = (objs) => one(objs, "Deployment");
+  const container = (objs) => dep(objs).spec.template.spec.containers[0];
+  const flag = (objs, f) => {
+    const a = container(objs).args;
+    return a.indexOf(f) >= 0 ? a[a.indexOf(f) + 1] : undefined;
+  };
+  const expectRefused = (name, overrides, pattern, opts = {}, release) => {
+    r.check(`refused: ${name}`, () => {
+      const err = renderError(overrides, release, opts);
+      assert(pattern.test(err), `refused, but not with ${pattern}:\n${err}`);
+    });
+  };
+
+  // Names the schema and the CLI accept that YAML 1.1 would read as a
+  // number, a boolean or null when unquoted.
+  for (const name of ["2024", "on", "no", "012", "0x1f", "1e3", "null"]) {
+    const values = {
+      environment: name,
+      nameOverride: name,
+      priorityClassName: name,
+      identity: { existingSecret: name },
+      serviceAccount: { name },
+      webhook: { excludedNamespaces: [name] },
+      envFileDir: `/${name}`,
+      metrics: { serviceMonitor: { enabled: true } },
+    };
+    const release = { name, namespace: name };
+    for (const [how, extra] of [
+      ["cert-manager", {}],
+      ["existing TLS Secret", { webhook: { certManager: { enabled: false }, existingSecret: name, caBundle: "Q0EK" } }],
+    ]) {
+      r.check(`strings stay strings: "${name}" as environment, release, namespace and names (${how})`, () => {
+        const { objs } = render(deepMerge(values, extra), release);
+        for (const o of objs) {
+          try {
+            validateK8s(o);
+          } catch (e) {
+            throw new Error(`${id(o)}: ${e.message}`);
+          }
+          if (o.metadata.namespace !== undefined) assert(o.metadata.namespace === name, `${id(o)} namespace ${JSON.stringify(o.metadata.namespace)}`);
+          for (const [k, v] of Object.entries(o.metadata.labels)) assert(typeof v === "string", `${id(o)} label ${k}: ${JSON.stringify(v)}`);
+        }
+        crossCheck(objs, { ns: name });
+        const c = container(objs);
+        assert(c.args.every((a) => typeof a === "string"), `args are not all strings: ${JSON.stringify(c.args)}`);
+        assertEqual(
+          [flag(objs, "--environment"), flag(objs, "--lease-namespace"), flag(objs, "--env-file-dir")],
+          [name, name, `/${name}`],
+          "--environment/--lease-namespace/--env-file-dir",
+        );
+        const pod = dep(objs).spec.template.spec;
+        assertEqual([pod.serviceAccountName, pod.priorityClassName], [name, name], "serviceAccountName/priorityClassName");
+        assert(pod.volumes.find((v) => v.name === "identity").secret.secretName === name, "identity secretName");
+        assert(dep(objs).metadata.labels["app.kubernetes.io/name"] === name, "name label");
+        const ex = one(objs, "MutatingWebhookConfiguration").webhooks[0].namespaceSelector.matchExpressions[0];
+        assertEqual(ex.values, [name, name], "webhook excluded namespaces");
+        const sm = one(objs, "ServiceMonitor");
+        assertEqual(sm.spec.namespaceSelector.matchNames, [name], "ServiceMonitor namespace");
+        if (extra.webhook) {
+          assert(pod.volumes.find((v) => v.name === "webhook-tls").secret.secretName === name, "webhook TLS secretName");
+        } else {
+          const svc = one(objs, "Service").metadata.name;
+          assertEqual(one(objs, "Certificate").spec.dnsNames, [`${svc}.${name}.svc`, `${svc}.${name}.svc.cluster.local`], "Certificate dnsNames");
+        }
+      });
     }
-    assert(err && /webhook\.existingSecret/.test(err.message), `expected a fail(), got ${err && err.message}`);
+  }
+
+  // A ServiceAccount must be named when the chart does not create one:
+  // the schema says so, and the template too (helm --skip-schema-validation).
+  expectRefused("serviceAccount.create=false, name left empty (schema)", { serviceAccount: { create: false } },
+    /serviceAccount\.name: String length must be greater than or equal to 1/);
+  expectRefused("serviceAccount.create=false, name: null (schema)", { serviceAccount: { create: false, name: null } },
+    /serviceAccount: name is required/);
+  expectRefused("serviceAccount.create=false without a name (template)", { serviceAccount: { create: false } },
+    /execution error at \(orgsecrets\/templates\/[^)]*\): serviceAccount\.create=false needs serviceAccount\.name/,
+    { skipSchema: true });
+  r.check("serviceAccount.create=false with a name binds that one", () => {
+    const { objs } = render({ serviceAccount: { create: false, name: "ci-bot" } });
+    assert(byKind(objs, "ServiceAccount").length === 0, "a ServiceAccount was created");
+    assert(dep(objs).spec.template.spec.serviceAccountName === "ci-bot", "serviceAccountName");
+    assertEqual(one(objs, "ClusterRoleBinding").subjects, [{ kind: "ServiceAccount", name: "ci-bot", namespace: NS }], "subjects");
   });
+
+  // Webhook TLS: exactly one source of the certificate, and its CA.
+  expectRefused("webhook without cert-manager, without a TLS Secret", { webhook: { certManager: { enabled: false } } },
+    /webhook\.certManager\.enabled=false needs webhook\.existingSecret .* and webhook\.caBundle/);
+  expectRefused("webhook TLS Secret without caBundle", { webhook: { certManager: { enabled: false }, existingSecret: "my-tls" } },
+    /webhook\.existingSecret needs webhook\.caBundle/);
+  expectRefused("webhook TLS Secret with cert-manager still enabled", { webhook: { existingSecret: "my-tls" } },
+    /webhook\.existingSecret is your own TLS Secret, which cert-manager .* would take over: set webhook\.certManager\.enabled=false/);
+
+  // Several replicas need leader election.
+  expectRefused("leader election off with 2 replicas", { leaderElection: { enabled: false } },
+    /leaderElection\.enabled=false with replicaCount=2 would run 2 controllers/);
+  expectRefused("leader election off with 3 replicas", { leaderElection: { enabled: false }, replicaCount: 3 },
+    /leaderElection\.enabled=false with replicaCount=3/);
+  r.check("leader election off with 1 replica renders", () => {
+    const { objs } = render({ leaderElection: { enabled: false }, replicaCount: 1 });
+    assert(!container(objs).args.includes("--leader-elect"), "--leader-elect");
+  });
+
+  // CRDs the release needs, checked against what the cluster serves.
+  expectRefused("cert-manager missing", {}, /needs cert-manager, but the cluster does not serve cert-manager\.io\/v1: install cert-manager first/,
+    { apiVersions: ["monitoring.coreos.com/v1"] });
+  expectRefused("Prometheus Operator missing", { metrics: { serviceMonitor: { enabled: true } } },
+    /needs the Prometheus Operator, but the cluster does not serve monitoring\.coreos\.com\/v1/,
+    { apiVersions: ["cert-manager.io/v1"] });
+  r.check("no CRD APIs needed without cert-manager and ServiceMonitor", () => {
+    const { objs } = render({ webhook: { certManager: { enabled: false }, existingSecret: "my-tls", caBundle: "Q0EK" } }, undefined, { apiVersions: [] });
+    assert(byKind(objs, "Certificate").length === 0 && byKind(objs, "ServiceMonitor").length === 0, "CRD objects rendered");
+  });
+  expectRefused("Kubernetes older than Chart.yaml's kubeVersion", {}, /chart requires kubeVersion: \S+ which is incompatible with Kubernetes v1\.19\.0/,
+    { kubeVersion: "v1.19.0" });
+
+  // A PodDisruptionBudget only when the replicas can satisfy it.
+  const pdbCases = [
+    [{ replicaCount: 1 }, null],
+    [{ replicaCount: 2 }, 1],
+    [{ replicaCount: 2, pdb: { minAvailable: 2 } }, null],
+    [{ replicaCount: 3, pdb: { minAvailable: 2 } }, 2],
+    [{ replicaCount: 1, pdb: { minAvailable: "50%" } }, null],
+    [{ replicaCount: 3, pdb: { minAvailable: "50%" } }, "50%"],
+    [{ replicaCount: 2, pdb: { minAvailable: "100%" } }, null],
+    [{ replicaCount: 3, pdb: { enabled: false } }, null],
+  ];
+  for (const [values, want] of pdbCases) {
+    r.check(`PodDisruptionBudget for ${JSON.stringify(values)}: ${want === null ? "none" : `minAvailable ${want}`}`, () => {
+      const { objs, notes } = render(values);
+      const pdbs = byKind(objs, "PodDisruptionBudget");
+      if (want === null) {
+        assert(pdbs.length === 0, `a PDB that blocks evictions: ${JSON.stringify(pdbs[0] && pdbs[0].spec)}`);
+        if (!values.pdb || values.pdb.enabled !== false) assert(/No PodDisruptionBudget/.test(notes), "NOTES.txt does not say why there is no PDB");
+      } else {
+        assert(pdbs.length === 1 && pdbs[0].spec.minAvailable === want, `PDB ${JSON.stringify(pdbs.map((p) => p.spec.minAvailable))}`);
+      }
+    });
+  }
+
+  // Resources: a map merges with the defaults, null removes them.
+  const resourceCases = [
+    ["resources.limits: null removes the limits, keeps the requests", { resources: { limits: null } }, { requests: { cpu: "10m", memory: "24Mi" } }],
+    ["resources: null removes them all", { resources: null }, undefined],
+    ["resources: {} keeps the defaults (Helm merges maps)", { resources: {} }, { requests: { cpu: "10m", memory: "24Mi" }, limits: { memory: "64Mi" } }],
+    ["resources.limits.memory overrides one default", { resources: { limits: { memory: "128Mi" } } }, { requests: { cpu: "10m", memory: "24Mi" }, limits: { memory: "128Mi" } }],
+  ];
+  for (const [name, values, want] of resourceCases) {
+    r.check(name, () => {
+      const { objs } = render(values);
+      assertEqual(container(objs).resources, want, "container resources");
+    });
+  }
 }
 
 function sectionKustomize(r) {
@@ -568,27 +751,38 @@ function sectionKustomize(r) {
 }
 
 function sectionDockerfile(r) {
-  const text = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  const raw = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+  const text = raw.replace(/\\\n/g, " ");
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const globalArgs = {};
   const stages = [];
   for (const l of lines) {
     const m = /^(\w+)\s+(.*)$/.exec(l);
     if (!m) continue;
     const [ins, rest] = [m[1].toUpperCase(), m[2]];
-    if (ins === "FROM") stages.push({ from: rest, ins: [] });
-    else if (stages.length) stages[stages.length - 1].ins.push([ins, rest.replace(/\s+/g, " ")]);
+    if (ins === "FROM") {
+      stages.push({ from: rest.replace(/\$\{(\w+)\}/g, (_, a) => globalArgs[a] || ""), ins: [] });
+    } else if (ins === "ARG" && !stages.length) {
+      const [k, v] = rest.split("=");
+      globalArgs[k] = v;
+    } else if (stages.length) stages[stages.length - 1].ins.push([ins, rest.replace(/\s+/g, " ")]);
   }
   const makefile = fs.readFileSync(path.join(ROOT, "Makefile"), "utf8");
   const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8");
-  r.check("Dockerfile: two stages, debian:12 build, distroless nonroot runtime", () => {
+  const version = /^project\(orgsecrets VERSION (\S+)/m.exec(fs.readFileSync(path.join(ROOT, "CMakeLists.txt"), "utf8"))[1];
+  r.check("Dockerfile: no syntax directive (BuildKit would fetch a frontend image)", () =>
+    assert(!/^#\s*syntax\s*=/im.test(raw), "a # syntax= line"));
+  r.check("Dockerfile: two stages, debian:12 build, distroless nonroot runtime, both pinned by digest", () => {
     assert(stages.length === 2, `${stages.length} stages`);
-    assert(/^debian:12(@sha256:[0-9a-f]{64})? AS build$/i.test(stages[0].from), stages[0].from);
-    assert(/^gcr\.io\/distroless\/base-debian12:nonroot(@sha256:[0-9a-f]{64})?$/.test(stages[1].from), stages[1].from);
+    assert(/^(docker\.io\/library\/)?debian:12@sha256:[0-9a-f]{64} AS build$/i.test(stages[0].from), stages[0].from);
+    assert(/^gcr\.io\/distroless\/base-debian12:nonroot@sha256:[0-9a-f]{64}$/.test(stages[1].from), stages[1].from);
+    assert(/FROM \$\{BUILD_IMAGE\} AS build/.test(raw) && /FROM \$\{RUNTIME_IMAGE\}\n/.test(raw), "base images are not build arguments");
+    assert(/skopeo inspect/.test(raw), "no comment on how to update the digests");
   });
-  r.check("Dockerfile: builds with the commands CI runs", () => {
+  r.check("Dockerfile: builds with the commands CI runs, without the test toolchain", () => {
     assert(/make test/.test(ci) && /^deps:\n\t@bash scripts\/deps\.sh$/m.test(makefile), ".ci/run no longer runs make test -> scripts/deps.sh");
     const runs = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join(" && ");
-    assert(/\bbash scripts\/deps\.sh\b/.test(runs), "build stage does not run scripts/deps.sh");
+    assert(/\bbash scripts\/deps\.sh build\b/.test(runs), "build stage does not run scripts/deps.sh build (build dependencies only)");
     const mk = /^build: deps\n(?:.*\n)*?\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
     assert(mk, "Makefile build rule not found");
     const ciFlags = mk[1].split(" ").filter((f) => f.startsWith("-D") && !f.startsWith("-DCMAKE_BUILD_TYPE"));
@@ -601,19 +795,23 @@ function sectionDockerfile(r) {
       assert(name ? flags.some((g) => g.startsWith(name) && g.length > name.length) : flags.includes(f),
         `CI configures with ${f}, the Dockerfile does not`);
     }
-    // The lean libcurl: built by scripts/curl.sh into the prefix CMake is given.
-    if (/^\tcmake -S \. -B \$\(BUILD\) .*-DORGSECRETS_CURL_PREFIX=\$\(CURL_PREFIX\)/m.test(makefile)) {
-      assert(/^CURL \?= lean$/m.test(makefile) && /^\t@?bash scripts\/curl\.sh \$\(CURL_PREFIX\)/m.test(makefile),
-        "the Makefile no longer builds the lean libcurl by default");
-      const prefix = flags.find((g) => g.startsWith("-DORGSECRETS_CURL_PREFIX=")).split("=")[1];
-      assert(new RegExp(`\\bbash scripts/curl\\.sh ${prefix.replace(/[.]/g, "\\.")}(\\s|$)`).test(runs),
-        `the Dockerfile does not build the lean libcurl into ${prefix} with scripts/curl.sh`);
-    }
+    assert(flags.includes("-DORGSECRETS_TESTS=OFF"), "the image build configures the tests (-DORGSECRETS_TESTS=OFF missing)");
+    // The lean libcurl: the Makefile's CURL=lean option and the image, both
+    // built by scripts/curl.sh into the prefix CMake is given; the plain
+    // build links the system's.
+    assert(/^CURL \?= system$/m.test(makefile), "the Makefile's default libcurl is not the system's");
+    assert(/^ifeq \(\$\(CURL\),lean\)\n\t@?bash scripts\/curl\.sh \$\(CURL_PREFIX\)/m.test(makefile), "make CURL=lean does not build the lean libcurl");
+    const prefix = (flags.find((g) => g.startsWith("-DORGSECRETS_CURL_PREFIX=")) || "=").split("=")[1];
+    assert(prefix, "the Dockerfile does not link the lean libcurl (-DORGSECRETS_CURL_PREFIX)");
+    assert(new RegExp(`\\bbash scripts/curl\\.sh ${prefix.replace(/[.]/g, "\\.")}(\\s|$)`).test(runs),
+      `the Dockerfile does not build the lean libcurl into ${prefix} with scripts/curl.sh`);
     assert(flags.includes("-DCMAKE_BUILD_TYPE=Release"), "not a Release build");
     const bt = new RegExp(`cmake --build ${cfg[1].replace(/[.]/g, "\\.")} --target orgsecrets orgsecrets-controller`);
     assert(bt.test(runs), "does not build the orgsecrets and orgsecrets-controller targets");
+    assert(new RegExp(`bash scripts/image-stage\\.sh ${cfg[1]} /staging`).test(runs), "does not stage with scripts/image-stage.sh");
+    assert(/cmake --install "\$build"/.test(fs.readFileSync(path.join(ROOT, "scripts", "image-stage.sh"), "utf8")), "image-stage.sh does not use cmake --install");
   });
-  r.check("Dockerfile: runtime is non-root, shell-free, controller entrypoint", () => {
+  r.check("Dockerfile: runtime is non-root, shell-free, controller entrypoint, OCI labels", () => {
     const rt = stages[1].ins;
     assert(!rt.some(([i]) => i === "RUN"), "RUN in the runtime stage (it has no shell)");
     const user = rt.filter(([i]) => i === "USER").pop();
@@ -624,10 +822,20 @@ function sectionDockerfile(r) {
     assert(Array.isArray(argv) && /\/orgsecrets-controller$/.test(argv[0]), "ENTRYPOINT is not the controller in exec form");
     const copies = rt.filter(([i]) => i === "COPY").map(([, s]) => s);
     assert(copies.some((c) => /^--from=build \/staging\/? \/$/.test(c)), "the staged binaries and libraries are not copied");
-    const stage = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join("\n");
-    assert(/ldd [^|]*orgsecrets-controller/.test(stage) && /\/staging\/usr\/local\/bin/.test(stage), "build stage does not stage the binaries and their libraries");
+    const labels = rt.filter(([i]) => i === "LABEL").map(([, s]) => s).join(" ");
+    for (const l of ["title", "description", "version", "revision", "source", "licenses"]) {
+      assert(labels.includes(`org.opencontainers.image.${l}=`), `no org.opencontainers.image.${l} label`);
+    }
+    assert(labels.includes('org.opencontainers.image.version="${VERSION}"'), "the version label is not ${VERSION}");
+    const arg = rt.find(([i, a]) => i === "ARG" && a.startsWith("VERSION="));
+    assert(arg && arg[1] === `VERSION=${version}`, `ARG VERSION is not project(VERSION) ${version}`);
     const dockerignore = fs.readFileSync(path.join(ROOT, ".dockerignore"), "utf8");
-    for (const p of ["build*", ".git", "node_modules"]) assert(dockerignore.includes(p), `.dockerignore lacks ${p}`);
+    for (const p of ["build*", ".git", "node_modules", "tests"]) assert(dockerignore.includes(p), `.dockerignore lacks ${p}`);
+  });
+  r.check("one version: CMake project(VERSION), Chart.yaml appVersion and the manifests' image tag", () => {
+    assert(chartMeta().appVersion === version, `Chart.yaml appVersion ${chartMeta().appVersion} is not ${version}`);
+    const dep = one(loadManifests().map((d) => d.obj), "Deployment");
+    assert(dep.spec.template.spec.containers[0].image === `${IMAGE}:${version}`, "manifests/deployment.yaml image tag");
   });
   const ctl = path.join(ROOT, "cmd", "orgsecrets-controller", "CMakeLists.txt");
   if (fs.existsSync(ctl)) {
@@ -646,13 +854,10 @@ function sectionFlags(r, bin) {
   if (!bin) throw new Error("flags needs the controller binary path");
   const help = execFileSync(bin, ["--help"], { encoding: "utf8" });
   const known = new Set(help.match(/--[a-z][a-z0-9-]*/g));
-  const sources = [
-    ["manifests", loadManifests().map((d) => d.obj)],
-    [
-      "chart (all options)",
-      render({ auditLog: { enabled: true }, envFileDir: "/run/env", kubeClient: { qps: 5, burst: 10 } }).objs,
-    ],
-  ];
+  const sources = [["manifests", loadManifests().map((d) => d.obj)]];
+  const allOptions = { auditLog: { enabled: true }, envFileDir: "/run/env", kubeClient: { qps: 5, burst: 10 } };
+  if (RENDERER) sources.push(["chart (all options)", render(allOptions).objs]);
+  else r.skip("controller accepts the flags of the chart", "ORGSECRETS_HELMRENDER is not set (Go is needed to build helmrender)");
   const checkFlags = (flags, min) => {
     assert(flags.length >= min, "too few flags found");
     const unknown = flags.filter((f) => !known.has(f));
@@ -717,6 +922,7 @@ const SECTIONS = {
   crds: sectionCrds,
   values: sectionValues,
   chart: sectionChart,
+  chart_cases: sectionChartCases,
   kustomize: sectionKustomize,
   dockerfile: sectionDockerfile,
   flags: sectionFlags,
