@@ -1,9 +1,9 @@
 /* The primitives of pkg/common with reference values: clocks and RFC 3339,
  * base64, backoff, array growth, "FILE:LINE: msg". */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* The organization folder's walk (one symlink rule for the CLI, the
  * controller and lint) and the delivery targets. */
-#include <cmocka.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
