@@ -81,7 +81,20 @@ int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsig
   uint32_t acc = 0;
   size_t chars = 0, pads = 0;
   *out_len = 0;
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+  /* whole groups of four alphabet characters, the common case */
+  for (; i + 4 <= n; i += 4) {
+    uint32_t a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
+    if (a == 0 || b == 0 || c == 0 || d == 0)
+      break;
+    uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+    *o++ = (uint8_t)(v >> 16);
+    *o++ = (uint8_t)(v >> 8);
+    *o++ = (uint8_t)v;
+  }
+  chars = i;
+  /* the rest one character at a time: padding, whitespace, a short tail */
+  for (; i < n; i++) {
     uint8_t v = t[s[i]];
     if (v != 0) {
       if (pads > 0)
