@@ -29,11 +29,24 @@ static int record(void *ctx, const spec_walk_entry *e, os_error *err) {
   return 0;
 }
 
+/* record() for SPEC_WALK_NO_STAT: no stat, the same entries. */
+static int record_no_stat(void *ctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  assert_null(e->st);
+  FX_OK(os_buf_printf(ctx, "%s %s\n",
+                      e->kind == SPEC_WALK_FILE  ? "F"
+                      : e->kind == SPEC_WALK_DIR ? "D"
+                                                 : "L",
+                      e->rel));
+  return 0;
+}
+
 static char *walk_text(const char *dir, unsigned flags) {
   os_buf b;
   os_buf_init(&b, 1 << 20, false);
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(spec_walk(dir, flags, record, &b, &err), 0);
+  assert_int_equal(
+      spec_walk(dir, flags, flags & SPEC_WALK_NO_STAT ? record_no_stat : record, &b, &err), 0);
   char *s = NULL;
   assert_int_equal(os_buf_detach(&s, NULL, &b), 0);
   return s;
@@ -98,6 +111,11 @@ static void test_links_are_not_followed(void **state) {
   s = walk_text(dir, 0);
   assert_string_equal(s, "F organization.yaml\nF secrets/prod/DB_PASSWORD.yaml\n");
   free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT | SPEC_WALK_DIRS | SPEC_WALK_LINKS);
+  assert_string_equal(s, "D \nL dangling.yaml\nF organization.yaml\nD secrets\nL secrets/in.yaml\n"
+                         "L secrets/inside\nL secrets/linked\nL secrets/out.yaml\nD secrets/prod\n"
+                         "F secrets/prod/DB_PASSWORD.yaml\n");
+  free(s);
 
   /* the folder itself may be a link (git-sync's checkout is one) */
   snprintf(path, sizeof(path), "%s/current", root);
@@ -128,6 +146,10 @@ static void test_rule_and_order(void **state) {
   assert_int_equal(mkfifo(fifo, 0600), 0);
   char *s = walk_text(dir, 0);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n");
+  free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT);
+  assert_string_equal(s,
+                      "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n"); /* the FIFO still skipped */
   free(s);
   s = walk_text(dir, SPEC_WALK_ALL_FILES);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/notes.txt\nF a/x.yaml\nF a-c.yaml\nF yaml\n");
