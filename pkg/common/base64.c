@@ -138,8 +138,11 @@ int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsig
 size_t os_base64_span(const char *s, size_t n, unsigned flags) {
   const uint8_t *t = table(flags);
   bool pad = !(flags & OS_BASE64_NOPAD);
+  const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
-  while (i < n && (t[(unsigned char)s[i]] != 0 || (pad && s[i] == '=')))
+  while (i + 4 <= n && t[u[i]] != 0 && t[u[i + 1]] != 0 && t[u[i + 2]] != 0 && t[u[i + 3]] != 0)
+    i += 4;
+  while (i < n && (t[u[i]] != 0 || (pad && u[i] == '=')))
     i++;
   return i;
 }
