@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "age/age_internal.h"
+#include "common/base64.h"
 
 /* Longest line accepted anywhere (whitespace around the armor included). */
 #define ARMOR_LINE_MAX 4096u
@@ -33,6 +34,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
       i++;
     if (i == len)
       return 0;
+    /* checksrc: public: armor line */
     if (len - i != strlen(AGE_ARMOR_BEGIN) || memcmp(line + i, AGE_ARMOR_BEGIN, len - i) != 0)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: expected \"%s\"", d->lines,
                           AGE_ARMOR_BEGIN);
@@ -41,6 +43,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
   }
   case AGE_ARMOR_DATA:
   case AGE_ARMOR_LAST:
+    /* checksrc: public: armor line */
     if (len == strlen(AGE_ARMOR_END) && memcmp(line, AGE_ARMOR_END, len) == 0) {
       d->state = AGE_ARMOR_AFTER;
       return 0;
@@ -53,7 +56,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
     if (len > AGE_COLUMNS)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: longer than %u columns", d->lines,
                           AGE_COLUMNS);
-    if (age_b64_decode(out, out_len, line, len, true) != 0)
+    if (os_base64_decode(out, out_len, line, len, 0) != 0)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: invalid base64", d->lines);
     if (len < AGE_COLUMNS || line[len - 1] == '=')
       d->state = AGE_ARMOR_LAST;
@@ -118,8 +121,8 @@ int age_armor_encode(os_buf *out, const uint8_t *data, size_t n) {
   char line[AGE_COLUMNS + 1];
   for (size_t i = 0; rc == 0 && i < n; i += AGE_BYTES_PER_LINE) {
     size_t take = n - i < AGE_BYTES_PER_LINE ? n - i : AGE_BYTES_PER_LINE;
-    size_t len = age_b64_encoded_len(take, true);
-    age_b64_encode(line, data + i, take, true);
+    size_t len = os_base64_encoded_len(take, 0);
+    os_base64_encode(line, data + i, take, 0);
     line[len] = '\n';
     rc = os_buf_append(out, line, len + 1);
   }
@@ -130,6 +133,7 @@ int age_armor_encode(os_buf *out, const uint8_t *data, size_t n) {
 
 bool age_is_armored(const uint8_t *in, size_t n) {
   static const char version[] = "age-encryption.org/";
+  /* checksrc: public: format prefix */
   if (n >= sizeof(version) - 1 && memcmp(in, version, sizeof(version) - 1) == 0)
     return false;
   size_t i = 0;
@@ -137,12 +141,12 @@ bool age_is_armored(const uint8_t *in, size_t n) {
     i++;
   if (i == n)
     return false; /* empty: reported as a header failure */
-  if (n - i >= 5 && memcmp(in + i, "-----", 5) == 0)
+  if (n - i >= 5 && memcmp(in + i, "-----", 5) == 0) /* checksrc: public: format prefix */
     return true;
   /* Text before a BEGIN line is garbage in an armored file. */
   size_t scan = n < 1024 ? n : 1024;
   for (size_t j = 0; j + 10 <= scan; j++) {
-    if (memcmp(in + j, "-----BEGIN", 10) == 0)
+    if (memcmp(in + j, "-----BEGIN", 10) == 0) /* checksrc: public: format prefix */
       return true;
   }
   return false;

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -300,18 +303,18 @@ static bool rel_ok(const char *rel) {
   return true;
 }
 
-/* Opens the directory of dir/rel without following links below dir (creating
- * missing ones when create); *dirfd and name (the last part) on success. */
-static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *dir, const char *rel,
-                             bool create, os_error *err) {
+/* Opens the directory of rel below root without following links (creating
+ * missing ones when create); *dirfd (never root itself) and name (the last
+ * part) on success. */
+static int parent_below(int *dirfd, char name[NAME_MAX + 1], int root, const char *rel,
+                        bool create, os_error *err) {
   *dirfd = -1;
   if (!rel_ok(rel))
     return os_error_set(err, OS_EINVAL, "%s: must be a relative path without \".\" or \"..\"",
                         rel);
-  int cur = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int cur = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cur < 0)
-    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
-                        strerror(errno));
+    return os_error_set(err, OS_EIO, "%s: open the folder: %s", rel, strerror(errno));
   const char *s = rel;
   for (;;) {
     size_t n = strcspn(s, "/");
@@ -351,6 +354,78 @@ static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *di
     s += n + 1;
   }
   *dirfd = cur;
+  return 0;
+}
+
+/* parent_below() from the folder's path. */
+static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *dir, const char *rel,
+                             bool create, os_error *err) {
+  *dirfd = -1;
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
+                        strerror(errno));
+  int rc = parent_below(dirfd, name, root, rel, create, err);
+  close(root);
+  return rc;
+}
+
+/* openat2(2) with RESOLVE_NO_SYMLINKS: the kernel refuses a link anywhere on
+ * the path in one call; -1 with errno ENOSYS where the kernel (or a seccomp
+ * profile) does not offer it, remembered. */
+static int openat_no_links(int dirfd, const char *rel, int flags) {
+#ifdef SYS_openat2
+  static atomic_bool unavailable;
+  if (!atomic_load(&unavailable) && !test_no_tmpfile) {
+    struct open_how how = {.flags = (uint64_t)(unsigned)flags,
+                           .resolve = (uint64_t)(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)};
+    long f = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    if (f >= 0 || (errno != ENOSYS && errno != EPERM && errno != E2BIG))
+      return (int)f;
+    atomic_store(&unavailable, true);
+  }
+#else
+  (void)dirfd;
+  (void)rel;
+  (void)flags;
+#endif
+  errno = ENOSYS;
+  return -1;
+}
+
+int os_open_below(int *fd, struct stat *st, int dirfd, const char *rel, os_error *err) {
+  *fd = -1;
+  if (!rel_ok(rel))
+    return os_error_set(err, OS_EINVAL, "%s: must be a relative path without \".\" or \"..\"",
+                        rel);
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  int f = openat_no_links(dirfd, rel, flags), e = errno;
+  if (f < 0 && e == ENOSYS) {
+    /* one directory at a time, none followed */
+    int parent = -1;
+    char name[NAME_MAX + 1];
+    int rc = parent_below(&parent, name, dirfd, rel, false, err);
+    if (rc < 0)
+      return rc;
+    f = openat(parent, name, flags);
+    e = errno;
+    close(parent);
+  } else if (f < 0 && e == EXDEV) {
+    e = ELOOP; /* RESOLVE_BENEATH: only a link can lead out */
+  }
+  if (f < 0)
+    return os_error_set(err, e == ENOENT ? OS_ENOTFOUND : e == ELOOP ? OS_EINVAL : OS_EIO,
+                        "%s: open: %s", rel,
+                        e == ELOOP ? "a symbolic link; never followed below the folder"
+                                   : strerror(e));
+  struct stat sb;
+  if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(f);
+    return os_error_set(err, OS_EINVAL, "%s: not a regular file", rel);
+  }
+  if (st != NULL)
+    *st = sb;
+  *fd = f;
   return 0;
 }
 
@@ -491,7 +566,8 @@ static bool same_content(int fd, const char *path, const void *data, size_t len,
   os_error ignored = OS_ERROR_INIT;
   if (read_fd(&old, &old_len, fd, path, len, &ignored) < 0)
     return false;
-  bool same = old_len == len && (len == 0 || memcmp(old, data, len) == 0);
+  /* constant time: env files hold values */
+  bool same = old_len == len && (len == 0 || os_secure_equal(old, data, len));
   os_free_secret(old, old_len);
   return same;
 }
@@ -542,24 +618,16 @@ int os_write_file_below(const char *dir, const char *rel, const void *data, size
 int os_read_file_below(char **out, size_t *out_len, const char *dir, const char *rel, size_t max,
                        os_error *err) {
   *out = NULL;
-  int dirfd = -1;
-  char name[NAME_MAX + 1];
-  int rc = open_parent_below(&dirfd, name, dir, rel, false, err);
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
+                        strerror(errno));
+  int fd = -1;
+  int rc = os_open_below(&fd, NULL, root, rel, err);
+  close(root);
   if (rc < 0)
-    return rc;
-  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  int e = errno;
-  close(dirfd);
-  if (fd < 0)
-    return os_error_set(err, e == ENOENT ? OS_ENOTFOUND : e == ELOOP ? OS_EINVAL : OS_EIO,
-                        "open %s/%s: %s", dir, rel,
-                        e == ELOOP ? "a symbolic link; never followed below the folder"
-                                   : strerror(e));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-    rc = os_error_set(err, OS_EINVAL, "%s/%s: not a regular file", dir, rel);
-  else
-    rc = read_fd(out, out_len, fd, rel, max, err);
+    return os_error_prefix(err, "%s", dir);
+  rc = read_fd(out, out_len, fd, rel, max, err);
   close(fd);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -82,7 +83,7 @@ int os_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* Creates path with data (OS_OUTPUT_EXCL): OS_ECONFLICT when path exists.
  * The file appears complete or not at all. */
 int os_write_file_new(const char *path, const void *data, size_t len, mode_t mode,
-                      os_error *err);
+                      os_error *err) OS_NODISCARD;
 
 /* Like os_write_file_atomic, but leaves the file untouched when it is a
  * regular file whose content and mode already equal data and mode;
@@ -98,6 +99,15 @@ int os_write_file_below(const char *dir, const char *rel, const void *data, size
  * missing file is OS_ENOTFOUND, one that is not regular OS_EINVAL. */
 int os_read_file_below(char **out, size_t *out_len, const char *dir, const char *rel, size_t max,
                        os_error *err);
+
+/* Opens the regular file rel below the directory dirfd for reading without
+ * following any symbolic link on the way (neither a directory nor the
+ * file; rel relative, without "." or ".." parts) and without blocking on a
+ * FIFO swapped in: *fd (caller closes) and *st (may be NULL). OS_ENOTFOUND
+ * when missing, OS_EINVAL for a link, a bad rel or anything but a regular
+ * file, else OS_EIO; messages start with rel. */
+int os_open_below(int *fd, struct stat *st, int dirfd, const char *rel, os_error *err)
+    OS_NODISCARD;
 
 /* True for the names of temporary files that atomic writes create:
  * ".orgsecrets-tmp-" + 12 hex digits. */
@@ -140,7 +150,8 @@ char *os_find_program(const char *name, const char *path_list);
 
 /* Tests only: fn is called at each step of a write ("temp-created",
  * "temp-named", before the rename or link), in the writing process; with
- * no_tmpfile, O_TMPFILE is not used. NULL/false restores the defaults. */
+ * no_tmpfile, the paths for older kernels are taken: no O_TMPFILE, no
+ * openat2(). NULL/false restores the defaults. */
 void os_fs_test_hook(void (*fn)(const char *step), bool no_tmpfile);
 
 #endif
