@@ -18,14 +18,14 @@
 #include "common/log.h"
 #include "httpd/httpd.h"
 #include "inject/admission.h"
+#include "inject/refindex.h"
 #include "kube/kube.h"
+#include "kube/lease.h"
 #include "metrics/metrics.h"
 #include "reconcile/envfiles.h"
 #include "reconcile/events.h"
 #include "reconcile/kubesync.h"
-#include "reconcile/lease.h"
 #include "reconcile/plan.h"
-#include "reconcile/refindex.h"
 #include "reconcile/source.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
@@ -55,7 +55,7 @@ typedef struct ctl {
   event_recorder *events;       /* NULL without Kubernetes */
   plan_cache *pcache;
   size_t source_unseals;         /* values the folder source's hook opened */
-  lease_elector *lease;
+  kube_lease_elector *lease;
   pthread_mutex_t mu;
   pthread_cond_t cond;
   bool source_dirty, target_dirty;
@@ -76,7 +76,7 @@ typedef struct ctl {
   const plan_secret **cr_refv;
   /* webhook resolver index (names only), swapped under idx_lock after each plan */
   pthread_rwlock_t idx_lock;
-  ref_index *idx;               /* NULL until the first plan */
+  inject_refindex *idx;               /* NULL until the first plan */
   struct seen_key *audit_seen;  /* sorted: what the last pass audited or logged */
   size_t n_audit_seen;
   char *recipients_json;
@@ -100,7 +100,7 @@ static void mark_dirty(ctl *c, bool source) {
   pthread_mutex_unlock(&c->mu);
 }
 
-static bool writer(const ctl *c) { return !c->o->leader_elect || (c->lease && lease_is_leader(c->lease)); }
+static bool writer(const ctl *c) { return !c->o->leader_elect || (c->lease && kube_lease_is_leader(c->lease)); }
 
 static void audit(ctl *c, const char *event, json_t *fields) {
   if (c->audit != NULL && fields != NULL) {
@@ -211,7 +211,7 @@ static void rebuild_index(ctl *c, bool need);
 static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
-  const char *s = ref_index_resolve(c->idx, ns, name);
+  const char *s = inject_refindex_resolve(c->idx, ns, name);
   *secret_name = s ? os_strdup(s) : NULL;
   pthread_rwlock_unlock(&c->idx_lock);
   if (s == NULL)
@@ -223,7 +223,7 @@ static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
   ctl *c = ctx;
   pthread_rwlock_rdlock(&c->idx_lock);
   const char *const *found = NULL;
-  size_t len = ref_index_list(c->idx, ns, &found);
+  size_t len = inject_refindex_list(c->idx, ns, &found);
   char **v = calloc(len ? len : 1, sizeof(*v));
   int rc = v ? 0 : OS_ENOMEM;
   for (size_t i = 0; rc == 0 && i < len; i++) {
@@ -479,7 +479,7 @@ static void *dir_watch_thread(void *arg) {
 
 static void *lease_thread(void *arg) {
   ctl *c = arg;
-  lease_elector_run(c->lease, c->stop);
+  kube_lease_elector_run(c->lease, c->stop);
   return NULL;
 }
 
@@ -900,23 +900,70 @@ done:
 /* Rebuilds the resolver index from the plans when something resolves
  * references: the webhook, or (once it needed it) the rollout of injected
  * workloads; need builds it now. Called by the main loop only. */
+/* What the plans deliver, as the index takes it: one delivery per target,
+ * its names the values it carries and those it keeps. Caller frees with
+ * free_deliveries(). */
+static int plan_deliveries(inject_delivery **out, size_t *n_out, const reconcile_plan *const *plans,
+                           size_t n_plans) {
+  size_t n = 0;
+  for (size_t pi = 0; pi < n_plans; pi++)
+    n += plans[pi]->n_targets;
+  inject_delivery *v = calloc(n ? n : 1, sizeof(*v));
+  if (v == NULL)
+    return OS_ENOMEM;
+  size_t k = 0;
+  int rc = 0;
+  for (size_t pi = 0; pi < n_plans && rc == 0; pi++) {
+    for (size_t i = 0; i < plans[pi]->n_targets; i++, k++) {
+      const plan_target *t = &plans[pi]->targets[i];
+      const char **names = calloc(t->n_entries + t->n_kept + 1, sizeof(*names));
+      if (names == NULL) {
+        rc = OS_ENOMEM;
+        break;
+      }
+      for (size_t e = 0; e < t->n_entries; e++)
+        names[e] = t->entries[e].name;
+      for (size_t e = 0; e < t->n_kept; e++)
+        names[t->n_entries + e] = t->kept[e];
+      v[k] = (inject_delivery){t->secret_name, (const char *const *)t->namespaces, t->n_namespaces,
+                               names, t->n_entries + t->n_kept, t->application != NULL};
+    }
+  }
+  *out = v;
+  *n_out = k;
+  return rc;
+}
+
+static void free_deliveries(inject_delivery *v, size_t n) {
+  for (size_t i = 0; v != NULL && i < n; i++)
+    free((void *)(uintptr_t)v[i].names);
+  free(v);
+}
+
+/* Rebuilds the resolver index from the plans when something resolves
+ * references: the webhook, or (once it needed it) the rollout of injected
+ * workloads; need builds it now. Called by the main loop only. */
 static void rebuild_index(ctl *c, bool need) {
   if (c->o->webhook_listen == NULL && c->idx == NULL && !need)
     return;
-  const reconcile_plan *const *plans = (const reconcile_plan *const *)c->plans;
-  if (ref_index_same(c->idx, plans, c->n_plans))
-    return; /* only values changed: the names resolve as before (c->idx is only swapped here) */
-  ref_index *idx = NULL;
+  inject_delivery *d = NULL;
+  size_t n = 0;
+  inject_refindex *idx = NULL;
   os_error err = OS_ERROR_INIT;
-  if (ref_index_build(&idx, plans, c->n_plans, &err) < 0) {
+  if (plan_deliveries(&d, &n, (const reconcile_plan *const *)c->plans, c->n_plans) < 0) {
+    os_log_error("webhook index: out of memory (the previous one stays)");
+  } else if (inject_refindex_same(c->idx, d, n)) {
+    /* only values changed: the names resolve as before (c->idx is only swapped here) */
+  } else if (inject_refindex_build(&idx, d, n, &err) < 0) {
     os_log_error("webhook index: %s (the previous one stays)", err.msg);
-    return;
+  } else {
+    pthread_rwlock_wrlock(&c->idx_lock);
+    inject_refindex *old = c->idx;
+    c->idx = idx;
+    pthread_rwlock_unlock(&c->idx_lock);
+    inject_refindex_free(old);
   }
-  pthread_rwlock_wrlock(&c->idx_lock);
-  ref_index *old = c->idx;
-  c->idx = idx;
-  pthread_rwlock_unlock(&c->idx_lock);
-  ref_index_free(old);
+  free_deliveries(d, n);
 }
 
 static int reload_source(ctl *c, os_error *err) {
@@ -1169,13 +1216,14 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
       gethostname(host, sizeof(host) - 1);
       snprintf(ident, sizeof(ident), "%s_%ld", host, (long)getpid());
       snprintf(lname, sizeof(lname), "orgsecrets-controller-%s", o->environment);
-      lease_options lo = {o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
-                          o->lease_name ? o->lease_name : lname, ident, o->lease_duration_s, 0, 0};
+      kube_lease_options lo = {o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
+                          o->lease_name ? o->lease_name : lname, ident, o->lease_duration_s, 0, 0,
+                          NULL, NULL};
       if (lo.duration_s > 0) {
         lo.renew_deadline_s = lo.duration_s * 2 / 3 > 0 ? lo.duration_s * 2 / 3 : 1;
         lo.retry_period_s = lo.duration_s / 5 > 0 ? lo.duration_s / 5 : 1;
       }
-      rc = lease_elector_new(&c.lease, c.k, &lo, on_leader_change, &c, err);
+      rc = kube_lease_elector_new(&c.lease, c.k, &lo, on_leader_change, &c, err);
       if (rc < 0)
         goto stop_threads;
       if (pthread_create(&threads[n_threads], NULL, lease_thread, &c) == 0)
@@ -1264,7 +1312,7 @@ done:
   httpd_server_free(c.http);
   httpd_server_free(c.webhook);
   free(watches[0].selector);
-  lease_elector_free(c.lease);
+  kube_lease_elector_free(c.lease);
   free_plans(&c);
   kubesync_cache_free(c.scache);
   event_recorder_free(c.events);
@@ -1277,7 +1325,7 @@ done:
   metrics_registry_free(c.m);
   json_decref(c.cr_orgs);
   json_decref(c.cr_secrets);
-  ref_index_free(c.idx);
+  inject_refindex_free(c.idx);
   free(c.audit_seen);
   free(c.recipients_json);
   pthread_rwlock_destroy(&c.idx_lock);

@@ -18,7 +18,6 @@
 #include "reconcile/envfiles.h"
 #include "reconcile/kubesync.h"
 #include "reconcile/plan.h"
-#include "reconcile/refindex.h"
 #include "reconcile/source.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
@@ -823,63 +822,6 @@ static void test_kubesync_nameless_records(void **state) {
   kubesync_cache_free(c);
 }
 
-/* The webhook's index: which Secret delivers a name in a namespace. */
-static void test_ref_index(void **state) {
-  (void)state;
-  char *ns_ab[] = {"a", "b"}, *ns_a[] = {"a"};
-  plan_entry org_e[] = {{"X", NULL, 0}, {"Y", NULL, 0}}, app1_e[] = {{"X", NULL, 0}, {"Z", NULL, 0}},
-             app2_e[] = {{"X", NULL, 0}}, org2_e[] = {{"Y", NULL, 0}};
-  const char *org_kept[] = {"K"};
-  plan_target t1[3] = {
-      {.secret_name = "org-secrets", .namespaces = ns_ab, .n_namespaces = 2, .entries = org_e,
-       .n_entries = 2, .kept = org_kept, .n_kept = 1},
-      {.application = "app1", .secret_name = "app1-secrets", .namespaces = ns_a, .n_namespaces = 1,
-       .entries = app1_e, .n_entries = 2},
-      {.application = "app2", .secret_name = "app2-secrets", .namespaces = ns_a, .n_namespaces = 1,
-       .entries = app2_e, .n_entries = 1}};
-  plan_target t2[1] = {{.secret_name = "other-secrets", .namespaces = ns_a, .n_namespaces = 1,
-                        .entries = org2_e, .n_entries = 1}};
-  reconcile_plan p1 = {.targets = t1, .n_targets = 3}, p2 = {.targets = t2, .n_targets = 1};
-  const reconcile_plan *plans[] = {&p1, &p2};
-  ref_index *x = NULL;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(ref_index_build(&x, plans, 2, &err), 0);
-  assert_string_equal(ref_index_resolve(x, "a", "X"), "app2-secrets"); /* the last application */
-  assert_string_equal(ref_index_resolve(x, "a", "Z"), "app1-secrets");
-  assert_string_equal(ref_index_resolve(x, "a", "Y"), "org-secrets");  /* the first org-level */
-  assert_string_equal(ref_index_resolve(x, "a", "K"), "org-secrets");  /* failed: still resolves */
-  assert_string_equal(ref_index_resolve(x, "b", "X"), "org-secrets");
-  assert_null(ref_index_resolve(x, "b", "Z"));
-  assert_null(ref_index_resolve(x, "c", "X"));
-  assert_null(ref_index_resolve(x, "a", "W"));
-  assert_int_equal(ref_index_size(x), 7); /* a: K X Y Z, b: K X Y */
-  const char *const *names = NULL;
-  assert_int_equal(ref_index_list(x, "a", &names), 4);
-  assert_string_equal(names[0], "org-secrets");
-  assert_string_equal(names[1], "app1-secrets");
-  assert_string_equal(names[2], "app2-secrets");
-  assert_string_equal(names[3], "other-secrets");
-  assert_int_equal(ref_index_list(x, "b", &names), 1);
-  assert_string_equal(names[0], "org-secrets");
-  assert_int_equal(ref_index_list(x, "0", &names), 0);
-  assert_int_equal(ref_index_list(x, "c", &names), 0);
-  /* the same names: no rebuild needed; one name more, or moved: rebuild */
-  assert_true(ref_index_same(x, plans, 2));
-  app2_e[0].name = "X2";
-  assert_false(ref_index_same(x, plans, 2));
-  app2_e[0].name = "X";
-  t1[1].namespaces = ns_ab;
-  t1[1].n_namespaces = 2;
-  assert_false(ref_index_same(x, plans, 2));
-  assert_false(ref_index_same(x, plans, 1));
-  ref_index_free(x);
-  /* no plans: nothing resolves */
-  assert_int_equal(ref_index_build(&x, plans, 0, &err), 0);
-  assert_null(ref_index_resolve(x, "a", "X"));
-  assert_int_equal(ref_index_list(x, "a", &names), 0);
-  ref_index_free(x);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plan_targets, setup, teardown),
@@ -894,7 +836,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kubesync_nameless_records, setup, teardown),
-      cmocka_unit_test(test_ref_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
