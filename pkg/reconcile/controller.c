@@ -40,7 +40,7 @@
 #define KUBE_MIN_MINOR 20
 
 typedef struct ctl {
-  const controller_options *o;
+  const reconcile_controller_options *o;
   volatile int *stop;
   age_identity **ids;
   size_t n_ids;
@@ -51,9 +51,9 @@ typedef struct ctl {
       *m_build, *m_writes, *m_webhook, *m_webhook_dur;
   httpd_server *http, *webhook;
   audit_log *audit;
-  kubesync_cache *scache;
-  event_recorder *events;       /* NULL without Kubernetes */
-  plan_cache *pcache;
+  reconcile_kubesync_cache *scache;
+  reconcile_event_recorder *events;       /* NULL without Kubernetes */
+  reconcile_plan_cache *pcache;
   size_t source_unseals;         /* values the folder source's hook opened */
   kube_lease_elector *lease;
   pthread_mutex_t mu;
@@ -66,14 +66,14 @@ typedef struct ctl {
   /* the last plans, one per organization; touched by the main loop only */
   reconcile_plan **plans;
   size_t n_plans;
-  source_cache *src;            /* folder source: files as last read */
+  reconcile_source_cache *src;            /* folder source: files as last read */
   json_t *cr_snapshot;          /* cluster source: specs the plans came from */
   spec_org **cr_orgs_parsed;
   size_t n_cr_orgs_parsed;
   spec_secret **cr_secrets_parsed;
   size_t n_cr_secrets_parsed;
-  plan_secret *cr_refs;         /* the plans' view of cr_secrets_parsed */
-  const plan_secret **cr_refv;
+  reconcile_plan_secret *cr_refs;         /* the plans' view of cr_secrets_parsed */
+  const reconcile_plan_secret **cr_refv;
   /* webhook resolver index (names only), swapped under idx_lock after each plan */
   pthread_rwlock_t idx_lock;
   inject_refindex *idx;               /* NULL until the first plan */
@@ -356,7 +356,7 @@ static int on_watch_event(void *ctx, const char *type, json_t *obj) {
   if (strcmp(type, "BOOKMARK") == 0)
     return 0;
   if (w->kind == 0) {
-    kubesync_cache_apply(c->scache, type, obj);
+    reconcile_kubesync_cache_apply(c->scache, type, obj);
     mark_dirty(c, false);
     return 0;
   }
@@ -384,7 +384,7 @@ static int on_watch_event(void *ctx, const char *type, json_t *obj) {
 
 static int list_into(ctl *c, watch_spec *w, char **rv, os_error *err) {
   if (w->kind == 0) {
-    int rc = kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
+    int rc = reconcile_kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
     if (rc == 0)
       mark_dirty(c, false); /* what the list shows may differ from what was cached */
     return rc;
@@ -463,17 +463,17 @@ static void *watch_thread(void *arg) {
 
 static void *dir_watch_thread(void *arg) {
   ctl *c = arg;
-  source_watch *w = NULL;
+  reconcile_source_watch *w = NULL;
   os_error err = OS_ERROR_INIT;
-  if (source_watch_new(&w, c->o->source_dir, &err) < 0) {
+  if (reconcile_source_watch_new(&w, c->o->source_dir, &err) < 0) {
     os_log_error("watch %s: %s", c->o->source_dir, err.msg);
     return NULL;
   }
   while (!*c->stop) {
-    if (source_watch_wait(w, 500) > 0)
+    if (reconcile_source_watch_wait(w, 500) > 0)
       mark_dirty(c, true);
   }
-  source_watch_free(w);
+  reconcile_source_watch_free(w);
   return NULL;
 }
 
@@ -499,9 +499,9 @@ static void post_event(ctl *c, const char *ns, const char *kind, const char *api
                        const char *message) {
   if (c->events == NULL || !writer(c))
     return;
-  event_subject about = {api_version, kind, ns, name, uid};
+  reconcile_event_subject about = {api_version, kind, ns, name, uid};
   os_error err = OS_ERROR_INIT;
-  if (event_recorder_post(c->events, &about, type, reason, message, &err) < 0)
+  if (reconcile_event_recorder_post(c->events, &about, type, reason, message, &err) < 0)
     os_log_warn("post event %s for %s %s: %s", reason, kind, name, err.msg);
 }
 
@@ -512,19 +512,19 @@ typedef struct pass_state {
   size_t writes;
 } pass_state;
 
-static void on_sync_event(void *ctx, const kubesync_event *ev) {
+static void on_sync_event(void *ctx, const reconcile_kubesync_event *ev) {
   pass_state *ps = ctx;
   ctl *c = ps->c;
   const char *op = NULL, *reason = NULL, *type = "Normal";
   switch (ev->kind) {
-  case KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
-  case KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
-  case KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
-  case KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
-  case KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
-  case KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
-  case KUBESYNC_NAMESPACE_MISSING: reason = "NamespaceNotFound"; type = "Warning"; break;
-  case KUBESYNC_FAILED: reason = "WriteFailed"; type = "Warning"; break;
+  case RECONCILE_KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
+  case RECONCILE_KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
+  case RECONCILE_KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
+  case RECONCILE_KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
+  case RECONCILE_KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
+  case RECONCILE_KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
+  case RECONCILE_KUBESYNC_NAMESPACE_MISSING: reason = "NamespaceNotFound"; type = "Warning"; break;
+  case RECONCILE_KUBESYNC_FAILED: reason = "WriteFailed"; type = "Warning"; break;
   }
   if (op != NULL) {
     metrics_counter_inc1(c->m_writes, op);
@@ -534,21 +534,21 @@ static void on_sync_event(void *ctx, const kubesync_event *ev) {
          "%s %s %s/%s: %s", reason, ev->kind_name, ev->namespace_, ev->name, ev->message);
   json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
                              ev->namespace_, "name", ev->name, "reason", reason, "message", ev->message);
-  audit(c, ev->kind == KUBESYNC_DELETED ? "delete" : ev->kind == KUBESYNC_CONFLICT ? "conflict" : "write",
+  audit(c, ev->kind == RECONCILE_KUBESYNC_DELETED ? "delete" : ev->kind == RECONCILE_KUBESYNC_CONFLICT ? "conflict" : "write",
         fields);
-  if (ev->kind != KUBESYNC_NAMESPACE_MISSING) {
-    const char *api = ev->kind == KUBESYNC_ROLLOUT ? "apps/v1" : "v1";
+  if (ev->kind != RECONCILE_KUBESYNC_NAMESPACE_MISSING) {
+    const char *api = ev->kind == RECONCILE_KUBESYNC_ROLLOUT ? "apps/v1" : "v1";
     post_event(c, ev->namespace_, ev->kind_name, api, ev->name, ev->uid, type, reason, ev->message);
   }
-  if (ev->target != NULL && (ev->kind == KUBESYNC_CONFLICT || ev->kind == KUBESYNC_NAMESPACE_MISSING ||
-                             ev->kind == KUBESYNC_FAILED)) {
+  if (ev->target != NULL && (ev->kind == RECONCILE_KUBESYNC_CONFLICT || ev->kind == RECONCILE_KUBESYNC_NAMESPACE_MISSING ||
+                             ev->kind == RECONCILE_KUBESYNC_FAILED)) {
     char key[32];
     snprintf(key, sizeof(key), "%p", (const void *)ev->target);
     json_object_set_new(ps->target_problems, key, json_string(reason));
   }
 }
 
-static void on_envfile_event(void *ctx, const plan_target *t, const char *path, const os_error *failure) {
+static void on_envfile_event(void *ctx, const reconcile_plan_target *t, const char *path, const os_error *failure) {
   pass_state *ps = ctx;
   json_t *fields = json_pack("{s:s,s:s,s:s?,s:s}", "organization", t->organization, "environment",
                              t->environment, "application", t->application, "file", path);
@@ -564,7 +564,7 @@ static void on_envfile_event(void *ctx, const plan_target *t, const char *path, 
   }
 }
 
-static const plan_target *target_of(const reconcile_plan *p, const plan_secret *ps) {
+static const reconcile_plan_target *target_of(const reconcile_plan *p, const reconcile_plan_secret *ps) {
   const char *app = ps->ref.application;
   for (size_t i = 0; i < p->n_targets; i++) {
     const char *a = p->targets[i].application;
@@ -579,11 +579,11 @@ static void update_statuses(ctl *c, pass_state *ps) {
   for (size_t pi = 0; pi < c->n_plans; pi++) {
     const reconcile_plan *p = c->plans[pi];
     for (size_t i = 0; i < p->n_results; i++) {
-      const plan_secret_result *r = &p->results[i];
+      const reconcile_plan_secret_result *r = &p->results[i];
       const spec_secret_ref *s = &r->secret->ref;
       int64_t generation = r->secret->spec ? r->secret->spec->generation : 0;
-      const char *reason = r->reason, *message = plan_result_message(p, r);
-      const plan_target *t = target_of(p, r->secret);
+      const char *reason = r->reason, *message = reconcile_plan_result_message(p, r);
+      const reconcile_plan_target *t = target_of(p, r->secret);
       if (t != NULL && strcmp(reason, "Synced") == 0) {
         char key[32];
         snprintf(key, sizeof(key), "%p", (const void *)t);
@@ -622,7 +622,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
                   strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == generation;
       if (!same && cur != NULL) {
         char now[32];
-        event_time_now(now, sizeof(now));
+        reconcile_event_time_now(now, sizeof(now));
         const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
         bool transition = !(o_status && strcmp(o_status, status) == 0);
         json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
@@ -660,7 +660,7 @@ static void update_statuses(ctl *c, pass_state *ps) {
 
 static void free_plans(ctl *c) {
   for (size_t i = 0; i < c->n_plans; i++)
-    plan_free(c->plans[i]);
+    reconcile_plan_free(c->plans[i]);
   free(c->plans);
   c->plans = NULL;
   c->n_plans = 0;
@@ -698,13 +698,13 @@ static int cmp_seen(const void *a, const void *b) {
   return memcmp(((const seen_key *)a)->k, ((const seen_key *)b)->k, sizeof(seen_key));
 }
 
-static void result_key(seen_key *k, const plan_secret_result *r) {
+static void result_key(seen_key *k, const reconcile_plan_secret_result *r) {
   uint8_t d[32];
-  const plan_secret *ps = r->secret;
+  const reconcile_plan_secret *ps = r->secret;
   if (ps->has_digest) {
     memcpy(d, ps->digest, sizeof(d));
   } else if (ps->spec != NULL) {
-    plan_secret_digest(d, ps->spec);
+    reconcile_plan_secret_digest(d, ps->spec);
   } else { /* not reached by either source: names only */
     const spec_secret_ref *s = &ps->ref;
     const char *parts[] = {s->organization, s->environment, s->application, s->name};
@@ -747,7 +747,7 @@ static void sort_seen(seen_key *v, size_t n) {
 
 /* The outcomes worth remembering: every one with an audit log, else
  * failures only (to log each once). */
-static bool remembered(const ctl *c, const plan_secret_result *r) {
+static bool remembered(const ctl *c, const reconcile_plan_secret_result *r) {
   return c->audit != NULL ||
          (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
 }
@@ -757,7 +757,7 @@ static bool remembered(const ctl *c, const plan_secret_result *r) {
  * (*n) and how many the last pass had too (*found). */
 static void audit_unseals(ctl *c, const reconcile_plan *p, size_t *n, size_t *found) {
   for (size_t i = 0; i < p->n_results; i++) {
-    const plan_secret_result *r = &p->results[i];
+    const reconcile_plan_secret_result *r = &p->results[i];
     const spec_secret_ref *s = &r->secret->ref;
     bool synced = strcmp(r->reason, "Synced") == 0, disabled = strcmp(r->reason, "Disabled") == 0;
     if (!synced && !disabled)
@@ -781,7 +781,7 @@ static void audit_unseals(ctl *c, const reconcile_plan *p, size_t *n, size_t *fo
     if (!synced && !disabled) {
       char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
       os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason,
-                   plan_result_message(p, r));
+                   reconcile_plan_result_message(p, r));
       free(rname);
     }
   }
@@ -824,19 +824,19 @@ static int on_secret_read(void *ctx, const spec_secret *s, const uint8_t digest[
   return seal_unseal(value, len, s, (const age_identity *const *)c->ids, c->n_ids, &err);
 }
 
-static int build_plan(ctl *c, const spec_org *org, const plan_secret *const *secrets, size_t n,
+static int build_plan(ctl *c, const spec_org *org, const reconcile_plan_secret *const *secrets, size_t n,
                       bool incomplete, os_error *err) {
   if (spec_org_find_env(org, c->o->environment) == NULL)
     return 0;
-  plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
+  reconcile_plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
                    c->n_ids, c->ck, incomplete, c->pcache};
   reconcile_plan *p = NULL;
-  int rc = plan_build(&p, &in, err);
+  int rc = reconcile_plan_build(&p, &in, err);
   if (rc < 0)
     return rc;
   reconcile_plan **v = realloc(c->plans, (c->n_plans + 1) * sizeof(*v));
   if (v == NULL) {
-    plan_free(p);
+    reconcile_plan_free(p);
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
   c->plans = v;
@@ -886,7 +886,7 @@ static int load_cluster(ctl *c, os_error *err) {
     goto done;
   }
   for (size_t i = 0; i < ns; i++) {
-    plan_secret_of(&c->cr_refs[i], c->cr_secrets_parsed[i], NULL);
+    reconcile_plan_secret_of(&c->cr_refs[i], c->cr_secrets_parsed[i], NULL);
     c->cr_refv[i] = &c->cr_refs[i];
   }
   for (size_t i = 0; i < c->n_cr_orgs_parsed && rc == 0; i++)
@@ -915,7 +915,7 @@ static int plan_deliveries(inject_delivery **out, size_t *n_out, const reconcile
   int rc = 0;
   for (size_t pi = 0; pi < n_plans && rc == 0; pi++) {
     for (size_t i = 0; i < plans[pi]->n_targets; i++, k++) {
-      const plan_target *t = &plans[pi]->targets[i];
+      const reconcile_plan_target *t = &plans[pi]->targets[i];
       const char **names = calloc(t->n_entries + t->n_kept + 1, sizeof(*names));
       if (names == NULL) {
         rc = OS_ENOMEM;
@@ -972,15 +972,15 @@ static int reload_source(ctl *c, os_error *err) {
   int rc = 0;
   if (c->o->source_dir != NULL) {
     bool incomplete = false;
-    source_view view; /* the plan keeps pointers to the records, not to this array */
-    rc = source_cache_load(c->src, &view, &incomplete, report_problem, c, err);
+    reconcile_source_view view; /* the plan keeps pointers to the records, not to this array */
+    rc = reconcile_source_cache_load(c->src, &view, &incomplete, report_problem, c, err);
     os_log_debug("reload: folder read in %.1f ms", (now_s() - t0) * 1e3);
     if (rc == 0)
       rc = build_plan(c, view.org, view.secrets, view.n_secrets, incomplete, err);
     if (rc == 0 && c->n_plans == 0)
       rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
                         c->o->environment, view.org->id);
-    source_view_clear(&view);
+    reconcile_source_view_clear(&view);
   } else {
     rc = load_cluster(c, err);
   }
@@ -989,7 +989,7 @@ static int reload_source(ctl *c, os_error *err) {
     return rc;
   }
   /* after every plan of the pass: values none of them uses go */
-  plan_cache_sweep(c->pcache);
+  reconcile_plan_cache_sweep(c->pcache);
   os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
 #ifdef __GLIBC__
   malloc_trim(0); /* give the file buffers of a large load back */
@@ -1020,7 +1020,7 @@ static int pass(ctl *c, bool reload, os_error *err) {
     if (rc < 0)
       goto done;
     os_log_debug("pass: source loaded and planned in %.1f ms (%zu values unsealed)",
-                 (now_s() - t0) * 1e3, c->source_unseals - u0 + plan_cache_last_unseals(c->pcache));
+                 (now_s() - t0) * 1e3, c->source_unseals - u0 + reconcile_plan_cache_last_unseals(c->pcache));
   }
   if (!writer(c))
     goto done;
@@ -1039,18 +1039,18 @@ static int pass(ctl *c, bool reload, os_error *err) {
                    "reported): nothing is deleted until they are fixed", p->targets[0].organization);
     }
     if (c->o->env_file_dir != NULL) {
-      envfiles_result er;
+      reconcile_envfiles_result er;
       os_error e = OS_ERROR_INIT;
-      if (envfiles_sync(&er, p, c->o->env_file_dir, on_envfile_event, &ps, &e) < 0 && first == 0) {
+      if (reconcile_envfiles_sync(&er, p, c->o->env_file_dir, on_envfile_event, &ps, &e) < 0 && first == 0) {
         first = e.code;
         os_error_set(err, first, "%s", e.msg);
       }
     }
     if (c->k != NULL) {
-      kubesync_result kr;
+      reconcile_kubesync_result kr;
       os_error e = OS_ERROR_INIT;
       inject_options injected = {rollout_resolve, rollout_list, c};
-      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, &injected, on_sync_event, &ps,
+      if (reconcile_kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, &injected, on_sync_event, &ps,
                        &e) < 0 &&
           first == 0) {
         first = e.code;
@@ -1127,10 +1127,10 @@ static int load_identities(ctl *c, os_error *err) {
   json_decref(doc);
   if (c->recipients_json == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  return plan_checksum_key(c->ck, c->ids[0], err);
+  return reconcile_plan_checksum_key(c->ck, c->ids[0], err);
 }
 
-int controller_run(const controller_options *o, volatile int *stop, os_error *err) {
+int reconcile_controller_run(const reconcile_controller_options *o, volatile int *stop, os_error *err) {
   ctl c;
   memset(&c, 0, sizeof(c));
   c.o = o;
@@ -1148,14 +1148,14 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
   if (rc == 0)
     rc = load_identities(&c, err);
   if (rc == 0)
-    rc = plan_cache_new(&c.pcache, err);
+    rc = reconcile_plan_cache_new(&c.pcache, err);
   if (rc == 0 && o->source_dir != NULL) {
-    rc = source_cache_new(&c.src, o->source_dir, err);
+    rc = reconcile_source_cache_new(&c.src, o->source_dir, err);
     if (rc == 0)
-      source_cache_set_hook(c.src, on_secret_read, &c);
+      reconcile_source_cache_set_hook(c.src, on_secret_read, &c);
   }
   if (rc == 0)
-    rc = kubesync_cache_new(&c.scache, err);
+    rc = reconcile_kubesync_cache_new(&c.scache, err);
   if (rc == 0 && o->audit_log != NULL)
     rc = audit_log_open(&c.audit, o->audit_log, err);
   if (rc == 0 && !o->no_kubernetes) {
@@ -1168,7 +1168,7 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
     if (rc == 0)
       rc = check_server_version(&c, err);
     if (rc == 0)
-      rc = event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
+      rc = reconcile_event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
   }
   if (rc == 0 && o->source_cluster && c.k == NULL)
     rc = os_error_set(err, OS_EINVAL, "--source cluster needs Kubernetes (drop --no-kubernetes)");
@@ -1181,7 +1181,7 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
   if (o->once) {
     if (c.k != NULL) {
       char *rv = NULL;
-      rc = kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
+      rc = reconcile_kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
       free(rv);
       if (rc == 0 && o->source_cluster) {
         watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
@@ -1201,7 +1201,7 @@ int controller_run(const controller_options *o, volatile int *stop, os_error *er
 
   /* long-running: start watchers, elect, loop */
   if (c.k != NULL) {
-    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0, 0};
+    watches[0] = (watch_spec){&c, "/api/v1/secrets", reconcile_kubesync_selector(NULL, o->environment), 0, 0};
     if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[0]) == 0)
       n_threads++;
     if (o->source_cluster) {
@@ -1314,10 +1314,10 @@ done:
   free(watches[0].selector);
   kube_lease_elector_free(c.lease);
   free_plans(&c);
-  kubesync_cache_free(c.scache);
-  event_recorder_free(c.events);
-  plan_cache_free(c.pcache);
-  source_cache_free(c.src);
+  reconcile_kubesync_cache_free(c.scache);
+  reconcile_event_recorder_free(c.events);
+  reconcile_plan_cache_free(c.pcache);
+  reconcile_source_cache_free(c.src);
   kube_client_free(c.k);
   audit_log_close(c.audit);
   age_identities_free(c.ids, c.n_ids);

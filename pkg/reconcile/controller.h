@@ -1,8 +1,8 @@
 /* The orgsecrets controller: sources (a folder or the custom resources),
  * plans, targets (Kubernetes Secrets, env files), status, events, metrics,
  * health, the pod webhook, leader election and the audit log, wired
- * together. cmd/orgsecrets-controller parses flags into controller_options.
- * Threading: controller_run() owns its threads; *stop may be set from a
+ * together. cmd/orgsecrets-controller parses flags into reconcile_controller_options.
+ * Threading: reconcile_controller_run() owns its threads; *stop may be set from a
  * signal handler. */
 #ifndef ORGSECRETS_RECONCILE_CONTROLLER_H
 #define ORGSECRETS_RECONCILE_CONTROLLER_H
@@ -12,7 +12,7 @@
 
 #include "common/err.h"
 
-typedef struct controller_options {
+typedef struct reconcile_controller_options {
   const char *environment;
   const char *const *identity_files;
   size_t n_identity_files;
@@ -34,10 +34,10 @@ typedef struct controller_options {
   double qps;
   int burst;
   bool rollout;                 /* annotate opted-in workloads on change */
-} controller_options;
+} reconcile_controller_options;
 
 /* Runs until *stop (or, with once, after one pass). Returns 0 when the last
  * pass converged; OS_* otherwise (with err). */
-int controller_run(const controller_options *o, volatile int *stop, os_error *err);
+int reconcile_controller_run(const reconcile_controller_options *o, volatile int *stop, os_error *err);
 
 #endif

@@ -22,7 +22,7 @@ typedef struct remembered {
   char strings[];
 } remembered;
 
-struct event_recorder {
+struct reconcile_event_recorder {
   pthread_mutex_t mu;
   kube_client *k;
   char *component;
@@ -32,7 +32,7 @@ struct event_recorder {
   uint64_t tick;
 };
 
-void event_time_now(char *out, size_t n) {
+void reconcile_event_time_now(char *out, size_t n) {
   time_t t = time(NULL);
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -40,10 +40,10 @@ void event_time_now(char *out, size_t n) {
     out[0] = '\0';
 }
 
-int event_recorder_new(event_recorder **out, kube_client *k, const char *component, os_error *err) {
-  event_recorder *r = calloc(1, sizeof(*r));
+int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k, const char *component, os_error *err) {
+  reconcile_event_recorder *r = calloc(1, sizeof(*r));
   if (r == NULL || (r->component = os_strdup(component)) == NULL ||
-      (r->v = calloc(EVENTS_REMEMBERED, sizeof(*r->v))) == NULL) {
+      (r->v = calloc(RECONCILE_EVENTS_REMEMBERED, sizeof(*r->v))) == NULL) {
     if (r != NULL)
       free(r->component);
     free(r);
@@ -57,7 +57,7 @@ int event_recorder_new(event_recorder **out, kube_client *k, const char *compone
   return 0;
 }
 
-void event_recorder_free(event_recorder *r) {
+void reconcile_event_recorder_free(reconcile_event_recorder *r) {
   if (r == NULL)
     return;
   for (size_t i = 0; i < r->n; i++)
@@ -69,7 +69,7 @@ void event_recorder_free(event_recorder *r) {
 }
 
 /* SHA-256 of everything that makes two Events the same, cut to 16 bytes. */
-static void event_key(uint8_t key[16], const char *ns, const event_subject *s, const char *type,
+static void event_key(uint8_t key[16], const char *ns, const reconcile_event_subject *s, const char *type,
                       const char *reason, const char *message) {
   const char *parts[] = {ns, s->api_version, s->kind, s->name, s->uid ? s->uid : "", type, reason,
                          message};
@@ -86,7 +86,7 @@ static void event_key(uint8_t key[16], const char *ns, const event_subject *s, c
   memcpy(key, d, 16);
 }
 
-static remembered *find(event_recorder *r, const uint8_t key[16], size_t *at) {
+static remembered *find(reconcile_event_recorder *r, const uint8_t key[16], size_t *at) {
   for (size_t i = 0; i < r->n; i++) {
     if (memcmp(r->v[i]->key, key, 16) == 0) {
       *at = i;
@@ -96,15 +96,15 @@ static remembered *find(event_recorder *r, const uint8_t key[16], size_t *at) {
   return NULL;
 }
 
-static void forget(event_recorder *r, size_t at) {
+static void forget(reconcile_event_recorder *r, size_t at) {
   free(r->v[at]);
   r->v[at] = r->v[--r->n];
 }
 
 /* Remembers a created Event (when memory allows: a repeat is then created
  * anew, which is what happened before this recorder). */
-static void remember(event_recorder *r, const uint8_t key[16], const char *ns, const char *name) {
-  if (r->n == EVENTS_REMEMBERED) {
+static void remember(reconcile_event_recorder *r, const uint8_t key[16], const char *ns, const char *name) {
+  if (r->n == RECONCILE_EVENTS_REMEMBERED) {
     size_t oldest = 0;
     for (size_t i = 1; i < r->n; i++)
       if (r->v[i]->used < r->v[oldest]->used)
@@ -128,7 +128,7 @@ static void remember(event_recorder *r, const uint8_t key[16], const char *ns, c
 
 /* Counts a repeat on e: 0, or OS_ENOTFOUND when the Event is gone (the API
  * server drops Events after an hour by default). */
-static int count_repeat(event_recorder *r, remembered *e, const char *now, os_error *err) {
+static int count_repeat(reconcile_event_recorder *r, remembered *e, const char *now, os_error *err) {
   char path[600];
   if (snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", e->ns, e->name) >=
       (int)sizeof(path))
@@ -144,8 +144,8 @@ static int count_repeat(event_recorder *r, remembered *e, const char *now, os_er
   return rc;
 }
 
-static int create(event_recorder *r, const uint8_t key[16], const char *ns,
-                  const event_subject *s, const char *type, const char *reason,
+static int create(reconcile_event_recorder *r, const uint8_t key[16], const char *ns,
+                  const reconcile_event_subject *s, const char *type, const char *reason,
                   const char *message, const char *now, os_error *err) {
   char path[400];
   if (snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns) >= (int)sizeof(path))
@@ -167,12 +167,12 @@ static int create(event_recorder *r, const uint8_t key[16], const char *ns,
   return rc;
 }
 
-int event_recorder_post(event_recorder *r, const event_subject *about, const char *type,
+int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about, const char *type,
                         const char *reason, const char *message, os_error *err) {
   const char *ns = about->namespace_ ? about->namespace_ : "default";
   char now[32];
   uint8_t key[16];
-  event_time_now(now, sizeof(now));
+  reconcile_event_time_now(now, sizeof(now));
   event_key(key, ns, about, type, reason, message);
   pthread_mutex_lock(&r->mu);
   size_t at = 0;

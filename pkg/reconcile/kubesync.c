@@ -28,7 +28,7 @@ typedef struct secret_rec {
   uint8_t digest[32];               /* data_digest() of the data */
   uint8_t checksum[32];             /* the checksum annotation, when has_checksum */
   bool has_checksum;                /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
-  bool managed_by_us;               /* KUBESYNC_LABEL_MANAGED_BY is KUBESYNC_MANAGER */
+  bool managed_by_us;               /* RECONCILE_KUBESYNC_LABEL_MANAGED_BY is RECONCILE_KUBESYNC_MANAGER */
   bool part_of;                     /* "app.kubernetes.io/part-of" is set */
   bool opaque;                      /* type is "Opaque" */
   bool immutable;                   /* "immutable": true: its data can no longer change */
@@ -43,7 +43,7 @@ typedef struct secret_table {
   secret_rec *head, *tail;
 } secret_table;
 
-struct kubesync_cache {
+struct reconcile_kubesync_cache {
   pthread_mutex_t mu;
   secret_table secrets;
 };
@@ -59,8 +59,8 @@ static void table_clear(secret_table *t) {
   memset(t, 0, sizeof(*t));
 }
 
-int kubesync_cache_new(kubesync_cache **out, os_error *err) {
-  kubesync_cache *c = calloc(1, sizeof(*c));
+int reconcile_kubesync_cache_new(reconcile_kubesync_cache **out, os_error *err) {
+  reconcile_kubesync_cache *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   pthread_mutex_init(&c->mu, NULL);
@@ -68,7 +68,7 @@ int kubesync_cache_new(kubesync_cache **out, os_error *err) {
   return 0;
 }
 
-void kubesync_cache_free(kubesync_cache *c) {
+void reconcile_kubesync_cache_free(reconcile_kubesync_cache *c) {
   if (c == NULL)
     return;
   table_clear(&c->secrets);
@@ -131,7 +131,7 @@ static void data_digest(uint8_t out[32], json_t *data) {
 }
 
 /* The checksum annotation as raw bytes. Only "hmac-sha256:" and 64 lowercase
- * hex digits can equal what kubesync_checksum() writes, so anything else is
+ * hex digits can equal what reconcile_kubesync_checksum() writes, so anything else is
  * kept as "no checksum". */
 static bool parse_checksum(uint8_t out[32], const char *sum) {
   if (sum == NULL || strncmp(sum, "hmac-sha256:", 12) != 0 || strlen(sum + 12) != 64)
@@ -156,8 +156,8 @@ static secret_rec *rec_new(const json_t *obj) {
   json_t *data = json_object_get(obj, "data");
   const char *strs[] = {meta_str(obj, "namespace"),  meta_str(obj, "name"),
                         meta_str(obj, "resourceVersion"), meta_str(obj, "uid"),
-                        label_of(obj, KUBESYNC_LABEL_ORG), label_of(obj, KUBESYNC_LABEL_ENV),
-                        label_of(obj, KUBESYNC_LABEL_APP)};
+                        label_of(obj, RECONCILE_KUBESYNC_LABEL_ORG), label_of(obj, RECONCILE_KUBESYNC_LABEL_ENV),
+                        label_of(obj, RECONCILE_KUBESYNC_LABEL_APP)};
   size_t n_strs = sizeof(strs) / sizeof(strs[0]), size = sizeof(secret_rec), n_keys = 0;
   const char *k;
   json_t *v;
@@ -181,10 +181,10 @@ static secret_rec *rec_new(const json_t *obj) {
   r->n_keys = n_keys;
   data_digest(r->digest, data);
   r->has_checksum = parse_checksum(
-      r->checksum, json_string_value(json_object_get(ann, KUBESYNC_ANNOTATION_CHECKSUM)));
-  const char *m = label_of(obj, KUBESYNC_LABEL_MANAGED_BY);
+      r->checksum, json_string_value(json_object_get(ann, RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM)));
+  const char *m = label_of(obj, RECONCILE_KUBESYNC_LABEL_MANAGED_BY);
   const char *type = json_string_value(json_object_get(obj, "type"));
-  r->managed_by_us = m != NULL && strcmp(m, KUBESYNC_MANAGER) == 0;
+  r->managed_by_us = m != NULL && strcmp(m, RECONCILE_KUBESYNC_MANAGER) == 0;
   r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
   r->immutable = json_is_true(json_object_get(obj, "immutable"));
@@ -298,24 +298,24 @@ static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   }
 }
 
-void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj) {
+void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *type, json_t *obj) {
   pthread_mutex_lock(&c->mu);
   table_apply(&c->secrets, type, obj);
   pthread_mutex_unlock(&c->mu);
 }
 
-size_t kubesync_cache_size(const kubesync_cache *c) { return c->secrets.count; }
+size_t reconcile_kubesync_cache_size(const reconcile_kubesync_cache *c) { return c->secrets.count; }
 
-char *kubesync_selector(const char *org, const char *env) {
+char *reconcile_kubesync_selector(const char *org, const char *env) {
   size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
   char *s = malloc(n);
   if (s == NULL)
     return NULL;
   if (org != NULL)
-    snprintf(s, n, "%s=%s,%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
-             KUBESYNC_LABEL_ORG, org, KUBESYNC_LABEL_ENV, env);
+    snprintf(s, n, "%s=%s,%s=%s,%s=%s", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
+             RECONCILE_KUBESYNC_LABEL_ORG, org, RECONCILE_KUBESYNC_LABEL_ENV, env);
   else
-    snprintf(s, n, "%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ENV,
+    snprintf(s, n, "%s=%s,%s=%s", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER, RECONCILE_KUBESYNC_LABEL_ENV,
              env);
   return s;
 }
@@ -331,9 +331,9 @@ static int refresh_item(void *ctx, json_t *item) {
   return 0;
 }
 
-int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
+int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err) {
-  char *sel = kubesync_selector(org, env);  /* org NULL: every organization */
+  char *sel = reconcile_kubesync_selector(org, env);  /* org NULL: every organization */
   if (sel == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   /* built page by page outside the lock, then swapped in whole */
@@ -353,7 +353,7 @@ int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, c
   return 0;
 }
 
-int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err) {
+int reconcile_kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err) {
   int rc = 0;
   EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -410,7 +410,7 @@ static bool name_in(const char *const *v, size_t n, const char *name) {
 
 /* The data a target's Secret must hold, given what the live one has (for
  * kept names). */
-static json_t *desired_data(const plan_target *t, const json_t *live) {
+static json_t *desired_data(const reconcile_plan_target *t, const json_t *live) {
   json_t *data = json_object();
   if (data == NULL)
     return NULL;
@@ -438,7 +438,7 @@ static int set_str(json_t *obj, const char *key, const char *value) {
 }
 
 /* Our labels and annotation on obj (created or taken from live). */
-static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data,
+static int stamp(json_t *obj, const reconcile_plan_target *t, const char *ns, json_t *data,
                  const char *checksum) {
   json_t *meta = json_object_get(obj, "metadata");
   if (meta == NULL) {
@@ -458,31 +458,31 @@ static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
   int rc = set_str(meta, "name", t->secret_name) | set_str(meta, "namespace", ns) |
-           set_str(labels, KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER) |
+           set_str(labels, RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER) |
            set_str(labels, "app.kubernetes.io/part-of", "orgsecrets") |
-           set_str(labels, KUBESYNC_LABEL_ORG, t->organization) |
-           set_str(labels, KUBESYNC_LABEL_ENV, t->environment) |
-           set_str(ann, KUBESYNC_ANNOTATION_CHECKSUM, sum) | set_str(obj, "apiVersion", "v1") |
+           set_str(labels, RECONCILE_KUBESYNC_LABEL_ORG, t->organization) |
+           set_str(labels, RECONCILE_KUBESYNC_LABEL_ENV, t->environment) |
+           set_str(ann, RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM, sum) | set_str(obj, "apiVersion", "v1") |
            set_str(obj, "kind", "Secret") | set_str(obj, "type", "Opaque") |
            json_object_set(obj, "data", data);
   if (t->application != NULL)
-    rc |= set_str(labels, KUBESYNC_LABEL_APP, t->application);
+    rc |= set_str(labels, RECONCILE_KUBESYNC_LABEL_APP, t->application);
   else
-    json_object_del(labels, KUBESYNC_LABEL_APP);
+    json_object_del(labels, RECONCILE_KUBESYNC_LABEL_APP);
   json_object_del(obj, "stringData");
   return rc ? OS_ENOMEM : 0;
 }
 
-static bool owned_by(const secret_rec *r, const plan_target *t) {
+static bool owned_by(const secret_rec *r, const reconcile_plan_target *t) {
   return r->managed_by_us && r->org && r->env && strcmp(r->org, t->organization) == 0 &&
          strcmp(r->env, t->environment) == 0;
 }
 
 /* Is r kept current by the controller's watch of owned Secrets (selected
- * by our managed-by label and the environment, kubesync_selector())? A
+ * by our managed-by label and the environment, reconcile_kubesync_selector())? A
  * record that is not (a foreign Secret in a target's way, read by name) may
  * be stale: it is read again before it decides anything. */
-static bool watched(const secret_rec *r, const plan_target *t) {
+static bool watched(const secret_rec *r, const reconcile_plan_target *t) {
   return r->managed_by_us && r->env != NULL && strcmp(r->env, t->environment) == 0;
 }
 
@@ -494,7 +494,7 @@ static bool same_data(const secret_rec *live, json_t *data) {
 }
 
 /* True when live (a cache record) already equals what we would write. */
-static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
+static bool up_to_date(const secret_rec *live, const reconcile_plan_target *t, json_t *data,
                        const char *checksum) {
   char sum[65];
   os_hex_encode(sum, live->checksum, sizeof(live->checksum));
@@ -507,7 +507,7 @@ static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *dat
 /* A merge patch that brings live (a cache record) to data, our labels and
  * checksum, with resourceVersion as precondition; keys live has and data
  * lacks are removed (null). */
-static json_t *update_patch(const secret_rec *live, const plan_target *t, json_t *data,
+static json_t *update_patch(const secret_rec *live, const reconcile_plan_target *t, json_t *data,
                             const char *checksum) {
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
@@ -518,18 +518,18 @@ static json_t *update_patch(const secret_rec *live, const plan_target *t, json_t
       json_object_set_new(d, name, json_null());
   }
   return json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s,s:s?},s:{s:s}},s:o}", "metadata", "resourceVersion",
-                   live->rv, "labels", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
-                   "app.kubernetes.io/part-of", "orgsecrets", KUBESYNC_LABEL_ORG, t->organization,
-                   KUBESYNC_LABEL_ENV, t->environment, KUBESYNC_LABEL_APP, t->application,
-                   "annotations", KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
+                   live->rv, "labels", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
+                   "app.kubernetes.io/part-of", "orgsecrets", RECONCILE_KUBESYNC_LABEL_ORG, t->organization,
+                   RECONCILE_KUBESYNC_LABEL_ENV, t->environment, RECONCILE_KUBESYNC_LABEL_APP, t->application,
+                   "annotations", RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
-static void emit(kubesync_event_fn fn, void *ctx, kubesync_event_kind kind, const char *ns,
-                 const char *name, const char *kind_name, const char *uid, const plan_target *t,
+static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_event_kind kind, const char *ns,
+                 const char *name, const char *kind_name, const char *uid, const reconcile_plan_target *t,
                  const char *msg) {
   if (fn == NULL)
     return;
-  kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
+  reconcile_kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
   fn(ctx, &ev);
 }
 
@@ -542,13 +542,13 @@ static char *path_of(const char *ns, const char *name) {
 }
 
 typedef struct run_state {
-  kubesync_result *res;
+  reconcile_kubesync_result *res;
   kube_client *k;
-  kubesync_cache *cache;
+  reconcile_kubesync_cache *cache;
   const reconcile_plan *p;
   bool rollout;
   const inject_options *inject;
-  kubesync_event_fn on_event;
+  reconcile_kubesync_event_fn on_event;
   void *ctx;
   json_t *wanted; /* "ns/name" set */
   int first_rc;
@@ -590,7 +590,7 @@ static int read_live(run_state *st, const char *item, const char *ns, const char
 }
 
 /* Brings one (target, namespace) Secret to its desired content. */
-static void sync_one(run_state *st, const plan_target *t, const char *ns) {
+static void sync_one(run_state *st, const reconcile_plan_target *t, const char *ns) {
   char key[600];
   if (cache_key(key, sizeof(key), ns, t->secret_name) < 0)
     return;
@@ -617,7 +617,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     /* borrowed; a write or a read below replaces it */
     const secret_rec *live = table_find(&st->cache->secrets, key, NULL);
     json_t *data = desired_data(t, full);
-    int rc = data ? kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
+    int rc = data ? reconcile_kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
     if (rc < 0) {
       json_decref(data);
       note_failure(st, rc, &e);
@@ -625,7 +625,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     }
     if (live != NULL && !owned_by(live, t)) {
       st->res->conflicts++;
-      emit(st->on_event, st->ctx, KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live->uid, t,
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live->uid, t,
            "a Secret with this name exists and is not managed by orgsecrets; left untouched");
       json_decref(data);
       if (st->first_rc == 0) {
@@ -671,12 +671,12 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
         table_apply(&st->cache->secrets, "MODIFIED", out);
       if (recreate) {
         st->res->recreated++;
-        emit(st->on_event, st->ctx, KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
              meta_str(out, "uid"), t,
              "the Secret was immutable and held other data: deleted and created again");
       } else {
         *(update ? &st->res->updated : &st->res->created) += 1;
-        emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
+        emit(st->on_event, st->ctx, update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED, ns,
              t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
       }
       json_decref(out);
@@ -686,7 +686,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     json_decref(out);
     if (rc == OS_ENOTFOUND && !update) {
       st->res->missing_namespaces++;
-      emit(st->on_event, st->ctx, KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
            t, "namespace not found; skipped");
       if (st->first_rc == 0) {
         st->first_rc = OS_ENOTFOUND;
@@ -714,7 +714,7 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       }
       continue;
     }
-    emit(st->on_event, st->ctx, KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t, e.msg);
+    emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t, e.msg);
     note_failure(st, rc, &e);
     break;
   }
@@ -732,7 +732,7 @@ done:
 
 /* Deletes owned Secrets of (org, env) that no target wants any more. */
 static void delete_unwanted(run_state *st) {
-  const plan_target *t0 = &st->p->targets[0];
+  const reconcile_plan_target *t0 = &st->p->targets[0];
   if (t0->keep_unknown)
     return;
   secret_table *cache = &st->cache->secrets;
@@ -756,7 +756,7 @@ static void delete_unwanted(run_state *st) {
     if (rc == 0 || rc == OS_ENOTFOUND) {
       if (rc == 0) {
         st->res->deleted++;
-        emit(st->on_event, st->ctx, KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid, NULL,
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid, NULL,
              "deleted: no longer wanted by any spec");
       }
       table_remove(cache, r);
@@ -853,8 +853,8 @@ static bool template_injects(const json_t *tmpl, const char *ns, const char *sec
 
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
-  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), KUBESYNC_ANNOTATION_RELOAD));
-  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), KUBESYNC_ANNOTATION_RELOAD));
+  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_ANNOTATION_RELOAD));
+  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_ANNOTATION_RELOAD));
   return (l && strcmp(l, "true") == 0) || (a && strcmp(a, "true") == 0);
 }
 
@@ -927,7 +927,7 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       json_decref(patch);
       if (prc == 0) {
         st->res->rollouts++;
-        emit(st->on_event, st->ctx, KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
              NULL,
              "pod template annotated to roll out a changed Secret");
       } else if (first == 0) {
@@ -939,9 +939,9 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
   return first;
 }
 
-int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
+int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k, reconcile_kubesync_cache *cache,
                  const reconcile_plan *p, bool rollout, const inject_options *inject,
-                 kubesync_event_fn on_event, void *ctx, os_error *err) {
+                 reconcile_kubesync_event_fn on_event, void *ctx, os_error *err) {
   memset(res, 0, sizeof(*res));
   run_state st;
   memset(&st, 0, sizeof(st));
@@ -959,7 +959,7 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
     return os_error_set(err, OS_ENOMEM, "out of memory");
   pthread_mutex_lock(&cache->mu);
   for (size_t i = 0; i < p->n_targets; i++) {
-    const plan_target *t = &p->targets[i];
+    const reconcile_plan_target *t = &p->targets[i];
     for (size_t n = 0; n < t->n_namespaces; n++)
       sync_one(&st, t, t->namespaces[n]);
   }

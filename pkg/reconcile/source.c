@@ -131,7 +131,7 @@ static int walk(const char *root, const char *rel, int depth, file_fn fn, void *
 /* One spec file as last read, in one allocation: this header, the records
  * of its secrets, then its path, their names and their opened values (the
  * block is wiped when freed); organization, environment and application
- * names are shared by all records (source_cache.names). A file whose current version does not
+ * names are shared by all records (reconcile_source_cache.names). A file whose current version does not
  * parse keeps the records of its last good version (parsed), or none. */
 typedef struct file_rec {
   file_stamp st;
@@ -140,7 +140,7 @@ typedef struct file_rec {
   uint32_t size;         /* bytes of the block */
   bool parsed;           /* a good parse is held (org and/or secrets) */
   bool broken;           /* the current version does not parse */
-  plan_secret secrets[]; /* records; .spec owned while kept (see source_secret_fn) */
+  reconcile_plan_secret secrets[]; /* records; .spec owned while kept (see reconcile_source_secret_fn) */
 } file_rec;
 
 /* The file's path, right after the records. */
@@ -153,18 +153,18 @@ typedef struct interned {
   char s[];
 } interned;
 
-struct source_cache {
+struct reconcile_source_cache {
   char *dir;
   file_rec **v; /* path_cmp order */
   size_t n;
   interned **names; /* sorted by string */
   size_t n_names, cap_names;
-  source_secret_fn hook;
+  reconcile_source_secret_fn hook;
   void *hook_ctx;
 };
 
 /* Where s is, or would go, in the sorted names. */
-static size_t name_slot(const source_cache *c, const char *s, bool *found) {
+static size_t name_slot(const reconcile_source_cache *c, const char *s, bool *found) {
   size_t lo = 0, hi = c->n_names;
   *found = false;
   while (lo < hi) {
@@ -183,7 +183,7 @@ static size_t name_slot(const source_cache *c, const char *s, bool *found) {
 }
 
 /* The shared copy of s (NULL stays NULL), counted; NULL when out of memory. */
-static const char *intern(source_cache *c, const char *s, bool *oom) {
+static const char *intern(reconcile_source_cache *c, const char *s, bool *oom) {
   if (s == NULL)
     return NULL;
   bool found;
@@ -217,7 +217,7 @@ static const char *intern(source_cache *c, const char *s, bool *oom) {
 }
 
 /* Releases one count of a string intern() returned (NULL ignored). */
-static void unintern(source_cache *c, const char *s) {
+static void unintern(reconcile_source_cache *c, const char *s) {
   if (s == NULL)
     return;
   bool found;
@@ -231,17 +231,17 @@ static void unintern(source_cache *c, const char *s) {
   c->n_names--;
 }
 
-void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
+void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn, void *ctx) {
   c->hook = fn;
   c->hook_ctx = ctx;
 }
 
-static void rec_free(source_cache *c, file_rec *r) {
+static void rec_free(reconcile_source_cache *c, file_rec *r) {
   if (r == NULL)
     return;
   spec_org_free(r->org);
   for (size_t i = 0; i < r->n_secrets; i++) {
-    const plan_secret *p = &r->secrets[i];
+    const reconcile_plan_secret *p = &r->secrets[i];
     spec_secret_free((spec_secret *)(uintptr_t)p->spec); /* owned when kept */
     unintern(c, p->ref.organization);
     unintern(c, p->ref.environment);
@@ -250,8 +250,8 @@ static void rec_free(source_cache *c, file_rec *r) {
   os_free_secret(r, r->size);
 }
 
-int source_cache_new(source_cache **out, const char *dir, os_error *err) {
-  source_cache *c = calloc(1, sizeof(*c));
+int reconcile_source_cache_new(reconcile_source_cache **out, const char *dir, os_error *err) {
+  reconcile_source_cache *c = calloc(1, sizeof(*c));
   if (c == NULL || (c->dir = os_strdup(dir)) == NULL) {
     free(c);
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -260,7 +260,7 @@ int source_cache_new(source_cache **out, const char *dir, os_error *err) {
   return 0;
 }
 
-void source_cache_free(source_cache *c) {
+void reconcile_source_cache_free(reconcile_source_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n; i++)
@@ -283,10 +283,10 @@ typedef struct open_value {
 } open_value;
 
 /* A file's records in one block (see file_rec); NULL on allocation failure
- * or a block above 4 GiB. digests[i] is secret i's plan_secret_digest(). */
-static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v, size_t n,
+ * or a block above 4 GiB. digests[i] is secret i's reconcile_plan_secret_digest(). */
+static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v, size_t n,
                          const uint8_t (*digests)[32], const open_value *values) {
-  size_t bytes = sizeof(file_rec) + n * sizeof(plan_secret) + strlen(rel) + 1;
+  size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++)
     bytes += str_size(v[i]->name) + values[i].len;
   if (bytes > UINT32_MAX)
@@ -300,7 +300,7 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
   char *file = (char *)(uintptr_t)os_str_pack(&w, rel);
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = v[i];
-    plan_secret *p = &r->secrets[i];
+    reconcile_plan_secret *p = &r->secrets[i];
     spec_secret_ref_of(&p->ref, s); /* position and lines; every string is set below */
     bool oom = false;
     p->ref.organization = intern(c, s->organization, &oom);
@@ -329,7 +329,7 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
 }
 
 /* Hands a spec problem to report as "FILE:LINE: msg". */
-static void report_at(source_problem_fn report, void *ctx, const spec_pos *pos, const char *msg) {
+static void report_at(reconcile_source_problem_fn report, void *ctx, const spec_pos *pos, const char *msg) {
   if (report == NULL)
     return;
   const char *file = pos && pos->file ? pos->file : "-";
@@ -341,7 +341,7 @@ static void report_at(source_problem_fn report, void *ctx, const spec_pos *pos, 
 
 /* Reports the checks of one document that fail, at their file and line. */
 typedef struct local_problems {
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
   int errors;
 } local_problems;
@@ -355,7 +355,7 @@ static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, cons
 }
 
 /* The value old already holds for this digest, if any. */
-static const plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
+static const reconcile_plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
   for (size_t i = 0; old != NULL && old->parsed && i < old->n_secrets; i++)
     if (old->secrets[i].value != NULL && memcmp(old->secrets[i].digest, digest, 32) == 0)
       return &old->secrets[i];
@@ -365,10 +365,10 @@ static const plan_secret *old_value(const file_rec *old, const uint8_t digest[32
 /* Opens the values of a file just parsed: carried over from its previous
  * version when the ciphertext did not change, else from the hook. A hook
  * failure marks the spec in kept[i] (kept whole: the plan retries it). */
-static int open_values(source_cache *c, const file_rec *old, spec_tree *docs,
+static int open_values(reconcile_source_cache *c, const file_rec *old, spec_tree *docs,
                        const uint8_t (*digests)[32], open_value *values, spec_secret **kept) {
   for (size_t i = 0; i < docs->n_secrets; i++) {
-    const plan_secret *prev = old_value(old, digests[i]);
+    const reconcile_plan_secret *prev = old_value(old, digests[i]);
     if (prev != NULL) {
       values[i].p = prev->value;
       values[i].len = prev->value_len;
@@ -394,8 +394,8 @@ static int open_values(source_cache *c, const file_rec *old, spec_tree *docs,
 /* (Re)reads the file rel into *slot (NULL: a file not seen before). A
  * failure keeps the previous records; only running out of memory for a
  * file never seen before fails. */
-static int read_entry(source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
-                      source_problem_fn report, void *ctx) {
+static int read_entry(reconcile_source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
+                      reconcile_source_problem_fn report, void *ctx) {
   file_rec *old = *slot;
   char *path = os_path_join(c->dir, rel);
   char *data = NULL;
@@ -434,7 +434,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
   }
   if (rc == 0) {
     for (size_t i = 0; i < n; i++)
-      plan_secret_digest(digests[i], docs->secrets[i]);
+      reconcile_plan_secret_digest(digests[i], docs->secrets[i]);
     if (open_values(c, old, docs, (const uint8_t(*)[32])digests, values, kept) < 0 ||
         (r = rec_new(c, rel, docs->secrets, n, (const uint8_t(*)[32])digests, values)) == NULL)
       rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", rel);
@@ -481,7 +481,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
 typedef struct bad_files {
   char **v;
   size_t n, cap;
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
 } bad_files;
 
@@ -512,7 +512,7 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
     b->v[b->n++] = f;
 }
 
-void source_view_clear(source_view *v) {
+void reconcile_source_view_clear(reconcile_source_view *v) {
   free(v->secrets);
   memset(v, 0, sizeof(*v));
 }
@@ -520,10 +520,10 @@ void source_view_clear(source_view *v) {
 /* The merge of a walk into the cache: records before the walk's position
  * are in nv, the cache's records from j on are not reached yet. */
 typedef struct merge_ctx {
-  source_cache *c;
+  reconcile_source_cache *c;
   file_rec **nv;
   size_t n, cap, j;
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
 } merge_ctx;
 
@@ -543,7 +543,7 @@ static int merge_room(merge_ctx *m, size_t more) {
 
 static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
   merge_ctx *m = ctx;
-  source_cache *c = m->c;
+  reconcile_source_cache *c = m->c;
   if (merge_room(m, 1) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   while (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
@@ -562,8 +562,8 @@ static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error 
   return 0;
 }
 
-int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
-                      source_problem_fn report, void *ctx, os_error *err) {
+int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out, bool *incomplete,
+                      reconcile_source_problem_fn report, void *ctx, os_error *err) {
   memset(out, 0, sizeof(*out));
   *incomplete = false;
   /* walk the folder in path order, merging each file into the cache as it
@@ -601,7 +601,7 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
       *incomplete = true; /* never parsed: we cannot know what it held */
     total += c->v[i]->n_secrets;
   }
-  const plan_secret **v = calloc(total ? total : 1, sizeof(*v));
+  const reconcile_plan_secret **v = calloc(total ? total : 1, sizeof(*v));
   const spec_secret_ref **refs = calloc(total ? total : 1, sizeof(*refs));
   if (v == NULL || refs == NULL) {
     free(v);
@@ -673,7 +673,7 @@ static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error 
   return 0;
 }
 
-int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
+int reconcile_source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
   uint64_t sum = 0;
   int rc = walk(dir, "", 0, stamp_add, &sum, err);
   if (rc < 0)
@@ -682,7 +682,7 @@ int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
   return 0;
 }
 
-struct source_watch {
+struct reconcile_source_watch {
   char *dir;
   int fd;
   uint64_t stamp;
@@ -711,8 +711,8 @@ static void add_watches(int fd, const char *path, int depth) {
   closedir(d);
 }
 
-int source_watch_new(source_watch **out, const char *dir, os_error *err) {
-  source_watch *w = calloc(1, sizeof(*w));
+int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os_error *err) {
+  reconcile_source_watch *w = calloc(1, sizeof(*w));
   if (w == NULL || (w->dir = os_strdup(dir)) == NULL) {
     free(w);
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -721,18 +721,18 @@ int source_watch_new(source_watch **out, const char *dir, os_error *err) {
   if (w->fd >= 0)
     add_watches(w->fd, dir, 0);
   os_error ignored = OS_ERROR_INIT;
-  (void)source_dir_stamp(&w->stamp, dir, &ignored);
+  (void)reconcile_source_dir_stamp(&w->stamp, dir, &ignored);
   clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
   *out = w;
   return 0;
 }
 
 /* Compares the folder's fingerprint with the last one; 1 when it moved. */
-static int stamp_changed(source_watch *w) {
+static int stamp_changed(reconcile_source_watch *w) {
   uint64_t now = 0;
   os_error ignored = OS_ERROR_INIT;
   clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
-  if (source_dir_stamp(&now, w->dir, &ignored) < 0)
+  if (reconcile_source_dir_stamp(&now, w->dir, &ignored) < 0)
     return 0;
   if (now == w->stamp)
     return 0;
@@ -742,7 +742,7 @@ static int stamp_changed(source_watch *w) {
 
 /* With inotify working, the fingerprint is only a safety net (events can
  * be lost on overflow): checked every 30 s. Without inotify, every wait. */
-static int safety_check(source_watch *w) {
+static int safety_check(reconcile_source_watch *w) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   if (t.tv_sec - w->last_stamp.tv_sec < 30)
@@ -760,7 +760,7 @@ static bool relevant(const struct inotify_event *ev) {
   return ev->name[0] != '.' && is_spec_file(ev->name);
 }
 
-int source_watch_wait(source_watch *w, int timeout_ms) {
+int reconcile_source_watch_wait(reconcile_source_watch *w, int timeout_ms) {
   if (w->fd < 0) {
     usleep((useconds_t)timeout_ms * 1000);
     return stamp_changed(w);
@@ -796,7 +796,7 @@ int source_watch_wait(source_watch *w, int timeout_ms) {
   return 1;
 }
 
-void source_watch_free(source_watch *w) {
+void reconcile_source_watch_free(reconcile_source_watch *w) {
   if (w == NULL)
     return;
   if (w->fd >= 0)
