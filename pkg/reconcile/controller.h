@@ -1,9 +1,12 @@
 /* The orgsecrets controller: sources (a folder or the custom resources),
  * plans, targets (Kubernetes Secrets, env files), status, events, metrics,
  * health, the pod webhook, leader election and the audit log, wired
- * together. cmd/orgsecrets-controller parses flags into reconcile_controller_options.
- * Threading: reconcile_controller_run() owns its threads; *stop may be set from a
- * signal handler. */
+ * together (controller_internal.h names the part each file holds).
+ * cmd/orgsecrets-controller parses flags into reconcile_controller_options.
+ * Threading: reconcile_controller_run() starts and joins its own threads
+ * (one per informer, the folder watch, the lease elector, the HTTP
+ * servers' workers) and runs the main loop on the calling thread; *stop may
+ * be set from a signal handler. */
 #ifndef ORGSECRETS_RECONCILE_CONTROLLER_H
 #define ORGSECRETS_RECONCILE_CONTROLLER_H
 
@@ -36,8 +39,10 @@ typedef struct reconcile_controller_options {
   bool rollout;                 /* annotate opted-in workloads on change */
 } reconcile_controller_options;
 
-/* Runs until *stop (or, with once, after one pass). Returns 0 when the last
- * pass converged; OS_* otherwise (with err). */
-int reconcile_controller_run(const reconcile_controller_options *o, volatile int *stop, os_error *err);
+/* Runs until *stop (or, with once, after one pass). Returns 0 when stopped
+ * (with once: when the pass converged); OS_* otherwise, with err, also when
+ * a thread cannot be started. */
+int reconcile_controller_run(const reconcile_controller_options *o, volatile int *stop,
+                             os_error *err);
 
 #endif
