@@ -1,13 +1,12 @@
 #include "kube/lease.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct kube_lease_elector {
@@ -28,21 +27,18 @@ struct kube_lease_elector {
 
 static double monotonic(void *ctx) {
   (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return os_mono_seconds();
 }
 
 static double now_mono(const kube_lease_elector *l) { return l->clock(l->clock_ctx); }
 
-static void micro_time(char *out, size_t n) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char base[32];
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, n, "%.20s.%06dZ", base, (int)(ts.tv_nsec / 1000));
+/* A Lease's MicroTime: the real clock (never ORGSECRETS_NOW: other replicas
+ * and tools compare it with theirs), to the microsecond. */
+static void micro_time(char out[OS_TIME_MAX]) {
+  long nsec = 0;
+  int64_t sec = os_wall_clock(&nsec);
+  if (os_time_format(out, sec, nsec, 6) < 0)
+    (void)os_time_format(out, 0, 0, 6);
 }
 
 int kube_lease_elector_new(kube_lease_elector **out, kube_client *k, const kube_lease_options *o,
@@ -109,8 +105,8 @@ static bool same(const char *a, const char *b) {
 
 /* One attempt; returns true when we hold the lease afterwards. */
 static bool try_acquire_or_renew(kube_lease_elector *l) {
-  char now[40];
-  micro_time(now, sizeof(now));
+  char now[OS_TIME_MAX];
+  micro_time(now);
   json_t *cur = NULL;
   os_error err = OS_ERROR_INIT;
   int rc = kube_get(l->k, l->path, &cur, &err);
@@ -204,8 +200,8 @@ void kube_lease_elector_release(kube_lease_elector *l) {
   json_t *spec = json_object_get(cur, "spec");
   const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
   if (holder != NULL && strcmp(holder, l->identity) == 0) {
-    char now[40];
-    micro_time(now, sizeof(now));
+    char now[OS_TIME_MAX];
+    micro_time(now);
     json_object_set_new(spec, "holderIdentity", json_string(""));
     json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
     json_object_set_new(spec, "renewTime", json_string(now));

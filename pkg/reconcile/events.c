@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /* One Event created earlier: what makes a repeat the same Event, and where
@@ -31,14 +32,6 @@ struct reconcile_event_recorder {
   size_t n;
   uint64_t tick;
 };
-
-void reconcile_event_time_now(char *out, size_t n) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  if (strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 && n > 0)
-    out[0] = '\0';
-}
 
 int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k, const char *component, os_error *err) {
   reconcile_event_recorder *r = calloc(1, sizeof(*r));
@@ -129,14 +122,14 @@ static void remember(reconcile_event_recorder *r, const uint8_t key[16], const c
 /* Counts a repeat on e: 0, or OS_ENOTFOUND when the Event is gone (the API
  * server drops Events after an hour by default). */
 static int count_repeat(reconcile_event_recorder *r, remembered *e, const char *now, os_error *err) {
-  char path[600];
-  if (snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", e->ns, e->name) >=
-      (int)sizeof(path))
-    return os_error_set(err, OS_EINVAL, "event %s/%s: name too long", e->ns, e->name);
+  char *path = NULL;
   json_t *patch = json_pack("{s:I,s:s}", "count", (json_int_t)(e->count + 1), "lastTimestamp", now);
-  int rc = patch ? kube_patch(r->k, path, "application/merge-patch+json", patch, NULL, err)
+  int rc = patch ? kube_object_path(&path, "/api/v1", e->ns, "events", e->name, NULL, err)
                  : os_error_set(err, OS_ENOMEM, "out of memory");
+  if (rc == 0)
+    rc = kube_patch(r->k, path, "application/merge-patch+json", patch, NULL, err);
   json_decref(patch);
+  free(path);
   if (rc == 0) {
     e->count++;
     e->used = ++r->tick;
@@ -147,9 +140,10 @@ static int count_repeat(reconcile_event_recorder *r, remembered *e, const char *
 static int create(reconcile_event_recorder *r, const uint8_t key[16], const char *ns,
                   const reconcile_event_subject *s, const char *type, const char *reason,
                   const char *message, const char *now, os_error *err) {
-  char path[400];
-  if (snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns) >= (int)sizeof(path))
-    return os_error_set(err, OS_EINVAL, "events of namespace %s: name too long", ns);
+  char *path = NULL;
+  int rc = kube_object_path(&path, "/api/v1", ns, "events", NULL, NULL, err);
+  if (rc < 0)
+    return rc;
   json_t *ev = json_pack(
       "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
       "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "orgsecrets-", "namespace",
@@ -158,21 +152,22 @@ static int create(reconcile_event_recorder *r, const uint8_t key[16], const char
       message, "source", "component", r->component, "firstTimestamp", now, "lastTimestamp", now,
       "count", 1, "reportingComponent", r->component, "reportingInstance", r->host);
   json_t *out = NULL;
-  int rc = ev ? kube_create(r->k, path, ev, &out, err) : os_error_set(err, OS_ENOMEM, "out of memory");
+  rc = ev ? kube_create(r->k, path, ev, &out, err) : os_error_set(err, OS_ENOMEM, "out of memory");
   const char *name = json_string_value(json_object_get(json_object_get(out, "metadata"), "name"));
   if (rc == 0 && name != NULL)
     remember(r, key, ns, name);
   json_decref(out);
   json_decref(ev);
+  free(path);
   return rc;
 }
 
 int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about, const char *type,
                         const char *reason, const char *message, os_error *err) {
   const char *ns = about->namespace_ ? about->namespace_ : "default";
-  char now[32];
+  char now[OS_TIME_MAX];
   uint8_t key[16];
-  reconcile_event_time_now(now, sizeof(now));
+  os_now_format(now);
   event_key(key, ns, about, type, reason, message);
   pthread_mutex_lock(&r->mu);
   size_t at = 0;

@@ -5,7 +5,8 @@
  * Memory: at most RECONCILE_EVENTS_REMEMBERED Events are remembered (a 16-byte key,
  * the Event's namespace and name, its count), the least recently posted
  * forgotten first; a forgotten or expired (garbage-collected) Event is
- * created again. Messages carry names only, never values.
+ * created again. Messages carry names only, never values. Timestamps are
+ * os_now_format()'s (the clock of record, common/clock.h).
  * Threading: calls are serialised by an internal mutex. */
 #ifndef ORGSECRETS_RECONCILE_EVENTS_H
 #define ORGSECRETS_RECONCILE_EVENTS_H
@@ -24,10 +25,6 @@ typedef struct reconcile_event_recorder reconcile_event_recorder;
 typedef struct reconcile_event_subject {
   const char *api_version, *kind, *namespace_, *name, *uid;
 } reconcile_event_subject;
-
-/* The current UTC time as an Event's (and a condition's) timestamp:
- * RFC 3339 to the second, "2026-01-02T03:04:05Z"; n >= 21. */
-void reconcile_event_time_now(char *out, size_t n);
 
 /* component is the Event's source.component and reportingComponent; the
  * host name is its reportingInstance. k is borrowed and must outlive r. */

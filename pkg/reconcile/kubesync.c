@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 
 #define MAX_CONFLICT_RETRIES 4
@@ -21,6 +22,7 @@ typedef struct secret_rec {
   struct secret_rec *chain;         /* next in its hash bucket */
   struct secret_rec *prev, *next;   /* insertion order: unwanted Secrets are deleted in it */
   uint64_t hash;                    /* of the key, "namespace/name" */
+  size_t size;                      /* of the allocation */
   const char *ns, *name, *rv, *uid; /* NULL when missing or not a string */
   const char *org, *env, *app;      /* our labels' values, NULL when missing */
   const char *keys;                 /* n_keys data key names, each NUL-terminated, in data order */
@@ -43,6 +45,8 @@ typedef struct secret_table {
   secret_rec *head, *tail;
 } secret_table;
 
+/* The lock is held while the table is read or changed, never across an
+ * API request: a pass works on copies of records (rec_copy). */
 struct reconcile_kubesync_cache {
   pthread_mutex_t mu;
   secret_table secrets;
@@ -172,6 +176,7 @@ static secret_rec *rec_new(const json_t *obj) {
   secret_rec *r = calloc(1, size);
   if (r == NULL)
     return NULL;
+  r->size = size;
   char *p = r->strings;
   const char **dst[] = {&r->ns, &r->name, &r->rv, &r->uid, &r->org, &r->env, &r->app};
   for (size_t i = 0; i < n_strs; i++)
@@ -189,6 +194,21 @@ static secret_rec *rec_new(const json_t *obj) {
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
   r->immutable = json_is_true(json_object_get(obj, "immutable"));
   return r;
+}
+
+/* A copy of r that stays valid whatever the table does next (caller
+ * frees); NULL on OOM. */
+static secret_rec *rec_copy(const secret_rec *r) {
+  secret_rec *c = malloc(r->size);
+  if (c == NULL)
+    return NULL;
+  memcpy(c, r, r->size);
+  c->chain = c->prev = c->next = NULL;
+  const char **fields[] = {&c->ns, &c->name, &c->rv, &c->uid, &c->org, &c->env, &c->app, &c->keys};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (*fields[i] != NULL)
+      *fields[i] = c->strings + (*fields[i] - r->strings);
+  return c;
 }
 
 /* FNV-1a: unkeyed, which is enough for the names of Secrets carrying our labels. */
@@ -281,12 +301,13 @@ static void table_remove_key(secret_table *t, const char *key) {
 }
 
 /* A watch event or a listed object: ADDED and MODIFIED store its record,
- * DELETED drops it. An object without a namespace or a name (the API
- * server never sends one) is ignored: nothing could be written to it. */
+ * DELETED drops it. An object without a namespace or a name, or with a '/'
+ * in its namespace (the API server never sends one) is ignored: nothing
+ * could be written to it, and keys stay unambiguous. */
 static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   char key[600];
   const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-  if (ns == NULL || ns[0] == '\0' || name == NULL || name[0] == '\0' ||
+  if (ns == NULL || ns[0] == '\0' || strchr(ns, '/') != NULL || name == NULL || name[0] == '\0' ||
       cache_key(key, sizeof(key), ns, name) < 0)
     return;
   if (strcmp(type, "DELETED") == 0) {
@@ -304,7 +325,32 @@ void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *typ
   pthread_mutex_unlock(&c->mu);
 }
 
-size_t reconcile_kubesync_cache_size(const reconcile_kubesync_cache *c) { return c->secrets.count; }
+size_t reconcile_kubesync_cache_size(reconcile_kubesync_cache *c) {
+  pthread_mutex_lock(&c->mu);
+  size_t n = c->secrets.count;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
+/* A copy of the record under key into *out (caller frees; NULL when there
+ * is none). OS_ENOMEM when it cannot be copied. */
+static int cache_copy(secret_rec **out, reconcile_kubesync_cache *c, const char *key) {
+  pthread_mutex_lock(&c->mu);
+  const secret_rec *r = table_find(&c->secrets, key, NULL);
+  *out = r ? rec_copy(r) : NULL;
+  pthread_mutex_unlock(&c->mu);
+  return r != NULL && *out == NULL ? OS_ENOMEM : 0;
+}
+
+/* Drops the record under key if it is still the version rv (NULL: any):
+ * after a delete, a newer version the watch brought in the meantime stays. */
+static void cache_forget(reconcile_kubesync_cache *c, const char *key, const char *rv) {
+  pthread_mutex_lock(&c->mu);
+  secret_rec *r = table_find(&c->secrets, key, NULL);
+  if (r != NULL && (rv == NULL || (r->rv != NULL && strcmp(r->rv, rv) == 0)))
+    table_remove(&c->secrets, r);
+  pthread_mutex_unlock(&c->mu);
+}
 
 char *reconcile_kubesync_selector(const char *org, const char *env) {
   size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
@@ -389,15 +435,16 @@ done:
   return rc;
 }
 
+/* A value as Secret data: a JSON string of its base64 (the scratch copy wiped). */
 static json_t *b64_string(const uint8_t *v, size_t len) {
-  size_t out_len = 4 * ((len + 2) / 3) + 1;
-  char *s = malloc(out_len);
+  size_t n = os_base64_encoded_len(len, 0), size;
+  char *s = n != SIZE_MAX && os_size_add(&size, n, 1) ? malloc(size) : NULL;
   if (s == NULL)
     return NULL;
-  EVP_EncodeBlock((unsigned char *)s, v, (int)len);
-  json_t *j = json_string(s);
-  OPENSSL_cleanse(s, out_len);
-  free(s);
+  os_base64_encode(s, v, len, 0);
+  s[n] = '\0';
+  json_t *j = json_stringn(s, n);
+  os_free_secret(s, size);
   return j;
 }
 
@@ -533,12 +580,11 @@ static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_e
   fn(ctx, &ev);
 }
 
-static char *path_of(const char *ns, const char *name) {
-  size_t n = strlen(ns) + (name ? strlen(name) : 0) + 40;
-  char *p = malloc(n);
-  if (p != NULL)
-    snprintf(p, n, "/api/v1/namespaces/%s/secrets%s%s", ns, name ? "/" : "", name ? name : "");
-  return p;
+/* The path of a Secret (name NULL: of the namespace's Secrets), names
+ * escaped: one from the API server cannot change the request's path. */
+static int secret_path(char **out, const char *ns, const char *name, os_error *err) {
+  int rc = kube_object_path(out, "/api/v1", ns, "secrets", name, NULL, err);
+  return rc < 0 ? os_error_prefix(err, "secret %s/%s", ns, name ? name : "") : 0;
 }
 
 typedef struct run_state {
@@ -570,54 +616,97 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
 
 /* Reads the live Secret (404: NULL), records it in the cache and returns it
  * whole; the caller decrefs. */
-static int read_live(run_state *st, const char *item, const char *ns, const char *name,
-                     json_t **out) {
+static int read_live(run_state *st, const char *item, const char *key, json_t **out) {
   *out = NULL;
   os_error ge = OS_ERROR_INIT;
   int g = kube_get(st->k, item, out, &ge);
   if (g == 0) {
-    table_apply(&st->cache->secrets, "MODIFIED", *out);
+    reconcile_kubesync_cache_apply(st->cache, "MODIFIED", *out);
     return 0;
   }
   if (g == OS_ENOTFOUND) {
-    char key[600];
-    if (cache_key(key, sizeof(key), ns, name) == 0)
-      table_remove_key(&st->cache->secrets, key);
+    cache_forget(st->cache, key, NULL);
     return 0;
   }
   note_failure(st, g, &ge);
   return g;
 }
 
-/* Brings one (target, namespace) Secret to its desired content. */
+/* One write to bring live (a copy of the cached record, NULL: none) to
+ * data: a create, a merge patch with live's resourceVersion as
+ * precondition, or, for an immutable Secret holding other data, a delete
+ * of that version and a create. *out gets what the API server answered. */
+static int write_secret(run_state *st, const reconcile_plan_target *t, const char *ns,
+                        const char *key, const char *item, const secret_rec *live, json_t *data,
+                        const char *sum, bool recreate, json_t **out, os_error *e) {
+  bool update = live != NULL;
+  int rc = 0;
+  if (recreate) {
+    /* no patch may change an immutable Secret's data: delete the version
+     * read (precondition) and create it again */
+    rc = kube_delete(st->k, item, live->rv, e);
+    if (rc == 0 || rc == OS_ENOTFOUND) {
+      cache_forget(st->cache, key, live->rv);
+      update = false;
+      rc = 0;
+    }
+  }
+  if (rc < 0)
+    return rc;
+  if (update) {
+    json_t *patch = update_patch(live, t, data, sum);
+    rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, out, e)
+               : os_error_set(e, OS_ENOMEM, "out of memory");
+    json_decref(patch);
+    return rc;
+  }
+  char *coll = NULL;
+  json_t *obj = json_object();
+  rc = secret_path(&coll, ns, NULL, e);
+  if (rc == 0)
+    rc = obj && stamp(obj, t, ns, data, sum) == 0 ? kube_create(st->k, coll, obj, out, e)
+                                                  : os_error_set(e, OS_ENOMEM, "out of memory");
+  json_decref(obj);
+  free(coll);
+  return rc;
+}
+
+/* Brings one (target, namespace) Secret to its desired content. The cache
+ * lock is taken only to copy a record out or to record an answer. */
 static void sync_one(run_state *st, const reconcile_plan_target *t, const char *ns) {
   char key[600];
   if (cache_key(key, sizeof(key), ns, t->secret_name) < 0)
     return;
   json_object_set_new(st->wanted, key, json_true());
-  char *item = path_of(ns, t->secret_name);
-  char *coll = path_of(ns, NULL);
   os_error e = OS_ERROR_INIT;
+  char *item = NULL;
+  secret_rec *live = NULL;
   bool changed = false;
   char sum[65] = {0};
   /* values the plan keeps from the live Secret need the live data */
   bool need_values = t->n_kept > 0 || t->keep_unknown, invalid_reread = false;
   json_t *full = NULL;
-  if (item == NULL || coll == NULL)
+  int rc = secret_path(&item, ns, t->secret_name, &e);
+  if (rc == 0)
+    rc = cache_copy(&live, st->cache, key);
+  if (rc < 0) {
+    note_failure(st, rc, &e);
     goto done;
-  const secret_rec *cached = table_find(&st->cache->secrets, key, NULL);
-  if (cached != NULL && (need_values || !watched(cached, t)) &&
-      read_live(st, item, ns, t->secret_name, &full) < 0)
+  }
+  if (live != NULL && (need_values || !watched(live, t)) && read_live(st, item, key, &full) < 0)
     goto done;
   if (!need_values) {
     json_decref(full);
     full = NULL;
   }
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-    /* borrowed; a write or a read below replaces it */
-    const secret_rec *live = table_find(&st->cache->secrets, key, NULL);
+    free(live);
+    if (cache_copy(&live, st->cache, key) < 0) {
+      note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
+      break;
+    }
     json_t *data = desired_data(t, full);
-    int rc = data ? reconcile_kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
+    rc = data ? reconcile_kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
     if (rc < 0) {
       json_decref(data);
       note_failure(st, rc, &e);
@@ -625,8 +714,8 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
     }
     if (live != NULL && !owned_by(live, t)) {
       st->res->conflicts++;
-      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live->uid, t,
-           "a Secret with this name exists and is not managed by orgsecrets; left untouched");
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_CONFLICT, ns, t->secret_name, "Secret",
+           live->uid, t, "a Secret with this name exists and is not managed by orgsecrets; left untouched");
       json_decref(data);
       if (st->first_rc == 0) {
         st->first_rc = OS_ECONFLICT;
@@ -642,33 +731,11 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
     }
     json_t *out = NULL;
     bool update = live != NULL, recreate = update && live->immutable && !same_data(live, data);
-    if (recreate) {
-      /* no patch may change an immutable Secret's data: delete the version
-       * read (precondition) and create it again */
-      rc = kube_delete(st->k, item, live->rv, &e);
-      if (rc == 0 || rc == OS_ENOTFOUND) {
-        table_remove_key(&st->cache->secrets, key);
-        update = false;
-        rc = 0;
-      }
-    }
-    if (rc < 0) {
-      /* the delete failed: handled below like a failed write */
-    } else if (update) {
-      json_t *patch = update_patch(live, t, data, sum);
-      rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, &out, &e)
-                 : os_error_set(&e, OS_ENOMEM, "out of memory");
-      json_decref(patch);
-    } else {
-      json_t *obj = json_object();
-      rc = obj && stamp(obj, t, ns, data, sum) == 0 ? kube_create(st->k, coll, obj, &out, &e)
-                                                    : os_error_set(&e, OS_ENOMEM, "out of memory");
-      json_decref(obj);
-    }
+    rc = write_secret(st, t, ns, key, item, live, data, sum, recreate, &out, &e);
     json_decref(data);
     if (rc == 0) {
       if (out != NULL)
-        table_apply(&st->cache->secrets, "MODIFIED", out);
+        reconcile_kubesync_cache_apply(st->cache, "MODIFIED", out);
       if (recreate) {
         st->res->recreated++;
         emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
@@ -676,18 +743,18 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
              "the Secret was immutable and held other data: deleted and created again");
       } else {
         *(update ? &st->res->updated : &st->res->created) += 1;
-        emit(st->on_event, st->ctx, update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED, ns,
-             t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+        emit(st->on_event, st->ctx, update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED,
+             ns, t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
       }
       json_decref(out);
       changed = true;
       break;
     }
     json_decref(out);
-    if (rc == OS_ENOTFOUND && !update) {
+    if (rc == OS_ENOTFOUND && (!update || recreate)) {
       st->res->missing_namespaces++;
-      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
-           t, "namespace not found; skipped");
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name,
+           "Secret", NULL, t, "namespace not found; skipped");
       if (st->first_rc == 0) {
         st->first_rc = OS_ENOTFOUND;
         os_error_set(st->err, OS_ENOTFOUND, "namespace %s not found", ns);
@@ -695,13 +762,13 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
       break;
     }
     if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND ||
-        (rc == OS_EINVAL && update && !invalid_reread)) {
+        (rc == OS_EINVAL && update && !recreate && !invalid_reread)) {
       /* someone else wrote (409) or deleted it (404 on update), or made it
        * immutable since we looked (422): read again, retry */
       invalid_reread = invalid_reread || rc == OS_EINVAL;
       json_decref(full);
       full = NULL;
-      if (read_live(st, item, ns, t->secret_name, &full) < 0)
+      if (read_live(st, item, key, &full) < 0)
         break;
       if (!need_values) {
         json_decref(full);
@@ -714,7 +781,8 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
       }
       continue;
     }
-    emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t, e.msg);
+    emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t,
+         e.msg);
     note_failure(st, rc, &e);
     break;
   }
@@ -725,9 +793,9 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
       note_failure(st, r, &re);
   }
 done:
+  free(live);
   json_decref(full);
   free(item);
-  free(coll);
 }
 
 /* Deletes owned Secrets of (org, env) that no target wants any more. */
@@ -735,36 +803,48 @@ static void delete_unwanted(run_state *st) {
   const reconcile_plan_target *t0 = &st->p->targets[0];
   if (t0->keep_unknown)
     return;
-  secret_table *cache = &st->cache->secrets;
-  /* records stay put while others are removed; only the lock holder changes the table */
-  secret_rec **victims = calloc(cache->count ? cache->count : 1, sizeof(*victims));
-  size_t n = 0;
-  if (victims == NULL)
-    return;
-  for (secret_rec *r = cache->head; r != NULL; r = r->next) {
+  secret_rec **victims = NULL; /* copies: the watch may change the table meanwhile */
+  size_t n = 0, cap = 0;
+  bool oom = false;
+  pthread_mutex_lock(&st->cache->mu);
+  for (secret_rec *r = st->cache->secrets.head; r != NULL && !oom; r = r->next) {
     char key[600];
     if (cache_key(key, sizeof(key), r->ns, r->name) < 0 ||
         json_object_get(st->wanted, key) != NULL || !owned_by(r, t0))
       continue;
-    victims[n++] = r;
+    secret_rec *c = os_grow(&victims, &cap, n + 1, sizeof(*victims), SIZE_MAX) == 0 ? rec_copy(r)
+                                                                                   : NULL;
+    if (c == NULL)
+      oom = true;
+    else
+      victims[n++] = c;
+  }
+  pthread_mutex_unlock(&st->cache->mu);
+  if (oom) {
+    os_error e = OS_ERROR_INIT;
+    note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
   }
   for (size_t i = 0; i < n; i++) {
-    secret_rec *r = victims[i];
-    char *item = path_of(r->ns, r->name);
+    const secret_rec *r = victims[i];
+    char key[600], *item = NULL;
     os_error e = OS_ERROR_INIT;
-    int rc = item ? kube_delete(st->k, item, r->rv, &e) : OS_ENOMEM;
+    int rc = secret_path(&item, r->ns, r->name, &e);
+    if (rc == 0)
+      rc = kube_delete(st->k, item, r->rv, &e);
     if (rc == 0 || rc == OS_ENOTFOUND) {
       if (rc == 0) {
         st->res->deleted++;
-        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid, NULL,
-             "deleted: no longer wanted by any spec");
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid,
+             NULL, "deleted: no longer wanted by any spec");
       }
-      table_remove(cache, r);
+      if (cache_key(key, sizeof(key), r->ns, r->name) == 0)
+        cache_forget(st->cache, key, r->rv);
     } else {
       /* a 409 here means it changed under us; the next pass looks again */
       note_failure(st, rc, &e);
     }
     free(item);
+    free(victims[i]);
   }
   free(victims);
 }
@@ -902,8 +982,6 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       }
     }
     json_t *items = st->workloads[k];
-    char coll[400];
-    snprintf(coll, sizeof(coll), "/apis/apps/v1/namespaces/%s/%s", ns, kinds[k][0]);
     size_t i;
     json_t *w;
     json_array_foreach(items, i, w) {
@@ -917,14 +995,18 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       if (cur && strcmp(cur, value) == 0)
         continue;
       const char *name = meta_str(w, "name");
-      char item[700];
-      snprintf(item, sizeof(item), "%s/%s", coll, name);
+      char *item = NULL;
+      os_error pe = OS_ERROR_INIT;
       json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
                                 "annotations", ann_key, value);
-      os_error pe = OS_ERROR_INIT;
-      int prc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe)
-                      : OS_ENOMEM;
+      int prc = patch == NULL   ? os_error_set(&pe, OS_ENOMEM, "out of memory")
+                : name == NULL ? os_error_set(&pe, OS_EINVAL, "a %s in %s has no name", kinds[k][1], ns)
+                               : kube_object_path(&item, "/apis/apps/v1", ns, kinds[k][0], name,
+                                                  NULL, &pe);
+      if (prc == 0)
+        prc = kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe);
       json_decref(patch);
+      free(item);
       if (prc == 0) {
         st->res->rollouts++;
         emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
@@ -957,14 +1039,12 @@ int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k, recon
   st.err = err;
   if (st.wanted == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  pthread_mutex_lock(&cache->mu);
   for (size_t i = 0; i < p->n_targets; i++) {
     const reconcile_plan_target *t = &p->targets[i];
     for (size_t n = 0; n < t->n_namespaces; n++)
       sync_one(&st, t, t->namespaces[n]);
   }
   delete_unwanted(&st);
-  pthread_mutex_unlock(&cache->mu);
   json_decref(st.wanted);
   for (size_t w = 0; w < 3; w++)
     json_decref(st.workloads[w]);

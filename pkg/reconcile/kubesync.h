@@ -1,7 +1,14 @@
 /* Kubernetes Secret targets: brings the Secrets a plan describes to the
  * cluster through the API server, owning only what it labelled, with
  * optimistic concurrency, drift repair and no write when nothing changed.
- * Threading: one call at a time per reconcile_kubesync_cache. */
+ * Threading: a reconcile_kubesync_cache has its own lock, held only while
+ * its table is read or changed, never across an API request: the cache
+ * functions may be called from any thread at any time, also while a
+ * reconcile_kubesync_run() on the same cache waits for the API server (a
+ * watch keeps applying events meanwhile). reconcile_kubesync_run() calls on
+ * one cache must not overlap (one pass at a time); the run works on copies
+ * of the records it decides on, so a record the watch replaces meanwhile
+ * only makes a write meet 409 and be retried. */
 #ifndef ORGSECRETS_RECONCILE_KUBESYNC_H
 #define ORGSECRETS_RECONCILE_KUBESYNC_H
 
@@ -63,7 +70,7 @@ void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *typ
  * frees) gets the list's resourceVersion. */
 int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err);
-size_t reconcile_kubesync_cache_size(const reconcile_kubesync_cache *c);
+size_t reconcile_kubesync_cache_size(reconcile_kubesync_cache *c);
 /* The label selector for what the controller owns in (org, env); caller frees. */
 char *reconcile_kubesync_selector(const char *org, const char *env);
 
