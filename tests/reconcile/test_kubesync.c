@@ -1,0 +1,417 @@
+/* Kubernetes Secret targets (pkg/reconcile/kubesync.h) against
+ * tests/fakeapi/fakeapi.py: what is created, patched, left alone and
+ * deleted; 409 retries; an immutable Secret recreated; a missing
+ * namespace; names from a hostile API server kept inside their path
+ * segment; and the cache answering a watch while a write is slow. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "kube/kube.h"
+#include "reconcile/kubesync.h"
+#include "../fakeapi/fakeapi_test.h"
+
+#define SHOP_SECRETS "/api/v1/namespaces/shop/secrets"
+
+static fakeapi fake;
+static kube_client *k;
+
+/* A plan with one target: the Secret secret in namespace ns holding key. */
+typedef struct one_target {
+  char *ns[1];
+  reconcile_plan_entry entry;
+  reconcile_plan_target t;
+  reconcile_plan p;
+} one_target;
+
+static void plan_one(one_target *x, const char *secret, const char *ns, const char *key,
+                     const char *value) {
+  memset(x, 0, sizeof(*x));
+  x->ns[0] = (char *)(uintptr_t)ns;
+  x->entry = (reconcile_plan_entry){key, (const uint8_t *)value, strlen(value)};
+  x->t = (reconcile_plan_target){.organization = "acme",
+                                 .environment = "prod",
+                                 .secret_name = (char *)(uintptr_t)secret,
+                                 .namespaces = x->ns,
+                                 .n_namespaces = 1,
+                                 .entries = &x->entry,
+                                 .n_entries = 1};
+  x->p.targets = &x->t;
+  x->p.n_targets = 1;
+  memset(x->p.checksum_key, 7, sizeof(x->p.checksum_key));
+}
+
+/* What the events said. */
+typedef struct seen {
+  reconcile_kubesync_event_kind kinds[16];
+  size_t n;
+} seen;
+
+static void on_event(void *ctx, const reconcile_kubesync_event *ev) {
+  seen *s = ctx;
+  if (s->n < 16)
+    s->kinds[s->n++] = ev->kind;
+}
+
+static reconcile_kubesync_cache *synced_cache(void) {
+  reconcile_kubesync_cache *c = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(reconcile_kubesync_cache_new(&c, &err), 0);
+  assert_int_equal(reconcile_kubesync_cache_refresh(c, k, NULL, "prod", NULL, &err), 0);
+  return c;
+}
+
+static int run(reconcile_kubesync_result *res, reconcile_kubesync_cache *c, const one_target *x,
+               seen *s, os_error *err) {
+  memset(s, 0, sizeof(*s));
+  return reconcile_kubesync_run(res, k, c, &x->p, false, NULL, on_event, s, err);
+}
+
+/* The value of key in the live Secret (caller frees), or NULL. */
+static char *live_value(const char *name, const char *key) {
+  char path[256];
+  snprintf(path, sizeof(path), SHOP_SECRETS "/%s", name);
+  json_t *s = fakeapi_call(k, "GET", path, NULL);
+  const char *b64 = json_string_value(json_object_get(json_object_get(s, "data"), key));
+  char *out = NULL;
+  if (b64 != NULL) {
+    size_t n = strlen(b64), len = 0;
+    out = calloc(1, os_base64_decoded_max(n) + 1);
+    assert_non_null(out);
+    assert_int_equal(os_base64_decode(out, &len, b64, n, 0), 0);
+  }
+  json_decref(s);
+  return out;
+}
+
+static json_t *live(const char *name) {
+  char path[256];
+  snprintf(path, sizeof(path), SHOP_SECRETS "/%s", name);
+  return fakeapi_call(k, "GET", path, NULL);
+}
+
+static const char *meta(json_t *obj, const char *key) {
+  return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+/* A Secret as a (possibly hostile) API server lists it, labelled ours. */
+static json_t *owned(const char *ns, const char *name) {
+  return json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}},s:{}}", "metadata", "namespace", ns, "name",
+                   name, "resourceVersion", "1", "uid", "u-1", "labels",
+                   RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
+                   RECONCILE_KUBESYNC_LABEL_ORG, "acme", RECONCILE_KUBESYNC_LABEL_ENV, "prod",
+                   "data");
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  os_log_setup(OS_LOG_ERROR, 0);
+  if (fakeapi_start(&fake) < 0)
+    return -1;
+  k = fakeapi_client(&fake);
+  fakeapi_do(k, "POST", "/api/v1/namespaces", "{\"metadata\":{\"name\":\"shop\"}}");
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  kube_client_free(k);
+  fakeapi_stop(&fake);
+  return 0;
+}
+
+static int each_setup(void **state) {
+  (void)state;
+  fakeapi_do(k, "DELETE", SHOP_SECRETS, NULL);
+  fakeapi_clear(k);
+  return 0;
+}
+
+static void test_create_patch_keep_delete(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  /* created, labelled ours, with a keyed checksum */
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.created, 1);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_CREATED);
+  fakeapi_expect(k, "POST", SHOP_SECRETS, 201, 1);
+  char *v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v1");
+  free(v);
+  json_t *obj = live("acme-secrets");
+  json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+  assert_string_equal(json_string_value(json_object_get(labels, RECONCILE_KUBESYNC_LABEL_MANAGED_BY)),
+                      RECONCILE_KUBESYNC_MANAGER);
+  const char *sum = json_string_value(json_object_get(
+      json_object_get(json_object_get(obj, "metadata"), "annotations"), RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM));
+  assert_non_null(sum);
+  assert_int_equal(strncmp(sum, "hmac-sha256:", 12), 0);
+  json_decref(obj);
+  /* nothing changed: no write */
+  fakeapi_clear(k);
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.unchanged, 1);
+  assert_int_equal(s.n, 0);
+  fakeapi_expect(k, NULL, "/secrets", 0, 0);
+  /* a new value: one merge patch with the version read as precondition */
+  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.updated, 1);
+  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_UPDATED);
+  fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 200, 1);
+  assert_int_equal(fakeapi_writes(k), 1);
+  v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v2");
+  free(v);
+  /* drift (someone edited it) is repaired */
+  fakeapi_do(k, "PATCH", SHOP_SECRETS "/acme-secrets", "{\"data\":{\"API_KEY\":\"ZWRpdGVk\"}}");
+  assert_int_equal(reconcile_kubesync_cache_refresh(c, k, NULL, "prod", NULL, &err), 0);
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.updated, 1);
+  v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v2");
+  free(v);
+  /* the target renamed: the new one created, the one no longer wanted deleted */
+  fakeapi_clear(k);
+  one_target y;
+  plan_one(&y, "renamed-secrets", "shop", "API_KEY", "v2");
+  assert_int_equal(run(&res, c, &y, &s, &err), 0);
+  assert_int_equal(res.created, 1);
+  assert_int_equal(res.deleted, 1);
+  fakeapi_expect(k, "DELETE", SHOP_SECRETS "/acme-secrets", 200, 1);
+  assert_int_equal(reconcile_kubesync_cache_size(c), 1);
+  reconcile_kubesync_cache_free(c);
+}
+
+static void test_foreign_secret_untouched(void **state) {
+  (void)state;
+  fakeapi_do(k, "POST", SHOP_SECRETS,
+             "{\"metadata\":{\"name\":\"acme-secrets\"},\"data\":{\"MINE\":\"eA==\"}}");
+  reconcile_kubesync_cache *c = synced_cache(); /* not ours: not listed */
+  fakeapi_clear(k);
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(run(&res, c, &x, &s, &err), OS_ECONFLICT);
+  assert_int_equal(res.conflicts, 1);
+  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_CONFLICT);
+  assert_non_null(strstr(err.msg, "not owned by orgsecrets"));
+  assert_int_equal(fakeapi_writes(k), 1); /* the create that met it (409), nothing after */
+  fakeapi_expect(k, "POST", SHOP_SECRETS, 409, 1);
+  char *v = live_value("acme-secrets", "MINE");
+  assert_string_equal(v, "x");
+  free(v);
+  reconcile_kubesync_cache_free(c);
+}
+
+static void test_conflict_retried(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  /* someone wrote in between (409): read again, write again */
+  fakeapi_clear(k);
+  fakeapi_do(k, "POST", "/fake/faults", "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409}");
+  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.updated, 1);
+  assert_int_equal(res.failed, 0);
+  fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 409, 1);
+  fakeapi_expect(k, "GET", SHOP_SECRETS "/acme-secrets", 200, 1);
+  fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 200, 1);
+  char *v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v2");
+  free(v);
+  /* a conflict that does not go away: given up after a bounded number of attempts */
+  fakeapi_clear(k);
+  fakeapi_do(k, "POST", "/fake/faults",
+             "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409,\"count\":100}");
+  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v3", 2};
+  assert_int_equal(run(&res, c, &x, &s, &err), OS_ECONFLICT);
+  assert_int_equal(res.failed, 1);
+  assert_non_null(strstr(err.msg, "still conflicting after 4 attempts"));
+  fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 409, 4);
+  reconcile_kubesync_cache_free(c);
+}
+
+static void test_immutable_recreated(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  fakeapi_do(k, "PATCH", SHOP_SECRETS "/acme-secrets", "{\"immutable\":true}");
+  json_t *before = live("acme-secrets");
+  char uid[64];
+  snprintf(uid, sizeof(uid), "%s", meta(before, "uid"));
+  json_decref(before);
+  assert_int_equal(reconcile_kubesync_cache_refresh(c, k, NULL, "prod", NULL, &err), 0);
+  fakeapi_clear(k);
+  /* no patch may change it: the version read is deleted and created again */
+  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  assert_int_equal(res.recreated, 1);
+  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_RECREATED);
+  fakeapi_expect(k, "PATCH", NULL, 0, 0);
+  fakeapi_expect(k, "DELETE", SHOP_SECRETS "/acme-secrets", 200, 1);
+  fakeapi_expect(k, "POST", SHOP_SECRETS, 201, 1);
+  json_t *after = live("acme-secrets");
+  assert_string_not_equal(meta(after, "uid"), uid);
+  json_decref(after);
+  char *v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v2");
+  free(v);
+  reconcile_kubesync_cache_free(c);
+}
+
+static void test_namespace_missing(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "nowhere", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(run(&res, c, &x, &s, &err), OS_ENOTFOUND);
+  assert_int_equal(res.missing_namespaces, 1);
+  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_NAMESPACE_MISSING);
+  assert_non_null(strstr(err.msg, "namespace nowhere not found"));
+  reconcile_kubesync_cache_free(c);
+}
+
+static void test_hostile_names_stay_in_their_segment(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  /* an API server lists an owned Secret whose name walks out of the path */
+  json_t *evil = owned("shop", "x/../../../apis/apps/v1/namespaces/shop/deployments/web");
+  reconcile_kubesync_cache_apply(c, "ADDED", evil);
+  json_decref(evil);
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  json_t *reqs = fakeapi_call(k, "GET", "/fake/requests", NULL);
+  size_t i, deletes = 0;
+  json_t *r;
+  json_array_foreach(reqs, i, r) {
+    if (strcmp(json_string_value(json_object_get(r, "method")), "DELETE") != 0)
+      continue;
+    deletes++;
+    assert_string_equal(json_string_value(json_object_get(r, "path")),
+                        SHOP_SECRETS "/x%2F..%2F..%2F..%2Fapis%2Fapps%2Fv1%2Fnamespaces%2Fshop%2Fdeployments%2Fweb");
+  }
+  json_decref(reqs);
+  assert_int_equal(deletes, 1); /* answered 404 (no such Secret): forgotten */
+  assert_int_equal(reconcile_kubesync_cache_size(c), 1);
+  /* a name no escape can hold is refused before any request */
+  fakeapi_clear(k);
+  evil = owned("shop", "..");
+  reconcile_kubesync_cache_apply(c, "ADDED", evil);
+  json_decref(evil);
+  assert_int_equal(run(&res, c, &x, &s, &err), OS_EINVAL);
+  assert_int_equal(res.failed, 1);
+  assert_non_null(strstr(err.msg, "secret shop/..: \"..\" cannot be a name in a request path"));
+  fakeapi_expect(k, "DELETE", NULL, 0, 0);
+  /* a namespace with a '/' is not even cached */
+  evil = owned("shop/secrets/acme-secrets", "y");
+  reconcile_kubesync_cache_apply(c, "ADDED", evil);
+  json_decref(evil);
+  assert_int_equal(reconcile_kubesync_cache_size(c), 2);
+  reconcile_kubesync_cache_free(c);
+}
+
+typedef struct slow_run {
+  reconcile_kubesync_cache *c;
+  one_target *x;
+  reconcile_kubesync_result res;
+  int rc;
+} slow_run;
+
+static void *run_thread(void *arg) {
+  slow_run *r = arg;
+  os_error err = OS_ERROR_INIT;
+  r->rc = reconcile_kubesync_run(&r->res, k, r->c, &r->x->p, false, NULL, NULL, NULL, &err);
+  return NULL;
+}
+
+static void test_watch_applies_during_slow_write(void **state) {
+  (void)state;
+  reconcile_kubesync_cache *c = synced_cache();
+  one_target x;
+  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  /* the next write takes 1.5 s at the API server */
+  fakeapi_do(k, "POST", "/fake/faults", "{\"method\":\"PATCH\",\"path\":\"/secrets/\",\"delayMs\":1500}");
+  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
+  slow_run sr = {c, &x, {0}, -1};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, run_thread, &sr), 0);
+  json_int_t hits = 0;
+  for (int i = 0; i < 100 && hits == 0; i++) {
+    json_t *faults = fakeapi_call(k, "GET", "/fake/faults", NULL);
+    hits = json_integer_value(json_object_get(json_array_get(faults, 0), "hits"));
+    json_decref(faults);
+    if (hits == 0)
+      usleep(20000);
+  }
+  assert_int_equal(hits, 1);
+  usleep(100000); /* the PATCH is waiting at the server */
+  /* a watch event meanwhile: applied at once, not after the write */
+  json_t *other = owned("shop", "other-secrets");
+  double t0 = os_mono_seconds();
+  reconcile_kubesync_cache_apply(c, "ADDED", other);
+  size_t n = reconcile_kubesync_cache_size(c);
+  double took = os_mono_seconds() - t0;
+  json_decref(other);
+  assert_int_equal(n, 2);
+  if (took > 0.5)
+    fail_msg("a watch event waited %.2f s for the write", took);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(sr.rc, 0);
+  assert_int_equal(sr.res.updated, 1);
+  char *v = live_value("acme-secrets", "API_KEY");
+  assert_string_equal(v, "v2");
+  free(v);
+  reconcile_kubesync_cache_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_create_patch_keep_delete, each_setup),
+      cmocka_unit_test_setup(test_foreign_secret_untouched, each_setup),
+      cmocka_unit_test_setup(test_conflict_retried, each_setup),
+      cmocka_unit_test_setup(test_immutable_recreated, each_setup),
+      cmocka_unit_test_setup(test_namespace_missing, each_setup),
+      cmocka_unit_test_setup(test_hostile_names_stay_in_their_segment, each_setup),
+      cmocka_unit_test_setup(test_watch_applies_during_slow_write, each_setup),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
