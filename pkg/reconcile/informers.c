@@ -43,7 +43,7 @@ int reconcile_informers_init(reconcile_informers *s, kube_client *k, const char 
     in->kind = kinds[i];
     in->path = informer_paths[kinds[i]];
   }
-  s->v[0].selector = reconcile_kubesync_selector(NULL, environment);
+  s->v[0].selector = spec_target_selector(NULL, environment);
   if (s->v[0].selector == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   return 0;

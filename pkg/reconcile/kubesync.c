@@ -30,8 +30,8 @@ typedef struct secret_rec {
   uint8_t digest[32];               /* data_digest() of the data */
   uint8_t checksum[32];             /* the checksum annotation, when has_checksum */
   bool has_checksum;                /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
-  bool managed_by_us;               /* RECONCILE_KUBESYNC_LABEL_MANAGED_BY is RECONCILE_KUBESYNC_MANAGER */
-  bool part_of;                     /* "app.kubernetes.io/part-of" is set */
+  bool managed_by_us;               /* SPEC_LABEL_MANAGED_BY is SPEC_MANAGER */
+  bool part_of;                     /* SPEC_LABEL_PART_OF is set */
   bool opaque;                      /* type is "Opaque" */
   bool immutable;                   /* "immutable": true: its data can no longer change */
   char strings[];
@@ -160,8 +160,8 @@ static secret_rec *rec_new(const json_t *obj) {
   json_t *data = json_object_get(obj, "data");
   const char *strs[] = {meta_str(obj, "namespace"),  meta_str(obj, "name"),
                         meta_str(obj, "resourceVersion"), meta_str(obj, "uid"),
-                        label_of(obj, RECONCILE_KUBESYNC_LABEL_ORG), label_of(obj, RECONCILE_KUBESYNC_LABEL_ENV),
-                        label_of(obj, RECONCILE_KUBESYNC_LABEL_APP)};
+                        label_of(obj, SPEC_LABEL_ORG), label_of(obj, SPEC_LABEL_ENV),
+                        label_of(obj, SPEC_LABEL_APP)};
   size_t n_strs = sizeof(strs) / sizeof(strs[0]), size = sizeof(secret_rec), n_keys = 0;
   const char *k;
   json_t *v;
@@ -186,11 +186,11 @@ static secret_rec *rec_new(const json_t *obj) {
   r->n_keys = n_keys;
   data_digest(r->digest, data);
   r->has_checksum = parse_checksum(
-      r->checksum, json_string_value(json_object_get(ann, RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM)));
-  const char *m = label_of(obj, RECONCILE_KUBESYNC_LABEL_MANAGED_BY);
+      r->checksum, json_string_value(json_object_get(ann, SPEC_ANNOTATION_CHECKSUM)));
+  const char *m = label_of(obj, SPEC_LABEL_MANAGED_BY);
   const char *type = json_string_value(json_object_get(obj, "type"));
-  r->managed_by_us = m != NULL && strcmp(m, RECONCILE_KUBESYNC_MANAGER) == 0;
-  r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
+  r->managed_by_us = m != NULL && strcmp(m, SPEC_MANAGER) == 0;
+  r->part_of = label_of(obj, SPEC_LABEL_PART_OF) != NULL;
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
   r->immutable = json_is_true(json_object_get(obj, "immutable"));
   return r;
@@ -352,20 +352,6 @@ static void cache_forget(reconcile_kubesync_cache *c, const char *key, const cha
   pthread_mutex_unlock(&c->mu);
 }
 
-char *reconcile_kubesync_selector(const char *org, const char *env) {
-  size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
-  char *s = malloc(n);
-  if (s == NULL)
-    return NULL;
-  if (org != NULL)
-    snprintf(s, n, "%s=%s,%s=%s,%s=%s", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
-             RECONCILE_KUBESYNC_LABEL_ORG, org, RECONCILE_KUBESYNC_LABEL_ENV, env);
-  else
-    snprintf(s, n, "%s=%s,%s=%s", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER, RECONCILE_KUBESYNC_LABEL_ENV,
-             env);
-  return s;
-}
-
 /* kube_list_each() callback of a refresh: one listed Secret into the table
  * being built; NULL (the list started over) empties it. */
 static int refresh_item(void *ctx, json_t *item) {
@@ -379,7 +365,7 @@ static int refresh_item(void *ctx, json_t *item) {
 
 int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err) {
-  char *sel = reconcile_kubesync_selector(org, env);  /* org NULL: every organization */
+  char *sel = spec_target_selector(org, env); /* org NULL: every organization */
   if (sel == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   /* built page by page outside the lock, then swapped in whole */
@@ -484,6 +470,22 @@ static int set_str(json_t *obj, const char *key, const char *value) {
   return json_object_set_new(obj, key, json_string(value));
 }
 
+/* The unit's labels (spec_target_labels(): those `orgsecrets render`
+ * writes too) into labels; an application label the unit does not have is
+ * removed, in a merge patch by a null. */
+static int put_labels(json_t *labels, const reconcile_plan_target *t, bool patch) {
+  spec_label l[SPEC_TARGET_LABELS_MAX];
+  size_t n = spec_target_labels(l, &t->unit);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++)
+    rc |= set_str(labels, l[i].key, l[i].value);
+  if (t->unit.app == NULL && patch)
+    rc |= json_object_set_new(labels, SPEC_LABEL_APP, json_null());
+  else if (t->unit.app == NULL)
+    json_object_del(labels, SPEC_LABEL_APP);
+  return rc;
+}
+
 /* Our labels and annotation on obj (created or taken from live). */
 static int stamp(json_t *obj, const reconcile_plan_target *t, const char *ns, json_t *data,
                  const char *checksum) {
@@ -505,17 +507,9 @@ static int stamp(json_t *obj, const reconcile_plan_target *t, const char *ns, js
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
   int rc = set_str(meta, "name", t->secret_name) | set_str(meta, "namespace", ns) |
-           set_str(labels, RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER) |
-           set_str(labels, "app.kubernetes.io/part-of", "orgsecrets") |
-           set_str(labels, RECONCILE_KUBESYNC_LABEL_ORG, t->organization) |
-           set_str(labels, RECONCILE_KUBESYNC_LABEL_ENV, t->environment) |
-           set_str(ann, RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM, sum) | set_str(obj, "apiVersion", "v1") |
-           set_str(obj, "kind", "Secret") | set_str(obj, "type", "Opaque") |
-           json_object_set(obj, "data", data);
-  if (t->application != NULL)
-    rc |= set_str(labels, RECONCILE_KUBESYNC_LABEL_APP, t->application);
-  else
-    json_object_del(labels, RECONCILE_KUBESYNC_LABEL_APP);
+           put_labels(labels, t, false) | set_str(ann, SPEC_ANNOTATION_CHECKSUM, sum) |
+           set_str(obj, "apiVersion", "v1") | set_str(obj, "kind", "Secret") |
+           set_str(obj, "type", "Opaque") | json_object_set(obj, "data", data);
   json_object_del(obj, "stringData");
   return rc ? OS_ENOMEM : 0;
 }
@@ -526,7 +520,7 @@ static bool owned_by(const secret_rec *r, const reconcile_plan_target *t) {
 }
 
 /* Is r kept current by the controller's watch of owned Secrets (selected
- * by our managed-by label and the environment, reconcile_kubesync_selector())? A
+ * by our managed-by label and the environment, spec_target_selector())? A
  * record that is not (a foreign Secret in a target's way, read by name) may
  * be stale: it is read again before it decides anything. */
 static bool watched(const secret_rec *r, const reconcile_plan_target *t) {
@@ -564,11 +558,14 @@ static json_t *update_patch(const secret_rec *live, const reconcile_plan_target 
     if (json_object_get(d, name) == NULL)
       json_object_set_new(d, name, json_null());
   }
-  return json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s,s:s?},s:{s:s}},s:o}", "metadata", "resourceVersion",
-                   live->rv, "labels", RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
-                   "app.kubernetes.io/part-of", "orgsecrets", RECONCILE_KUBESYNC_LABEL_ORG, t->organization,
-                   RECONCILE_KUBESYNC_LABEL_ENV, t->environment, RECONCILE_KUBESYNC_LABEL_APP, t->application,
-                   "annotations", RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
+  json_t *labels = json_object();
+  if (labels == NULL || put_labels(labels, t, true) != 0) {
+    json_decref(labels);
+    json_decref(d);
+    return NULL;
+  }
+  return json_pack("{s:{s:s,s:o,s:{s:s}},s:o}", "metadata", "resourceVersion", live->rv, "labels",
+                   labels, "annotations", SPEC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
 static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_event_kind kind, const char *ns,
@@ -933,8 +930,8 @@ static bool template_injects(const json_t *tmpl, const char *ns, const char *sec
 
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
-  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_ANNOTATION_RELOAD));
-  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_ANNOTATION_RELOAD));
+  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_RELOAD));
+  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_RELOAD));
   return (l && strcmp(l, "true") == 0) || (a && strcmp(a, "true") == 0);
 }
 

@@ -21,13 +21,10 @@
 #include "kube/kube.h"
 #include "reconcile/plan.h"
 
-#define RECONCILE_KUBESYNC_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define RECONCILE_KUBESYNC_MANAGER "orgsecrets"
-#define RECONCILE_KUBESYNC_LABEL_ORG "orgsecrets.io/organization"
-#define RECONCILE_KUBESYNC_LABEL_ENV "orgsecrets.io/environment"
-#define RECONCILE_KUBESYNC_LABEL_APP "orgsecrets.io/application"
-#define RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM "orgsecrets.io/checksum"
-#define RECONCILE_KUBESYNC_ANNOTATION_RELOAD "orgsecrets.io/reload"
+/* A workload's label or annotation asking for a rollout when a Secret its
+ * pods use changes. (The Secrets' own names, labels and checksum annotation
+ * are pkg/spec's: spec_target_*, SPEC_LABEL_*.) */
+#define RECONCILE_KUBESYNC_RELOAD "orgsecrets.io/reload"
 
 typedef enum reconcile_kubesync_event_kind {
   RECONCILE_KUBESYNC_CREATED,
@@ -71,8 +68,6 @@ void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *typ
 int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org, const char *env,
                            char **rv, os_error *err);
 size_t reconcile_kubesync_cache_size(reconcile_kubesync_cache *c);
-/* The label selector for what the controller owns in (org, env); caller frees. */
-char *reconcile_kubesync_selector(const char *org, const char *env);
 
 /* One pass over every target of p. rollout: annotate opted-in workloads
  * (orgsecrets.io/reload: "true") whose pod template uses a Secret that

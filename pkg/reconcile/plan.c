@@ -238,14 +238,6 @@ void reconcile_plan_free(reconcile_plan *p) {
   free(p);
 }
 
-static char *join3(const char *a, const char *b, const char *c) {
-  size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-  char *s = malloc(n);
-  if (s != NULL)
-    snprintf(s, n, "%s%s%s", a, b, c);
-  return s;
-}
-
 static char **dup_strings(char *const *v, size_t n) {
   char **out = calloc(n ? n : 1, sizeof(*out));
   if (out == NULL)
@@ -261,34 +253,20 @@ static char **dup_strings(char *const *v, size_t n) {
   return out;
 }
 
-static int init_target(reconcile_plan_target *t, const spec_org *org, const spec_environment *env,
-                       const spec_application *app) {
-  t->organization = os_strdup(org->id);
-  t->environment = os_strdup(env->name);
-  if (app == NULL) {
-    t->secret_name = env->secret_name ? os_strdup(env->secret_name) : join3(org->id, "-secrets", "");
-    t->namespaces = dup_strings(env->namespaces, env->n_namespaces);
-    t->n_namespaces = env->n_namespaces;
-    if (env->env_file != NULL) {
-      t->env_file = os_strdup(env->env_file);
-    } else {
-      char *base = join3(org->id, "-", env->name);
-      t->env_file = base ? join3(base, ".env", "") : NULL;
-      free(base);
-    }
-  } else {
-    t->application = os_strdup(app->name);
-    t->secret_name = app->secret_name ? os_strdup(app->secret_name) : join3(app->name, "-secrets", "");
-    t->namespaces = dup_strings(app->namespaces, app->n_namespaces);
-    t->n_namespaces = app->n_namespaces;
-    char *base = join3(org->id, "-", env->name);
-    char *base2 = base ? join3(base, "-", app->name) : NULL;
-    t->env_file = base2 ? join3(base2, ".env", "") : NULL;
-    free(base);
-    free(base2);
-  }
+/* A target of the unit: its names are spec_target_*()'s (the ones `render`
+ * uses too), copied; the unit itself is borrowed. */
+static int init_target(reconcile_plan_target *t, const spec_target *unit) {
+  t->unit = *unit;
+  t->organization = os_strdup(unit->org->id);
+  t->environment = os_strdup(unit->env->name);
+  t->application = unit->app != NULL ? os_strdup(unit->app->name) : NULL;
+  t->secret_name = spec_target_secret_name(unit);
+  t->env_file = spec_target_env_file(unit);
+  char *const *namespaces = NULL;
+  t->n_namespaces = spec_target_namespaces(&namespaces, unit);
+  t->namespaces = dup_strings(namespaces, t->n_namespaces);
   if (t->organization == NULL || t->environment == NULL || t->secret_name == NULL ||
-      t->namespaces == NULL || t->env_file == NULL || (app != NULL && t->application == NULL))
+      t->namespaces == NULL || t->env_file == NULL || (unit->app != NULL && t->application == NULL))
     return OS_ENOMEM;
   return 0;
 }
@@ -338,14 +316,13 @@ static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secr
 int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, os_error *err) {
   *out = NULL;
   const spec_org *org = in->org;
-  const spec_environment *env = spec_org_find_env(org, in->environment);
-  if (env == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        in->environment, org->id);
+  spec_target unit;
+  int rc = spec_target_of(&unit, org, in->environment, NULL, err);
+  if (rc < 0)
+    return rc;
   reconcile_plan *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  int rc = 0;
   json_t *by_app = NULL;
   size_t *counts = NULL;
   reconcile_plan_cache *cache = in->cache;
@@ -363,10 +340,11 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
   if (p->targets == NULL || p->results == NULL)
     goto oom;
   p->n_targets = org->n_apps + 1;
-  if (init_target(&p->targets[0], org, env, NULL) < 0)
+  if (init_target(&p->targets[0], &unit) < 0)
     goto oom;
   for (size_t i = 0; i < org->n_apps; i++) {
-    if (init_target(&p->targets[i + 1], org, env, &org->apps[i]) < 0)
+    spec_target app = {org, unit.env, &org->apps[i]};
+    if (init_target(&p->targets[i + 1], &app) < 0)
       goto oom;
   }
   by_app = json_object();

@@ -44,8 +44,11 @@ void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s, co
 
 typedef struct reconcile_plan_cache reconcile_plan_cache;
 
-/* One delivery unit: organization-level or one application, in one environment. */
+/* One delivery unit: organization-level or one application, in one
+ * environment. Its names and labels are pkg/spec's (spec_target_*), so the
+ * controller and `orgsecrets render` agree. */
 typedef struct reconcile_plan_target {
+  spec_target unit;        /* borrowed from the plan's organization */
   char *organization;
   char *environment;
   char *application;       /* NULL: organization-level */

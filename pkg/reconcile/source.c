@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "reconcile/plan.h"
 
@@ -25,107 +26,6 @@ static file_stamp stamp_of(const struct stat *st) {
   uint64_t parts[4] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
                        (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec};
   return os_fnv1a64(OS_FNV1A64_INIT, parts, sizeof(parts));
-}
-
-/* Orders paths component by component ("a/x" before "a-c"): the order a
- * walk visiting each directory's names in strcmp order produces, so a
- * listing needs no sort of its own. */
-static int path_cmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
-    if (ca == cb) {
-      if (ca == 0)
-        return 0;
-      continue;
-    }
-    if (ca == 0 || ca == '/')
-      return -1;
-    if (cb == 0 || cb == '/')
-      return 1;
-    return ca < cb ? -1 : 1;
-  }
-}
-
-static bool is_spec_file(const char *name) {
-  size_t n = strlen(name);
-  return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0);
-}
-
-static bool skip_dir(const char *name) {
-  return name[0] == '.' || strcmp(name, "node_modules") == 0;
-}
-
-/* Called for each spec file in path_cmp order, with its path below the root. */
-typedef int (*file_fn)(void *ctx, const char *rel, const file_stamp *st, os_error *err);
-
-static int cmp_name(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int walk(const char *root, const char *rel, int depth, file_fn fn, void *ctx, os_error *err) {
-  if (depth > 32)
-    return os_error_set(err, OS_EINVAL, "%s: directories nested too deep", root);
-  char *path = rel[0] ? os_path_join(root, rel) : os_strdup(root);
-  if (path == NULL)
-    return os_error_set(err, OS_ENOMEM, "out of memory");
-  DIR *d = opendir(path);
-  if (d == NULL) {
-    int rc = os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open directory %s: %s",
-                          path, strerror(errno));
-    free(path);
-    return rc;
-  }
-  /* this directory's names, sorted */
-  char **names = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      char **v = realloc(names, nc * sizeof(*v));
-      if (v == NULL) {
-        rc = os_error_set(err, OS_ENOMEM, "out of memory");
-        break;
-      }
-      names = v;
-      cap = nc;
-    }
-    if ((names[n] = os_strdup(de->d_name)) == NULL) {
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-      break;
-    }
-    n++;
-  }
-  closedir(d);
-  if (n > 1)
-    qsort(names, n, sizeof(*names), cmp_name);
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    char *child_rel = rel[0] ? os_path_join(rel, names[i]) : os_strdup(names[i]);
-    char *child = os_path_join(path, names[i]);
-    if (child_rel == NULL || child == NULL) {
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-    } else {
-      struct stat st;
-      if (stat(child, &st) == 0) {
-        if (S_ISDIR(st.st_mode) && !skip_dir(names[i])) {
-          rc = walk(root, child_rel, depth + 1, fn, ctx, err);
-        } else if (S_ISREG(st.st_mode) && is_spec_file(names[i]) && names[i][0] != '.') {
-          file_stamp fs = stamp_of(&st);
-          rc = fn(ctx, child_rel, &fs, err);
-        }
-      }
-    }
-    free(child_rel);
-    free(child);
-  }
-  for (size_t i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
-  free(path);
-  return rc;
 }
 
 /* One spec file as last read, in one allocation: this header, the records
@@ -155,7 +55,7 @@ typedef struct interned {
 
 struct reconcile_source_cache {
   char *dir;
-  file_rec **v; /* path_cmp order */
+  file_rec **v; /* spec_path_cmp() order, the walk's */
   size_t n;
   interned **names; /* sorted by string */
   size_t n_names, cap_names;
@@ -192,19 +92,10 @@ static const char *intern(reconcile_source_cache *c, const char *s, bool *oom) {
     c->names[i]->refs++;
     return c->names[i]->s;
   }
-  if (c->n_names == c->cap_names) {
-    size_t cap = c->cap_names ? c->cap_names * 2 : 16;
-    interned **v = realloc(c->names, cap * sizeof(*v));
-    if (v == NULL) {
-      *oom = true;
-      return NULL;
-    }
-    c->names = v;
-    c->cap_names = cap;
-  }
   size_t len = strlen(s) + 1;
-  interned *e = malloc(sizeof(*e) + len);
-  if (e == NULL) {
+  interned *e = NULL;
+  if (os_grow(&c->names, &c->cap_names, c->n_names + 1, sizeof(*c->names), SIZE_MAX) < 0 ||
+      (e = malloc(sizeof(*e) + len)) == NULL) {
     *oom = true;
     return NULL;
   }
@@ -397,12 +288,10 @@ static int open_values(reconcile_source_cache *c, const file_rec *old, spec_tree
 static int read_entry(reconcile_source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
                       reconcile_source_problem_fn report, void *ctx) {
   file_rec *old = *slot;
-  char *path = os_path_join(c->dir, rel);
   char *data = NULL;
   size_t len = 0;
   os_error ferr = OS_ERROR_INIT;
-  int rc = path ? os_read_file(&data, &len, path, SPEC_FILE_MAX, &ferr) : OS_ENOMEM;
-  free(path);
+  int rc = os_read_file_below(&data, &len, c->dir, rel, SPEC_FILE_MAX, &ferr);
   spec_tree *docs = NULL;
   if (rc == 0) {
     docs = spec_tree_new(c->dir);
@@ -499,14 +388,8 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
   report_at(b->report, b->ctx, pos, msg);
   if (pos == NULL || pos->file == NULL || in_bad(b, pos->file))
     return;
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 8;
-    char **v = realloc(b->v, cap * sizeof(*v));
-    if (v == NULL)
-      return;
-    b->v = v;
-    b->cap = cap;
-  }
+  if (os_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v), SIZE_MAX) < 0)
+    return;
   char *f = os_strdup(pos->file);
   if (f != NULL)
     b->v[b->n++] = f;
@@ -527,36 +410,38 @@ typedef struct merge_ctx {
   void *ctx;
 } merge_ctx;
 
+/* Room for more records; the first reservation is the last load's count
+ * (and some), so a reload of the same folder allocates once. */
 static int merge_room(merge_ctx *m, size_t more) {
-  if (m->n + more <= m->cap)
+  size_t need = m->n + more;
+  if (m->cap == 0) {
+    size_t first = m->c->n ? m->c->n + 16 : 64;
+    if (os_grow(&m->nv, NULL, need > first ? need : first, sizeof(*m->nv), SIZE_MAX) < 0)
+      return OS_ENOMEM;
+    m->cap = need > first ? need : first;
     return 0;
-  size_t cap = m->cap ? m->cap + m->cap / 2 : (m->c->n ? m->c->n + 16 : 64);
-  if (cap < m->n + more)
-    cap = m->n + more;
-  file_rec **v = realloc(m->nv, cap * sizeof(*v));
-  if (v == NULL)
-    return OS_ENOMEM;
-  m->nv = v;
-  m->cap = cap;
-  return 0;
+  }
+  return os_grow(&m->nv, &m->cap, need, sizeof(*m->nv), SIZE_MAX);
 }
 
-static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
+/* spec_walk_fn: one spec file of the folder, merged into the cache. */
+static int merge_add(void *ctx, const spec_walk_entry *e, os_error *err) {
   merge_ctx *m = ctx;
   reconcile_source_cache *c = m->c;
+  const char *rel = e->rel;
+  file_stamp st = stamp_of(e->st);
   if (merge_room(m, 1) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  while (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
+  while (m->j < c->n && spec_path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
     rec_free(c, c->v[m->j]); /* gone from the folder */
     c->v[m->j++] = NULL;
   }
   file_rec *r = NULL;
-  if (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) == 0) {
+  if (m->j < c->n && spec_path_cmp(rec_rel(c->v[m->j]), rel) == 0) {
     r = c->v[m->j];
     c->v[m->j++] = NULL;
   }
-  if ((r == NULL || r->st != *st) &&
-      read_entry(c, &r, rel, st, m->report, m->ctx) < 0)
+  if ((r == NULL || r->st != st) && read_entry(c, &r, rel, &st, m->report, m->ctx) < 0)
     return os_error_set(err, OS_ENOMEM, "%s: out of memory", rel);
   m->nv[m->n++] = r;
   return 0;
@@ -569,7 +454,7 @@ int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view
   /* walk the folder in path order, merging each file into the cache as it
    * is found (no listing of the whole folder is kept) */
   merge_ctx m = {c, NULL, 0, 0, 0, report, ctx};
-  int rc = walk(c->dir, "", 0, merge_add, &m, err);
+  int rc = spec_walk(c->dir, 0, merge_add, &m, err);
   if (rc < 0) {
     /* keep what was merged and what was not reached yet: still in order */
     if (merge_room(&m, c->n - m.j) == 0) {
@@ -584,11 +469,9 @@ int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view
     c->v[m.j++] = NULL;
   }
   free(c->v);
-  if (m.cap > m.n + m.n / 8 + 16) { /* give back the slack of a growing first load */
-    file_rec **v = realloc(m.nv, (m.n ? m.n : 1) * sizeof(*v));
-    if (v != NULL)
-      m.nv = v;
-  }
+  /* give back the slack of a growing first load (kept as it is when that fails) */
+  if (m.cap > m.n + m.n / 8 + 16 && os_grow(&m.nv, NULL, m.n, sizeof(*m.nv), SIZE_MAX) == 0)
+    m.cap = m.n;
   c->v = m.nv;
   c->n = m.n;
   if (rc < 0)
@@ -665,9 +548,10 @@ int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view
 
 /* Adds one file to a fingerprint: FNV-1a of its path and stamp, summed so
  * that no listing has to be kept (change detection, not security). */
-static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
+static int stamp_add(void *ctx, const spec_walk_entry *e, os_error *err) {
   (void)err;
-  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, rel, strlen(rel)), st, sizeof(*st));
+  file_stamp st = stamp_of(e->st);
+  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, e->rel, strlen(e->rel)), &st, sizeof(st));
   uint64_t *sum = ctx;
   *sum += h ^ (h >> 29);
   return 0;
@@ -675,7 +559,7 @@ static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error 
 
 int reconcile_source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
   uint64_t sum = 0;
-  int rc = walk(dir, "", 0, stamp_add, &sum, err);
+  int rc = spec_walk(dir, 0, stamp_add, &sum, err);
   if (rc < 0)
     return rc;
   *out = sum;
@@ -686,29 +570,36 @@ struct reconcile_source_watch {
   char *dir;
   int fd;
   uint64_t stamp;
-  struct timespec last_stamp;
+  double last_stamp; /* monotonic seconds of the last fingerprint */
 };
 
-static void add_watches(int fd, const char *path, int depth) {
-  if (depth > 32)
-    return;
-  (void)inotify_add_watch(fd, path,
-                          IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                              IN_DELETE_SELF | IN_MODIFY | IN_ATTRIB);
-  DIR *d = opendir(path);
-  if (d == NULL)
-    return;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || skip_dir(de->d_name))
-      continue;
-    char *child = os_path_join(path, de->d_name);
-    struct stat st;
-    if (child != NULL && stat(child, &st) == 0 && S_ISDIR(st.st_mode))
-      add_watches(fd, child, depth + 1);
-    free(child);
+#define WATCH_MASK                                                                              \
+  (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |         \
+   IN_MODIFY | IN_ATTRIB)
+
+/* spec_walk_fn (with SPEC_WALK_DIRS): watches each directory the walk
+ * reads, the folder first; only the folder itself may be reached through a
+ * link. */
+static int watch_dir(void *ctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  const reconcile_source_watch *w = ctx;
+  if (e->kind != SPEC_WALK_DIR)
+    return 0;
+  if (e->rel[0] == '\0') {
+    (void)inotify_add_watch(w->fd, w->dir, WATCH_MASK);
+    return 0;
   }
-  closedir(d);
+  char *path = os_path_join(w->dir, e->rel);
+  if (path != NULL)
+    (void)inotify_add_watch(w->fd, path, WATCH_MASK | IN_DONT_FOLLOW | IN_ONLYDIR);
+  free(path);
+  return 0;
+}
+
+static void add_watches(reconcile_source_watch *w) {
+  os_error ignored = OS_ERROR_INIT;
+  if (spec_walk(w->dir, SPEC_WALK_DIRS, watch_dir, w, &ignored) < 0)
+    return; /* what it reached is watched; the fingerprint covers the rest */
 }
 
 int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os_error *err) {
@@ -719,10 +610,10 @@ int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os
   }
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd >= 0)
-    add_watches(w->fd, dir, 0);
+    add_watches(w);
   os_error ignored = OS_ERROR_INIT;
   (void)reconcile_source_dir_stamp(&w->stamp, dir, &ignored);
-  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
+  w->last_stamp = os_mono_seconds();
   *out = w;
   return 0;
 }
@@ -731,7 +622,7 @@ int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os
 static int stamp_changed(reconcile_source_watch *w) {
   uint64_t now = 0;
   os_error ignored = OS_ERROR_INIT;
-  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
+  w->last_stamp = os_mono_seconds();
   if (reconcile_source_dir_stamp(&now, w->dir, &ignored) < 0)
     return 0;
   if (now == w->stamp)
@@ -743,21 +634,16 @@ static int stamp_changed(reconcile_source_watch *w) {
 /* With inotify working, the fingerprint is only a safety net (events can
  * be lost on overflow): checked every 30 s. Without inotify, every wait. */
 static int safety_check(reconcile_source_watch *w) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  if (t.tv_sec - w->last_stamp.tv_sec < 30)
+  if (os_mono_seconds() - w->last_stamp < 30)
     return 0;
   return stamp_changed(w);
 }
 
+/* Does the event concern something the walk reads? */
 static bool relevant(const struct inotify_event *ev) {
   if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF))
     return true;
-  if (ev->len == 0)
-    return false;
-  if (ev->mask & IN_ISDIR)
-    return ev->name[0] != '.';
-  return ev->name[0] != '.' && is_spec_file(ev->name);
+  return ev->len > 0 && spec_walk_name_wanted(ev->name, (ev->mask & IN_ISDIR) != 0, false);
 }
 
 int reconcile_source_watch_wait(reconcile_source_watch *w, int timeout_ms) {
@@ -785,7 +671,7 @@ int reconcile_source_watch_wait(reconcile_source_watch *w, int timeout_ms) {
     }
   }
   if (new_dir)
-    add_watches(w->fd, w->dir, 0);
+    add_watches(w);
   if (!changed)
     return safety_check(w);
   /* let a burst of writes (a git checkout) settle before reading */

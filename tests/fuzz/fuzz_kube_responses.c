@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   char *rv = NULL, *last = NULL;
   (void)reconcile_kubesync_cache_refresh(cache, client, NULL, "prod", &rv, &err);
-  char *sel = reconcile_kubesync_selector(NULL, "prod");
+  char *sel = spec_target_selector(NULL, "prod");
   (void)kube_watch(client, "/api/v1/secrets", sel, rv, 240, on_secret_event, cache, &last, NULL,
                    &err);
   free(sel);
@@ -210,9 +210,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const kept[] = {"KEPT"};
   reconcile_plan_entry entries[] = {{"API_KEY", (const uint8_t *)"k1", 2},
                           {"DB_PASSWORD", (const uint8_t *)"p4ss", 4}};
-  reconcile_plan_target t = {.organization = "acme", .environment = "prod", .secret_name = "acme-secrets",
-                   .namespaces = namespaces, .n_namespaces = 2, .entries = entries, .n_entries = 2,
-                   .keep_unknown = (flags & 2) != 0};
+  static spec_environment env = {.name = "prod"};
+  static spec_org org = {.id = "acme"};
+  reconcile_plan_target t = {.unit = {&org, &env, NULL}, .organization = "acme", .environment = "prod",
+                             .secret_name = "acme-secrets", .namespaces = namespaces, .n_namespaces = 2,
+                             .entries = entries, .n_entries = 2, .keep_unknown = (flags & 2) != 0};
   if (flags & 4) {
     t.kept = (const char **)(uintptr_t)kept;
     t.n_kept = 1;
@@ -220,7 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reconcile_plan p = {.targets = &t, .n_targets = 1};
   reconcile_kubesync_result res;
   size_t total = 0;
-  (void)reconcile_kubesync_run(&res, client, cache, &p, (flags & 1) != 0, on_sync_event, &total, &err);
+  (void)reconcile_kubesync_run(&res, client, cache, &p, (flags & 1) != 0, NULL, on_sync_event, &total,
+                               &err);
   reconcile_kubesync_cache_free(cache);
   return 0;
 }

@@ -37,7 +37,10 @@ static void plan_one(one_target *x, const char *secret, const char *ns, const ch
   memset(x, 0, sizeof(*x));
   x->ns[0] = (char *)(uintptr_t)ns;
   x->entry = (reconcile_plan_entry){key, (const uint8_t *)value, strlen(value)};
-  x->t = (reconcile_plan_target){.organization = "acme",
+  static spec_environment env = {.name = "prod"};
+  static spec_org org = {.id = "acme"};
+  x->t = (reconcile_plan_target){.unit = {&org, &env, NULL},
+                                 .organization = "acme",
                                  .environment = "prod",
                                  .secret_name = (char *)(uintptr_t)secret,
                                  .namespaces = x->ns,
@@ -106,8 +109,8 @@ static const char *meta(json_t *obj, const char *key) {
 static json_t *owned(const char *ns, const char *name) {
   return json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}},s:{}}", "metadata", "namespace", ns, "name",
                    name, "resourceVersion", "1", "uid", "u-1", "labels",
-                   RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER,
-                   RECONCILE_KUBESYNC_LABEL_ORG, "acme", RECONCILE_KUBESYNC_LABEL_ENV, "prod",
+                   SPEC_LABEL_MANAGED_BY, SPEC_MANAGER,
+                   SPEC_LABEL_ORG, "acme", SPEC_LABEL_ENV, "prod",
                    "data");
 }
 
@@ -153,11 +156,15 @@ static void test_create_patch_keep_delete(void **state) {
   assert_string_equal(v, "v1");
   free(v);
   json_t *obj = live("acme-secrets");
+  /* exactly the unit's labels, as `orgsecrets render --format k8s` writes them */
   json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-  assert_string_equal(json_string_value(json_object_get(labels, RECONCILE_KUBESYNC_LABEL_MANAGED_BY)),
-                      RECONCILE_KUBESYNC_MANAGER);
+  spec_label want[SPEC_TARGET_LABELS_MAX];
+  size_t n_want = spec_target_labels(want, &x.t.unit);
+  assert_int_equal(json_object_size(labels), n_want);
+  for (size_t i = 0; i < n_want; i++)
+    assert_string_equal(json_string_value(json_object_get(labels, want[i].key)), want[i].value);
   const char *sum = json_string_value(json_object_get(
-      json_object_get(json_object_get(obj, "metadata"), "annotations"), RECONCILE_KUBESYNC_ANNOTATION_CHECKSUM));
+      json_object_get(json_object_get(obj, "metadata"), "annotations"), SPEC_ANNOTATION_CHECKSUM));
   assert_non_null(sum);
   assert_int_equal(strncmp(sum, "hmac-sha256:", 12), 0);
   json_decref(obj);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "reconcile/source.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
+#include "../common/scratch.h"
 
 typedef struct fx {
   age_identity *admin, *ctl, *other;
@@ -647,6 +649,54 @@ static void test_source_path_order(void **state) {
 /* A walk that fails part-way (a directory nested too deep, sorting before
  * the specs) fails the load but loses nothing: the records not reached are
  * kept, and once the folder is fixed nothing has to be read again. */
+/* The controller reads the folder as the CLI does (spec_walk): a symbolic
+ * link below it, to a directory or a file, inside or outside, is not
+ * followed; the folder itself may be one (a git-sync checkout). */
+static void test_source_skips_links(void **state) {
+  fx *f = *state;
+  write_tree(f);
+  char outside[64], from[PATH_MAX], to[PATH_MAX], link[PATH_MAX];
+  snprintf(outside, sizeof(outside), "/tmp/os-elsewhere-XXXXXX");
+  assert_non_null(mkdtemp(outside));
+  snprintf(from, sizeof(from), "%s/secrets/prod/API_KEY.yaml", f->dir);
+  snprintf(to, sizeof(to), "%s/API_KEY.yaml", outside);
+  assert_int_equal(rename(from, to), 0);
+  snprintf(link, sizeof(link), "%s/secrets/linked", f->dir);
+  assert_int_equal(symlink(outside, link), 0);
+  snprintf(link, sizeof(link), "%s/secrets/prod/LINKED.yaml", f->dir);
+  assert_int_equal(symlink(to, link), 0);
+  snprintf(link, sizeof(link), "%s/inside", f->dir);
+  assert_int_equal(symlink("secrets", link), 0);
+  hook_calls h = {0, NULL};
+  reconcile_source_cache *c = new_source(f, &h);
+  reconcile_source_view v;
+  bool incomplete = true;
+  int problems = 0;
+  load_ok(c, &v, &incomplete, &problems);
+  assert_int_equal(v.n_secrets, 2); /* DB_PASSWORD and FLAGS, each once */
+  assert_null(view_find(&v, "API_KEY"));
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
+  /* the fingerprint ignores what only a link reaches */
+  uint64_t before = 0, after = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(reconcile_source_dir_stamp(&before, f->dir, &err), 0);
+  scratch_put(to, "# changed outside\n");
+  assert_int_equal(reconcile_source_dir_stamp(&after, f->dir, &err), 0);
+  assert_true(before == after);
+  /* the folder reached through a link */
+  char folder_link[80];
+  snprintf(folder_link, sizeof(folder_link), "%s-link", outside);
+  assert_int_equal(symlink(f->dir, folder_link), 0);
+  assert_int_equal(reconcile_source_cache_new(&c, folder_link, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
+  assert_int_equal(v.n_secrets, 2);
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
+  assert_int_equal(unlink(folder_link), 0);
+  scratch_rm(outside);
+}
+
 static void test_source_walk_failure_keeps_records(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
@@ -670,7 +720,7 @@ static void test_source_walk_failure_keeps_records(void **state) {
     assert_int_equal(mkdir(path, 0755), 0);
   }
   assert_int_not_equal(reconcile_source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
-  assert_non_null(strstr(err.msg, "nested too deep"));
+  assert_non_null(strstr(err.msg, "nested deeper than"));
   assert_null(v.secrets);
   /* fixed: every record is still there, none is read again */
   for (int i = 40; i >= 0; i--) {
@@ -770,8 +820,8 @@ static kube_client *unreachable_client(fx *f) {
 /* An owned Secret of acme/prod as a list or a watch gives it. */
 static json_t *owned_secret(const char *ns, const char *name) {
   json_t *o = json_pack("{s:s,s:{s:{s:s,s:s,s:s}},s:{}}", "type", "Opaque", "metadata", "labels",
-                        RECONCILE_KUBESYNC_LABEL_MANAGED_BY, RECONCILE_KUBESYNC_MANAGER, RECONCILE_KUBESYNC_LABEL_ORG, "acme",
-                        RECONCILE_KUBESYNC_LABEL_ENV, "prod", "data");
+                        SPEC_LABEL_MANAGED_BY, SPEC_MANAGER, SPEC_LABEL_ORG, "acme",
+                        SPEC_LABEL_ENV, "prod", "data");
   json_t *meta = json_object_get(o, "metadata");
   if (ns != NULL)
     json_object_set_new(meta, "namespace", json_string(ns));
@@ -835,6 +885,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_skips_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kubesync_nameless_records, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
