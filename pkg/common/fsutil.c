@@ -530,7 +530,8 @@ static bool same_content(int fd, const char *path, const void *data, size_t len,
   os_error ignored = OS_ERROR_INIT;
   if (read_fd(&old, &old_len, fd, path, len, &ignored) < 0)
     return false;
-  bool same = old_len == len && (len == 0 || memcmp(old, data, len) == 0);
+  /* constant time: env files hold values */
+  bool same = old_len == len && (len == 0 || os_secure_equal(old, data, len));
   os_free_secret(old, old_len);
   return same;
 }

@@ -1,11 +1,11 @@
 /* The organization folder's walk (one symlink rule for the CLI, the
  * controller and lint) and the delivery targets. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +63,9 @@ static void test_links_are_not_followed(void **state) {
   fx_write(root, "elsewhere/OUTSIDE_KEY.yaml", b.data);
   os_buf_free(&b);
   snprintf(path, sizeof(path), "%s/secrets/linked", dir);
-  assert_int_equal(symlink("../../elsewhere", path), 0);   /* leaves the folder */
+  assert_int_equal(symlink("../../elsewhere", path), 0); /* leaves the folder */
   snprintf(path, sizeof(path), "%s/secrets/inside", dir);
-  assert_int_equal(symlink("prod", path), 0);              /* stays inside */
+  assert_int_equal(symlink("prod", path), 0); /* stays inside */
   snprintf(path, sizeof(path), "%s/secrets/out.yaml", dir);
   assert_int_equal(symlink("../../elsewhere/OUTSIDE_KEY.yaml", path), 0);
   snprintf(path, sizeof(path), "%s/secrets/in.yaml", dir);
@@ -287,7 +287,8 @@ static void test_target_names(void **state) {
                            "orgsecrets.io/organization=acme,orgsecrets.io/environment=prod");
   free(sel);
   sel = spec_target_selector(NULL, "prod");
-  assert_string_equal(sel, "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
+  assert_string_equal(sel,
+                      "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
   free(sel);
   spec_org_free(o);
 }
