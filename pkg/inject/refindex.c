@@ -10,8 +10,8 @@
 
 typedef struct ref_entry {
   const char *ns, *name, *secret;
-  uint32_t seq;  /* order of appearance */
-  uint8_t app;   /* 1: an application's target */
+  uint32_t seq; /* order of appearance */
+  uint8_t app;  /* 1: an application's target */
 } ref_entry;
 
 /* A (namespace, name) pair and its Secret, as offsets into the strings. */
@@ -20,12 +20,12 @@ typedef struct ref_slot {
 } ref_slot;
 
 struct inject_refindex {
-  ref_slot *refs;        /* sorted by (ns, name); one per pair */
+  ref_slot *refs; /* sorted by (ns, name); one per pair */
   size_t n_refs;
-  const char **lists;    /* secret names, grouped by namespace */
-  const char **list_ns;  /* the namespace of each lists[i], sorted */
+  const char **lists;   /* secret names, grouped by namespace */
+  const char **list_ns; /* the namespace of each lists[i], sorted */
   size_t n_lists;
-  char *strings;         /* every string above, equal neighbours shared */
+  char *strings; /* every string above, equal neighbours shared */
   bool has_fingerprint;
   uint8_t fingerprint[32]; /* of the deliveries (inject_refindex_same) */
 };
@@ -69,8 +69,8 @@ void inject_refindex_free(inject_refindex *x) {
 typedef struct packer {
   char *base;
   size_t used;
-  const char *last[3];    /* per kind: the previous source string */
-  size_t last_off[3];     /* and where it went */
+  const char *last[3]; /* per kind: the previous source string */
+  size_t last_off[3];  /* and where it went */
 } packer;
 
 static size_t pack_str(packer *p, int kind, const char *s) {
@@ -128,7 +128,7 @@ static bool fingerprint(uint8_t out[32], const inject_delivery *v, size_t n) {
 bool inject_refindex_same(const inject_refindex *x, const inject_delivery *v, size_t n) {
   uint8_t now[32];
   return x != NULL && x->has_fingerprint && fingerprint(now, v, n) &&
-         memcmp(now, x->fingerprint, sizeof(now)) == 0;
+         memcmp(now, x->fingerprint, sizeof(now)) == 0; /* checksrc: public: a digest of names */
 }
 
 int inject_refindex_build(inject_refindex **out, const inject_delivery *dv, size_t n_dv,

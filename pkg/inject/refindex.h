@@ -30,8 +30,7 @@ typedef struct inject_delivery {
  * organization-level one; among applications the last one wins, among
  * organization-level Secrets the first. Caller frees *out with
  * inject_refindex_free(). */
-int inject_refindex_build(inject_refindex **out, const inject_delivery *v, size_t n,
-                          os_error *err);
+int inject_refindex_build(inject_refindex **out, const inject_delivery *v, size_t n, os_error *err);
 /* Accepts NULL. */
 void inject_refindex_free(inject_refindex *x);
 

@@ -111,11 +111,11 @@ static bool try_acquire_or_renew(kube_lease_elector *l) {
   os_error err = OS_ERROR_INIT;
   int rc = kube_get(l->k, l->path, &cur, &err);
   if (rc == OS_ENOTFOUND) {
-    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s,s:i}}", "apiVersion",
-                            "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name,
-                            "namespace", l->ns, "spec", "holderIdentity", l->identity,
-                            "leaseDurationSeconds", l->duration_s, "acquireTime", now, "renewTime",
-                            now, "leaseTransitions", 0);
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s,s:i}}", "apiVersion",
+                  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name,
+                  "namespace", l->ns, "spec", "holderIdentity", l->identity, "leaseDurationSeconds",
+                  l->duration_s, "acquireTime", now, "renewTime", now, "leaseTransitions", 0);
     rc = obj ? kube_create(l->k, l->coll, obj, NULL, &err) : OS_ENOMEM;
     json_decref(obj);
     if (rc == 0) {

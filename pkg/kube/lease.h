@@ -19,11 +19,11 @@ typedef double (*kube_lease_clock_fn)(void *ctx);
 typedef struct kube_lease_options {
   const char *namespace_;
   const char *name;
-  const char *identity;        /* holderIdentity, e.g. hostname_pid */
-  int duration_s;              /* leaseDurationSeconds, default 15 */
-  int renew_deadline_s;        /* give up leadership when not renewed for this long, default 10 */
-  int retry_period_s;          /* attempt period, default 2 */
-  kube_lease_clock_fn clock;   /* NULL: the process's monotonic clock (tests pass their own) */
+  const char *identity;      /* holderIdentity, e.g. hostname_pid */
+  int duration_s;            /* leaseDurationSeconds, default 15 */
+  int renew_deadline_s;      /* give up leadership when not renewed for this long, default 10 */
+  int retry_period_s;        /* attempt period, default 2 */
+  kube_lease_clock_fn clock; /* NULL: the process's monotonic clock (tests pass their own) */
   void *clock_ctx;
 } kube_lease_options;
 
@@ -35,7 +35,7 @@ typedef void (*kube_lease_change_fn)(void *ctx, bool leader);
  * with kube_lease_elector_free(). OS_EINVAL (err says which) for a
  * namespace or name that cannot be a path segment. */
 int kube_lease_elector_new(kube_lease_elector **out, kube_client *k, const kube_lease_options *o,
-                           kube_lease_change_fn on_change, void *ctx, os_error *err);
+                           kube_lease_change_fn on_change, void *ctx, os_error *err) OS_NODISCARD;
 
 /* One attempt: creates the Lease when there is none, renews it when this
  * identity holds it, takes it over when it is free or when its record has

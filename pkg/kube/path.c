@@ -34,7 +34,8 @@ int kube_object_path(char **out, const char *api, const char *ns, const char *re
   os_buf_init(&b, PATH_MAX_BYTES, false);
   int rc = os_buf_puts(&b, api) < 0 ? os_error_set(err, OS_ENOMEM, "request path too long") : 0;
   if (rc == 0 && ns != NULL) {
-    rc = os_buf_puts(&b, "/namespaces") < 0 ? os_error_set(err, OS_ENOMEM, "request path too long") : 0;
+    rc = os_buf_puts(&b, "/namespaces") < 0 ? os_error_set(err, OS_ENOMEM, "request path too long")
+                                            : 0;
     if (rc == 0)
       rc = put_segment(&b, ns, err);
   }

@@ -37,6 +37,7 @@ void reconcile_audit_put(reconcile_audit *a, const char *event, json_t *fields) 
 }
 
 static int cmp_seen(const void *a, const void *b) {
+  /* checksrc: public: digests of names and ciphertexts, ordered */
   return memcmp(((const seen_key *)a)->k, ((const seen_key *)b)->k, sizeof(seen_key));
 }
 
@@ -90,8 +91,7 @@ static void sort_seen(seen_key *v, size_t n) {
 /* The outcomes worth remembering: every one with an audit log, else
  * failures only (to log each once). */
 static bool remembered(const reconcile_audit *a, const reconcile_plan_secret_result *r) {
-  return a->log != NULL ||
-         (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
+  return a->log != NULL || (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
 }
 
 /* Audits and logs the new outcomes of one plan; counts the keys of this

@@ -71,8 +71,8 @@ static int load_identities(reconcile_ctl *c, os_error *err) {
     json_array_append_new(arr, json_string(r));
     free(r);
   }
-  json_t *doc = arr ? json_pack("{s:s,s:o}", "environment", c->o->environment, "recipients", arr)
-                    : NULL;
+  json_t *doc =
+      arr ? json_pack("{s:s,s:o}", "environment", c->o->environment, "recipients", arr) : NULL;
   c->endpoints.recipients_json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
   if (c->endpoints.recipients_json == NULL)
@@ -81,9 +81,12 @@ static int load_identities(reconcile_ctl *c, os_error *err) {
 }
 
 static int connect_kubernetes(reconcile_ctl *c, os_error *err) {
-  kube_options ko = {.kubeconfig = c->o->kubeconfig, .qps = c->o->qps, .burst = c->o->burst,
+  kube_options ko = {.kubeconfig = c->o->kubeconfig,
+                     .qps = c->o->qps,
+                     .burst = c->o->burst,
                      .user_agent = "orgsecrets-controller/" ORGSECRETS_VERSION,
-                     .observe = reconcile_metrics_observe_kube, .observe_ctx = &c->metrics};
+                     .observe = reconcile_metrics_observe_kube,
+                     .observe_ctx = &c->metrics};
   int rc = kube_client_new(&c->k, &ko, err);
   if (rc == 0) {
     os_log_info("kubernetes API server %s", kube_client_server(c->k));
@@ -114,7 +117,8 @@ static int new_elector(reconcile_ctl *c, os_error *err) {
     snprintf(host, sizeof(host), "unknown");
   snprintf(ident, sizeof(ident), "%s_%ld", host, (long)getpid());
   snprintf(lname, sizeof(lname), "orgsecrets-controller-%s", o->environment);
-  kube_lease_options lo = {.namespace_ = o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
+  kube_lease_options lo = {.namespace_ =
+                               o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
                            .name = o->lease_name ? o->lease_name : lname,
                            .identity = ident,
                            .duration_s = o->lease_duration_s};

@@ -19,24 +19,24 @@ typedef struct reconcile_controller_options {
   const char *environment;
   const char *const *identity_files;
   size_t n_identity_files;
-  const char *source_dir;       /* NULL when source_cluster */
+  const char *source_dir; /* NULL when source_cluster */
   bool source_cluster;
-  const char *kubeconfig;       /* NULL: in-cluster, then $KUBECONFIG */
-  const char *env_file_dir;     /* NULL: no env files */
+  const char *kubeconfig;   /* NULL: in-cluster, then $KUBECONFIG */
+  const char *env_file_dir; /* NULL: no env files */
   bool no_kubernetes;
   bool once;
-  int resync_s;                 /* full pass period, default 300 */
-  const char *listen;           /* /healthz /readyz /metrics /v1/recipients */
+  int resync_s;       /* full pass period, default 300 */
+  const char *listen; /* /healthz /readyz /metrics /v1/recipients */
   const char *webhook_listen;
   const char *tls_cert, *tls_key;
   bool leader_elect;
   const char *lease_namespace;
-  const char *lease_name;       /* default orgsecrets-controller-<env> */
+  const char *lease_name; /* default orgsecrets-controller-<env> */
   int lease_duration_s;
   const char *audit_log;
   double qps;
   int burst;
-  bool rollout;                 /* annotate opted-in workloads on change */
+  bool rollout; /* annotate opted-in workloads on change */
 } reconcile_controller_options;
 
 /* Runs until *stop (or, with once, after one pass). Returns 0 when stopped

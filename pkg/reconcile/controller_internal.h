@@ -138,16 +138,16 @@ typedef struct reconcile_informer {
 } reconcile_informer;
 
 struct reconcile_informers {
-  kube_client *k;                     /* borrowed; NULL: no informers */
+  kube_client *k; /* borrowed; NULL: no informers */
   const char *environment;
-  reconcile_kubesync_cache *secrets;  /* the owned Secrets (its own lock) */
-  pthread_mutex_t mu;                 /* guards orgs and orgsecrets */
-  json_t *orgs, *orgsecrets;          /* name -> object, --source cluster */
+  reconcile_kubesync_cache *secrets; /* the owned Secrets (its own lock) */
+  pthread_mutex_t mu;                /* guards orgs and orgsecrets */
+  json_t *orgs, *orgsecrets;         /* name -> object, --source cluster */
   reconcile_informer v[3];
   size_t n;
   reconcile_wake *wake;
   const volatile int *stop;
-  const char *folder;                 /* the folder source to watch, or NULL */
+  const char *folder; /* the folder source to watch, or NULL */
   pthread_t folder_thread;
   bool folder_started;
 };
@@ -180,10 +180,10 @@ void reconcile_informers_set_orgsecret(reconcile_informers *s, const char *name,
 
 /* The plans of the last load, and what they borrow. Main loop only. */
 typedef struct reconcile_load {
-  reconcile_plan_cache *values;      /* opened values, swept after each load */
-  reconcile_source_cache *folder;    /* --source DIR: the files as last read */
-  size_t folder_unseals;             /* values the folder's hook opened */
-  reconcile_plan **plans;            /* one per organization deploying this environment */
+  reconcile_plan_cache *values;   /* opened values, swept after each load */
+  reconcile_source_cache *folder; /* --source DIR: the files as last read */
+  size_t folder_unseals;          /* values the folder's hook opened */
+  reconcile_plan **plans;         /* one per organization deploying this environment */
   size_t n_plans, cap_plans;
   /* --source cluster: the parsed specs the plans borrow */
   spec_org **orgs;
@@ -221,9 +221,9 @@ void reconcile_status_update(reconcile_ctl *c, const reconcile_pass_report *r);
 
 typedef struct reconcile_endpoints {
   httpd_server *http, *webhook;
-  pthread_rwlock_t index_lock;  /* guards index: swapped by the main loop, read by handlers */
-  inject_refindex *index;       /* NULL until needed and built */
-  char *recipients_json;        /* /v1/recipients */
+  pthread_rwlock_t index_lock; /* guards index: swapped by the main loop, read by handlers */
+  inject_refindex *index;      /* NULL until needed and built */
+  char *recipients_json;       /* /v1/recipients */
 } reconcile_endpoints;
 
 void reconcile_endpoints_init(reconcile_endpoints *e);
@@ -246,10 +246,10 @@ struct reconcile_ctl {
   age_identity **ids;
   size_t n_ids;
   uint8_t checksum_key[32];
-  kube_client *k;                    /* NULL: --no-kubernetes */
-  kube_lease_elector *lease;         /* NULL without --leader-elect */
-  reconcile_event_recorder *events;  /* NULL without Kubernetes */
-  atomic_bool ready;                 /* the first pass is done (/readyz) */
+  kube_client *k;                   /* NULL: --no-kubernetes */
+  kube_lease_elector *lease;        /* NULL without --leader-elect */
+  reconcile_event_recorder *events; /* NULL without Kubernetes */
+  atomic_bool ready;                /* the first pass is done (/readyz) */
   reconcile_wake wake;
   reconcile_metrics metrics;
   reconcile_audit audit;

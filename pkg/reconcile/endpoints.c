@@ -137,7 +137,9 @@ static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
     int n = snprintf(msg, sizeof(msg), "%s: %s\n", bad ? "bad admission review" : "webhook error",
                      err.msg);
     httpd_response_set_body(resp, "text/plain", msg,
-                            n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+                            n < 0                     ? 0
+                            : (size_t)n < sizeof(msg) ? (size_t)n
+                                                      : sizeof(msg) - 1);
     result = bad ? "malformed" : "error";
   }
   free(out);
@@ -168,8 +170,10 @@ static int start_http(reconcile_ctl *c, os_error *err) {
 
 static int start_webhook(reconcile_ctl *c, os_error *err) {
   reconcile_endpoints *e = &c->endpoints;
-  httpd_options wo = {.listen = c->o->webhook_listen, .tls_cert_file = c->o->tls_cert,
-                      .tls_key_file = c->o->tls_key, .max_body_bytes = INJECT_REVIEW_MAX_BYTES,
+  httpd_options wo = {.listen = c->o->webhook_listen,
+                      .tls_cert_file = c->o->tls_cert,
+                      .tls_key_file = c->o->tls_key,
+                      .max_body_bytes = INJECT_REVIEW_MAX_BYTES,
                       .max_pending_bytes = INJECT_WEBHOOK_MAX_PENDING,
                       .max_connections = INJECT_WEBHOOK_MAX_CONNECTIONS};
   int rc = httpd_server_new(&e->webhook, &wo, err);
@@ -218,8 +222,9 @@ static int plan_deliveries(inject_delivery **out, size_t *n_out, reconcile_plan 
         names[k] = t->entries[k].name;
       for (size_t k = 0; k < t->n_kept; k++)
         names[t->n_entries + k] = t->kept[k];
-      v[(*n_out)++] = (inject_delivery){t->secret_name, (const char *const *)t->namespaces,
-                                        t->n_namespaces, names, n_names, t->application != NULL};
+      v[(*n_out)++] = (inject_delivery){t->secret_name,  (const char *const *)t->namespaces,
+                                        t->n_namespaces, names,
+                                        n_names,         t->application != NULL};
     }
   }
   return 0;

@@ -14,7 +14,8 @@ static bool name_in(const char *const *v, size_t n, const char *name) {
   return false;
 }
 
-static const reconcile_plan_entry *entry_in(const reconcile_plan_entry *v, size_t n, const char *name) {
+static const reconcile_plan_entry *entry_in(const reconcile_plan_entry *v, size_t n,
+                                            const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(v[i].name, name) == 0)
       return &v[i];
@@ -44,8 +45,8 @@ static int cmp_entry(const void *a, const void *b) {
 
 /* Desired entries plus what the old file holds for kept names (borrowed
  * pointers into t and old). */
-static int merge(reconcile_plan_entry **out, size_t *out_n, const reconcile_plan_target *t, const envfile_entry *old,
-                 size_t n_old) {
+static int merge(reconcile_plan_entry **out, size_t *out_n, const reconcile_plan_target *t,
+                 const envfile_entry *old, size_t n_old) {
   reconcile_plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
   if (v == NULL)
     return OS_ENOMEM;
@@ -64,8 +65,9 @@ static int merge(reconcile_plan_entry **out, size_t *out_n, const reconcile_plan
   return 0;
 }
 
-int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan *p, const char *dir,
-                  reconcile_envfiles_event_fn on_event, void *ctx, os_error *err) {
+int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan *p,
+                            const char *dir, reconcile_envfiles_event_fn on_event, void *ctx,
+                            os_error *err) {
   memset(res, 0, sizeof(*res));
   int first_rc = 0;
   os_buf text;
@@ -75,8 +77,8 @@ int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan
     return err->code;
   }
   /* temporary files a killed writer left (the folder is the controller's) */
-  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""},
-                       NULL, NULL);
+  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""}, NULL,
+                       NULL);
   for (size_t i = 0; i < p->n_targets; i++) {
     const reconcile_plan_target *t = &p->targets[i];
     os_error ferr = OS_ERROR_INIT;

@@ -17,7 +17,7 @@
  * it is. One allocation with its strings. */
 typedef struct remembered {
   uint8_t key[16];
-  uint64_t used;  /* recorder tick of its last post (least recently used goes first) */
+  uint64_t used; /* recorder tick of its last post (least recently used goes first) */
   int64_t count;
   const char *ns, *name;
   char strings[];
@@ -28,12 +28,13 @@ struct reconcile_event_recorder {
   kube_client *k;
   char *component;
   char host[128];
-  remembered **v;  /* n of them, in no order */
+  remembered **v; /* n of them, in no order */
   size_t n;
   uint64_t tick;
 };
 
-int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k, const char *component, os_error *err) {
+int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k,
+                                 const char *component, os_error *err) {
   reconcile_event_recorder *r = calloc(1, sizeof(*r));
   if (r == NULL || (r->component = os_strdup(component)) == NULL ||
       (r->v = calloc(RECONCILE_EVENTS_REMEMBERED, sizeof(*r->v))) == NULL) {
@@ -62,10 +63,10 @@ void reconcile_event_recorder_free(reconcile_event_recorder *r) {
 }
 
 /* SHA-256 of everything that makes two Events the same, cut to 16 bytes. */
-static void event_key(uint8_t key[16], const char *ns, const reconcile_event_subject *s, const char *type,
-                      const char *reason, const char *message) {
-  const char *parts[] = {ns, s->api_version, s->kind, s->name, s->uid ? s->uid : "", type, reason,
-                         message};
+static void event_key(uint8_t key[16], const char *ns, const reconcile_event_subject *s,
+                      const char *type, const char *reason, const char *message) {
+  const char *parts[] = {ns,   s->api_version, s->kind, s->name, s->uid ? s->uid : "",
+                         type, reason,         message};
   uint8_t d[32];
   unsigned int n = 0;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -81,7 +82,7 @@ static void event_key(uint8_t key[16], const char *ns, const reconcile_event_sub
 
 static remembered *find(reconcile_event_recorder *r, const uint8_t key[16], size_t *at) {
   for (size_t i = 0; i < r->n; i++) {
-    if (memcmp(r->v[i]->key, key, 16) == 0) {
+    if (memcmp(r->v[i]->key, key, 16) == 0) { /* checksrc: public: a digest of an Event's names */
       *at = i;
       return r->v[i];
     }
@@ -96,7 +97,8 @@ static void forget(reconcile_event_recorder *r, size_t at) {
 
 /* Remembers a created Event (when memory allows: a repeat is then created
  * anew, which is what happened before this recorder). */
-static void remember(reconcile_event_recorder *r, const uint8_t key[16], const char *ns, const char *name) {
+static void remember(reconcile_event_recorder *r, const uint8_t key[16], const char *ns,
+                     const char *name) {
   if (r->n == RECONCILE_EVENTS_REMEMBERED) {
     size_t oldest = 0;
     for (size_t i = 1; i < r->n; i++)
@@ -121,7 +123,8 @@ static void remember(reconcile_event_recorder *r, const uint8_t key[16], const c
 
 /* Counts a repeat on e: 0, or OS_ENOTFOUND when the Event is gone (the API
  * server drops Events after an hour by default). */
-static int count_repeat(reconcile_event_recorder *r, remembered *e, const char *now, os_error *err) {
+static int count_repeat(reconcile_event_recorder *r, remembered *e, const char *now,
+                        os_error *err) {
   char *path = NULL;
   json_t *patch = json_pack("{s:I,s:s}", "count", (json_int_t)(e->count + 1), "lastTimestamp", now);
   int rc = patch ? kube_object_path(&path, "/api/v1", e->ns, "events", e->name, NULL, err)
@@ -148,9 +151,9 @@ static int create(reconcile_event_recorder *r, const uint8_t key[16], const char
       "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
       "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "orgsecrets-", "namespace",
       ns, "involvedObject", "apiVersion", s->api_version, "kind", s->kind, "name", s->name,
-      "namespace", s->namespace_, "uid", s->uid, "type", type, "reason", reason, "message",
-      message, "source", "component", r->component, "firstTimestamp", now, "lastTimestamp", now,
-      "count", 1, "reportingComponent", r->component, "reportingInstance", r->host);
+      "namespace", s->namespace_, "uid", s->uid, "type", type, "reason", reason, "message", message,
+      "source", "component", r->component, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+      "reportingComponent", r->component, "reportingInstance", r->host);
   json_t *out = NULL;
   rc = ev ? kube_create(r->k, path, ev, &out, err) : os_error_set(err, OS_ENOMEM, "out of memory");
   const char *name = json_string_value(json_object_get(json_object_get(out, "metadata"), "name"));
@@ -162,8 +165,9 @@ static int create(reconcile_event_recorder *r, const uint8_t key[16], const char
   return rc;
 }
 
-int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about, const char *type,
-                        const char *reason, const char *message, os_error *err) {
+int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about,
+                                  const char *type, const char *reason, const char *message,
+                                  os_error *err) {
   const char *ns = about->namespace_ ? about->namespace_ : "default";
   char now[OS_TIME_MAX];
   uint8_t key[16];

@@ -28,12 +28,14 @@ typedef struct reconcile_event_subject {
 
 /* component is the Event's source.component and reportingComponent; the
  * host name is its reportingInstance. k is borrowed and must outlive r. */
-int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k, const char *component, os_error *err);
+int reconcile_event_recorder_new(reconcile_event_recorder **out, kube_client *k,
+                                 const char *component, os_error *err) OS_NODISCARD;
 void reconcile_event_recorder_free(reconcile_event_recorder *r);
 
 /* Creates the Event, or counts a repeat on the one created before. type is
  * "Normal" or "Warning". Returns 0 or the API error (err names the Event). */
-int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about, const char *type,
-                        const char *reason, const char *message, os_error *err);
+int reconcile_event_recorder_post(reconcile_event_recorder *r, const reconcile_event_subject *about,
+                                  const char *type, const char *reason, const char *message,
+                                  os_error *err);
 
 #endif

@@ -84,8 +84,10 @@ static int on_watch_event(void *ctx, const char *type, json_t *obj) {
   bool deleted = strcmp(type, "DELETED") == 0;
   pthread_mutex_lock(&s->mu);
   json_t *old = json_object_get(cache, name);
-  json_int_t old_gen = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
-  json_int_t new_gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+  json_int_t old_gen =
+      json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
+  json_int_t new_gen =
+      json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
   /* a status-only change (ours) bumps no generation: nothing to plan */
   bool spec_change = deleted || old == NULL || old_gen != new_gen;
   if (deleted)

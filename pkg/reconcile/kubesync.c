@@ -27,13 +27,13 @@ typedef struct secret_rec {
   const char *org, *env, *app;      /* our labels' values, NULL when missing */
   const char *keys;                 /* n_keys data key names, each NUL-terminated, in data order */
   size_t n_keys;
-  uint8_t digest[32];               /* data_digest() of the data */
-  uint8_t checksum[32];             /* the checksum annotation, when has_checksum */
-  bool has_checksum;                /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
-  bool managed_by_us;               /* SPEC_LABEL_MANAGED_BY is SPEC_MANAGER */
-  bool part_of;                     /* SPEC_LABEL_PART_OF is set */
-  bool opaque;                      /* type is "Opaque" */
-  bool immutable;                   /* "immutable": true: its data can no longer change */
+  uint8_t digest[32];   /* data_digest() of the data */
+  uint8_t checksum[32]; /* the checksum annotation, when has_checksum */
+  bool has_checksum;    /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
+  bool managed_by_us;   /* SPEC_LABEL_MANAGED_BY is SPEC_MANAGER */
+  bool part_of;         /* SPEC_LABEL_PART_OF is set */
+  bool opaque;          /* type is "Opaque" */
+  bool immutable;       /* "immutable": true: its data can no longer change */
   char strings[];
 } secret_rec;
 
@@ -158,9 +158,9 @@ static bool add_str_len(size_t *size, const char *s) {
 static secret_rec *rec_new(const json_t *obj) {
   json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
   json_t *data = json_object_get(obj, "data");
-  const char *strs[] = {meta_str(obj, "namespace"),  meta_str(obj, "name"),
+  const char *strs[] = {meta_str(obj, "namespace"),       meta_str(obj, "name"),
                         meta_str(obj, "resourceVersion"), meta_str(obj, "uid"),
-                        label_of(obj, SPEC_LABEL_ORG), label_of(obj, SPEC_LABEL_ENV),
+                        label_of(obj, SPEC_LABEL_ORG),    label_of(obj, SPEC_LABEL_ENV),
                         label_of(obj, SPEC_LABEL_APP)};
   size_t n_strs = sizeof(strs) / sizeof(strs[0]), size = sizeof(secret_rec), n_keys = 0;
   const char *k;
@@ -363,8 +363,8 @@ static int refresh_item(void *ctx, json_t *item) {
   return 0;
 }
 
-int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org, const char *env,
-                           char **rv, os_error *err) {
+int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org,
+                                     const char *env, char **rv, os_error *err) {
   char *sel = spec_target_selector(org, env); /* org NULL: every organization */
   if (sel == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -568,9 +568,9 @@ static json_t *update_patch(const secret_rec *live, const reconcile_plan_target 
                    labels, "annotations", SPEC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
-static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_event_kind kind, const char *ns,
-                 const char *name, const char *kind_name, const char *uid, const reconcile_plan_target *t,
-                 const char *msg) {
+static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_event_kind kind,
+                 const char *ns, const char *name, const char *kind_name, const char *uid,
+                 const reconcile_plan_target *t, const char *msg) {
   if (fn == NULL)
     return;
   reconcile_kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
@@ -712,7 +712,8 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
     if (live != NULL && !owned_by(live, t)) {
       st->res->conflicts++;
       emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_CONFLICT, ns, t->secret_name, "Secret",
-           live->uid, t, "a Secret with this name exists and is not managed by orgsecrets; left untouched");
+           live->uid, t,
+           "a Secret with this name exists and is not managed by orgsecrets; left untouched");
       json_decref(data);
       if (st->first_rc == 0) {
         st->first_rc = OS_ECONFLICT;
@@ -740,8 +741,9 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
              "the Secret was immutable and held other data: deleted and created again");
       } else {
         *(update ? &st->res->updated : &st->res->created) += 1;
-        emit(st->on_event, st->ctx, update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED,
-             ns, t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+        emit(st->on_event, st->ctx,
+             update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED, ns, t->secret_name,
+             "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
       }
       json_decref(out);
       changed = true;
@@ -809,8 +811,8 @@ static void delete_unwanted(run_state *st) {
     if (cache_key(key, sizeof(key), r->ns, r->name) < 0 ||
         json_object_get(st->wanted, key) != NULL || !owned_by(r, t0))
       continue;
-    secret_rec *c = os_grow(&victims, &cap, n + 1, sizeof(*victims), SIZE_MAX) == 0 ? rec_copy(r)
-                                                                                   : NULL;
+    secret_rec *c =
+        os_grow(&victims, &cap, n + 1, sizeof(*victims), SIZE_MAX) == 0 ? rec_copy(r) : NULL;
     if (c == NULL)
       oom = true;
     else
@@ -909,7 +911,8 @@ static int probe_list(void *ctx, const char *ns, char ***names, size_t *n) {
 static bool template_injects(const json_t *tmpl, const char *ns, const char *secret,
                              const inject_options *inject) {
   json_t *meta = json_object_get(tmpl, "metadata");
-  const char *opt = json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
+  const char *opt =
+      json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
   if (inject == NULL || inject->resolve == NULL || opt == NULL || strcmp(opt, "true") != 0)
     return false;
   json_t *review = json_pack(
@@ -930,8 +933,10 @@ static bool template_injects(const json_t *tmpl, const char *ns, const char *sec
 
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
-  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_RELOAD));
-  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_RELOAD));
+  const char *l = json_string_value(
+      json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_RELOAD));
+  const char *a = json_string_value(
+      json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_RELOAD));
   return (l && strcmp(l, "true") == 0) || (a && strcmp(a, "true") == 0);
 }
 
@@ -952,9 +957,8 @@ static void rollout_key(char *out, size_t n, const char *secret) {
 
 static int rollout_namespace(run_state *st, const char *ns, const char *secret, const char *sum,
                              os_error *err) {
-  static const char *kinds[][2] = {{"deployments", "Deployment"},
-                                   {"statefulsets", "StatefulSet"},
-                                   {"daemonsets", "DaemonSet"}};
+  static const char *kinds[][2] = {
+      {"deployments", "Deployment"}, {"statefulsets", "StatefulSet"}, {"daemonsets", "DaemonSet"}};
   char ann_key[200];
   rollout_key(ann_key, sizeof(ann_key), secret);
   char value[80];
@@ -996,19 +1000,18 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       os_error pe = OS_ERROR_INIT;
       json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
                                 "annotations", ann_key, value);
-      int prc = patch == NULL   ? os_error_set(&pe, OS_ENOMEM, "out of memory")
-                : name == NULL ? os_error_set(&pe, OS_EINVAL, "a %s in %s has no name", kinds[k][1], ns)
-                               : kube_object_path(&item, "/apis/apps/v1", ns, kinds[k][0], name,
-                                                  NULL, &pe);
+      int prc = patch == NULL ? os_error_set(&pe, OS_ENOMEM, "out of memory")
+                : name == NULL
+                    ? os_error_set(&pe, OS_EINVAL, "a %s in %s has no name", kinds[k][1], ns)
+                    : kube_object_path(&item, "/apis/apps/v1", ns, kinds[k][0], name, NULL, &pe);
       if (prc == 0)
         prc = kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe);
       json_decref(patch);
       free(item);
       if (prc == 0) {
         st->res->rollouts++;
-        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
-             NULL,
-             "pod template annotated to roll out a changed Secret");
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_ROLLOUT, ns, name, kinds[k][1],
+             meta_str(w, "uid"), NULL, "pod template annotated to roll out a changed Secret");
       } else if (first == 0) {
         first = prc;
         os_error_set(err, prc, "%s", pe.msg);
@@ -1018,9 +1021,10 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
   return first;
 }
 
-int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k, reconcile_kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, const inject_options *inject,
-                 reconcile_kubesync_event_fn on_event, void *ctx, os_error *err) {
+int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k,
+                           reconcile_kubesync_cache *cache, const reconcile_plan *p, bool rollout,
+                           const inject_options *inject, reconcile_kubesync_event_fn on_event,
+                           void *ctx, os_error *err) {
   memset(res, 0, sizeof(*res));
   run_state st;
   memset(&st, 0, sizeof(st));

@@ -76,13 +76,15 @@ static void report_problem(void *ctx, const char *file, int line, const char *ms
 }
 
 /* Plans org's secrets when org deploys this environment. */
-static int build_plan(reconcile_ctl *c, const spec_org *org, const reconcile_plan_secret *const *secrets,
-                      size_t n, bool incomplete, os_error *err) {
+static int build_plan(reconcile_ctl *c, const spec_org *org,
+                      const reconcile_plan_secret *const *secrets, size_t n, bool incomplete,
+                      os_error *err) {
   reconcile_load *l = &c->load;
   if (spec_org_find_env(org, c->o->environment) == NULL)
     return 0;
-  reconcile_plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
-                             c->n_ids, c->checksum_key, incomplete, l->values};
+  reconcile_plan_input in = {
+      org,      secrets,         n,          c->o->environment, (const age_identity *const *)c->ids,
+      c->n_ids, c->checksum_key, incomplete, l->values};
   reconcile_plan *p = NULL;
   int rc = reconcile_plan_build(&p, &in, err);
   if (rc < 0)

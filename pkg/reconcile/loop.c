@@ -11,8 +11,8 @@
 #include "reconcile/controller_internal.h"
 #include "reconcile/envfiles.h"
 
-#define WAKE_POLL_MS 200   /* the stop flag is seen at least this often */
-#define RETRY_BASE_S 1.0   /* a failed pass is retried after [0.5, 1) s, then longer */
+#define WAKE_POLL_MS 200 /* the stop flag is seen at least this often */
+#define RETRY_BASE_S 1.0 /* a failed pass is retried after [0.5, 1) s, then longer */
 #define RETRY_CAP_S 60.0
 
 void reconcile_wake_init(reconcile_wake *w) {
@@ -148,8 +148,8 @@ int reconcile_loop_pass(reconcile_ctl *c, bool reload, os_error *err) {
   }
   for (size_t i = 0; i < c->load.n_plans; i++)
     sync_plan(c, c->load.plans[i], &report, &rc, err);
-  os_log_debug("pass: targets synced in %.1f ms total, %zu writes",
-               (os_mono_seconds() - t0) * 1e3, report.writes);
+  os_log_debug("pass: targets synced in %.1f ms total, %zu writes", (os_mono_seconds() - t0) * 1e3,
+               report.writes);
   if (c->o->source_cluster && c->k != NULL)
     reconcile_status_update(c, &report);
   json_decref(report.target_problems);

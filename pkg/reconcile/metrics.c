@@ -21,10 +21,9 @@ int reconcile_metrics_init(reconcile_metrics *m, os_error *err) {
     rc = metrics_counter_new(&m->passes, m->registry, "orgsecrets_reconcile_total",
                              "Reconcile passes by result.", result, 1, err);
   if (rc == 0)
-    rc = metrics_histogram_new(&m->pass_duration, m->registry,
-                               "orgsecrets_reconcile_duration_seconds",
-                               "Duration of reconcile passes by result.", result, 1, pass_buckets,
-                               N(pass_buckets), err);
+    rc = metrics_histogram_new(
+        &m->pass_duration, m->registry, "orgsecrets_reconcile_duration_seconds",
+        "Duration of reconcile passes by result.", result, 1, pass_buckets, N(pass_buckets), err);
   if (rc == 0)
     rc = metrics_counter_new(&m->kube_requests, m->registry, "orgsecrets_kube_requests_total",
                              "Kubernetes API requests by verb and HTTP code.", verb_code, 2, err);

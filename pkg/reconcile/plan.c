@@ -32,8 +32,9 @@ int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_erro
   if (rc < 0)
     return rc;
   unsigned int len = 32;
-  unsigned char *r = HMAC(EVP_sha256(), enc, (int)strlen(enc), (const unsigned char *)CHECKSUM_LABEL,
-                          sizeof(CHECKSUM_LABEL) - 1, key, &len);
+  unsigned char *r =
+      HMAC(EVP_sha256(), enc, (int)strlen(enc), (const unsigned char *)CHECKSUM_LABEL,
+           sizeof(CHECKSUM_LABEL) - 1, key, &len);
   os_free_secret_str(enc);
   if (r == NULL || len != 32)
     return os_error_set(err, OS_ECRYPTO, "checksum key derivation failed");
@@ -67,9 +68,7 @@ int reconcile_plan_cache_new(reconcile_plan_cache **out, os_error *err) {
   return 0;
 }
 
-static void entry_free(cache_entry *e) {
-  os_free_secret(e, sizeof(*e) + e->len);
-}
+static void entry_free(cache_entry *e) { os_free_secret(e, sizeof(*e) + e->len); }
 
 void reconcile_plan_cache_free(reconcile_plan_cache *c) {
   if (c == NULL)
@@ -85,7 +84,9 @@ void reconcile_plan_cache_free(reconcile_plan_cache *c) {
 }
 
 size_t reconcile_plan_cache_size(const reconcile_plan_cache *c) { return c ? c->n : 0; }
-size_t reconcile_plan_cache_last_unseals(const reconcile_plan_cache *c) { return c ? c->last_unseals : 0; }
+size_t reconcile_plan_cache_last_unseals(const reconcile_plan_cache *c) {
+  return c ? c->last_unseals : 0;
+}
 
 static size_t bucket_of(const reconcile_plan_cache *c, const uint8_t d[32]) {
   size_t h = 0;
@@ -95,7 +96,7 @@ static size_t bucket_of(const reconcile_plan_cache *c, const uint8_t d[32]) {
 
 static cache_entry *cache_find(reconcile_plan_cache *c, const uint8_t d[32]) {
   for (cache_entry *e = c->buckets[bucket_of(c, d)]; e != NULL; e = e->next)
-    if (memcmp(e->digest, d, 32) == 0)
+    if (memcmp(e->digest, d, 32) == 0) /* checksrc: public: digests of names and ciphertexts */
       return e;
   return NULL;
 }
@@ -119,7 +120,8 @@ static void cache_grow(reconcile_plan_cache *c) {
   c->n_buckets = nb;
 }
 
-static cache_entry *cache_put(reconcile_plan_cache *c, const uint8_t d[32], const uint8_t *v, size_t len) {
+static cache_entry *cache_put(reconcile_plan_cache *c, const uint8_t d[32], const uint8_t *v,
+                              size_t len) {
   if (len > UINT32_MAX)
     return NULL;
   if (c->n >= c->n_buckets)
@@ -175,8 +177,9 @@ void reconcile_plan_secret_digest(uint8_t d[32], const spec_secret *s) {
   EVP_MD_CTX_free(ctx);
 }
 
-int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32], const spec_secret *s,
-                        const age_identity *const *ids, size_t n_ids) {
+int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32],
+                                  const spec_secret *s, const age_identity *const *ids,
+                                  size_t n_ids) {
   cache_entry *hit = cache_find(c, digest);
   if (hit != NULL) {
     hit->used = true;
@@ -195,7 +198,8 @@ int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[
   return e != NULL ? 0 : OS_ENOMEM;
 }
 
-void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s, const uint8_t *digest) {
+void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
+                              const uint8_t *digest) {
   memset(r, 0, sizeof(*r));
   spec_secret_ref_of(&r->ref, s);
   r->state = (uint8_t)s->state;
@@ -285,8 +289,9 @@ static int cmp_entry(const void *a, const void *b) {
 
 /* Records a failure of result res (growing the array); failures stay in
  * result order. */
-static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secret *s, const char *reason,
-                       int code, const char *msg, reconcile_plan_secret_result *res) {
+static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secret *s,
+                       const char *reason, int code, const char *msg,
+                       reconcile_plan_secret_result *res) {
   if (p->n_failures == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
     reconcile_plan_failure *v = realloc(p->failures, nc * sizeof(*v));
@@ -472,7 +477,8 @@ oom:
   return rc;
 }
 
-const char *reconcile_plan_result_message(const reconcile_plan *p, const reconcile_plan_secret_result *r) {
+const char *reconcile_plan_result_message(const reconcile_plan *p,
+                                          const reconcile_plan_secret_result *r) {
   if (strcmp(r->reason, "Synced") == 0)
     return "";
   if (strcmp(r->reason, "Disabled") == 0)
@@ -490,7 +496,8 @@ const char *reconcile_plan_result_message(const reconcile_plan *p, const reconci
   return "";
 }
 
-int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n, os_error *err) {
+int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,
+                                  os_error *err) {
   os_buf_reset(out);
   for (size_t i = 0; i < n; i++) {
     int rc = envfile_append(out, entries[i].name, entries[i].value, entries[i].len, err);

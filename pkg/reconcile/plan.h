@@ -27,20 +27,21 @@ typedef struct reconcile_plan_entry {
  * from. Sources keep secrets in this small form instead of a spec_secret
  * (see source.h); all pointers are borrowed. */
 typedef struct reconcile_plan_secret {
-  spec_secret_ref ref;       /* organization, environment, application (NULL:
+  spec_secret_ref ref;     /* organization, environment, application (NULL:
                               * org-level), name, and where they were read */
-  const spec_secret *spec;   /* the spec with its encryptedValue, or NULL once
+  const spec_secret *spec; /* the spec with its encryptedValue, or NULL once
                               * the value is held (value or the reconcile_plan_cache) */
-  const uint8_t *value;      /* the opened value when the source holds it,
+  const uint8_t *value;    /* the opened value when the source holds it,
                               * else NULL: the reconcile_plan_cache, or spec is unsealed */
   uint32_t value_len;
-  uint8_t state;             /* enum spec_state */
+  uint8_t state; /* enum spec_state */
   bool has_digest;
-  uint8_t digest[32];        /* reconcile_plan_secret_digest() of the spec, when has_digest */
+  uint8_t digest[32]; /* reconcile_plan_secret_digest() of the spec, when has_digest */
 } reconcile_plan_secret;
 
 /* Fills r from s (borrowing s); digest may be NULL (not known yet). */
-void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s, const uint8_t *digest);
+void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
+                              const uint8_t *digest);
 
 typedef struct reconcile_plan_cache reconcile_plan_cache;
 
@@ -48,37 +49,37 @@ typedef struct reconcile_plan_cache reconcile_plan_cache;
  * environment. Its names and labels are pkg/spec's (spec_target_*), so the
  * controller and `orgsecrets render` agree. */
 typedef struct reconcile_plan_target {
-  spec_target unit;        /* borrowed from the plan's organization */
+  spec_target unit; /* borrowed from the plan's organization */
   char *organization;
   char *environment;
-  char *application;       /* NULL: organization-level */
-  char *secret_name;       /* Kubernetes Secret name */
+  char *application; /* NULL: organization-level */
+  char *secret_name; /* Kubernetes Secret name */
   char **namespaces;
   size_t n_namespaces;
-  char *env_file;          /* file name below --env-file-dir */
-  reconcile_plan_entry *entries;     /* active values that unsealed, sorted by name */
+  char *env_file;                /* file name below --env-file-dir */
+  reconcile_plan_entry *entries; /* active values that unsealed, sorted by name */
   size_t n_entries;
-  const char **kept;       /* names that failed: keep their last good value (borrowed) */
+  const char **kept; /* names that failed: keep their last good value (borrowed) */
   size_t n_kept;
-  bool keep_unknown;       /* the plan is incomplete: delete no key */
+  bool keep_unknown; /* the plan is incomplete: delete no key */
 } reconcile_plan_target;
 
 /* Why a secret could not be delivered (names only, never values). */
 typedef struct reconcile_plan_failure {
-  char *resource;          /* OrgSecret metadata.name */
+  char *resource; /* OrgSecret metadata.name */
   char *environment;
   char *name;
-  const char *reason;      /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
+  const char *reason; /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
   int code;
   char *message;
-  size_t result;           /* index of its reconcile_plan_secret_result */
+  size_t result; /* index of its reconcile_plan_secret_result */
 } reconcile_plan_failure;
 
 /* Result of unsealing one secret, reported for status conditions; its
  * message is reconcile_plan_result_message(). */
 typedef struct reconcile_plan_secret_result {
   const reconcile_plan_secret *secret; /* borrowed from the input */
-  const char *reason;        /* "Synced", "Disabled" or a failure reason */
+  const char *reason;                  /* "Synced", "Disabled" or a failure reason */
 } reconcile_plan_secret_result;
 
 typedef struct reconcile_plan {
@@ -93,8 +94,8 @@ typedef struct reconcile_plan {
    * or a secret of the organization names an application it does not
    * define (InvalidSpec: a typo never wipes a value, whichever the source). */
   bool incomplete;
-  uint8_t checksum_key[32];    /* copied from the input */
-  reconcile_plan_cache *own_cache;       /* holds the values when the input gave no cache */
+  uint8_t checksum_key[32];        /* copied from the input */
+  reconcile_plan_cache *own_cache; /* holds the values when the input gave no cache */
 } reconcile_plan;
 
 /* Values already unsealed, keyed by a digest of (organization, environment,
@@ -105,7 +106,7 @@ typedef struct reconcile_plan {
  * build since the previous sweep used. So the plans of a pass stay valid
  * until the sweep after the next pass's builds; free them before that sweep
  * (the controller frees a pass's plans before building the next ones). */
-int reconcile_plan_cache_new(reconcile_plan_cache **out, os_error *err);
+int reconcile_plan_cache_new(reconcile_plan_cache **out, os_error *err) OS_NODISCARD;
 void reconcile_plan_cache_free(reconcile_plan_cache *c);
 /* Drops the entries no reconcile_plan_build used since the previous sweep, and
  * starts the next pass. */
@@ -118,8 +119,9 @@ size_t reconcile_plan_cache_last_unseals(const reconcile_plan_cache *c);
 /* Unseals s into the cache now unless its value is there already (the
  * entry then survives the next sweep). Returns 0 when the value is in the
  * cache; otherwise the unseal error (reconcile_plan_build reports it). */
-int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32], const spec_secret *s,
-                        const age_identity *const *ids, size_t n_ids);
+int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32],
+                                  const spec_secret *s, const age_identity *const *ids,
+                                  size_t n_ids);
 
 /* Input to reconcile_plan_build. incomplete says some file could not be read at all,
  * so no key may be deleted anywhere. */
@@ -132,7 +134,7 @@ typedef struct reconcile_plan_input {
   size_t n_ids;
   const uint8_t *checksum_key; /* 32 bytes, see reconcile_plan_checksum_key() */
   bool incomplete;
-  reconcile_plan_cache *cache;           /* optional; without one the plan keeps its own */
+  reconcile_plan_cache *cache; /* optional; without one the plan keeps its own */
 } reconcile_plan_input;
 
 /* SHA-256 over (organization, environment, application, name,
@@ -150,13 +152,15 @@ void reconcile_plan_free(reconcile_plan *p);
 int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
 
 /* The message of a result (borrowed from the plan): "" when synced. */
-const char *reconcile_plan_result_message(const reconcile_plan *p, const reconcile_plan_secret_result *r);
+const char *reconcile_plan_result_message(const reconcile_plan *p,
+                                          const reconcile_plan_secret_result *r);
 
 /* Failure reason for an unseal error code. */
 const char *reconcile_plan_reason_for(int code);
 
 /* Env-file text (envfile/envfile.h format), one line per entry in order.
  * Values with a NUL byte are refused. out is a secret buffer. */
-int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n, os_error *err);
+int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,
+                                  os_error *err);
 
 #endif

@@ -35,12 +35,13 @@ static file_stamp stamp_of(const struct stat *st) {
  * parse keeps the records of its last good version (parsed), or none. */
 typedef struct file_rec {
   file_stamp st;
-  spec_org *org;         /* its Organization, if it holds one */
+  spec_org *org; /* its Organization, if it holds one */
   uint32_t n_secrets;
-  uint32_t size;         /* bytes of the block */
-  bool parsed;           /* a good parse is held (org and/or secrets) */
-  bool broken;           /* the current version does not parse */
-  reconcile_plan_secret secrets[]; /* records; .spec owned while kept (see reconcile_source_secret_fn) */
+  uint32_t size; /* bytes of the block */
+  bool parsed;   /* a good parse is held (org and/or secrets) */
+  bool broken;   /* the current version does not parse */
+  reconcile_plan_secret
+      secrets[]; /* records; .spec owned while kept (see reconcile_source_secret_fn) */
 } file_rec;
 
 /* The file's path, right after the records. */
@@ -122,7 +123,8 @@ static void unintern(reconcile_source_cache *c, const char *s) {
   c->n_names--;
 }
 
-void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn, void *ctx) {
+void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn,
+                                     void *ctx) {
   c->hook = fn;
   c->hook_ctx = ctx;
 }
@@ -170,13 +172,13 @@ static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 typedef struct open_value {
   const uint8_t *p; /* NULL: none */
   size_t len;
-  uint8_t *owned;   /* p when it came from the hook (wiped after packing) */
+  uint8_t *owned; /* p when it came from the hook (wiped after packing) */
 } open_value;
 
 /* A file's records in one block (see file_rec); NULL on allocation failure
  * or a block above 4 GiB. digests[i] is secret i's reconcile_plan_secret_digest(). */
-static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v, size_t n,
-                         const uint8_t (*digests)[32], const open_value *values) {
+static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v,
+                         size_t n, const uint8_t (*digests)[32], const open_value *values) {
   size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++)
     bytes += str_size(v[i]->name) + values[i].len;
@@ -220,7 +222,8 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
 }
 
 /* Hands a spec problem to report as "FILE:LINE: msg". */
-static void report_at(reconcile_source_problem_fn report, void *ctx, const spec_pos *pos, const char *msg) {
+static void report_at(reconcile_source_problem_fn report, void *ctx, const spec_pos *pos,
+                      const char *msg) {
   if (report == NULL)
     return;
   const char *file = pos && pos->file ? pos->file : "-";
@@ -248,6 +251,7 @@ static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, cons
 /* The value old already holds for this digest, if any. */
 static const reconcile_plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
   for (size_t i = 0; old != NULL && old->parsed && i < old->n_secrets; i++)
+    /* checksrc: public: digests of names and ciphertexts */
     if (old->secrets[i].value != NULL && memcmp(old->secrets[i].digest, digest, 32) == 0)
       return &old->secrets[i];
   return NULL;
@@ -285,8 +289,8 @@ static int open_values(reconcile_source_cache *c, const file_rec *old, spec_tree
 /* (Re)reads the file rel into *slot (NULL: a file not seen before). A
  * failure keeps the previous records; only running out of memory for a
  * file never seen before fails. */
-static int read_entry(reconcile_source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
-                      reconcile_source_problem_fn report, void *ctx) {
+static int read_entry(reconcile_source_cache *c, file_rec **slot, const char *rel,
+                      const file_stamp *st, reconcile_source_problem_fn report, void *ctx) {
   file_rec *old = *slot;
   char *data = NULL;
   size_t len = 0;
@@ -447,8 +451,9 @@ static int merge_add(void *ctx, const spec_walk_entry *e, os_error *err) {
   return 0;
 }
 
-int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out, bool *incomplete,
-                      reconcile_source_problem_fn report, void *ctx, os_error *err) {
+int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out,
+                                bool *incomplete, reconcile_source_problem_fn report, void *ctx,
+                                os_error *err) {
   memset(out, 0, sizeof(*out));
   *incomplete = false;
   /* walk the folder in path order, merging each file into the cache as it
@@ -573,8 +578,8 @@ struct reconcile_source_watch {
   double last_stamp; /* monotonic seconds of the last fingerprint */
 };
 
-#define WATCH_MASK                                                                              \
-  (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |         \
+#define WATCH_MASK                                                                         \
+  (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
    IN_MODIFY | IN_ATTRIB)
 
 /* spec_walk_fn (with SPEC_WALK_DIRS): watches each directory the walk

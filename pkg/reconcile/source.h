@@ -29,7 +29,8 @@ typedef void (*reconcile_source_problem_fn)(void *ctx, const char *file, int lin
  * the parsed spec is dropped once the hook has opened its value (see
  * reconcile_source_secret_fn). */
 typedef struct reconcile_source_cache reconcile_source_cache;
-int reconcile_source_cache_new(reconcile_source_cache **out, const char *dir, os_error *err);
+int reconcile_source_cache_new(reconcile_source_cache **out, const char *dir,
+                               os_error *err) OS_NODISCARD;
 void reconcile_source_cache_free(reconcile_source_cache *c);
 
 /* Called for each secret of a file just (re)parsed whose value the cache
@@ -40,8 +41,9 @@ void reconcile_source_cache_free(reconcile_source_cache *c);
  * controller never needs it; an error code keeps the whole spec in memory
  * (reconcile_plan_secret.spec) so that reconcile_plan_build retries and reports it. */
 typedef int (*reconcile_source_secret_fn)(void *ctx, const spec_secret *s, const uint8_t digest[32],
-                                uint8_t **value, size_t *len);
-void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn, void *ctx);
+                                          uint8_t **value, size_t *len);
+void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn,
+                                     void *ctx);
 
 /* A view of the usable secrets of the last load; borrowed from the cache,
  * valid until the next load or reconcile_source_cache_free(). */
@@ -54,8 +56,9 @@ typedef struct reconcile_source_view {
 /* Loads every .yaml and .yml file below the folder (hidden directories and
  * node_modules skipped) into *out (release with reconcile_source_view_clear()). Fails
  * when no usable Organization exists. */
-int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out, bool *incomplete,
-                      reconcile_source_problem_fn report, void *ctx, os_error *err);
+int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out,
+                                bool *incomplete, reconcile_source_problem_fn report, void *ctx,
+                                os_error *err);
 void reconcile_source_view_clear(reconcile_source_view *v);
 
 /* A cheap fingerprint of the folder (paths, sizes, mtimes of spec files);
@@ -66,7 +69,8 @@ typedef struct reconcile_source_watch reconcile_source_watch;
 /* Watches dir recursively with inotify; reconcile_source_watch_wait() returns 1 when
  * something changed within timeout_ms, else 0. Caller frees with
  * reconcile_source_watch_free(). Falls back to polling stamps if inotify fails. */
-int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os_error *err);
+int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir,
+                               os_error *err) OS_NODISCARD;
 int reconcile_source_watch_wait(reconcile_source_watch *w, int timeout_ms);
 void reconcile_source_watch_free(reconcile_source_watch *w);
 

@@ -26,37 +26,43 @@ static void target_key(char *out, size_t n, const reconcile_plan_target *t) {
   snprintf(out, n, "%p", (const void *)t);
 }
 
+/* Per kind of sync event: the write it counts as (NULL: none), the
+ * Event's reason and type, and the audit record's event. */
+static const struct {
+  const char *op, *reason, *type, *audited;
+} sync_kinds[] = {
+    [RECONCILE_KUBESYNC_CREATED] = {"create", "Created", "Normal", "write"},
+    [RECONCILE_KUBESYNC_UPDATED] = {"update", "Updated", "Normal", "write"},
+    [RECONCILE_KUBESYNC_RECREATED] = {"recreate", "Recreated", "Warning", "write"},
+    [RECONCILE_KUBESYNC_DELETED] = {"delete", "Deleted", "Normal", "delete"},
+    [RECONCILE_KUBESYNC_ROLLOUT] = {"rollout", "RolloutTriggered", "Normal", "write"},
+    [RECONCILE_KUBESYNC_CONFLICT] = {NULL, "TargetConflict", "Warning", "conflict"},
+    [RECONCILE_KUBESYNC_NAMESPACE_MISSING] = {NULL, "NamespaceNotFound", "Warning", "write"},
+    [RECONCILE_KUBESYNC_FAILED] = {NULL, "WriteFailed", "Warning", "write"},
+};
+
 void reconcile_status_on_sync(void *ctx, const reconcile_kubesync_event *ev) {
   reconcile_pass_report *r = ctx;
   reconcile_ctl *c = r->c;
-  const char *op = NULL, *reason = NULL, *type = "Normal", *audited = "write";
-  switch (ev->kind) {
-  case RECONCILE_KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
-  case RECONCILE_KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
-  case RECONCILE_KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
-  case RECONCILE_KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; audited = "delete"; break;
-  case RECONCILE_KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
-  case RECONCILE_KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; audited = "conflict"; break;
-  case RECONCILE_KUBESYNC_NAMESPACE_MISSING: reason = "NamespaceNotFound"; type = "Warning"; break;
-  case RECONCILE_KUBESYNC_FAILED: reason = "WriteFailed"; type = "Warning"; break;
-  }
+  const char *op = sync_kinds[ev->kind].op, *reason = sync_kinds[ev->kind].reason,
+             *type = sync_kinds[ev->kind].type, *audited = sync_kinds[ev->kind].audited;
   if (op != NULL) {
     metrics_counter_inc1(c->metrics.writes, op);
     r->writes++;
   }
   os_log(strcmp(type, "Warning") == 0 ? OS_LOG_WARN : OS_LOG_INFO, "%s %s %s/%s: %s", reason,
          ev->kind_name, ev->namespace_, ev->name, ev->message);
-  json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
-                             ev->namespace_, "name", ev->name, "reason", reason, "message",
-                             ev->message);
+  json_t *fields =
+      json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace", ev->namespace_, "name",
+                ev->name, "reason", reason, "message", ev->message);
   reconcile_audit_put(&c->audit, audited, fields);
   if (ev->kind != RECONCILE_KUBESYNC_NAMESPACE_MISSING) {
     const char *api = ev->kind == RECONCILE_KUBESYNC_ROLLOUT ? "apps/v1" : "v1";
     post_event(c, ev->namespace_, ev->kind_name, api, ev->name, ev->uid, type, reason, ev->message);
   }
   if (ev->target != NULL &&
-      (ev->kind == RECONCILE_KUBESYNC_CONFLICT || ev->kind == RECONCILE_KUBESYNC_NAMESPACE_MISSING ||
-       ev->kind == RECONCILE_KUBESYNC_FAILED)) {
+      (ev->kind == RECONCILE_KUBESYNC_CONFLICT ||
+       ev->kind == RECONCILE_KUBESYNC_NAMESPACE_MISSING || ev->kind == RECONCILE_KUBESYNC_FAILED)) {
     char key[32];
     target_key(key, sizeof(key), ev->target);
     json_object_set_new(r->target_problems, key, json_string(reason));
@@ -80,7 +86,8 @@ void reconcile_status_on_envfile(void *ctx, const reconcile_plan_target *t, cons
   }
 }
 
-static const reconcile_plan_target *target_of(const reconcile_plan *p, const reconcile_plan_secret *ps) {
+static const reconcile_plan_target *target_of(const reconcile_plan *p,
+                                              const reconcile_plan_secret *ps) {
   const char *app = ps->ref.application;
   for (size_t i = 0; i < p->n_targets; i++) {
     const char *a = p->targets[i].application;
@@ -119,11 +126,11 @@ static void update_one(reconcile_ctl *c, const char *rname, int64_t generation, 
   os_now_format(now);
   const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
   bool transition = !(o_status && strcmp(o_status, status) == 0);
-  json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
-                            "observedGeneration", (json_int_t)generation, "conditions", "type",
-                            "Ready", "status", status, "reason", reason, "message", message,
-                            "lastTransitionTime", transition || !ltt ? now : ltt,
-                            "observedGeneration", (json_int_t)generation);
+  json_t *patch =
+      json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status", "observedGeneration",
+                (json_int_t)generation, "conditions", "type", "Ready", "status", status, "reason",
+                reason, "message", message, "lastTransitionTime", transition || !ltt ? now : ltt,
+                "observedGeneration", (json_int_t)generation);
   char *path = NULL;
   json_t *out = NULL;
   os_error err = OS_ERROR_INIT;

@@ -16,7 +16,7 @@
 #include "kube/kube.h"
 
 typedef struct fakeapi {
-  char dir[64];             /* token, tls/, kubeconfig, pid, log, stderr */
+  char dir[64]; /* token, tls/, kubeconfig, pid, log, stderr */
   char kubeconfig[PATH_MAX];
   long pid;
 } fakeapi;
@@ -62,8 +62,12 @@ static inline void fakeapi_stop(fakeapi *f) {
 
 /* A client of the fake (no retries, so that a fault is seen once). */
 static inline kube_client *fakeapi_client(const fakeapi *f) {
-  kube_options o = {.kubeconfig = f->kubeconfig, .max_retries = -1, .qps = 1000, .burst = 1000,
-                    .timeout_ms = 20000, .user_agent = "orgsecrets-test"};
+  kube_options o = {.kubeconfig = f->kubeconfig,
+                    .max_retries = -1,
+                    .qps = 1000,
+                    .burst = 1000,
+                    .timeout_ms = 20000,
+                    .user_agent = "orgsecrets-test"};
   kube_client *k = NULL;
   os_error err = OS_ERROR_INIT;
   if (kube_client_new(&k, &o, &err) < 0)

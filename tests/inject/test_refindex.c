@@ -11,17 +11,18 @@ static void test_refindex(void **state) {
   const char *ns_ab[] = {"a", "b"}, *ns_a[] = {"a"};
   const char *org_names[] = {"X", "Y", "K"}, *app1_names[] = {"X", "Z"}, *app2_names[] = {"X"},
              *org2_names[] = {"Y"};
-  inject_delivery d[] = {
-      {"org-secrets", ns_ab, 2, org_names, 3, false},
-      {"app1-secrets", ns_a, 1, app1_names, 2, true},
-      {"app2-secrets", ns_a, 1, app2_names, 1, true},
-      {"other-secrets", ns_a, 1, org2_names, 1, false}};
+  inject_delivery d[] = {{"org-secrets", ns_ab, 2, org_names, 3, false},
+                         {"app1-secrets", ns_a, 1, app1_names, 2, true},
+                         {"app2-secrets", ns_a, 1, app2_names, 1, true},
+                         {"other-secrets", ns_a, 1, org2_names, 1, false}};
   inject_refindex *x = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(inject_refindex_build(&x, d, 4, &err), 0);
-  assert_string_equal(inject_refindex_resolve(x, "a", "X"), "app2-secrets"); /* the last application */
+  assert_string_equal(inject_refindex_resolve(x, "a", "X"),
+                      "app2-secrets"); /* the last application */
   assert_string_equal(inject_refindex_resolve(x, "a", "Z"), "app1-secrets");
-  assert_string_equal(inject_refindex_resolve(x, "a", "Y"), "org-secrets");  /* the first org-level */
+  assert_string_equal(inject_refindex_resolve(x, "a", "Y"),
+                      "org-secrets"); /* the first org-level */
   assert_string_equal(inject_refindex_resolve(x, "a", "K"), "org-secrets");
   assert_string_equal(inject_refindex_resolve(x, "b", "X"), "org-secrets");
   assert_null(inject_refindex_resolve(x, "b", "Z"));

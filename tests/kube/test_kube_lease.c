@@ -42,9 +42,14 @@ static void on_change(void *ctx, bool leader) {
 /* duration 10 s, renew deadline 6 s, retry period 2 s, on the test clock */
 static void candidate_new(candidate *c, const char *identity) {
   memset(c, 0, sizeof(*c));
-  kube_lease_options o = {.namespace_ = "default", .name = "ctl-test", .identity = identity,
-                          .duration_s = 10, .renew_deadline_s = 6, .retry_period_s = 2,
-                          .clock = test_clock, .clock_ctx = &now_s};
+  kube_lease_options o = {.namespace_ = "default",
+                          .name = "ctl-test",
+                          .identity = identity,
+                          .duration_s = 10,
+                          .renew_deadline_s = 6,
+                          .retry_period_s = 2,
+                          .clock = test_clock,
+                          .clock_ctx = &now_s};
   os_error err = OS_ERROR_INIT;
   assert_int_equal(kube_lease_elector_new(&c->e, k, &o, on_change, c, &err), 0);
 }
@@ -237,7 +242,8 @@ static void test_conflict_is_not_leadership(void **state) {
   kube_lease_elector_step(b.e);
   now_s = 1010.02;
   /* b's takeover races another writer: 409, not the leader, no Lease change */
-  fakeapi_do(k, "POST", "/fake/faults", "{\"method\":\"PUT\",\"path\":\"/leases/\",\"status\":409}");
+  fakeapi_do(k, "POST", "/fake/faults",
+             "{\"method\":\"PUT\",\"path\":\"/leases/\",\"status\":409}");
   kube_lease_elector_step(b.e);
   assert_false(kube_lease_is_leader(b.e));
   json_t *spec = lease_spec();
@@ -268,8 +274,11 @@ static void *run_thread(void *arg) {
 
 static void test_run_releases_on_stop(void **state) {
   (void)state;
-  kube_lease_options o = {.namespace_ = "default", .name = "ctl-test", .identity = "run_3",
-                          .duration_s = 5, .retry_period_s = 1}; /* the real clock */
+  kube_lease_options o = {.namespace_ = "default",
+                          .name = "ctl-test",
+                          .identity = "run_3",
+                          .duration_s = 5,
+                          .retry_period_s = 1}; /* the real clock */
   candidate c;
   memset(&c, 0, sizeof(c));
   os_error err = OS_ERROR_INIT;

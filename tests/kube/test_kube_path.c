@@ -49,7 +49,8 @@ static void test_object_path(void **state) {
   assert_string_equal(p, "/api/v1/namespaces/shop/secrets");
   free(p);
   assert_int_equal(
-      kube_object_path(&p, "/apis/orgsecrets.io/v1", NULL, "orgsecrets", "a.b.c", "status", &err), 0);
+      kube_object_path(&p, "/apis/orgsecrets.io/v1", NULL, "orgsecrets", "a.b.c", "status", &err),
+      0);
   assert_string_equal(p, "/apis/orgsecrets.io/v1/orgsecrets/a.b.c/status");
   free(p);
   assert_int_equal(kube_object_path(&p, "/api/v1", "a/b", "events", NULL, NULL, &err), 0);

@@ -107,11 +107,10 @@ static const char *meta(json_t *obj, const char *key) {
 
 /* A Secret as a (possibly hostile) API server lists it, labelled ours. */
 static json_t *owned(const char *ns, const char *name) {
-  return json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}},s:{}}", "metadata", "namespace", ns, "name",
-                   name, "resourceVersion", "1", "uid", "u-1", "labels",
-                   SPEC_LABEL_MANAGED_BY, SPEC_MANAGER,
-                   SPEC_LABEL_ORG, "acme", SPEC_LABEL_ENV, "prod",
-                   "data");
+  return json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}},s:{}}", "metadata", "namespace", ns,
+                   "name", name, "resourceVersion", "1", "uid", "u-1", "labels",
+                   SPEC_LABEL_MANAGED_BY, SPEC_MANAGER, SPEC_LABEL_ORG, "acme", SPEC_LABEL_ENV,
+                   "prod", "data");
 }
 
 static int group_setup(void **state) {
@@ -238,7 +237,8 @@ static void test_conflict_retried(void **state) {
   assert_int_equal(run(&res, c, &x, &s, &err), 0);
   /* someone wrote in between (409): read again, write again */
   fakeapi_clear(k);
-  fakeapi_do(k, "POST", "/fake/faults", "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409}");
+  fakeapi_do(k, "POST", "/fake/faults",
+             "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409}");
   x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
   assert_int_equal(run(&res, c, &x, &s, &err), 0);
   assert_int_equal(res.updated, 1);
@@ -251,8 +251,9 @@ static void test_conflict_retried(void **state) {
   free(v);
   /* a conflict that does not go away: given up after a bounded number of attempts */
   fakeapi_clear(k);
-  fakeapi_do(k, "POST", "/fake/faults",
-             "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409,\"count\":100}");
+  fakeapi_do(
+      k, "POST", "/fake/faults",
+      "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409,\"count\":100}");
   x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v3", 2};
   assert_int_equal(run(&res, c, &x, &s, &err), OS_ECONFLICT);
   assert_int_equal(res.failed, 1);
@@ -329,8 +330,9 @@ static void test_hostile_names_stay_in_their_segment(void **state) {
     if (strcmp(json_string_value(json_object_get(r, "method")), "DELETE") != 0)
       continue;
     deletes++;
-    assert_string_equal(json_string_value(json_object_get(r, "path")),
-                        SHOP_SECRETS "/x%2F..%2F..%2F..%2Fapis%2Fapps%2Fv1%2Fnamespaces%2Fshop%2Fdeployments%2Fweb");
+    assert_string_equal(
+        json_string_value(json_object_get(r, "path")), SHOP_SECRETS
+        "/x%2F..%2F..%2F..%2Fapis%2Fapps%2Fv1%2Fnamespaces%2Fshop%2Fdeployments%2Fweb");
   }
   json_decref(reqs);
   assert_int_equal(deletes, 1); /* answered 404 (no such Secret): forgotten */
@@ -376,7 +378,8 @@ static void test_watch_applies_during_slow_write(void **state) {
   os_error err = OS_ERROR_INIT;
   assert_int_equal(run(&res, c, &x, &s, &err), 0);
   /* the next write takes 1.5 s at the API server */
-  fakeapi_do(k, "POST", "/fake/faults", "{\"method\":\"PATCH\",\"path\":\"/secrets/\",\"delayMs\":1500}");
+  fakeapi_do(k, "POST", "/fake/faults",
+             "{\"method\":\"PATCH\",\"path\":\"/secrets/\",\"delayMs\":1500}");
   x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
   slow_run sr = {c, &x, {0}, -1};
   pthread_t t;

@@ -47,7 +47,8 @@ static char **strv1(const char *s) {
 }
 
 /* A secret of org sealed to its recipients. */
-static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
+static spec_secret *sealed(const spec_org *org, const char *app, const char *name,
+                           const char *value) {
   os_error err = OS_ERROR_INIT;
   spec_secret *s = spec_secret_new();
   s->organization = strdup(org->id);
@@ -126,7 +127,8 @@ static reconcile_plan *build(fx *f, const age_identity *id, reconcile_plan_cache
     reconcile_plan_secret_of(&f->refs[i], f->t->secrets[i], NULL);
     f->refv[i] = &f->refs[i];
   }
-  reconcile_plan_input in = {f->t->org, f->refv, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache};
+  reconcile_plan_input in = {f->t->org, f->refv, f->t->n_secrets, "prod", ids,
+                             1,         f->ck,   false,           cache};
   reconcile_plan *p = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(reconcile_plan_build(&p, &in, &err), 0);
@@ -396,7 +398,8 @@ static void count_problem(void *ctx, const char *file, int line, const char *msg
 }
 
 /* A load that must work, problems counted. */
-static void load_ok(reconcile_source_cache *c, reconcile_source_view *v, bool *incomplete, int *problems) {
+static void load_ok(reconcile_source_cache *c, reconcile_source_view *v, bool *incomplete,
+                    int *problems) {
   os_error err = OS_ERROR_INIT;
   assert_int_equal(reconcile_source_cache_load(c, v, incomplete, count_problem, problems, &err), 0);
 }
@@ -565,11 +568,11 @@ static void test_source_hook_releases(void **state) {
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
   const reconcile_plan_secret *ak = must_find(&v, "API_KEY");
-  assert_null(ak->spec);         /* dropped: the value is in the record */
-  assert_true(ak->has_digest);   /* and its ciphertext can still be recognised */
+  assert_null(ak->spec);       /* dropped: the value is in the record */
+  assert_true(ak->has_digest); /* and its ciphertext can still be recognised */
   assert_non_null(ak->value);
   assert_memory_equal(ak->value, "open:API_KEY:", 13);
-  assert_null(must_find(&v, "FLAGS")->value);  /* not opened */
+  assert_null(must_find(&v, "FLAGS")->value);    /* not opened */
   assert_non_null(must_find(&v, "FLAGS")->spec); /* kept: the plan retries it */
   char first[80];
   snprintf(first, sizeof(first), "%.*s", (int)ak->value_len, (const char *)ak->value);
@@ -608,8 +611,8 @@ static void test_source_hook_releases(void **state) {
 static void test_source_path_order(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
-  const char *paths[] = {"s/a-c.yaml", "s/a/x.yaml", "s/a.yaml", "s/a0.yaml", "s/a/b/y.yml",
-                         "s/A.yaml"};
+  const char *paths[] = {"s/a-c.yaml", "s/a/x.yaml",  "s/a.yaml",
+                         "s/a0.yaml",  "s/a/b/y.yml", "s/A.yaml"};
   const char *names[] = {"P_ONE", "P_TWO", "P_THREE", "P_FOUR", "P_FIVE", "P_SIX"};
   write_tree(f);
   for (size_t i = 0; i < 6; i++) {
@@ -719,7 +722,8 @@ static void test_source_walk_failure_keeps_records(void **state) {
     snprintf(path + n, sizeof(path) - n, "/%d", i);
     assert_int_equal(mkdir(path, 0755), 0);
   }
-  assert_int_not_equal(reconcile_source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_int_not_equal(
+      reconcile_source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
   assert_non_null(strstr(err.msg, "nested deeper than"));
   assert_null(v.secrets);
   /* fixed: every record is still there, none is read again */
@@ -800,7 +804,6 @@ static void test_source_validation(void **state) {
   reconcile_source_cache_free(c);
 }
 
-
 /* A client for a server that is not there (requests fail at once). */
 static kube_client *unreachable_client(fx *f) {
   os_error err = OS_ERROR_INIT;
@@ -820,8 +823,8 @@ static kube_client *unreachable_client(fx *f) {
 /* An owned Secret of acme/prod as a list or a watch gives it. */
 static json_t *owned_secret(const char *ns, const char *name) {
   json_t *o = json_pack("{s:s,s:{s:{s:s,s:s,s:s}},s:{}}", "type", "Opaque", "metadata", "labels",
-                        SPEC_LABEL_MANAGED_BY, SPEC_MANAGER, SPEC_LABEL_ORG, "acme",
-                        SPEC_LABEL_ENV, "prod", "data");
+                        SPEC_LABEL_MANAGED_BY, SPEC_MANAGER, SPEC_LABEL_ORG, "acme", SPEC_LABEL_ENV,
+                        "prod", "data");
   json_t *meta = json_object_get(o, "metadata");
   if (ns != NULL)
     json_object_set_new(meta, "namespace", json_string(ns));
