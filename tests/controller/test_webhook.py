@@ -43,7 +43,9 @@ def review(uid, env, ns="shop", labels=None):
                                    "spec": {"containers": [{"name": "app", "image": "busybox", "env": env}]}}}}
 
 
-class WebhookTest(ControllerTest):
+class WebhookServed(ControllerTest):
+    """A controller serving the webhook (and /metrics, the audit log) on
+    the shared organization; the set-up test_webhook_limits reuses."""
     PREFIX = "os-webhook-"
     VALUES = VALUES
 
@@ -83,6 +85,8 @@ class WebhookTest(ControllerTest):
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+
+class WebhookTest(WebhookServed):
     def test_inject_refuse_and_metrics(self):
         env = [{"name": "DATABASE_URL", "value": "postgres://app:$DATABASE_PASSWORD@db:5432/app"},
                {"name": "API_KEY", "value": "${API_KEY}"}]

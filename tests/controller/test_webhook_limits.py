@@ -32,13 +32,10 @@ BOUND_MIB = 40
 SANITIZED = os.environ.get("ORGSECRETS_SANITIZED") == "1"  # ASan's own memory makes RSS meaningless
 
 
-class WebhookLimitsTest(unittest.TestCase):
+class WebhookLimitsTest(test_webhook.WebhookServed):
     # the same organization, certificate and controller as test_webhook
-    tearDown = test_webhook.WebhookTest.tearDown
-    get = test_webhook.WebhookTest.get
-
     def setUp(self):
-        test_webhook.WebhookTest.setUp(self)
+        super().setUp()
         self.crt = self.ca1
         self.url = "https://127.0.0.1:%d/mutate-pods" % self.port
         # ready once a reference resolves (the first reconcile built the index)
