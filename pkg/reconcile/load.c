@@ -165,9 +165,9 @@ static int load_folder(reconcile_ctl *c, os_error *err) {
   os_log_debug("reload: folder read in %.1f ms", (os_mono_seconds() - t0) * 1e3);
   if (rc == 0)
     rc = build_plan(c, view.org, view.secrets, view.n_secrets, incomplete, err);
-  if (rc == 0 && l->n_plans == 0)
-    rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                      c->o->environment, view.org->id);
+  spec_target unit;
+  if (rc == 0 && l->n_plans == 0) /* the organization does not define the environment: say so */
+    rc = spec_target_of(&unit, view.org, c->o->environment, NULL, err);
   reconcile_source_view_clear(&view);
   return rc;
 }
