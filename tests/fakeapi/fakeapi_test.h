@@ -146,4 +146,24 @@ static inline void fakeapi_clear(kube_client *k) {
   fakeapi_do(k, "DELETE", "/fake/requests", NULL);
 }
 
+/* One fake and one client of it per test group (cmocka group fixtures). */
+static fakeapi fakeapi_group;
+static kube_client *fakeapi_k;
+
+static inline int fakeapi_group_setup(void **state) {
+  (void)state;
+  if (fakeapi_start(&fakeapi_group) < 0)
+    return -1;
+  fakeapi_k = fakeapi_client(&fakeapi_group);
+  return 0;
+}
+
+static inline int fakeapi_group_teardown(void **state) {
+  (void)state;
+  kube_client_free(fakeapi_k);
+  fakeapi_k = NULL;
+  fakeapi_stop(&fakeapi_group);
+  return 0;
+}
+
 #endif

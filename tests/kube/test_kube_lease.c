@@ -20,9 +20,8 @@
 
 #define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/default/leases/ctl-test"
 
-static fakeapi fake;
-static kube_client *k;
-static double now_s; /* the electors' clock */
+static kube_client *k; /* the group's client of the fake */
+static double now_s;   /* the electors' clock */
 
 static double test_clock(void *ctx) { return *(const double *)ctx; }
 
@@ -72,19 +71,10 @@ static json_int_t spec_int(json_t *spec, const char *key) {
 }
 
 static int group_setup(void **state) {
-  (void)state;
   os_log_setup(OS_LOG_WARN, 0);
-  if (fakeapi_start(&fake) < 0)
-    return -1;
-  k = fakeapi_client(&fake);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  kube_client_free(k);
-  fakeapi_stop(&fake);
-  return 0;
+  int rc = fakeapi_group_setup(state);
+  k = fakeapi_k;
+  return rc;
 }
 
 static int each_setup(void **state) {
@@ -310,5 +300,5 @@ int main(void) {
       cmocka_unit_test_setup(test_bad_names, each_setup),
       cmocka_unit_test_setup(test_run_releases_on_stop, each_setup),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, fakeapi_group_teardown);
 }

@@ -21,8 +21,7 @@
 
 #define SHOP_SECRETS "/api/v1/namespaces/shop/secrets"
 
-static fakeapi fake;
-static kube_client *k;
+static kube_client *k; /* the group's client of the fake */
 
 /* A plan with one target: the Secret secret in namespace ns holding key. */
 typedef struct one_target {
@@ -72,27 +71,43 @@ static reconcile_kubesync_cache *synced_cache(void) {
   return c;
 }
 
-static int run(reconcile_kubesync_result *res, reconcile_kubesync_cache *c, const one_target *x,
-               seen *s, os_error *err) {
-  memset(s, 0, sizeof(*s));
-  return reconcile_kubesync_run(res, k, c, &x->p, false, NULL, on_event, s, err);
+/* Each test: a cache synced with the fake, and the plan delivering API_KEY
+ * = "v1" to the Secret acme-secrets in namespace shop. */
+typedef struct fx {
+  reconcile_kubesync_cache *c;
+  one_target x;
+  reconcile_kubesync_result res;
+  seen s;
+  os_error err;
+} fx;
+
+/* One pass of f's plan with the value value; returns its code. */
+static int run_with(fx *f, const char *value) {
+  f->x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)value, strlen(value)};
+  memset(&f->s, 0, sizeof(f->s));
+  os_error_clear(&f->err);
+  return reconcile_kubesync_run(&f->res, k, f->c, &f->x.p, false, NULL, on_event, &f->s, &f->err);
 }
 
-/* The value of key in the live Secret (caller frees), or NULL. */
-static char *live_value(const char *name, const char *key) {
+/* The cache read again from the API server (after the test changed it). */
+static void resync(fx *f) {
+  assert_int_equal(reconcile_kubesync_cache_refresh(f->c, k, NULL, "prod", NULL, &f->err), 0);
+}
+
+/* Fails unless the live Secret name holds want under key. */
+static void assert_live(const char *name, const char *key, const char *want) {
   char path[256];
   snprintf(path, sizeof(path), SHOP_SECRETS "/%s", name);
   json_t *s = fakeapi_call(k, "GET", path, NULL);
   const char *b64 = json_string_value(json_object_get(json_object_get(s, "data"), key));
-  char *out = NULL;
-  if (b64 != NULL) {
-    size_t n = strlen(b64), len = 0;
-    out = calloc(1, os_base64_decoded_max(n) + 1);
-    assert_non_null(out);
-    assert_int_equal(os_base64_decode(out, &len, b64, n, 0), 0);
-  }
+  assert_non_null(b64);
+  size_t n = strlen(b64), len = 0;
+  char *got = calloc(1, os_base64_decoded_max(n) + 1);
+  assert_non_null(got);
+  assert_int_equal(os_base64_decode(got, &len, b64, n, 0), 0);
+  assert_string_equal(got, want);
+  free(got);
   json_decref(s);
-  return out;
 }
 
 static json_t *live(const char *name) {
@@ -114,51 +129,46 @@ static json_t *owned(const char *ns, const char *name) {
 }
 
 static int group_setup(void **state) {
-  (void)state;
   os_log_setup(OS_LOG_ERROR, 0);
-  if (fakeapi_start(&fake) < 0)
+  if (fakeapi_group_setup(state) < 0)
     return -1;
-  k = fakeapi_client(&fake);
+  k = fakeapi_k;
   fakeapi_do(k, "POST", "/api/v1/namespaces", "{\"metadata\":{\"name\":\"shop\"}}");
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  kube_client_free(k);
-  fakeapi_stop(&fake);
+static int each_setup(void **state) {
+  fakeapi_do(k, "DELETE", SHOP_SECRETS, NULL);
+  fakeapi_clear(k);
+  fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  f->c = synced_cache();
+  plan_one(&f->x, "acme-secrets", "shop", "API_KEY", "v1");
+  *state = f;
   return 0;
 }
 
-static int each_setup(void **state) {
-  (void)state;
-  fakeapi_do(k, "DELETE", SHOP_SECRETS, NULL);
-  fakeapi_clear(k);
+static int each_teardown(void **state) {
+  fx *f = *state;
+  reconcile_kubesync_cache_free(f->c);
+  free(f);
   return 0;
 }
 
 static void test_create_patch_keep_delete(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
+  fx *f = *state;
   /* created, labelled ours, with a keyed checksum */
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.created, 1);
-  assert_int_equal(s.n, 1);
-  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_CREATED);
+  assert_int_equal(run_with(f, "v1"), 0);
+  assert_int_equal(f->res.created, 1);
+  assert_int_equal(f->s.n, 1);
+  assert_int_equal(f->s.kinds[0], RECONCILE_KUBESYNC_CREATED);
   fakeapi_expect(k, "POST", SHOP_SECRETS, 201, 1);
-  char *v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v1");
-  free(v);
+  assert_live("acme-secrets", "API_KEY", "v1");
   json_t *obj = live("acme-secrets");
   /* exactly the unit's labels, as `orgsecrets render --format k8s` writes them */
   json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
   spec_label want[SPEC_TARGET_LABELS_MAX];
-  size_t n_want = spec_target_labels(want, &x.t.unit);
+  size_t n_want = spec_target_labels(want, &f->x.t.unit);
   assert_int_equal(json_object_size(labels), n_want);
   for (size_t i = 0; i < n_want; i++)
     assert_string_equal(json_string_value(json_object_get(labels, want[i].key)), want[i].value);
@@ -169,160 +179,118 @@ static void test_create_patch_keep_delete(void **state) {
   json_decref(obj);
   /* nothing changed: no write */
   fakeapi_clear(k);
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.unchanged, 1);
-  assert_int_equal(s.n, 0);
+  assert_int_equal(run_with(f, "v1"), 0);
+  assert_int_equal(f->res.unchanged, 1);
+  assert_int_equal(f->s.n, 0);
   fakeapi_expect(k, NULL, "/secrets", 0, 0);
   /* a new value: one merge patch with the version read as precondition */
-  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.updated, 1);
-  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_UPDATED);
+  assert_int_equal(run_with(f, "v2"), 0);
+  assert_int_equal(f->res.updated, 1);
+  assert_int_equal(f->s.kinds[0], RECONCILE_KUBESYNC_UPDATED);
   fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 200, 1);
   assert_int_equal(fakeapi_writes(k), 1);
-  v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v2");
-  free(v);
+  assert_live("acme-secrets", "API_KEY", "v2");
   /* drift (someone edited it) is repaired */
   fakeapi_do(k, "PATCH", SHOP_SECRETS "/acme-secrets", "{\"data\":{\"API_KEY\":\"ZWRpdGVk\"}}");
-  assert_int_equal(reconcile_kubesync_cache_refresh(c, k, NULL, "prod", NULL, &err), 0);
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.updated, 1);
-  v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v2");
-  free(v);
+  resync(f);
+  assert_int_equal(run_with(f, "v2"), 0);
+  assert_int_equal(f->res.updated, 1);
+  assert_live("acme-secrets", "API_KEY", "v2");
   /* the target renamed: the new one created, the one no longer wanted deleted */
   fakeapi_clear(k);
-  one_target y;
-  plan_one(&y, "renamed-secrets", "shop", "API_KEY", "v2");
-  assert_int_equal(run(&res, c, &y, &s, &err), 0);
-  assert_int_equal(res.created, 1);
-  assert_int_equal(res.deleted, 1);
+  plan_one(&f->x, "renamed-secrets", "shop", "API_KEY", "v2");
+  assert_int_equal(run_with(f, "v2"), 0);
+  assert_int_equal(f->res.created, 1);
+  assert_int_equal(f->res.deleted, 1);
   fakeapi_expect(k, "DELETE", SHOP_SECRETS "/acme-secrets", 200, 1);
-  assert_int_equal(reconcile_kubesync_cache_size(c), 1);
-  reconcile_kubesync_cache_free(c);
+  assert_int_equal(reconcile_kubesync_cache_size(f->c), 1);
 }
 
 static void test_foreign_secret_untouched(void **state) {
-  (void)state;
+  fx *f = *state;
   fakeapi_do(k, "POST", SHOP_SECRETS,
              "{\"metadata\":{\"name\":\"acme-secrets\"},\"data\":{\"MINE\":\"eA==\"}}");
-  reconcile_kubesync_cache *c = synced_cache(); /* not ours: not listed */
+  resync(f); /* not ours: not listed */
   fakeapi_clear(k);
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(run(&res, c, &x, &s, &err), OS_ECONFLICT);
-  assert_int_equal(res.conflicts, 1);
-  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_CONFLICT);
-  assert_non_null(strstr(err.msg, "not owned by orgsecrets"));
+  assert_int_equal(run_with(f, "v1"), OS_ECONFLICT);
+  assert_int_equal(f->res.conflicts, 1);
+  assert_int_equal(f->s.kinds[0], RECONCILE_KUBESYNC_CONFLICT);
+  assert_non_null(strstr(f->err.msg, "not owned by orgsecrets"));
   assert_int_equal(fakeapi_writes(k), 1); /* the create that met it (409), nothing after */
   fakeapi_expect(k, "POST", SHOP_SECRETS, 409, 1);
-  char *v = live_value("acme-secrets", "MINE");
-  assert_string_equal(v, "x");
-  free(v);
-  reconcile_kubesync_cache_free(c);
+  assert_live("acme-secrets", "MINE", "x");
 }
 
 static void test_conflict_retried(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  fx *f = *state;
+  assert_int_equal(run_with(f, "v1"), 0);
   /* someone wrote in between (409): read again, write again */
   fakeapi_clear(k);
   fakeapi_do(k, "POST", "/fake/faults",
              "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409}");
-  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.updated, 1);
-  assert_int_equal(res.failed, 0);
+  assert_int_equal(run_with(f, "v2"), 0);
+  assert_int_equal(f->res.updated, 1);
+  assert_int_equal(f->res.failed, 0);
   fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 409, 1);
   fakeapi_expect(k, "GET", SHOP_SECRETS "/acme-secrets", 200, 1);
   fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 200, 1);
-  char *v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v2");
-  free(v);
+  assert_live("acme-secrets", "API_KEY", "v2");
   /* a conflict that does not go away: given up after a bounded number of attempts */
   fakeapi_clear(k);
-  fakeapi_do(
-      k, "POST", "/fake/faults",
-      "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409,\"count\":100}");
-  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v3", 2};
-  assert_int_equal(run(&res, c, &x, &s, &err), OS_ECONFLICT);
-  assert_int_equal(res.failed, 1);
-  assert_non_null(strstr(err.msg, "still conflicting after 4 attempts"));
+  fakeapi_do(k, "POST", "/fake/faults",
+             "{\"method\":\"PATCH\",\"path\":\"/secrets/acme-secrets$\",\"status\":409,"
+             "\"count\":100}");
+  assert_int_equal(run_with(f, "v3"), OS_ECONFLICT);
+  assert_int_equal(f->res.failed, 1);
+  assert_non_null(strstr(f->err.msg, "still conflicting after 4 attempts"));
   fakeapi_expect(k, "PATCH", SHOP_SECRETS "/acme-secrets", 409, 4);
-  reconcile_kubesync_cache_free(c);
 }
 
 static void test_immutable_recreated(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  fx *f = *state;
+  assert_int_equal(run_with(f, "v1"), 0);
   fakeapi_do(k, "PATCH", SHOP_SECRETS "/acme-secrets", "{\"immutable\":true}");
   json_t *before = live("acme-secrets");
   char uid[64];
   snprintf(uid, sizeof(uid), "%s", meta(before, "uid"));
   json_decref(before);
-  assert_int_equal(reconcile_kubesync_cache_refresh(c, k, NULL, "prod", NULL, &err), 0);
+  resync(f);
   fakeapi_clear(k);
   /* no patch may change it: the version read is deleted and created again */
-  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
-  assert_int_equal(res.recreated, 1);
-  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_RECREATED);
+  assert_int_equal(run_with(f, "v2"), 0);
+  assert_int_equal(f->res.recreated, 1);
+  assert_int_equal(f->s.kinds[0], RECONCILE_KUBESYNC_RECREATED);
   fakeapi_expect(k, "PATCH", NULL, 0, 0);
   fakeapi_expect(k, "DELETE", SHOP_SECRETS "/acme-secrets", 200, 1);
   fakeapi_expect(k, "POST", SHOP_SECRETS, 201, 1);
   json_t *after = live("acme-secrets");
   assert_string_not_equal(meta(after, "uid"), uid);
   json_decref(after);
-  char *v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v2");
-  free(v);
-  reconcile_kubesync_cache_free(c);
+  assert_live("acme-secrets", "API_KEY", "v2");
 }
 
 static void test_namespace_missing(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "nowhere", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(run(&res, c, &x, &s, &err), OS_ENOTFOUND);
-  assert_int_equal(res.missing_namespaces, 1);
-  assert_int_equal(s.kinds[0], RECONCILE_KUBESYNC_NAMESPACE_MISSING);
-  assert_non_null(strstr(err.msg, "namespace nowhere not found"));
-  reconcile_kubesync_cache_free(c);
+  fx *f = *state;
+  plan_one(&f->x, "acme-secrets", "nowhere", "API_KEY", "v1");
+  assert_int_equal(run_with(f, "v1"), OS_ENOTFOUND);
+  assert_int_equal(f->res.missing_namespaces, 1);
+  assert_int_equal(f->s.kinds[0], RECONCILE_KUBESYNC_NAMESPACE_MISSING);
+  assert_non_null(strstr(f->err.msg, "namespace nowhere not found"));
+}
+
+/* An owned Secret named name in namespace ns, as a (hostile) API server
+ * might list it, into f's cache. */
+static void listed(fx *f, const char *ns, const char *name) {
+  json_t *obj = owned(ns, name);
+  reconcile_kubesync_cache_apply(f->c, "ADDED", obj);
+  json_decref(obj);
 }
 
 static void test_hostile_names_stay_in_their_segment(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  /* an API server lists an owned Secret whose name walks out of the path */
-  json_t *evil = owned("shop", "x/../../../apis/apps/v1/namespaces/shop/deployments/web");
-  reconcile_kubesync_cache_apply(c, "ADDED", evil);
-  json_decref(evil);
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  fx *f = *state;
+  /* a name that walks out of the path: its DELETE stays a DELETE of it */
+  listed(f, "shop", "x/../../../apis/apps/v1/namespaces/shop/deployments/web");
+  assert_int_equal(run_with(f, "v1"), 0);
   json_t *reqs = fakeapi_call(k, "GET", "/fake/requests", NULL);
   size_t i, deletes = 0;
   json_t *r;
@@ -330,58 +298,43 @@ static void test_hostile_names_stay_in_their_segment(void **state) {
     if (strcmp(json_string_value(json_object_get(r, "method")), "DELETE") != 0)
       continue;
     deletes++;
-    assert_string_equal(
-        json_string_value(json_object_get(r, "path")), SHOP_SECRETS
-        "/x%2F..%2F..%2F..%2Fapis%2Fapps%2Fv1%2Fnamespaces%2Fshop%2Fdeployments%2Fweb");
+    assert_string_equal(json_string_value(json_object_get(r, "path")),
+                        SHOP_SECRETS "/x%2F..%2F..%2F..%2Fapis%2Fapps%2Fv1%2Fnamespaces%2Fshop%2F"
+                                     "deployments%2Fweb");
   }
   json_decref(reqs);
   assert_int_equal(deletes, 1); /* answered 404 (no such Secret): forgotten */
-  assert_int_equal(reconcile_kubesync_cache_size(c), 1);
+  assert_int_equal(reconcile_kubesync_cache_size(f->c), 1);
   /* a name no escape can hold is refused before any request */
   fakeapi_clear(k);
-  evil = owned("shop", "..");
-  reconcile_kubesync_cache_apply(c, "ADDED", evil);
-  json_decref(evil);
-  assert_int_equal(run(&res, c, &x, &s, &err), OS_EINVAL);
-  assert_int_equal(res.failed, 1);
-  assert_non_null(strstr(err.msg, "secret shop/..: \"..\" cannot be a name in a request path"));
+  listed(f, "shop", "..");
+  assert_int_equal(run_with(f, "v1"), OS_EINVAL);
+  assert_int_equal(f->res.failed, 1);
+  assert_non_null(strstr(f->err.msg, "secret shop/..: \"..\" cannot be a name in a request path"));
   fakeapi_expect(k, "DELETE", NULL, 0, 0);
   /* a namespace with a '/' is not even cached */
-  evil = owned("shop/secrets/acme-secrets", "y");
-  reconcile_kubesync_cache_apply(c, "ADDED", evil);
-  json_decref(evil);
-  assert_int_equal(reconcile_kubesync_cache_size(c), 2);
-  reconcile_kubesync_cache_free(c);
+  listed(f, "shop/secrets/acme-secrets", "y");
+  assert_int_equal(reconcile_kubesync_cache_size(f->c), 2);
 }
 
 typedef struct slow_run {
-  reconcile_kubesync_cache *c;
-  one_target *x;
-  reconcile_kubesync_result res;
+  fx *f;
   int rc;
 } slow_run;
 
 static void *run_thread(void *arg) {
   slow_run *r = arg;
-  os_error err = OS_ERROR_INIT;
-  r->rc = reconcile_kubesync_run(&r->res, k, r->c, &r->x->p, false, NULL, NULL, NULL, &err);
+  r->rc = run_with(r->f, "v2");
   return NULL;
 }
 
 static void test_watch_applies_during_slow_write(void **state) {
-  (void)state;
-  reconcile_kubesync_cache *c = synced_cache();
-  one_target x;
-  plan_one(&x, "acme-secrets", "shop", "API_KEY", "v1");
-  reconcile_kubesync_result res;
-  seen s;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(run(&res, c, &x, &s, &err), 0);
+  fx *f = *state;
+  assert_int_equal(run_with(f, "v1"), 0);
   /* the next write takes 1.5 s at the API server */
   fakeapi_do(k, "POST", "/fake/faults",
              "{\"method\":\"PATCH\",\"path\":\"/secrets/\",\"delayMs\":1500}");
-  x.entry = (reconcile_plan_entry){"API_KEY", (const uint8_t *)"v2", 2};
-  slow_run sr = {c, &x, {0}, -1};
+  slow_run sr = {f, -1};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, run_thread, &sr), 0);
   json_int_t hits = 0;
@@ -395,33 +348,30 @@ static void test_watch_applies_during_slow_write(void **state) {
   assert_int_equal(hits, 1);
   usleep(100000); /* the PATCH is waiting at the server */
   /* a watch event meanwhile: applied at once, not after the write */
-  json_t *other = owned("shop", "other-secrets");
   double t0 = os_mono_seconds();
-  reconcile_kubesync_cache_apply(c, "ADDED", other);
-  size_t n = reconcile_kubesync_cache_size(c);
+  listed(f, "shop", "other-secrets");
+  size_t n = reconcile_kubesync_cache_size(f->c);
   double took = os_mono_seconds() - t0;
-  json_decref(other);
   assert_int_equal(n, 2);
   if (took > 0.5)
     fail_msg("a watch event waited %.2f s for the write", took);
   assert_int_equal(pthread_join(t, NULL), 0);
   assert_int_equal(sr.rc, 0);
-  assert_int_equal(sr.res.updated, 1);
-  char *v = live_value("acme-secrets", "API_KEY");
-  assert_string_equal(v, "v2");
-  free(v);
-  reconcile_kubesync_cache_free(c);
+  assert_int_equal(f->res.updated, 1);
+  assert_live("acme-secrets", "API_KEY", "v2");
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_create_patch_keep_delete, each_setup),
-      cmocka_unit_test_setup(test_foreign_secret_untouched, each_setup),
-      cmocka_unit_test_setup(test_conflict_retried, each_setup),
-      cmocka_unit_test_setup(test_immutable_recreated, each_setup),
-      cmocka_unit_test_setup(test_namespace_missing, each_setup),
-      cmocka_unit_test_setup(test_hostile_names_stay_in_their_segment, each_setup),
-      cmocka_unit_test_setup(test_watch_applies_during_slow_write, each_setup),
+      cmocka_unit_test_setup_teardown(test_create_patch_keep_delete, each_setup, each_teardown),
+      cmocka_unit_test_setup_teardown(test_foreign_secret_untouched, each_setup, each_teardown),
+      cmocka_unit_test_setup_teardown(test_conflict_retried, each_setup, each_teardown),
+      cmocka_unit_test_setup_teardown(test_immutable_recreated, each_setup, each_teardown),
+      cmocka_unit_test_setup_teardown(test_namespace_missing, each_setup, each_teardown),
+      cmocka_unit_test_setup_teardown(test_hostile_names_stay_in_their_segment, each_setup,
+                                      each_teardown),
+      cmocka_unit_test_setup_teardown(test_watch_applies_during_slow_write, each_setup,
+                                      each_teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, fakeapi_group_teardown);
 }
