@@ -117,7 +117,7 @@ static bool fingerprint(uint8_t out[32], const inject_delivery *v, size_t n) {
       put_str(h, d->namespaces[s]);
     put_len(h, d->n_names);
     for (size_t e = 0; e < d->n_names; e++)
-      put_str(h, d->names[e]);
+      put_str(h, d->name(d->names_ctx, e));
   }
   unsigned int len = 0;
   bool ok = EVP_DigestFinal_ex(h, out, &len) == 1 && len == 32;
@@ -157,7 +157,8 @@ int inject_refindex_build(inject_refindex **out, const inject_delivery *dv, size
       l[kl] = (list_entry){d->namespaces[s], d->secret, (uint32_t)kl};
       kl++;
       for (size_t e = 0; e < d->n_names; e++) {
-        v[k] = (ref_entry){d->namespaces[s], d->names[e], d->secret, (uint32_t)k, d->application};
+        v[k] = (ref_entry){d->namespaces[s], d->name(d->names_ctx, e), d->secret, (uint32_t)k,
+                           d->application};
         k++;
       }
     }

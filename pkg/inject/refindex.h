@@ -14,14 +14,19 @@
 
 typedef struct inject_refindex inject_refindex;
 
+/* The i-th (i < n_names) name a delivery carries; ctx is its names_ctx. */
+typedef const char *(*inject_delivery_name_fn)(const void *ctx, size_t i);
+
 /* One Kubernetes Secret, the namespaces it is delivered to and the names
- * (its data keys) it carries. */
+ * (its data keys) it carries, read through name() so that the caller's
+ * own records need no copy. */
 typedef struct inject_delivery {
   const char *secret;
   const char *const *namespaces;
   size_t n_namespaces;
-  const char *const *names;
   size_t n_names;
+  inject_delivery_name_fn name;
+  const void *names_ctx;
   bool application; /* an application's Secret, not the organization-level one */
 } inject_delivery;
 

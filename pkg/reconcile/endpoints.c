@@ -198,9 +198,15 @@ int reconcile_endpoints_start(reconcile_ctl *c, os_error *err) {
   return rc;
 }
 
+/* inject_delivery_name_fn over a target: the names of the values it
+ * delivers, then those it keeps. */
+static const char *target_name(const void *ctx, size_t i) {
+  const reconcile_plan_target *t = ctx;
+  return i < t->n_entries ? t->entries[i].name : t->kept[i - t->n_entries];
+}
+
 /* What the plans deliver, as the index takes it: one delivery per target,
- * its names the values it carries and those it keeps. Caller frees with
- * free_deliveries(), also on failure. */
+ * borrowing the target's names. Caller frees *out (also on failure). */
 static int plan_deliveries(inject_delivery **out, size_t *n_out, reconcile_plan *const *plans,
                            size_t n_plans) {
   size_t n = 0;
@@ -214,26 +220,13 @@ static int plan_deliveries(inject_delivery **out, size_t *n_out, reconcile_plan 
   for (size_t pi = 0; pi < n_plans; pi++) {
     for (size_t i = 0; i < plans[pi]->n_targets; i++) {
       const reconcile_plan_target *t = &plans[pi]->targets[i];
-      size_t n_names = t->n_entries + t->n_kept;
-      const char **names = calloc(n_names ? n_names : 1, sizeof(*names));
-      if (names == NULL)
-        return OS_ENOMEM;
-      for (size_t k = 0; k < t->n_entries; k++)
-        names[k] = t->entries[k].name;
-      for (size_t k = 0; k < t->n_kept; k++)
-        names[t->n_entries + k] = t->kept[k];
-      v[(*n_out)++] = (inject_delivery){t->secret_name,  (const char *const *)t->namespaces,
-                                        t->n_namespaces, names,
-                                        n_names,         t->application != NULL};
+      v[(*n_out)++] = (inject_delivery){t->secret_name,        (const char *const *)t->namespaces,
+                                        t->n_namespaces,       t->n_entries + t->n_kept,
+                                        target_name,           t,
+                                        t->application != NULL};
     }
   }
   return 0;
-}
-
-static void free_deliveries(inject_delivery *v, size_t n) {
-  for (size_t i = 0; v != NULL && i < n; i++)
-    free((void *)(uintptr_t)v[i].names);
-  free(v);
 }
 
 void reconcile_endpoints_index(reconcile_ctl *c, bool need) {
@@ -257,7 +250,7 @@ void reconcile_endpoints_index(reconcile_ctl *c, bool need) {
     pthread_rwlock_unlock(&e->index_lock);
     inject_refindex_free(old);
   }
-  free_deliveries(d, n);
+  free(d);
 }
 
 /* The rollout's resolver: the webhook's, on an index built when first

@@ -690,17 +690,23 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
     note_failure(st, rc, &e);
     goto done;
   }
-  if (live != NULL && (need_values || !watched(live, t)) && read_live(st, item, key, &full) < 0)
+  /* a read (of one the watch may not keep current, or for its values)
+   * replaces the cached record: copy it again */
+  bool reread = live != NULL && (need_values || !watched(live, t));
+  if (reread && read_live(st, item, key, &full) < 0)
     goto done;
   if (!need_values) {
     json_decref(full);
     full = NULL;
   }
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-    free(live);
-    if (cache_copy(&live, st->cache, key) < 0) {
-      note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
-      break;
+    if (reread) {
+      free(live);
+      if (cache_copy(&live, st->cache, key) < 0) {
+        note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
+        break;
+      }
+      reread = false;
     }
     json_t *data = desired_data(t, full);
     rc = data ? reconcile_kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
@@ -767,6 +773,7 @@ static void sync_one(run_state *st, const reconcile_plan_target *t, const char *
       invalid_reread = invalid_reread || rc == OS_EINVAL;
       json_decref(full);
       full = NULL;
+      reread = true;
       if (read_live(st, item, key, &full) < 0)
         break;
       if (!need_values) {

@@ -6,15 +6,17 @@
 
 #include "inject/refindex.h"
 
+static const char *name_at(const void *ctx, size_t i) { return ((const char *const *)ctx)[i]; }
+
 static void test_refindex(void **state) {
   (void)state;
   const char *ns_ab[] = {"a", "b"}, *ns_a[] = {"a"};
   const char *org_names[] = {"X", "Y", "K"}, *app1_names[] = {"X", "Z"}, *app2_names[] = {"X"},
              *org2_names[] = {"Y"};
-  inject_delivery d[] = {{"org-secrets", ns_ab, 2, org_names, 3, false},
-                         {"app1-secrets", ns_a, 1, app1_names, 2, true},
-                         {"app2-secrets", ns_a, 1, app2_names, 1, true},
-                         {"other-secrets", ns_a, 1, org2_names, 1, false}};
+  inject_delivery d[] = {{"org-secrets", ns_ab, 2, 3, name_at, org_names, false},
+                         {"app1-secrets", ns_a, 1, 2, name_at, app1_names, true},
+                         {"app2-secrets", ns_a, 1, 1, name_at, app2_names, true},
+                         {"other-secrets", ns_a, 1, 1, name_at, org2_names, false}};
   inject_refindex *x = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(inject_refindex_build(&x, d, 4, &err), 0);
