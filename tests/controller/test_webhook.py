@@ -43,14 +43,16 @@ def review(uid, env, ns="shop", labels=None):
                                    "spec": {"containers": [{"name": "app", "image": "busybox", "env": env}]}}}}
 
 
-class WebhookServed(ControllerTest):
-    """A controller serving the webhook (and /metrics, the audit log) on
-    the shared organization; the set-up test_webhook_limits reuses."""
+class WebhookTest(ControllerTest):
     PREFIX = "os-webhook-"
     VALUES = VALUES
 
     def setUp(self):
         super().setUp()
+        self.start_webhook()
+
+    def start_webhook(self):
+        """The controller with the webhook (HTTPS) and /readyz, ready."""
         self.certdir = os.path.join(self.tmp, "cert")
         self.crt, self.key = make_cert(self.certdir, "orgsecrets-webhook-1", 1001)
         self.ca1 = os.path.join(self.tmp, "ca1.crt")
@@ -85,8 +87,6 @@ class WebhookServed(ControllerTest):
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
-
-class WebhookTest(WebhookServed):
     def test_inject_refuse_and_metrics(self):
         env = [{"name": "DATABASE_URL", "value": "postgres://app:$DATABASE_PASSWORD@db:5432/app"},
                {"name": "API_KEY", "value": "${API_KEY}"}]
