@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
       {"burst", required_argument, NULL, O_BURST}, {"no-rollout", no_argument, NULL, O_NOROLLOUT},
       {"log-format", required_argument, NULL, O_LOGFMT}, {"version", no_argument, NULL, O_VERSION},
       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  controller_options o;
+  reconcile_controller_options o;
   memset(&o, 0, sizeof(o));
   o.rollout = true;
   o.resync_s = 300;
@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   os_error err = OS_ERROR_INIT;
-  int rc = controller_run(&o, &stop_flag, &err);
+  int rc = reconcile_controller_run(&o, &stop_flag, &err);
   if (rc < 0) {
     fprintf(stderr, "orgsecrets-controller: %s\n", err.msg);
     return 1;

@@ -145,4 +145,21 @@ int kube_server_version(kube_client *c, int *major, int *minor, char **git_versi
  * failure. */
 char *kube_path_escape(const char *s);
 
+/* One segment of a request path taken from an API answer, a spec or a flag
+ * (a namespace, a name): *out (caller frees) is segment escaped with
+ * kube_path_escape(), so a '/' or a '%' in it stays inside the segment.
+ * OS_EINVAL (err names it) for "", "." and "..", which no escape keeps from
+ * meaning "here" or "the parent" to a client or proxy that normalises
+ * paths; no Kubernetes object has such a name. */
+int kube_path_segment(char **out, const char *segment, os_error *err);
+
+/* The path of an object or a collection: api (trusted, e.g. "/api/v1",
+ * "/apis/apps/v1"), then "/namespaces/<ns>" unless ns is NULL
+ * (cluster-scoped), "/<resource>", and "/<name>" and "/<subresource>" when
+ * not NULL, every one but api through kube_path_segment(). Caller frees
+ * *out. E.g. ("/api/v1", "a", "secrets", "b/c", NULL):
+ * "/api/v1/namespaces/a/secrets/b%2Fc". */
+int kube_object_path(char **out, const char *api, const char *ns, const char *resource,
+                     const char *name, const char *subresource, os_error *err);
+
 #endif

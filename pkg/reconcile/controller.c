@@ -1,37 +1,19 @@
+/* The controller put together: identities, the API client, the parts
+ * (controller_internal.h), the threads, and their tear-down. */
 #include "reconcile/controller.h"
 
-#include <malloc.h>
-#include <math.h>
-#include <openssl/rand.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "age/age.h"
-#include "audit/audit.h"
 #include "common/buf.h"
 #include "common/log.h"
-#include "httpd/httpd.h"
-#include "inject/admission.h"
-#include "kube/kube.h"
-#include "metrics/metrics.h"
-#include "reconcile/envfiles.h"
-#include "reconcile/events.h"
-#include "reconcile/kubesync.h"
-#include "reconcile/lease.h"
-#include "reconcile/plan.h"
-#include "reconcile/refindex.h"
-#include "reconcile/source.h"
-#include "seal/seal.h"
-#include "spec/spec.h"
+#include "reconcile/controller_internal.h"
 
 #ifndef ORGSECRETS_VERSION
-#define ORGSECRETS_VERSION "0.1.0"
+#error "ORGSECRETS_VERSION comes from project(VERSION) in CMakeLists.txt"
 #endif
 
 /* The oldest Kubernetes supported (docs/install.md says which and why; the
@@ -39,999 +21,12 @@
 #define KUBE_MIN_MAJOR 1
 #define KUBE_MIN_MINOR 20
 
-typedef struct ctl {
-  const controller_options *o;
-  volatile int *stop;
-  age_identity **ids;
-  size_t n_ids;
-  uint8_t ck[32];
-  kube_client *k;
-  metrics_registry *m;
-  metrics_family *m_reconcile, *m_duration, *m_kube, *m_secrets, *m_unseal_err, *m_leader,
-      *m_build, *m_writes, *m_webhook, *m_webhook_dur;
-  httpd_server *http, *webhook;
-  audit_log *audit;
-  kubesync_cache *scache;
-  event_recorder *events;       /* NULL without Kubernetes */
-  plan_cache *pcache;
-  size_t source_unseals;         /* values the folder source's hook opened */
-  lease_elector *lease;
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  bool source_dirty, target_dirty;
-  atomic_bool ready;
-  atomic_bool leader_changed;
-  /* cluster source: name -> object, under mu */
-  json_t *cr_orgs, *cr_secrets;
-  /* the last plans, one per organization; touched by the main loop only */
-  reconcile_plan **plans;
-  size_t n_plans;
-  source_cache *src;            /* folder source: files as last read */
-  json_t *cr_snapshot;          /* cluster source: specs the plans came from */
-  spec_org **cr_orgs_parsed;
-  size_t n_cr_orgs_parsed;
-  spec_secret **cr_secrets_parsed;
-  size_t n_cr_secrets_parsed;
-  plan_secret *cr_refs;         /* the plans' view of cr_secrets_parsed */
-  const plan_secret **cr_refv;
-  /* webhook resolver index (names only), swapped under idx_lock after each plan */
-  pthread_rwlock_t idx_lock;
-  ref_index *idx;               /* NULL until the first plan */
-  struct seen_key *audit_seen;  /* sorted: what the last pass audited or logged */
-  size_t n_audit_seen;
-  char *recipients_json;
-  int backoff_s;
-} ctl;
-
-/* ---- small helpers ---- */
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void mark_dirty(ctl *c, bool source) {
-  pthread_mutex_lock(&c->mu);
-  if (source)
-    c->source_dirty = true;
-  c->target_dirty = true;
-  pthread_cond_broadcast(&c->cond);
-  pthread_mutex_unlock(&c->mu);
-}
-
-static bool writer(const ctl *c) { return !c->o->leader_elect || (c->lease && lease_is_leader(c->lease)); }
-
-static void audit(ctl *c, const char *event, json_t *fields) {
-  if (c->audit != NULL && fields != NULL) {
-    os_error err = OS_ERROR_INIT;
-    if (audit_log_append(c->audit, event, fields, &err) < 0)
-      os_log_error("audit log: %s", err.msg);
-  }
-  json_decref(fields);
-}
-
-/* ---- metrics ---- */
-
-static void observe_kube(void *ctx, const char *verb, long code, double seconds) {
-  ctl *c = ctx;
-  (void)seconds;
-  char code_s[16];
-  snprintf(code_s, sizeof(code_s), "%ld", code);
-  const char *labels[] = {verb, code == 0 ? "error" : code_s};
-  metrics_counter_inc(c->m_kube, labels);
-}
-
-static int setup_metrics(ctl *c, os_error *err) {
-  int rc = metrics_registry_new(&c->m, err);
-  const char *result[] = {"result"};
-  const char *verb_code[] = {"verb", "code"};
-  const char *state[] = {"state"};
-  const char *reason[] = {"reason"};
-  const char *version[] = {"version"};
-  const char *op[] = {"operation"};
-  static const double dur_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
-  static const double wh_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1};
-  if (rc == 0)
-    rc = metrics_counter_new(&c->m_reconcile, c->m, "orgsecrets_reconcile_total",
-                             "Reconcile passes by result.", result, 1, err);
-  if (rc == 0)
-    rc = metrics_histogram_new(&c->m_duration, c->m, "orgsecrets_reconcile_duration_seconds",
-                               "Duration of reconcile passes by result.", result, 1, dur_buckets,
-                               sizeof(dur_buckets) / sizeof(dur_buckets[0]), err);
-  if (rc == 0)
-    rc = metrics_counter_new(&c->m_kube, c->m, "orgsecrets_kube_requests_total",
-                             "Kubernetes API requests by verb and HTTP code.", verb_code, 2, err);
-  if (rc == 0)
-    rc = metrics_gauge_new(&c->m_secrets, c->m, "orgsecrets_secrets",
-                           "Secrets of this environment by state.", state, 1, err);
-  if (rc == 0)
-    rc = metrics_counter_new(&c->m_unseal_err, c->m, "orgsecrets_unseal_errors_total",
-                             "Values that failed to unseal, by reason.", reason, 1, err);
-  if (rc == 0)
-    rc = metrics_gauge_new(&c->m_leader, c->m, "orgsecrets_leader",
-                           "1 when this replica may write.", NULL, 0, err);
-  if (rc == 0)
-    rc = metrics_gauge_new(&c->m_build, c->m, "orgsecrets_build_info",
-                           "Build information.", version, 1, err);
-  if (rc == 0)
-    rc = metrics_counter_new(&c->m_writes, c->m, "orgsecrets_target_writes_total",
-                             "Writes to targets by operation.", op, 1, err);
-  if (rc == 0)
-    rc = metrics_counter_new(&c->m_webhook, c->m, "orgsecrets_webhook_requests_total",
-                             "Admission requests by result.", result, 1, err);
-  if (rc == 0)
-    rc = metrics_histogram_new(&c->m_webhook_dur, c->m, "orgsecrets_webhook_duration_seconds",
-                               "Admission request latency.", NULL, 0, wh_buckets,
-                               sizeof(wh_buckets) / sizeof(wh_buckets[0]), err);
-  if (rc == 0)
-    metrics_gauge_set1(c->m_build, ORGSECRETS_VERSION, 1);
-  return rc;
-}
-
-/* ---- HTTP endpoints ---- */
-
-static int h_healthz(void *ctx, const httpd_request *req, httpd_response *resp) {
-  (void)ctx;
-  (void)req;
-  return httpd_response_set_body(resp, "text/plain", "ok\n", 3);
-}
-
-static int h_readyz(void *ctx, const httpd_request *req, httpd_response *resp) {
-  ctl *c = ctx;
-  (void)req;
-  if (!atomic_load(&c->ready)) {
-    httpd_response_set_status(resp, 503);
-    return httpd_response_set_body(resp, "text/plain", "not ready: first sync pending\n", 29);
-  }
-  return httpd_response_set_body(resp, "text/plain", "ok\n", 3);
-}
-
-static int h_metrics(void *ctx, const httpd_request *req, httpd_response *resp) {
-  ctl *c = ctx;
-  (void)req;
-  os_buf b;
-  os_buf_init(&b, 16u * 1024 * 1024, false);
-  int rc = metrics_render(&b, c->m);
-  if (rc == 0)
-    rc = httpd_response_set_body(resp, METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
-  os_buf_free(&b);
-  return rc;
-}
-
-static int h_recipients(void *ctx, const httpd_request *req, httpd_response *resp) {
-  ctl *c = ctx;
-  (void)req;
-  return httpd_response_set_body(resp, "application/json", c->recipients_json,
-                                 strlen(c->recipients_json));
-}
-
-static void rebuild_index(ctl *c, bool need);
-
-static int resolve_ref(void *ctx, const char *ns, const char *name, char **secret_name) {
-  ctl *c = ctx;
-  pthread_rwlock_rdlock(&c->idx_lock);
-  const char *s = ref_index_resolve(c->idx, ns, name);
-  *secret_name = s ? os_strdup(s) : NULL;
-  pthread_rwlock_unlock(&c->idx_lock);
-  if (s == NULL)
-    return OS_ENOTFOUND;
-  return *secret_name ? 0 : OS_ENOMEM;
-}
-
-static int list_secrets(void *ctx, const char *ns, char ***names, size_t *n) {
-  ctl *c = ctx;
-  pthread_rwlock_rdlock(&c->idx_lock);
-  const char *const *found = NULL;
-  size_t len = ref_index_list(c->idx, ns, &found);
-  char **v = calloc(len ? len : 1, sizeof(*v));
-  int rc = v ? 0 : OS_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < len; i++) {
-    v[i] = os_strdup(found[i]);
-    if (v[i] == NULL)
-      rc = OS_ENOMEM;
-  }
-  pthread_rwlock_unlock(&c->idx_lock);
-  if (rc < 0) {
-    for (size_t i = 0; v && i < len; i++)
-      free(v[i]);
-    free(v);
-    return rc;
-  }
-  *names = v;
-  *n = len;
-  return 0;
-}
-
-/* The webhook's callbacks for the rollout of injected workloads (main
- * loop): the same index, built on first use when no webhook keeps it. */
-static int rollout_resolve(void *ctx, const char *ns, const char *name, char **secret_name) {
-  ctl *c = ctx;
-  if (c->idx == NULL)
-    rebuild_index(c, true);
-  return resolve_ref(c, ns, name, secret_name);
-}
-
-static int rollout_list(void *ctx, const char *ns, char ***names, size_t *n) {
-  ctl *c = ctx;
-  if (c->idx == NULL)
-    rebuild_index(c, true);
-  return list_secrets(c, ns, names, n);
-}
-
-static int h_mutate(void *ctx, const httpd_request *req, httpd_response *resp) {
-  ctl *c = ctx;
-  double t0 = now_s();
-  size_t len = 0;
-  const uint8_t *body = httpd_request_body(req, &len);
-  inject_options io = {resolve_ref, list_secrets, c};
-  char *out = NULL;
-  size_t out_len = 0;
-  inject_outcome oc;
-  os_error err = OS_ERROR_INIT;
-  int rc = inject_review_handle(&out, &out_len, &oc, (const char *)body, len, &io, &err);
-  const char *result = "error";
-  if (rc == 0) {
-    result = oc.result == INJECT_DENIED ? "denied" : oc.result == INJECT_PATCHED ? "patched" : "allowed";
-    if (oc.result == INJECT_PATCHED) {
-      json_t *fields = json_pack("{s:s?,s:s?,s:s?,s:s?}", "namespace", oc.ns, "pod", oc.pod, "generateName",
-                                 oc.generate_name, "uid", oc.uid);
-      if (fields != NULL && oc.names[0] != '\0')
-        json_object_set_new(fields, "names", json_string(oc.names));
-      audit(c, "inject", fields);
-    }
-    inject_outcome_clear(&oc);
-    httpd_response_take_body(resp, "application/json", out, out_len);
-    out = NULL;
-  } else {
-    /* a malformed review is the caller's fault (400); anything else is ours
-     * (500), so the webhook's failurePolicy decides */
-    bool bad = rc == OS_EINVAL;
-    httpd_response_set_status(resp, bad ? 400 : 500);
-    char msg[OS_ERROR_MSG_MAX + 32];
-    int n = snprintf(msg, sizeof(msg), "%s: %s\n", bad ? "bad admission review" : "webhook error",
-                     err.msg);
-    httpd_response_set_body(resp, "text/plain", msg, n > 0 ? (size_t)n : 0);
-    result = bad ? "malformed" : "error";
-  }
-  free(out);
-  metrics_counter_inc1(c->m_webhook, result);
-  metrics_histogram_observe(c->m_webhook_dur, NULL, now_s() - t0);
-  return 0;
-}
-
-static int setup_http(ctl *c, os_error *err) {
-  int rc = 0;
-  if (c->o->listen != NULL) {
-    httpd_options ho = {.listen = c->o->listen};
-    rc = httpd_server_new(&c->http, &ho, err);
-    if (rc == 0)
-      rc = httpd_route(c->http, "GET", "/healthz", h_healthz, c, err);
-    if (rc == 0)
-      rc = httpd_route(c->http, "GET", "/readyz", h_readyz, c, err);
-    if (rc == 0)
-      rc = httpd_route(c->http, "GET", "/metrics", h_metrics, c, err);
-    if (rc == 0)
-      rc = httpd_route(c->http, "GET", "/v1/recipients", h_recipients, c, err);
-    if (rc == 0)
-      rc = httpd_server_start(c->http, err);
-    if (rc == 0)
-      os_log_info("serving /healthz /readyz /metrics /v1/recipients on port %u",
-                  (unsigned)httpd_server_port(c->http));
-  }
-  if (rc == 0 && c->o->webhook_listen != NULL) {
-    httpd_options wo = {.listen = c->o->webhook_listen, .tls_cert_file = c->o->tls_cert,
-                        .tls_key_file = c->o->tls_key, .max_body_bytes = INJECT_REVIEW_MAX_BYTES,
-                        .max_pending_bytes = INJECT_WEBHOOK_MAX_PENDING,
-                        .max_connections = INJECT_WEBHOOK_MAX_CONNECTIONS};
-    rc = httpd_server_new(&c->webhook, &wo, err);
-    if (rc == 0)
-      rc = httpd_route(c->webhook, "POST", "/mutate-pods", h_mutate, c, err);
-    if (rc == 0)
-      rc = httpd_route_limit(c->webhook, "POST", "/mutate-pods", INJECT_WEBHOOK_MAX_PARALLEL,
-                             INJECT_WEBHOOK_QUEUE_MS, err);
-    if (rc == 0)
-      rc = httpd_route(c->webhook, "GET", "/healthz", h_healthz, c, err);
-    if (rc == 0)
-      rc = httpd_server_start(c->webhook, err);
-    if (rc == 0)
-      os_log_info("serving the pod webhook on port %u", (unsigned)httpd_server_port(c->webhook));
-  }
-  return rc;
-}
-
-/* ---- watches ---- */
-
-typedef struct watch_spec {
-  ctl *c;
-  const char *path;
-  char *selector;
-  int kind; /* 0 owned secrets, 1 organizations, 2 orgsecrets */
-  volatile int relist; /* set to end the watch and list again (resync, shutdown) */
-} watch_spec;
-
-static int on_watch_event(void *ctx, const char *type, json_t *obj) {
-  watch_spec *w = ctx;
-  ctl *c = w->c;
-  if (strcmp(type, "BOOKMARK") == 0)
-    return 0;
-  if (w->kind == 0) {
-    kubesync_cache_apply(c->scache, type, obj);
-    mark_dirty(c, false);
-    return 0;
-  }
-  json_t *cache = w->kind == 1 ? c->cr_orgs : c->cr_secrets;
-  const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-  if (name == NULL)
-    return 0;
-  pthread_mutex_lock(&c->mu);
-  json_t *old = json_object_get(cache, name);
-  json_int_t old_gen = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
-  json_int_t new_gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
-  bool spec_change = strcmp(type, "DELETED") == 0 || old == NULL || old_gen != new_gen;
-  if (strcmp(type, "DELETED") == 0)
-    json_object_del(cache, name);
-  else
-    json_object_set(cache, name, obj);
-  if (spec_change) {
-    c->source_dirty = true;
-    c->target_dirty = true;
-    pthread_cond_broadcast(&c->cond);
-  }
-  pthread_mutex_unlock(&c->mu);
-  return 0;
-}
-
-static int list_into(ctl *c, watch_spec *w, char **rv, os_error *err) {
-  if (w->kind == 0) {
-    int rc = kubesync_cache_refresh(c->scache, c->k, NULL, c->o->environment, rv, err);
-    if (rc == 0)
-      mark_dirty(c, false); /* what the list shows may differ from what was cached */
-    return rc;
-  }
-  json_t *items = NULL;
-  int rc = kube_list(c->k, w->path, NULL, &items, rv, err);
-  if (rc < 0)
-    return rc;
-  json_t *fresh = json_object();
-  size_t i;
-  json_t *it;
-  json_array_foreach(items, i, it) {
-    const char *name = json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
-    if (name)
-      json_object_set(fresh, name, it);
-  }
-  json_decref(items);
-  pthread_mutex_lock(&c->mu);
-  json_t *cache = w->kind == 1 ? c->cr_orgs : c->cr_secrets;
-  json_object_clear(cache);
-  json_object_update(cache, fresh);
-  c->source_dirty = true;
-  c->target_dirty = true;
-  pthread_cond_broadcast(&c->cond);
-  pthread_mutex_unlock(&c->mu);
-  json_decref(fresh);
-  return 0;
-}
-
-static void sleep_stoppable(ctl *c, double seconds) {
-  for (double t = 0; t < seconds && !*c->stop; t += 0.1)
-    usleep(100000);
-}
-
-static void *watch_thread(void *arg) {
-  watch_spec *w = arg;
-  ctl *c = w->c;
-  int backoff = 1;
-  while (!*c->stop) {
-    char *rv = NULL;
-    os_error err = OS_ERROR_INIT;
-    w->relist = 0;
-    if (list_into(c, w, &rv, &err) < 0) {
-      os_log_warn("list %s: %s", w->path, err.msg);
-      sleep_stoppable(c, backoff + (double)(rand() % 1000) / 1000.0);
-      backoff = backoff < 30 ? backoff * 2 : 30;
-      continue;
-    }
-    backoff = 1;
-#ifdef __GLIBC__
-    malloc_trim(0); /* a large list is parsed and dropped: give it back */
-#endif
-    while (!*c->stop && !w->relist) {
-      char *last = NULL;
-      os_error werr = OS_ERROR_INIT;
-      int rc = kube_watch(c->k, w->path, w->selector, rv, 240, on_watch_event, w, &last, &w->relist,
-                          &werr);
-      if (last != NULL) {
-        free(rv);
-        rv = last;
-      }
-      if (rc == OS_EGONE) {
-        os_log_info("watch %s: resourceVersion expired, listing again", w->path);
-        break;
-      }
-      if (rc < 0) {
-        os_log_warn("watch %s: %s", w->path, werr.msg);
-        sleep_stoppable(c, 1 + (double)(rand() % 1000) / 1000.0);
-        break;
-      }
-    }
-    free(rv);
-  }
-  return NULL;
-}
-
-static void *dir_watch_thread(void *arg) {
-  ctl *c = arg;
-  source_watch *w = NULL;
-  os_error err = OS_ERROR_INIT;
-  if (source_watch_new(&w, c->o->source_dir, &err) < 0) {
-    os_log_error("watch %s: %s", c->o->source_dir, err.msg);
-    return NULL;
-  }
-  while (!*c->stop) {
-    if (source_watch_wait(w, 500) > 0)
-      mark_dirty(c, true);
-  }
-  source_watch_free(w);
-  return NULL;
-}
-
-static void *lease_thread(void *arg) {
-  ctl *c = arg;
-  lease_elector_run(c->lease, c->stop);
-  return NULL;
-}
-
-static void on_leader_change(void *ctx, bool leader) {
-  ctl *c = ctx;
-  metrics_gauge_set(c->m_leader, NULL, leader ? 1 : 0);
-  if (leader)
-    mark_dirty(c, true);
-}
-
-/* ---- events and status ---- */
-
-/* An Event about an object, counted on the earlier one when it repeats;
- * only the writer posts. ns NULL: a cluster-scoped object. */
-static void post_event(ctl *c, const char *ns, const char *kind, const char *api_version,
-                       const char *name, const char *uid, const char *type, const char *reason,
-                       const char *message) {
-  if (c->events == NULL || !writer(c))
-    return;
-  event_subject about = {api_version, kind, ns, name, uid};
-  os_error err = OS_ERROR_INIT;
-  if (event_recorder_post(c->events, &about, type, reason, message, &err) < 0)
-    os_log_warn("post event %s for %s %s: %s", reason, kind, name, err.msg);
-}
-
-/* Target problems seen in a pass: target pointer -> reason. */
-typedef struct pass_state {
-  ctl *c;
-  json_t *target_problems; /* "%p" -> reason */
-  size_t writes;
-} pass_state;
-
-static void on_sync_event(void *ctx, const kubesync_event *ev) {
-  pass_state *ps = ctx;
-  ctl *c = ps->c;
-  const char *op = NULL, *reason = NULL, *type = "Normal";
-  switch (ev->kind) {
-  case KUBESYNC_CREATED: op = "create"; reason = "Created"; break;
-  case KUBESYNC_UPDATED: op = "update"; reason = "Updated"; break;
-  case KUBESYNC_RECREATED: op = "recreate"; reason = "Recreated"; type = "Warning"; break;
-  case KUBESYNC_DELETED: op = "delete"; reason = "Deleted"; break;
-  case KUBESYNC_ROLLOUT: op = "rollout"; reason = "RolloutTriggered"; break;
-  case KUBESYNC_CONFLICT: reason = "TargetConflict"; type = "Warning"; break;
-  case KUBESYNC_NAMESPACE_MISSING: reason = "NamespaceNotFound"; type = "Warning"; break;
-  case KUBESYNC_FAILED: reason = "WriteFailed"; type = "Warning"; break;
-  }
-  if (op != NULL) {
-    metrics_counter_inc1(c->m_writes, op);
-    ps->writes++;
-  }
-  os_log(strcmp(type, "Warning") == 0 ? OS_LOG_WARN : OS_LOG_INFO,
-         "%s %s %s/%s: %s", reason, ev->kind_name, ev->namespace_, ev->name, ev->message);
-  json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", ev->kind_name, "namespace",
-                             ev->namespace_, "name", ev->name, "reason", reason, "message", ev->message);
-  audit(c, ev->kind == KUBESYNC_DELETED ? "delete" : ev->kind == KUBESYNC_CONFLICT ? "conflict" : "write",
-        fields);
-  if (ev->kind != KUBESYNC_NAMESPACE_MISSING) {
-    const char *api = ev->kind == KUBESYNC_ROLLOUT ? "apps/v1" : "v1";
-    post_event(c, ev->namespace_, ev->kind_name, api, ev->name, ev->uid, type, reason, ev->message);
-  }
-  if (ev->target != NULL && (ev->kind == KUBESYNC_CONFLICT || ev->kind == KUBESYNC_NAMESPACE_MISSING ||
-                             ev->kind == KUBESYNC_FAILED)) {
-    char key[32];
-    snprintf(key, sizeof(key), "%p", (const void *)ev->target);
-    json_object_set_new(ps->target_problems, key, json_string(reason));
-  }
-}
-
-static void on_envfile_event(void *ctx, const plan_target *t, const char *path, const os_error *failure) {
-  pass_state *ps = ctx;
-  json_t *fields = json_pack("{s:s,s:s,s:s?,s:s}", "organization", t->organization, "environment",
-                             t->environment, "application", t->application, "file", path);
-  if (failure != NULL) {
-    os_log_error("env file %s: %s", path, failure->msg);
-    json_object_set_new(fields, "error", json_string(failure->msg));
-    audit(ps->c, "envfile-failed", fields);
-  } else {
-    os_log_info("wrote env file %s", path);
-    metrics_counter_inc1(ps->c->m_writes, "envfile");
-    ps->writes++;
-    audit(ps->c, "write", fields);
-  }
-}
-
-static const plan_target *target_of(const reconcile_plan *p, const plan_secret *ps) {
-  const char *app = ps->ref.application;
-  for (size_t i = 0; i < p->n_targets; i++) {
-    const char *a = p->targets[i].application;
-    if ((a == NULL && app == NULL) || (a && app && strcmp(a, app) == 0))
-      return &p->targets[i];
-  }
-  return NULL;
-}
-
-/* Writes Ready conditions on OrgSecret resources, only where they change. */
-static void update_statuses(ctl *c, pass_state *ps) {
-  for (size_t pi = 0; pi < c->n_plans; pi++) {
-    const reconcile_plan *p = c->plans[pi];
-    for (size_t i = 0; i < p->n_results; i++) {
-      const plan_secret_result *r = &p->results[i];
-      const spec_secret_ref *s = &r->secret->ref;
-      int64_t generation = r->secret->spec ? r->secret->spec->generation : 0;
-      const char *reason = r->reason, *message = plan_result_message(p, r);
-      const plan_target *t = target_of(p, r->secret);
-      if (t != NULL && strcmp(reason, "Synced") == 0) {
-        char key[32];
-        snprintf(key, sizeof(key), "%p", (const void *)t);
-        const char *prob = json_string_value(json_object_get(ps->target_problems, key));
-        if (prob != NULL) {
-          reason = prob;
-          message = strcmp(prob, "TargetConflict") == 0
-                        ? "a target Secret exists and is not managed by orgsecrets"
-                        : strcmp(prob, "NamespaceNotFound") == 0 ? "a target namespace does not exist"
-                                                                 : "writing a target failed";
-        }
-      }
-      const char *status = strcmp(reason, "Synced") == 0 ? "True" : "False";
-      if (strcmp(reason, "Synced") == 0)
-        message = "delivered to every target";
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
-      if (rname == NULL)
-        continue;
-      pthread_mutex_lock(&c->mu);
-      json_t *cur = json_incref(json_object_get(c->cr_secrets, rname));
-      pthread_mutex_unlock(&c->mu);
-      json_t *conds = json_object_get(json_object_get(cur, "status"), "conditions");
-      json_t *old = NULL;
-      size_t j;
-      json_t *cd;
-      json_array_foreach(conds, j, cd) {
-        const char *type = json_string_value(json_object_get(cd, "type"));
-        if (type && strcmp(type, "Ready") == 0)
-          old = cd;
-      }
-      const char *o_status = json_string_value(json_object_get(old, "status"));
-      const char *o_reason = json_string_value(json_object_get(old, "reason"));
-      const char *o_msg = json_string_value(json_object_get(old, "message"));
-      json_int_t o_gen = json_integer_value(json_object_get(old, "observedGeneration"));
-      bool same = o_status && o_reason && o_msg && strcmp(o_status, status) == 0 &&
-                  strcmp(o_reason, reason) == 0 && strcmp(o_msg, message) == 0 && o_gen == generation;
-      if (!same && cur != NULL) {
-        char now[32];
-        event_time_now(now, sizeof(now));
-        const char *ltt = json_string_value(json_object_get(old, "lastTransitionTime"));
-        bool transition = !(o_status && strcmp(o_status, status) == 0);
-        json_t *patch = json_pack("{s:{s:I,s:[{s:s,s:s,s:s,s:s,s:s,s:I}]}}", "status",
-                                  "observedGeneration", (json_int_t)generation, "conditions",
-                                  "type", "Ready", "status", status, "reason", reason, "message",
-                                  message, "lastTransitionTime", transition || !ltt ? now : ltt,
-                                  "observedGeneration", (json_int_t)generation);
-        char path[600];
-        snprintf(path, sizeof(path), "/apis/orgsecrets.io/v1/orgsecrets/%s/status", rname);
-        json_t *out = NULL;
-        os_error err = OS_ERROR_INIT;
-        if (patch != NULL && kube_patch(c->k, path, "application/merge-patch+json", patch, &out, &err) == 0) {
-          if (out != NULL) {
-            pthread_mutex_lock(&c->mu);
-            json_object_set(c->cr_secrets, rname, out);
-            pthread_mutex_unlock(&c->mu);
-          }
-          if (transition && strcmp(status, "False") == 0)
-            post_event(c, NULL, "OrgSecret", "orgsecrets.io/v1", rname,
-                       json_string_value(json_object_get(json_object_get(cur, "metadata"), "uid")),
-                       "Warning", reason, message);
-        } else if (patch != NULL) {
-          os_log_warn("status of OrgSecret %s: %s", rname, err.msg);
-        }
-        json_decref(out);
-        json_decref(patch);
-      }
-      json_decref(cur);
-      free(rname);
-    }
-  }
-}
-
-/* ---- sources and plans ---- */
-
-static void free_plans(ctl *c) {
-  for (size_t i = 0; i < c->n_plans; i++)
-    plan_free(c->plans[i]);
-  free(c->plans);
-  c->plans = NULL;
-  c->n_plans = 0;
-  for (size_t i = 0; i < c->n_cr_orgs_parsed; i++)
-    spec_org_free(c->cr_orgs_parsed[i]);
-  free(c->cr_orgs_parsed);
-  c->cr_orgs_parsed = NULL;
-  c->n_cr_orgs_parsed = 0;
-  for (size_t i = 0; i < c->n_cr_secrets_parsed; i++)
-    spec_secret_free(c->cr_secrets_parsed[i]);
-  free(c->cr_secrets_parsed);
-  c->cr_secrets_parsed = NULL;
-  c->n_cr_secrets_parsed = 0;
-  free(c->cr_refs);
-  c->cr_refs = NULL;
-  free(c->cr_refv);
-  c->cr_refv = NULL;
-}
-
-static void report_problem(void *ctx, const char *file, int line, const char *msg) {
-  (void)ctx;
-  (void)file;
-  (void)line;
-  os_log_error("spec: %s", msg);
-}
-
-/* What was last audited (or, without an audit log, logged) of a secret:
- * the first 16 bytes of its digest (names and ciphertext) with a hash of
- * the outcome folded in, as a sorted set. */
-typedef struct seen_key {
-  uint8_t k[16];
-} seen_key;
-
-static int cmp_seen(const void *a, const void *b) {
-  return memcmp(((const seen_key *)a)->k, ((const seen_key *)b)->k, sizeof(seen_key));
-}
-
-static void result_key(seen_key *k, const plan_secret_result *r) {
-  uint8_t d[32];
-  const plan_secret *ps = r->secret;
-  if (ps->has_digest) {
-    memcpy(d, ps->digest, sizeof(d));
-  } else if (ps->spec != NULL) {
-    plan_secret_digest(d, ps->spec);
-  } else { /* not reached by either source: names only */
-    const spec_secret_ref *s = &ps->ref;
-    const char *parts[] = {s->organization, s->environment, s->application, s->name};
-    uint64_t h = OS_FNV1A64_INIT;
-    for (size_t i = 0; i < 4; i++)
-      h = parts[i] ? os_fnv1a64(h, parts[i], strlen(parts[i]) + 1) : os_fnv1a64(h, "", 1);
-    memset(d, 0, sizeof(d));
-    memcpy(d, &h, sizeof(h));
-  }
-  uint64_t reason = os_fnv1a64(OS_FNV1A64_INIT, r->reason, strlen(r->reason)), first;
-  memcpy(&first, d, sizeof(first));
-  first ^= reason;
-  memcpy(d, &first, sizeof(first));
-  memcpy(k->k, d, sizeof(k->k));
-}
-
-/* Sorts in place (qsort may allocate a copy of the array). */
-static void sort_seen(seen_key *v, size_t n) {
-  for (size_t start = n / 2; n > 1;) { /* heapsort */
-    size_t root;
-    if (start > 0) {
-      root = --start;
-    } else {
-      seen_key t = v[0];
-      v[0] = v[--n];
-      v[n] = t;
-      root = 0;
-    }
-    for (size_t child; (child = 2 * root + 1) < n; root = child) {
-      if (child + 1 < n && cmp_seen(&v[child], &v[child + 1]) < 0)
-        child++;
-      if (cmp_seen(&v[root], &v[child]) >= 0)
-        break;
-      seen_key t = v[root];
-      v[root] = v[child];
-      v[child] = t;
-    }
-  }
-}
-
-/* The outcomes worth remembering: every one with an audit log, else
- * failures only (to log each once). */
-static bool remembered(const ctl *c, const plan_secret_result *r) {
-  return c->audit != NULL ||
-         (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
-}
-
-/* Audits each secret whose unseal outcome or ciphertext changed since the
- * last pass and logs each new failure once; counts the keys of this pass
- * (*n) and how many the last pass had too (*found). */
-static void audit_unseals(ctl *c, const reconcile_plan *p, size_t *n, size_t *found) {
-  for (size_t i = 0; i < p->n_results; i++) {
-    const plan_secret_result *r = &p->results[i];
-    const spec_secret_ref *s = &r->secret->ref;
-    bool synced = strcmp(r->reason, "Synced") == 0, disabled = strcmp(r->reason, "Disabled") == 0;
-    if (!synced && !disabled)
-      metrics_counter_inc1(c->m_unseal_err, r->reason);
-    if (!remembered(c, r))
-      continue;
-    seen_key k;
-    result_key(&k, r);
-    (*n)++;
-    if (c->n_audit_seen > 0 &&
-        bsearch(&k, c->audit_seen, c->n_audit_seen, sizeof(k), cmp_seen) != NULL) {
-      (*found)++;
-      continue;
-    }
-    if (!disabled) {
-      json_t *f = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:s}", "organization", s->organization,
-                            "environment", s->environment, "application", s->application, "name",
-                            s->name, "result", synced ? "ok" : "failed", "reason", r->reason);
-      audit(c, "unseal", f);
-    }
-    if (!synced && !disabled) {
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
-      os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason,
-                   plan_result_message(p, r));
-      free(rname);
-    }
-  }
-}
-
-/* Replaces the remembered outcomes with this pass's, unless they are the
- * same set (a pass that changed nothing allocates nothing). */
-static void remember_outcomes(ctl *c, size_t n, size_t found) {
-  if (n == found && n == c->n_audit_seen)
-    return;
-  seen_key *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
-  if (n > 0 && v == NULL)
-    return; /* the old set stays: lines may repeat, none is lost */
-  size_t k = 0;
-  for (size_t pi = 0; pi < c->n_plans; pi++) {
-    const reconcile_plan *p = c->plans[pi];
-    for (size_t i = 0; i < p->n_results && k < n; i++)
-      if (remembered(c, &p->results[i]))
-        result_key(&v[k++], &p->results[i]);
-  }
-  sort_seen(v, k);
-  free(c->audit_seen);
-  c->audit_seen = v;
-  c->n_audit_seen = k;
-}
-
-/* A secret just read from the folder: open it now (or skip what this
- * environment never needs) so that its spec can be dropped at once and its
- * value kept in the source's block. A failure keeps the spec: the plan
- * retries it and reports why. */
-static int on_secret_read(void *ctx, const spec_secret *s, const uint8_t digest[32], uint8_t **value,
-                          size_t *len) {
-  ctl *c = ctx;
-  (void)digest;
-  bool mine = s->environment != NULL && strcmp(s->environment, c->o->environment) == 0;
-  if (!mine || s->state != SPEC_STATE_ACTIVE)
-    return 0;
-  os_error err = OS_ERROR_INIT;
-  c->source_unseals++;
-  return seal_unseal(value, len, s, (const age_identity *const *)c->ids, c->n_ids, &err);
-}
-
-static int build_plan(ctl *c, const spec_org *org, const plan_secret *const *secrets, size_t n,
-                      bool incomplete, os_error *err) {
-  if (spec_org_find_env(org, c->o->environment) == NULL)
-    return 0;
-  plan_input in = {org, secrets, n, c->o->environment, (const age_identity *const *)c->ids,
-                   c->n_ids, c->ck, incomplete, c->pcache};
-  reconcile_plan *p = NULL;
-  int rc = plan_build(&p, &in, err);
-  if (rc < 0)
-    return rc;
-  reconcile_plan **v = realloc(c->plans, (c->n_plans + 1) * sizeof(*v));
-  if (v == NULL) {
-    plan_free(p);
-    return os_error_set(err, OS_ENOMEM, "out of memory");
-  }
-  c->plans = v;
-  c->plans[c->n_plans++] = p;
-  return 0;
-}
-
-static int load_cluster(ctl *c, os_error *err) {
-  pthread_mutex_lock(&c->mu);
-  json_t *orgs = json_deep_copy(c->cr_orgs);
-  json_t *secs = json_deep_copy(c->cr_secrets);
-  pthread_mutex_unlock(&c->mu);
-  int rc = 0;
-  c->cr_orgs_parsed = calloc(json_object_size(orgs) + 1, sizeof(spec_org *));
-  c->cr_secrets_parsed = calloc(json_object_size(secs) + 1, sizeof(spec_secret *));
-  if (c->cr_orgs_parsed == NULL || c->cr_secrets_parsed == NULL) {
-    rc = os_error_set(err, OS_ENOMEM, "out of memory");
-    goto done;
-  }
-  const char *name;
-  json_t *obj;
-  json_object_foreach(orgs, name, obj) {
-    os_error e = OS_ERROR_INIT;
-    spec_org *o = NULL;
-    if (spec_org_from_json(&o, obj, &e) < 0) {
-      os_log_error("Organization %s: %s", name, e.msg);
-      continue;
-    }
-    c->cr_orgs_parsed[c->n_cr_orgs_parsed++] = o;
-  }
-  bool incomplete = false;
-  json_object_foreach(secs, name, obj) {
-    os_error e = OS_ERROR_INIT;
-    spec_secret *s = NULL;
-    if (spec_secret_from_json(&s, obj, &e) < 0) {
-      os_log_error("OrgSecret %s: %s", name, e.msg);
-      incomplete = true;
-      continue;
-    }
-    c->cr_secrets_parsed[c->n_cr_secrets_parsed++] = s;
-  }
-  size_t ns = c->n_cr_secrets_parsed;
-  c->cr_refs = calloc(ns ? ns : 1, sizeof(*c->cr_refs));
-  c->cr_refv = calloc(ns ? ns : 1, sizeof(*c->cr_refv));
-  if (c->cr_refs == NULL || c->cr_refv == NULL) {
-    rc = os_error_set(err, OS_ENOMEM, "out of memory");
-    goto done;
-  }
-  for (size_t i = 0; i < ns; i++) {
-    plan_secret_of(&c->cr_refs[i], c->cr_secrets_parsed[i], NULL);
-    c->cr_refv[i] = &c->cr_refs[i];
-  }
-  for (size_t i = 0; i < c->n_cr_orgs_parsed && rc == 0; i++)
-    rc = build_plan(c, c->cr_orgs_parsed[i], c->cr_refv, ns, incomplete, err);
-done:
-  json_decref(orgs);
-  json_decref(secs);
-  return rc;
-}
-
-/* Rebuilds the resolver index from the plans when something resolves
- * references: the webhook, or (once it needed it) the rollout of injected
- * workloads; need builds it now. Called by the main loop only. */
-static void rebuild_index(ctl *c, bool need) {
-  if (c->o->webhook_listen == NULL && c->idx == NULL && !need)
-    return;
-  const reconcile_plan *const *plans = (const reconcile_plan *const *)c->plans;
-  if (ref_index_same(c->idx, plans, c->n_plans))
-    return; /* only values changed: the names resolve as before (c->idx is only swapped here) */
-  ref_index *idx = NULL;
-  os_error err = OS_ERROR_INIT;
-  if (ref_index_build(&idx, plans, c->n_plans, &err) < 0) {
-    os_log_error("webhook index: %s (the previous one stays)", err.msg);
-    return;
-  }
-  pthread_rwlock_wrlock(&c->idx_lock);
-  ref_index *old = c->idx;
-  c->idx = idx;
-  pthread_rwlock_unlock(&c->idx_lock);
-  ref_index_free(old);
-}
-
-static int reload_source(ctl *c, os_error *err) {
-  double t0 = now_s();
-  free_plans(c);
-  int rc = 0;
-  if (c->o->source_dir != NULL) {
-    bool incomplete = false;
-    source_view view; /* the plan keeps pointers to the records, not to this array */
-    rc = source_cache_load(c->src, &view, &incomplete, report_problem, c, err);
-    os_log_debug("reload: folder read in %.1f ms", (now_s() - t0) * 1e3);
-    if (rc == 0)
-      rc = build_plan(c, view.org, view.secrets, view.n_secrets, incomplete, err);
-    if (rc == 0 && c->n_plans == 0)
-      rc = os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        c->o->environment, view.org->id);
-    source_view_clear(&view);
-  } else {
-    rc = load_cluster(c, err);
-  }
-  if (rc < 0) {
-    free_plans(c);
-    return rc;
-  }
-  /* after every plan of the pass: values none of them uses go */
-  plan_cache_sweep(c->pcache);
-  os_log_debug("reload: planned in %.1f ms", (now_s() - t0) * 1e3);
-#ifdef __GLIBC__
-  malloc_trim(0); /* give the file buffers of a large load back */
-#endif
-  size_t active = 0, disabled = 0, failed = 0;
-  size_t n_seen = 0, found = 0;
-  for (size_t i = 0; i < c->n_plans; i++) {
-    active += c->plans[i]->n_active;
-    disabled += c->plans[i]->n_disabled;
-    failed += c->plans[i]->n_failures;
-    audit_unseals(c, c->plans[i], &n_seen, &found);
-  }
-  remember_outcomes(c, n_seen, found);
-  metrics_gauge_set1(c->m_secrets, "active", (double)active);
-  metrics_gauge_set1(c->m_secrets, "disabled", (double)disabled);
-  metrics_gauge_set1(c->m_secrets, "failed", (double)failed);
-  rebuild_index(c, false);
-  return 0;
-}
-
-/* One pass; returns 0 when everything converged. */
-static int pass(ctl *c, bool reload, os_error *err) {
-  double t0 = now_s();
-  int rc = 0;
-  if (reload || c->n_plans == 0) {
-    size_t u0 = c->source_unseals;
-    rc = reload_source(c, err);
-    if (rc < 0)
-      goto done;
-    os_log_debug("pass: source loaded and planned in %.1f ms (%zu values unsealed)",
-                 (now_s() - t0) * 1e3, c->source_unseals - u0 + plan_cache_last_unseals(c->pcache));
-  }
-  if (!writer(c))
-    goto done;
-  pass_state ps = {c, json_object(), 0};
-  int first = 0;
-  for (size_t i = 0; i < c->n_plans; i++) {
-    const reconcile_plan *p = c->plans[i];
-    if (p->n_failures > 0 && first == 0) {
-      first = p->failures[0].code;
-      os_error_set(err, first, "%zu secret(s) not delivered, first %s: %s", p->n_failures,
-                   p->failures[0].resource, p->failures[0].reason);
-    }
-    if (p->incomplete && first == 0) {
-      first = OS_EINVAL;
-      os_error_set(err, first, "organization %s: the specs are incomplete (see the problems "
-                   "reported): nothing is deleted until they are fixed", p->targets[0].organization);
-    }
-    if (c->o->env_file_dir != NULL) {
-      envfiles_result er;
-      os_error e = OS_ERROR_INIT;
-      if (envfiles_sync(&er, p, c->o->env_file_dir, on_envfile_event, &ps, &e) < 0 && first == 0) {
-        first = e.code;
-        os_error_set(err, first, "%s", e.msg);
-      }
-    }
-    if (c->k != NULL) {
-      kubesync_result kr;
-      os_error e = OS_ERROR_INIT;
-      inject_options injected = {rollout_resolve, rollout_list, c};
-      if (kubesync_run(&kr, c->k, c->scache, p, c->o->rollout, &injected, on_sync_event, &ps,
-                       &e) < 0 &&
-          first == 0) {
-        first = e.code;
-        os_error_set(err, first, "%s", e.msg);
-      }
-    }
-  }
-  os_log_debug("pass: targets synced in %.1f ms total, %zu writes", (now_s() - t0) * 1e3, ps.writes);
-  if (c->o->source_cluster && c->k != NULL)
-    update_statuses(c, &ps);
-  json_decref(ps.target_problems);
-  rc = first;
-done:;
-  double dt = now_s() - t0;
-  const char *result = rc == 0 ? "success" : "error";
-  metrics_counter_inc1(c->m_reconcile, result);
-  metrics_histogram_observe1(c->m_duration, result, dt);
-  return rc;
-}
-
-/* ---- set-up and the main loop ---- */
-
 /* Refuses an API server older than the supported floor, naming both. */
-static int check_server_version(ctl *c, os_error *err) {
+static int check_server_version(kube_client *k, os_error *err) {
   int major = 0, minor = 0;
   char *gv = NULL;
   os_error e = OS_ERROR_INIT;
-  int rc = kube_server_version(c->k, &major, &minor, &gv, &e);
+  int rc = kube_server_version(k, &major, &minor, &gv, &e);
   if (rc < 0)
     return os_error_set(err, rc, "reading the Kubernetes version: %s", e.msg);
   if (major < KUBE_MIN_MAJOR || (major == KUBE_MIN_MAJOR && minor < KUBE_MIN_MINOR))
@@ -1045,19 +40,20 @@ static int check_server_version(ctl *c, os_error *err) {
   return rc;
 }
 
-static int load_identities(ctl *c, os_error *err) {
+/* Loads every --identity file, logs their recipients, derives the checksum
+ * key and the /v1/recipients document. */
+static int load_identities(reconcile_ctl *c, os_error *err) {
+  size_t cap = 0;
   for (size_t i = 0; i < c->o->n_identity_files; i++) {
     age_identity **ids = NULL;
     size_t n = 0;
     int rc = age_identities_load_file(&ids, &n, c->o->identity_files[i], err);
     if (rc < 0)
       return rc;
-    age_identity **v = realloc(c->ids, (c->n_ids + n) * sizeof(*v));
-    if (v == NULL) {
+    if (os_grow(&c->ids, &cap, c->n_ids + n, sizeof(*c->ids), SIZE_MAX) < 0) {
       age_identities_free(ids, n);
       return os_error_set(err, OS_ENOMEM, "out of memory");
     }
-    c->ids = v;
     memcpy(c->ids + c->n_ids, ids, n * sizeof(*ids));
     c->n_ids += n;
     free(ids);
@@ -1065,7 +61,7 @@ static int load_identities(ctl *c, os_error *err) {
   if (c->n_ids == 0)
     return os_error_set(err, OS_EINVAL, "no identity given (--identity FILE)");
   json_t *arr = json_array();
-  for (size_t i = 0; i < c->n_ids; i++) {
+  for (size_t i = 0; arr != NULL && i < c->n_ids; i++) {
     char *r = NULL;
     if (age_recipient_encode(&r, age_identity_recipient(c->ids[i]), err) < 0) {
       json_decref(arr);
@@ -1075,213 +71,132 @@ static int load_identities(ctl *c, os_error *err) {
     json_array_append_new(arr, json_string(r));
     free(r);
   }
-  json_t *doc = json_pack("{s:s,s:o}", "environment", c->o->environment, "recipients", arr);
-  c->recipients_json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+  json_t *doc =
+      arr ? json_pack("{s:s,s:o}", "environment", c->o->environment, "recipients", arr) : NULL;
+  c->endpoints.recipients_json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
   json_decref(doc);
-  if (c->recipients_json == NULL)
+  if (c->endpoints.recipients_json == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  return plan_checksum_key(c->ck, c->ids[0], err);
+  return reconcile_plan_checksum_key(c->checksum_key, c->ids[0], err);
 }
 
-int controller_run(const controller_options *o, volatile int *stop, os_error *err) {
-  ctl c;
-  memset(&c, 0, sizeof(c));
-  c.o = o;
-  c.stop = stop;
-  pthread_mutex_init(&c.mu, NULL);
-  pthread_cond_init(&c.cond, NULL);
-  pthread_rwlock_init(&c.idx_lock, NULL);
-  c.cr_orgs = json_object();
-  c.cr_secrets = json_object();
-  pthread_t threads[8];
-  size_t n_threads = 0;
-  watch_spec watches[3];
-  memset(watches, 0, sizeof(watches));
-  int rc = setup_metrics(&c, err);
-  if (rc == 0)
-    rc = load_identities(&c, err);
-  if (rc == 0)
-    rc = plan_cache_new(&c.pcache, err);
-  if (rc == 0 && o->source_dir != NULL) {
-    rc = source_cache_new(&c.src, o->source_dir, err);
-    if (rc == 0)
-      source_cache_set_hook(c.src, on_secret_read, &c);
+static int connect_kubernetes(reconcile_ctl *c, os_error *err) {
+  kube_options ko = {.kubeconfig = c->o->kubeconfig,
+                     .qps = c->o->qps,
+                     .burst = c->o->burst,
+                     .user_agent = "orgsecrets-controller/" ORGSECRETS_VERSION,
+                     .observe = reconcile_metrics_observe_kube,
+                     .observe_ctx = &c->metrics};
+  int rc = kube_client_new(&c->k, &ko, err);
+  if (rc == 0) {
+    os_log_info("kubernetes API server %s", kube_client_server(c->k));
+    rc = check_server_version(c->k, err);
   }
   if (rc == 0)
-    rc = kubesync_cache_new(&c.scache, err);
-  if (rc == 0 && o->audit_log != NULL)
-    rc = audit_log_open(&c.audit, o->audit_log, err);
-  if (rc == 0 && !o->no_kubernetes) {
-    kube_options ko = {.kubeconfig = o->kubeconfig, .qps = o->qps, .burst = o->burst,
-                       .user_agent = "orgsecrets-controller/" ORGSECRETS_VERSION,
-                       .observe = observe_kube, .observe_ctx = &c};
-    rc = kube_client_new(&c.k, &ko, err);
-    if (rc == 0)
-      os_log_info("kubernetes API server %s", kube_client_server(c.k));
-    if (rc == 0)
-      rc = check_server_version(&c, err);
-    if (rc == 0)
-      rc = event_recorder_new(&c.events, c.k, "orgsecrets-controller", err);
+    rc = reconcile_event_recorder_new(&c->events, c->k, "orgsecrets-controller", err);
+  return rc;
+}
+
+static void on_leader_change(void *ctx, bool leader) {
+  reconcile_ctl *c = ctx;
+  metrics_gauge_set(c->metrics.leader, NULL, leader ? 1 : 0);
+  if (leader)
+    reconcile_wake_mark(&c->wake, true);
+}
+
+static void *lease_thread(void *arg) {
+  reconcile_ctl *c = arg;
+  kube_lease_elector_run(c->lease, c->stop);
+  return NULL;
+}
+
+static int new_elector(reconcile_ctl *c, os_error *err) {
+  const reconcile_controller_options *o = c->o;
+  char ident[300], host[256] = "unknown", lname[300];
+  if (gethostname(host, sizeof(host) - 1) != 0)
+    snprintf(host, sizeof(host), "unknown");
+  snprintf(ident, sizeof(ident), "%s_%ld", host, (long)getpid());
+  snprintf(lname, sizeof(lname), "orgsecrets-controller-%s", o->environment);
+  kube_lease_options lo = {.namespace_ =
+                               o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
+                           .name = o->lease_name ? o->lease_name : lname,
+                           .identity = ident,
+                           .duration_s = o->lease_duration_s};
+  if (lo.duration_s > 0) {
+    lo.renew_deadline_s = lo.duration_s * 2 / 3 > 0 ? lo.duration_s * 2 / 3 : 1;
+    lo.retry_period_s = lo.duration_s / 5 > 0 ? lo.duration_s / 5 : 1;
   }
-  if (rc == 0 && o->source_cluster && c.k == NULL)
+  return kube_lease_elector_new(&c->lease, c->k, &lo, on_leader_change, c, err);
+}
+
+int reconcile_controller_run(const reconcile_controller_options *o, volatile int *stop,
+                             os_error *err) {
+  reconcile_ctl *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  c->o = o;
+  c->stop = stop;
+  reconcile_wake_init(&c->wake);
+  reconcile_endpoints_init(&c->endpoints);
+  pthread_t lease;
+  bool lease_started = false, informers = false;
+  int rc = reconcile_metrics_init(&c->metrics, err);
+  if (rc == 0)
+    rc = load_identities(c, err);
+  if (rc == 0)
+    rc = reconcile_load_init(c, err);
+  if (rc == 0)
+    rc = reconcile_audit_open(&c->audit, o->audit_log, err);
+  if (rc == 0 && !o->no_kubernetes)
+    rc = connect_kubernetes(c, err);
+  if (rc == 0 && o->source_cluster && c->k == NULL)
     rc = os_error_set(err, OS_EINVAL, "--source cluster needs Kubernetes (drop --no-kubernetes)");
+  if (rc == 0) {
+    informers = true;
+    rc = reconcile_informers_init(&c->informers, c->k, o->environment, o->source_cluster,
+                                  o->once ? NULL : o->source_dir, &c->wake, stop, err);
+  }
   if (rc == 0)
-    rc = setup_http(&c, err);
+    rc = reconcile_endpoints_start(c, err);
   if (rc < 0)
     goto done;
-  metrics_gauge_set(c.m_leader, NULL, o->leader_elect ? 0 : 1);
+  metrics_gauge_set(c->metrics.leader, NULL, o->leader_elect ? 0 : 1);
 
   if (o->once) {
-    if (c.k != NULL) {
-      char *rv = NULL;
-      rc = kubesync_cache_refresh(c.scache, c.k, NULL, o->environment, &rv, err);
-      free(rv);
-      if (rc == 0 && o->source_cluster) {
-        watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
-        watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
-        rc = list_into(&c, &watches[1], &rv, err);
-        free(rv);
-        rv = NULL;
-        if (rc == 0)
-          rc = list_into(&c, &watches[2], &rv, err);
-        free(rv);
-      }
-    }
+    rc = reconcile_informers_list(&c->informers, err);
     if (rc == 0)
-      rc = pass(&c, true, err);
+      rc = reconcile_loop_pass(c, true, err);
     goto done;
   }
-
-  /* long-running: start watchers, elect, loop */
-  if (c.k != NULL) {
-    watches[0] = (watch_spec){&c, "/api/v1/secrets", kubesync_selector(NULL, o->environment), 0, 0};
-    if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[0]) == 0)
-      n_threads++;
-    if (o->source_cluster) {
-      watches[1] = (watch_spec){&c, "/apis/orgsecrets.io/v1/organizations", NULL, 1, 0};
-      watches[2] = (watch_spec){&c, "/apis/orgsecrets.io/v1/orgsecrets", NULL, 2, 0};
-      for (int i = 1; i <= 2; i++)
-        if (pthread_create(&threads[n_threads], NULL, watch_thread, &watches[i]) == 0)
-          n_threads++;
-    }
-    if (o->leader_elect) {
-      char ident[300], host[256] = "unknown", lname[300];
-      gethostname(host, sizeof(host) - 1);
-      snprintf(ident, sizeof(ident), "%s_%ld", host, (long)getpid());
-      snprintf(lname, sizeof(lname), "orgsecrets-controller-%s", o->environment);
-      lease_options lo = {o->lease_namespace ? o->lease_namespace : "orgsecrets-system",
-                          o->lease_name ? o->lease_name : lname, ident, o->lease_duration_s, 0, 0};
-      if (lo.duration_s > 0) {
-        lo.renew_deadline_s = lo.duration_s * 2 / 3 > 0 ? lo.duration_s * 2 / 3 : 1;
-        lo.retry_period_s = lo.duration_s / 5 > 0 ? lo.duration_s / 5 : 1;
-      }
-      rc = lease_elector_new(&c.lease, c.k, &lo, on_leader_change, &c, err);
-      if (rc < 0)
-        goto stop_threads;
-      if (pthread_create(&threads[n_threads], NULL, lease_thread, &c) == 0)
-        n_threads++;
-    }
+  rc = reconcile_informers_start(&c->informers, err);
+  if (rc == 0 && o->leader_elect && c->k != NULL) {
+    rc = new_elector(c, err);
+    int e = rc == 0 ? pthread_create(&lease, NULL, lease_thread, c) : 0;
+    if (e != 0)
+      rc = os_error_set(err, OS_EIO, "starting leader election: %s", strerror(e));
+    lease_started = rc == 0;
   }
-  if (o->source_dir != NULL && pthread_create(&threads[n_threads], NULL, dir_watch_thread, &c) == 0)
-    n_threads++;
-
-  c.source_dirty = true;
-  c.target_dirty = true;
-  double next_resync = now_s() + (o->resync_s > 0 ? o->resync_s : 300);
-  double next_retry = 0;
-  int backoff = 1;
-  int last_rc = 0;
-  /* give the first lists a moment so the first pass sees the cluster */
-  if (c.k != NULL)
-    usleep(200000);
-  while (!*stop) {
-    pthread_mutex_lock(&c.mu);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 200000000;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
-    if (!c.source_dirty && !c.target_dirty)
-      pthread_cond_timedwait(&c.cond, &c.mu, &until);
-    double t = now_s();
-    bool due = t >= next_resync || (next_retry > 0 && t >= next_retry);
-    bool reload = c.source_dirty || due;
-    bool run = reload || c.target_dirty;
-    c.source_dirty = false;
-    c.target_dirty = false;
-    pthread_mutex_unlock(&c.mu);
-    if (!run || *stop)
-      continue;
-    if (due && t >= next_resync) {
-      next_resync = t + (o->resync_s > 0 ? o->resync_s : 300);
-      /* a full resync reads the cluster again: each watch ends, lists, and
-       * watches on from the new list (what it caches may have drifted) */
-      for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
-        watches[i].relist = 1;
-    }
-    os_error perr = OS_ERROR_INIT;
-    last_rc = pass(&c, reload, &perr);
-    if (last_rc < 0) {
-      os_log_warn("reconcile: %s", perr.msg);
-      /* per-secret failures are reported; retry the pass with backoff and jitter */
-      double jitter = (double)(rand() % 1000) / 1000.0;
-      next_retry = now_s() + backoff * (0.5 + jitter);
-      backoff = backoff < 60 ? backoff * 2 : 60;
-    } else {
-      next_retry = 0;
-      backoff = 1;
-    }
-#ifdef __GLIBC__
-    {
-      struct mallinfo2 mi = mallinfo2();
-      os_log_debug("heap: %.1f MiB in use, %.1f MiB held", (double)mi.uordblks / 1048576.0,
-                   (double)mi.arena / 1048576.0);
-    }
-#endif
-    if (!atomic_load(&c.ready) && (c.n_plans > 0 || last_rc == 0)) {
-#ifdef __GLIBC__
-      malloc_trim(0); /* the first pass unsealed and wrote everything */
-#endif
-      atomic_store(&c.ready, true);
-      os_log_info("first sync done: ready");
-    }
+  if (rc == 0) {
+    reconcile_loop_run(c);
+    os_log_info("shutting down");
   }
-  rc = 0;
-  os_log_info("shutting down");
-stop_threads:
   *stop = 1;
-  for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
-    watches[i].relist = 1; /* the watches poll it */
-  for (size_t i = 0; i < n_threads; i++)
-    pthread_join(threads[i], NULL);
+  reconcile_informers_stop(&c->informers);
+  if (lease_started)
+    pthread_join(lease, NULL); /* it releases the lease on its way out */
 done:
-  if (c.http)
-    httpd_server_stop(c.http);
-  if (c.webhook)
-    httpd_server_stop(c.webhook);
-  httpd_server_free(c.http);
-  httpd_server_free(c.webhook);
-  free(watches[0].selector);
-  lease_elector_free(c.lease);
-  free_plans(&c);
-  kubesync_cache_free(c.scache);
-  event_recorder_free(c.events);
-  plan_cache_free(c.pcache);
-  source_cache_free(c.src);
-  kube_client_free(c.k);
-  audit_log_close(c.audit);
-  age_identities_free(c.ids, c.n_ids);
-  OPENSSL_cleanse(c.ck, sizeof(c.ck));
-  metrics_registry_free(c.m);
-  json_decref(c.cr_orgs);
-  json_decref(c.cr_secrets);
-  ref_index_free(c.idx);
-  free(c.audit_seen);
-  free(c.recipients_json);
-  pthread_rwlock_destroy(&c.idx_lock);
-  pthread_cond_destroy(&c.cond);
-  pthread_mutex_destroy(&c.mu);
+  reconcile_endpoints_clear(&c->endpoints);
+  kube_lease_elector_free(c->lease);
+  reconcile_load_clear(&c->load);
+  if (informers)
+    reconcile_informers_clear(&c->informers);
+  reconcile_event_recorder_free(c->events);
+  kube_client_free(c->k);
+  reconcile_audit_close(&c->audit);
+  age_identities_free(c->ids, c->n_ids);
+  OPENSSL_cleanse(c->checksum_key, sizeof(c->checksum_key));
+  reconcile_metrics_clear(&c->metrics);
+  reconcile_wake_destroy(&c->wake);
+  free(c);
   return rc;
 }

@@ -14,7 +14,8 @@ static bool name_in(const char *const *v, size_t n, const char *name) {
   return false;
 }
 
-static const plan_entry *entry_in(const plan_entry *v, size_t n, const char *name) {
+static const reconcile_plan_entry *entry_in(const reconcile_plan_entry *v, size_t n,
+                                            const char *name) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(v[i].name, name) == 0)
       return &v[i];
@@ -39,14 +40,14 @@ static bool safe_relative(const char *p) {
 }
 
 static int cmp_entry(const void *a, const void *b) {
-  return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
+  return strcmp(((const reconcile_plan_entry *)a)->name, ((const reconcile_plan_entry *)b)->name);
 }
 
 /* Desired entries plus what the old file holds for kept names (borrowed
  * pointers into t and old). */
-static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const envfile_entry *old,
-                 size_t n_old) {
-  plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
+static int merge(reconcile_plan_entry **out, size_t *out_n, const reconcile_plan_target *t,
+                 const envfile_entry *old, size_t n_old) {
+  reconcile_plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
   if (v == NULL)
     return OS_ENOMEM;
   size_t n = 0;
@@ -56,7 +57,7 @@ static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const en
     if (entry_in(t->entries, t->n_entries, old[i].name) != NULL)
       continue;
     if (name_in(t->kept, t->n_kept, old[i].name) || t->keep_unknown)
-      v[n++] = (plan_entry){old[i].name, old[i].value, old[i].len};
+      v[n++] = (reconcile_plan_entry){old[i].name, old[i].value, old[i].len};
   }
   qsort(v, n, sizeof(*v), cmp_entry);
   *out = v;
@@ -64,8 +65,9 @@ static int merge(plan_entry **out, size_t *out_n, const plan_target *t, const en
   return 0;
 }
 
-int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir,
-                  envfiles_event_fn on_event, void *ctx, os_error *err) {
+int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan *p,
+                            const char *dir, reconcile_envfiles_event_fn on_event, void *ctx,
+                            os_error *err) {
   memset(res, 0, sizeof(*res));
   int first_rc = 0;
   os_buf text;
@@ -75,14 +77,14 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     return err->code;
   }
   /* temporary files a killed writer left (the folder is the controller's) */
-  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""},
-                       NULL, NULL);
+  (void)os_temps_sweep(dir, &(os_temps_opts){.recursive = true, .remove = true, .legacy = ""}, NULL,
+                       NULL);
   for (size_t i = 0; i < p->n_targets; i++) {
-    const plan_target *t = &p->targets[i];
+    const reconcile_plan_target *t = &p->targets[i];
     os_error ferr = OS_ERROR_INIT;
     char *path = os_path_join(dir, t->env_file);
     envfile_entry *old = NULL;
-    plan_entry *merged = NULL;
+    reconcile_plan_entry *merged = NULL;
     size_t n_old = 0, n_merged = 0;
     char *data = NULL;
     size_t len = 0;
@@ -104,7 +106,7 @@ int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir
     if (rc == 0 && merge(&merged, &n_merged, t, old, n_old) < 0)
       rc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
     if (rc == 0)
-      rc = plan_envfile_render(&text, merged, n_merged, &ferr);
+      rc = reconcile_plan_envfile_render(&text, merged, n_merged, &ferr);
     bool changed = false;
     if (rc == 0)
       rc = os_write_file_below(dir, t->env_file, text.data ? text.data : "", text.len, 0600,

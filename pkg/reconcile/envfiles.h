@@ -9,20 +9,21 @@
 #include "common/err.h"
 #include "reconcile/plan.h"
 
-typedef struct envfiles_result {
-  size_t written;    /* files whose content changed */
+typedef struct reconcile_envfiles_result {
+  size_t written; /* files whose content changed */
   size_t unchanged;
   size_t failed;
-} envfiles_result;
+} reconcile_envfiles_result;
 
 /* Called once per file written or failed (path, and the error or NULL). */
-typedef void (*envfiles_event_fn)(void *ctx, const plan_target *t, const char *path,
-                                  const os_error *failure);
+typedef void (*reconcile_envfiles_event_fn)(void *ctx, const reconcile_plan_target *t,
+                                            const char *path, const os_error *failure);
 
 /* Brings every target's env file in dir to the plan. A name in t->kept (or,
  * with keep_unknown, any name not planned) keeps the value the file already
  * holds. Returns 0 when every file converged. */
-int envfiles_sync(envfiles_result *res, const reconcile_plan *p, const char *dir,
-                  envfiles_event_fn on_event, void *ctx, os_error *err);
+int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan *p,
+                            const char *dir, reconcile_envfiles_event_fn on_event, void *ctx,
+                            os_error *err);
 
 #endif

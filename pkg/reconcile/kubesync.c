@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 
 #define MAX_CONFLICT_RETRIES 4
@@ -21,17 +22,18 @@ typedef struct secret_rec {
   struct secret_rec *chain;         /* next in its hash bucket */
   struct secret_rec *prev, *next;   /* insertion order: unwanted Secrets are deleted in it */
   uint64_t hash;                    /* of the key, "namespace/name" */
+  size_t size;                      /* of the allocation */
   const char *ns, *name, *rv, *uid; /* NULL when missing or not a string */
   const char *org, *env, *app;      /* our labels' values, NULL when missing */
   const char *keys;                 /* n_keys data key names, each NUL-terminated, in data order */
   size_t n_keys;
-  uint8_t digest[32];               /* data_digest() of the data */
-  uint8_t checksum[32];             /* the checksum annotation, when has_checksum */
-  bool has_checksum;                /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
-  bool managed_by_us;               /* KUBESYNC_LABEL_MANAGED_BY is KUBESYNC_MANAGER */
-  bool part_of;                     /* "app.kubernetes.io/part-of" is set */
-  bool opaque;                      /* type is "Opaque" */
-  bool immutable;                   /* "immutable": true: its data can no longer change */
+  uint8_t digest[32];   /* data_digest() of the data */
+  uint8_t checksum[32]; /* the checksum annotation, when has_checksum */
+  bool has_checksum;    /* annotation is "hmac-sha256:" and 64 lowercase hex digits */
+  bool managed_by_us;   /* SPEC_LABEL_MANAGED_BY is SPEC_MANAGER */
+  bool part_of;         /* SPEC_LABEL_PART_OF is set */
+  bool opaque;          /* type is "Opaque" */
+  bool immutable;       /* "immutable": true: its data can no longer change */
   char strings[];
 } secret_rec;
 
@@ -43,7 +45,9 @@ typedef struct secret_table {
   secret_rec *head, *tail;
 } secret_table;
 
-struct kubesync_cache {
+/* The lock is held while the table is read or changed, never across an
+ * API request: a pass works on copies of records (rec_copy). */
+struct reconcile_kubesync_cache {
   pthread_mutex_t mu;
   secret_table secrets;
 };
@@ -59,8 +63,8 @@ static void table_clear(secret_table *t) {
   memset(t, 0, sizeof(*t));
 }
 
-int kubesync_cache_new(kubesync_cache **out, os_error *err) {
-  kubesync_cache *c = calloc(1, sizeof(*c));
+int reconcile_kubesync_cache_new(reconcile_kubesync_cache **out, os_error *err) {
+  reconcile_kubesync_cache *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   pthread_mutex_init(&c->mu, NULL);
@@ -68,7 +72,7 @@ int kubesync_cache_new(kubesync_cache **out, os_error *err) {
   return 0;
 }
 
-void kubesync_cache_free(kubesync_cache *c) {
+void reconcile_kubesync_cache_free(reconcile_kubesync_cache *c) {
   if (c == NULL)
     return;
   table_clear(&c->secrets);
@@ -131,7 +135,7 @@ static void data_digest(uint8_t out[32], json_t *data) {
 }
 
 /* The checksum annotation as raw bytes. Only "hmac-sha256:" and 64 lowercase
- * hex digits can equal what kubesync_checksum() writes, so anything else is
+ * hex digits can equal what reconcile_kubesync_checksum() writes, so anything else is
  * kept as "no checksum". */
 static bool parse_checksum(uint8_t out[32], const char *sum) {
   if (sum == NULL || strncmp(sum, "hmac-sha256:", 12) != 0 || strlen(sum + 12) != 64)
@@ -154,10 +158,10 @@ static bool add_str_len(size_t *size, const char *s) {
 static secret_rec *rec_new(const json_t *obj) {
   json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
   json_t *data = json_object_get(obj, "data");
-  const char *strs[] = {meta_str(obj, "namespace"),  meta_str(obj, "name"),
+  const char *strs[] = {meta_str(obj, "namespace"),       meta_str(obj, "name"),
                         meta_str(obj, "resourceVersion"), meta_str(obj, "uid"),
-                        label_of(obj, KUBESYNC_LABEL_ORG), label_of(obj, KUBESYNC_LABEL_ENV),
-                        label_of(obj, KUBESYNC_LABEL_APP)};
+                        label_of(obj, SPEC_LABEL_ORG),    label_of(obj, SPEC_LABEL_ENV),
+                        label_of(obj, SPEC_LABEL_APP)};
   size_t n_strs = sizeof(strs) / sizeof(strs[0]), size = sizeof(secret_rec), n_keys = 0;
   const char *k;
   json_t *v;
@@ -172,6 +176,7 @@ static secret_rec *rec_new(const json_t *obj) {
   secret_rec *r = calloc(1, size);
   if (r == NULL)
     return NULL;
+  r->size = size;
   char *p = r->strings;
   const char **dst[] = {&r->ns, &r->name, &r->rv, &r->uid, &r->org, &r->env, &r->app};
   for (size_t i = 0; i < n_strs; i++)
@@ -181,14 +186,29 @@ static secret_rec *rec_new(const json_t *obj) {
   r->n_keys = n_keys;
   data_digest(r->digest, data);
   r->has_checksum = parse_checksum(
-      r->checksum, json_string_value(json_object_get(ann, KUBESYNC_ANNOTATION_CHECKSUM)));
-  const char *m = label_of(obj, KUBESYNC_LABEL_MANAGED_BY);
+      r->checksum, json_string_value(json_object_get(ann, SPEC_ANNOTATION_CHECKSUM)));
+  const char *m = label_of(obj, SPEC_LABEL_MANAGED_BY);
   const char *type = json_string_value(json_object_get(obj, "type"));
-  r->managed_by_us = m != NULL && strcmp(m, KUBESYNC_MANAGER) == 0;
-  r->part_of = label_of(obj, "app.kubernetes.io/part-of") != NULL;
+  r->managed_by_us = m != NULL && strcmp(m, SPEC_MANAGER) == 0;
+  r->part_of = label_of(obj, SPEC_LABEL_PART_OF) != NULL;
   r->opaque = type != NULL && strcmp(type, "Opaque") == 0;
   r->immutable = json_is_true(json_object_get(obj, "immutable"));
   return r;
+}
+
+/* A copy of r that stays valid whatever the table does next (caller
+ * frees); NULL on OOM. */
+static secret_rec *rec_copy(const secret_rec *r) {
+  secret_rec *c = malloc(r->size);
+  if (c == NULL)
+    return NULL;
+  memcpy(c, r, r->size);
+  c->chain = c->prev = c->next = NULL;
+  const char **fields[] = {&c->ns, &c->name, &c->rv, &c->uid, &c->org, &c->env, &c->app, &c->keys};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (*fields[i] != NULL)
+      *fields[i] = c->strings + (*fields[i] - r->strings);
+  return c;
 }
 
 /* FNV-1a: unkeyed, which is enough for the names of Secrets carrying our labels. */
@@ -281,12 +301,13 @@ static void table_remove_key(secret_table *t, const char *key) {
 }
 
 /* A watch event or a listed object: ADDED and MODIFIED store its record,
- * DELETED drops it. An object without a namespace or a name (the API
- * server never sends one) is ignored: nothing could be written to it. */
+ * DELETED drops it. An object without a namespace or a name, or with a '/'
+ * in its namespace (the API server never sends one) is ignored: nothing
+ * could be written to it, and keys stay unambiguous. */
 static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   char key[600];
   const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-  if (ns == NULL || ns[0] == '\0' || name == NULL || name[0] == '\0' ||
+  if (ns == NULL || ns[0] == '\0' || strchr(ns, '/') != NULL || name == NULL || name[0] == '\0' ||
       cache_key(key, sizeof(key), ns, name) < 0)
     return;
   if (strcmp(type, "DELETED") == 0) {
@@ -298,26 +319,37 @@ static void table_apply(secret_table *t, const char *type, const json_t *obj) {
   }
 }
 
-void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj) {
+void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *type, json_t *obj) {
   pthread_mutex_lock(&c->mu);
   table_apply(&c->secrets, type, obj);
   pthread_mutex_unlock(&c->mu);
 }
 
-size_t kubesync_cache_size(const kubesync_cache *c) { return c->secrets.count; }
+size_t reconcile_kubesync_cache_size(reconcile_kubesync_cache *c) {
+  pthread_mutex_lock(&c->mu);
+  size_t n = c->secrets.count;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
 
-char *kubesync_selector(const char *org, const char *env) {
-  size_t n = (org ? strlen(org) : 0) + strlen(env) + 200;
-  char *s = malloc(n);
-  if (s == NULL)
-    return NULL;
-  if (org != NULL)
-    snprintf(s, n, "%s=%s,%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
-             KUBESYNC_LABEL_ORG, org, KUBESYNC_LABEL_ENV, env);
-  else
-    snprintf(s, n, "%s=%s,%s=%s", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ENV,
-             env);
-  return s;
+/* A copy of the record under key into *out (caller frees; NULL when there
+ * is none). OS_ENOMEM when it cannot be copied. */
+static int cache_copy(secret_rec **out, reconcile_kubesync_cache *c, const char *key) {
+  pthread_mutex_lock(&c->mu);
+  const secret_rec *r = table_find(&c->secrets, key, NULL);
+  *out = r ? rec_copy(r) : NULL;
+  pthread_mutex_unlock(&c->mu);
+  return r != NULL && *out == NULL ? OS_ENOMEM : 0;
+}
+
+/* Drops the record under key if it is still the version rv (NULL: any):
+ * after a delete, a newer version the watch brought in the meantime stays. */
+static void cache_forget(reconcile_kubesync_cache *c, const char *key, const char *rv) {
+  pthread_mutex_lock(&c->mu);
+  secret_rec *r = table_find(&c->secrets, key, NULL);
+  if (r != NULL && (rv == NULL || (r->rv != NULL && strcmp(r->rv, rv) == 0)))
+    table_remove(&c->secrets, r);
+  pthread_mutex_unlock(&c->mu);
 }
 
 /* kube_list_each() callback of a refresh: one listed Secret into the table
@@ -331,9 +363,9 @@ static int refresh_item(void *ctx, json_t *item) {
   return 0;
 }
 
-int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
-                           char **rv, os_error *err) {
-  char *sel = kubesync_selector(org, env);  /* org NULL: every organization */
+int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org,
+                                     const char *env, char **rv, os_error *err) {
+  char *sel = spec_target_selector(org, env); /* org NULL: every organization */
   if (sel == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   /* built page by page outside the lock, then swapped in whole */
@@ -353,7 +385,7 @@ int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, c
   return 0;
 }
 
-int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err) {
+int reconcile_kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err) {
   int rc = 0;
   EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -389,15 +421,16 @@ done:
   return rc;
 }
 
+/* A value as Secret data: a JSON string of its base64 (the scratch copy wiped). */
 static json_t *b64_string(const uint8_t *v, size_t len) {
-  size_t out_len = 4 * ((len + 2) / 3) + 1;
-  char *s = malloc(out_len);
+  size_t n = os_base64_encoded_len(len, 0), size;
+  char *s = n != SIZE_MAX && os_size_add(&size, n, 1) ? malloc(size) : NULL;
   if (s == NULL)
     return NULL;
-  EVP_EncodeBlock((unsigned char *)s, v, (int)len);
-  json_t *j = json_string(s);
-  OPENSSL_cleanse(s, out_len);
-  free(s);
+  os_base64_encode(s, v, len, 0);
+  s[n] = '\0';
+  json_t *j = json_stringn(s, n);
+  os_free_secret(s, size);
   return j;
 }
 
@@ -410,7 +443,7 @@ static bool name_in(const char *const *v, size_t n, const char *name) {
 
 /* The data a target's Secret must hold, given what the live one has (for
  * kept names). */
-static json_t *desired_data(const plan_target *t, const json_t *live) {
+static json_t *desired_data(const reconcile_plan_target *t, const json_t *live) {
   json_t *data = json_object();
   if (data == NULL)
     return NULL;
@@ -437,8 +470,24 @@ static int set_str(json_t *obj, const char *key, const char *value) {
   return json_object_set_new(obj, key, json_string(value));
 }
 
+/* The unit's labels (spec_target_labels(): those `orgsecrets render`
+ * writes too) into labels; an application label the unit does not have is
+ * removed, in a merge patch by a null. */
+static int put_labels(json_t *labels, const reconcile_plan_target *t, bool patch) {
+  spec_label l[SPEC_TARGET_LABELS_MAX];
+  size_t n = spec_target_labels(l, &t->unit);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++)
+    rc |= set_str(labels, l[i].key, l[i].value);
+  if (t->unit.app == NULL && patch)
+    rc |= json_object_set_new(labels, SPEC_LABEL_APP, json_null());
+  else if (t->unit.app == NULL)
+    json_object_del(labels, SPEC_LABEL_APP);
+  return rc;
+}
+
 /* Our labels and annotation on obj (created or taken from live). */
-static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data,
+static int stamp(json_t *obj, const reconcile_plan_target *t, const char *ns, json_t *data,
                  const char *checksum) {
   json_t *meta = json_object_get(obj, "metadata");
   if (meta == NULL) {
@@ -458,31 +507,23 @@ static int stamp(json_t *obj, const plan_target *t, const char *ns, json_t *data
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
   int rc = set_str(meta, "name", t->secret_name) | set_str(meta, "namespace", ns) |
-           set_str(labels, KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER) |
-           set_str(labels, "app.kubernetes.io/part-of", "orgsecrets") |
-           set_str(labels, KUBESYNC_LABEL_ORG, t->organization) |
-           set_str(labels, KUBESYNC_LABEL_ENV, t->environment) |
-           set_str(ann, KUBESYNC_ANNOTATION_CHECKSUM, sum) | set_str(obj, "apiVersion", "v1") |
-           set_str(obj, "kind", "Secret") | set_str(obj, "type", "Opaque") |
-           json_object_set(obj, "data", data);
-  if (t->application != NULL)
-    rc |= set_str(labels, KUBESYNC_LABEL_APP, t->application);
-  else
-    json_object_del(labels, KUBESYNC_LABEL_APP);
+           put_labels(labels, t, false) | set_str(ann, SPEC_ANNOTATION_CHECKSUM, sum) |
+           set_str(obj, "apiVersion", "v1") | set_str(obj, "kind", "Secret") |
+           set_str(obj, "type", "Opaque") | json_object_set(obj, "data", data);
   json_object_del(obj, "stringData");
   return rc ? OS_ENOMEM : 0;
 }
 
-static bool owned_by(const secret_rec *r, const plan_target *t) {
+static bool owned_by(const secret_rec *r, const reconcile_plan_target *t) {
   return r->managed_by_us && r->org && r->env && strcmp(r->org, t->organization) == 0 &&
          strcmp(r->env, t->environment) == 0;
 }
 
 /* Is r kept current by the controller's watch of owned Secrets (selected
- * by our managed-by label and the environment, kubesync_selector())? A
+ * by our managed-by label and the environment, spec_target_selector())? A
  * record that is not (a foreign Secret in a target's way, read by name) may
  * be stale: it is read again before it decides anything. */
-static bool watched(const secret_rec *r, const plan_target *t) {
+static bool watched(const secret_rec *r, const reconcile_plan_target *t) {
   return r->managed_by_us && r->env != NULL && strcmp(r->env, t->environment) == 0;
 }
 
@@ -494,7 +535,7 @@ static bool same_data(const secret_rec *live, json_t *data) {
 }
 
 /* True when live (a cache record) already equals what we would write. */
-static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *data,
+static bool up_to_date(const secret_rec *live, const reconcile_plan_target *t, json_t *data,
                        const char *checksum) {
   char sum[65];
   os_hex_encode(sum, live->checksum, sizeof(live->checksum));
@@ -507,7 +548,7 @@ static bool up_to_date(const secret_rec *live, const plan_target *t, json_t *dat
 /* A merge patch that brings live (a cache record) to data, our labels and
  * checksum, with resourceVersion as precondition; keys live has and data
  * lacks are removed (null). */
-static json_t *update_patch(const secret_rec *live, const plan_target *t, json_t *data,
+static json_t *update_patch(const secret_rec *live, const reconcile_plan_target *t, json_t *data,
                             const char *checksum) {
   char sum[80];
   snprintf(sum, sizeof(sum), "hmac-sha256:%s", checksum);
@@ -517,38 +558,40 @@ static json_t *update_patch(const secret_rec *live, const plan_target *t, json_t
     if (json_object_get(d, name) == NULL)
       json_object_set_new(d, name, json_null());
   }
-  return json_pack("{s:{s:s,s:{s:s,s:s,s:s,s:s,s:s?},s:{s:s}},s:o}", "metadata", "resourceVersion",
-                   live->rv, "labels", KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER,
-                   "app.kubernetes.io/part-of", "orgsecrets", KUBESYNC_LABEL_ORG, t->organization,
-                   KUBESYNC_LABEL_ENV, t->environment, KUBESYNC_LABEL_APP, t->application,
-                   "annotations", KUBESYNC_ANNOTATION_CHECKSUM, sum, "data", d);
+  json_t *labels = json_object();
+  if (labels == NULL || put_labels(labels, t, true) != 0) {
+    json_decref(labels);
+    json_decref(d);
+    return NULL;
+  }
+  return json_pack("{s:{s:s,s:o,s:{s:s}},s:o}", "metadata", "resourceVersion", live->rv, "labels",
+                   labels, "annotations", SPEC_ANNOTATION_CHECKSUM, sum, "data", d);
 }
 
-static void emit(kubesync_event_fn fn, void *ctx, kubesync_event_kind kind, const char *ns,
-                 const char *name, const char *kind_name, const char *uid, const plan_target *t,
-                 const char *msg) {
+static void emit(reconcile_kubesync_event_fn fn, void *ctx, reconcile_kubesync_event_kind kind,
+                 const char *ns, const char *name, const char *kind_name, const char *uid,
+                 const reconcile_plan_target *t, const char *msg) {
   if (fn == NULL)
     return;
-  kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
+  reconcile_kubesync_event ev = {kind, ns, name, kind_name, uid, t, msg};
   fn(ctx, &ev);
 }
 
-static char *path_of(const char *ns, const char *name) {
-  size_t n = strlen(ns) + (name ? strlen(name) : 0) + 40;
-  char *p = malloc(n);
-  if (p != NULL)
-    snprintf(p, n, "/api/v1/namespaces/%s/secrets%s%s", ns, name ? "/" : "", name ? name : "");
-  return p;
+/* The path of a Secret (name NULL: of the namespace's Secrets), names
+ * escaped: one from the API server cannot change the request's path. */
+static int secret_path(char **out, const char *ns, const char *name, os_error *err) {
+  int rc = kube_object_path(out, "/api/v1", ns, "secrets", name, NULL, err);
+  return rc < 0 ? os_error_prefix(err, "secret %s/%s", ns, name ? name : "") : 0;
 }
 
 typedef struct run_state {
-  kubesync_result *res;
+  reconcile_kubesync_result *res;
   kube_client *k;
-  kubesync_cache *cache;
+  reconcile_kubesync_cache *cache;
   const reconcile_plan *p;
   bool rollout;
   const inject_options *inject;
-  kubesync_event_fn on_event;
+  reconcile_kubesync_event_fn on_event;
   void *ctx;
   json_t *wanted; /* "ns/name" set */
   int first_rc;
@@ -570,54 +613,103 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
 
 /* Reads the live Secret (404: NULL), records it in the cache and returns it
  * whole; the caller decrefs. */
-static int read_live(run_state *st, const char *item, const char *ns, const char *name,
-                     json_t **out) {
+static int read_live(run_state *st, const char *item, const char *key, json_t **out) {
   *out = NULL;
   os_error ge = OS_ERROR_INIT;
   int g = kube_get(st->k, item, out, &ge);
   if (g == 0) {
-    table_apply(&st->cache->secrets, "MODIFIED", *out);
+    reconcile_kubesync_cache_apply(st->cache, "MODIFIED", *out);
     return 0;
   }
   if (g == OS_ENOTFOUND) {
-    char key[600];
-    if (cache_key(key, sizeof(key), ns, name) == 0)
-      table_remove_key(&st->cache->secrets, key);
+    cache_forget(st->cache, key, NULL);
     return 0;
   }
   note_failure(st, g, &ge);
   return g;
 }
 
-/* Brings one (target, namespace) Secret to its desired content. */
-static void sync_one(run_state *st, const plan_target *t, const char *ns) {
+/* One write to bring live (a copy of the cached record, NULL: none) to
+ * data: a create, a merge patch with live's resourceVersion as
+ * precondition, or, for an immutable Secret holding other data, a delete
+ * of that version and a create. *out gets what the API server answered. */
+static int write_secret(run_state *st, const reconcile_plan_target *t, const char *ns,
+                        const char *key, const char *item, const secret_rec *live, json_t *data,
+                        const char *sum, bool recreate, json_t **out, os_error *e) {
+  bool update = live != NULL;
+  int rc = 0;
+  if (recreate) {
+    /* no patch may change an immutable Secret's data: delete the version
+     * read (precondition) and create it again */
+    rc = kube_delete(st->k, item, live->rv, e);
+    if (rc == 0 || rc == OS_ENOTFOUND) {
+      cache_forget(st->cache, key, live->rv);
+      update = false;
+      rc = 0;
+    }
+  }
+  if (rc < 0)
+    return rc;
+  if (update) {
+    json_t *patch = update_patch(live, t, data, sum);
+    rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, out, e)
+               : os_error_set(e, OS_ENOMEM, "out of memory");
+    json_decref(patch);
+    return rc;
+  }
+  char *coll = NULL;
+  json_t *obj = json_object();
+  rc = secret_path(&coll, ns, NULL, e);
+  if (rc == 0)
+    rc = obj && stamp(obj, t, ns, data, sum) == 0 ? kube_create(st->k, coll, obj, out, e)
+                                                  : os_error_set(e, OS_ENOMEM, "out of memory");
+  json_decref(obj);
+  free(coll);
+  return rc;
+}
+
+/* Brings one (target, namespace) Secret to its desired content. The cache
+ * lock is taken only to copy a record out or to record an answer. */
+static void sync_one(run_state *st, const reconcile_plan_target *t, const char *ns) {
   char key[600];
   if (cache_key(key, sizeof(key), ns, t->secret_name) < 0)
     return;
   json_object_set_new(st->wanted, key, json_true());
-  char *item = path_of(ns, t->secret_name);
-  char *coll = path_of(ns, NULL);
   os_error e = OS_ERROR_INIT;
+  char *item = NULL;
+  secret_rec *live = NULL;
   bool changed = false;
   char sum[65] = {0};
   /* values the plan keeps from the live Secret need the live data */
   bool need_values = t->n_kept > 0 || t->keep_unknown, invalid_reread = false;
   json_t *full = NULL;
-  if (item == NULL || coll == NULL)
+  int rc = secret_path(&item, ns, t->secret_name, &e);
+  if (rc == 0)
+    rc = cache_copy(&live, st->cache, key);
+  if (rc < 0) {
+    note_failure(st, rc, &e);
     goto done;
-  const secret_rec *cached = table_find(&st->cache->secrets, key, NULL);
-  if (cached != NULL && (need_values || !watched(cached, t)) &&
-      read_live(st, item, ns, t->secret_name, &full) < 0)
+  }
+  /* a read (of one the watch may not keep current, or for its values)
+   * replaces the cached record: copy it again */
+  bool reread = live != NULL && (need_values || !watched(live, t));
+  if (reread && read_live(st, item, key, &full) < 0)
     goto done;
   if (!need_values) {
     json_decref(full);
     full = NULL;
   }
   for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-    /* borrowed; a write or a read below replaces it */
-    const secret_rec *live = table_find(&st->cache->secrets, key, NULL);
+    if (reread) {
+      free(live);
+      if (cache_copy(&live, st->cache, key) < 0) {
+        note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
+        break;
+      }
+      reread = false;
+    }
     json_t *data = desired_data(t, full);
-    int rc = data ? kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
+    rc = data ? reconcile_kubesync_checksum(sum, st->p->checksum_key, data, &e) : OS_ENOMEM;
     if (rc < 0) {
       json_decref(data);
       note_failure(st, rc, &e);
@@ -625,7 +717,8 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     }
     if (live != NULL && !owned_by(live, t)) {
       st->res->conflicts++;
-      emit(st->on_event, st->ctx, KUBESYNC_CONFLICT, ns, t->secret_name, "Secret", live->uid, t,
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_CONFLICT, ns, t->secret_name, "Secret",
+           live->uid, t,
            "a Secret with this name exists and is not managed by orgsecrets; left untouched");
       json_decref(data);
       if (st->first_rc == 0) {
@@ -642,52 +735,31 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
     }
     json_t *out = NULL;
     bool update = live != NULL, recreate = update && live->immutable && !same_data(live, data);
-    if (recreate) {
-      /* no patch may change an immutable Secret's data: delete the version
-       * read (precondition) and create it again */
-      rc = kube_delete(st->k, item, live->rv, &e);
-      if (rc == 0 || rc == OS_ENOTFOUND) {
-        table_remove_key(&st->cache->secrets, key);
-        update = false;
-        rc = 0;
-      }
-    }
-    if (rc < 0) {
-      /* the delete failed: handled below like a failed write */
-    } else if (update) {
-      json_t *patch = update_patch(live, t, data, sum);
-      rc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, &out, &e)
-                 : os_error_set(&e, OS_ENOMEM, "out of memory");
-      json_decref(patch);
-    } else {
-      json_t *obj = json_object();
-      rc = obj && stamp(obj, t, ns, data, sum) == 0 ? kube_create(st->k, coll, obj, &out, &e)
-                                                    : os_error_set(&e, OS_ENOMEM, "out of memory");
-      json_decref(obj);
-    }
+    rc = write_secret(st, t, ns, key, item, live, data, sum, recreate, &out, &e);
     json_decref(data);
     if (rc == 0) {
       if (out != NULL)
-        table_apply(&st->cache->secrets, "MODIFIED", out);
+        reconcile_kubesync_cache_apply(st->cache, "MODIFIED", out);
       if (recreate) {
         st->res->recreated++;
-        emit(st->on_event, st->ctx, KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_RECREATED, ns, t->secret_name, "Secret",
              meta_str(out, "uid"), t,
              "the Secret was immutable and held other data: deleted and created again");
       } else {
         *(update ? &st->res->updated : &st->res->created) += 1;
-        emit(st->on_event, st->ctx, update ? KUBESYNC_UPDATED : KUBESYNC_CREATED, ns,
-             t->secret_name, "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
+        emit(st->on_event, st->ctx,
+             update ? RECONCILE_KUBESYNC_UPDATED : RECONCILE_KUBESYNC_CREATED, ns, t->secret_name,
+             "Secret", meta_str(out, "uid"), t, update ? "updated" : "created");
       }
       json_decref(out);
       changed = true;
       break;
     }
     json_decref(out);
-    if (rc == OS_ENOTFOUND && !update) {
+    if (rc == OS_ENOTFOUND && (!update || recreate)) {
       st->res->missing_namespaces++;
-      emit(st->on_event, st->ctx, KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name, "Secret", NULL,
-           t, "namespace not found; skipped");
+      emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_NAMESPACE_MISSING, ns, t->secret_name,
+           "Secret", NULL, t, "namespace not found; skipped");
       if (st->first_rc == 0) {
         st->first_rc = OS_ENOTFOUND;
         os_error_set(st->err, OS_ENOTFOUND, "namespace %s not found", ns);
@@ -695,13 +767,14 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       break;
     }
     if (rc == OS_ECONFLICT || rc == OS_ENOTFOUND ||
-        (rc == OS_EINVAL && update && !invalid_reread)) {
+        (rc == OS_EINVAL && update && !recreate && !invalid_reread)) {
       /* someone else wrote (409) or deleted it (404 on update), or made it
        * immutable since we looked (422): read again, retry */
       invalid_reread = invalid_reread || rc == OS_EINVAL;
       json_decref(full);
       full = NULL;
-      if (read_live(st, item, ns, t->secret_name, &full) < 0)
+      reread = true;
+      if (read_live(st, item, key, &full) < 0)
         break;
       if (!need_values) {
         json_decref(full);
@@ -714,7 +787,8 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       }
       continue;
     }
-    emit(st->on_event, st->ctx, KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t, e.msg);
+    emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_FAILED, ns, t->secret_name, "Secret", NULL, t,
+         e.msg);
     note_failure(st, rc, &e);
     break;
   }
@@ -725,46 +799,58 @@ static void sync_one(run_state *st, const plan_target *t, const char *ns) {
       note_failure(st, r, &re);
   }
 done:
+  free(live);
   json_decref(full);
   free(item);
-  free(coll);
 }
 
 /* Deletes owned Secrets of (org, env) that no target wants any more. */
 static void delete_unwanted(run_state *st) {
-  const plan_target *t0 = &st->p->targets[0];
+  const reconcile_plan_target *t0 = &st->p->targets[0];
   if (t0->keep_unknown)
     return;
-  secret_table *cache = &st->cache->secrets;
-  /* records stay put while others are removed; only the lock holder changes the table */
-  secret_rec **victims = calloc(cache->count ? cache->count : 1, sizeof(*victims));
-  size_t n = 0;
-  if (victims == NULL)
-    return;
-  for (secret_rec *r = cache->head; r != NULL; r = r->next) {
+  secret_rec **victims = NULL; /* copies: the watch may change the table meanwhile */
+  size_t n = 0, cap = 0;
+  bool oom = false;
+  pthread_mutex_lock(&st->cache->mu);
+  for (secret_rec *r = st->cache->secrets.head; r != NULL && !oom; r = r->next) {
     char key[600];
     if (cache_key(key, sizeof(key), r->ns, r->name) < 0 ||
         json_object_get(st->wanted, key) != NULL || !owned_by(r, t0))
       continue;
-    victims[n++] = r;
+    secret_rec *c =
+        os_grow(&victims, &cap, n + 1, sizeof(*victims), SIZE_MAX) == 0 ? rec_copy(r) : NULL;
+    if (c == NULL)
+      oom = true;
+    else
+      victims[n++] = c;
+  }
+  pthread_mutex_unlock(&st->cache->mu);
+  if (oom) {
+    os_error e = OS_ERROR_INIT;
+    note_failure(st, os_error_set(&e, OS_ENOMEM, "out of memory"), &e);
   }
   for (size_t i = 0; i < n; i++) {
-    secret_rec *r = victims[i];
-    char *item = path_of(r->ns, r->name);
+    const secret_rec *r = victims[i];
+    char key[600], *item = NULL;
     os_error e = OS_ERROR_INIT;
-    int rc = item ? kube_delete(st->k, item, r->rv, &e) : OS_ENOMEM;
+    int rc = secret_path(&item, r->ns, r->name, &e);
+    if (rc == 0)
+      rc = kube_delete(st->k, item, r->rv, &e);
     if (rc == 0 || rc == OS_ENOTFOUND) {
       if (rc == 0) {
         st->res->deleted++;
-        emit(st->on_event, st->ctx, KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid, NULL,
-             "deleted: no longer wanted by any spec");
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_DELETED, r->ns, r->name, "Secret", r->uid,
+             NULL, "deleted: no longer wanted by any spec");
       }
-      table_remove(cache, r);
+      if (cache_key(key, sizeof(key), r->ns, r->name) == 0)
+        cache_forget(st->cache, key, r->rv);
     } else {
       /* a 409 here means it changed under us; the next pass looks again */
       note_failure(st, rc, &e);
     }
     free(item);
+    free(victims[i]);
   }
   free(victims);
 }
@@ -832,7 +918,8 @@ static int probe_list(void *ctx, const char *ns, char ***names, size_t *n) {
 static bool template_injects(const json_t *tmpl, const char *ns, const char *secret,
                              const inject_options *inject) {
   json_t *meta = json_object_get(tmpl, "metadata");
-  const char *opt = json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
+  const char *opt =
+      json_string_value(json_object_get(json_object_get(meta, "labels"), INJECT_LABEL_INJECT));
   if (inject == NULL || inject->resolve == NULL || opt == NULL || strcmp(opt, "true") != 0)
     return false;
   json_t *review = json_pack(
@@ -853,8 +940,10 @@ static bool template_injects(const json_t *tmpl, const char *ns, const char *sec
 
 static bool opted_in(const json_t *obj) {
   json_t *meta = json_object_get(obj, "metadata");
-  const char *l = json_string_value(json_object_get(json_object_get(meta, "labels"), KUBESYNC_ANNOTATION_RELOAD));
-  const char *a = json_string_value(json_object_get(json_object_get(meta, "annotations"), KUBESYNC_ANNOTATION_RELOAD));
+  const char *l = json_string_value(
+      json_object_get(json_object_get(meta, "labels"), RECONCILE_KUBESYNC_RELOAD));
+  const char *a = json_string_value(
+      json_object_get(json_object_get(meta, "annotations"), RECONCILE_KUBESYNC_RELOAD));
   return (l && strcmp(l, "true") == 0) || (a && strcmp(a, "true") == 0);
 }
 
@@ -875,9 +964,8 @@ static void rollout_key(char *out, size_t n, const char *secret) {
 
 static int rollout_namespace(run_state *st, const char *ns, const char *secret, const char *sum,
                              os_error *err) {
-  static const char *kinds[][2] = {{"deployments", "Deployment"},
-                                   {"statefulsets", "StatefulSet"},
-                                   {"daemonsets", "DaemonSet"}};
+  static const char *kinds[][2] = {
+      {"deployments", "Deployment"}, {"statefulsets", "StatefulSet"}, {"daemonsets", "DaemonSet"}};
   char ann_key[200];
   rollout_key(ann_key, sizeof(ann_key), secret);
   char value[80];
@@ -902,8 +990,6 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       }
     }
     json_t *items = st->workloads[k];
-    char coll[400];
-    snprintf(coll, sizeof(coll), "/apis/apps/v1/namespaces/%s/%s", ns, kinds[k][0]);
     size_t i;
     json_t *w;
     json_array_foreach(items, i, w) {
@@ -917,19 +1003,22 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
       if (cur && strcmp(cur, value) == 0)
         continue;
       const char *name = meta_str(w, "name");
-      char item[700];
-      snprintf(item, sizeof(item), "%s/%s", coll, name);
+      char *item = NULL;
+      os_error pe = OS_ERROR_INIT;
       json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
                                 "annotations", ann_key, value);
-      os_error pe = OS_ERROR_INIT;
-      int prc = patch ? kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe)
-                      : OS_ENOMEM;
+      int prc = patch == NULL ? os_error_set(&pe, OS_ENOMEM, "out of memory")
+                : name == NULL
+                    ? os_error_set(&pe, OS_EINVAL, "a %s in %s has no name", kinds[k][1], ns)
+                    : kube_object_path(&item, "/apis/apps/v1", ns, kinds[k][0], name, NULL, &pe);
+      if (prc == 0)
+        prc = kube_patch(st->k, item, "application/merge-patch+json", patch, NULL, &pe);
       json_decref(patch);
+      free(item);
       if (prc == 0) {
         st->res->rollouts++;
-        emit(st->on_event, st->ctx, KUBESYNC_ROLLOUT, ns, name, kinds[k][1], meta_str(w, "uid"),
-             NULL,
-             "pod template annotated to roll out a changed Secret");
+        emit(st->on_event, st->ctx, RECONCILE_KUBESYNC_ROLLOUT, ns, name, kinds[k][1],
+             meta_str(w, "uid"), NULL, "pod template annotated to roll out a changed Secret");
       } else if (first == 0) {
         first = prc;
         os_error_set(err, prc, "%s", pe.msg);
@@ -939,9 +1028,10 @@ static int rollout_namespace(run_state *st, const char *ns, const char *secret, 
   return first;
 }
 
-int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, const inject_options *inject,
-                 kubesync_event_fn on_event, void *ctx, os_error *err) {
+int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k,
+                           reconcile_kubesync_cache *cache, const reconcile_plan *p, bool rollout,
+                           const inject_options *inject, reconcile_kubesync_event_fn on_event,
+                           void *ctx, os_error *err) {
   memset(res, 0, sizeof(*res));
   run_state st;
   memset(&st, 0, sizeof(st));
@@ -957,14 +1047,12 @@ int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
   st.err = err;
   if (st.wanted == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  pthread_mutex_lock(&cache->mu);
   for (size_t i = 0; i < p->n_targets; i++) {
-    const plan_target *t = &p->targets[i];
+    const reconcile_plan_target *t = &p->targets[i];
     for (size_t n = 0; n < t->n_namespaces; n++)
       sync_one(&st, t, t->namespaces[n]);
   }
   delete_unwanted(&st);
-  pthread_mutex_unlock(&cache->mu);
   json_decref(st.wanted);
   for (size_t w = 0; w < 3; w++)
     json_decref(st.workloads[w]);

@@ -1,7 +1,14 @@
 /* Kubernetes Secret targets: brings the Secrets a plan describes to the
  * cluster through the API server, owning only what it labelled, with
  * optimistic concurrency, drift repair and no write when nothing changed.
- * Threading: one call at a time per kubesync_cache. */
+ * Threading: a reconcile_kubesync_cache has its own lock, held only while
+ * its table is read or changed, never across an API request: the cache
+ * functions may be called from any thread at any time, also while a
+ * reconcile_kubesync_run() on the same cache waits for the API server (a
+ * watch keeps applying events meanwhile). reconcile_kubesync_run() calls on
+ * one cache must not overlap (one pass at a time); the run works on copies
+ * of the records it decides on, so a record the watch replaces meanwhile
+ * only makes a write meet 409 and be retried. */
 #ifndef ORGSECRETS_RECONCILE_KUBESYNC_H
 #define ORGSECRETS_RECONCILE_KUBESYNC_H
 
@@ -14,58 +21,53 @@
 #include "kube/kube.h"
 #include "reconcile/plan.h"
 
-#define KUBESYNC_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define KUBESYNC_MANAGER "orgsecrets"
-#define KUBESYNC_LABEL_ORG "orgsecrets.io/organization"
-#define KUBESYNC_LABEL_ENV "orgsecrets.io/environment"
-#define KUBESYNC_LABEL_APP "orgsecrets.io/application"
-#define KUBESYNC_ANNOTATION_CHECKSUM "orgsecrets.io/checksum"
-#define KUBESYNC_ANNOTATION_RELOAD "orgsecrets.io/reload"
+/* A workload's label or annotation asking for a rollout when a Secret its
+ * pods use changes. (The Secrets' own names, labels and checksum annotation
+ * are pkg/spec's: spec_target_*, SPEC_LABEL_*.) */
+#define RECONCILE_KUBESYNC_RELOAD "orgsecrets.io/reload"
 
-typedef enum kubesync_event_kind {
-  KUBESYNC_CREATED,
-  KUBESYNC_UPDATED,
-  KUBESYNC_RECREATED,         /* an immutable Secret with other data was deleted and created again */
-  KUBESYNC_DELETED,
-  KUBESYNC_CONFLICT,          /* a Secret we do not own is in the way */
-  KUBESYNC_NAMESPACE_MISSING,
-  KUBESYNC_ROLLOUT,           /* a workload was annotated to restart */
-  KUBESYNC_FAILED
-} kubesync_event_kind;
+typedef enum reconcile_kubesync_event_kind {
+  RECONCILE_KUBESYNC_CREATED,
+  RECONCILE_KUBESYNC_UPDATED,
+  RECONCILE_KUBESYNC_RECREATED, /* an immutable Secret with other data was deleted and created again */
+  RECONCILE_KUBESYNC_DELETED,
+  RECONCILE_KUBESYNC_CONFLICT, /* a Secret we do not own is in the way */
+  RECONCILE_KUBESYNC_NAMESPACE_MISSING,
+  RECONCILE_KUBESYNC_ROLLOUT, /* a workload was annotated to restart */
+  RECONCILE_KUBESYNC_FAILED
+} reconcile_kubesync_event_kind;
 
-typedef struct kubesync_event {
-  kubesync_event_kind kind;
+typedef struct reconcile_kubesync_event {
+  reconcile_kubesync_event_kind kind;
   const char *namespace_;
-  const char *name;           /* Secret (or workload for ROLLOUT) */
-  const char *kind_name;      /* "Secret", "Deployment", ... */
-  const char *uid;            /* may be NULL */
-  const plan_target *target;  /* NULL for deletions of unwanted Secrets */
-  const char *message;        /* names only */
-} kubesync_event;
+  const char *name;                    /* Secret (or workload for ROLLOUT) */
+  const char *kind_name;               /* "Secret", "Deployment", ... */
+  const char *uid;                     /* may be NULL */
+  const reconcile_plan_target *target; /* NULL for deletions of unwanted Secrets */
+  const char *message;                 /* names only */
+} reconcile_kubesync_event;
 
-typedef void (*kubesync_event_fn)(void *ctx, const kubesync_event *ev);
+typedef void (*reconcile_kubesync_event_fn)(void *ctx, const reconcile_kubesync_event *ev);
 
-typedef struct kubesync_result {
+typedef struct reconcile_kubesync_result {
   size_t created, updated, recreated, deleted, unchanged, conflicts, missing_namespaces, failed,
       rollouts;
-} kubesync_result;
+} reconcile_kubesync_result;
 
 /* The controller's view of the Secrets it owns, kept current by a watch (or
- * filled by kubesync_cache_refresh). Keys "namespace/name". Per Secret it
+ * filled by reconcile_kubesync_cache_refresh). Keys "namespace/name". Per Secret it
  * keeps names, labels, checksum and a digest of the data, never values. */
-typedef struct kubesync_cache kubesync_cache;
-int kubesync_cache_new(kubesync_cache **out, os_error *err);
-void kubesync_cache_free(kubesync_cache *c);
+typedef struct reconcile_kubesync_cache reconcile_kubesync_cache;
+int reconcile_kubesync_cache_new(reconcile_kubesync_cache **out, os_error *err) OS_NODISCARD;
+void reconcile_kubesync_cache_free(reconcile_kubesync_cache *c);
 /* Applies a watch event (ADDED/MODIFIED/DELETED) or a listed object. */
-void kubesync_cache_apply(kubesync_cache *c, const char *type, json_t *obj);
+void reconcile_kubesync_cache_apply(reconcile_kubesync_cache *c, const char *type, json_t *obj);
 /* Replaces the content with a fresh list of owned Secrets, read a page at a
  * time; on error the content is unchanged. *rv (rv may be NULL; caller
  * frees) gets the list's resourceVersion. */
-int kubesync_cache_refresh(kubesync_cache *c, kube_client *k, const char *org, const char *env,
-                           char **rv, os_error *err);
-size_t kubesync_cache_size(const kubesync_cache *c);
-/* The label selector for what the controller owns in (org, env); caller frees. */
-char *kubesync_selector(const char *org, const char *env);
+int reconcile_kubesync_cache_refresh(reconcile_kubesync_cache *c, kube_client *k, const char *org,
+                                     const char *env, char **rv, os_error *err);
+size_t reconcile_kubesync_cache_size(reconcile_kubesync_cache *c);
 
 /* One pass over every target of p. rollout: annotate opted-in workloads
  * (orgsecrets.io/reload: "true") whose pod template uses a Secret that
@@ -76,12 +78,13 @@ char *kubesync_selector(const char *org, const char *env);
  * resolver; inject NULL: not looked at). Returns 0 when everything
  * converged (a conflict or a missing namespace is reported, and makes it
  * non-zero). */
-int kubesync_run(kubesync_result *res, kube_client *k, kubesync_cache *cache,
-                 const reconcile_plan *p, bool rollout, const inject_options *inject,
-                 kubesync_event_fn on_event, void *ctx, os_error *err);
+int reconcile_kubesync_run(reconcile_kubesync_result *res, kube_client *k,
+                           reconcile_kubesync_cache *cache, const reconcile_plan *p, bool rollout,
+                           const inject_options *inject, reconcile_kubesync_event_fn on_event,
+                           void *ctx, os_error *err);
 
 /* Keyed checksum of a Secret's data object (names and base64 values);
  * out holds 65 bytes ("hmac-sha256:" is not included). */
-int kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err);
+int reconcile_kubesync_checksum(char *out, const uint8_t key[32], json_t *data, os_error *err);
 
 #endif

@@ -13,7 +13,7 @@
 
 static const char CHECKSUM_LABEL[] = "orgsecrets.io/checksum/v1";
 
-const char *plan_reason_for(int code) {
+const char *reconcile_plan_reason_for(int code) {
   switch (code) {
   case OS_ENOIDENTITY: return "NotRecipient";
   case OS_EBINDING: return "BindingMismatch";
@@ -26,14 +26,15 @@ const char *plan_reason_for(int code) {
   }
 }
 
-int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err) {
+int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err) {
   char *enc = NULL;
   int rc = age_identity_encode(&enc, id, err);
   if (rc < 0)
     return rc;
   unsigned int len = 32;
-  unsigned char *r = HMAC(EVP_sha256(), enc, (int)strlen(enc), (const unsigned char *)CHECKSUM_LABEL,
-                          sizeof(CHECKSUM_LABEL) - 1, key, &len);
+  unsigned char *r =
+      HMAC(EVP_sha256(), enc, (int)strlen(enc), (const unsigned char *)CHECKSUM_LABEL,
+           sizeof(CHECKSUM_LABEL) - 1, key, &len);
   os_free_secret_str(enc);
   if (r == NULL || len != 32)
     return os_error_set(err, OS_ECRYPTO, "checksum key derivation failed");
@@ -49,15 +50,15 @@ typedef struct cache_entry {
   uint8_t value[];
 } cache_entry;
 
-struct plan_cache {
+struct reconcile_plan_cache {
   cache_entry **buckets;
   size_t n_buckets, n;
   size_t unseals;      /* by the builds since the last sweep */
   size_t last_unseals; /* by the builds of the last pass */
 };
 
-int plan_cache_new(plan_cache **out, os_error *err) {
-  plan_cache *c = calloc(1, sizeof(*c));
+int reconcile_plan_cache_new(reconcile_plan_cache **out, os_error *err) {
+  reconcile_plan_cache *c = calloc(1, sizeof(*c));
   if (c == NULL || (c->buckets = calloc(1024, sizeof(*c->buckets))) == NULL) {
     free(c);
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -67,11 +68,9 @@ int plan_cache_new(plan_cache **out, os_error *err) {
   return 0;
 }
 
-static void entry_free(cache_entry *e) {
-  os_free_secret(e, sizeof(*e) + e->len);
-}
+static void entry_free(cache_entry *e) { os_free_secret(e, sizeof(*e) + e->len); }
 
-void plan_cache_free(plan_cache *c) {
+void reconcile_plan_cache_free(reconcile_plan_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n_buckets; i++) {
@@ -84,23 +83,25 @@ void plan_cache_free(plan_cache *c) {
   free(c);
 }
 
-size_t plan_cache_size(const plan_cache *c) { return c ? c->n : 0; }
-size_t plan_cache_last_unseals(const plan_cache *c) { return c ? c->last_unseals : 0; }
+size_t reconcile_plan_cache_size(const reconcile_plan_cache *c) { return c ? c->n : 0; }
+size_t reconcile_plan_cache_last_unseals(const reconcile_plan_cache *c) {
+  return c ? c->last_unseals : 0;
+}
 
-static size_t bucket_of(const plan_cache *c, const uint8_t d[32]) {
+static size_t bucket_of(const reconcile_plan_cache *c, const uint8_t d[32]) {
   size_t h = 0;
   memcpy(&h, d, sizeof(h));
   return h & (c->n_buckets - 1);
 }
 
-static cache_entry *cache_find(plan_cache *c, const uint8_t d[32]) {
+static cache_entry *cache_find(reconcile_plan_cache *c, const uint8_t d[32]) {
   for (cache_entry *e = c->buckets[bucket_of(c, d)]; e != NULL; e = e->next)
-    if (memcmp(e->digest, d, 32) == 0)
+    if (memcmp(e->digest, d, 32) == 0) /* checksrc: public: digests of names and ciphertexts */
       return e;
   return NULL;
 }
 
-static void cache_grow(plan_cache *c) {
+static void cache_grow(reconcile_plan_cache *c) {
   size_t nb = c->n_buckets * 2;
   cache_entry **b = calloc(nb, sizeof(*b));
   if (b == NULL)
@@ -119,7 +120,8 @@ static void cache_grow(plan_cache *c) {
   c->n_buckets = nb;
 }
 
-static cache_entry *cache_put(plan_cache *c, const uint8_t d[32], const uint8_t *v, size_t len) {
+static cache_entry *cache_put(reconcile_plan_cache *c, const uint8_t d[32], const uint8_t *v,
+                              size_t len) {
   if (len > UINT32_MAX)
     return NULL;
   if (c->n >= c->n_buckets)
@@ -138,7 +140,7 @@ static cache_entry *cache_put(plan_cache *c, const uint8_t d[32], const uint8_t 
   return e;
 }
 
-void plan_cache_sweep(plan_cache *c) {
+void reconcile_plan_cache_sweep(reconcile_plan_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n_buckets; i++) {
@@ -159,7 +161,7 @@ void plan_cache_sweep(plan_cache *c) {
   c->unseals = 0;
 }
 
-void plan_secret_digest(uint8_t d[32], const spec_secret *s) {
+void reconcile_plan_secret_digest(uint8_t d[32], const spec_secret *s) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   const char *parts[] = {s->organization, s->environment, s->application ? s->application : "",
                          s->name, s->encrypted_value ? s->encrypted_value : ""};
@@ -175,8 +177,9 @@ void plan_secret_digest(uint8_t d[32], const spec_secret *s) {
   EVP_MD_CTX_free(ctx);
 }
 
-int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
-                        const age_identity *const *ids, size_t n_ids) {
+int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32],
+                                  const spec_secret *s, const age_identity *const *ids,
+                                  size_t n_ids) {
   cache_entry *hit = cache_find(c, digest);
   if (hit != NULL) {
     hit->used = true;
@@ -195,7 +198,8 @@ int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secr
   return e != NULL ? 0 : OS_ENOMEM;
 }
 
-void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest) {
+void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
+                              const uint8_t *digest) {
   memset(r, 0, sizeof(*r));
   spec_secret_ref_of(&r->ref, s);
   r->state = (uint8_t)s->state;
@@ -206,7 +210,7 @@ void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest)
   }
 }
 
-static void target_free(plan_target *t) {
+static void target_free(reconcile_plan_target *t) {
   free(t->organization);
   free(t->environment);
   free(t->application);
@@ -219,7 +223,7 @@ static void target_free(plan_target *t) {
   free(t->kept);
 }
 
-void plan_free(reconcile_plan *p) {
+void reconcile_plan_free(reconcile_plan *p) {
   if (p == NULL)
     return;
   for (size_t i = 0; i < p->n_targets; i++)
@@ -233,17 +237,9 @@ void plan_free(reconcile_plan *p) {
   }
   free(p->failures);
   free(p->results);
-  plan_cache_free(p->own_cache);
+  reconcile_plan_cache_free(p->own_cache);
   OPENSSL_cleanse(p->checksum_key, sizeof(p->checksum_key));
   free(p);
-}
-
-static char *join3(const char *a, const char *b, const char *c) {
-  size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-  char *s = malloc(n);
-  if (s != NULL)
-    snprintf(s, n, "%s%s%s", a, b, c);
-  return s;
 }
 
 static char **dup_strings(char *const *v, size_t n) {
@@ -261,40 +257,26 @@ static char **dup_strings(char *const *v, size_t n) {
   return out;
 }
 
-static int init_target(plan_target *t, const spec_org *org, const spec_environment *env,
-                       const spec_application *app) {
-  t->organization = os_strdup(org->id);
-  t->environment = os_strdup(env->name);
-  if (app == NULL) {
-    t->secret_name = env->secret_name ? os_strdup(env->secret_name) : join3(org->id, "-secrets", "");
-    t->namespaces = dup_strings(env->namespaces, env->n_namespaces);
-    t->n_namespaces = env->n_namespaces;
-    if (env->env_file != NULL) {
-      t->env_file = os_strdup(env->env_file);
-    } else {
-      char *base = join3(org->id, "-", env->name);
-      t->env_file = base ? join3(base, ".env", "") : NULL;
-      free(base);
-    }
-  } else {
-    t->application = os_strdup(app->name);
-    t->secret_name = app->secret_name ? os_strdup(app->secret_name) : join3(app->name, "-secrets", "");
-    t->namespaces = dup_strings(app->namespaces, app->n_namespaces);
-    t->n_namespaces = app->n_namespaces;
-    char *base = join3(org->id, "-", env->name);
-    char *base2 = base ? join3(base, "-", app->name) : NULL;
-    t->env_file = base2 ? join3(base2, ".env", "") : NULL;
-    free(base);
-    free(base2);
-  }
+/* A target of the unit: its names are spec_target_*()'s (the ones `render`
+ * uses too), copied; the unit itself is borrowed. */
+static int init_target(reconcile_plan_target *t, const spec_target *unit) {
+  t->unit = *unit;
+  t->organization = os_strdup(unit->org->id);
+  t->environment = os_strdup(unit->env->name);
+  t->application = unit->app != NULL ? os_strdup(unit->app->name) : NULL;
+  t->secret_name = spec_target_secret_name(unit);
+  t->env_file = spec_target_env_file(unit);
+  char *const *namespaces = NULL;
+  t->n_namespaces = spec_target_namespaces(&namespaces, unit);
+  t->namespaces = dup_strings(namespaces, t->n_namespaces);
   if (t->organization == NULL || t->environment == NULL || t->secret_name == NULL ||
-      t->namespaces == NULL || t->env_file == NULL || (app != NULL && t->application == NULL))
+      t->namespaces == NULL || t->env_file == NULL || (unit->app != NULL && t->application == NULL))
     return OS_ENOMEM;
   return 0;
 }
 
 /* Targets by application name; index 0 is the organization-level one. */
-static plan_target *target_for(reconcile_plan *p, json_t *by_app, const char *app) {
+static reconcile_plan_target *target_for(reconcile_plan *p, json_t *by_app, const char *app) {
   if (app == NULL)
     return &p->targets[0];
   json_t *i = json_object_get(by_app, app);
@@ -302,22 +284,23 @@ static plan_target *target_for(reconcile_plan *p, json_t *by_app, const char *ap
 }
 
 static int cmp_entry(const void *a, const void *b) {
-  return strcmp(((const plan_entry *)a)->name, ((const plan_entry *)b)->name);
+  return strcmp(((const reconcile_plan_entry *)a)->name, ((const reconcile_plan_entry *)b)->name);
 }
 
 /* Records a failure of result res (growing the array); failures stay in
  * result order. */
-static int add_failure(reconcile_plan *p, size_t *cap, const plan_secret *s, const char *reason,
-                       int code, const char *msg, plan_secret_result *res) {
+static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secret *s,
+                       const char *reason, int code, const char *msg,
+                       reconcile_plan_secret_result *res) {
   if (p->n_failures == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
-    plan_failure *v = realloc(p->failures, nc * sizeof(*v));
+    reconcile_plan_failure *v = realloc(p->failures, nc * sizeof(*v));
     if (v == NULL)
       return OS_ENOMEM;
     p->failures = v;
     *cap = nc;
   }
-  plan_failure *f = &p->failures[p->n_failures];
+  reconcile_plan_failure *f = &p->failures[p->n_failures];
   memset(f, 0, sizeof(*f));
   p->n_failures++;
   f->resource = spec_secret_resource_name(s->ref.organization ? s->ref.organization : "-",
@@ -335,22 +318,21 @@ static int add_failure(reconcile_plan *p, size_t *cap, const plan_secret *s, con
   return 0;
 }
 
-int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
+int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, os_error *err) {
   *out = NULL;
   const spec_org *org = in->org;
-  const spec_environment *env = spec_org_find_env(org, in->environment);
-  if (env == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        in->environment, org->id);
+  spec_target unit;
+  int rc = spec_target_of(&unit, org, in->environment, NULL, err);
+  if (rc < 0)
+    return rc;
   reconcile_plan *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  int rc = 0;
   json_t *by_app = NULL;
   size_t *counts = NULL;
-  plan_cache *cache = in->cache;
+  reconcile_plan_cache *cache = in->cache;
   if (cache == NULL) {
-    if (plan_cache_new(&p->own_cache, err) < 0) {
+    if (reconcile_plan_cache_new(&p->own_cache, err) < 0) {
       free(p);
       return err->code;
     }
@@ -363,10 +345,11 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   if (p->targets == NULL || p->results == NULL)
     goto oom;
   p->n_targets = org->n_apps + 1;
-  if (init_target(&p->targets[0], org, env, NULL) < 0)
+  if (init_target(&p->targets[0], &unit) < 0)
     goto oom;
   for (size_t i = 0; i < org->n_apps; i++) {
-    if (init_target(&p->targets[i + 1], org, env, &org->apps[i]) < 0)
+    spec_target app = {org, unit.env, &org->apps[i]};
+    if (init_target(&p->targets[i + 1], &app) < 0)
       goto oom;
   }
   by_app = json_object();
@@ -380,26 +363,26 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
   if (counts == NULL)
     goto oom;
   for (size_t i = 0; i < n; i++) {
-    const plan_secret *s = in->secrets[i];
+    const reconcile_plan_secret *s = in->secrets[i];
     const spec_secret_ref *r = &s->ref;
     if (r->environment == NULL || strcmp(r->environment, in->environment) != 0)
       continue;
-    plan_target *t = target_for(p, by_app, r->application);
+    reconcile_plan_target *t = target_for(p, by_app, r->application);
     if (t != NULL)
       counts[t - p->targets]++;
   }
   for (size_t i = 0; i < p->n_targets; i++) {
-    p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(plan_entry));
+    p->targets[i].entries = calloc(counts[i] ? counts[i] : 1, sizeof(reconcile_plan_entry));
     if (p->targets[i].entries == NULL)
       goto oom;
   }
   for (size_t i = 0; i < n; i++) {
-    const plan_secret *s = in->secrets[i];
+    const reconcile_plan_secret *s = in->secrets[i];
     const spec_secret_ref *r = &s->ref;
     if (r->environment == NULL || strcmp(r->environment, in->environment) != 0 ||
         r->organization == NULL || strcmp(r->organization, org->id) != 0)
       continue;
-    plan_secret_result *res = &p->results[p->n_results++];
+    reconcile_plan_secret_result *res = &p->results[p->n_results++];
     res->secret = s;
     /* find the cached value first and keep it alive even when the secret is
      * not delivered this time (its ciphertext may no longer be in memory) */
@@ -410,7 +393,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       memcpy(digest, s->digest, sizeof(digest));
       have_digest = true;
     } else if (s->spec != NULL && s->spec->encrypted_value != NULL) {
-      plan_secret_digest(digest, s->spec);
+      reconcile_plan_secret_digest(digest, s->spec);
       have_digest = true;
     }
     if (have_digest && s->value == NULL) {
@@ -418,7 +401,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       if (hit != NULL)
         hit->used = true;
     }
-    plan_target *t = target_for(p, by_app, r->application);
+    reconcile_plan_target *t = target_for(p, by_app, r->application);
     if (t == NULL) {
       p->incomplete = true; /* its application's Secret keeps its values */
       res->reason = "InvalidSpec";
@@ -456,7 +439,7 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
         }
       }
       if (urc < 0) {
-        res->reason = plan_reason_for(urc);
+        res->reason = reconcile_plan_reason_for(urc);
         if (add_failure(p, &failures_cap, s, res->reason, urc, uerr.msg, res) < 0)
           goto oom;
         if (t->kept == NULL && (t->kept = calloc(counts[t - p->targets], sizeof(char *))) == NULL)
@@ -470,14 +453,14 @@ int plan_build(reconcile_plan **out, const plan_input *in, os_error *err) {
       len = hit->len;
     }
     res->reason = "Synced";
-    plan_entry *e = &t->entries[t->n_entries++];
+    reconcile_plan_entry *e = &t->entries[t->n_entries++];
     e->name = r->name;
     e->value = value;
     e->len = len;
   }
   p->incomplete = in->incomplete || p->incomplete;
   for (size_t i = 0; i < p->n_targets; i++) {
-    plan_target *t = &p->targets[i];
+    reconcile_plan_target *t = &p->targets[i];
     qsort(t->entries, t->n_entries, sizeof(*t->entries), cmp_entry);
     t->keep_unknown = p->incomplete;
   }
@@ -490,11 +473,12 @@ oom:
   rc = os_error_set(err, OS_ENOMEM, "out of memory");
   json_decref(by_app);
   free(counts);
-  plan_free(p);
+  reconcile_plan_free(p);
   return rc;
 }
 
-const char *plan_result_message(const reconcile_plan *p, const plan_secret_result *r) {
+const char *reconcile_plan_result_message(const reconcile_plan *p,
+                                          const reconcile_plan_secret_result *r) {
   if (strcmp(r->reason, "Synced") == 0)
     return "";
   if (strcmp(r->reason, "Disabled") == 0)
@@ -512,7 +496,8 @@ const char *plan_result_message(const reconcile_plan *p, const plan_secret_resul
   return "";
 }
 
-int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err) {
+int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,
+                                  os_error *err) {
   os_buf_reset(out);
   for (size_t i = 0; i < n; i++) {
     int rc = envfile_append(out, entries[i].name, entries[i].value, entries[i].len, err);

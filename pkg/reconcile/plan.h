@@ -15,145 +15,152 @@
 #include "envfile/envfile.h"
 #include "spec/spec.h"
 
-/* One value to deliver, borrowed from the plan_cache (value, secret) and
+/* One value to deliver, borrowed from the reconcile_plan_cache (value, secret) and
  * from the plan's input (name): both live as long as the plan. */
-typedef struct plan_entry {
+typedef struct reconcile_plan_entry {
   const char *name;
   const uint8_t *value;
   size_t len;
-} plan_entry;
+} reconcile_plan_entry;
 
 /* What a plan needs of a secret: names, state, and where its value comes
  * from. Sources keep secrets in this small form instead of a spec_secret
  * (see source.h); all pointers are borrowed. */
-typedef struct plan_secret {
-  spec_secret_ref ref;       /* organization, environment, application (NULL:
+typedef struct reconcile_plan_secret {
+  spec_secret_ref ref;     /* organization, environment, application (NULL:
                               * org-level), name, and where they were read */
-  const spec_secret *spec;   /* the spec with its encryptedValue, or NULL once
-                              * the value is held (value or the plan_cache) */
-  const uint8_t *value;      /* the opened value when the source holds it,
-                              * else NULL: the plan_cache, or spec is unsealed */
+  const spec_secret *spec; /* the spec with its encryptedValue, or NULL once
+                              * the value is held (value or the reconcile_plan_cache) */
+  const uint8_t *value;    /* the opened value when the source holds it,
+                              * else NULL: the reconcile_plan_cache, or spec is unsealed */
   uint32_t value_len;
-  uint8_t state;             /* enum spec_state */
+  uint8_t state; /* enum spec_state */
   bool has_digest;
-  uint8_t digest[32];        /* plan_secret_digest() of the spec, when has_digest */
-} plan_secret;
+  uint8_t digest[32]; /* reconcile_plan_secret_digest() of the spec, when has_digest */
+} reconcile_plan_secret;
 
 /* Fills r from s (borrowing s); digest may be NULL (not known yet). */
-void plan_secret_of(plan_secret *r, const spec_secret *s, const uint8_t *digest);
+void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
+                              const uint8_t *digest);
 
-typedef struct plan_cache plan_cache;
+typedef struct reconcile_plan_cache reconcile_plan_cache;
 
-/* One delivery unit: organization-level or one application, in one environment. */
-typedef struct plan_target {
+/* One delivery unit: organization-level or one application, in one
+ * environment. Its names and labels are pkg/spec's (spec_target_*), so the
+ * controller and `orgsecrets render` agree. */
+typedef struct reconcile_plan_target {
+  spec_target unit; /* borrowed from the plan's organization */
   char *organization;
   char *environment;
-  char *application;       /* NULL: organization-level */
-  char *secret_name;       /* Kubernetes Secret name */
+  char *application; /* NULL: organization-level */
+  char *secret_name; /* Kubernetes Secret name */
   char **namespaces;
   size_t n_namespaces;
-  char *env_file;          /* file name below --env-file-dir */
-  plan_entry *entries;     /* active values that unsealed, sorted by name */
+  char *env_file;                /* file name below --env-file-dir */
+  reconcile_plan_entry *entries; /* active values that unsealed, sorted by name */
   size_t n_entries;
-  const char **kept;       /* names that failed: keep their last good value (borrowed) */
+  const char **kept; /* names that failed: keep their last good value (borrowed) */
   size_t n_kept;
-  bool keep_unknown;       /* the plan is incomplete: delete no key */
-} plan_target;
+  bool keep_unknown; /* the plan is incomplete: delete no key */
+} reconcile_plan_target;
 
 /* Why a secret could not be delivered (names only, never values). */
-typedef struct plan_failure {
-  char *resource;          /* OrgSecret metadata.name */
+typedef struct reconcile_plan_failure {
+  char *resource; /* OrgSecret metadata.name */
   char *environment;
   char *name;
-  const char *reason;      /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
+  const char *reason; /* NotRecipient, BindingMismatch, IntegrityError, InvalidSpec */
   int code;
   char *message;
-  size_t result;           /* index of its plan_secret_result */
-} plan_failure;
+  size_t result; /* index of its reconcile_plan_secret_result */
+} reconcile_plan_failure;
 
 /* Result of unsealing one secret, reported for status conditions; its
- * message is plan_result_message(). */
-typedef struct plan_secret_result {
-  const plan_secret *secret; /* borrowed from the input */
-  const char *reason;        /* "Synced", "Disabled" or a failure reason */
-} plan_secret_result;
+ * message is reconcile_plan_result_message(). */
+typedef struct reconcile_plan_secret_result {
+  const reconcile_plan_secret *secret; /* borrowed from the input */
+  const char *reason;                  /* "Synced", "Disabled" or a failure reason */
+} reconcile_plan_secret_result;
 
 typedef struct reconcile_plan {
-  plan_target *targets;
+  reconcile_plan_target *targets;
   size_t n_targets;
-  plan_failure *failures;
+  reconcile_plan_failure *failures;
   size_t n_failures;
-  plan_secret_result *results; /* one per input secret of the environment */
+  reconcile_plan_secret_result *results; /* one per input secret of the environment */
   size_t n_results;
   size_t n_active, n_disabled;
   /* Deletes nothing (every target keep_unknown): the input was incomplete,
    * or a secret of the organization names an application it does not
    * define (InvalidSpec: a typo never wipes a value, whichever the source). */
   bool incomplete;
-  uint8_t checksum_key[32];    /* copied from the input */
-  plan_cache *own_cache;       /* holds the values when the input gave no cache */
+  uint8_t checksum_key[32];        /* copied from the input */
+  reconcile_plan_cache *own_cache; /* holds the values when the input gave no cache */
 } reconcile_plan;
 
 /* Values already unsealed, keyed by a digest of (organization, environment,
  * application, name, encryptedValue): a pass re-opens only what changed.
  * Plans built with a cache borrow its values. A pass builds its plans (one
- * per organization) and then calls plan_cache_sweep() once: every plan_build
+ * per organization) and then calls reconcile_plan_cache_sweep() once: every reconcile_plan_build
  * marks the entries it uses, and the sweep drops (and wipes) those that no
  * build since the previous sweep used. So the plans of a pass stay valid
  * until the sweep after the next pass's builds; free them before that sweep
  * (the controller frees a pass's plans before building the next ones). */
-int plan_cache_new(plan_cache **out, os_error *err);
-void plan_cache_free(plan_cache *c);
-/* Drops the entries no plan_build used since the previous sweep, and
+int reconcile_plan_cache_new(reconcile_plan_cache **out, os_error *err) OS_NODISCARD;
+void reconcile_plan_cache_free(reconcile_plan_cache *c);
+/* Drops the entries no reconcile_plan_build used since the previous sweep, and
  * starts the next pass. */
-void plan_cache_sweep(plan_cache *c);
+void reconcile_plan_cache_sweep(reconcile_plan_cache *c);
 /* Number of values held; unseal operations done by the builds between the
  * last two sweeps (the last pass). */
-size_t plan_cache_size(const plan_cache *c);
-size_t plan_cache_last_unseals(const plan_cache *c);
+size_t reconcile_plan_cache_size(const reconcile_plan_cache *c);
+size_t reconcile_plan_cache_last_unseals(const reconcile_plan_cache *c);
 
 /* Unseals s into the cache now unless its value is there already (the
  * entry then survives the next sweep). Returns 0 when the value is in the
- * cache; otherwise the unseal error (plan_build reports it). */
-int plan_cache_prefetch(plan_cache *c, const uint8_t digest[32], const spec_secret *s,
-                        const age_identity *const *ids, size_t n_ids);
+ * cache; otherwise the unseal error (reconcile_plan_build reports it). */
+int reconcile_plan_cache_prefetch(reconcile_plan_cache *c, const uint8_t digest[32],
+                                  const spec_secret *s, const age_identity *const *ids,
+                                  size_t n_ids);
 
-/* Input to plan_build. incomplete says some file could not be read at all,
+/* Input to reconcile_plan_build. incomplete says some file could not be read at all,
  * so no key may be deleted anywhere. */
-typedef struct plan_input {
+typedef struct reconcile_plan_input {
   const spec_org *org;
-  const plan_secret *const *secrets;
+  const reconcile_plan_secret *const *secrets;
   size_t n_secrets;
   const char *environment;
   const age_identity *const *ids;
   size_t n_ids;
-  const uint8_t *checksum_key; /* 32 bytes, see plan_checksum_key() */
+  const uint8_t *checksum_key; /* 32 bytes, see reconcile_plan_checksum_key() */
   bool incomplete;
-  plan_cache *cache;           /* optional; without one the plan keeps its own */
-} plan_input;
+  reconcile_plan_cache *cache; /* optional; without one the plan keeps its own */
+} reconcile_plan_input;
 
 /* SHA-256 over (organization, environment, application, name,
- * encryptedValue): the key of a value in a plan_cache. */
-void plan_secret_digest(uint8_t d[32], const spec_secret *s);
+ * encryptedValue): the key of a value in a reconcile_plan_cache. */
+void reconcile_plan_secret_digest(uint8_t d[32], const spec_secret *s);
 
-/* Builds the plan; *out is freed with plan_free() (values wiped when the
+/* Builds the plan; *out is freed with reconcile_plan_free() (values wiped when the
  * plan owns them). Input strings must outlive the plan. Fails only
  * on programmer errors or memory; per-secret failures land in failures. */
-int plan_build(reconcile_plan **out, const plan_input *in, os_error *err);
-void plan_free(reconcile_plan *p);
+int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, os_error *err);
+void reconcile_plan_free(reconcile_plan *p);
 
 /* The checksum key: HMAC-SHA-256 keyed by the first identity's secret over a
  * fixed label, so checksums reveal nothing about values without the key. */
-int plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
+int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_error *err);
 
 /* The message of a result (borrowed from the plan): "" when synced. */
-const char *plan_result_message(const reconcile_plan *p, const plan_secret_result *r);
+const char *reconcile_plan_result_message(const reconcile_plan *p,
+                                          const reconcile_plan_secret_result *r);
 
 /* Failure reason for an unseal error code. */
-const char *plan_reason_for(int code);
+const char *reconcile_plan_reason_for(int code);
 
 /* Env-file text (envfile/envfile.h format), one line per entry in order.
  * Values with a NUL byte are refused. out is a secret buffer. */
-int plan_envfile_render(os_buf *out, const plan_entry *entries, size_t n, os_error *err);
+int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,
+                                  os_error *err);
 
 #endif

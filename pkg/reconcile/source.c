@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "reconcile/plan.h"
 
@@ -27,120 +28,20 @@ static file_stamp stamp_of(const struct stat *st) {
   return os_fnv1a64(OS_FNV1A64_INIT, parts, sizeof(parts));
 }
 
-/* Orders paths component by component ("a/x" before "a-c"): the order a
- * walk visiting each directory's names in strcmp order produces, so a
- * listing needs no sort of its own. */
-static int path_cmp(const char *a, const char *b) {
-  for (;; a++, b++) {
-    unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
-    if (ca == cb) {
-      if (ca == 0)
-        return 0;
-      continue;
-    }
-    if (ca == 0 || ca == '/')
-      return -1;
-    if (cb == 0 || cb == '/')
-      return 1;
-    return ca < cb ? -1 : 1;
-  }
-}
-
-static bool is_spec_file(const char *name) {
-  size_t n = strlen(name);
-  return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0);
-}
-
-static bool skip_dir(const char *name) {
-  return name[0] == '.' || strcmp(name, "node_modules") == 0;
-}
-
-/* Called for each spec file in path_cmp order, with its path below the root. */
-typedef int (*file_fn)(void *ctx, const char *rel, const file_stamp *st, os_error *err);
-
-static int cmp_name(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int walk(const char *root, const char *rel, int depth, file_fn fn, void *ctx, os_error *err) {
-  if (depth > 32)
-    return os_error_set(err, OS_EINVAL, "%s: directories nested too deep", root);
-  char *path = rel[0] ? os_path_join(root, rel) : os_strdup(root);
-  if (path == NULL)
-    return os_error_set(err, OS_ENOMEM, "out of memory");
-  DIR *d = opendir(path);
-  if (d == NULL) {
-    int rc = os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open directory %s: %s",
-                          path, strerror(errno));
-    free(path);
-    return rc;
-  }
-  /* this directory's names, sorted */
-  char **names = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      char **v = realloc(names, nc * sizeof(*v));
-      if (v == NULL) {
-        rc = os_error_set(err, OS_ENOMEM, "out of memory");
-        break;
-      }
-      names = v;
-      cap = nc;
-    }
-    if ((names[n] = os_strdup(de->d_name)) == NULL) {
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-      break;
-    }
-    n++;
-  }
-  closedir(d);
-  if (n > 1)
-    qsort(names, n, sizeof(*names), cmp_name);
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    char *child_rel = rel[0] ? os_path_join(rel, names[i]) : os_strdup(names[i]);
-    char *child = os_path_join(path, names[i]);
-    if (child_rel == NULL || child == NULL) {
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-    } else {
-      struct stat st;
-      if (stat(child, &st) == 0) {
-        if (S_ISDIR(st.st_mode) && !skip_dir(names[i])) {
-          rc = walk(root, child_rel, depth + 1, fn, ctx, err);
-        } else if (S_ISREG(st.st_mode) && is_spec_file(names[i]) && names[i][0] != '.') {
-          file_stamp fs = stamp_of(&st);
-          rc = fn(ctx, child_rel, &fs, err);
-        }
-      }
-    }
-    free(child_rel);
-    free(child);
-  }
-  for (size_t i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
-  free(path);
-  return rc;
-}
-
 /* One spec file as last read, in one allocation: this header, the records
  * of its secrets, then its path, their names and their opened values (the
  * block is wiped when freed); organization, environment and application
- * names are shared by all records (source_cache.names). A file whose current version does not
+ * names are shared by all records (reconcile_source_cache.names). A file whose current version does not
  * parse keeps the records of its last good version (parsed), or none. */
 typedef struct file_rec {
   file_stamp st;
-  spec_org *org;         /* its Organization, if it holds one */
+  spec_org *org; /* its Organization, if it holds one */
   uint32_t n_secrets;
-  uint32_t size;         /* bytes of the block */
-  bool parsed;           /* a good parse is held (org and/or secrets) */
-  bool broken;           /* the current version does not parse */
-  plan_secret secrets[]; /* records; .spec owned while kept (see source_secret_fn) */
+  uint32_t size; /* bytes of the block */
+  bool parsed;   /* a good parse is held (org and/or secrets) */
+  bool broken;   /* the current version does not parse */
+  reconcile_plan_secret
+      secrets[]; /* records; .spec owned while kept (see reconcile_source_secret_fn) */
 } file_rec;
 
 /* The file's path, right after the records. */
@@ -153,18 +54,18 @@ typedef struct interned {
   char s[];
 } interned;
 
-struct source_cache {
+struct reconcile_source_cache {
   char *dir;
-  file_rec **v; /* path_cmp order */
+  file_rec **v; /* spec_path_cmp() order, the walk's */
   size_t n;
   interned **names; /* sorted by string */
   size_t n_names, cap_names;
-  source_secret_fn hook;
+  reconcile_source_secret_fn hook;
   void *hook_ctx;
 };
 
 /* Where s is, or would go, in the sorted names. */
-static size_t name_slot(const source_cache *c, const char *s, bool *found) {
+static size_t name_slot(const reconcile_source_cache *c, const char *s, bool *found) {
   size_t lo = 0, hi = c->n_names;
   *found = false;
   while (lo < hi) {
@@ -183,7 +84,7 @@ static size_t name_slot(const source_cache *c, const char *s, bool *found) {
 }
 
 /* The shared copy of s (NULL stays NULL), counted; NULL when out of memory. */
-static const char *intern(source_cache *c, const char *s, bool *oom) {
+static const char *intern(reconcile_source_cache *c, const char *s, bool *oom) {
   if (s == NULL)
     return NULL;
   bool found;
@@ -192,19 +93,10 @@ static const char *intern(source_cache *c, const char *s, bool *oom) {
     c->names[i]->refs++;
     return c->names[i]->s;
   }
-  if (c->n_names == c->cap_names) {
-    size_t cap = c->cap_names ? c->cap_names * 2 : 16;
-    interned **v = realloc(c->names, cap * sizeof(*v));
-    if (v == NULL) {
-      *oom = true;
-      return NULL;
-    }
-    c->names = v;
-    c->cap_names = cap;
-  }
   size_t len = strlen(s) + 1;
-  interned *e = malloc(sizeof(*e) + len);
-  if (e == NULL) {
+  interned *e = NULL;
+  if (os_grow(&c->names, &c->cap_names, c->n_names + 1, sizeof(*c->names), SIZE_MAX) < 0 ||
+      (e = malloc(sizeof(*e) + len)) == NULL) {
     *oom = true;
     return NULL;
   }
@@ -217,7 +109,7 @@ static const char *intern(source_cache *c, const char *s, bool *oom) {
 }
 
 /* Releases one count of a string intern() returned (NULL ignored). */
-static void unintern(source_cache *c, const char *s) {
+static void unintern(reconcile_source_cache *c, const char *s) {
   if (s == NULL)
     return;
   bool found;
@@ -231,17 +123,18 @@ static void unintern(source_cache *c, const char *s) {
   c->n_names--;
 }
 
-void source_cache_set_hook(source_cache *c, source_secret_fn fn, void *ctx) {
+void reconcile_source_cache_set_hook(reconcile_source_cache *c, reconcile_source_secret_fn fn,
+                                     void *ctx) {
   c->hook = fn;
   c->hook_ctx = ctx;
 }
 
-static void rec_free(source_cache *c, file_rec *r) {
+static void rec_free(reconcile_source_cache *c, file_rec *r) {
   if (r == NULL)
     return;
   spec_org_free(r->org);
   for (size_t i = 0; i < r->n_secrets; i++) {
-    const plan_secret *p = &r->secrets[i];
+    const reconcile_plan_secret *p = &r->secrets[i];
     spec_secret_free((spec_secret *)(uintptr_t)p->spec); /* owned when kept */
     unintern(c, p->ref.organization);
     unintern(c, p->ref.environment);
@@ -250,8 +143,8 @@ static void rec_free(source_cache *c, file_rec *r) {
   os_free_secret(r, r->size);
 }
 
-int source_cache_new(source_cache **out, const char *dir, os_error *err) {
-  source_cache *c = calloc(1, sizeof(*c));
+int reconcile_source_cache_new(reconcile_source_cache **out, const char *dir, os_error *err) {
+  reconcile_source_cache *c = calloc(1, sizeof(*c));
   if (c == NULL || (c->dir = os_strdup(dir)) == NULL) {
     free(c);
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -260,7 +153,7 @@ int source_cache_new(source_cache **out, const char *dir, os_error *err) {
   return 0;
 }
 
-void source_cache_free(source_cache *c) {
+void reconcile_source_cache_free(reconcile_source_cache *c) {
   if (c == NULL)
     return;
   for (size_t i = 0; i < c->n; i++)
@@ -279,14 +172,14 @@ static size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
 typedef struct open_value {
   const uint8_t *p; /* NULL: none */
   size_t len;
-  uint8_t *owned;   /* p when it came from the hook (wiped after packing) */
+  uint8_t *owned; /* p when it came from the hook (wiped after packing) */
 } open_value;
 
 /* A file's records in one block (see file_rec); NULL on allocation failure
- * or a block above 4 GiB. digests[i] is secret i's plan_secret_digest(). */
-static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v, size_t n,
-                         const uint8_t (*digests)[32], const open_value *values) {
-  size_t bytes = sizeof(file_rec) + n * sizeof(plan_secret) + strlen(rel) + 1;
+ * or a block above 4 GiB. digests[i] is secret i's reconcile_plan_secret_digest(). */
+static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v,
+                         size_t n, const uint8_t (*digests)[32], const open_value *values) {
+  size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++)
     bytes += str_size(v[i]->name) + values[i].len;
   if (bytes > UINT32_MAX)
@@ -300,7 +193,7 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
   char *file = (char *)(uintptr_t)os_str_pack(&w, rel);
   for (size_t i = 0; i < n; i++) {
     const spec_secret *s = v[i];
-    plan_secret *p = &r->secrets[i];
+    reconcile_plan_secret *p = &r->secrets[i];
     spec_secret_ref_of(&p->ref, s); /* position and lines; every string is set below */
     bool oom = false;
     p->ref.organization = intern(c, s->organization, &oom);
@@ -329,7 +222,8 @@ static file_rec *rec_new(source_cache *c, const char *rel, spec_secret *const *v
 }
 
 /* Hands a spec problem to report as "FILE:LINE: msg". */
-static void report_at(source_problem_fn report, void *ctx, const spec_pos *pos, const char *msg) {
+static void report_at(reconcile_source_problem_fn report, void *ctx, const spec_pos *pos,
+                      const char *msg) {
   if (report == NULL)
     return;
   const char *file = pos && pos->file ? pos->file : "-";
@@ -341,7 +235,7 @@ static void report_at(source_problem_fn report, void *ctx, const spec_pos *pos, 
 
 /* Reports the checks of one document that fail, at their file and line. */
 typedef struct local_problems {
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
   int errors;
 } local_problems;
@@ -355,8 +249,9 @@ static void on_local_problem(void *ctx, const spec_pos *pos, bool is_error, cons
 }
 
 /* The value old already holds for this digest, if any. */
-static const plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
+static const reconcile_plan_secret *old_value(const file_rec *old, const uint8_t digest[32]) {
   for (size_t i = 0; old != NULL && old->parsed && i < old->n_secrets; i++)
+    /* checksrc: public: digests of names and ciphertexts */
     if (old->secrets[i].value != NULL && memcmp(old->secrets[i].digest, digest, 32) == 0)
       return &old->secrets[i];
   return NULL;
@@ -365,10 +260,10 @@ static const plan_secret *old_value(const file_rec *old, const uint8_t digest[32
 /* Opens the values of a file just parsed: carried over from its previous
  * version when the ciphertext did not change, else from the hook. A hook
  * failure marks the spec in kept[i] (kept whole: the plan retries it). */
-static int open_values(source_cache *c, const file_rec *old, spec_tree *docs,
+static int open_values(reconcile_source_cache *c, const file_rec *old, spec_tree *docs,
                        const uint8_t (*digests)[32], open_value *values, spec_secret **kept) {
   for (size_t i = 0; i < docs->n_secrets; i++) {
-    const plan_secret *prev = old_value(old, digests[i]);
+    const reconcile_plan_secret *prev = old_value(old, digests[i]);
     if (prev != NULL) {
       values[i].p = prev->value;
       values[i].len = prev->value_len;
@@ -394,15 +289,13 @@ static int open_values(source_cache *c, const file_rec *old, spec_tree *docs,
 /* (Re)reads the file rel into *slot (NULL: a file not seen before). A
  * failure keeps the previous records; only running out of memory for a
  * file never seen before fails. */
-static int read_entry(source_cache *c, file_rec **slot, const char *rel, const file_stamp *st,
-                      source_problem_fn report, void *ctx) {
+static int read_entry(reconcile_source_cache *c, file_rec **slot, const char *rel,
+                      const file_stamp *st, reconcile_source_problem_fn report, void *ctx) {
   file_rec *old = *slot;
-  char *path = os_path_join(c->dir, rel);
   char *data = NULL;
   size_t len = 0;
   os_error ferr = OS_ERROR_INIT;
-  int rc = path ? os_read_file(&data, &len, path, SPEC_FILE_MAX, &ferr) : OS_ENOMEM;
-  free(path);
+  int rc = os_read_file_below(&data, &len, c->dir, rel, SPEC_FILE_MAX, &ferr);
   spec_tree *docs = NULL;
   if (rc == 0) {
     docs = spec_tree_new(c->dir);
@@ -434,7 +327,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
   }
   if (rc == 0) {
     for (size_t i = 0; i < n; i++)
-      plan_secret_digest(digests[i], docs->secrets[i]);
+      reconcile_plan_secret_digest(digests[i], docs->secrets[i]);
     if (open_values(c, old, docs, (const uint8_t(*)[32])digests, values, kept) < 0 ||
         (r = rec_new(c, rel, docs->secrets, n, (const uint8_t(*)[32])digests, values)) == NULL)
       rc = os_error_set(&ferr, OS_ENOMEM, "%s: out of memory", rel);
@@ -481,7 +374,7 @@ static int read_entry(source_cache *c, file_rec **slot, const char *rel, const f
 typedef struct bad_files {
   char **v;
   size_t n, cap;
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
 } bad_files;
 
@@ -499,20 +392,14 @@ static void on_problem(void *ctx, const spec_pos *pos, bool is_error, const char
   report_at(b->report, b->ctx, pos, msg);
   if (pos == NULL || pos->file == NULL || in_bad(b, pos->file))
     return;
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 8;
-    char **v = realloc(b->v, cap * sizeof(*v));
-    if (v == NULL)
-      return;
-    b->v = v;
-    b->cap = cap;
-  }
+  if (os_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v), SIZE_MAX) < 0)
+    return;
   char *f = os_strdup(pos->file);
   if (f != NULL)
     b->v[b->n++] = f;
 }
 
-void source_view_clear(source_view *v) {
+void reconcile_source_view_clear(reconcile_source_view *v) {
   free(v->secrets);
   memset(v, 0, sizeof(*v));
 }
@@ -520,56 +407,59 @@ void source_view_clear(source_view *v) {
 /* The merge of a walk into the cache: records before the walk's position
  * are in nv, the cache's records from j on are not reached yet. */
 typedef struct merge_ctx {
-  source_cache *c;
+  reconcile_source_cache *c;
   file_rec **nv;
   size_t n, cap, j;
-  source_problem_fn report;
+  reconcile_source_problem_fn report;
   void *ctx;
 } merge_ctx;
 
+/* Room for more records; the first reservation is the last load's count
+ * (and some), so a reload of the same folder allocates once. */
 static int merge_room(merge_ctx *m, size_t more) {
-  if (m->n + more <= m->cap)
+  size_t need = m->n + more;
+  if (m->cap == 0) {
+    size_t first = m->c->n ? m->c->n + 16 : 64;
+    if (os_grow(&m->nv, NULL, need > first ? need : first, sizeof(*m->nv), SIZE_MAX) < 0)
+      return OS_ENOMEM;
+    m->cap = need > first ? need : first;
     return 0;
-  size_t cap = m->cap ? m->cap + m->cap / 2 : (m->c->n ? m->c->n + 16 : 64);
-  if (cap < m->n + more)
-    cap = m->n + more;
-  file_rec **v = realloc(m->nv, cap * sizeof(*v));
-  if (v == NULL)
-    return OS_ENOMEM;
-  m->nv = v;
-  m->cap = cap;
-  return 0;
+  }
+  return os_grow(&m->nv, &m->cap, need, sizeof(*m->nv), SIZE_MAX);
 }
 
-static int merge_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
+/* spec_walk_fn: one spec file of the folder, merged into the cache. */
+static int merge_add(void *ctx, const spec_walk_entry *e, os_error *err) {
   merge_ctx *m = ctx;
-  source_cache *c = m->c;
+  reconcile_source_cache *c = m->c;
+  const char *rel = e->rel;
+  file_stamp st = stamp_of(e->st);
   if (merge_room(m, 1) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  while (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
+  while (m->j < c->n && spec_path_cmp(rec_rel(c->v[m->j]), rel) < 0) {
     rec_free(c, c->v[m->j]); /* gone from the folder */
     c->v[m->j++] = NULL;
   }
   file_rec *r = NULL;
-  if (m->j < c->n && path_cmp(rec_rel(c->v[m->j]), rel) == 0) {
+  if (m->j < c->n && spec_path_cmp(rec_rel(c->v[m->j]), rel) == 0) {
     r = c->v[m->j];
     c->v[m->j++] = NULL;
   }
-  if ((r == NULL || r->st != *st) &&
-      read_entry(c, &r, rel, st, m->report, m->ctx) < 0)
+  if ((r == NULL || r->st != st) && read_entry(c, &r, rel, &st, m->report, m->ctx) < 0)
     return os_error_set(err, OS_ENOMEM, "%s: out of memory", rel);
   m->nv[m->n++] = r;
   return 0;
 }
 
-int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
-                      source_problem_fn report, void *ctx, os_error *err) {
+int reconcile_source_cache_load(reconcile_source_cache *c, reconcile_source_view *out,
+                                bool *incomplete, reconcile_source_problem_fn report, void *ctx,
+                                os_error *err) {
   memset(out, 0, sizeof(*out));
   *incomplete = false;
   /* walk the folder in path order, merging each file into the cache as it
    * is found (no listing of the whole folder is kept) */
   merge_ctx m = {c, NULL, 0, 0, 0, report, ctx};
-  int rc = walk(c->dir, "", 0, merge_add, &m, err);
+  int rc = spec_walk(c->dir, 0, merge_add, &m, err);
   if (rc < 0) {
     /* keep what was merged and what was not reached yet: still in order */
     if (merge_room(&m, c->n - m.j) == 0) {
@@ -584,11 +474,9 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
     c->v[m.j++] = NULL;
   }
   free(c->v);
-  if (m.cap > m.n + m.n / 8 + 16) { /* give back the slack of a growing first load */
-    file_rec **v = realloc(m.nv, (m.n ? m.n : 1) * sizeof(*v));
-    if (v != NULL)
-      m.nv = v;
-  }
+  /* give back the slack of a growing first load (kept as it is when that fails) */
+  if (m.cap > m.n + m.n / 8 + 16 && os_grow(&m.nv, NULL, m.n, sizeof(*m.nv), SIZE_MAX) == 0)
+    m.cap = m.n;
   c->v = m.nv;
   c->n = m.n;
   if (rc < 0)
@@ -601,7 +489,7 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
       *incomplete = true; /* never parsed: we cannot know what it held */
     total += c->v[i]->n_secrets;
   }
-  const plan_secret **v = calloc(total ? total : 1, sizeof(*v));
+  const reconcile_plan_secret **v = calloc(total ? total : 1, sizeof(*v));
   const spec_secret_ref **refs = calloc(total ? total : 1, sizeof(*refs));
   if (v == NULL || refs == NULL) {
     free(v);
@@ -665,74 +553,82 @@ int source_cache_load(source_cache *c, source_view *out, bool *incomplete,
 
 /* Adds one file to a fingerprint: FNV-1a of its path and stamp, summed so
  * that no listing has to be kept (change detection, not security). */
-static int stamp_add(void *ctx, const char *rel, const file_stamp *st, os_error *err) {
+static int stamp_add(void *ctx, const spec_walk_entry *e, os_error *err) {
   (void)err;
-  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, rel, strlen(rel)), st, sizeof(*st));
+  file_stamp st = stamp_of(e->st);
+  uint64_t h = os_fnv1a64(os_fnv1a64(OS_FNV1A64_INIT, e->rel, strlen(e->rel)), &st, sizeof(st));
   uint64_t *sum = ctx;
   *sum += h ^ (h >> 29);
   return 0;
 }
 
-int source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
+int reconcile_source_dir_stamp(uint64_t *out, const char *dir, os_error *err) {
   uint64_t sum = 0;
-  int rc = walk(dir, "", 0, stamp_add, &sum, err);
+  int rc = spec_walk(dir, 0, stamp_add, &sum, err);
   if (rc < 0)
     return rc;
   *out = sum;
   return 0;
 }
 
-struct source_watch {
+struct reconcile_source_watch {
   char *dir;
   int fd;
   uint64_t stamp;
-  struct timespec last_stamp;
+  double last_stamp; /* monotonic seconds of the last fingerprint */
 };
 
-static void add_watches(int fd, const char *path, int depth) {
-  if (depth > 32)
-    return;
-  (void)inotify_add_watch(fd, path,
-                          IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                              IN_DELETE_SELF | IN_MODIFY | IN_ATTRIB);
-  DIR *d = opendir(path);
-  if (d == NULL)
-    return;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || skip_dir(de->d_name))
-      continue;
-    char *child = os_path_join(path, de->d_name);
-    struct stat st;
-    if (child != NULL && stat(child, &st) == 0 && S_ISDIR(st.st_mode))
-      add_watches(fd, child, depth + 1);
-    free(child);
+#define WATCH_MASK                                                                         \
+  (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
+   IN_MODIFY | IN_ATTRIB)
+
+/* spec_walk_fn (with SPEC_WALK_DIRS): watches each directory the walk
+ * reads, the folder first; only the folder itself may be reached through a
+ * link. */
+static int watch_dir(void *ctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  const reconcile_source_watch *w = ctx;
+  if (e->kind != SPEC_WALK_DIR)
+    return 0;
+  if (e->rel[0] == '\0') {
+    (void)inotify_add_watch(w->fd, w->dir, WATCH_MASK);
+    return 0;
   }
-  closedir(d);
+  char *path = os_path_join(w->dir, e->rel);
+  if (path != NULL)
+    (void)inotify_add_watch(w->fd, path, WATCH_MASK | IN_DONT_FOLLOW | IN_ONLYDIR);
+  free(path);
+  return 0;
 }
 
-int source_watch_new(source_watch **out, const char *dir, os_error *err) {
-  source_watch *w = calloc(1, sizeof(*w));
+static void add_watches(reconcile_source_watch *w) {
+  os_error ignored = OS_ERROR_INIT;
+  if (spec_walk(w->dir, SPEC_WALK_DIRS, watch_dir, w, &ignored) < 0)
+    return; /* what it reached is watched; the fingerprint covers the rest */
+}
+
+int reconcile_source_watch_new(reconcile_source_watch **out, const char *dir, os_error *err) {
+  reconcile_source_watch *w = calloc(1, sizeof(*w));
   if (w == NULL || (w->dir = os_strdup(dir)) == NULL) {
     free(w);
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd >= 0)
-    add_watches(w->fd, dir, 0);
+    add_watches(w);
   os_error ignored = OS_ERROR_INIT;
-  (void)source_dir_stamp(&w->stamp, dir, &ignored);
-  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
+  (void)reconcile_source_dir_stamp(&w->stamp, dir, &ignored);
+  w->last_stamp = os_mono_seconds();
   *out = w;
   return 0;
 }
 
 /* Compares the folder's fingerprint with the last one; 1 when it moved. */
-static int stamp_changed(source_watch *w) {
+static int stamp_changed(reconcile_source_watch *w) {
   uint64_t now = 0;
   os_error ignored = OS_ERROR_INIT;
-  clock_gettime(CLOCK_MONOTONIC, &w->last_stamp);
-  if (source_dir_stamp(&now, w->dir, &ignored) < 0)
+  w->last_stamp = os_mono_seconds();
+  if (reconcile_source_dir_stamp(&now, w->dir, &ignored) < 0)
     return 0;
   if (now == w->stamp)
     return 0;
@@ -742,25 +638,20 @@ static int stamp_changed(source_watch *w) {
 
 /* With inotify working, the fingerprint is only a safety net (events can
  * be lost on overflow): checked every 30 s. Without inotify, every wait. */
-static int safety_check(source_watch *w) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  if (t.tv_sec - w->last_stamp.tv_sec < 30)
+static int safety_check(reconcile_source_watch *w) {
+  if (os_mono_seconds() - w->last_stamp < 30)
     return 0;
   return stamp_changed(w);
 }
 
+/* Does the event concern something the walk reads? */
 static bool relevant(const struct inotify_event *ev) {
   if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF))
     return true;
-  if (ev->len == 0)
-    return false;
-  if (ev->mask & IN_ISDIR)
-    return ev->name[0] != '.';
-  return ev->name[0] != '.' && is_spec_file(ev->name);
+  return ev->len > 0 && spec_walk_name_wanted(ev->name, (ev->mask & IN_ISDIR) != 0, false);
 }
 
-int source_watch_wait(source_watch *w, int timeout_ms) {
+int reconcile_source_watch_wait(reconcile_source_watch *w, int timeout_ms) {
   if (w->fd < 0) {
     usleep((useconds_t)timeout_ms * 1000);
     return stamp_changed(w);
@@ -785,7 +676,7 @@ int source_watch_wait(source_watch *w, int timeout_ms) {
     }
   }
   if (new_dir)
-    add_watches(w->fd, w->dir, 0);
+    add_watches(w);
   if (!changed)
     return safety_check(w);
   /* let a burst of writes (a git checkout) settle before reading */
@@ -796,7 +687,7 @@ int source_watch_wait(source_watch *w, int timeout_ms) {
   return 1;
 }
 
-void source_watch_free(source_watch *w) {
+void reconcile_source_watch_free(reconcile_source_watch *w) {
   if (w == NULL)
     return;
   if (w->fd >= 0)

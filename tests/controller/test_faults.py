@@ -2,10 +2,12 @@
 and 500, dropped connections, and a service-account token rotated mid-run."""
 
 import json
+import os
+import subprocess
 import time
 import unittest
 
-from harness import ControllerTest, wait_for
+from harness import ControllerTest, binary, wait_for
 
 VALUES = {"DATABASE_PASSWORD": "pw-faults-77xx1", "API_KEY": "ak-faults-0022z"}
 
@@ -20,6 +22,29 @@ class FaultsTest(ControllerTest):
 
     def expect_synced(self):
         self.assertEqual(self.fake.secret_values("shop", "acme-secrets"), VALUES)
+
+    @unittest.skipIf(os.environ.get("ORGSECRETS_SANITIZED") == "1",
+                     "ASan's runtime must be the first library; an LD_PRELOAD shim cannot be")
+    def test_thread_that_cannot_start_fails_startup(self):
+        # at a thread limit the folder watch cannot start: the controller
+        # says so and exits, instead of running without it
+        env_dir = os.path.join(self.tmp, "env")
+        args = [binary("orgsecrets-controller"), "--environment", "prod", "--identity",
+                self.org.key("prodctl"), "--source", self.org.dir, "--no-kubernetes",
+                "--env-file-dir", env_dir]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=dict(os.environ, LD_PRELOAD=os.environ["ORGSECRETS_FAIL_THREADS"]))
+        try:
+            out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("the controller kept running without its watch thread")
+        self.assertEqual(p.returncode, 1)
+        last = err.decode().strip().splitlines()[-1]
+        self.assertEqual(last, "orgsecrets-controller: starting the watch of %s: Resource temporarily "
+                               "unavailable" % self.org.dir)
+        self.assertEqual(os.listdir(env_dir) if os.path.isdir(env_dir) else [], [], "no pass ran")
 
     def test_conflict_race_with_another_writer(self):
         self.assertEqual(self.ctl.once()[0], 0)

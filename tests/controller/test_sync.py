@@ -64,6 +64,18 @@ class SyncTest(ControllerTest):
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.fake.writes(), [])
 
+    def test_first_pass_waits_for_the_first_list(self):
+        # everything is delivered; a controller whose first list of the
+        # owned Secrets is slow decides nothing before that list answers
+        # (on an empty cache it would create every Secret and meet 409s)
+        rc, out = self.ctl.once()
+        self.assertEqual(rc, 0, out)
+        self.fake.clear_requests()
+        self.fake.fault(method="GET", path="^/api/v1/secrets$", delayMs=1500)
+        self.ctl.start()
+        wait_for(lambda: "first sync done: ready" in self.ctl.output(), what="the first pass")
+        self.assertEqual(self.fake.writes(exclude_events=True), [])
+
     def test_one_change_writes_only_its_secrets(self):
         self.assertEqual(self.ctl.once()[0], 0)
         self.org.set("FEATURE_FLAGS", "prod", "flags-zz-7781-app-v2", "api")

@@ -25,20 +25,20 @@ static char *slurp(const char *path) {
 }
 
 /* One org-level target writing A=1 to env_file, keeping KEEP's old value. */
-static int sync_one(envfiles_result *res, const char *dir, const char *env_file) {
+static int sync_one(reconcile_envfiles_result *res, const char *dir, const char *env_file) {
   static const char *const kept[] = {"KEEP"};
-  plan_entry e = {"A", (const uint8_t *)"1", 1};
-  plan_target t = {.organization = "acme", .environment = "prod",
+  reconcile_plan_entry e = {"A", (const uint8_t *)"1", 1};
+  reconcile_plan_target t = {.organization = "acme", .environment = "prod",
                    .env_file = (char *)(uintptr_t)env_file, .entries = &e, .n_entries = 1,
                    .kept = (const char **)(uintptr_t)kept, .n_kept = 1};
   reconcile_plan p = {.targets = &t, .n_targets = 1};
   os_error err = OS_ERROR_INIT;
-  return envfiles_sync(res, &p, dir, NULL, NULL, &err);
+  return reconcile_envfiles_sync(res, &p, dir, NULL, NULL, &err);
 }
 
 static void test_writes_and_keeps(void **state) {
   const char *dir = *state;
-  envfiles_result res;
+  reconcile_envfiles_result res;
   assert_int_equal(sync_one(&res, dir, "apps/prod.env"), 0);
   assert_int_equal(res.written, 1);
   char f[PATH_MAX];
@@ -69,7 +69,7 @@ static void test_never_through_links(void **state) {
   char link[PATH_MAX];
   scratch_at(link, dir, "prod.env");
   assert_int_equal(symlink(victim, link), 0);
-  envfiles_result res;
+  reconcile_envfiles_result res;
   assert_true(sync_one(&res, dir, "prod.env") < 0);
   assert_int_equal(res.failed, 1);
   char *text = slurp(victim);
@@ -108,7 +108,7 @@ static void test_sweeps_stale_temporaries(void **state) {
   scratch_at(legacy, sub, "web.env.tmp.Qw3rTy");
   scratch_put(stale, "A=killed-writer\n");
   scratch_put(legacy, "A=killed-writer\n");
-  envfiles_result res;
+  reconcile_envfiles_result res;
   assert_int_equal(sync_one(&res, dir, "prod.env"), 0);
   assert_int_equal(access(stale, F_OK), -1);
   assert_int_equal(access(legacy, F_OK), -1);

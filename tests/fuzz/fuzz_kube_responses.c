@@ -1,7 +1,7 @@
 /* libFuzzer target for what the API server answers: the kube client's list
  * (pages, continue tokens), watch (event lines split anywhere) and request
  * handling, and the controller's handling of those answers: the owned-Secret
- * cache (kubesync_cache_refresh/apply), a kubesync_run pass (reads, creates,
+ * cache (reconcile_kubesync_cache_refresh/apply), a reconcile_kubesync_run pass (reads, creates,
  * patches, conflicts, deletions of unwanted Secrets, rollouts) and the
  * custom resources (spec_org_from_json / spec_secret_from_json).
  *
@@ -141,7 +141,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static int on_secret_event(void *ctx, const char *type, json_t *obj) {
   if (strcmp(type, "BOOKMARK") != 0)
-    kubesync_cache_apply(ctx, type, obj);
+    reconcile_kubesync_cache_apply(ctx, type, obj);
   return 0;
 }
 
@@ -157,7 +157,7 @@ static int on_orgsecret_event(void *ctx, const char *type, json_t *obj) {
 }
 
 /* Every event's strings are read, as the controller's Events would. */
-static void on_sync_event(void *ctx, const kubesync_event *ev) {
+static void on_sync_event(void *ctx, const reconcile_kubesync_event *ev) {
   size_t *total = ctx;
   const char *s[] = {ev->namespace_, ev->name, ev->kind_name, ev->uid, ev->message};
   for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -174,12 +174,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   os_error err = OS_ERROR_INIT;
 
   /* the owned Secrets: list, then watch from the list's resourceVersion */
-  kubesync_cache *cache = NULL;
-  if (kubesync_cache_new(&cache, &err) < 0)
+  reconcile_kubesync_cache *cache = NULL;
+  if (reconcile_kubesync_cache_new(&cache, &err) < 0)
     abort();
   char *rv = NULL, *last = NULL;
-  (void)kubesync_cache_refresh(cache, client, NULL, "prod", &rv, &err);
-  char *sel = kubesync_selector(NULL, "prod");
+  (void)reconcile_kubesync_cache_refresh(cache, client, NULL, "prod", &rv, &err);
+  char *sel = spec_target_selector(NULL, "prod");
   (void)kube_watch(client, "/api/v1/secrets", sel, rv, 240, on_secret_event, cache, &last, NULL,
                    &err);
   free(sel);
@@ -208,19 +208,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* one delivery pass against what the cache now holds */
   static char *namespaces[] = {"prod", "web"};
   static const char *const kept[] = {"KEPT"};
-  plan_entry entries[] = {{"API_KEY", (const uint8_t *)"k1", 2},
+  reconcile_plan_entry entries[] = {{"API_KEY", (const uint8_t *)"k1", 2},
                           {"DB_PASSWORD", (const uint8_t *)"p4ss", 4}};
-  plan_target t = {.organization = "acme", .environment = "prod", .secret_name = "acme-secrets",
-                   .namespaces = namespaces, .n_namespaces = 2, .entries = entries, .n_entries = 2,
-                   .keep_unknown = (flags & 2) != 0};
+  static spec_environment env = {.name = "prod"};
+  static spec_org org = {.id = "acme"};
+  reconcile_plan_target t = {.unit = {&org, &env, NULL}, .organization = "acme", .environment = "prod",
+                             .secret_name = "acme-secrets", .namespaces = namespaces, .n_namespaces = 2,
+                             .entries = entries, .n_entries = 2, .keep_unknown = (flags & 2) != 0};
   if (flags & 4) {
     t.kept = (const char **)(uintptr_t)kept;
     t.n_kept = 1;
   }
   reconcile_plan p = {.targets = &t, .n_targets = 1};
-  kubesync_result res;
+  reconcile_kubesync_result res;
   size_t total = 0;
-  (void)kubesync_run(&res, client, cache, &p, (flags & 1) != 0, NULL, on_sync_event, &total, &err);
-  kubesync_cache_free(cache);
+  (void)reconcile_kubesync_run(&res, client, cache, &p, (flags & 1) != 0, NULL, on_sync_event, &total,
+                               &err);
+  reconcile_kubesync_cache_free(cache);
   return 0;
 }

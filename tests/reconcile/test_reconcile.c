@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,18 +19,18 @@
 #include "reconcile/envfiles.h"
 #include "reconcile/kubesync.h"
 #include "reconcile/plan.h"
-#include "reconcile/refindex.h"
 #include "reconcile/source.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
+#include "../common/scratch.h"
 
 typedef struct fx {
   age_identity *admin, *ctl, *other;
   spec_tree *t;
   char dir[64];
   uint8_t ck[32];
-  plan_secret refs[16]; /* the plans' view of t->secrets */
-  const plan_secret *refv[16];
+  reconcile_plan_secret refs[16]; /* the plans' view of t->secrets */
+  const reconcile_plan_secret *refv[16];
 } fx;
 
 static char *rcpt(const age_identity *id) {
@@ -46,7 +47,8 @@ static char **strv1(const char *s) {
 }
 
 /* A secret of org sealed to its recipients. */
-static spec_secret *sealed(const spec_org *org, const char *app, const char *name, const char *value) {
+static spec_secret *sealed(const spec_org *org, const char *app, const char *name,
+                           const char *value) {
   os_error err = OS_ERROR_INIT;
   spec_secret *s = spec_secret_new();
   s->organization = strdup(org->id);
@@ -100,7 +102,7 @@ static int setup(void **state) {
   add_secret(f, NULL, "DB_PASSWORD", "it's \"quoted\"\nand multi-line");
   add_secret(f, NULL, "API_KEY", "ak-123");
   add_secret(f, "api", "FLAGS", "x=1");
-  assert_int_equal(plan_checksum_key(f->ck, f->ctl, &err), 0);
+  assert_int_equal(reconcile_plan_checksum_key(f->ck, f->ctl, &err), 0);
   *state = f;
   return 0;
 }
@@ -118,17 +120,18 @@ static int teardown(void **state) {
   return 0;
 }
 
-static reconcile_plan *build(fx *f, const age_identity *id, plan_cache *cache) {
+static reconcile_plan *build(fx *f, const age_identity *id, reconcile_plan_cache *cache) {
   const age_identity *ids[] = {id};
   assert_true(f->t->n_secrets <= 16);
   for (size_t i = 0; i < f->t->n_secrets; i++) {
-    plan_secret_of(&f->refs[i], f->t->secrets[i], NULL);
+    reconcile_plan_secret_of(&f->refs[i], f->t->secrets[i], NULL);
     f->refv[i] = &f->refs[i];
   }
-  plan_input in = {f->t->org, f->refv, f->t->n_secrets, "prod", ids, 1, f->ck, false, cache};
+  reconcile_plan_input in = {f->t->org, f->refv, f->t->n_secrets, "prod", ids,
+                             1,         f->ck,   false,           cache};
   reconcile_plan *p = NULL;
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(plan_build(&p, &in, &err), 0);
+  assert_int_equal(reconcile_plan_build(&p, &in, &err), 0);
   return p;
 }
 
@@ -138,7 +141,7 @@ static void test_plan_targets(void **state) {
   assert_int_equal(p->n_targets, 2);
   assert_int_equal(p->n_failures, 0);
   assert_int_equal(p->n_active, 3);
-  const plan_target *org = &p->targets[0], *app = &p->targets[1];
+  const reconcile_plan_target *org = &p->targets[0], *app = &p->targets[1];
   assert_null(org->application);
   assert_string_equal(org->secret_name, "acme-secrets");
   assert_string_equal(org->env_file, "acme-prod.env");
@@ -150,7 +153,7 @@ static void test_plan_targets(void **state) {
   assert_string_equal(app->env_file, "acme-prod-api.env");
   assert_int_equal(app->n_entries, 1);
   assert_memory_equal(app->entries[0].value, "x=1", 3);
-  plan_free(p);
+  reconcile_plan_free(p);
 }
 
 static void test_plan_failure_isolated(void **state) {
@@ -174,8 +177,8 @@ static void test_plan_failure_isolated(void **state) {
   /* each result has its own message */
   int seen = 0;
   for (size_t i = 0; i < p->n_results; i++) {
-    const plan_secret_result *r = &p->results[i];
-    const char *m = plan_result_message(p, r);
+    const reconcile_plan_secret_result *r = &p->results[i];
+    const char *m = reconcile_plan_result_message(p, r);
     if (strcmp(r->secret->ref.name, "FLAGS") == 0) {
       assert_string_equal(r->reason, "BindingMismatch");
       assert_ptr_equal(m, p->failures[0].message);
@@ -191,18 +194,18 @@ static void test_plan_failure_isolated(void **state) {
     }
   }
   assert_int_equal(seen, 7);
-  plan_free(p);
+  reconcile_plan_free(p);
   /* a key that is not a recipient: every failure points at its own result */
   p = build(f, f->other, NULL);
   assert_int_equal(p->n_failures, 2);
   assert_string_equal(p->failures[0].reason, "NotRecipient");
   for (size_t i = 0; i < p->n_failures; i++) {
-    const plan_secret_result *r = &p->results[p->failures[i].result];
+    const reconcile_plan_secret_result *r = &p->results[p->failures[i].result];
     assert_string_equal(r->reason, p->failures[i].reason);
-    assert_ptr_equal(plan_result_message(p, r), p->failures[i].message);
+    assert_ptr_equal(reconcile_plan_result_message(p, r), p->failures[i].message);
     assert_string_equal(r->secret->ref.name, p->failures[i].name);
   }
-  plan_free(p);
+  reconcile_plan_free(p);
 }
 
 /* A secret naming an application the Organization does not define (one
@@ -212,7 +215,7 @@ static void test_plan_unknown_application(void **state) {
   reconcile_plan *p = build(f, f->ctl, NULL);
   assert_false(p->incomplete);
   assert_false(p->targets[0].keep_unknown);
-  plan_free(p);
+  reconcile_plan_free(p);
   free(f->t->org->apps[0].name);
   f->t->org->apps[0].name = strdup("renamed");
   p = build(f, f->ctl, NULL);
@@ -224,34 +227,34 @@ static void test_plan_unknown_application(void **state) {
   assert_string_equal(p->failures[0].name, "FLAGS");
   assert_non_null(strstr(p->failures[0].message, "application api is not defined"));
   assert_int_equal(p->targets[0].n_entries, 2); /* the others are still delivered */
-  plan_free(p);
+  reconcile_plan_free(p);
 }
 
 static void test_plan_cache(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
-  plan_cache *c = NULL;
-  assert_int_equal(plan_cache_new(&c, &err), 0);
+  reconcile_plan_cache *c = NULL;
+  assert_int_equal(reconcile_plan_cache_new(&c, &err), 0);
   reconcile_plan *p = build(f, f->ctl, c);
-  plan_cache_sweep(c);
-  assert_int_equal(plan_cache_last_unseals(c), 3);
-  assert_int_equal(plan_cache_size(c), 3);
-  plan_free(p);
+  reconcile_plan_cache_sweep(c);
+  assert_int_equal(reconcile_plan_cache_last_unseals(c), 3);
+  assert_int_equal(reconcile_plan_cache_size(c), 3);
+  reconcile_plan_free(p);
   p = build(f, f->ctl, c);
-  plan_cache_sweep(c);
-  assert_int_equal(plan_cache_last_unseals(c), 0); /* nothing changed: nothing opened */
+  reconcile_plan_cache_sweep(c);
+  assert_int_equal(reconcile_plan_cache_last_unseals(c), 0); /* nothing changed: nothing opened */
   assert_int_equal(p->targets[0].n_entries, 2);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-123", 6);
-  plan_free(p);
+  reconcile_plan_free(p);
   add_secret(f, NULL, "API_KEY", "ak-456"); /* re-sealed */
   p = build(f, f->ctl, c);
-  assert_int_equal(plan_cache_size(c), 4); /* the old value stays until the sweep */
-  plan_cache_sweep(c);
-  assert_int_equal(plan_cache_last_unseals(c), 1);
+  assert_int_equal(reconcile_plan_cache_size(c), 4); /* the old value stays until the sweep */
+  reconcile_plan_cache_sweep(c);
+  assert_int_equal(reconcile_plan_cache_last_unseals(c), 1);
   assert_memory_equal(p->targets[0].entries[0].value, "ak-456", 6);
-  assert_int_equal(plan_cache_size(c), 3); /* the old value was dropped */
-  plan_free(p);
-  plan_cache_free(c);
+  assert_int_equal(reconcile_plan_cache_size(c), 3); /* the old value was dropped */
+  reconcile_plan_free(p);
+  reconcile_plan_cache_free(c);
 }
 
 /* A copy of the fixture's Organization under another id. */
@@ -273,7 +276,7 @@ static spec_org *other_org(const fx *f, const char *id) {
 }
 
 /* The entry name of target t holds exactly value. */
-static void assert_entry(const plan_target *t, const char *name, const char *value) {
+static void assert_entry(const reconcile_plan_target *t, const char *name, const char *value) {
   for (size_t i = 0; i < t->n_entries; i++) {
     if (strcmp(t->entries[i].name, name) == 0) {
       assert_int_equal(t->entries[i].len, strlen(value));
@@ -294,49 +297,49 @@ static void test_plan_cache_organizations(void **state) {
   spec_secret *g[2] = {sealed(globex, NULL, "SMTP_PASSWORD", "smtp-pw-0123"),
                        sealed(globex, "api", "TOKEN", "tok\n\"globex\"")};
   const age_identity *ids[] = {f->ctl};
-  plan_secret refs[8];
-  const plan_secret *refv[8];
+  reconcile_plan_secret refs[8];
+  const reconcile_plan_secret *refv[8];
   size_t n = 0;
   for (size_t i = 0; i < f->t->n_secrets; i++, n++) {
-    plan_secret_of(&refs[n], f->t->secrets[i], NULL);
+    reconcile_plan_secret_of(&refs[n], f->t->secrets[i], NULL);
     refv[n] = &refs[n];
   }
   for (size_t i = 0; i < 2; i++, n++) {
-    plan_secret_of(&refs[n], g[i], NULL);
+    reconcile_plan_secret_of(&refs[n], g[i], NULL);
     refv[n] = &refs[n];
   }
-  plan_cache *c = NULL;
-  assert_int_equal(plan_cache_new(&c, &err), 0);
+  reconcile_plan_cache *c = NULL;
+  assert_int_equal(reconcile_plan_cache_new(&c, &err), 0);
   for (int pass = 0; pass < 2; pass++) {
-    plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
-    plan_input b = {globex, refv, n, "prod", ids, 1, f->ck, false, c};
+    reconcile_plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+    reconcile_plan_input b = {globex, refv, n, "prod", ids, 1, f->ck, false, c};
     reconcile_plan *pa = NULL, *pb = NULL;
-    assert_int_equal(plan_build(&pa, &a, &err), 0);
-    assert_int_equal(plan_build(&pb, &b, &err), 0);
+    assert_int_equal(reconcile_plan_build(&pa, &a, &err), 0);
+    assert_int_equal(reconcile_plan_build(&pb, &b, &err), 0);
     /* every value of both plans, byte for byte */
     assert_entry(&pa->targets[0], "API_KEY", "ak-123");
     assert_entry(&pa->targets[0], "DB_PASSWORD", "it's \"quoted\"\nand multi-line");
     assert_entry(&pa->targets[1], "FLAGS", "x=1");
     assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
     assert_entry(&pb->targets[1], "TOKEN", "tok\n\"globex\"");
-    plan_cache_sweep(c);
-    assert_int_equal(plan_cache_last_unseals(c), pass == 0 ? 5 : 0);
-    assert_int_equal(plan_cache_size(c), 5);
+    reconcile_plan_cache_sweep(c);
+    assert_int_equal(reconcile_plan_cache_last_unseals(c), pass == 0 ? 5 : 0);
+    assert_int_equal(reconcile_plan_cache_size(c), 5);
     /* the sweep after the pass keeps what its plans borrow */
     assert_entry(&pa->targets[0], "API_KEY", "ak-123");
     assert_entry(&pb->targets[0], "SMTP_PASSWORD", "smtp-pw-0123");
-    plan_free(pa);
-    plan_free(pb);
+    reconcile_plan_free(pa);
+    reconcile_plan_free(pb);
   }
   /* a pass without globex: its values go at the sweep, acme's stay */
-  plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
+  reconcile_plan_input a = {f->t->org, refv, n, "prod", ids, 1, f->ck, false, c};
   reconcile_plan *pa = NULL;
-  assert_int_equal(plan_build(&pa, &a, &err), 0);
-  plan_cache_sweep(c);
-  assert_int_equal(plan_cache_size(c), 3);
+  assert_int_equal(reconcile_plan_build(&pa, &a, &err), 0);
+  reconcile_plan_cache_sweep(c);
+  assert_int_equal(reconcile_plan_cache_size(c), 3);
   assert_entry(&pa->targets[0], "API_KEY", "ak-123");
-  plan_free(pa);
-  plan_cache_free(c);
+  reconcile_plan_free(pa);
+  reconcile_plan_cache_free(c);
   spec_secret_free(g[0]);
   spec_secret_free(g[1]);
   spec_org_free(globex);
@@ -347,22 +350,22 @@ static void test_envfiles_sync_keeps_failed(void **state) {
   os_error err = OS_ERROR_INIT;
   char *envdir = os_path_join(f->dir, "env");
   reconcile_plan *p = build(f, f->ctl, NULL);
-  envfiles_result r;
-  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  reconcile_envfiles_result r;
+  assert_int_equal(reconcile_envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
   assert_int_equal(r.written, 2);
-  plan_free(p);
+  reconcile_plan_free(p);
   p = build(f, f->ctl, NULL);
-  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  assert_int_equal(reconcile_envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
   assert_int_equal(r.written, 0);
   assert_int_equal(r.unchanged, 2);
-  plan_free(p);
+  reconcile_plan_free(p);
   /* API_KEY becomes unreadable: its old line stays, the others update */
   spec_secret *ak = spec_tree_find_secret(f->t, "prod", "API_KEY");
   spec_secret *db = spec_tree_find_secret(f->t, "prod", "DB_PASSWORD");
   free(ak->encrypted_value);
   ak->encrypted_value = strdup(db->encrypted_value);
   p = build(f, f->ctl, NULL);
-  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
+  assert_int_equal(reconcile_envfiles_sync(&r, p, envdir, NULL, NULL, &err), 0);
   char *path = os_path_join(envdir, "acme-prod.env");
   char *data = NULL;
   size_t len = 0;
@@ -372,16 +375,16 @@ static void test_envfiles_sync_keeps_failed(void **state) {
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
   free(data);
-  plan_free(p);
+  reconcile_plan_free(p);
   /* a spec may not point the controller outside its folder */
   free(f->t->org->envs[0].env_file);
   f->t->org->envs[0].env_file = strdup("../escape.env");
   p = build(f, f->ctl, NULL);
-  assert_int_equal(envfiles_sync(&r, p, envdir, NULL, NULL, &err), OS_EINVAL);
+  assert_int_equal(reconcile_envfiles_sync(&r, p, envdir, NULL, NULL, &err), OS_EINVAL);
   assert_int_equal(r.failed, 1);
   char *escape = os_path_join(f->dir, "escape.env");
   assert_int_not_equal(access(escape, F_OK), 0);
-  plan_free(p);
+  reconcile_plan_free(p);
   free(escape);
   free(path);
   free(envdir);
@@ -395,9 +398,10 @@ static void count_problem(void *ctx, const char *file, int line, const char *msg
 }
 
 /* A load that must work, problems counted. */
-static void load_ok(source_cache *c, source_view *v, bool *incomplete, int *problems) {
+static void load_ok(reconcile_source_cache *c, reconcile_source_view *v, bool *incomplete,
+                    int *problems) {
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(source_cache_load(c, v, incomplete, count_problem, problems, &err), 0);
+  assert_int_equal(reconcile_source_cache_load(c, v, incomplete, count_problem, problems, &err), 0);
 }
 
 /* Remembers the last problem reported. */
@@ -414,15 +418,15 @@ static void keep_problem(void *ctx, const char *file, int line, const char *msg)
   snprintf(sp->last, sizeof(sp->last), "%s", msg);
 }
 
-static const plan_secret *view_find(const source_view *v, const char *name) {
+static const reconcile_plan_secret *view_find(const reconcile_source_view *v, const char *name) {
   for (size_t i = 0; i < v->n_secrets; i++)
     if (strcmp(v->secrets[i]->ref.name, name) == 0)
       return v->secrets[i];
   return NULL;
 }
 
-static const plan_secret *must_find(const source_view *v, const char *name) {
-  const plan_secret *p = view_find(v, name);
+static const reconcile_plan_secret *must_find(const reconcile_source_view *v, const char *name) {
+  const reconcile_plan_secret *p = view_find(v, name);
   if (p == NULL) {
     fail_msg("%s not in the view", name);
     abort();
@@ -445,9 +449,9 @@ static void test_source_cache(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   write_tree(f);
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
-  source_view v;
+  reconcile_source_cache *c = NULL;
+  assert_int_equal(reconcile_source_cache_new(&c, f->dir, &err), 0);
+  reconcile_source_view v;
   bool incomplete = true;
   int problems = 0;
   load_ok(c, &v, &incomplete, &problems);
@@ -455,7 +459,7 @@ static void test_source_cache(void **state) {
   assert_int_equal(v.n_secrets, 3);
   assert_string_equal(v.org->id, "acme");
   /* without a hook the specs stay, with the digest of what was read */
-  const plan_secret *ak = must_find(&v, "API_KEY");
+  const reconcile_plan_secret *ak = must_find(&v, "API_KEY");
   assert_non_null(ak->spec);
   assert_string_equal(ak->ref.pos.file, "secrets/prod/API_KEY.yaml");
   assert_true(ak->ref.pos.line > 0);
@@ -466,28 +470,28 @@ static void test_source_cache(void **state) {
   assert_ptr_equal(must_find(&v, "FLAGS")->ref.organization, ak->ref.organization);
   assert_ptr_equal(must_find(&v, "FLAGS")->ref.environment, ak->ref.environment);
   uint8_t d[32];
-  plan_secret_digest(d, ak->spec);
+  reconcile_plan_secret_digest(d, ak->spec);
   assert_memory_equal(d, ak->digest, 32);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
 
   /* unchanged files are not parsed again: the same records come back */
   load_ok(c, &v, &incomplete, &problems);
   assert_ptr_equal(view_find(&v, "API_KEY"), ak);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
 
   uint64_t s1 = 0, s2 = 0;
-  assert_int_equal(source_dir_stamp(&s1, f->dir, &err), 0);
+  assert_int_equal(reconcile_source_dir_stamp(&s1, f->dir, &err), 0);
   /* a broken file never read before: the rest loads, the source is incomplete */
   char *bad = os_path_join(f->dir, "secrets/prod/BROKEN.yaml");
   assert_int_equal(os_write_file_atomic(bad, "kind: [unclosed\n", 16, 0644, &err), 0);
-  assert_int_equal(source_dir_stamp(&s2, f->dir, &err), 0);
+  assert_int_equal(reconcile_source_dir_stamp(&s2, f->dir, &err), 0);
   assert_true(s1 != s2);
   problems = 0;
   load_ok(c, &v, &incomplete, &problems);
   assert_true(incomplete);
   assert_int_equal(problems, 1);
   assert_int_equal(v.n_secrets, 3);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   unlink(bad);
 
   /* a good file that breaks keeps its last good documents: complete, reported */
@@ -499,14 +503,14 @@ static void test_source_cache(void **state) {
   assert_int_equal(problems, 1);
   assert_int_equal(v.n_secrets, 3);
   assert_non_null(view_find(&v, "API_KEY"));
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* a file removed from the folder is gone from the next load */
   unlink(api);
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 2);
   assert_null(view_find(&v, "API_KEY"));
-  source_view_clear(&v);
-  source_cache_free(c);
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
   free(api);
   free(bad);
 }
@@ -522,7 +526,7 @@ static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32], 
   hook_calls *h = ctx;
   h->calls++;
   uint8_t d[32];
-  plan_secret_digest(d, s);
+  reconcile_plan_secret_digest(d, s);
   assert_memory_equal(d, digest, 32);
   assert_non_null(s->encrypted_value); /* the hook sees the whole spec */
   if (h->keep != NULL && strcmp(s->name, h->keep) == 0)
@@ -537,16 +541,16 @@ static int test_hook(void *ctx, const spec_secret *s, const uint8_t digest[32], 
 }
 
 /* A source cache over the fixture's folder, its hook counting into h. */
-static source_cache *new_source(fx *f, hook_calls *h) {
+static reconcile_source_cache *new_source(fx *f, hook_calls *h) {
   os_error err = OS_ERROR_INIT;
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
-  source_cache_set_hook(c, test_hook, h);
+  reconcile_source_cache *c = NULL;
+  assert_int_equal(reconcile_source_cache_new(&c, f->dir, &err), 0);
+  reconcile_source_cache_set_hook(c, test_hook, h);
   return c;
 }
 
 /* The value the record holds, as a string (test values have no NUL). */
-static void assert_value(const plan_secret *p, const char *want) {
+static void assert_value(const reconcile_plan_secret *p, const char *want) {
   assert_non_null(p->value);
   assert_int_equal(p->value_len, strlen(want));
   assert_memory_equal(p->value, want, strlen(want));
@@ -557,26 +561,26 @@ static void test_source_hook_releases(void **state) {
   os_error err = OS_ERROR_INIT;
   write_tree(f);
   hook_calls h = {0, "FLAGS"};
-  source_cache *c = new_source(f, &h);
-  source_view v;
+  reconcile_source_cache *c = new_source(f, &h);
+  reconcile_source_view v;
   bool incomplete = true;
   int problems = 0;
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
-  const plan_secret *ak = must_find(&v, "API_KEY");
-  assert_null(ak->spec);         /* dropped: the value is in the record */
-  assert_true(ak->has_digest);   /* and its ciphertext can still be recognised */
+  const reconcile_plan_secret *ak = must_find(&v, "API_KEY");
+  assert_null(ak->spec);       /* dropped: the value is in the record */
+  assert_true(ak->has_digest); /* and its ciphertext can still be recognised */
   assert_non_null(ak->value);
   assert_memory_equal(ak->value, "open:API_KEY:", 13);
-  assert_null(must_find(&v, "FLAGS")->value);  /* not opened */
+  assert_null(must_find(&v, "FLAGS")->value);    /* not opened */
   assert_non_null(must_find(&v, "FLAGS")->spec); /* kept: the plan retries it */
   char first[80];
   snprintf(first, sizeof(first), "%.*s", (int)ak->value_len, (const char *)ak->value);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* nothing changed: the hook is not called again */
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 3);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* the file is rewritten with the same ciphertext: it is read again, and
    * the value is carried over without opening it again */
   spec_secret *s = spec_tree_find_secret(f->t, "prod", "API_KEY");
@@ -590,15 +594,15 @@ static void test_source_hook_releases(void **state) {
   assert_int_equal(h.calls, 3);
   assert_true(must_find(&v, "API_KEY") != ak); /* a new record */
   assert_value(must_find(&v, "API_KEY"), first);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* a new ciphertext is opened again, and only it */
   assert_int_equal(seal_value(s, f->t->org, "rotated", 7, &err), 0);
   assert_int_equal(spec_tree_write_file(f->t, s->pos.file, &err), 0);
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(h.calls, 4);
   assert_value(must_find(&v, "API_KEY"), "open:API_KEY:4");
-  source_view_clear(&v);
-  source_cache_free(c);
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
 }
 
 /* Paths whose byte order differs from their per-directory walk order
@@ -607,8 +611,8 @@ static void test_source_hook_releases(void **state) {
 static void test_source_path_order(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
-  const char *paths[] = {"s/a-c.yaml", "s/a/x.yaml", "s/a.yaml", "s/a0.yaml", "s/a/b/y.yml",
-                         "s/A.yaml"};
+  const char *paths[] = {"s/a-c.yaml", "s/a/x.yaml",  "s/a.yaml",
+                         "s/a0.yaml",  "s/a/b/y.yml", "s/A.yaml"};
   const char *names[] = {"P_ONE", "P_TWO", "P_THREE", "P_FOUR", "P_FIVE", "P_SIX"};
   write_tree(f);
   for (size_t i = 0; i < 6; i++) {
@@ -619,20 +623,20 @@ static void test_source_path_order(void **state) {
     assert_int_equal(spec_tree_write_file(f->t, paths[i], &err), 0);
   }
   hook_calls h = {0, NULL};
-  source_cache *c = new_source(f, &h);
-  source_view v;
+  reconcile_source_cache *c = new_source(f, &h);
+  reconcile_source_view v;
   bool incomplete = true;
   int problems = 0;
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 9);
   assert_int_equal(h.calls, 9);
   assert_int_equal(problems, 0);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 9);
   assert_int_equal(h.calls, 9); /* nothing re-read */
   assert_string_equal(must_find(&v, "P_TWO")->ref.pos.file, "s/a/x.yaml");
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* one file removed in the middle of the order: only it is gone */
   char *gone = os_path_join(f->dir, "s/a/x.yaml");
   assert_int_equal(unlink(gone), 0);
@@ -640,27 +644,79 @@ static void test_source_path_order(void **state) {
   assert_int_equal(v.n_secrets, 8);
   assert_int_equal(h.calls, 9);
   assert_null(view_find(&v, "P_TWO"));
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   free(gone);
-  source_cache_free(c);
+  reconcile_source_cache_free(c);
 }
 
 /* A walk that fails part-way (a directory nested too deep, sorting before
  * the specs) fails the load but loses nothing: the records not reached are
  * kept, and once the folder is fixed nothing has to be read again. */
+/* How many secrets a new source over dir loads, none of them named absent. */
+static size_t loaded_without(const char *dir, const char *absent) {
+  reconcile_source_cache *c = NULL;
+  reconcile_source_view v;
+  bool incomplete = true;
+  int problems = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(reconcile_source_cache_new(&c, dir, &err), 0);
+  load_ok(c, &v, &incomplete, &problems);
+  assert_null(view_find(&v, absent));
+  assert_false(incomplete);
+  size_t n = v.n_secrets;
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
+  return n;
+}
+
+/* The controller reads the folder as the CLI does (spec_walk): a symbolic
+ * link below it, to a directory or a file, inside or outside, is not
+ * followed; the folder itself may be one (a git-sync checkout). */
+static void test_source_skips_links(void **state) {
+  fx *f = *state;
+  write_tree(f);
+  char outside[64], from[PATH_MAX], to[PATH_MAX], link[PATH_MAX];
+  snprintf(outside, sizeof(outside), "/tmp/os-elsewhere-XXXXXX");
+  assert_non_null(mkdtemp(outside));
+  snprintf(from, sizeof(from), "%s/secrets/prod/API_KEY.yaml", f->dir);
+  snprintf(to, sizeof(to), "%s/API_KEY.yaml", outside);
+  assert_int_equal(rename(from, to), 0);
+  snprintf(link, sizeof(link), "%s/secrets/linked", f->dir);
+  assert_int_equal(symlink(outside, link), 0);
+  snprintf(link, sizeof(link), "%s/secrets/prod/LINKED.yaml", f->dir);
+  assert_int_equal(symlink(to, link), 0);
+  snprintf(link, sizeof(link), "%s/inside", f->dir);
+  assert_int_equal(symlink("secrets", link), 0);
+  assert_int_equal(loaded_without(f->dir, "API_KEY"), 2); /* DB_PASSWORD and FLAGS, each once */
+  /* the fingerprint ignores what only a link reaches */
+  uint64_t before = 0, after = 0;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(reconcile_source_dir_stamp(&before, f->dir, &err), 0);
+  scratch_put(to, "# changed outside\n");
+  assert_int_equal(reconcile_source_dir_stamp(&after, f->dir, &err), 0);
+  assert_true(before == after);
+  /* the folder reached through a link */
+  char folder_link[80];
+  snprintf(folder_link, sizeof(folder_link), "%s-link", outside);
+  assert_int_equal(symlink(f->dir, folder_link), 0);
+  assert_int_equal(loaded_without(folder_link, "API_KEY"), 2);
+  assert_int_equal(unlink(folder_link), 0);
+  scratch_rm(outside);
+}
+
 static void test_source_walk_failure_keeps_records(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   write_tree(f);
   hook_calls h = {0, NULL};
-  source_cache *c = new_source(f, &h);
-  source_view v;
+  reconcile_source_cache *c = new_source(f, &h);
+  reconcile_source_view v;
   bool incomplete = true;
   int problems = 0;
   load_ok(c, &v, &incomplete, &problems);
   assert_int_equal(v.n_secrets, 3);
   assert_int_equal(h.calls, 3);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* "a/0/1/.../40" sorts before "organization.yaml" and "secrets" */
   char path[4096];
   snprintf(path, sizeof(path), "%s/a", f->dir);
@@ -670,8 +726,9 @@ static void test_source_walk_failure_keeps_records(void **state) {
     snprintf(path + n, sizeof(path) - n, "/%d", i);
     assert_int_equal(mkdir(path, 0755), 0);
   }
-  assert_int_not_equal(source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
-  assert_non_null(strstr(err.msg, "nested too deep"));
+  assert_int_not_equal(
+      reconcile_source_cache_load(c, &v, &incomplete, count_problem, &problems, &err), 0);
+  assert_non_null(strstr(err.msg, "nested deeper than"));
   assert_null(v.secrets);
   /* fixed: every record is still there, none is read again */
   for (int i = 40; i >= 0; i--) {
@@ -683,17 +740,17 @@ static void test_source_walk_failure_keeps_records(void **state) {
   assert_int_equal(v.n_secrets, 3);
   assert_int_equal(h.calls, 3);
   assert_value(must_find(&v, "API_KEY"), "open:API_KEY:1");
-  source_view_clear(&v);
-  source_cache_free(c);
+  reconcile_source_view_clear(&v);
+  reconcile_source_cache_free(c);
 }
 
 static void test_source_validation(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
   write_tree(f);
-  source_cache *c = NULL;
-  assert_int_equal(source_cache_new(&c, f->dir, &err), 0);
-  source_view v;
+  reconcile_source_cache *c = NULL;
+  assert_int_equal(reconcile_source_cache_new(&c, f->dir, &err), 0);
+  reconcile_source_view v;
   bool incomplete = false;
   seen_problems sp = {0, ""};
   /* a secret naming an application the Organization does not define: left
@@ -702,34 +759,34 @@ static void test_source_validation(void **state) {
   free(flags->application);
   flags->application = strdup("nope");
   assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_int_equal(reconcile_source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
   assert_true(incomplete);
   assert_int_equal(v.n_secrets, 2);
   assert_null(view_find(&v, "FLAGS"));
   assert_non_null(strstr(sp.last, "secrets/prod/FLAGS.yaml:"));
   assert_non_null(strstr(sp.last, "unknown application \"nope\""));
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* a check of one document failing (a bad timestamp) in a file that was
    * good: reported, its last good version stays */
   free(flags->application);
   flags->application = strdup("api");
   assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
-  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_int_equal(reconcile_source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
   assert_false(incomplete);
   assert_int_equal(v.n_secrets, 3);
-  const plan_secret *good = view_find(&v, "FLAGS");
-  source_view_clear(&v);
+  const reconcile_plan_secret *good = view_find(&v, "FLAGS");
+  reconcile_source_view_clear(&v);
   free(flags->updated_at);
   flags->updated_at = strdup("2026-13-45T00:00:00Z");
   assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);
   sp.n = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_int_equal(reconcile_source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
   assert_int_equal(sp.n, 1);
   assert_non_null(strstr(sp.last, "secrets/prod/FLAGS.yaml:"));
   assert_non_null(strstr(sp.last, "RFC 3339"));
   assert_false(incomplete);
   assert_ptr_equal(view_find(&v, "FLAGS"), good);
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   /* the same secret in a second file: the later one is left out */
   char *src = os_path_join(f->dir, "secrets/prod/API_KEY.yaml");
   char *dup = os_path_join(f->dir, "secrets/prod/zz-copy.yaml");
@@ -738,19 +795,18 @@ static void test_source_validation(void **state) {
   assert_int_equal(os_read_file(&data, &len, src, 1 << 20, &err), 0);
   assert_int_equal(os_write_file_atomic(dup, data, len, 0644, &err), 0);
   sp.n = 0;
-  assert_int_equal(source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
+  assert_int_equal(reconcile_source_cache_load(c, &v, &incomplete, keep_problem, &sp, &err), 0);
   assert_true(incomplete);
   assert_int_equal(v.n_secrets, 3);
   assert_string_equal(must_find(&v, "API_KEY")->ref.pos.file, "secrets/prod/API_KEY.yaml");
   assert_non_null(strstr(sp.last, "secrets/prod/zz-copy.yaml:"));
   assert_non_null(strstr(sp.last, "duplicate secret API_KEY"));
-  source_view_clear(&v);
+  reconcile_source_view_clear(&v);
   free(data);
   free(src);
   free(dup);
-  source_cache_free(c);
+  reconcile_source_cache_free(c);
 }
-
 
 /* A client for a server that is not there (requests fail at once). */
 static kube_client *unreachable_client(fx *f) {
@@ -771,8 +827,8 @@ static kube_client *unreachable_client(fx *f) {
 /* An owned Secret of acme/prod as a list or a watch gives it. */
 static json_t *owned_secret(const char *ns, const char *name) {
   json_t *o = json_pack("{s:s,s:{s:{s:s,s:s,s:s}},s:{}}", "type", "Opaque", "metadata", "labels",
-                        KUBESYNC_LABEL_MANAGED_BY, KUBESYNC_MANAGER, KUBESYNC_LABEL_ORG, "acme",
-                        KUBESYNC_LABEL_ENV, "prod", "data");
+                        SPEC_LABEL_MANAGED_BY, SPEC_MANAGER, SPEC_LABEL_ORG, "acme", SPEC_LABEL_ENV,
+                        "prod", "data");
   json_t *meta = json_object_get(o, "metadata");
   if (ns != NULL)
     json_object_set_new(meta, "namespace", json_string(ns));
@@ -786,16 +842,16 @@ static json_t *owned_secret(const char *ns, const char *name) {
 static void test_kubesync_nameless_records(void **state) {
   fx *f = *state;
   os_error err = OS_ERROR_INIT;
-  kubesync_cache *c = NULL;
-  assert_int_equal(kubesync_cache_new(&c, &err), 0);
+  reconcile_kubesync_cache *c = NULL;
+  assert_int_equal(reconcile_kubesync_cache_new(&c, &err), 0);
   json_t *no_ns = owned_secret(NULL, "acme-secrets"), *no_name = owned_secret("shop", NULL),
          *empty = owned_secret("", "acme-secrets"), *good = owned_secret("shop", "acme-secrets");
-  kubesync_cache_apply(c, "ADDED", no_ns);
-  kubesync_cache_apply(c, "MODIFIED", no_name);
-  kubesync_cache_apply(c, "ADDED", empty);
-  assert_int_equal(kubesync_cache_size(c), 0);
-  kubesync_cache_apply(c, "DELETED", no_ns);
-  assert_int_equal(kubesync_cache_size(c), 0);
+  reconcile_kubesync_cache_apply(c, "ADDED", no_ns);
+  reconcile_kubesync_cache_apply(c, "MODIFIED", no_name);
+  reconcile_kubesync_cache_apply(c, "ADDED", empty);
+  assert_int_equal(reconcile_kubesync_cache_size(c), 0);
+  reconcile_kubesync_cache_apply(c, "DELETED", no_ns);
+  assert_int_equal(reconcile_kubesync_cache_size(c), 0);
   /* a pass with nothing to deliver deletes what is unwanted: nothing here */
   kube_client *k = unreachable_client(f);
   reconcile_plan *p = build(f, f->ctl, NULL);
@@ -804,80 +860,23 @@ static void test_kubesync_nameless_records(void **state) {
     n_ns[i] = p->targets[i].n_namespaces;
     p->targets[i].n_namespaces = 0;
   }
-  kubesync_result res;
-  assert_int_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
+  reconcile_kubesync_result res;
+  assert_int_equal(reconcile_kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
   assert_int_equal(res.deleted + res.failed, 0);
   /* a well-formed record is cached, and its deletion is attempted */
-  kubesync_cache_apply(c, "ADDED", good);
-  assert_int_equal(kubesync_cache_size(c), 1);
-  assert_int_not_equal(kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
+  reconcile_kubesync_cache_apply(c, "ADDED", good);
+  assert_int_equal(reconcile_kubesync_cache_size(c), 1);
+  assert_int_not_equal(reconcile_kubesync_run(&res, k, c, p, false, NULL, NULL, NULL, &err), 0);
   assert_int_equal(res.failed, 1);
   for (size_t i = 0; i < p->n_targets; i++)
     p->targets[i].n_namespaces = n_ns[i];
-  plan_free(p);
+  reconcile_plan_free(p);
   kube_client_free(k);
   json_decref(no_ns);
   json_decref(no_name);
   json_decref(empty);
   json_decref(good);
-  kubesync_cache_free(c);
-}
-
-/* The webhook's index: which Secret delivers a name in a namespace. */
-static void test_ref_index(void **state) {
-  (void)state;
-  char *ns_ab[] = {"a", "b"}, *ns_a[] = {"a"};
-  plan_entry org_e[] = {{"X", NULL, 0}, {"Y", NULL, 0}}, app1_e[] = {{"X", NULL, 0}, {"Z", NULL, 0}},
-             app2_e[] = {{"X", NULL, 0}}, org2_e[] = {{"Y", NULL, 0}};
-  const char *org_kept[] = {"K"};
-  plan_target t1[3] = {
-      {.secret_name = "org-secrets", .namespaces = ns_ab, .n_namespaces = 2, .entries = org_e,
-       .n_entries = 2, .kept = org_kept, .n_kept = 1},
-      {.application = "app1", .secret_name = "app1-secrets", .namespaces = ns_a, .n_namespaces = 1,
-       .entries = app1_e, .n_entries = 2},
-      {.application = "app2", .secret_name = "app2-secrets", .namespaces = ns_a, .n_namespaces = 1,
-       .entries = app2_e, .n_entries = 1}};
-  plan_target t2[1] = {{.secret_name = "other-secrets", .namespaces = ns_a, .n_namespaces = 1,
-                        .entries = org2_e, .n_entries = 1}};
-  reconcile_plan p1 = {.targets = t1, .n_targets = 3}, p2 = {.targets = t2, .n_targets = 1};
-  const reconcile_plan *plans[] = {&p1, &p2};
-  ref_index *x = NULL;
-  os_error err = OS_ERROR_INIT;
-  assert_int_equal(ref_index_build(&x, plans, 2, &err), 0);
-  assert_string_equal(ref_index_resolve(x, "a", "X"), "app2-secrets"); /* the last application */
-  assert_string_equal(ref_index_resolve(x, "a", "Z"), "app1-secrets");
-  assert_string_equal(ref_index_resolve(x, "a", "Y"), "org-secrets");  /* the first org-level */
-  assert_string_equal(ref_index_resolve(x, "a", "K"), "org-secrets");  /* failed: still resolves */
-  assert_string_equal(ref_index_resolve(x, "b", "X"), "org-secrets");
-  assert_null(ref_index_resolve(x, "b", "Z"));
-  assert_null(ref_index_resolve(x, "c", "X"));
-  assert_null(ref_index_resolve(x, "a", "W"));
-  assert_int_equal(ref_index_size(x), 7); /* a: K X Y Z, b: K X Y */
-  const char *const *names = NULL;
-  assert_int_equal(ref_index_list(x, "a", &names), 4);
-  assert_string_equal(names[0], "org-secrets");
-  assert_string_equal(names[1], "app1-secrets");
-  assert_string_equal(names[2], "app2-secrets");
-  assert_string_equal(names[3], "other-secrets");
-  assert_int_equal(ref_index_list(x, "b", &names), 1);
-  assert_string_equal(names[0], "org-secrets");
-  assert_int_equal(ref_index_list(x, "0", &names), 0);
-  assert_int_equal(ref_index_list(x, "c", &names), 0);
-  /* the same names: no rebuild needed; one name more, or moved: rebuild */
-  assert_true(ref_index_same(x, plans, 2));
-  app2_e[0].name = "X2";
-  assert_false(ref_index_same(x, plans, 2));
-  app2_e[0].name = "X";
-  t1[1].namespaces = ns_ab;
-  t1[1].n_namespaces = 2;
-  assert_false(ref_index_same(x, plans, 2));
-  assert_false(ref_index_same(x, plans, 1));
-  ref_index_free(x);
-  /* no plans: nothing resolves */
-  assert_int_equal(ref_index_build(&x, plans, 0, &err), 0);
-  assert_null(ref_index_resolve(x, "a", "X"));
-  assert_int_equal(ref_index_list(x, "a", &names), 0);
-  ref_index_free(x);
+  reconcile_kubesync_cache_free(c);
 }
 
 int main(void) {
@@ -893,8 +892,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_source_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_path_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_source_walk_failure_keeps_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_source_skips_links, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kubesync_nameless_records, setup, teardown),
-      cmocka_unit_test(test_ref_index),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

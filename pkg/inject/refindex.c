@@ -1,4 +1,4 @@
-#include "reconcile/refindex.h"
+#include "inject/refindex.h"
 
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -10,8 +10,8 @@
 
 typedef struct ref_entry {
   const char *ns, *name, *secret;
-  uint32_t seq;  /* order of appearance */
-  uint8_t app;   /* 1: an application's target */
+  uint32_t seq; /* order of appearance */
+  uint8_t app;  /* 1: an application's target */
 } ref_entry;
 
 /* A (namespace, name) pair and its Secret, as offsets into the strings. */
@@ -19,15 +19,15 @@ typedef struct ref_slot {
   uint32_t ns, name, secret;
 } ref_slot;
 
-struct ref_index {
-  ref_slot *refs;        /* sorted by (ns, name); one per pair */
+struct inject_refindex {
+  ref_slot *refs; /* sorted by (ns, name); one per pair */
   size_t n_refs;
-  const char **lists;    /* secret names, grouped by namespace */
-  const char **list_ns;  /* the namespace of each lists[i], sorted */
+  const char **lists;   /* secret names, grouped by namespace */
+  const char **list_ns; /* the namespace of each lists[i], sorted */
   size_t n_lists;
-  char *strings;         /* every string above, equal neighbours shared */
+  char *strings; /* every string above, equal neighbours shared */
   bool has_fingerprint;
-  uint8_t fingerprint[32]; /* of the plans' names (ref_index_same) */
+  uint8_t fingerprint[32]; /* of the deliveries (inject_refindex_same) */
 };
 
 static int cmp_ref(const void *a, const void *b) {
@@ -54,7 +54,7 @@ static int cmp_list(const void *a, const void *b) {
   return c ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
 }
 
-void ref_index_free(ref_index *x) {
+void inject_refindex_free(inject_refindex *x) {
   if (x == NULL)
     return;
   free(x->refs);
@@ -69,8 +69,8 @@ void ref_index_free(ref_index *x) {
 typedef struct packer {
   char *base;
   size_t used;
-  const char *last[3];    /* per kind: the previous source string */
-  size_t last_off[3];     /* and where it went */
+  const char *last[3]; /* per kind: the previous source string */
+  size_t last_off[3];  /* and where it went */
 } packer;
 
 static size_t pack_str(packer *p, int kind, const char *s) {
@@ -98,29 +98,26 @@ static void put_str(EVP_MD_CTX *h, const char *s) {
   EVP_DigestUpdate(h, s, n);
 }
 
-/* SHA-256 over every (namespace, name, Secret) the plans deliver, in order,
- * each string and list length-prefixed; false when hashing is unavailable
- * (the index is then always rebuilt). */
-static bool fingerprint(uint8_t out[32], const reconcile_plan *const *plans, size_t n_plans) {
+/* SHA-256 over every (namespace, name, Secret) delivered, in order, each
+ * string and list length-prefixed; false when hashing is unavailable (the
+ * index is then always rebuilt). */
+static bool fingerprint(uint8_t out[32], const inject_delivery *v, size_t n) {
   EVP_MD_CTX *h = EVP_MD_CTX_new();
   if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
     EVP_MD_CTX_free(h);
     return false;
   }
-  put_len(h, n_plans);
-  for (size_t pi = 0; pi < n_plans; pi++) {
-    put_len(h, plans[pi]->n_targets);
-    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
-      const plan_target *t = &plans[pi]->targets[i];
-      put_len(h, t->application != NULL);
-      put_str(h, t->secret_name);
-      put_len(h, t->n_namespaces);
-      for (size_t s = 0; s < t->n_namespaces; s++)
-        put_str(h, t->namespaces[s]);
-      put_len(h, t->n_entries + t->n_kept);
-      for (size_t e = 0; e < t->n_entries + t->n_kept; e++)
-        put_str(h, e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries]);
-    }
+  put_len(h, n);
+  for (size_t i = 0; i < n; i++) {
+    const inject_delivery *d = &v[i];
+    put_len(h, d->application);
+    put_str(h, d->secret);
+    put_len(h, d->n_namespaces);
+    for (size_t s = 0; s < d->n_namespaces; s++)
+      put_str(h, d->namespaces[s]);
+    put_len(h, d->n_names);
+    for (size_t e = 0; e < d->n_names; e++)
+      put_str(h, d->name(d->names_ctx, e));
   }
   unsigned int len = 0;
   bool ok = EVP_DigestFinal_ex(h, out, &len) == 1 && len == 32;
@@ -128,24 +125,23 @@ static bool fingerprint(uint8_t out[32], const reconcile_plan *const *plans, siz
   return ok;
 }
 
-bool ref_index_same(const ref_index *x, const reconcile_plan *const *plans, size_t n_plans) {
+bool inject_refindex_same(const inject_refindex *x, const inject_delivery *v, size_t n) {
   uint8_t now[32];
-  return x != NULL && x->has_fingerprint && fingerprint(now, plans, n_plans) &&
-         memcmp(now, x->fingerprint, sizeof(now)) == 0;
+  return x != NULL && x->has_fingerprint && fingerprint(now, v, n) &&
+         memcmp(now, x->fingerprint, sizeof(now)) == 0; /* checksrc: public: a digest of names */
 }
 
-int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t n_plans,
-                    os_error *err) {
+int inject_refindex_build(inject_refindex **out, const inject_delivery *dv, size_t n_dv,
+                          os_error *err) {
   *out = NULL;
   size_t n = 0, nl = 0;
-  for (size_t pi = 0; pi < n_plans; pi++) {
-    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
-      const plan_target *t = &plans[pi]->targets[i];
-      n += t->n_namespaces * (t->n_entries + t->n_kept);
-      nl += t->n_namespaces;
-    }
+  for (size_t i = 0; i < n_dv; i++) {
+    size_t pairs;
+    if (!os_size_mul(&pairs, dv[i].n_namespaces, dv[i].n_names) || !os_size_add(&n, n, pairs) ||
+        !os_size_add(&nl, nl, dv[i].n_namespaces))
+      return os_error_set(err, OS_ENOMEM, "out of memory");
   }
-  ref_index *x = calloc(1, sizeof(*x));
+  inject_refindex *x = calloc(1, sizeof(*x));
   ref_entry *v = calloc(n ? n : 1, sizeof(*v));
   list_entry *l = calloc(nl ? nl : 1, sizeof(*l));
   if (x == NULL || v == NULL || l == NULL || n > UINT32_MAX || nl > UINT32_MAX) {
@@ -155,18 +151,15 @@ int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t 
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
   size_t k = 0, kl = 0;
-  for (size_t pi = 0; pi < n_plans; pi++) {
-    for (size_t i = 0; i < plans[pi]->n_targets; i++) {
-      const plan_target *t = &plans[pi]->targets[i];
-      for (size_t s = 0; s < t->n_namespaces; s++) {
-        l[kl] = (list_entry){t->namespaces[s], t->secret_name, (uint32_t)kl};
-        kl++;
-        for (size_t e = 0; e < t->n_entries + t->n_kept; e++) {
-          const char *name = e < t->n_entries ? t->entries[e].name : t->kept[e - t->n_entries];
-          v[k] = (ref_entry){t->namespaces[s], name, t->secret_name, (uint32_t)k,
-                             t->application != NULL};
-          k++;
-        }
+  for (size_t i = 0; i < n_dv; i++) {
+    const inject_delivery *d = &dv[i];
+    for (size_t s = 0; s < d->n_namespaces; s++) {
+      l[kl] = (list_entry){d->namespaces[s], d->secret, (uint32_t)kl};
+      kl++;
+      for (size_t e = 0; e < d->n_names; e++) {
+        v[k] = (ref_entry){d->namespaces[s], d->name(d->names_ctx, e), d->secret, (uint32_t)k,
+                           d->application};
+        k++;
       }
     }
   }
@@ -196,7 +189,7 @@ int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t 
           p.used > UINT32_MAX) {
         free(v);
         free(l);
-        ref_index_free(x);
+        inject_refindex_free(x);
         return os_error_set(err, OS_ENOMEM, "out of memory");
       }
       p = (packer){x->strings, 0, {NULL, NULL, NULL}, {0, 0, 0}};
@@ -219,12 +212,12 @@ int ref_index_build(ref_index **out, const reconcile_plan *const *plans, size_t 
   free(l);
   x->n_refs = n;
   x->n_lists = nl;
-  x->has_fingerprint = fingerprint(x->fingerprint, plans, n_plans);
+  x->has_fingerprint = fingerprint(x->fingerprint, dv, n_dv);
   *out = x;
   return 0;
 }
 
-const char *ref_index_resolve(const ref_index *x, const char *ns, const char *name) {
+const char *inject_refindex_resolve(const inject_refindex *x, const char *ns, const char *name) {
   size_t lo = 0, hi = x ? x->n_refs : 0;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -242,7 +235,7 @@ const char *ref_index_resolve(const ref_index *x, const char *ns, const char *na
   return NULL;
 }
 
-size_t ref_index_list(const ref_index *x, const char *ns, const char *const **names) {
+size_t inject_refindex_list(const inject_refindex *x, const char *ns, const char *const **names) {
   size_t lo = 0, hi = x ? x->n_lists : 0;
   while (lo < hi) { /* the first list entry of ns */
     size_t mid = lo + (hi - lo) / 2;
@@ -258,4 +251,4 @@ size_t ref_index_list(const ref_index *x, const char *ns, const char *const **na
   return end - lo;
 }
 
-size_t ref_index_size(const ref_index *x) { return x ? x->n_refs : 0; }
+size_t inject_refindex_size(const inject_refindex *x) { return x ? x->n_refs : 0; }

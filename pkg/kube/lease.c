@@ -1,20 +1,21 @@
-#include "reconcile/lease.h"
+#include "kube/lease.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
-struct lease_elector {
+struct kube_lease_elector {
   kube_client *k;
   char *ns, *name, *identity, *path, *coll;
   int duration_s, renew_deadline_s, retry_period_s;
-  lease_change_fn on_change;
+  kube_lease_clock_fn clock;
+  void *clock_ctx;
+  kube_lease_change_fn on_change;
   void *ctx;
   atomic_bool leader;
   /* what we last saw of the record, and when (monotonic seconds) */
@@ -24,25 +25,26 @@ struct lease_elector {
   double last_renew; /* when we last renewed successfully */
 };
 
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+static double monotonic(void *ctx) {
+  (void)ctx;
+  return os_mono_seconds();
 }
 
-static void micro_time(char *out, size_t n) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char base[32];
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, n, "%.20s.%06dZ", base, (int)(ts.tv_nsec / 1000));
+static double now_mono(const kube_lease_elector *l) { return l->clock(l->clock_ctx); }
+
+/* A Lease's MicroTime: the real clock (never ORGSECRETS_NOW: other replicas
+ * and tools compare it with theirs), to the microsecond. */
+static void micro_time(char out[OS_TIME_MAX]) {
+  long nsec = 0;
+  int64_t sec = os_wall_clock(&nsec);
+  if (os_time_format(out, sec, nsec, 6) < 0)
+    (void)os_time_format(out, 0, 0, 6);
 }
 
-int lease_elector_new(lease_elector **out, kube_client *k, const lease_options *o,
-                      lease_change_fn on_change, void *ctx, os_error *err) {
-  lease_elector *l = calloc(1, sizeof(*l));
+int kube_lease_elector_new(kube_lease_elector **out, kube_client *k, const kube_lease_options *o,
+                           kube_lease_change_fn on_change, void *ctx, os_error *err) {
+  *out = NULL;
+  kube_lease_elector *l = calloc(1, sizeof(*l));
   if (l == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   l->k = k;
@@ -52,22 +54,27 @@ int lease_elector_new(lease_elector **out, kube_client *k, const lease_options *
   l->duration_s = o->duration_s > 0 ? o->duration_s : 15;
   l->renew_deadline_s = o->renew_deadline_s > 0 ? o->renew_deadline_s : 10;
   l->retry_period_s = o->retry_period_s > 0 ? o->retry_period_s : 2;
+  l->clock = o->clock ? o->clock : monotonic;
+  l->clock_ctx = o->clock_ctx;
   l->on_change = on_change;
   l->ctx = ctx;
-  size_t n = strlen(o->namespace_) + strlen(o->name) + 80;
-  l->coll = malloc(n);
-  l->path = malloc(n);
-  if (!l->ns || !l->name || !l->identity || !l->coll || !l->path) {
-    lease_elector_free(l);
+  if (!l->ns || !l->name || !l->identity) {
+    kube_lease_elector_free(l);
     return os_error_set(err, OS_ENOMEM, "out of memory");
   }
-  snprintf(l->coll, n, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", o->namespace_);
-  snprintf(l->path, n, "%s/%s", l->coll, o->name);
+  const char *api = "/apis/coordination.k8s.io/v1";
+  int rc = kube_object_path(&l->coll, api, o->namespace_, "leases", NULL, NULL, err);
+  if (rc == 0)
+    rc = kube_object_path(&l->path, api, o->namespace_, "leases", o->name, NULL, err);
+  if (rc < 0) {
+    kube_lease_elector_free(l);
+    return os_error_prefix(err, "lease %s/%s", o->namespace_, o->name);
+  }
   *out = l;
   return 0;
 }
 
-void lease_elector_free(lease_elector *l) {
+void kube_lease_elector_free(kube_lease_elector *l) {
   if (l == NULL)
     return;
   free(l->ns);
@@ -80,9 +87,9 @@ void lease_elector_free(lease_elector *l) {
   free(l);
 }
 
-bool lease_is_leader(lease_elector *l) { return atomic_load(&l->leader); }
+bool kube_lease_is_leader(const kube_lease_elector *l) { return atomic_load(&l->leader); }
 
-static void set_leader(lease_elector *l, bool v) {
+static void set_leader(kube_lease_elector *l, bool v) {
   bool old = atomic_exchange(&l->leader, v);
   if (old != v) {
     os_log_info("leader election: %s lease %s/%s as %s", v ? "acquired" : "lost", l->ns, l->name,
@@ -97,22 +104,22 @@ static bool same(const char *a, const char *b) {
 }
 
 /* One attempt; returns true when we hold the lease afterwards. */
-static bool try_acquire_or_renew(lease_elector *l) {
-  char now[40];
-  micro_time(now, sizeof(now));
+static bool try_acquire_or_renew(kube_lease_elector *l) {
+  char now[OS_TIME_MAX];
+  micro_time(now);
   json_t *cur = NULL;
   os_error err = OS_ERROR_INIT;
   int rc = kube_get(l->k, l->path, &cur, &err);
   if (rc == OS_ENOTFOUND) {
-    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s,s:i}}", "apiVersion",
-                            "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name,
-                            "namespace", l->ns, "spec", "holderIdentity", l->identity,
-                            "leaseDurationSeconds", l->duration_s, "acquireTime", now, "renewTime",
-                            now, "leaseTransitions", 0);
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s,s:i}}", "apiVersion",
+                  "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name,
+                  "namespace", l->ns, "spec", "holderIdentity", l->identity, "leaseDurationSeconds",
+                  l->duration_s, "acquireTime", now, "renewTime", now, "leaseTransitions", 0);
     rc = obj ? kube_create(l->k, l->coll, obj, NULL, &err) : OS_ENOMEM;
     json_decref(obj);
     if (rc == 0) {
-      l->last_renew = now_mono();
+      l->last_renew = now_mono(l);
       return true;
     }
     return false;
@@ -135,7 +142,7 @@ static bool try_acquire_or_renew(lease_elector *l) {
   json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
   if (dur <= 0)
     dur = l->duration_s;
-  double t = now_mono();
+  double t = now_mono(l);
   if (!same(holder, l->seen_holder) || !same(renew, l->seen_renew)) {
     free(l->seen_holder);
     free(l->seen_renew);
@@ -172,7 +179,7 @@ static bool try_acquire_or_renew(lease_elector *l) {
   json_decref(upd);
   json_decref(cur);
   if (rc == 0) {
-    l->last_renew = now_mono();
+    l->last_renew = now_mono(l);
     return true;
   }
   if (rc != OS_ECONFLICT)
@@ -180,16 +187,21 @@ static bool try_acquire_or_renew(lease_elector *l) {
   return false;
 }
 
-static void release(lease_elector *l) {
+void kube_lease_elector_release(kube_lease_elector *l) {
+  if (!atomic_load(&l->leader))
+    return;
+  set_leader(l, false); /* stop writing before anyone else may start */
   json_t *cur = NULL;
   os_error err = OS_ERROR_INIT;
-  if (kube_get(l->k, l->path, &cur, &err) < 0)
+  if (kube_get(l->k, l->path, &cur, &err) < 0) {
+    os_log_warn("leader election: release lease: %s", err.msg);
     return;
+  }
   json_t *spec = json_object_get(cur, "spec");
   const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
   if (holder != NULL && strcmp(holder, l->identity) == 0) {
-    char now[40];
-    micro_time(now, sizeof(now));
+    char now[OS_TIME_MAX];
+    micro_time(now);
     json_object_set_new(spec, "holderIdentity", json_string(""));
     json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
     json_object_set_new(spec, "renewTime", json_string(now));
@@ -201,30 +213,29 @@ static void release(lease_elector *l) {
   json_decref(cur);
 }
 
-void lease_elector_run(lease_elector *l, const volatile int *stop) {
+double kube_lease_elector_step(kube_lease_elector *l) {
+  if (try_acquire_or_renew(l))
+    set_leader(l, true);
+  else if (atomic_load(&l->leader) && now_mono(l) - l->last_renew > (double)l->renew_deadline_s)
+    set_leader(l, false);
+  /* renew more often than the deadline; a follower also wakes when the
+   * lease it watches expires, so it takes over at most a lease duration
+   * after it saw the last renewal (which it sees within a retry period):
+   * within duration + retry period of the leader's end */
+  double wait = (double)l->retry_period_s;
+  if (l->expires_at > 0) {
+    double left = l->expires_at + 0.01 - now_mono(l);
+    if (left < wait)
+      wait = left > 0 ? left : 0;
+  }
+  return wait;
+}
+
+void kube_lease_elector_run(kube_lease_elector *l, const volatile int *stop) {
   while (!*stop) {
-    bool ok = try_acquire_or_renew(l);
-    if (ok) {
-      set_leader(l, true);
-    } else if (atomic_load(&l->leader) &&
-               now_mono() - l->last_renew > (double)l->renew_deadline_s) {
-      set_leader(l, false);
-    } else if (!atomic_load(&l->leader)) {
-      set_leader(l, false);
-    }
-    /* renew more often than the deadline; a follower also wakes when the
-     * lease it watches expires, so it takes over at most a lease duration
-     * after it saw the last renewal (which it sees within a retry period):
-     * within duration + retry period of the leader's end. The stop flag is
-     * polled meanwhile. */
-    double until = now_mono() + (double)l->retry_period_s;
-    if (l->expires_at > 0 && l->expires_at + 0.01 < until)
-      until = l->expires_at + 0.01;
-    for (double left; !*stop && (left = until - now_mono()) > 0;)
+    double until = now_mono(l) + kube_lease_elector_step(l);
+    for (double left; !*stop && (left = until - now_mono(l)) > 0;)
       usleep((useconds_t)(left < 0.1 ? left * 1e6 : 1e5));
   }
-  if (atomic_load(&l->leader)) {
-    set_leader(l, false);
-    release(l);
-  }
+  kube_lease_elector_release(l);
 }
