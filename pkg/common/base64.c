@@ -122,6 +122,15 @@ int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsig
   return 0;
 }
 
+size_t os_base64_span(const char *s, size_t n, unsigned flags) {
+  const uint8_t *t = table(flags);
+  bool pad = !(flags & OS_BASE64_NOPAD);
+  size_t i = 0;
+  while (i < n && (t[(unsigned char)s[i]] != 0 || (pad && s[i] == '=')))
+    i++;
+  return i;
+}
+
 int os_base64_append(os_buf *b, const void *in, size_t n, unsigned flags) {
   size_t len = os_base64_encoded_len(n, flags);
   if (len == SIZE_MAX || os_buf_reserve(b, len) < 0)

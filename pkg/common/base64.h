@@ -35,6 +35,11 @@ void os_base64_encode(char *out, const void *in, size_t n, unsigned flags);
 int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsigned flags)
     OS_NODISCARD;
 
+/* How many leading characters of s (n bytes) can appear in an encoding
+ * with these flags: the alphabet, and '=' unless OS_BASE64_NOPAD. For a
+ * quick shape check; os_base64_decode() is the real one. */
+size_t os_base64_span(const char *s, size_t n, unsigned flags);
+
 /* Appends the encoding of n bytes to b (one exact reservation); 0 or
  * OS_ENOMEM. */
 int os_base64_append(os_buf *b, const void *in, size_t n, unsigned flags) OS_NODISCARD;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -916,14 +917,11 @@ void httpd_server_stop(httpd_server *s) {
   }
   /* Stop accepting; requests already read keep running. */
   MHD_socket quiesced = MHD_quiesce_daemon(s->daemon);
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  int64_t start = os_mono_ns();
   for (;;) {
     if (atomic_load(&s->inflight) <= 0)
       break;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(now.tv_sec - start.tv_sec) * 1000LL +
-                   (now.tv_nsec - start.tv_nsec) / 1000000L;
+    long long ms = (long long)((os_mono_ns() - start) / 1000000);
     if (ms >= (long long)s->shutdown_ms) {
       os_log_warn("httpd %s: stopping with %d request(s) still running", s->listen,
                   atomic_load(&s->inflight));

@@ -6,9 +6,11 @@
  * document byte for byte. The emitter is injective and libyaml reads its
  * output back to the same secret (tests), so an accepted file yields exactly
  * what libyaml would have; any other file takes the libyaml path. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "spec/spec_internal.h"
 
 typedef struct lp {
@@ -270,14 +272,8 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     if ((size_t)(doc_end - doc) < sizeof(secret_head) ||
         memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0)
       goto done;
-    if (n_found == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      spec_secret **v = realloc(found, ncap * sizeof(*v));
-      if (v == NULL)
-        goto done;
-      found = v;
-      cap = ncap;
-    }
+    if (os_grow(&found, &cap, n_found + 1, sizeof(*found), SIZE_MAX) < 0)
+      goto done;
     lp dx = {.p = doc, .end = doc_end, .line = doc_line, .a = a};
     node *root = block(&dx, 0, 0);
     if (root == NULL || dx.p != doc_end)
@@ -305,11 +301,9 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     }
   }
   if (n_found > 0) {
-    spec_secret **v = realloc(t->secrets, (t->n_secrets + n_found) * sizeof(*v));
-    if (v == NULL)
+    if (os_grow(&t->secrets, NULL, t->n_secrets + n_found, sizeof(*t->secrets), SIZE_MAX) < 0)
       goto done;
-    t->secrets = v;
-    memcpy(t->secrets + t->n_secrets, found, n_found * sizeof(*v));
+    memcpy(t->secrets + t->n_secrets, found, n_found * sizeof(*found));
     t->n_secrets += n_found;
     n_found = 0;
   }
