@@ -2,7 +2,6 @@
  * assignments and high-entropy strings outside encryptedValue blocks, in
  * every non-hidden file below the folder; and stale temporary files. */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -171,46 +169,16 @@ static int starts_block(const char *s, size_t n, size_t *indent) {
   return 1;
 }
 
-/* Reads the regular file name of directory dirfd without following a link,
- * at most SPEC_FILE_MAX bytes. Caller frees *out (OPENSSL_cleanse first). */
-static int read_below(char **out, size_t *out_len, int dirfd, const char *name, os_error *err) {
-  int fd = -1;
-  struct stat st;
-  *out = NULL;
-  int rc = os_open_below(&fd, &st, dirfd, name, err);
-  if (rc < 0)
-    return rc;
-  os_buf b;
-  os_buf_init(&b, SPEC_FILE_MAX, true);
-  char chunk[16384];
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      rc = os_error_set(err, OS_EIO, "read: %s", strerror(errno));
-      break;
-    }
-    if (n == 0)
-      break;
-    if (os_buf_append(&b, chunk, (size_t)n) < 0) {
-      rc = os_error_set(err, OS_ENOMEM, "larger than %d bytes", SPEC_FILE_MAX);
-      break;
-    }
-  }
-  OPENSSL_cleanse(chunk, sizeof(chunk));
-  close(fd);
-  if (rc == 0 && os_buf_detach(out, out_len, &b) < 0)
-    rc = os_error_set(err, OS_ENOMEM, "out of memory");
-  os_buf_free(&b);
-  return rc;
-}
+typedef struct scan_ctx {
+  org_findings *out;
+  const char *dir;
+} scan_ctx;
 
-static int scan_file(org_findings *out, const spec_walk_entry *e) {
+static int scan_file(org_findings *out, const char *dir, const spec_walk_entry *e) {
   char *data = NULL;
   size_t len = 0;
   os_error rerr = OS_ERROR_INIT;
-  if (read_below(&data, &len, e->dirfd, e->name, &rerr) < 0)
+  if (os_read_file_below(&data, &len, dir, e->rel, SPEC_FILE_MAX, &rerr) < 0)
     return org_finding_add(out, NULL, ORG_WARNING, "not-scanned", NULL, e->rel, 0, NULL,
                            "not scanned for plaintext secrets: %s", rerr.msg);
   int rc = 0;
@@ -266,15 +234,16 @@ done:
 /* Every file the folder walk finds, except older versions' temporary files
  * (NAME.tmp.XXXXXX: reported as stale temporary files instead); a link is
  * reported, as nothing reads below it. */
-static int scan_entry(void *ctx, const spec_walk_entry *e, os_error *err) {
+static int scan_entry(void *vctx, const spec_walk_entry *e, os_error *err) {
   (void)err;
+  scan_ctx *ctx = vctx;
   if (e->kind == SPEC_WALK_LINK)
-    return org_finding_add(ctx, NULL, ORG_WARNING, "symlink", NULL, e->rel, 0, NULL,
+    return org_finding_add(ctx->out, NULL, ORG_WARNING, "symlink", NULL, e->rel, 0, NULL,
                            "symbolic link not followed: no orgsecrets command and no controller "
                            "reads below it (copy the files into the folder instead)");
   if (e->kind != SPEC_WALK_FILE || strstr(e->name, ".tmp.") != NULL)
     return 0;
-  return scan_file(ctx, e);
+  return scan_file(ctx->out, ctx->dir, e);
 }
 
 typedef struct temps_ctx {
@@ -296,7 +265,8 @@ static void report_temp(void *vctx, const char *path) {
 
 int org_lint_scan(org_findings *out, const char *dir, os_error *err) {
   os_error werr = OS_ERROR_INIT;
-  int rc = spec_walk(dir, SPEC_WALK_ALL_FILES | SPEC_WALK_LINKS, scan_entry, out, &werr);
+  scan_ctx sc = {out, dir};
+  int rc = spec_walk(dir, SPEC_WALK_ALL_FILES | SPEC_WALK_LINKS, scan_entry, &sc, &werr);
   if (rc < 0 && rc != OS_ENOMEM)
     rc = org_finding_add(out, NULL, ORG_WARNING, "not-scanned", NULL, NULL, 0, NULL,
                          "not scanned for plaintext secrets past this point: %s", werr.msg);

@@ -145,4 +145,16 @@ static inline char *fix_reveal(const spec_tree *t, org_keys *keys, const char *e
   return out;
 }
 
+/* git -C ORG A1 A2 A3 as a fixed author; fails the test when git does. */
+static inline void fix_git(const org_fix *f, const char *a1, const char *a2, const char *a3) {
+  const char *const args[] = {"-c", "user.email=t@example.com", "-c", "user.name=t", a1, a2, a3,
+                              NULL};
+  char *out = NULL;
+  size_t len = 0;
+  os_error err = OS_ERROR_INIT;
+  if (org_git(&out, &len, f->org, args, NULL, 0, 1 << 20, &err) != 0)
+    fail_msg("git %s: %s", a1, err.msg);
+  free(out);
+}
+
 #endif

@@ -138,17 +138,6 @@ static void test_lint_folder(void **state) {
   spec_tree_free(t);
 }
 
-static void git(const org_fix *f, const char *a1, const char *a2, const char *a3) {
-  const char *const args[] = {"-c", "user.email=t@example.com", "-c", "user.name=t", a1, a2, a3,
-                              NULL};
-  char *out = NULL;
-  size_t len = 0;
-  os_error err = OS_ERROR_INIT;
-  if (org_git(&out, &len, f->org, args, NULL, 0, 1 << 20, &err) != 0)
-    fail_msg("git %s: %s", a1, err.msg);
-  free(out);
-}
-
 static void test_lint_widening(void **state) {
   org_fix *f = *state;
   os_error err = OS_ERROR_INIT;
@@ -165,9 +154,9 @@ static void test_lint_widening(void **state) {
   assert_int_equal(out.errors, 1);
   org_findings_free(&out);
 
-  git(f, "init", "-q", ".");
-  git(f, "add", "-A", ".");
-  git(f, "commit", "-qm", "base");
+  fix_git(f, "init", "-q", ".");
+  fix_git(f, "add", "-A", ".");
+  fix_git(f, "commit", "-qm", "base");
   assert_int_equal(org_member_add(&f->as[K_ALICE], t, "carol@example.com", SPEC_ROLE_MEMBER,
                                   f->rcpt[K_CAROL], &err), 0);
   org_secret_opts o = {.environment = "prod", .name = "PAYMENT_API_KEY", .visible_to_viewers = 1,

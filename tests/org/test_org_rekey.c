@@ -10,20 +10,9 @@
 
 #include "org_fixture.h"
 
-static void git(const org_fix *f, const char *a1, const char *a2, const char *a3) {
-  const char *const args[] = {"-c", "user.email=t@example.com", "-c", "user.name=t", a1, a2, a3,
-                              NULL};
-  char *out = NULL;
-  size_t len = 0;
-  os_error err = OS_ERROR_INIT;
-  if (org_git(&out, &len, f->org, args, NULL, 0, 1 << 20, &err) != 0)
-    fail_msg("git %s: %s", a1, err.msg);
-  free(out);
-}
-
 static void commit(const org_fix *f, const char *msg) {
-  git(f, "add", "-A", ".");
-  git(f, "commit", "-qm", msg);
+  fix_git(f, "add", "-A", ".");
+  fix_git(f, "commit", "-qm", msg);
 }
 
 static void fp_of(char fp[SPEC_FINGERPRINT_LEN + 1], const char *recipient) {
@@ -41,7 +30,7 @@ static void put_org(const org_fix *f, const char *text) {
  * holding the same key; carol removed. */
 static void make_history(org_fix *f, char *erin_rcpt_out[1]) {
   os_error err = OS_ERROR_INIT;
-  git(f, "init", "-q", ".");
+  fix_git(f, "init", "-q", ".");
   spec_tree *t = NULL;
   fix_load(&t, f);
   assert_int_equal(fix_set(NULL, &f->as[K_ALICE], t, "prod", "PAYMENT_KEY", "p1", &err), 0);
