@@ -32,8 +32,8 @@ void os_base64_encode(char *out, const void *in, size_t n, unsigned flags);
  * multiple of 4 characters) and holds nothing but the alphabet; trailing
  * bits must be zero. Returns 0 with *out_len set, or OS_EINVAL (out may
  * hold partial output: wipe it if it is secret). */
-int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsigned flags)
-    OS_NODISCARD;
+int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n,
+                     unsigned flags) OS_NODISCARD;
 
 /* How many leading characters of s (n bytes) can appear in an encoding
  * with these flags: the alphabet, and '=' unless OS_BASE64_NOPAD. For a

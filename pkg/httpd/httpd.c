@@ -183,6 +183,7 @@ static bool key_matches(gnutls_privkey_t key, gnutls_pubkey_t cert_pub) {
       gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &a) < 0 ||
       gnutls_pubkey_export2(cert_pub, GNUTLS_X509_FMT_DER, &b) < 0)
     goto done;
+  /* checksrc: public: two public keys */
   ok = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
 done:
   gnutls_free(a.data);

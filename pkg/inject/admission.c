@@ -200,6 +200,7 @@ typedef struct rewrite_state {
 /* True when text[0..len) names a variable this review introduces. */
 static bool is_introduced(const container_state *cs, const char *var, size_t len) {
   char buf[INJECT_REF_NAME_MAX + ENV_PREFIX_LEN + 1];
+  /* checksrc: public: a variable name */
   if (len < ENV_PREFIX_LEN || len >= sizeof(buf) || memcmp(var, INJECT_ENV_PREFIX, ENV_PREFIX_LEN) != 0)
     return false;
   memcpy(buf, var, len);

@@ -265,12 +265,13 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     /* The document ends at a "---" line or at the end of the file. */
     for (;;) {
       doc_end = doc_end + 1;
+      /* checksrc: public: spec text */
       if (doc_end >= x.end || (x.end - doc_end >= 4 && memcmp(doc_end, "---\n", 4) == 0))
         break;
       doc_end = memchr(doc_end, '\n', (size_t)(x.end - doc_end));
     }
     if ((size_t)(doc_end - doc) < sizeof(secret_head) ||
-        memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0)
+        memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0) /* checksrc: public: spec text */
       goto done;
     if (os_grow(&found, &cap, n_found + 1, sizeof(*found), SIZE_MAX) < 0)
       goto done;
@@ -289,7 +290,8 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     char *out = NULL;
     size_t out_len = 0;
     bool same = spec_secret_emit(&out, &out_len, s, &scratch) == 0 &&
-                out_len == (size_t)(doc_end - doc) && memcmp(out, doc, out_len) == 0;
+                out_len == (size_t)(doc_end - doc) &&
+                memcmp(out, doc, out_len) == 0; /* checksrc: public: spec text */
     free(out);
     if (!same)
       goto done;

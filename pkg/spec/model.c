@@ -146,6 +146,7 @@ bool spec_armor_shaped(const char *s, size_t len) {
   size_t lb = sizeof(ARMOR_BEGIN) - 1, le = sizeof(ARMOR_END) - 1;
   if (s == NULL || len > SPEC_ENCRYPTED_MAX || len < lb + le + 2)
     return false;
+  /* checksrc: public: armor lines */
   if (memcmp(s, ARMOR_BEGIN, lb) != 0 || memcmp(s + len - le, ARMOR_END, le) != 0)
     return false;
   const unsigned char *p = (const unsigned char *)s + lb, *end = (const unsigned char *)s + len - le;
@@ -165,6 +166,7 @@ static bool word_in(const char *s, size_t len, const char *const *words) {
   if (len > 6)
     return false;
   for (size_t i = 0; words[i]; i++)
+    /* checksrc: public: YAML words */
     if (words[i][0] == s[0] && strlen(words[i]) == len && memcmp(words[i], s, len) == 0)
       return true;
   return false;

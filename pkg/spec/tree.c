@@ -358,7 +358,7 @@ static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn
   spec_tree *t = spec_tree_new(dir);
   if (t == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  if ((rc = spec_walk(dir, 0, list_add, &l, err)) < 0)
+  if ((rc = spec_walk(dir, SPEC_WALK_NO_STAT, list_add, &l, err)) < 0)
     goto done;
   dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {

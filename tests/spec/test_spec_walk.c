@@ -1,11 +1,11 @@
 /* The organization folder's walk (one symlink rule for the CLI, the
  * controller and lint) and the delivery targets. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +29,24 @@ static int record(void *ctx, const spec_walk_entry *e, os_error *err) {
   return 0;
 }
 
+/* record() for SPEC_WALK_NO_STAT: no stat, the same entries. */
+static int record_no_stat(void *ctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  assert_null(e->st);
+  FX_OK(os_buf_printf(ctx, "%s %s\n",
+                      e->kind == SPEC_WALK_FILE  ? "F"
+                      : e->kind == SPEC_WALK_DIR ? "D"
+                                                 : "L",
+                      e->rel));
+  return 0;
+}
+
 static char *walk_text(const char *dir, unsigned flags) {
   os_buf b;
   os_buf_init(&b, 1 << 20, false);
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(spec_walk(dir, flags, record, &b, &err), 0);
+  assert_int_equal(
+      spec_walk(dir, flags, flags & SPEC_WALK_NO_STAT ? record_no_stat : record, &b, &err), 0);
   char *s = NULL;
   assert_int_equal(os_buf_detach(&s, NULL, &b), 0);
   return s;
@@ -63,9 +76,9 @@ static void test_links_are_not_followed(void **state) {
   fx_write(root, "elsewhere/OUTSIDE_KEY.yaml", b.data);
   os_buf_free(&b);
   snprintf(path, sizeof(path), "%s/secrets/linked", dir);
-  assert_int_equal(symlink("../../elsewhere", path), 0);   /* leaves the folder */
+  assert_int_equal(symlink("../../elsewhere", path), 0); /* leaves the folder */
   snprintf(path, sizeof(path), "%s/secrets/inside", dir);
-  assert_int_equal(symlink("prod", path), 0);              /* stays inside */
+  assert_int_equal(symlink("prod", path), 0); /* stays inside */
   snprintf(path, sizeof(path), "%s/secrets/out.yaml", dir);
   assert_int_equal(symlink("../../elsewhere/OUTSIDE_KEY.yaml", path), 0);
   snprintf(path, sizeof(path), "%s/secrets/in.yaml", dir);
@@ -98,6 +111,11 @@ static void test_links_are_not_followed(void **state) {
   s = walk_text(dir, 0);
   assert_string_equal(s, "F organization.yaml\nF secrets/prod/DB_PASSWORD.yaml\n");
   free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT | SPEC_WALK_DIRS | SPEC_WALK_LINKS);
+  assert_string_equal(s, "D \nL dangling.yaml\nF organization.yaml\nD secrets\nL secrets/in.yaml\n"
+                         "L secrets/inside\nL secrets/linked\nL secrets/out.yaml\nD secrets/prod\n"
+                         "F secrets/prod/DB_PASSWORD.yaml\n");
+  free(s);
 
   /* the folder itself may be a link (git-sync's checkout is one) */
   snprintf(path, sizeof(path), "%s/current", root);
@@ -128,6 +146,10 @@ static void test_rule_and_order(void **state) {
   assert_int_equal(mkfifo(fifo, 0600), 0);
   char *s = walk_text(dir, 0);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n");
+  free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT);
+  assert_string_equal(s,
+                      "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n"); /* the FIFO still skipped */
   free(s);
   s = walk_text(dir, SPEC_WALK_ALL_FILES);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/notes.txt\nF a/x.yaml\nF a-c.yaml\nF yaml\n");
@@ -287,7 +309,8 @@ static void test_target_names(void **state) {
                            "orgsecrets.io/organization=acme,orgsecrets.io/environment=prod");
   free(sel);
   sel = spec_target_selector(NULL, "prod");
-  assert_string_equal(sel, "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
+  assert_string_equal(sel,
+                      "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
   free(sel);
   spec_org_free(o);
 }
