@@ -40,7 +40,7 @@ int org_identity_path(char *out, size_t out_size, const char *explicit_path, os_
 
 /* Keys read from path (NULL or "": org_identity_path's default) when first
  * needed; NULL on allocation failure. Free with org_keys_free(). */
-org_keys *org_keys_new(const char *path);
+org_keys *org_keys_new(const char *path) OS_NODISCARD;
 /* The identities (borrowed until org_keys_free), loading the file on the
  * first call. A load error (missing file, too open, no identity in it) is
  * returned again by every later call. */
