@@ -418,10 +418,8 @@ __attribute__((format(printf, 4, 5))) static void problem(vctx *v, const spec_po
   char msg[OS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  os_vformat(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    msg[0] = '\0';
   if (v->report != NULL)
     v->report(v->ctx, pos, is_error, msg);
   if (is_error && v->rc == 0)

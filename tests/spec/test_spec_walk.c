@@ -232,44 +232,52 @@ static spec_org *target_org(void) {
   return o;
 }
 
+/* The unit of (env, app) has this Secret name, env file and namespace count. */
+static void expect_unit(const spec_org *o, const char *env, const char *app, const char *name,
+                        const char *file, size_t n_ns) {
+  spec_target t;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_target_of(&t, o, env, app, &err), 0);
+  char *got_name = spec_target_secret_name(&t), *got_file = spec_target_env_file(&t);
+  assert_string_equal(got_name, name);
+  assert_string_equal(got_file, file);
+  free(got_name);
+  free(got_file);
+  char *const *ns;
+  assert_int_equal(spec_target_namespaces(&ns, &t), n_ns);
+}
+
 static void test_target_names(void **state) {
   (void)state;
   spec_org *o = target_org();
   os_error err = OS_ERROR_INIT;
   spec_target t;
   /* defaults: dev has neither secretName nor envFile, worker no secretName */
+  expect_unit(o, "dev", NULL, "acme-secrets", "acme-dev.env", 1);
+  expect_unit(o, "dev", "worker", "worker-secrets", "acme-dev-worker.env", 2);
   assert_int_equal(spec_target_of(&t, o, "dev", NULL, &err), 0);
-  char *name = spec_target_secret_name(&t), *file = spec_target_env_file(&t);
-  assert_string_equal(name, "acme-secrets");
-  assert_string_equal(file, "acme-dev.env");
-  free(name);
-  free(file);
   char *const *ns;
   assert_int_equal(spec_target_namespaces(&ns, &t), 1);
   assert_string_equal(ns[0], "default");
   spec_label l[SPEC_TARGET_LABELS_MAX];
   assert_int_equal(spec_target_labels(l, &t), 4);
-  assert_string_equal(l[0].key, "app.kubernetes.io/managed-by");
-  assert_string_equal(l[0].value, "orgsecrets");
-  assert_string_equal(l[1].key, "app.kubernetes.io/part-of");
-  assert_string_equal(l[1].value, "orgsecrets");
-  assert_string_equal(l[2].key, "orgsecrets.io/organization");
-  assert_string_equal(l[2].value, "acme");
-  assert_string_equal(l[3].key, "orgsecrets.io/environment");
-  assert_string_equal(l[3].value, "dev");
+  static const char *const want[][2] = {{"app.kubernetes.io/managed-by", "orgsecrets"},
+                                        {"app.kubernetes.io/part-of", "orgsecrets"},
+                                        {"orgsecrets.io/organization", "acme"},
+                                        {"orgsecrets.io/environment", "dev"},
+                                        {"orgsecrets.io/application", "worker"}};
+  for (size_t i = 0; i < 4; i++) {
+    assert_string_equal(l[i].key, want[i][0]);
+    assert_string_equal(l[i].value, want[i][1]);
+  }
   assert_int_equal(spec_target_of(&t, o, "dev", "worker", &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "worker-secrets");
-  assert_string_equal(file, "acme-dev-worker.env");
-  free(name);
-  free(file);
   assert_int_equal(spec_target_namespaces(&ns, &t), 2);
   assert_string_equal(ns[1], "batch");
   assert_int_equal(spec_target_labels(l, &t), 5);
-  assert_string_equal(l[3].value, "dev");
-  assert_string_equal(l[4].key, "orgsecrets.io/application");
-  assert_string_equal(l[4].value, "worker");
+  for (size_t i = 0; i < 5; i++) {
+    assert_string_equal(l[i].key, want[i][0]);
+    assert_string_equal(l[i].value, want[i][1]);
+  }
 
   /* custom names: prod's secretName and envFile, api's secretName */
   spec_environment *e = spec_org_find_env(o, "prod");
@@ -277,26 +285,12 @@ static void test_target_names(void **state) {
   e->secret_name = strdup("shared");
   free(e->env_file);
   e->env_file = strdup("vm/prod.env");
-  assert_int_equal(spec_target_of(&t, o, "prod", NULL, &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "shared");
-  assert_string_equal(file, "vm/prod.env");
-  free(name);
-  free(file);
-  assert_int_equal(spec_target_namespaces(&ns, &t), 2);
+  expect_unit(o, "prod", NULL, "shared", "vm/prod.env", 2);
   spec_application *a = spec_org_find_app(o, "api");
   free(a->secret_name);
   a->secret_name = strdup("api-config");
-  assert_int_equal(spec_target_of(&t, o, "prod", "api", &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "api-config");
-  assert_string_equal(file, "acme-prod-api.env"); /* an application has no envFile of its own */
-  free(name);
-  free(file);
-  assert_int_equal(spec_target_namespaces(&ns, &t), 1);
-  assert_string_equal(ns[0], "api");
+  /* an application has no envFile of its own */
+  expect_unit(o, "prod", "api", "api-config", "acme-prod-api.env", 1);
 
   /* unknown names */
   assert_int_equal(spec_target_of(&t, o, "qa", NULL, &err), OS_ENOTFOUND);
