@@ -40,6 +40,7 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv);
 int cmd_render(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
+int cmd_ui(cli_ctx *ctx, int argc, char **argv); /* ui_cmd.c */
 
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
