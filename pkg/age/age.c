@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "age/age_internal.h"
+#include "common/base64.h"
 
 #define X25519_INFO "age-encryption.org/v1/X25519"
 
@@ -32,7 +33,8 @@ static int x25519_check(x25519_stanza *out, const age_stanza *st, size_t idx, os
   if (st->n_args != 1)
     return os_error_set(err, OS_EHEADER, "header: stanza %zu: X25519 wants one argument",
                         idx + 1);
-  if (st->arg_lens[0] != 43 || age_b64_decode(share, &n, st->args[0], 43, false) != 0 || n != 32)
+  if (st->arg_lens[0] != 43 ||
+      os_base64_decode(share, &n, st->args[0], 43, OS_BASE64_NOPAD) != 0 || n != 32)
     return os_error_set(err, OS_EHEADER, "header: stanza %zu: malformed X25519 share", idx + 1);
   if (st->body_len != AGE_FILE_KEY_LEN + AGE_TAG_LEN)
     return os_error_set(err, OS_EHEADER, "header: stanza %zu: X25519 body is not 32 bytes",
@@ -164,9 +166,9 @@ static int wrap_x25519(os_buf *out, const uint8_t file_key[AGE_FILE_KEY_LEN],
   if (rc < 0)
     goto done;
   memcpy(line, "-> X25519 ", 10);
-  age_b64_encode(line + 10, share, 32, false);
+  os_base64_encode(line + 10, share, 32, OS_BASE64_NOPAD);
   line[53] = '\n';
-  age_b64_encode(line + 54, body, sizeof(body), false);
+  os_base64_encode(line + 54, body, sizeof(body), OS_BASE64_NOPAD);
   line[97] = '\n';
   rc = os_buf_append(out, line, 98);
   if (rc < 0)

@@ -29,17 +29,6 @@
 #define AGE_ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----"
 #define AGE_ARMOR_END "-----END AGE ENCRYPTED FILE-----"
 
-/* ---- base64 (RFC 4648 standard alphabet) ---- */
-
-/* Length of the encoding of n bytes, padded or not. */
-size_t age_b64_encoded_len(size_t n, bool pad);
-/* Writes age_b64_encoded_len(n, pad) characters to out (no NUL). */
-void age_b64_encode(char *out, const uint8_t *in, size_t n, bool pad);
-/* Strict decode: only the alphabet, canonical trailing bits; with pad the
- * input is a multiple of 4 with '=' only at its end, without pad no '=' at
- * all. out needs room for n / 4 * 3 + 2 bytes. Returns 0 or -1. */
-int age_b64_decode(uint8_t *out, size_t *out_len, const char *in, size_t n, bool pad);
-
 /* ---- Bech32 (BIP-173 checksum, no length limit unless max_len) ---- */
 
 /* Encodes hrp + data as Bech32 into out (NUL-terminated), upper case when

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "age/age_internal.h"
+#include "common/base64.h"
 
 /* Longest line accepted anywhere (whitespace around the armor included). */
 #define ARMOR_LINE_MAX 4096u
@@ -53,7 +54,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
     if (len > AGE_COLUMNS)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: longer than %u columns", d->lines,
                           AGE_COLUMNS);
-    if (age_b64_decode(out, out_len, line, len, true) != 0)
+    if (os_base64_decode(out, out_len, line, len, 0) != 0)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: invalid base64", d->lines);
     if (len < AGE_COLUMNS || line[len - 1] == '=')
       d->state = AGE_ARMOR_LAST;
@@ -118,8 +119,8 @@ int age_armor_encode(os_buf *out, const uint8_t *data, size_t n) {
   char line[AGE_COLUMNS + 1];
   for (size_t i = 0; rc == 0 && i < n; i += AGE_BYTES_PER_LINE) {
     size_t take = n - i < AGE_BYTES_PER_LINE ? n - i : AGE_BYTES_PER_LINE;
-    size_t len = age_b64_encoded_len(take, true);
-    age_b64_encode(line, data + i, take, true);
+    size_t len = os_base64_encoded_len(take, 0);
+    os_base64_encode(line, data + i, take, 0);
     line[len] = '\n';
     rc = os_buf_append(out, line, len + 1);
   }

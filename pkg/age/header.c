@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "age/age_internal.h"
+#include "common/base64.h"
 
 size_t age_header_find_end(const uint8_t *data, size_t n) {
   size_t pos = 0;
@@ -79,8 +80,8 @@ int age_header_parse(age_header *hdr, const uint8_t *data, size_t n, os_error *e
     if (len >= 3 && memcmp(line, "---", 3) == 0) {
       size_t mac_len = 0;
       uint8_t mac[AGE_MAC_LEN + 3];
-      if (len != 4 + age_b64_encoded_len(AGE_MAC_LEN, false) || line[3] != ' ' ||
-          age_b64_decode(mac, &mac_len, line + 4, len - 4, false) != 0 ||
+      if (len != 4 + os_base64_encoded_len(AGE_MAC_LEN, OS_BASE64_NOPAD) || line[3] != ' ' ||
+          os_base64_decode(mac, &mac_len, line + 4, len - 4, OS_BASE64_NOPAD) != 0 ||
           mac_len != AGE_MAC_LEN) {
         rc = os_error_set(err, OS_EHEADER, "header: malformed MAC line");
         goto done;
@@ -138,7 +139,7 @@ int age_header_parse(age_header *hdr, const uint8_t *data, size_t n, os_error *e
         goto done;
       }
       size_t got = 0;
-      if (age_b64_decode(st->body + st->body_len, &got, bl, blen, false) != 0) {
+      if (os_base64_decode(st->body + st->body_len, &got, bl, blen, OS_BASE64_NOPAD) != 0) {
         rc = os_error_set(err, OS_EHEADER, "header: stanza %zu: %s", hdr->n_stanzas,
                           (blen >= 2 && bl[0] == '-') ? "stanza ended without a short body line"
                                                       : "invalid base64 in body");
@@ -178,8 +179,8 @@ int age_header_encode_unmac(os_buf *out, const age_header *hdr) {
       if (rc != 0)
         break;
       size_t take = st->body_len - i < AGE_BYTES_PER_LINE ? st->body_len - i : AGE_BYTES_PER_LINE;
-      size_t len = age_b64_encoded_len(take, false);
-      age_b64_encode(line, st->body + i, take, false);
+      size_t len = os_base64_encoded_len(take, OS_BASE64_NOPAD);
+      os_base64_encode(line, st->body + i, take, OS_BASE64_NOPAD);
       line[len] = '\n';
       rc = os_buf_append(out, line, len + 1);
       i += take;
@@ -194,9 +195,9 @@ int age_header_encode_unmac(os_buf *out, const age_header *hdr) {
 
 int age_header_encode_mac(os_buf *out, const uint8_t mac[AGE_MAC_LEN]) {
   char line[64];
-  size_t len = age_b64_encoded_len(AGE_MAC_LEN, false);
+  size_t len = os_base64_encoded_len(AGE_MAC_LEN, OS_BASE64_NOPAD);
   line[0] = ' ';
-  age_b64_encode(line + 1, mac, AGE_MAC_LEN, false);
+  os_base64_encode(line + 1, mac, AGE_MAC_LEN, OS_BASE64_NOPAD);
   line[len + 1] = '\n';
   return os_buf_append(out, line, len + 2);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "age/age_internal.h"
+#include "common/base64.h"
 
 /* Chunks per read/decrypt/write batch: 1 MiB of I/O per system call. */
 #define BATCH_CHUNKS 16u
@@ -88,8 +89,8 @@ static int sink_line(sink *s, const uint8_t *data, size_t n, os_error *err) {
     if (rc < 0)
       return rc;
   }
-  size_t len = age_b64_encoded_len(n, true);
-  age_b64_encode(s->txt + s->txt_len, data, n, true);
+  size_t len = os_base64_encoded_len(n, 0);
+  os_base64_encode(s->txt + s->txt_len, data, n, 0);
   s->txt[s->txt_len + len] = '\n';
   s->txt_len += len + 1;
   return 0;

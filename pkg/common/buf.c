@@ -168,6 +168,32 @@ const char *os_str_pack(char **cursor, const char *s) {
   return out;
 }
 
+int os_grow(void *pp, size_t *cap, size_t need, size_t elem, size_t max) {
+  if (need > max)
+    return OS_ENOMEM;
+  size_t want = need;
+  if (cap != NULL) {
+    if (need <= *cap)
+      return 0;
+    size_t twice;
+    want = *cap < 8 ? 8 : os_size_mul(&twice, *cap, 2) ? twice : max;
+    if (want > max)
+      want = max;
+    if (want < need)
+      want = need;
+  }
+  size_t bytes;
+  if (!os_size_mul(&bytes, want ? want : 1, elem))
+    return OS_ENOMEM;
+  void *p = realloc(*(void **)pp, bytes);
+  if (p == NULL)
+    return OS_ENOMEM;
+  *(void **)pp = p;
+  if (cap != NULL)
+    *cap = want;
+  return 0;
+}
+
 char *os_strdup(const char *s) {
   if (s == NULL)
     return NULL;

@@ -23,13 +23,14 @@ typedef struct os_buf {
 void os_buf_init(os_buf *b, size_t max, bool secret);
 
 /* Appends n bytes; returns 0, or OS_ENOMEM when max would be exceeded. */
-int os_buf_append(os_buf *b, const void *p, size_t n);
-int os_buf_puts(os_buf *b, const char *s);
+int os_buf_append(os_buf *b, const void *p, size_t n) OS_NODISCARD;
+int os_buf_puts(os_buf *b, const char *s) OS_NODISCARD;
 /* Makes room for n more bytes in one allocation of exactly that size (no
  * doubling), e.g. for a body whose length is announced; 0, or OS_ENOMEM
  * beyond max. */
-int os_buf_reserve(os_buf *b, size_t n);
-int os_buf_printf(os_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int os_buf_reserve(os_buf *b, size_t n) OS_NODISCARD;
+int os_buf_printf(os_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
+    OS_NODISCARD;
 
 /* Empties b, keeping its memory (wiped if secret). */
 void os_buf_reset(os_buf *b);
@@ -39,7 +40,7 @@ void os_buf_free(os_buf *b);
 
 /* Hands the data to the caller (caller frees, with os_free_secret if secret)
  * and leaves b empty. Never NULL on success: an empty buffer yields "". */
-int os_buf_detach(char **out, size_t *out_len, os_buf *b);
+int os_buf_detach(char **out, size_t *out_len, os_buf *b) OS_NODISCARD;
 
 /* Wipes n bytes at p and frees p; accepts NULL. */
 void os_free_secret(void *p, size_t n);
@@ -56,6 +57,15 @@ static inline bool os_size_add(size_t *out, size_t a, size_t b) {
 static inline bool os_size_mul(size_t *out, size_t a, size_t b) {
   return !__builtin_mul_overflow(a, b, out);
 }
+
+/* The one growth of an array: makes *pp (an array of elem-byte elements,
+ * capacity *cap) hold at least need elements, at most max. With cap the
+ * capacity at least doubles (from 8), clamped to max; with cap NULL the
+ * array is resized to exactly need (for arrays other code sizes exactly).
+ * Returns 0, or OS_ENOMEM when need > max, the byte size overflows or
+ * realloc fails (*pp and *cap are then unchanged). pp is a T ** passed as
+ * void *. */
+int os_grow(void *pp, size_t *cap, size_t need, size_t elem, size_t max) OS_NODISCARD;
 
 /* strdup that returns NULL on NULL. */
 char *os_strdup(const char *s);

@@ -17,6 +17,34 @@ int os_error_set(os_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
+const char *os_format_at(char *out, size_t n, const char *file, int line, const char *msg) {
+  int w;
+  if (file == NULL)
+    w = snprintf(out, n, "%s", msg);
+  else if (line <= 0)
+    w = snprintf(out, n, "%s: %s", file, msg);
+  else
+    w = snprintf(out, n, "%s:%d: %s", file, line, msg);
+  if (w < 0)
+    out[0] = '\0';
+  return out;
+}
+
+int os_error_at(os_error *err, int code, const char *file, int line, const char *fmt, ...) {
+  if (err == NULL)
+    return code;
+  char msg[OS_ERROR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    msg[0] = '\0';
+  err->code = code;
+  os_format_at(err->msg, sizeof(err->msg), file, line, msg);
+  return code;
+}
+
 int os_error_prefix(os_error *err, const char *fmt, ...) {
   if (err == NULL)
     return OS_EINVAL;

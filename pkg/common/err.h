@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+/* On a function whose result must be checked (allocation, growth, parsing):
+ * ignoring it is a compile-time warning (an error with -Werror). */
+#define OS_NODISCARD __attribute__((warn_unused_result))
+
 /* Every fallible function returns 0 or one of these negative codes. */
 enum {
   OS_OK = 0,
@@ -41,6 +45,16 @@ typedef struct os_error {
  * must never contain secret material. */
 int os_error_set(os_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The one "FILE:LINE: msg" form of a problem in a file: "FILE:LINE: msg",
+ * "FILE: msg" when line <= 0, "msg" when file is NULL. Writes it into out
+ * (n bytes, truncated, always NUL-terminated; n > 0) and returns out. */
+const char *os_format_at(char *out, size_t n, const char *file, int line, const char *msg);
+
+/* os_error_set() with the message placed at file:line as os_format_at()
+ * does; returns code. */
+int os_error_at(os_error *err, int code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Prepends "prefix: " to err's message, keeping its code; returns the code. */
 int os_error_prefix(os_error *err, const char *fmt, ...)

@@ -82,7 +82,7 @@ int os_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* Creates path with data (OS_OUTPUT_EXCL): OS_ECONFLICT when path exists.
  * The file appears complete or not at all. */
 int os_write_file_new(const char *path, const void *data, size_t len, mode_t mode,
-                      os_error *err);
+                      os_error *err) OS_NODISCARD;
 
 /* Like os_write_file_atomic, but leaves the file untouched when it is a
  * regular file whose content and mode already equal data and mode;

@@ -82,7 +82,7 @@ typedef int (*httpd_handler)(void *ctx, const httpd_request *req, httpd_response
 /* Validates o, loads the TLS pair if any (OS_EINVAL/OS_EIO/OS_ECRYPTO on a
  * bad pair) and binds nothing yet. Caller frees *out with
  * httpd_server_free(). o's strings are copied. */
-int httpd_server_new(httpd_server **out, const httpd_options *o, os_error *err);
+int httpd_server_new(httpd_server **out, const httpd_options *o, os_error *err) OS_NODISCARD;
 
 /* Registers handler for method ("GET", "POST", ...) on an exact path ("/a",
  * no query). ctx is borrowed and passed to handler. Only before start;

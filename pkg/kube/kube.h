@@ -47,7 +47,7 @@ typedef struct kube_options {
 /* Creates a client from opts (NULL: all defaults). On failure err names the
  * kubeconfig file and field (or the in-cluster file) that was wrong.
  * Caller frees *out with kube_client_free(). */
-int kube_client_new(kube_client **out, const kube_options *opts, os_error *err);
+int kube_client_new(kube_client **out, const kube_options *opts, os_error *err) OS_NODISCARD;
 
 /* Releases c (wiping credentials); accepts NULL. */
 void kube_client_free(kube_client *c);

@@ -36,7 +36,7 @@ extern const double metrics_default_buckets[];
 extern const size_t metrics_default_buckets_len;
 
 /* New empty registry; caller frees with metrics_registry_free(). */
-int metrics_registry_new(metrics_registry **out, os_error *err);
+int metrics_registry_new(metrics_registry **out, os_error *err) OS_NODISCARD;
 /* Frees r and all its families; accepts NULL. */
 void metrics_registry_free(metrics_registry *r);
 
@@ -46,15 +46,15 @@ void metrics_registry_free(metrics_registry *r);
  * already registered fails with OS_ECONFLICT. *out is borrowed from r. */
 int metrics_counter_new(metrics_family **out, metrics_registry *r, const char *name,
                         const char *help, const char *const *label_names, size_t n_labels,
-                        os_error *err);
+                        os_error *err) OS_NODISCARD;
 int metrics_gauge_new(metrics_family **out, metrics_registry *r, const char *name,
                       const char *help, const char *const *label_names, size_t n_labels,
-                      os_error *err);
+                      os_error *err) OS_NODISCARD;
 /* buckets: strictly increasing finite upper bounds (the +Inf bucket is
  * implicit); NULL/0 means metrics_default_buckets. */
 int metrics_histogram_new(metrics_family **out, metrics_registry *r, const char *name,
                           const char *help, const char *const *label_names, size_t n_labels,
-                          const double *buckets, size_t n_buckets, os_error *err);
+                          const double *buckets, size_t n_buckets, os_error *err) OS_NODISCARD;
 
 /* The hot path. label_values holds exactly the family's n_labels strings
  * (NULL when it has none). Returns 0; OS_EINVAL for a wrong family kind, a

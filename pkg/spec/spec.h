@@ -135,7 +135,7 @@ int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir
 
 /* An empty tree for dir (no Organization yet); NULL on allocation failure.
  * Caller frees with spec_tree_free(). */
-spec_tree *spec_tree_new(const char *dir);
+spec_tree *spec_tree_new(const char *dir) OS_NODISCARD;
 /* Sets t's Organization (takes ownership, frees a previous one); a NULL
  * o->pos.file becomes "organization.yaml". */
 int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err);
@@ -236,11 +236,11 @@ json_t *spec_org_to_json(const spec_org *o);
 
 /* Allocation: *_new returns a zeroed object (NULL on allocation failure);
  * *_dup deep-copies (pos included); *_free accept NULL. */
-spec_secret *spec_secret_new(void);
+spec_secret *spec_secret_new(void) OS_NODISCARD;
 spec_secret *spec_secret_dup(const spec_secret *s);
 void spec_secret_free(spec_secret *s);
 void spec_org_free(spec_org *o);
-spec_org *spec_org_new(void);
+spec_org *spec_org_new(void) OS_NODISCARD;
 spec_org *spec_org_dup(const spec_org *o);
 
 #endif

@@ -24,12 +24,12 @@ typedef struct node {
 } node;
 
 typedef struct arena arena;
-arena *arena_new(void);
+arena *arena_new(void) OS_NODISCARD;
 void arena_free(arena *a);
 /* Forgets every allocation, keeping one block for reuse. */
 void arena_reset(arena *a);
 void *arena_alloc(arena *a, size_t n);
-node *node_new(arena *a, enum node_kind kind, int line);
+node *node_new(arena *a, enum node_kind kind, int line) OS_NODISCARD;
 void node_append(node *parent, node *child);
 int node_set_str(arena *a, node *n, const char *s, size_t len);
 

@@ -24,56 +24,7 @@
 #define VEC_IDENTITY "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
 #define VEC_RECIPIENT "age1xmwwc06ly3ee5rytxm9mflaz2u56jjj36s0mypdrwsvlul66mv4q47ryef"
 
-/* ---- base64: RFC 4648 section 10 ---- */
-
-static void test_base64_rfc4648(void **state) {
-  (void)state;
-  static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-  static const char *const padded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                       "Zm9vYmFy"};
-  static const char *const raw[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
-  for (size_t i = 0; i < 7; i++) {
-    char enc[16] = {0};
-    uint8_t dec[16];
-    size_t n = strlen(plain[i]), got = 0;
-    assert_int_equal(age_b64_encoded_len(n, true), strlen(padded[i]));
-    age_b64_encode(enc, (const uint8_t *)plain[i], n, true);
-    assert_string_equal(enc, padded[i]);
-    memset(enc, 0, sizeof(enc));
-    assert_int_equal(age_b64_encoded_len(n, false), strlen(raw[i]));
-    age_b64_encode(enc, (const uint8_t *)plain[i], n, false);
-    assert_string_equal(enc, raw[i]);
-    assert_int_equal(age_b64_decode(dec, &got, padded[i], strlen(padded[i]), true), 0);
-    assert_int_equal(got, n);
-    assert_memory_equal(dec, plain[i], n);
-    assert_int_equal(age_b64_decode(dec, &got, raw[i], strlen(raw[i]), false), 0);
-    assert_int_equal(got, n);
-    assert_memory_equal(dec, plain[i], n);
-  }
-}
-
-static void test_base64_strict(void **state) {
-  (void)state;
-  uint8_t dec[16];
-  size_t got;
-  /* non-canonical trailing bits */
-  assert_int_equal(age_b64_decode(dec, &got, "Zh", 2, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zm9=", 4, true), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zh==", 4, true), -1);
-  /* padding where forbidden, missing where required */
-  assert_int_equal(age_b64_decode(dec, &got, "Zg==", 4, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zg", 2, true), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zg=", 3, true), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Z===", 4, true), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "====", 4, true), -1);
-  /* impossible length, foreign characters, whitespace */
-  assert_int_equal(age_b64_decode(dec, &got, "Zm9vY", 5, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zm9v\n", 5, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zm 9", 4, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zm-_", 4, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zm9\0", 4, false), -1);
-  assert_int_equal(age_b64_decode(dec, &got, "Zg==Zg==", 8, true), -1);
-}
+/* base64 is pkg/common's: tests/common/test_primitives.c */
 
 /* ---- Bech32: BIP-173 test vectors ---- */
 
@@ -688,8 +639,6 @@ static void test_threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_base64_rfc4648),
-      cmocka_unit_test(test_base64_strict),
       cmocka_unit_test(test_bech32_bip173),
       cmocka_unit_test(test_keys),
       cmocka_unit_test(test_roundtrip),

@@ -85,26 +85,26 @@ void fx_recipient(char out[63], unsigned seed) {
 void fx_armor(os_buf *b, unsigned seed, const char *indent) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   unsigned x = seed * 2246822519u + 7u;
-  os_buf_printf(b, "%s-----BEGIN AGE ENCRYPTED FILE-----\n", indent);
+  FX_OK(os_buf_printf(b, "%s-----BEGIN AGE ENCRYPTED FILE-----\n", indent));
   /* 14 lines: about the size of a real 256-byte envelope sealed to 3-4 recipients. */
   for (int line = 0; line < 14; line++) {
     int n = line == 13 ? 24 : 64;
-    os_buf_puts(b, indent);
+    FX_OK(os_buf_puts(b, indent));
     for (int i = 0; i < n; i++) {
       x = x * 1103515245u + 12345u;
       char c = b64[(x >> 16) & 63];
-      os_buf_append(b, &c, 1);
+      FX_OK(os_buf_append(b, &c, 1));
     }
-    os_buf_puts(b, "\n");
+    FX_OK(os_buf_puts(b, "\n"));
   }
-  os_buf_printf(b, "%s-----END AGE ENCRYPTED FILE-----\n", indent);
+  FX_OK(os_buf_printf(b, "%s-----END AGE ENCRYPTED FILE-----\n", indent));
 }
 
 void fx_org_text(os_buf *b) {
   char r[5][63];
   for (unsigned i = 0; i < 5; i++)
     fx_recipient(r[i], i + 1);
-  os_buf_printf(b,
+  FX_OK(os_buf_printf(b,
                 "apiVersion: orgsecrets.io/v1\n"
                 "kind: Organization\n"
                 "metadata:\n"
@@ -152,7 +152,7 @@ void fx_org_text(os_buf *b) {
                 "      namespaces:\n"
                 "        - worker\n"
                 "        - batch\n",
-                r[0], r[1], r[2], r[3], r[4]);
+                r[0], r[1], r[2], r[3], r[4]));
 }
 
 void fx_secret_text(os_buf *b, const char *env, const char *name, const char *app,
@@ -165,7 +165,7 @@ void fx_secret_text(os_buf *b, const char *env, const char *name, const char *ap
     else if (rname[i] >= 'A' && rname[i] <= 'Z')
       rname[i] = (char)(rname[i] - 'A' + 'a');
   }
-  os_buf_printf(b,
+  FX_OK(os_buf_printf(b,
                 "apiVersion: orgsecrets.io/v1\n"
                 "kind: OrgSecret\n"
                 "metadata:\n"
@@ -174,12 +174,12 @@ void fx_secret_text(os_buf *b, const char *env, const char *name, const char *ap
                 "  organization: acme\n"
                 "  environment: %s\n"
                 "  name: %s\n",
-                rname, env, name);
+                rname, env, name));
   if (app != NULL)
-    os_buf_printf(b, "  application: %s\n", app);
+    FX_OK(os_buf_printf(b, "  application: %s\n", app));
   if (desc != NULL)
-    os_buf_printf(b, "  description: %s\n", desc);
-  os_buf_printf(b,
+    FX_OK(os_buf_printf(b, "  description: %s\n", desc));
+  FX_OK(os_buf_printf(b,
                 "  state: %s\n"
                 "  visibleToViewers: %s\n"
                 "  createdBy: alice@example.com\n"
@@ -192,7 +192,7 @@ void fx_secret_text(os_buf *b, const char *env, const char *name, const char *ap
                 "    - 1a2b3c4d5e6f7a8b\n"
                 "    - fedcba9876543210\n"
                 "  encryptedValue: |\n",
-                seed % 7 == 3 ? "disabled" : "active", seed % 5 == 1 ? "true" : "false", seed % 60);
+                seed % 7 == 3 ? "disabled" : "active", seed % 5 == 1 ? "true" : "false", seed % 60));
   fx_armor(b, seed, "    ");
 }
 
@@ -217,7 +217,7 @@ void fx_generate_tree(const char *dir, size_t n) {
     if (i % 50 == 7) {
       /* Every 50th secret lives in one multi-document file. */
       if (multi_docs++ > 0)
-        os_buf_puts(&multi, "---\n");
+        FX_OK(os_buf_puts(&multi, "---\n"));
       fx_secret_text(&multi, env, name, app, (i % 2) ? desc : NULL, (unsigned)i);
       continue;
     }

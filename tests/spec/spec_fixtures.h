@@ -4,8 +4,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "common/buf.h"
+
+/* A fixture step that cannot fail in a test (a buffer append): aborts if it does. */
+#define FX_OK(expr) \
+  do { \
+    if ((expr) != 0) \
+      abort(); \
+  } while (0)
 
 /* A fresh directory below /tmp; caller frees and removes with fx_rmtree. */
 char *fx_tmpdir(void);

@@ -434,7 +434,7 @@ static void test_parse_rejects_yaml_features(void **state) {
     os_buf b;
     os_buf_init(&b, 1 << 20, false);
     fx_secret_text(&b, "prod", "GOOD", NULL, NULL, 1);
-    os_buf_puts(&b, "---\nkind: Nonsense\n");
+    FX_OK(os_buf_puts(&b, "---\nkind: Nonsense\n"));
     spec_tree *t = spec_tree_new(NULL);
     os_error err = OS_ERROR_INIT;
     assert_int_equal(spec_tree_parse(t, "x.yaml", b.data, b.len, &err), OS_EINVAL);
@@ -466,9 +466,9 @@ static void test_literal_fast_path_fallbacks(void **state) {
   const char *spec = strstr(b.data, "spec:\n") + 6;
   os_buf r;
   os_buf_init(&r, 1 << 20, false);
-  os_buf_append(&r, b.data, (size_t)(spec - b.data));
-  os_buf_puts(&r, ev);
-  os_buf_append(&r, spec, (size_t)(ev - spec));
+  FX_OK(os_buf_append(&r, b.data, (size_t)(spec - b.data)));
+  FX_OK(os_buf_puts(&r, ev));
+  FX_OK(os_buf_append(&r, spec, (size_t)(ev - spec)));
   spec_tree *t = parse_one(r.data);
   assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
   assert_string_equal(t->secrets[0]->rotated_at, "2026-11-26T10:00:00Z");
@@ -477,9 +477,9 @@ static void test_literal_fast_path_fallbacks(void **state) {
   os_buf_reset(&r);
   const char *desc = strstr(b.data, "  description: ");
   const char *after = strchr(desc, '\n') + 1;
-  os_buf_append(&r, b.data, (size_t)(desc - b.data));
-  os_buf_puts(&r, "  description: \"x\n  encryptedValue: |\n    AAAA\n    BBBB\n  \"\n");
-  os_buf_puts(&r, after);
+  FX_OK(os_buf_append(&r, b.data, (size_t)(desc - b.data)));
+  FX_OK(os_buf_puts(&r, "  description: \"x\n  encryptedValue: |\n    AAAA\n    BBBB\n  \"\n"));
+  FX_OK(os_buf_puts(&r, after));
   t = parse_one(r.data);
   assert_string_equal(t->secrets[0]->description, "x encryptedValue: | AAAA BBBB ");
   assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
@@ -488,9 +488,9 @@ static void test_literal_fast_path_fallbacks(void **state) {
   os_buf_reset(&r);
   for (size_t i = 0; i < b.len; i++) {
     if (b.data[i] == '\n')
-      os_buf_puts(&r, "\r\n");
+      FX_OK(os_buf_puts(&r, "\r\n"));
     else
-      os_buf_append(&r, &b.data[i], 1);
+      FX_OK(os_buf_append(&r, &b.data[i], 1));
   }
   t = parse_one(r.data);
   assert_string_equal(t->secrets[0]->encrypted_value, ref->encrypted_value);
@@ -509,10 +509,10 @@ static void test_labels_roundtrip(void **state) {
   const char *meta_end = strstr(b.data, "spec:\n");
   os_buf r;
   os_buf_init(&r, 1 << 20, false);
-  os_buf_append(&r, b.data, (size_t)(meta_end - b.data));
-  os_buf_puts(&r, "  labels:\n    app.kubernetes.io/part-of: billing\n    team: \"42\"\n"
-                  "  annotations:\n    note: \"a: b\"\n");
-  os_buf_puts(&r, meta_end);
+  FX_OK(os_buf_append(&r, b.data, (size_t)(meta_end - b.data)));
+  FX_OK(os_buf_puts(&r, "  labels:\n    app.kubernetes.io/part-of: billing\n    team: \"42\"\n"
+                  "  annotations:\n    note: \"a: b\"\n"));
+  FX_OK(os_buf_puts(&r, meta_end));
   spec_tree *t = parse_one(r.data);
   spec_secret *s = t->secrets[0];
   assert_int_equal(s->n_labels, 2);
@@ -573,13 +573,13 @@ static void test_mutations_never_crash(void **state) {
   os_buf base;
   os_buf_init(&base, 1 << 20, false);
   fx_org_text(&base);
-  os_buf_puts(&base, "---\n");
+  FX_OK(os_buf_puts(&base, "---\n"));
   fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 3);
   mutate(&base);
   /* Secrets only: exercises the canonical fast path. */
   os_buf_reset(&base);
   fx_secret_text(&base, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 3);
-  os_buf_puts(&base, "---\n");
+  FX_OK(os_buf_puts(&base, "---\n"));
   fx_secret_text(&base, "dev", "API_KEY", NULL, "Gr\xc3\xbc\xc3\x9f" "e, yes", 4);
   mutate(&base);
   os_buf_free(&base);

@@ -239,10 +239,10 @@ static void test_secret_value_errors(void **state) {
   /* Larger than SPEC_ENCRYPTED_MAX. */
   os_buf big;
   os_buf_init(&big, 4 << 20, false);
-  os_buf_printf(&big, "%s  encryptedValue: |\n    -----BEGIN AGE ENCRYPTED FILE-----\n", s);
+  FX_OK(os_buf_printf(&big, "%s  encryptedValue: |\n    -----BEGIN AGE ENCRYPTED FILE-----\n", s));
   for (int i = 0; i < 9000; i++)
-    os_buf_puts(&big, "    QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n");
-  os_buf_puts(&big, "    -----END AGE ENCRYPTED FILE-----\n");
+    FX_OK(os_buf_puts(&big, "    QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n"));
+  FX_OK(os_buf_puts(&big, "    -----END AGE ENCRYPTED FILE-----\n"));
   expect_secret_error(big.data, SECRET_FILE ":22: ", "spec.encryptedValue: larger than 524288 bytes");
   os_buf_free(&big);
   free(s);
@@ -275,9 +275,9 @@ static void test_cross_document_errors(void **state) {
   size_t first_lines = 0;
   for (size_t i = 0; i < multi.len; i++)
     first_lines += multi.data[i] == '\n';
-  os_buf_puts(&multi, "---\n");
+  FX_OK(os_buf_puts(&multi, "---\n"));
   char *bad = replace(s, "  visibleToViewers: false\n", "  visibleToViewers: maybe\n");
-  os_buf_puts(&multi, bad);
+  FX_OK(os_buf_puts(&multi, bad));
   char prefix[128];
   snprintf(prefix, sizeof(prefix), "bundle.yaml:%zu: ", first_lines + 1 + 12);
   const char *files[] = {"bundle.yaml", multi.data};
@@ -665,9 +665,9 @@ static void test_single_file_folder(void **state) {
   os_buf b;
   os_buf_init(&b, 1 << 20, false);
   fx_org_text(&b);
-  os_buf_puts(&b, "---\n");
+  FX_OK(os_buf_puts(&b, "---\n"));
   fx_secret_text(&b, "prod", "DATABASE_PASSWORD", "api", "Primary database password", 0);
-  os_buf_puts(&b, "---\n");
+  FX_OK(os_buf_puts(&b, "---\n"));
   fx_secret_text(&b, "dev", "API_KEY", NULL, NULL, 1);
   fx_write(dir, "all.yaml", b.data);
   spec_tree *t = NULL;
