@@ -32,20 +32,26 @@ static const char *arg_str(json_t *args, const char *key, bool *bad) {
   return json_string_value(v);
 }
 
-/* Loads the folder as the CLI does (spec_tree_load). */
-static int load_tree(spec_tree **out, const ui_server *s, httpd_response *resp) {
-  os_error err = OS_ERROR_INIT;
-  int rc = spec_tree_load(out, s->dir, &err);
+int ui_load_tree(spec_tree **out, const ui_server *s, os_error *err) {
+  int rc = spec_tree_load(out, s->dir, err);
   if (rc == 0 && (*out)->org == NULL) {
     spec_tree_free(*out);
     *out = NULL;
-    rc = os_error_set(&err, OS_ENOTFOUND, "%s holds no organization", s->dir);
+    rc = os_error_set(err, OS_ENOTFOUND, "%s holds no organization", s->dir);
   }
+  return rc;
+}
+
+/* The cached tree for a read; on failure the error is the answer. */
+static const spec_tree *read_tree(ui_server *s, httpd_response *resp) {
+  const spec_tree *t = NULL;
+  os_error err = OS_ERROR_INIT;
+  int rc = ui_snapshot_tree(&t, s, &err);
   if (rc < 0) {
     ui_reply_error(resp, rc, err.msg);
-    return rc;
+    return NULL;
   }
-  return 0;
+  return t;
 }
 
 /* The identity's recipients' fingerprints (public data; the keys are wiped
@@ -91,14 +97,20 @@ static bool sealed_to(const spec_secret *sec, const identity_info *ii) {
   return false;
 }
 
+static const char note_viewer[] =
+    "viewers cannot reveal this secret: it is not marked visible to viewers";
+static const char note_recipient[] =
+    "your identity is not among this value's recipients: ask an admin to run `orgsecrets rekey` "
+    "(or to add your key with the right role)";
+
 /* ---- GET /api/session ---- */
 
 static int api_session(ui_server *s, const httpd_request *req, json_t *args,
                        httpd_response *resp) {
   (void)req;
   (void)args;
-  spec_tree *t = NULL;
-  if (load_tree(&t, s, resp) < 0)
+  const spec_tree *t = read_tree(s, resp);
+  if (t == NULL)
     return 0;
   const spec_org *o = t->org;
   const spec_member *m = s->as != NULL ? spec_org_find_member(o, s->as) : NULL;
@@ -131,7 +143,9 @@ static int api_session(ui_server *s, const httpd_request *req, json_t *args,
       opt_str(s->identity), "loaded", ii.n > 0,
       "recipient", ii.n > 0 ? json_string(ii.recipient) : json_null(), "matchesMember", matches,
       "error", ii.n > 0 ? json_null() : json_string(ii.err.msg));
-  spec_tree_free(t);
+  json_object_set_new(j, "revealNotes",
+                      json_pack("{s:s, s:s, s:s}", "viewer", note_viewer, "identity",
+                                ii.n > 0 ? "" : ii.err.msg, "recipient", note_recipient));
   return ui_reply_json(resp, 200, j);
 }
 
@@ -145,40 +159,51 @@ static int api_secrets(ui_server *s, const httpd_request *req, json_t *args,
                        httpd_response *resp) {
   (void)req;
   (void)args;
-  spec_tree *t = NULL;
-  if (load_tree(&t, s, resp) < 0)
+  const spec_tree *t = read_tree(s, resp);
+  if (t == NULL)
     return 0;
+  size_t len = 0;
+  const char *cached = ui_snapshot_list(s, &len);
+  if (cached != NULL) {
+    httpd_response_set_status(resp, 200);
+    return httpd_response_set_body(resp, "application/json", cached, len);
+  }
   const spec_member *m = s->as != NULL ? spec_org_find_member(t->org, s->as) : NULL;
   identity_info ii;
   identity_probe(&ii, s);
   json_t *rows = json_array();
   for (size_t i = 0; rows != NULL && i < t->n_secrets; i++) {
     const spec_secret *sec = t->secrets[i];
-    const char *why = NULL;
+    const char *why = NULL; /* a key of the session's revealNotes */
     if (m != NULL && m->role == SPEC_ROLE_VIEWER && !sec->visible_to_viewers)
-      why = "viewers cannot reveal this secret (it is not visible to viewers)";
+      why = "viewer";
     else if (ii.n == 0)
-      why = ii.err.msg;
+      why = "identity";
     else if (!sealed_to(sec, &ii))
-      why = "your identity is not among this value's recipients (ask an admin to run "
-            "`orgsecrets rekey`)";
-    json_t *row = json_pack(
-        "{s:s, s:s, s:o, s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "name",
-        sec->name, "environment", sec->environment, "application", opt_str(sec->application),
-        "status", status_name(sec), "description", opt_str(sec->description),
-        "visibleToViewers", sec->visible_to_viewers, "createdBy", opt_str(sec->created_by),
-        "createdAt", opt_str(sec->created_at), "updatedBy", opt_str(sec->updated_by),
-        "updatedAt", opt_str(sec->updated_at), "rotatedAt", opt_str(sec->rotated_at), "file",
-        opt_str(sec->pos.file), "canReveal", why == NULL, "revealNote", opt_str(why));
+      why = "recipient";
+    json_t *row = json_pack("{s:s, s:s, s:o, s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+                            "name", sec->name, "environment", sec->environment, "application",
+                            opt_str(sec->application), "status", status_name(sec),
+                            "description", opt_str(sec->description), "visibleToViewers",
+                            sec->visible_to_viewers, "createdBy", opt_str(sec->created_by),
+                            "createdAt", opt_str(sec->created_at), "updatedBy",
+                            opt_str(sec->updated_by), "updatedAt", opt_str(sec->updated_at),
+                            "rotatedAt", opt_str(sec->rotated_at), "canReveal", why == NULL,
+                            "revealNote", opt_str(why));
     if (row == NULL || json_array_append_new(rows, row) != 0) {
       json_decref(rows);
       rows = NULL;
     }
   }
-  spec_tree_free(t);
-  if (rows == NULL)
+  json_t *j = rows != NULL ? json_pack("{s:o}", "secrets", rows) : NULL;
+  char *body = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(j);
+  if (body == NULL)
     return ui_reply_error(resp, OS_ENOMEM, "out of memory");
-  return ui_reply_json(resp, 200, json_pack("{s:o}", "secrets", rows));
+  len = strlen(body);
+  int rc = httpd_response_set_body(resp, "application/json", body, len);
+  ui_snapshot_set_list(s, body, len);
+  return rc;
 }
 
 /* ---- GET /api/members ---- */
@@ -187,8 +212,8 @@ static int api_members(ui_server *s, const httpd_request *req, json_t *args,
                        httpd_response *resp) {
   (void)req;
   (void)args;
-  spec_tree *t = NULL;
-  if (load_tree(&t, s, resp) < 0)
+  const spec_tree *t = read_tree(s, resp);
+  if (t == NULL)
     return 0;
   const spec_org *o = t->org;
   json_t *arr = json_array();
@@ -205,7 +230,6 @@ static int api_members(ui_server *s, const httpd_request *req, json_t *args,
   size_t stale = 0;
   for (size_t i = 0; i < t->n_secrets; i++)
     stale += !seal_recipients_current(t->secrets[i], o);
-  spec_tree_free(t);
   return ui_reply_json(resp, 200, json_pack("{s:o, s:I}", "members", arr, "staleSecrets",
                                             (json_int_t)stale));
 }
@@ -222,8 +246,8 @@ static json_t *strings(char *const *v, size_t n) {
 static int api_org(ui_server *s, const httpd_request *req, json_t *args, httpd_response *resp) {
   (void)req;
   (void)args;
-  spec_tree *t = NULL;
-  if (load_tree(&t, s, resp) < 0)
+  const spec_tree *t = read_tree(s, resp);
+  if (t == NULL)
     return 0;
   const spec_org *o = t->org;
   json_t *envs = json_array(), *apps = json_array();
@@ -252,7 +276,6 @@ static int api_org(ui_server *s, const httpd_request *req, json_t *args, httpd_r
   }
   json_t *j = json_pack("{s:s, s:i, s:o, s:o}", "organization", o->id, "rotationDays",
                         o->rotation_days, "environments", envs, "applications", apps);
-  spec_tree_free(t);
   return ui_reply_json(resp, 200, j);
 }
 
@@ -318,9 +341,3 @@ int ui_api_register(ui_server *s, os_error *err) {
   }
   return 0;
 }
-
-struct ui_snapshot {
-  int unused;
-};
-
-void ui_snapshot_free(ui_snapshot *snap) { free(snap); }

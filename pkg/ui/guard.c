@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "ui/ui_internal.h"
 
 int ui_random_hex(char out[UI_SECRET_HEX + 1], os_error *err) {
@@ -101,11 +101,7 @@ static enum ui_access refuse(httpd_response *resp, unsigned status, const char *
   return UI_ACCESS_ANSWERED;
 }
 
-static void touch(ui_server *s) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  atomic_store(&s->last_activity, (long long)now.tv_sec);
-}
+static void touch(ui_server *s) { atomic_store(&s->last_activity, (long long)os_mono_ns()); }
 
 static bool state_changing(const char *method) {
   return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "ui/ui_internal.h"
 
@@ -125,9 +126,7 @@ int ui_server_start(ui_server *s, os_error *err) {
     return rc;
   s->port = httpd_server_port(s->http);
   ui_guard_setup(s);
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  atomic_store(&s->last_activity, (long long)now.tv_sec);
+  atomic_store(&s->last_activity, (long long)os_mono_ns());
   return 0;
 }
 
@@ -151,9 +150,8 @@ enum ui_stop_reason ui_server_run(ui_server *s, volatile sig_atomic_t *stop) {
   for (;;) {
     if (*stop)
       break;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((long long)now.tv_sec - atomic_load(&s->last_activity) >= (long long)s->idle_timeout_s) {
+    long long idle_ns = (long long)os_mono_ns() - atomic_load(&s->last_activity);
+    if (idle_ns >= (long long)s->idle_timeout_s * 1000000000LL) {
       why = UI_STOP_IDLE;
       break;
     }

@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "httpd/httpd.h"
+#include "spec/spec.h"
 #include "ui/ui.h"
 
 #define UI_SECRET_HEX 64 /* 32 random bytes in hex: the URL token, session and CSRF tokens */
@@ -33,7 +34,7 @@ struct ui_server {
   char token[UI_SECRET_HEX + 1];   /* the one-time URL token; "" once used */
   char session[UI_SECRET_HEX + 1]; /* cookie value; "" until the token is exchanged */
   char csrf[UI_SECRET_HEX + 1];
-  atomic_llong last_activity; /* CLOCK_MONOTONIC seconds of the last authenticated request */
+  atomic_llong last_activity; /* os_mono_ns() of the last authenticated request */
   ui_snapshot *snap;      /* the cached folder (list answers) */
 };
 
@@ -83,6 +84,21 @@ extern const size_t ui_n_assets;
 
 /* Registers the JSON API routes on s->http. */
 int ui_api_register(ui_server *s, os_error *err);
+
+/* Loads the folder afresh as the CLI does; caller frees *out. */
+int ui_load_tree(spec_tree **out, const ui_server *s, os_error *err);
+
+/* ---- snapshot.c: the folder as last loaded ---- */
+
+/* The cached tree (borrowed until the next call or invalidation), reloaded
+ * first when the folder or the identity file changed. */
+int ui_snapshot_tree(const spec_tree **out, ui_server *s, os_error *err);
+/* Drops the cache (after a write). */
+void ui_snapshot_invalidate(ui_server *s);
+/* The cached /api/secrets body of the current tree, or NULL. */
+const char *ui_snapshot_list(const ui_server *s, size_t *len);
+/* Caches body (takes it) for the current tree. */
+void ui_snapshot_set_list(ui_server *s, char *body, size_t len);
 void ui_snapshot_free(ui_snapshot *snap);
 
 #endif
