@@ -1,0 +1,443 @@
+/* Organization operations: what admins, members and viewers do to an
+ * organization folder (init, members, environments, applications, secrets,
+ * lint, rekey), with the role rules, for the `orgsecrets` CLI and the local
+ * page alike. Operations work on a spec_tree loaded with org_load(), check
+ * the acting member's role, change the tree and write exactly the files
+ * they change; none prints. Error messages name what failed without the
+ * caller's own prefix (the CLI adds "set prod/NAME: " and the like) and
+ * never contain a value.
+ *
+ * Secrets are addressed by (environment, application, name); application
+ * NULL is the organization level. Until names are unique per application,
+ * lookups match (environment, name) and the application is checked only
+ * where noted.
+ *
+ * Threading: reentrant; a spec_tree, an org_keys and the structs filled
+ * here belong to one thread at a time. Git is run as a child process
+ * (git.c), never through a shell. */
+#ifndef ORGSECRETS_ORG_ORG_H
+#define ORGSECRETS_ORG_ORG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "age/age.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "spec/spec.h"
+
+/* ---- who acts, with which keys ---- */
+
+/* The user's age identities, loaded from their file on first use. */
+typedef struct org_keys org_keys;
+
+/* Writes the identity file path into out: explicit_path when non-empty,
+ * else $HOME/.config/orgsecrets/identity. OS_EINVAL when neither is known
+ * or the path does not fit. */
+int org_identity_path(char *out, size_t out_size, const char *explicit_path, os_error *err);
+
+/* Keys read from path (NULL or "": org_identity_path's default) when first
+ * needed; NULL on allocation failure. Free with org_keys_free(). */
+org_keys *org_keys_new(const char *path);
+/* The identities (borrowed until org_keys_free), loading the file on the
+ * first call. A load error (missing file, too open, no identity in it) is
+ * returned again by every later call. */
+int org_keys_get(const age_identity *const **ids, size_t *n, org_keys *k, os_error *err);
+void org_keys_free(org_keys *k);
+
+/* Informational lines for the user (never a value): "removed 2 stale
+ * temporary file(s) ...", "note: ... sealing anew". */
+typedef void (*org_note_fn)(void *ctx, const char *msg);
+
+/* How an operation is run. Options struct: every pointer is borrowed. */
+typedef struct org_ctx {
+  const char *actor;  /* acting member; NULL: `git config user.email` of the
+                       * folder, looked up when an operation needs it */
+  org_keys *keys;     /* the actor's identities; NULL: none */
+  org_note_fn note;   /* NULL: notes are dropped */
+  void *note_ctx;
+} org_ctx;
+
+/* What an operation needs a role for. */
+enum org_action {
+  ORG_ACTION_WRITE,  /* create and update secrets: admins and members */
+  ORG_ACTION_DELETE, /* delete secrets: admins */
+  ORG_ACTION_MANAGE, /* members, environments, applications: admins */
+  ORG_ACTION_REVEAL, /* read any value: admins and members (viewers: org_may_reveal) */
+  ORG_ACTION_LIST    /* names and metadata: everyone */
+};
+
+/* True when role r may do a. */
+bool org_role_allows(enum spec_role r, enum org_action a);
+
+/* The viewer rule: true when m may read s's value (admins and members
+ * always, viewers only for secrets visible to viewers). m NULL (not a
+ * member, or nobody said who): true, the cryptography decides. */
+bool org_may_reveal(const spec_member *m, const spec_secret *s);
+
+/* The acting member's name: c->actor when non-empty, else `git -C dir
+ * config user.email`. Caller frees *out. OS_EINVAL (with the ways to say
+ * who) when neither gives one. */
+int org_actor(char **out, const org_ctx *c, const char *dir, os_error *err);
+
+/* The acting member of t when their role allows a: *who is borrowed from
+ * t. OS_EINVAL without an actor, OS_EPERM when not a member of t's
+ * organization or the role does not allow a ("permission denied: ..."). */
+int org_require(const spec_member **who, const org_ctx *c, const spec_tree *t,
+                enum org_action a, os_error *err);
+
+/* ---- the folder ---- */
+
+/* Loads and validates the organization folder dir (spec_tree_load). A
+ * folder without an organization is OS_ENOTFOUND with a hint to run
+ * `orgsecrets init`. Caller frees *out with spec_tree_free(). */
+int org_load(spec_tree **out, const char *dir, os_error *err);
+
+/* Writes the files (pos.file values of t) with spec_tree_write_file: only
+ * changed content, atomically; a file whose documents are gone is removed.
+ * Before the first write in a directory, stale temporary files of killed
+ * writers there are removed (c->note says how many). */
+int org_write(const org_ctx *c, const spec_tree *t, const char *const *files, size_t n,
+              os_error *err);
+
+/* Removes stale temporary files of killed writers from the directory of
+ * path (os_temps_sweep), with legacy as os_temps_opts.legacy; c->note says
+ * how many. For output files the caller is about to replace. */
+void org_sweep_near(const org_ctx *c, const char *path, const char *legacy);
+
+/* Number of secrets of t sealed to an out-of-date recipient set (what
+ * `orgsecrets rekey` would re-seal). */
+size_t org_count_stale(const spec_tree *t);
+
+/* ---- init, members, environments, applications ---- */
+
+#define ORG_ROTATION_DAYS_MAX 36500
+
+/* Creates dir (if needed), its .gitignore block (files that may hold
+ * plaintext) and organization.yaml for org_id, with rotation_days (0:
+ * none). OS_EINVAL for an invalid id; OS_ECONFLICT when dir already holds
+ * an organization. */
+int org_init(const org_ctx *c, const char *dir, const char *org_id, int rotation_days,
+             os_error *err);
+
+/* Checks a new member's fields without a tree: name, role and recipient
+ * (admins and members need one; parsed with the age parser). */
+int org_member_check(const char *name, enum spec_role role, const char *recipient,
+                     os_error *err);
+/* Adds a member and writes organization.yaml. Needs an admin, except for
+ * the first member, who must be an admin. Run org_count_stale() next. */
+int org_member_add(const org_ctx *c, spec_tree *t, const char *name, enum spec_role role,
+                   const char *recipient, os_error *err);
+/* Removes a member (never the last admin) and writes organization.yaml.
+ * fp gets the removed key's fingerprint, or "none". Needs an admin. */
+int org_member_remove(char fp[SPEC_FINGERPRINT_LEN + 1], const org_ctx *c, spec_tree *t,
+                      const char *name, os_error *err);
+
+typedef struct org_env_opts {
+  const char *name;                /* a DNS-1123 label */
+  const char *const *controllers;  /* "age1..." recipients, at least one */
+  size_t n_controllers;
+  const char *const *namespaces;   /* may be empty */
+  size_t n_namespaces;
+  const char *env_file;            /* NULL: the default below --env-file-dir */
+  const char *secret_name;         /* NULL: "<org>-secrets" */
+} org_env_opts;
+
+/* Checks an environment's fields without a tree (errors name the option). */
+int org_env_check(const org_env_opts *o, os_error *err);
+/* Adds an environment and writes organization.yaml. Needs an admin. */
+int org_env_add(const org_ctx *c, spec_tree *t, const org_env_opts *o, os_error *err);
+
+typedef struct org_app_opts {
+  const char *name;                /* a DNS-1123 label */
+  const char *const *namespaces;   /* at least one */
+  size_t n_namespaces;
+  const char *secret_name;         /* NULL: "<app>-secrets" */
+} org_app_opts;
+
+int org_app_check(const org_app_opts *o, os_error *err);
+/* Adds an application and writes organization.yaml. Needs an admin. */
+int org_app_add(const org_ctx *c, spec_tree *t, const org_app_opts *o, os_error *err);
+
+/* JSON of a member as `member list -o json` shows it: name, role and
+ * recipient when there is one. New reference; NULL on allocation failure. */
+json_t *org_member_json(const spec_member *m);
+
+/* ---- secrets ---- */
+
+#define ORG_KEEP (-1) /* org_secret_opts: leave this field as it is */
+
+enum org_set_mode {
+  ORG_SET_UPSERT = 0, /* create or update (`set`) */
+  ORG_SET_CREATE,     /* refuse an existing secret */
+  ORG_SET_UPDATE      /* refuse a missing one */
+};
+
+typedef struct org_secret_opts {
+  const char *environment;  /* required */
+  const char *application;  /* NULL: organization level for a new secret, any
+                             * for an existing one; else it must match */
+  const char *name;         /* required, spec_secret_name_valid */
+  const char *description;  /* NULL: keep; "": remove */
+  int visible_to_viewers;   /* ORG_KEEP, 0 or 1; a new secret: ORG_KEEP is 0 */
+  int state;                /* ORG_KEEP or enum spec_state; a new secret: active */
+  const uint8_t *value;     /* secret; NULL: keep the current value */
+  size_t value_len;
+  bool allow_reserved_name; /* create a name envfile_name_hazard() refuses */
+  enum org_set_mode mode;
+} org_secret_opts;
+
+typedef struct org_set_result {
+  bool created;       /* a new secret */
+  bool changed;       /* its file was written */
+  bool value_changed; /* the value differs: rotatedAt moved */
+  bool resealed;      /* encryptedValue and recipients were written anew */
+  const char *file;   /* its file, relative to the folder (borrowed from t) */
+} org_set_result;
+
+/* The name rule of secrets (^[A-Z][A-Z0-9_]*$, at most SPEC_NAME_MAX). */
+int org_secret_name_check(const char *name, os_error *err);
+
+/* What org_secret_set checks before a value is needed: the name, the
+ * environment and application, the actor's role (ORG_ACTION_WRITE), the
+ * mode, a reserved name for a new secret, and an application mismatch.
+ * *existing (optional) gets the current secret (borrowed) or NULL. */
+int org_secret_check(const spec_secret **existing, const org_ctx *c, const spec_tree *t,
+                     const org_secret_opts *o, os_error *err);
+
+/* Creates or updates the secret and writes its file, with the metadata
+ * rules: createdBy/createdAt are set once; updatedBy/updatedAt move on any
+ * change; rotatedAt moves only when the value changes. The current value is
+ * opened with c->keys and compared in constant time, so setting the same
+ * value again writes nothing (res->changed false); when it cannot be opened
+ * the value counts as changed (a note says why). A value is re-sealed when
+ * it changed or its recipient set is out of date (then the current value
+ * must open). Times come from os_now(). Values are 1 byte to 256 KiB. */
+int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
+                   const org_secret_opts *o, os_error *err);
+
+/* A value of n characters drawn from A-Z a-z 0-9 - _ with the CSPRNG.
+ * *out is secret: caller frees with os_free_secret(*out, n). */
+#define ORG_GENERATE_MAX 4096
+int org_value_generate(uint8_t **out, size_t n, os_error *err);
+
+/* The secret env/name if the actor may read it under the viewer rule.
+ * Only c->actor is consulted (no Git lookup): without one, or for someone
+ * who is not a member, the cryptography alone decides. OS_ENOTFOUND "no
+ * such secret", OS_EPERM for a viewer and a secret not visible to viewers.
+ * *out borrowed from t. Open it with seal_unseal() and org_keys_get(). */
+int org_secret_readable(const spec_secret **out, const org_ctx *c, const spec_tree *t,
+                        const char *env, const char *app, const char *name, os_error *err);
+
+/* Checks that the actor may delete env/name (ORG_ACTION_DELETE) and that
+ * it exists. */
+int org_secret_delete_check(const org_ctx *c, const spec_tree *t, const char *env,
+                            const char *app, const char *name, os_error *err);
+/* Deletes it and writes (or removes) its file. */
+int org_secret_delete(const org_ctx *c, spec_tree *t, const char *env, const char *app,
+                      const char *name, os_error *err);
+
+/* The secrets of env (NULL: all), sorted by environment, then name:
+ * borrowed from t, the array is the caller's (free()). OS_ENOTFOUND for an
+ * environment the organization does not define. */
+int org_secret_list(const spec_secret ***out, size_t *n, const spec_tree *t, const char *env,
+                    os_error *err);
+/* The STATUS column: "active" or "disabled". */
+const char *org_secret_status(const spec_secret *s);
+/* JSON of a row as `list -o json` shows it (name, environment, application,
+ * status, description, visibleToViewers, createdBy, createdAt, updatedBy,
+ * updatedAt, rotatedAt), never a value. New reference; NULL on failure. */
+json_t *org_secret_json(const spec_secret *s);
+/* qsort comparator over spec_secret pointers: environment, then name. */
+int org_secret_cmp(const void *a, const void *b);
+
+/* ---- values: render and run ---- */
+
+typedef struct org_value {
+  const spec_secret *secret; /* borrowed from the tree */
+  uint8_t *value;            /* secret; NULL when it failed */
+  size_t len;
+  char *error;               /* why it failed ("ENV/NAME: ..."), else NULL */
+} org_value;
+
+typedef struct org_values {
+  org_value *v; /* sorted by name */
+  size_t n;
+  size_t failed; /* entries with an error */
+} org_values;
+
+enum org_scope {
+  ORG_SCOPE_MERGED, /* organization-level plus app's (render env/json, run) */
+  ORG_SCOPE_EXACT   /* organization-level only, or only app's (render k8s) */
+};
+
+/* The active secrets of env in scope (only: when n_only > 0, just those
+ * names, each of which must exist), each opened with ids. A value that
+ * fails is kept with its error and counted; OS_ENOTFOUND for an unknown
+ * environment, application or --only name. Free with org_values_free(),
+ * also after a failure. */
+int org_values_load(org_values *out, const spec_tree *t, const char *env, const char *app,
+                    enum org_scope scope, const char *const *only, size_t n_only,
+                    const age_identity *const *ids, size_t n_ids, os_error *err);
+/* Wipes and frees the values. */
+void org_values_free(org_values *vs);
+
+enum org_format { ORG_FORMAT_ENV, ORG_FORMAT_JSON, ORG_FORMAT_K8S };
+/* "env", "json" or "k8s"; -1 otherwise. */
+int org_format_parse(enum org_format *out, const char *s);
+/* The scope a format renders: k8s as the controller delivers, else merged. */
+enum org_scope org_format_scope(enum org_format f);
+
+/* Appends the values of vs in format f to out (a secret buffer):
+ * env: envfile lines; json: one object name -> string; k8s: v1 Secret
+ * manifests, one per namespace of env (or of app). A value the format
+ * cannot carry (a NUL byte in env, not UTF-8 in json) gets an error, is
+ * counted in vs->failed and left out; *refused (optional) counts those.
+ * Returns 0, or OS_ENOMEM when out's maximum is reached. */
+int org_render(os_buf *out, size_t *refused, org_values *vs, const spec_org *o, const char *env,
+               const char *app, enum org_format f, os_error *err);
+
+/* Refuses (OS_EPERM) a value whose name envfile_name_hazard() reports,
+ * unless listed in allowed; the message names the secret and the way out. */
+int org_values_check_names(const org_values *vs, const char *env, const char *const *allowed,
+                           size_t n_allowed, os_error *err);
+
+/* The environment of `orgsecrets run`: the inherited "NAME=value" strings
+ * (NULL-terminated) minus those a secret replaces, with $NAME and ${NAME}
+ * references to the values expanded, then one "NAME=value" per value. A
+ * value with a NUL byte is refused. *out is NULL-terminated, holds values:
+ * free with org_environ_free(). */
+int org_environ(char ***out, const org_values *vs, char *const *inherited, os_error *err);
+void org_environ_free(char **envp);
+
+/* ---- lint ---- */
+
+enum org_severity { ORG_WARNING = 0, ORG_ERROR = 1 };
+
+typedef struct org_finding {
+  enum org_severity severity;
+  const char *code; /* stable identifier (static): "spec", "plaintext", "stale-temp",
+                     * "reserved-name", "vague-name", "env-suffix", "rotation",
+                     * "stale-recipients", "widened", "not-scanned", "since" */
+  char *object;     /* "ENV/NAME", "member NAME", "environment ENV", or NULL */
+  char *file;       /* relative to the folder; NULL: the folder itself */
+  int line;         /* 0: the whole file */
+  char *message;    /* the whole sentence, advice included; never a value */
+  char *fix;        /* a command that fixes it ("orgsecrets rekey"), or NULL */
+} org_finding;
+
+typedef struct org_findings {
+  org_finding *v;
+  size_t n;
+  size_t errors, warnings;
+} org_findings;
+
+typedef struct org_lint_opts {
+  const char *since; /* compare access with this commit; NULL: HEAD, and no
+                      * finding when the folder is not a Git checkout */
+  int64_t now;       /* seconds since the epoch for the rotation policy; 0: os_now() */
+} org_lint_opts;
+
+/* Every finding for the folder dir, in this order: loading and validation
+ * (spec), then per secret sorted by environment and name (reserved name,
+ * vague name, environment suffix, rotation, out-of-date recipients), access
+ * widened since o->since, plaintext secrets in any non-hidden file, stale
+ * temporary files. Returns 0 whatever was found (count errors in
+ * out->errors); a negative code only when linting itself failed. Free with
+ * org_findings_free(), also after a failure. */
+int org_lint(org_findings *out, const char *dir, const org_lint_opts *o, os_error *err);
+void org_findings_free(org_findings *f);
+
+/* The naming advice lint gives for a secret name in env (vague name,
+ * environment suffix), appended to out: for `set` and the page's form. */
+int org_lint_name(org_findings *out, const char *env, const char *name, const char *file,
+                  int line, os_error *err);
+
+/* What kind of plaintext secret the line s[0..n) holds ("an AWS access key
+ * id", "a high-entropy string", ...), or NULL. The line must not be part
+ * of an encryptedValue. */
+const char *org_plaintext_kind(const char *s, size_t n);
+
+/* ---- rekey ---- */
+
+/* A key that gains or loses access to a secret, and who holds it. */
+typedef struct org_reader {
+  char fp[SPEC_FINGERPRINT_LEN + 1];
+  char *who;      /* "bob@x (member)", "bob@x, now a viewer", "a controller of
+                   * prod, key FP", a former member's name from Git, "key FP" */
+  bool as_viewer; /* a viewer's key: gained because the secret is visible to viewers */
+} org_reader;
+
+typedef struct org_rekey_item {
+  spec_secret *secret; /* borrowed from the tree */
+  org_reader *gains;   /* keys re-sealing would add */
+  size_t n_gains;
+  org_reader *losses;  /* keys re-sealing withdraws: rotate the value */
+  size_t n_losses;
+  char *error;         /* after org_rekey_apply: why it was not re-sealed, else NULL */
+} org_rekey_item;
+
+typedef struct org_rekey_plan {
+  org_rekey_item *v; /* the secrets to re-seal, sorted by environment, then name */
+  size_t n;
+  size_t widened;    /* items with gains */
+  size_t grants;     /* gains over all items */
+  size_t failed;     /* after org_rekey_apply */
+} org_rekey_plan;
+
+/* What re-sealing t would do: every secret whose recipients are out of
+ * date, with who gains and who loses access. A lost key's holder is named
+ * from the current organization, else from the Git history of its file
+ * (org_key_history), else by fingerprint. Free with org_rekey_plan_free(),
+ * also after a failure. */
+int org_rekey_plan_build(org_rekey_plan *out, const spec_tree *t, os_error *err);
+
+/* Re-seals every item of p with c->keys (the values stay, and so do
+ * updatedAt and rotatedAt) and writes the files it changed. An item that
+ * cannot be opened gets an error and is counted in p->failed; the others
+ * are still written (withdrawing as much access as possible). Returns 0
+ * unless the keys cannot be loaded or a write fails. */
+int org_rekey_apply(const org_ctx *c, spec_tree *t, org_rekey_plan *p, os_error *err);
+void org_rekey_plan_free(org_rekey_plan *p);
+
+/* Who held which key, from every committed revision of the organization
+ * file, each parsed with the spec decoder. */
+typedef struct org_key_history org_key_history;
+
+/* Reads `git log` of org_file (relative to dir) and parses each revision:
+ * fingerprint -> the member name that held it in the newest revision that
+ * lists it. Outside a Git checkout, or without commits, the history is
+ * empty; a revision that does not parse is skipped. Free with
+ * org_key_history_free(). */
+int org_key_history_load(org_key_history **out, const char *dir, const char *org_file,
+                         os_error *err);
+/* The name that held fp, or NULL (borrowed from h). */
+const char *org_key_history_name(const org_key_history *h, const char *fp);
+/* Number of keys known; revisions read. */
+size_t org_key_history_size(const org_key_history *h);
+size_t org_key_history_revisions(const org_key_history *h);
+void org_key_history_free(org_key_history *h);
+
+/* ---- Git ---- */
+
+#define ORG_GIT_OUTPUT_MAX (64u * 1024 * 1024)
+
+/* Runs `git -C dir ARGS...` (args NULL-terminated; no shell) with input on
+ * its stdin (NULL: /dev/null) and captures at most max bytes of its stdout
+ * (stderr is discarded). Returns 0 when git exited 0 (*out NUL-terminated,
+ * caller frees); OS_ENOTFOUND when git is not installed; OS_EIO when it
+ * failed or printed more than max. */
+int org_git(char **out, size_t *out_len, const char *dir, const char *const *args,
+            const void *input, size_t input_len, size_t max, os_error *err);
+
+/* True when dir is in a Git work tree where ref names a commit. */
+bool org_git_is_commit(const char *dir, const char *ref);
+
+/* The content of path (relative to dir) at commit rev (`git show
+ * REV:./PATH`). OS_ENOTFOUND when it did not exist there. Caller frees. */
+int org_git_show(char **out, size_t *out_len, const char *dir, const char *rev,
+                 const char *path, os_error *err);
+
+#endif

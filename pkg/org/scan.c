@@ -1,0 +1,302 @@
+/* The plaintext scanner of lint: known token shapes, password-like
+ * assignments and high-entropy strings outside encryptedValue blocks, in
+ * every non-hidden file below the folder; and stale temporary files. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "org/org.h"
+#include "org/org_internal.h"
+
+static bool is_tok(unsigned char c) {
+  return isalnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
+}
+
+/* Shannon entropy of s[0..n) in bits per character. */
+static double entropy(const char *s, size_t n) {
+  unsigned counts[256] = {0};
+  for (size_t i = 0; i < n; i++)
+    counts[(unsigned char)s[i]]++;
+  double h = 0;
+  for (size_t i = 0; i < 256; i++) {
+    if (counts[i] == 0)
+      continue;
+    double p = (double)counts[i] / (double)n;
+    h -= p * log2(p);
+  }
+  return h;
+}
+
+/* True when s holds prefix followed by at least min_tail characters ok accepts. */
+static bool has_run(const char *s, size_t n, const char *prefix, size_t min_tail,
+                    bool (*ok)(unsigned char)) {
+  size_t pl = strlen(prefix);
+  for (size_t i = 0; i + pl <= n; i++) {
+    if (memcmp(s + i, prefix, pl) != 0)
+      continue;
+    size_t k = i + pl;
+    while (k < n && ok((unsigned char)s[k]))
+      k++;
+    if (k - (i + pl) >= min_tail)
+      return true;
+  }
+  return false;
+}
+
+static bool upper_digit(unsigned char c) { return isupper(c) || isdigit(c); }
+static bool alnum_c(unsigned char c) { return isalnum(c) != 0; }
+static bool alnum_us(unsigned char c) { return isalnum(c) || c == '_'; }
+static bool alnum_dash(unsigned char c) { return isalnum(c) || c == '-'; }
+
+static bool mem_contains(const char *s, size_t n, const char *needle) {
+  size_t nl = strlen(needle);
+  for (size_t i = 0; i + nl <= n; i++) {
+    if (memcmp(s + i, needle, nl) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* "KEY: VALUE" / "KEY=VALUE" where KEY ends with a secret-ish word. */
+static bool password_assignment(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (i + 1 < n && s[i] == '-' && s[i + 1] == ' ')
+    i += 2;
+  if (i + 7 <= n && strncmp(s + i, "export ", 7) == 0)
+    i += 7;
+  if (i < n && (s[i] == '"' || s[i] == '\''))
+    i++;
+  size_t ks = i;
+  while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+    i++;
+  size_t ke = i;
+  if (ke == ks)
+    return false;
+  if (i < n && (s[i] == '"' || s[i] == '\''))
+    i++;
+  while (i < n && s[i] == ' ')
+    i++;
+  if (i >= n || (s[i] != ':' && s[i] != '='))
+    return false;
+  i++;
+  while (i < n && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  size_t vs = i, ve = n;
+  while (ve > vs && (s[ve - 1] == ' ' || s[ve - 1] == '\t' || s[ve - 1] == '\r'))
+    ve--;
+  if (ve <= vs)
+    return false;
+  if ((s[vs] == '"' || s[vs] == '\'') && ve - vs <= 2)
+    return false;
+  if (s[vs] == '$' || s[vs] == '|' || s[vs] == '>' || s[vs] == '<' || s[vs] == '#' ||
+      s[vs] == '{' || s[vs] == '[')
+    return false;
+  if ((ve - vs == 4 && strncmp(s + vs, "null", 4) == 0) || (ve - vs == 1 && s[vs] == '~'))
+    return false;
+  static const char *const words[] = {"password", "passwd", "pwd", "secret", "token",
+                                      "apikey", "api_key", "api-key", "private_key", NULL};
+  size_t klen = ke - ks;
+  for (size_t w = 0; words[w] != NULL; w++) {
+    size_t wl = strlen(words[w]);
+    if (klen >= wl && strncasecmp(s + ke - wl, words[w], wl) == 0)
+      return true;
+  }
+  return false;
+}
+
+const char *org_plaintext_kind(const char *s, size_t n) {
+  if (has_run(s, n, "AKIA", 16, upper_digit))
+    return "an AWS access key id";
+  if (mem_contains(s, n, "-----BEGIN") && mem_contains(s, n, "PRIVATE KEY-----"))
+    return "a PEM private key";
+  if (mem_contains(s, n, "AGE-SECRET-KEY-1"))
+    return "an age identity (AGE-SECRET-KEY-1...)";
+  if (has_run(s, n, "ghp_", 30, alnum_c) || has_run(s, n, "github_pat_", 20, alnum_us) ||
+      has_run(s, n, "gho_", 30, alnum_c))
+    return "a GitHub token";
+  if (has_run(s, n, "xoxb-", 10, alnum_dash) || has_run(s, n, "xoxa-", 10, alnum_dash) ||
+      has_run(s, n, "xoxp-", 10, alnum_dash) || has_run(s, n, "xoxr-", 10, alnum_dash) ||
+      has_run(s, n, "xoxs-", 10, alnum_dash))
+    return "a Slack token";
+  if (has_run(s, n, "sk_live_", 16, alnum_c) || has_run(s, n, "rk_live_", 16, alnum_c))
+    return "a Stripe live key";
+  if (password_assignment(s, n))
+    return "a password-like assignment with a value";
+  for (size_t i = 0; i < n;) {
+    if (!is_tok((unsigned char)s[i])) {
+      i++;
+      continue;
+    }
+    size_t st = i;
+    while (i < n && is_tok((unsigned char)s[i]))
+      i++;
+    size_t len = i - st;
+    if (len < 20)
+      continue;
+    const char *t = s + st;
+    if (strncmp(t, "age1", 4) == 0)
+      continue; /* a public key */
+    if (entropy(t, len) >= 4.0)
+      return "a high-entropy string";
+  }
+  return NULL;
+}
+
+/* 2 when the line opens an encryptedValue block scalar, 1 when it holds an
+ * encryptedValue on the line, 0 otherwise. */
+static int starts_block(const char *s, size_t n, size_t *indent) {
+  size_t i = 0;
+  while (i < n && s[i] == ' ')
+    i++;
+  static const char key[] = "encryptedValue:";
+  if (n - i < sizeof(key) - 1 || memcmp(s + i, key, sizeof(key) - 1) != 0)
+    return 0;
+  *indent = i;
+  size_t k = i + sizeof(key) - 1;
+  while (k < n && s[k] == ' ')
+    k++;
+  if (k < n && (s[k] == '|' || s[k] == '>'))
+    return 2;
+  return 1;
+}
+
+static int scan_file(org_findings *out, const char *dir, const char *path) {
+  char *data = NULL;
+  size_t len = 0;
+  os_error rerr = OS_ERROR_INIT;
+  if (os_read_file(&data, &len, path, SPEC_FILE_MAX, &rerr) < 0)
+    return org_finding_add(out, dir, ORG_WARNING, "not-scanned", NULL, path, 0, NULL,
+                           "not scanned for plaintext secrets: %s", rerr.msg);
+  if (memchr(data, 0, len < 8192 ? len : 8192) != NULL) {
+    free(data);
+    return 0; /* binary */
+  }
+  bool in_block = false, in_armor = false;
+  size_t block_indent = 0;
+  int line_no = 0, rc = 0;
+  for (size_t pos = 0; rc == 0 && pos < len;) {
+    const char *l = data + pos;
+    const char *nl = memchr(l, '\n', len - pos);
+    size_t n = nl ? (size_t)(nl - l) : len - pos;
+    pos += n + 1;
+    line_no++;
+    if (in_block) {
+      size_t ind = 0;
+      while (ind < n && l[ind] == ' ')
+        ind++;
+      if (ind == n || ind > block_indent)
+        continue;
+      in_block = false;
+    }
+    if (in_armor) {
+      if (mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----"))
+        in_armor = false;
+      continue;
+    }
+    if (mem_contains(l, n, "-----BEGIN AGE ENCRYPTED FILE-----")) {
+      in_armor = !mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----");
+      continue;
+    }
+    size_t ind = 0;
+    int b = starts_block(l, n, &ind);
+    if (b == 2) {
+      in_block = true;
+      block_indent = ind;
+      continue;
+    }
+    if (b == 1)
+      continue;
+    const char *kind = org_plaintext_kind(l, n);
+    if (kind != NULL)
+      rc = org_finding_add(out, dir, ORG_ERROR, "plaintext", NULL, path, line_no, NULL,
+                           "possible plaintext secret: %s outside an encryptedValue (never "
+                           "commit values; use orgsecrets set)", kind);
+  }
+  OPENSSL_cleanse(data, len);
+  free(data);
+  return rc;
+}
+
+static int str_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int scan_dir(org_findings *out, const char *root, const char *dir, int depth) {
+  if (depth > 32)
+    return 0;
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return org_finding_add(out, root, ORG_WARNING, "not-scanned", NULL, dir, 0, NULL,
+                           "not scanned: %s", strerror(errno));
+  size_t cap = 0, n = 0;
+  char **names = NULL;
+  struct dirent *de;
+  int rc = 0;
+  while (rc == 0 && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    if (os_grow(&names, &cap, n + 1, sizeof(*names), (size_t)1 << 24) < 0 ||
+        (names[n] = os_strdup(de->d_name)) == NULL)
+      rc = OS_ENOMEM;
+    else
+      n++;
+  }
+  closedir(d);
+  if (n > 0)
+    qsort(names, n, sizeof(*names), str_cmp);
+  for (size_t i = 0; i < n; i++) {
+    char *p = rc == 0 ? os_path_join(dir, names[i]) : NULL;
+    struct stat sb;
+    if (p != NULL && lstat(p, &sb) == 0) {
+      if (S_ISDIR(sb.st_mode))
+        rc = scan_dir(out, root, p, depth + 1);
+      else if (S_ISREG(sb.st_mode) && strstr(names[i], ".tmp.") == NULL)
+        rc = scan_file(out, root, p);
+    }
+    free(p);
+    free(names[i]);
+  }
+  free(names);
+  return rc;
+}
+
+typedef struct temps_ctx {
+  org_findings *out;
+  const char *dir;
+  int rc;
+} temps_ctx;
+
+/* A temporary file of a write that was killed: it may hold the plaintext
+ * of render -o or a spec being written. */
+static void report_temp(void *vctx, const char *path) {
+  temps_ctx *c = vctx;
+  if (c->rc == 0)
+    c->rc = org_finding_add(c->out, c->dir, ORG_ERROR, "stale-temp", NULL, path, 0, NULL,
+                            "stale temporary file of an interrupted write (it may hold "
+                            "plaintext values): delete it; the next orgsecrets write in its "
+                            "folder does");
+}
+
+int org_lint_scan(org_findings *out, const char *dir, os_error *err) {
+  int rc = scan_dir(out, dir, dir, 0);
+  temps_ctx tc = {out, dir, 0};
+  const os_temps_opts temps = {.recursive = true, .legacy = "", .fn = report_temp, .ctx = &tc};
+  if (rc == 0)
+    (void)os_temps_sweep(dir, &temps, NULL, NULL);
+  if (rc == 0)
+    rc = tc.rc;
+  if (rc < 0)
+    return os_error_set(err, rc, "lint: out of memory");
+  return 0;
+}
