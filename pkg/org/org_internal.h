@@ -13,6 +13,10 @@ void org_note(const org_ctx *c, const char *fmt, ...) __attribute__((format(prin
 /* Replaces *dst with a copy of v (NULL allowed); 0 or OS_ENOMEM. */
 int org_set_str(char **dst, const char *v) OS_NODISCARD;
 
+/* Runs the loader's checks on t's organization as it would be written, then
+ * writes organization.yaml (members.c). */
+int org_save_org(const org_ctx *c, const spec_tree *t, os_error *err) OS_NODISCARD;
+
 /* True when a and b are equal strings or both NULL. */
 bool org_str_eq(const char *a, const char *b);
 

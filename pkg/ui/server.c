@@ -167,6 +167,7 @@ void ui_server_free(ui_server *s) {
     return;
   httpd_server_free(s->http);
   ui_snapshot_free(s->snap);
+  json_decref(s->changed);
   free(s->listen);
   free(s->dir);
   free(s->as);

@@ -36,6 +36,7 @@ struct ui_server {
   char csrf[UI_SECRET_HEX + 1];
   atomic_llong last_activity; /* os_mono_ns() of the last authenticated request */
   ui_snapshot *snap;      /* the cached folder (list answers) */
+  json_t *changed;        /* file -> [what the page did]: the files a commit may take */
 };
 
 /* ---- guard.c: the checks every request passes ---- */
