@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "org/org.h"
 #include "ui/ui.h"
 
 static const char usage[] =
@@ -111,17 +112,19 @@ int cmd_ui(cli_ctx *ctx, int argc, char **argv) {
   if (ui_listen_check(listen != NULL ? listen : "127.0.0.1:0", &err) < 0)
     return cli_fail("ui", &err);
   spec_tree *t = NULL;
-  if (cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
+  if (org_load(&t, ctx->dir, &err) < 0)
+    return cli_fail("ui", &err);
   char org[128];
   snprintf(org, sizeof(org), "%s", t->org->id);
   spec_tree_free(t);
-  o.as = cli_author(ctx, &err);
-  if (o.as == NULL)
+  char *actor = NULL;
+  const org_ctx oc = {.actor = ctx->as};
+  if (org_actor(&actor, &oc, ctx->dir, &err) < 0)
     cli_note("ui: %s; the page will only list", err.msg);
+  o.as = actor;
   char idpath[PATH_MAX];
   os_error_clear(&err);
-  if (cli_identity_path(idpath, sizeof(idpath), ctx, &err) == 0)
+  if (org_identity_path(idpath, sizeof(idpath), ctx->identity, &err) == 0)
     o.identity = idpath;
 
   ui_server *s = NULL;
@@ -155,5 +158,6 @@ int cmd_ui(cli_ctx *ctx, int argc, char **argv) {
   status = CLI_OK;
 done:
   ui_server_free(s);
+  free(actor);
   return status;
 }

@@ -95,9 +95,11 @@ function status(msg, isError) {
   s.classList.toggle('err', !!isError);
 }
 
-function role() { return state.session ? state.session.role : null; }
-const canWrite = () => role() === 'admin' || role() === 'member';
-const isAdmin = () => role() === 'admin';
+// what the acting member's role allows, as pkg/org decides it (the server checks again)
+const can = (what) => !!(state.session && state.session.can && state.session.can[what]);
+const canWrite = () => can('write');
+const canDelete = () => can('delete');
+const isAdmin = () => can('manage');
 const keyOf = (s) => `${s.environment}\u0000${s.application || ''}\u0000${s.name}`;
 const label = (s) => `${s.environment}/${s.application ? s.application + '/' : ''}${s.name}`;
 
@@ -245,7 +247,7 @@ function secretRow(s, policy) {
     actions.append(iconButton('copy', `Copy the value of ${s.name}`, () => copyValue(s)));
   }
   if (canWrite()) actions.append(iconButton('pencil', `Edit ${s.name}`, () => openEdit(s)));
-  if (isAdmin()) actions.append(iconButton('trash', `Delete ${s.name}`, () => openDelete(s)));
+  if (canDelete()) actions.append(iconButton('trash', `Delete ${s.name}`, () => openDelete(s)));
   actions.append(iconButton('clock', `History of ${s.name}`, () => openHistory(s)));
   return el('tr', { 'data-name': s.name, 'data-env': s.environment },
     nameCell,
@@ -268,8 +270,9 @@ function fillValueCell(cell, s) {
     cell.append(el('span', { class: 'hidden-dots', 'aria-hidden': 'true', text: '\u2022\u2022\u2022\u2022\u2022\u2022' }), ' ',
       iconButton('eye', `Reveal the value of ${s.name}`, () => reveal(s)));
   } else {
+    const why = (state.session.revealNotes || {})[s.revealNote] || s.revealNote;
     cell.append(el('span', { class: 'hidden-dots', 'aria-hidden': 'true', text: '\u2022\u2022\u2022\u2022\u2022\u2022' }), ' ',
-      iconButton('info', `Cannot reveal ${s.name}: ${s.revealNote}`, () => status(`${label(s)}: ${s.revealNote}`, true), { class: 'icon info' }));
+      iconButton('info', `Cannot reveal ${s.name}: ${why}`, () => status(`${label(s)}: ${why}`, true), { class: 'icon info no-reveal' }));
   }
 }
 
@@ -656,7 +659,7 @@ async function loadHealth() {
       el('span', { text: f.message }), el('span', { class: 'where', text: `${f.file || ''}${f.line ? ':' + f.line : ''}` }));
     if (f.fix && f.fix.action === 'rekey' && canWrite()) li.append(el('button', { type: 'button', text: 'Fix: re-seal (rekey)', onclick: runRekey }));
     if (f.fix && f.fix.action === 'rotate' && canWrite()) {
-      const s = state.secrets.find((x) => x.environment === f.fix.environment && (x.application || null) === (f.fix.application || null) && x.name === f.fix.name);
+      const s = state.secrets.find((x) => label(x) === f.fix.object);
       if (s) li.append(el('button', { type: 'button', text: 'Fix: rotate the value', onclick: () => { openEdit(s); generateInto($('ed-value')); } }));
     }
     list.append(li);
@@ -683,7 +686,8 @@ async function loadChanges() {
   const list = $('changes');
   list.replaceChildren();
   $('changes-note').textContent = !r.git ? (r.note || 'Not a Git checkout.') : r.files.length ? `${r.files.length} file(s) changed in this checkout:` : 'Nothing to commit.';
-  for (const f of r.files) list.append(el('li', {}, el('span', { class: 'mono', text: f.path }), el('span', { class: 'where', text: f.status })));
+  for (const f of r.files) list.append(el('li', {}, el('span', { class: 'mono', text: f.path }), el('span', { class: 'where', text: (f.actions || []).join('; ') })));
+  if (r.other) list.append(el('li', { class: 'where', text: `${r.other} other uncommitted file(s) in the folder are not included (not changed by this page).` }));
   $('c-message').value = r.message || '';
   $('c-commit').disabled = !r.git || !r.files.length;
 }
