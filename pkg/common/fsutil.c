@@ -300,18 +300,18 @@ static bool rel_ok(const char *rel) {
   return true;
 }
 
-/* Opens the directory of dir/rel without following links below dir (creating
- * missing ones when create); *dirfd and name (the last part) on success. */
-static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *dir, const char *rel,
-                             bool create, os_error *err) {
+/* Opens the directory of rel below root without following links (creating
+ * missing ones when create); *dirfd (never root itself) and name (the last
+ * part) on success. */
+static int parent_below(int *dirfd, char name[NAME_MAX + 1], int root, const char *rel,
+                        bool create, os_error *err) {
   *dirfd = -1;
   if (!rel_ok(rel))
     return os_error_set(err, OS_EINVAL, "%s: must be a relative path without \".\" or \"..\"",
                         rel);
-  int cur = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int cur = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cur < 0)
-    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
-                        strerror(errno));
+    return os_error_set(err, OS_EIO, "%s: open the folder: %s", rel, strerror(errno));
   const char *s = rel;
   for (;;) {
     size_t n = strcspn(s, "/");
@@ -351,6 +351,45 @@ static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *di
     s += n + 1;
   }
   *dirfd = cur;
+  return 0;
+}
+
+/* parent_below() from the folder's path. */
+static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *dir, const char *rel,
+                             bool create, os_error *err) {
+  *dirfd = -1;
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
+                        strerror(errno));
+  int rc = parent_below(dirfd, name, root, rel, create, err);
+  close(root);
+  return rc;
+}
+
+int os_open_below(int *fd, struct stat *st, int dirfd, const char *rel, os_error *err) {
+  *fd = -1;
+  int parent = -1;
+  char name[NAME_MAX + 1];
+  int rc = parent_below(&parent, name, dirfd, rel, false, err);
+  if (rc < 0)
+    return rc;
+  int f = openat(parent, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  int e = errno;
+  close(parent);
+  if (f < 0)
+    return os_error_set(err, e == ENOENT ? OS_ENOTFOUND : e == ELOOP ? OS_EINVAL : OS_EIO,
+                        "%s: open: %s", rel,
+                        e == ELOOP ? "a symbolic link; never followed below the folder"
+                                   : strerror(e));
+  struct stat sb;
+  if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(f);
+    return os_error_set(err, OS_EINVAL, "%s: not a regular file", rel);
+  }
+  if (st != NULL)
+    *st = sb;
+  *fd = f;
   return 0;
 }
 
@@ -542,24 +581,16 @@ int os_write_file_below(const char *dir, const char *rel, const void *data, size
 int os_read_file_below(char **out, size_t *out_len, const char *dir, const char *rel, size_t max,
                        os_error *err) {
   *out = NULL;
-  int dirfd = -1;
-  char name[NAME_MAX + 1];
-  int rc = open_parent_below(&dirfd, name, dir, rel, false, err);
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open %s: %s", dir,
+                        strerror(errno));
+  int fd = -1;
+  int rc = os_open_below(&fd, NULL, root, rel, err);
+  close(root);
   if (rc < 0)
-    return rc;
-  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  int e = errno;
-  close(dirfd);
-  if (fd < 0)
-    return os_error_set(err, e == ENOENT ? OS_ENOTFOUND : e == ELOOP ? OS_EINVAL : OS_EIO,
-                        "open %s/%s: %s", dir, rel,
-                        e == ELOOP ? "a symbolic link; never followed below the folder"
-                                   : strerror(e));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-    rc = os_error_set(err, OS_EINVAL, "%s/%s: not a regular file", dir, rel);
-  else
-    rc = read_fd(out, out_len, fd, rel, max, err);
+    return os_error_prefix(err, "%s", dir);
+  rc = read_fd(out, out_len, fd, rel, max, err);
   close(fd);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -98,6 +99,15 @@ int os_write_file_below(const char *dir, const char *rel, const void *data, size
  * missing file is OS_ENOTFOUND, one that is not regular OS_EINVAL. */
 int os_read_file_below(char **out, size_t *out_len, const char *dir, const char *rel, size_t max,
                        os_error *err);
+
+/* Opens the regular file rel below the directory dirfd for reading without
+ * following any symbolic link on the way (neither a directory nor the
+ * file; rel relative, without "." or ".." parts) and without blocking on a
+ * FIFO swapped in: *fd (caller closes) and *st (may be NULL). OS_ENOTFOUND
+ * when missing, OS_EINVAL for a link, a bad rel or anything but a regular
+ * file, else OS_EIO; messages start with rel. */
+int os_open_below(int *fd, struct stat *st, int dirfd, const char *rel, os_error *err)
+    OS_NODISCARD;
 
 /* True for the names of temporary files that atomic writes create:
  * ".orgsecrets-tmp-" + 12 hex digits. */

@@ -20,10 +20,8 @@ int dfail(const dctx *d, int line, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     msg[0] = '\0';
-  if (d->file != NULL && line > 0)
-    return os_error_set(d->err, OS_EINVAL, "%s:%d: %s", d->file, line, msg);
   if (d->file != NULL)
-    return os_error_set(d->err, OS_EINVAL, "%s: %s", d->file, msg);
+    return os_error_at(d->err, OS_EINVAL, d->file, line, "%s", msg);
   if (d->object != NULL)
     return os_error_set(d->err, OS_EINVAL, "%s: %s", d->object, msg);
   return os_error_set(d->err, OS_EINVAL, "%s", msg);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "common/err.h"
 
@@ -110,9 +111,61 @@ typedef struct spec_tree {
   size_t n_secrets;
 } spec_tree;
 
-/* Loads every *.yaml / *.yml file below dir (any layout, multi-document
- * files; hidden entries and node_modules skipped; files in sorted path
- * order, parsed on a few internal threads) and validates the result. The
+/* ---- The organization folder (walk.c) ----
+ * The one rule for which entries below an organization folder are read;
+ * the loader, the controller's source and its watch, and lint walk with it:
+ *  - names starting with '.' (".git", editors' files, temporary files) and
+ *    directories named node_modules are skipped;
+ *  - no symbolic link below the folder is followed, to a file or to a
+ *    directory, wherever it points (inside or outside the folder): it is
+ *    skipped, and reported as SPEC_WALK_LINK when asked; the folder itself
+ *    may be a link (git-sync's checkout is one);
+ *  - spec files are regular files named *.yaml or *.yml; other regular
+ *    files only with SPEC_WALK_ALL_FILES; FIFOs, sockets and devices never;
+ *  - path order: each directory's names in byte order, a directory's
+ *    entries right after it (spec_path_cmp()); at most SPEC_WALK_DEPTH_MAX
+ *    directory levels below the folder. */
+#define SPEC_WALK_DEPTH_MAX 32
+
+enum spec_walk_kind { SPEC_WALK_FILE, SPEC_WALK_DIR, SPEC_WALK_LINK };
+
+typedef struct spec_walk_entry {
+  enum spec_walk_kind kind;
+  const char *rel;       /* path below the folder, '/'-separated; "" for the folder */
+  const char *name;      /* last part of rel; "." for the folder */
+  int dirfd;             /* open during the call: openat(dirfd, name, ... | O_NOFOLLOW)
+                          * reaches this very entry (for the folder, the folder) */
+  const struct stat *st; /* lstat() of the entry */
+} spec_walk_entry;
+
+enum {
+  SPEC_WALK_DIRS = 1u,      /* also call for each directory (the folder first), before its entries */
+  SPEC_WALK_ALL_FILES = 2u, /* every regular file, not only *.yaml / *.yml */
+  SPEC_WALK_LINKS = 4u      /* also call for each symbolic link (never followed) */
+};
+
+/* Returns 0 to go on, or a negative code: the walk stops and returns it. */
+typedef int (*spec_walk_fn)(void *ctx, const spec_walk_entry *e, os_error *err);
+
+/* Walks dir under the rule above, calling fn for each entry in path order.
+ * Returns 0, fn's first negative code, or an error: dir missing
+ * (OS_ENOTFOUND), a directory that cannot be opened or read (OS_EIO),
+ * deeper nesting or a longer path than allowed (OS_EINVAL). */
+int spec_walk(const char *dir, unsigned flags, spec_walk_fn fn, void *ctx, os_error *err)
+    OS_NODISCARD;
+
+/* The walk's order of two relative paths, component by component ("a/x"
+ * before "a-c"): <0, 0, >0 as strcmp. For merging a walk with a sorted list. */
+int spec_path_cmp(const char *a, const char *b);
+
+/* Whether the walk would look at an entry called name (is_dir: a
+ * directory; all_files: SPEC_WALK_ALL_FILES), links aside: for watchers
+ * deciding whether a change matters. */
+bool spec_walk_name_wanted(const char *name, bool is_dir, bool all_files);
+
+/* Loads every spec file spec_walk() finds below dir (any layout,
+ * multi-document files; files in path order, parsed on a few internal
+ * threads, each opened without following a link) and validates the result. The
  * first error fails the load; its message starts with "FILE:LINE: " (FILE
  * relative to dir, as in pos.file). Caller frees *out with spec_tree_free().
  * A folder without an Organization fails with OS_ENOTFOUND. */
@@ -206,6 +259,81 @@ spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const ch
 spec_environment *spec_org_find_env(const spec_org *o, const char *name);
 spec_application *spec_org_find_app(const spec_org *o, const char *name);
 spec_member *spec_org_find_member(const spec_org *o, const char *name);
+
+/* ---- Delivery targets (target.c) ----
+ * What secrets are delivered into, computed here once for the controller's
+ * plan, `render` and `run`. Per organization and environment there is one
+ * delivery unit for the organization-level secrets and one per application
+ * (also one without secrets, so that references to it stay valid):
+ *  - organization-level: the Kubernetes Secret named by the environment's
+ *    secretName, else "<org>-secrets", in each namespace of the
+ *    environment; the env file named by its envFile, else "<org>-<env>.env";
+ *  - application APP: the Secret named by the application's secretName,
+ *    else "<app>-secrets", in each namespace of the application; the env
+ *    file "<org>-<env>-<app>.env".
+ * A unit's Secrets carry the labels of spec_target_labels(). Inside an
+ * application (its namespaces, `run --app`, `render --app`) the view is
+ * spec_target_view(): an application-level secret overrides an
+ * organization-level one of the same name. */
+#define SPEC_MANAGER "orgsecrets"
+#define SPEC_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define SPEC_LABEL_PART_OF "app.kubernetes.io/part-of"
+#define SPEC_LABEL_ORG "orgsecrets.io/organization"
+#define SPEC_LABEL_ENV "orgsecrets.io/environment"
+#define SPEC_LABEL_APP "orgsecrets.io/application"
+#define SPEC_ANNOTATION_CHECKSUM "orgsecrets.io/checksum"
+#define SPEC_TARGET_LABELS_MAX 5
+
+/* One delivery unit; borrowed from the organization. */
+typedef struct spec_target {
+  const spec_org *org;
+  const spec_environment *env;
+  const spec_application *app; /* NULL: organization-level */
+} spec_target;
+
+typedef struct spec_label {
+  const char *key, *value;
+} spec_label;
+
+/* The unit of environment env and application app (NULL:
+ * organization-level) in o; OS_ENOTFOUND when o defines neither, with
+ * "environment ENV is not defined in organization ORG" (or application). */
+int spec_target_of(spec_target *t, const spec_org *o, const char *env, const char *app,
+                   os_error *err) OS_NODISCARD;
+
+/* The unit's Kubernetes Secret name, and its env file's path below the
+ * controller's --env-file-dir; caller frees; NULL on allocation failure. */
+char *spec_target_secret_name(const spec_target *t) OS_NODISCARD;
+char *spec_target_env_file(const spec_target *t) OS_NODISCARD;
+
+/* The namespaces the unit's Secret goes to (*out borrowed from the
+ * organization); returns how many. */
+size_t spec_target_namespaces(char *const **out, const spec_target *t);
+
+/* The labels of the unit's Secrets (keys and values borrowed), in this
+ * order: managed-by and part-of (both "orgsecrets"), organization,
+ * environment, and the application for an application's unit. Returns how
+ * many. */
+size_t spec_target_labels(spec_label out[SPEC_TARGET_LABELS_MAX], const spec_target *t);
+
+/* The label selector of the Secrets the controller owns in (org, env)
+ * (org NULL: of every organization); caller frees; NULL on allocation
+ * failure. */
+char *spec_target_selector(const char *org, const char *env) OS_NODISCARD;
+
+/* Whether unit t delivers the secret s: same organization, environment and
+ * application (none for the organization-level unit). */
+bool spec_target_holds(const spec_target *t, const spec_secret_ref *s);
+
+/* The secrets visible inside t: the organization-level secrets of its
+ * organization and environment, plus, for an application's unit, that
+ * application's, where an application-level secret overrides an
+ * organization-level one of the same name. refs are the n candidates (pass
+ * only those delivered, e.g. active ones); out (room for n) gets the
+ * indexes of the visible ones sorted by name, *n_out how many. 0 or
+ * OS_ENOMEM. */
+int spec_target_view(size_t *out, size_t *n_out, const spec_target *t,
+                     const spec_secret_ref *const *refs, size_t n) OS_NODISCARD;
 
 /* "<org>.<env>.<name>" lower-cased with '_' -> '-'; caller frees; NULL on
  * allocation failure. */

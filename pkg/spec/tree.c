@@ -17,7 +17,6 @@
 #include "spec/spec_internal.h"
 #include "spec/yaml_nodes.h"
 
-#define WALK_DEPTH_MAX 32
 #define WALK_FILES_MAX 1000000
 
 spec_tree *spec_tree_new(const char *dir) {
@@ -53,13 +52,8 @@ int spec_tree_set_org(spec_tree *t, spec_org *o, os_error *err) {
 /* Grows the array by one each time: other code may have allocated
  * t->secrets with exactly n_secrets entries, so no spare capacity is assumed. */
 static int append_secret(spec_tree *t, spec_secret *s) {
-  size_t want;
-  if (!os_size_add(&want, t->n_secrets, 1) || want > SIZE_MAX / sizeof(*t->secrets))
+  if (os_grow(&t->secrets, NULL, t->n_secrets + 1, sizeof(*t->secrets), SIZE_MAX) < 0)
     return OS_ENOMEM;
-  spec_secret **p = realloc(t->secrets, want * sizeof(*p));
-  if (p == NULL)
-    return OS_ENOMEM;
-  t->secrets = p;
   t->secrets[t->n_secrets++] = s;
   return 0;
 }
@@ -75,16 +69,15 @@ int spec_tree_parse(spec_tree *t, const char *file, const char *data, size_t len
   int rc = spec_tree_parse_arena(&part, a, file, data, len, true, err);
   arena_free(a);
   if (rc == 0 && part.org != NULL && t->org != NULL)
-    rc = os_error_set(err, OS_EINVAL, "%s:%d: a second Organization (the first is at %s:%d)",
-                      file, part.org->pos.line, t->org->pos.file ? t->org->pos.file : "?",
-                      t->org->pos.line);
+    rc = os_error_at(err, OS_EINVAL, file, part.org->pos.line,
+                     "a second Organization (the first is at %s:%d)",
+                     t->org->pos.file ? t->org->pos.file : "?", t->org->pos.line);
   if (rc == 0 && part.n_secrets > 0) {
-    spec_secret **v = realloc(t->secrets, (t->n_secrets + part.n_secrets) * sizeof(*v));
-    if (v == NULL) {
+    if (os_grow(&t->secrets, NULL, t->n_secrets + part.n_secrets, sizeof(*t->secrets),
+                SIZE_MAX) < 0) {
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
     } else {
-      t->secrets = v;
-      memcpy(t->secrets + t->n_secrets, part.secrets, part.n_secrets * sizeof(*v));
+      memcpy(t->secrets + t->n_secrets, part.secrets, part.n_secrets * sizeof(*t->secrets));
       t->n_secrets += part.n_secrets;
       part.n_secrets = 0;
     }
@@ -157,105 +150,28 @@ typedef struct file_list {
   size_t n, cap;
 } file_list;
 
-static bool yaml_name(const char *name) {
-  size_t n = strlen(name);
-  return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0);
-}
-
-static int list_add(file_list *l, const char *rel, const char *name) {
-  if (l->n == WALK_FILES_MAX)
-    return OS_ENOMEM;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 256;
-    char **p = realloc(l->v, cap * sizeof(*p));
-    if (p == NULL)
-      return OS_ENOMEM;
-    l->v = p;
-    l->cap = cap;
-  }
-  size_t a = strlen(rel), b = strlen(name);
-  char *s = malloc(a + b + 2);
-  if (s == NULL)
-    return OS_ENOMEM;
-  memcpy(s, rel, a);
-  if (a > 0)
-    s[a++] = '/';
-  memcpy(s + a, name, b + 1);
-  l->v[l->n++] = s;
+/* spec_walk()'s callback: collects the spec files' paths, in path order. */
+static int list_add(void *ctx, const spec_walk_entry *e, os_error *err) {
+  file_list *l = ctx;
+  if (os_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), WALK_FILES_MAX) < 0)
+    return os_error_set(err, OS_ENOMEM, "more than %d spec files", WALK_FILES_MAX);
+  if ((l->v[l->n] = os_strdup(e->rel)) == NULL)
+    return os_error_set(err, OS_ENOMEM, "out of memory");
+  l->n++;
   return 0;
 }
 
-/* Collects .yaml and .yml files below root/rel; hidden entries, node_modules and
- * symlinked directories are skipped. */
-static int walk(file_list *l, const char *root, const char *rel, int depth, os_error *err) {
-  char path[PATH_MAX];
-  int n = snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel);
-  if (n < 0 || (size_t)n >= sizeof(path))
-    return os_error_set(err, OS_EINVAL, "%s/%s: path too long", root, rel);
-  if (depth > WALK_DEPTH_MAX)
-    return os_error_set(err, OS_EINVAL, "%s: directories nested too deeply", path);
-  DIR *dir = opendir(path);
-  if (dir == NULL)
-    return os_error_set(err, errno == ENOENT ? OS_ENOTFOUND : OS_EIO, "open directory %s: %s",
-                        path, strerror(errno));
-  int rc = 0;
-  struct dirent *de;
-  while ((de = readdir(dir)) != NULL) {
-    const char *name = de->d_name;
-    if (name[0] == '.' || strcmp(name, "node_modules") == 0)
-      continue;
-    bool is_dir = de->d_type == DT_DIR, is_reg = de->d_type == DT_REG;
-    if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
-      struct stat st;
-      char sub[PATH_MAX];
-      int m = snprintf(sub, sizeof(sub), "%s/%s", path, name);
-      if (m < 0 || (size_t)m >= sizeof(sub) || stat(sub, &st) != 0)
-        continue;
-      is_reg = S_ISREG(st.st_mode);
-      is_dir = S_ISDIR(st.st_mode) && de->d_type == DT_UNKNOWN;
-    }
-    if (is_dir) {
-      char sub[PATH_MAX];
-      int m = snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", name);
-      if (m < 0 || (size_t)m >= sizeof(sub)) {
-        rc = os_error_set(err, OS_EINVAL, "%s/%s: path too long", path, name);
-        break;
-      }
-      if ((rc = walk(l, root, sub, depth + 1, err)) < 0)
-        break;
-    } else if (is_reg && yaml_name(name)) {
-      if ((rc = list_add(l, rel, name)) < 0) {
-        os_error_set(err, rc, "%s: too many files", root);
-        break;
-      }
-    }
-  }
-  closedir(dir);
-  return rc;
-}
-
-static int cmp_path(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Reads dirfd/rel into *buf (grown as needed, reused across files; the
- * caller frees it), refusing files over SPEC_FILE_MAX before reading them. */
+ * caller frees it), refusing files over SPEC_FILE_MAX before reading them.
+ * No link is followed on the way (spec_walk()'s rule), and a FIFO swapped
+ * in after the walk cannot hang the load. */
 static int read_spec_file(char **buf, size_t *cap, size_t *out_len, int dirfd, const char *rel,
                           os_error *err) {
-  /* O_NONBLOCK: a FIFO swapped in after the walk must not hang the load. */
-  int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return os_error_set(err, OS_EIO, "%s: open: %s", rel, strerror(errno));
-  int rc = 0;
+  int fd = -1;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    rc = os_error_set(err, OS_EIO, "%s: stat: %s", rel, strerror(errno));
-    goto done;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    rc = os_error_set(err, OS_EIO, "%s: not a regular file", rel);
-    goto done;
-  }
+  int rc = os_open_below(&fd, &st, dirfd, rel, err);
+  if (rc < 0)
+    return rc;
   if (st.st_size < 0 || st.st_size > SPEC_FILE_MAX) {
     rc = os_error_set(err, OS_EINVAL, "%s: larger than %d bytes", rel, SPEC_FILE_MAX);
     goto done;
@@ -263,12 +179,10 @@ static int read_spec_file(char **buf, size_t *cap, size_t *out_len, int dirfd, c
   size_t size = (size_t)st.st_size, got = 0;
   if (*buf == NULL || *cap < size + 1) {
     size_t want = size + 1 > 64 * 1024 ? size + 1 : 64 * 1024;
-    char *p = realloc(*buf, want);
-    if (p == NULL) {
+    if (os_grow(buf, NULL, want, 1, (size_t)SPEC_FILE_MAX + 1) < 0) {
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
       goto done;
     }
-    *buf = p;
     *cap = want;
   }
   while (got < size) {
@@ -394,23 +308,19 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, spec_prob
   size_t total = 0;
   for (size_t i = 0; i < n; i++)
     total += j.res[i].part.n_secrets;
-  if (total > 0) {
-    spec_secret **v = realloc(t->secrets, (t->n_secrets + total) * sizeof(*v));
-    if (v == NULL) {
-      rc = os_error_set(err, OS_ENOMEM, "out of memory");
-      goto done;
-    }
-    t->secrets = v;
+  if (total > 0 &&
+      os_grow(&t->secrets, NULL, t->n_secrets + total, sizeof(*t->secrets), SIZE_MAX) < 0) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
   }
   for (size_t i = 0; i < n; i++) {
     file_result *r = &j.res[i];
     if (r->rc == 0 && r->part.org != NULL && t->org != NULL) {
-      char msg[OS_ERROR_MSG_MAX];
-      int w = snprintf(msg, sizeof(msg), "%s:%d: a second Organization (the first is at %s:%d)",
-                       r->part.org->pos.file, r->part.org->pos.line, t->org->pos.file,
-                       t->org->pos.line);
-      r->rc = OS_EINVAL;
-      r->msg = os_strdup(w < 0 ? "a second Organization" : msg);
+      os_error e = OS_ERROR_INIT;
+      r->rc = os_error_at(&e, OS_EINVAL, r->part.org->pos.file, r->part.org->pos.line,
+                          "a second Organization (the first is at %s:%d)", t->org->pos.file,
+                          t->org->pos.line);
+      r->msg = os_strdup(e.msg);
     }
     if (r->rc < 0) {
       if (report == NULL) {
@@ -448,10 +358,8 @@ static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn
   spec_tree *t = spec_tree_new(dir);
   if (t == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  if ((rc = walk(&l, dir, "", 0, err)) < 0)
+  if ((rc = spec_walk(dir, 0, list_add, &l, err)) < 0)
     goto done;
-  if (l.n > 1)
-    qsort(l.v, l.n, sizeof(char *), cmp_path);
   dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {
     rc = os_error_set(err, OS_EIO, "open directory %s: %s", dir, strerror(errno));
@@ -516,14 +424,8 @@ __attribute__((format(printf, 4, 5))) static void problem(vctx *v, const spec_po
     msg[0] = '\0';
   if (v->report != NULL)
     v->report(v->ctx, pos, is_error, msg);
-  if (is_error && v->rc == 0) {
-    if (pos != NULL && pos->file != NULL && pos->line > 0)
-      v->rc = os_error_set(v->err, OS_EINVAL, "%s:%d: %s", pos->file, pos->line, msg);
-    else if (pos != NULL && pos->file != NULL)
-      v->rc = os_error_set(v->err, OS_EINVAL, "%s: %s", pos->file, msg);
-    else
-      v->rc = os_error_set(v->err, OS_EINVAL, "%s", msg);
-  }
+  if (is_error && v->rc == 0)
+    v->rc = os_error_at(v->err, OS_EINVAL, pos ? pos->file : NULL, pos ? pos->line : 0, "%s", msg);
 }
 
 static const char *where_file(const spec_pos *p) { return p->file ? p->file : "(new)"; }
