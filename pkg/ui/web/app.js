@@ -100,7 +100,7 @@ const can = (what) => !!(state.session && state.session.can && state.session.can
 const canWrite = () => can('write');
 const canDelete = () => can('delete');
 const isAdmin = () => can('manage');
-const keyOf = (s) => `${s.environment}\u0000${s.application || ''}\u0000${s.name}`;
+const keyOf = (s) => `${s.environment}/${s.application || ''}/${s.name}`;
 const label = (s) => `${s.environment}/${s.application ? s.application + '/' : ''}${s.name}`;
 
 function daysSince(ts) {
@@ -126,7 +126,6 @@ function selectTab(name, focus) {
   if (focus) $(`tab-${name}`).focus();
   const load = { members: loadMembers, org: loadOrg, health: loadHealth, changes: loadChanges, secrets: loadSecrets };
   if (load[name]) load[name]().catch((e) => status(e.message, true));
-  if (name === 'add') $('a-name').focus();
 }
 
 function setupTabs() {
