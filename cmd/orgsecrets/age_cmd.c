@@ -14,6 +14,7 @@
 #include "age/age.h"
 #include "cli.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 
 #define MAX_KEYS 256
@@ -56,30 +57,6 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
   return 1;
 }
 
-/* Matches "-x VALUE", "-xVALUE", "--long VALUE" and "--long=VALUE". */
-static bool opt_value(int argc, char **argv, int *i, const char *s, const char *l,
-                      const char **val) {
-  const char *a = argv[*i];
-  size_t ll = strlen(l);
-  if (strcmp(a, s) == 0 || strcmp(a, l) == 0) {
-    if (*i + 1 >= argc) {
-      *val = NULL;
-      return true;
-    }
-    *val = argv[++*i];
-    return true;
-  }
-  if (strncmp(a, l, ll) == 0 && a[ll] == '=') {
-    *val = a + ll + 1;
-    return true;
-  }
-  if (strncmp(a, s, 2) == 0 && a[2] != '\0' && s[1] != '-') {
-    *val = a + 2;
-    return true;
-  }
-  return false;
-}
-
 /* Output to stdout, or to path under the rule of os_output_open: a file is
  * replaced only on success; FIFOs and devices are written in place. */
 static int output_open(os_output *o, const char *path, mode_t mode) {
@@ -117,19 +94,11 @@ static mode_t umask_mode(mode_t mode) {
 
 static int age_keygen(int argc, char **argv) {
   const char *out_path = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      fputs(keygen_usage, stdout);
-      return 0;
-    } else if (opt_value(argc, argv, &i, "-o", "--output", &v)) {
-      if (v == NULL)
-        return fail("age keygen: -o needs a file");
-      out_path = v;
-    } else {
-      return fail("age keygen: unexpected argument %s (see --help)", argv[i]);
-    }
-  }
+  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &out_path}};
+  cli_args a;
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 1, 0, keygen_usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
   os_error err = OS_ERROR_INIT;
   age_identity *id = NULL;
   char *secret = NULL, *pub = NULL;
@@ -141,13 +110,8 @@ static int age_keygen(int argc, char **argv) {
     fail("age keygen: %s", err.msg);
     goto done;
   }
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  if (gmtime_r(&now, &tm) == NULL || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-    fail("age keygen: cannot format the time");
-    goto done;
-  }
+  char stamp[OS_TIME_MAX];
+  os_now_format(stamp);
   if (os_buf_printf(&text, "# created: %s\n# public key: %s\n", stamp, pub) < 0 ||
       os_buf_puts(&text, secret) < 0 || os_buf_puts(&text, "\n") < 0) {
     fail("age keygen: out of memory");
@@ -227,47 +191,28 @@ static int add_recipients_file(age_recipient **rcpts, size_t *n, const char *pat
 static int age_encrypt_cmd(int argc, char **argv) {
   age_recipient *rcpts[MAX_KEYS];
   size_t n = 0;
-  const char *out_path = NULL, *in_path = NULL;
+  const char *out_path = NULL;
   bool armor = false;
-  int rc = 1;
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(encrypt_usage, stdout);
-      rc = 0;
+  cli_list r = {0}, rfiles = {0};
+  const cli_opt opts[] = {{"--recipient", "-r", CLI_LIST, &r},
+                          {"--recipients-file", "-R", CLI_LIST, &rfiles},
+                          {"--armor", "-a", CLI_FLAG, &armor},
+                          {"--output", "-o", CLI_VALUE, &out_path}};
+  cli_args a;
+  int rc = CLI_FAIL;
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 4, 1, encrypt_usage);
+  if (prc != 0) {
+    rc = prc > 0 ? CLI_OK : CLI_USAGE;
+    goto done;
+  }
+  const char *in_path = a.n_pos > 0 ? a.pos[0] : NULL;
+  for (size_t i = 0; i < r.n; i++) {
+    if (add_recipient(rcpts, &n, r.v[i]) != 0)
       goto done;
-    } else if (strcmp(a, "-a") == 0 || strcmp(a, "--armor") == 0) {
-      armor = true;
-    } else if (opt_value(argc, argv, &i, "-r", "--recipient", &v)) {
-      if (v == NULL) {
-        fail("age encrypt: -r needs a recipient");
-        goto done;
-      }
-      if (add_recipient(rcpts, &n, v) != 0)
-        goto done;
-    } else if (opt_value(argc, argv, &i, "-R", "--recipients-file", &v)) {
-      if (v == NULL) {
-        fail("age encrypt: -R needs a file");
-        goto done;
-      }
-      if (add_recipients_file(rcpts, &n, v) != 0)
-        goto done;
-    } else if (opt_value(argc, argv, &i, "-o", "--output", &v)) {
-      if (v == NULL) {
-        fail("age encrypt: -o needs a file");
-        goto done;
-      }
-      out_path = v;
-    } else if (a[0] == '-' && a[1] != '\0') {
-      fail("age encrypt: unknown option %s (see --help)", a);
+  }
+  for (size_t i = 0; i < rfiles.n; i++) {
+    if (add_recipients_file(rcpts, &n, rfiles.v[i]) != 0)
       goto done;
-    } else if (in_path == NULL) {
-      in_path = a;
-    } else {
-      fail("age encrypt: more than one input file");
-      goto done;
-    }
   }
   if (n == 0) {
     fail("age encrypt: no recipients (use -r or -R)");
@@ -292,84 +237,61 @@ static int age_encrypt_cmd(int argc, char **argv) {
 done:
   for (size_t i = 0; i < n; i++)
     age_recipient_free(rcpts[i]);
+  cli_list_free(&r);
+  cli_list_free(&rfiles);
   return rc;
 }
 
-static int age_decrypt_cmd(int argc, char **argv) {
+/* Appends the identities of the file at path to ids. */
+static int add_identities(age_identity **ids, size_t *n, const char *path) {
+  os_error err = OS_ERROR_INIT;
+  age_identity **loaded = NULL;
+  size_t n_loaded = 0;
+  if (age_identities_load_file(&loaded, &n_loaded, path, &err) < 0)
+    return fail("age decrypt: %s", err.msg);
+  for (size_t k = 0; k < n_loaded && *n < MAX_KEYS; k++) {
+    ids[(*n)++] = loaded[k];
+    loaded[k] = NULL;
+  }
+  age_identities_free(loaded, n_loaded);
+  return 0;
+}
+
+/* default_identity: the global -i ($ORGSECRETS_IDENTITY), used without -i. */
+static int age_decrypt_cmd(const char *default_identity, int argc, char **argv) {
   age_identity *ids[MAX_KEYS];
   size_t n = 0;
-  const char *out_path = NULL, *in_path = NULL;
-  int rc = 1;
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    const char *a = argv[i];
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(decrypt_usage, stdout);
-      rc = 0;
-      goto done;
-    } else if (strcmp(a, "-d") == 0 || strcmp(a, "--decrypt") == 0) {
-      continue;
-    } else if (opt_value(argc, argv, &i, "-i", "--identity", &v)) {
-      if (v == NULL) {
-        fail("age decrypt: -i needs a file");
-        goto done;
-      }
-      os_error err = OS_ERROR_INIT;
-      age_identity **loaded = NULL;
-      size_t n_loaded = 0;
-      if (age_identities_load_file(&loaded, &n_loaded, v, &err) < 0) {
-        fail("age decrypt: %s", err.msg);
-        goto done;
-      }
-      for (size_t k = 0; k < n_loaded; k++) {
-        if (n < MAX_KEYS) {
-          ids[n++] = loaded[k];
-          loaded[k] = NULL;
-        }
-      }
-      age_identities_free(loaded, n_loaded);
-    } else if (opt_value(argc, argv, &i, "-o", "--output", &v)) {
-      if (v == NULL) {
-        fail("age decrypt: -o needs a file");
-        goto done;
-      }
-      out_path = v;
-    } else if (a[0] == '-' && a[1] != '\0') {
-      fail("age decrypt: unknown option %s (see --help)", a);
-      goto done;
-    } else if (in_path == NULL) {
-      in_path = a;
-    } else {
-      fail("age decrypt: more than one input file");
-      goto done;
-    }
+  const char *out_path = NULL;
+  bool decrypt = false;
+  cli_list files = {0};
+  const cli_opt opts[] = {{"--identity", "-i", CLI_LIST, &files},
+                          {"--output", "-o", CLI_VALUE, &out_path},
+                          {"--decrypt", "-d", CLI_FLAG, &decrypt}};
+  cli_args a;
+  int rc = CLI_FAIL;
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 3, 1, decrypt_usage);
+  if (prc != 0) {
+    rc = prc > 0 ? CLI_OK : CLI_USAGE;
+    goto done;
   }
-  if (n == 0) {
-    /* Like the global -i: $ORGSECRETS_IDENTITY, else the default file. */
+  const char *in_path = a.n_pos > 0 ? a.pos[0] : NULL;
+  for (size_t i = 0; i < files.n; i++) {
+    if (add_identities(ids, &n, files.v[i]) != 0)
+      goto done;
+  }
+  if (files.n == 0) {
+    /* the global -i, else the default file when it exists */
     char def[PATH_MAX];
-    const char *path = getenv("ORGSECRETS_IDENTITY");
-    const char *home = getenv("HOME");
-    if ((path == NULL || path[0] == '\0') && home != NULL && home[0] != '\0') {
-      int len = snprintf(def, sizeof(def), "%s/.config/orgsecrets/identity", home);
-      if (len > 0 && (size_t)len < sizeof(def) && access(def, F_OK) == 0)
-        path = def;
-    }
+    const char *path = default_identity;
+    if ((path == NULL || path[0] == '\0') && org_identity_path(def, sizeof(def), NULL, NULL) == 0 &&
+        access(def, F_OK) == 0)
+      path = def;
     if (path == NULL || path[0] == '\0') {
       fail("age decrypt: no identity (use -i FILE)");
       goto done;
     }
-    os_error err = OS_ERROR_INIT;
-    age_identity **loaded = NULL;
-    size_t n_loaded = 0;
-    if (age_identities_load_file(&loaded, &n_loaded, path, &err) < 0) {
-      fail("age decrypt: %s", err.msg);
+    if (add_identities(ids, &n, path) != 0)
       goto done;
-    }
-    for (size_t k = 0; k < n_loaded && n < MAX_KEYS; k++) {
-      ids[n++] = loaded[k];
-      loaded[k] = NULL;
-    }
-    age_identities_free(loaded, n_loaded);
   }
   int in_fd = open_input(in_path);
   if (in_fd < 0)
@@ -390,14 +312,13 @@ static int age_decrypt_cmd(int argc, char **argv) {
 done:
   for (size_t i = 0; i < n; i++)
     age_identity_free(ids[i]);
+  cli_list_free(&files);
   return rc;
 }
 
-int cmd_age(int argc, char **argv) {
-  if (argc < 2) {
-    fputs(age_usage, stderr);
-    return 1;
-  }
+int cmd_age(cli_ctx *ctx, int argc, char **argv) {
+  if (argc < 2)
+    return cli_usage_error(age_usage, "age: missing command (keygen, encrypt, decrypt)");
   const char *sub = argv[1];
   if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
     fputs(age_usage, stdout);
@@ -408,6 +329,6 @@ int cmd_age(int argc, char **argv) {
   if (strcmp(sub, "encrypt") == 0)
     return age_encrypt_cmd(argc - 1, argv + 1);
   if (strcmp(sub, "decrypt") == 0)
-    return age_decrypt_cmd(argc - 1, argv + 1);
-  return fail("age: unknown command %s (keygen, encrypt, decrypt)", sub);
+    return age_decrypt_cmd(ctx->identity, argc - 1, argv + 1);
+  return cli_usage_error(age_usage, "age: unknown command %s (keygen, encrypt, decrypt)", sub);
 }

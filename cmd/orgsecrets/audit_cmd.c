@@ -2,10 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#ifdef ORGSECRETS_HAVE_AUDIT
 #include "audit/audit.h"
-#endif
+#include "cli.h"
 
 static const char usage[] =
     "usage: orgsecrets audit verify FILE [--head [SEQ:]HASH]\n"
@@ -34,7 +32,6 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv) {
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "audit verify: FILE is required");
-#ifdef ORGSECRETS_HAVE_AUDIT
   os_error err = OS_ERROR_INIT;
   size_t n = 0;
   char head[AUDIT_HASH_HEX_LEN + 1];
@@ -49,7 +46,4 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv) {
   if (anchor != NULL)
     printf("recorded head: line %zu (%zu line(s) added since)\n", at, n - at);
   return CLI_OK;
-#else
-  return cli_failf("audit verify: this build has no audit module");
-#endif
 }

@@ -1,29 +1,41 @@
-/* Entry points of the orgsecrets subcommands and the helpers they share:
- * option parsing, error lines, loading the organization folder and the
- * identity file. Each cmd_* returns the process exit status (0 success,
- * 1 failure, 2 usage error). Threading: the CLI is single-threaded. */
+/* The orgsecrets command line: entry points of the subcommands and what
+ * they share (the one option parser, error lines, reading values, output
+ * files, the global options as an org_ctx). The rules live in pkg/org;
+ * commands parse, call it, and print. Each cmd_* returns the process exit
+ * status (0 success, 1 failure, 2 usage error).
+ * Threading: the CLI is single-threaded. */
 #ifndef ORGSECRETS_CMD_CLI_H
 #define ORGSECRETS_CMD_CLI_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include "age/age.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "org/org.h"
 #include "spec/spec.h"
 
-/* orgsecrets age keygen|encrypt|decrypt (cmd/orgsecrets/age_cmd.c). argv[0] is "age". */
-int cmd_age(int argc, char **argv);
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
-/* Global options, resolved once in main(); strings are borrowed from argv
- * or the environment. */
+/* Global options, resolved in main(); strings are borrowed from argv or the
+ * environment. */
 typedef struct cli_ctx {
   const char *dir;      /* --dir, $ORGSECRETS_DIR, "." */
-  const char *as;       /* --as, $ORGSECRETS_USER; NULL: ask git when needed */
+  const char *as;       /* --as, $ORGSECRETS_USER; NULL: git config user.email */
   const char *identity; /* -i, $ORGSECRETS_IDENTITY; NULL: ~/.config/orgsecrets/identity */
+  org_keys *keys;       /* made by cli_org() */
+  org_ctx org;
 } cli_ctx;
+
+/* The org_ctx of the global options: actor --as, the identity file of -i
+ * (read on first use), notes printed on stderr. NULL on allocation failure
+ * (after printing it). Borrowed until cli_ctx_close(). */
+const org_ctx *cli_org(cli_ctx *ctx);
+/* Frees what cli_org() made (the identities are wiped). */
+void cli_ctx_close(cli_ctx *ctx);
 
 /* The subcommands; argv[0] is the command word ("set", "member", ...). */
 int cmd_keygen(cli_ctx *ctx, int argc, char **argv);
@@ -40,12 +52,10 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv);
 int cmd_render(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
+int cmd_age(cli_ctx *ctx, int argc, char **argv);
 int cmd_ui(cli_ctx *ctx, int argc, char **argv); /* ui_cmd.c */
 
-/* Exit statuses. */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
-
-/* ---- option parsing ---- */
+/* ---- the option parser (opts.c) ---- */
 
 enum cli_opt_kind {
   CLI_FLAG,  /* dest is bool* */
@@ -60,31 +70,42 @@ typedef struct cli_list {
 
 typedef struct cli_opt {
   const char *name;  /* "--env" */
-  const char *alias; /* "-o", or NULL */
+  const char *alias; /* "-e", or NULL */
   enum cli_opt_kind kind;
   void *dest;
 } cli_opt;
 
+#define CLI_POS_MAX 8
+
 typedef struct cli_args {
-  const char *pos[8]; /* positional arguments, borrowed */
+  const char *pos[CLI_POS_MAX]; /* positional arguments, borrowed */
   size_t n_pos;
-  int rest;           /* index in argv of the first word after "--", or -1 */
+  int rest; /* index in argv of the first word after "--" (main: the command word), or -1 */
 } cli_args;
 
-/* Parses argv[1..argc) against opts plus the global options (--dir, --as,
- * -i/--identity, which update ctx) and --help/-h. "--name=value" and
- * "--name value" are both accepted; "--" stops parsing (args->rest).
- * Returns 0 to go on, 1 when --help printed usage (exit 0), or -1 after
- * printing a usage error (exit 2). */
+/* The one option parser. Parses argv[1..argc) against opts and, when ctx
+ * is non-NULL, the global options --dir, --as and -i/--identity (which set
+ * ctx; a command's own option of the same name wins). Accepted forms:
+ * "--name VALUE", "--name=VALUE", "-x VALUE", "-xVALUE"; "-h"/"--help"
+ * prints usage on stdout; "--" ends the options (args->rest); "-" is a
+ * positional argument. Returns 0 to go on, 1 when --help printed usage
+ * (exit 0), or -1 after printing a usage error (exit 2). */
 int cli_parse(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_opt *opts,
               size_t n_opts, size_t max_pos, const char *usage);
+/* main()'s pass: the global options and opts before the command word, whose
+ * index goes to args->rest (-1: none). Same forms and returns. */
+int cli_parse_main(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_opt *opts,
+                   size_t n_opts, const char *usage);
 void cli_list_free(cli_list *l);
 
-/* Prints "usage: ..." and the message to stderr; returns CLI_USAGE. */
+/* Parses a decimal integer in [min, max]; returns 0 or -1. */
+int cli_parse_long(long *out, const char *s, long min, long max);
+
+/* ---- messages (output.c) ---- */
+
+/* Prints "orgsecrets: <formatted>" and the usage line to stderr; returns
+ * CLI_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* ---- errors ---- */
-
 /* Prints "orgsecrets: <what>: <err->msg>" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *what, const os_error *err);
 /* Prints "orgsecrets: <formatted>" on stderr; returns CLI_FAIL. */
@@ -92,56 +113,21 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "orgsecrets: <formatted>" on stderr (no exit status implied). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- the organization folder ---- */
+/* ---- the organization folder (context.c) ---- */
 
-/* Loads ctx->dir; on failure prints the error and returns CLI_FAIL.
- * Caller frees *out with spec_tree_free(). */
+/* Loads ctx->dir with org_load(); on failure prints "load DIR: ..." and
+ * returns CLI_FAIL. Caller frees *out with spec_tree_free(). */
 int cli_load_tree(spec_tree **out, const cli_ctx *ctx);
 
-/* Resolves the acting member (--as, $ORGSECRETS_USER, git config
- * user.email). Returns the name (borrowed from ctx, or from the member
- * entry of t when found) or NULL after setting err. */
-const char *cli_author(const cli_ctx *ctx, os_error *err);
+/* ---- values in, outputs out (input.c, output.c) ---- */
 
-/* Checks that the acting member exists in t's organization and holds one of
- * the roles allowed (bit mask of 1u << SPEC_ROLE_*). Prints the error and
- * returns CLI_FAIL, or 0 with *who set to the member. */
-int cli_require_role(const spec_member **who, const cli_ctx *ctx, const spec_tree *t,
-                     unsigned allowed, const char *action);
-
-/* The identity file path (-i, $ORGSECRETS_IDENTITY, ~/.config/...);
- * writes into out. Returns 0 or a negative code with err set. */
-int cli_identity_path(char *out, size_t out_size, const cli_ctx *ctx, os_error *err);
-
-/* Loads the identities of the identity file; caller frees with
- * age_identities_free(). */
-int cli_load_identities(age_identity ***ids, size_t *n, const cli_ctx *ctx, os_error *err);
-
-/* The current time as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ". */
-void cli_now(char out[32]);
-
-/* Parses an RFC 3339 UTC timestamp "YYYY-MM-DDTHH:MM:SSZ" into seconds
- * since the epoch; returns 0 or -1. */
-int cli_parse_time(int64_t *out, const char *s);
-
-/* Parses a decimal integer in [min, max]; returns 0 or -1. */
-int cli_parse_long(long *out, const char *s, long min, long max);
-
-/* Writes every document of file (a pos.file of t), after removing stale
- * temporary files of killed writers from its directory (once per directory
- * and process). */
-int cli_write_file(const spec_tree *t, const char *file, os_error *err);
-
-/* Path of a secret's file for a new secret: "<dir>/secrets/<env>/<NAME>.yaml",
- * or, when NAME.yaml would pass 255 bytes, "<first 200 of NAME>-<hash>.yaml".
- * Caller frees. */
-char *cli_new_secret_path(const spec_tree *t, const char *env, const char *name);
-
-/* Compares two secrets for sorting: environment, then name. */
-int cli_secret_cmp(const void *a, const void *b);
-
-/* strcmp for qsort over an array of char*. */
-int cli_str_cmp(const void *a, const void *b);
+/* Reads a value from stdin, at most SPEC_VALUE_MAX + 1 bytes (so that an
+ * oversized one is seen). On a terminal, prompts for name and reads without
+ * echo. *out is secret: caller frees with os_free_secret(). */
+int cli_read_stdin(uint8_t **out, size_t *out_len, const char *name, os_error *err);
+/* Reads a value from a file (--from-file), refusing more than
+ * SPEC_VALUE_MAX bytes. *out is secret. */
+int cli_read_value_file(uint8_t **out, size_t *out_len, const char *path, os_error *err);
 
 /* Opens an output file named on the command line: "-" and "/dev/stdout"
  * are stdout, anything else follows os_output_open's rule (a regular file
@@ -150,18 +136,9 @@ int cli_str_cmp(const void *a, const void *b);
  * the file's directory are removed first. Commit or abort with
  * os_output_commit() / os_output_abort(). */
 int cli_output_open(os_output *o, const char *path, mode_t mode, os_error *err);
-
 /* Writes data to an output file as cli_output_open describes. */
 int cli_write_output(const char *path, const void *data, size_t len, mode_t mode, os_error *err);
-
-/* Writes all n bytes to fd; returns 0 or -1. */
+/* Writes all n bytes to fd; returns 0 or -1 (errno). */
 int cli_write_all(int fd, const void *p, size_t n);
-
-/* Runs argv (no shell) and captures its stdout, at most max bytes, stderr
- * discarded. Returns 0 when it exited 0 (caller frees *out), else -1. */
-int cli_capture(char **out, size_t *out_len, char *const argv[], size_t max);
-
-/* Number of secrets whose recipients are out of date. */
-size_t cli_count_stale(const spec_tree *t);
 
 #endif

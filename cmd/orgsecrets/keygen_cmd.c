@@ -1,5 +1,4 @@
-#include <errno.h>
-#include <fcntl.h>
+/* keygen: a new identity file for the user. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "cli.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 
 static const char usage[] =
@@ -53,7 +53,7 @@ int cmd_keygen(cli_ctx *ctx, int argc, char **argv) {
       status = cli_failf("keygen: path too long");
       goto done;
     }
-  } else if (cli_identity_path(path, sizeof(path), ctx, &err) < 0) {
+  } else if (org_identity_path(path, sizeof(path), ctx->identity, &err) < 0) {
     status = cli_fail("keygen", &err);
     goto done;
   }
@@ -67,8 +67,8 @@ int cmd_keygen(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail("keygen", &err);
     goto done;
   }
-  char created[32];
-  cli_now(created);
+  char created[OS_TIME_MAX];
+  os_now_format(created);
   os_buf b;
   os_buf_init(&b, 4096, true);
   if (os_buf_printf(&b, "# created: %s\n# public key: %s\n%s\n", created, pub, secret) < 0 ||

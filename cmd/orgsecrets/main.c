@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 
 #include "cli.h"
+#include "common/clock.h"
 
 #ifndef ORGSECRETS_VERSION
 #error "ORGSECRETS_VERSION comes from project(VERSION) in CMakeLists.txt"
@@ -55,66 +56,54 @@ static const struct {
     {"keygen", cmd_keygen}, {"init", cmd_init},     {"member", cmd_member}, {"env", cmd_env},
     {"app", cmd_app},       {"set", cmd_set},       {"list", cmd_list},     {"reveal", cmd_reveal},
     {"delete", cmd_delete}, {"lint", cmd_lint},     {"rekey", cmd_rekey},   {"render", cmd_render},
-    {"run", cmd_run},       {"audit", cmd_audit},   {"ui", cmd_ui},
+    {"run", cmd_run},       {"audit", cmd_audit},   {"age", cmd_age},
+    {"ui", cmd_ui},
 };
+
+static const char *env_or_null(const char *name) {
+  const char *e = getenv(name);
+  return e != NULL && e[0] != '\0' ? e : NULL;
+}
+
+static int dispatch(cli_ctx *ctx, int argc, char **argv) {
+  bool version = false;
+  const cli_opt opts[] = {{"--version", NULL, CLI_FLAG, &version}};
+  cli_args a;
+  int prc = cli_parse_main(ctx, &a, argc, argv, opts, 1, usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+  if (version)
+    return print_version();
+  if (a.rest < 0)
+    return cli_usage_error(usage, "missing command");
+  const char *word = argv[a.rest];
+  if (strcmp(word, "help") == 0) {
+    fputs(usage, stdout);
+    return CLI_OK;
+  }
+  if (strcmp(word, "version") == 0)
+    return print_version();
+  for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+    if (strcmp(word, commands[k].name) == 0)
+      return commands[k].fn(ctx, argc - a.rest, argv + a.rest);
+  }
+  return cli_usage_error(usage, "unknown command: %s", word);
+}
 
 int main(int argc, char **argv) {
   /* keys and values pass through this process: no core dumps (an exec'd
    * child of `run` is dumpable again, as execve resets the flag) */
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   cli_ctx ctx = {0};
-  const char *e = getenv("ORGSECRETS_DIR");
-  ctx.dir = e != NULL && e[0] != '\0' ? e : ".";
-  e = getenv("ORGSECRETS_USER");
-  ctx.as = e != NULL && e[0] != '\0' ? e : NULL;
-  e = getenv("ORGSECRETS_IDENTITY");
-  ctx.identity = e != NULL && e[0] != '\0' ? e : NULL;
-
-  int i = 1;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
-      fputs(usage, stdout);
-      return CLI_OK;
-    }
-    if (strcmp(a, "--version") == 0)
-      return print_version();
-    if (a[0] != '-')
-      break;
-    const char **dest = NULL;
-    const char *val = NULL;
-    size_t nlen = strcspn(a, "=");
-    if (strncmp(a, "--dir", nlen) == 0 && nlen == 5)
-      dest = &ctx.dir;
-    else if (strncmp(a, "--as", nlen) == 0 && nlen == 4)
-      dest = &ctx.as;
-    else if ((strncmp(a, "--identity", nlen) == 0 && nlen == 10) || strcmp(a, "-i") == 0)
-      dest = &ctx.identity;
-    else
-      return cli_usage_error(usage, "unknown option: %s", a);
-    if (a[nlen] == '=')
-      val = a + nlen + 1;
-    else if (i + 1 < argc)
-      val = argv[++i];
-    else
-      return cli_usage_error(usage, "option %s needs a value", a);
-    *dest = val;
-  }
-  if (i >= argc)
-    return cli_usage_error(usage, "missing command");
-  if (strcmp(argv[i], "version") == 0)
-    return print_version();
-  if (strcmp(argv[i], "age") == 0) {
-    /* a global -i given before `age` is the default identity of age decrypt */
-    if (ctx.identity != NULL && setenv("ORGSECRETS_IDENTITY", ctx.identity, 1) != 0) {
-      cli_failf("age: cannot pass the identity file on");
-      return 1;
-    }
-    return cmd_age(argc - i, argv + i);
-  }
-  for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-    if (strcmp(argv[i], commands[k].name) == 0)
-      return commands[k].fn(&ctx, argc - i, argv + i);
-  }
-  return cli_usage_error(usage, "unknown command: %s", argv[i]);
+  ctx.dir = env_or_null("ORGSECRETS_DIR");
+  if (ctx.dir == NULL)
+    ctx.dir = ".";
+  ctx.as = env_or_null("ORGSECRETS_USER");
+  ctx.identity = env_or_null("ORGSECRETS_IDENTITY");
+  os_error err = OS_ERROR_INIT;
+  if (os_now_check(&err) < 0)
+    return cli_failf("%s", err.msg);
+  int status = dispatch(&ctx, argc, argv);
+  cli_ctx_close(&ctx);
+  return status;
 }

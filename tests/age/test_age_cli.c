@@ -161,7 +161,6 @@ static void test_help_and_errors(void **state) {
   assert_int_equal(run("%s age keygen -o k.txt 2>/dev/null", bin), 0);
   assert_int_equal(run("%s age encrypt -R /dev/null < /dev/null > x.age", bin), 1);
   assert_int_equal(run("HOME=/nonexistent ORGSECRETS_IDENTITY= %s age decrypt < /dev/null", bin), 1);
-  assert_int_equal(run("%s age frobnicate", bin), 1);
   char *err = take_stderr();
   /* One line per failure, each starting with "orgsecrets: ". */
   size_t lines = 0;
@@ -172,7 +171,15 @@ static void test_help_and_errors(void **state) {
     p++;
     lines++;
   }
-  assert_int_equal(lines, 3);
+  assert_int_equal(lines, 2);
+  free(err);
+  /* Usage errors exit 2 like every command's, with the usage line. */
+  assert_int_equal(run("%s age frobnicate", bin), 2);
+  assert_int_equal(run("%s age encrypt --bogus -r x", bin), 2);
+  assert_int_equal(run("%s age decrypt -i", bin), 2);
+  err = take_stderr();
+  assert_non_null(strstr(err, "orgsecrets: age: unknown command frobnicate"));
+  assert_non_null(strstr(err, "usage: orgsecrets age"));
   free(err);
   /* An identity file readable by others is refused. */
   assert_int_equal(run("chmod 644 k.txt && echo x | %s age decrypt -i k.txt", bin), 1);

@@ -110,6 +110,10 @@ tree_sum() { # checksum of every file below DIR (names and contents)
   (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum
 }
 
+spec_field() { # FILE KEY: the value of spec.KEY in a secret's file, unquoted
+  sed -n "s/^  $2: //p" "$1" | tr -d '"'
+}
+
 pubkey() { grep '^# public key: ' "$1" | cut -d' ' -f4; }
 
 # A standard organization: admin alice, member bob, viewer vic (with key),

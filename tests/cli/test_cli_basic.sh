@@ -92,9 +92,8 @@ s1=$(tree_sum org)
 os_in "$V1" set DATABASE_PASSWORD --env prod
 expect_rc 0 "set same value"
 check "same value changes no file" test "$(tree_sum org)" = "$s1"
-# new value: only that file changes, createdAt kept, rotatedAt moves
+# new value: only that file changes, createdAt kept, updatedBy moves
 created=$(grep createdAt org/secrets/prod/DATABASE_PASSWORD.yaml)
-sleep 1
 V3=$(new_value)
 cp -r org "$TMP/org-before"
 os_in "$V3" set DATABASE_PASSWORD --env prod --as bob@example.com -i keys/bob
@@ -115,6 +114,53 @@ check "list shows disabled" grep -qE '^DATABASE_PASSWORD +prod +- +disabled' <<<
 os set DATABASE_PASSWORD --env prod --enable </dev/null
 os list --env prod
 check "list shows active again" grep -qE '^DATABASE_PASSWORD +prod +- +active' <<<"$OUT"
+
+# The metadata timeline, on a clock fixed by ORGSECRETS_NOW: createdAt is
+# set once, updatedAt moves on every change, rotatedAt only when the value
+# changes, and setting the same value again changes no byte.
+F=org/secrets/prod/BILLING_API_KEY.yaml
+times() { printf '%s %s %s' "$(spec_field $F createdAt)" "$(spec_field $F updatedAt)" "$(spec_field $F rotatedAt)"; }
+T1=2024-01-10T08:00:00Z T2=2024-02-11T09:30:00Z T3=2024-03-12T10:00:00Z T4=2024-04-13T11:00:00Z
+T5=2024-05-14T12:00:00Z T6=2024-06-15T13:00:00Z T7=2024-07-16T14:00:00Z T8=2024-08-17T15:00:00Z
+VA=$(new_value)
+ORGSECRETS_NOW=$T1 os_in "$VA" set BILLING_API_KEY --env prod --description billing
+expect_rc 0 "timeline: create"
+check "timeline: a new secret has createdAt = updatedAt = rotatedAt = now" test "$(times)" = "$T1 $T1 $T1"
+check "timeline: createdBy and updatedBy are the creator" test "$(spec_field $F createdBy) $(spec_field $F updatedBy)" = "alice@example.com alice@example.com"
+cp $F "$TMP/t1.yaml"
+ORGSECRETS_NOW=$T2 os_in "$VA" set BILLING_API_KEY --env prod
+expect_rc 0 "timeline: the same value again"
+expect_err "prod/BILLING_API_KEY unchanged" "timeline: the same value is reported unchanged"
+check "timeline: the same value leaves the file byte for byte" cmp -s $F "$TMP/t1.yaml"
+ORGSECRETS_NOW=$T2 os set BILLING_API_KEY --env prod --description billing --keep-value </dev/null
+check "timeline: the same description leaves the file byte for byte" cmp -s $F "$TMP/t1.yaml"
+VB=$(new_value)
+cp -r org "$TMP/org-before"
+ORGSECRETS_NOW=$T3 os_in "$VB" set BILLING_API_KEY --env prod --as bob@example.com -i keys/bob
+expect_rc 0 "timeline: a new value"
+check "timeline: a new value moves updatedAt and rotatedAt, not createdAt" test "$(times)" = "$T1 $T3 $T3"
+check "timeline: updatedBy is who changed it, createdBy stays" test "$(spec_field $F createdBy) $(spec_field $F updatedBy)" = "alice@example.com bob@example.com"
+check "timeline: a new value changes exactly one file" test "$(diff -rq "$TMP/org-before" org | wc -l)" -eq 1
+rm -rf "$TMP/org-before"
+ct=$(sed -n '/encryptedValue/,$p' $F)
+ORGSECRETS_NOW=$T4 os set BILLING_API_KEY --env prod --description "billing v2" --keep-value </dev/null
+expect_rc 0 "timeline: a description change"
+check "timeline: a description change moves updatedAt only" test "$(times)" = "$T1 $T4 $T3"
+check "timeline: a description change keeps the ciphertext" test "$(sed -n '/encryptedValue/,$p' $F)" = "$ct"
+ORGSECRETS_NOW=$T5 os set BILLING_API_KEY --env prod --disable </dev/null
+check "timeline: disabling moves updatedAt only" test "$(times)" = "$T1 $T5 $T3"
+ORGSECRETS_NOW=$T6 os set BILLING_API_KEY --env prod --visible-to-viewers --keep-value </dev/null
+check "timeline: re-sealing for viewers moves updatedAt only" test "$(times)" = "$T1 $T6 $T3"
+check "timeline: ... and changes the ciphertext" test "$(sed -n '/encryptedValue/,$p' $F)" != "$ct"
+ORGSECRETS_NOW=$T7 os_in "$VB" set BILLING_API_KEY --env prod --enable
+check "timeline: enabling with the same value moves updatedAt only" test "$(times)" = "$T1 $T7 $T3"
+ORGSECRETS_NOW=$T8 os set BILLING_API_KEY --env prod --generate
+check "timeline: a generated value moves updatedAt and rotatedAt" test "$(times)" = "$T1 $T8 $T8"
+os set BILLING_API_KEY --env prod --generate
+check "timeline: without ORGSECRETS_NOW the real clock is used" test "$(spec_field $F rotatedAt)" \> "2025-01-01T00:00:00Z"
+ORGSECRETS_NOW=2024-02-30T00:00:00Z os list
+expect_rc 1 "an impossible ORGSECRETS_NOW is refused"
+expect_err "ORGSECRETS_NOW" "the refusal names the variable"
 
 # bad values and names
 s1=$(tree_sum org)

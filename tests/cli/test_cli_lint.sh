@@ -26,6 +26,17 @@ check "suffix DEV in prod" grep -qE 'API_KEY_DEV.yaml:[0-9]+: warning: .*_DEV co
 check "suffix PROD in prod is fine" test -z "$(grep SEARCH_KEY_PROD <<<"$OUT")"
 check "rotation policy" grep -qE 'ROTATE_ME_SOON.yaml:[0-9]+: warning: .*rotat.*90 days' <<<"$OUT"
 check "good names get no warning" test -z "$(grep -E 'DATABASE_PASSWORD|PAYMENT_API_KEY' <<<"$OUT")"
+# the rotation policy on a fixed clock (ORGSECRETS_NOW): 90 days is within
+# the policy of 90 days, 91 is past it
+ORGSECRETS_NOW=2024-01-01T00:00:00Z os_in "$(new_value)" set STRIPE_WEBHOOK_SECRET --env prod
+ORGSECRETS_NOW=2024-03-31T00:00:00Z os lint
+check "rotation: 90 days old is within a 90-day policy" test -z "$(grep STRIPE_WEBHOOK_SECRET <<<"$OUT")"
+ORGSECRETS_NOW=2024-04-01T00:00:00Z os lint
+expect_out "STRIPE_WEBHOOK_SECRET.yaml:1: warning: prod/STRIPE_WEBHOOK_SECRET: value last rotated 91 days ago (2024-01-01T00:00:00Z), older than the rotation policy of 90 days" "rotation: 91 days old is past it"
+ORGSECRETS_NOW=2024-04-01T00:00:00Z os_in "$(new_value)" set STRIPE_WEBHOOK_SECRET --env prod
+ORGSECRETS_NOW=2024-04-01T00:00:00Z os lint
+check "rotation: a new value resets the age" test -z "$(grep STRIPE_WEBHOOK_SECRET <<<"$OUT")"
+os delete STRIPE_WEBHOOK_SECRET --env prod --yes
 os member add carol@example.com --role member --recipient "$(pubkey keys/carol)"
 os lint
 expect_rc 0 "out-of-date recipients are a warning"

@@ -176,9 +176,12 @@ printf 'value: %s\n' "$VK" >"$TMP/org/secrets/prod/.orgsecrets-tmp-a0a1a2a3a4a5"
 printf 'value: %s\n' "$VK" >"$TMP/org/secrets/prod/SIMPLE_TOKEN.yaml.tmp.Zz9Yy8"
 # and a write in flight in another process: locked, so neither reported nor removed
 printf 'in flight\n' >"$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5"
-flock -o "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5" sleep 30 &
+flock -o "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5" sleep 30 >/dev/null 2>&1 &
 holder=$!
-sleep 0.3
+for _ in $(seq 200); do # until the holder has the lock (at most 10 s)
+  flock -n "$TMP/org/secrets/prod/.orgsecrets-tmp-b0b1b2b3b4b5" true || break
+  sleep 0.05
+done
 os lint
 expect_rc 1 "lint fails on stale temporary files"
 expect_out "secrets/prod/.orgsecrets-tmp-a0a1a2a3a4a5:0: error: stale temporary file" "lint reports the new-style one"

@@ -1,0 +1,94 @@
+/* Messages on stderr and output files. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *usage, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    msg[0] = '\0';
+  fprintf(stderr, "orgsecrets: %s\n", msg);
+  if (usage != NULL) {
+    const char *nl = strchr(usage, '\n');
+    int len = nl ? (int)(nl - usage) : (int)strlen(usage);
+    fprintf(stderr, "%.*s (see --help)\n", len, usage);
+  }
+  return CLI_USAGE;
+}
+
+int cli_fail(const char *what, const os_error *err) {
+  fprintf(stderr, "orgsecrets: %s: %s\n", what,
+          err && err->msg[0] ? err->msg : os_error_name(err ? err->code : OS_EINVAL));
+  return CLI_FAIL;
+}
+
+static void vnote(const char *fmt, va_list ap) {
+  fputs("orgsecrets: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+int cli_failf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnote(fmt, ap);
+  va_end(ap);
+  return CLI_FAIL;
+}
+
+void cli_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnote(fmt, ap);
+  va_end(ap);
+}
+
+static void print_note(void *ctx, const char *msg) {
+  (void)ctx;
+  cli_note("%s", msg);
+}
+
+int cli_output_open(os_output *o, const char *path, mode_t mode, os_error *err) {
+  int rc = os_output_open(o, path, mode, OS_OUTPUT_STDOUT, err);
+  if (rc == 0 && !o->in_place) {
+    const org_ctx notes = {.note = print_note};
+    org_sweep_near(&notes, path, o->name); /* older versions' leftovers of this very file */
+  }
+  return rc;
+}
+
+int cli_write_output(const char *path, const void *data, size_t len, mode_t mode, os_error *err) {
+  os_output o;
+  int rc = cli_output_open(&o, path, mode, err);
+  if (rc < 0)
+    return rc;
+  if (cli_write_all(o.fd, data, len) != 0) {
+    rc = os_error_set(err, OS_EIO, "write %s: %s", path, strerror(errno));
+    os_output_abort(&o);
+    return rc;
+  }
+  return os_output_commit(&o, err);
+}
+
+int cli_write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
