@@ -440,6 +440,14 @@ bool org_git_is_commit(const char *dir, const char *ref);
 int org_git_show(char **out, size_t *out_len, const char *dir, const char *rev,
                  const char *path, os_error *err);
 
+/* ---- the rotation policy (lint.c) ---- */
+
+/* Whole days since s's value was last rotated (rotatedAt, else createdAt)
+ * at now (seconds since the epoch) into *age_days; 1 when that is past the
+ * organization's rotationDays, 0 when not (or no policy), -1 when the
+ * secret has no usable time. The rule lint's "rotation" finding applies. */
+int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret *s, int64_t now);
+
 /* ---- a member's role or key (member_update.c) ---- */
 
 /* Changes name's role (role < 0: keep) and/or key (recipient NULL: keep;

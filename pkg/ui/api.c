@@ -10,6 +10,7 @@
 #include "age/age.h"
 #include "common/base64.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "org/org.h"
 #include "seal/seal.h"
 #include "spec/spec.h"
@@ -305,6 +306,7 @@ static int api_secrets(ui_server *s, const httpd_request *req, json_t *args,
   const spec_member *m = s->as != NULL ? spec_org_find_member(t->org, s->as) : NULL;
   identity_info ii;
   identity_probe(&ii, s);
+  int64_t now = os_now();
   json_t *rows = json_array();
   for (size_t i = 0; rows != NULL && i < n; i++) {
     const spec_secret *sec = list[i];
@@ -316,7 +318,12 @@ static int api_secrets(ui_server *s, const httpd_request *req, json_t *args,
     else if (!sealed_to(sec, &ii))
       why = "recipient";
     json_t *row = secret_json(sec);
+    int64_t days = 0;
+    int overdue = org_secret_rotation(&days, t->org, sec, now);
     if (row == NULL || json_object_set_new(row, "canReveal", json_boolean(why == NULL)) != 0 ||
+        json_object_set_new(row, "rotatedDays",
+                            overdue < 0 ? json_null() : json_integer((json_int_t)days)) != 0 ||
+        json_object_set_new(row, "rotationOverdue", json_boolean(overdue == 1)) != 0 ||
         json_object_set_new(row, "revealNote", opt_str(why)) != 0 ||
         json_array_append_new(rows, row) != 0) {
       json_decref(rows);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "spec/spec.h"
 #include "ui/ui_internal.h"
 
@@ -41,7 +42,8 @@ static uint64_t stamp_of(const ui_server *s) {
   struct stat st;
   if (s->identity != NULL && stat(s->identity, &st) == 0)
     h = mix_stat(h, &st);
-  return h;
+  int64_t day = os_now() / 86400; /* the list's day counts (rotation) move at midnight */
+  return os_fnv1a64(h, &day, sizeof(day));
 }
 
 void ui_snapshot_free(ui_snapshot *snap) {

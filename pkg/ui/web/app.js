@@ -103,12 +103,6 @@ const isAdmin = () => can('manage');
 const keyOf = (s) => `${s.environment}/${s.application || ''}/${s.name}`;
 const label = (s) => `${s.environment}/${s.application ? s.application + '/' : ''}${s.name}`;
 
-function daysSince(ts) {
-  if (!ts) return null;
-  const t = Date.parse(ts);
-  return Number.isNaN(t) ? null : Math.floor((Date.now() - t) / 86400000);
-}
-
 function shortTime(ts) { return ts ? ts.replace('T', ' ').replace(/:\d\dZ$/, 'Z') : '\u2013'; }
 
 // ---- tabs ----
@@ -215,8 +209,7 @@ function renderSecrets() {
   const rows = state.filtered.slice(state.page * PAGE, (state.page + 1) * PAGE);
   const body = $('secrets-body');
   const frag = document.createDocumentFragment();
-  const policy = state.session ? state.session.rotationDays : 0;
-  for (const s of rows) frag.append(secretRow(s, policy));
+  for (const s of rows) frag.append(secretRow(s));
   body.replaceChildren(frag);
   const n = state.filtered.length, total = state.secrets.length;
   const pages = Math.max(1, Math.ceil(n / PAGE));
@@ -231,14 +224,14 @@ function renderSecrets() {
   if (!n && !total) body.append(el('tr', {}, el('td', { colspan: '9', text: 'No secrets yet.' })));
 }
 
-function secretRow(s, policy) {
+function secretRow(s) {
   const k = keyOf(s);
-  const days = daysSince(s.rotatedAt || s.createdAt);
-  const overdue = policy > 0 && days !== null && days > policy;
+  const days = s.rotatedDays;
+  const overdue = s.rotationOverdue; // the server applies lint's rotation rule
   const nameCell = el('td', {}, el('span', { class: 'name mono', text: s.name }),
     s.description ? el('span', { class: 'desc', text: s.description }) : null);
   const rotated = el('td', { class: 'c-rot' + (overdue ? ' overdue' : ''), title: s.rotatedAt || '' },
-    days === null ? '\u2013' : `${days} d${overdue ? ' (overdue)' : ''}`);
+    days === null || days === undefined ? '\u2013' : `${days} d${overdue ? ' (overdue)' : ''}`);
   const valueCell = el('td', { class: 'value', 'data-key': k });
   fillValueCell(valueCell, s);
   const actions = el('div', { class: 'actions' });
@@ -251,7 +244,7 @@ function secretRow(s, policy) {
   return el('tr', { 'data-name': s.name, 'data-env': s.environment },
     nameCell,
     el('td', { text: s.environment }),
-    el('td', { class: 'c-app', text: s.application || 'organization' }),
+    el('td', { class: 'c-app', title: s.application ? '' : 'organization level (shared)', text: s.application || '\u2013' }),
     el('td', { class: s.status === 'disabled' ? 'state-disabled' : '', text: s.status }),
     el('td', { class: 'c-upd', title: s.updatedBy ? `by ${s.updatedBy}` : '', text: shortTime(s.updatedAt) }),
     el('td', { class: 'c-by', text: s.createdBy || '\u2013' }),
@@ -296,7 +289,7 @@ async function reveal(s) {
     refreshValueCell(k);
     status(`${label(s)} shown for ${Math.round(ms / 1000)} s`);
     const cell = document.querySelector(`td.value[data-key="${CSS.escape(k)}"] button`);
-    if (cell) cell.focus();
+    if (cell) cell.focus({ preventScroll: true });
   } catch (e) {
     status(`${label(s)}: ${e.message}`, true);
   }
