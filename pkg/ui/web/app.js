@@ -391,8 +391,14 @@ async function submitAdd(ev) {
 
 async function afterChange(r, what) {
   const notes = (r.notes || []).join(' ');
+  // the list first, so that the message describes what is on screen
+  try {
+    await Promise.all([loadSecrets(), refreshChangeCount()]);
+  } catch (e) {
+    status(e.message, true);
+    return;
+  }
   status(`${what}${r.changed && r.changed.length ? ' \u2013 changed ' + r.changed.join(', ') : ''}${notes ? ' \u2013 ' + notes : ''}`);
-  await Promise.all([loadSecrets(), refreshChangeCount()]).catch((e) => status(e.message, true));
 }
 
 // ---- edit ----
