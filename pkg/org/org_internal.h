@@ -29,6 +29,10 @@ int org_finding_add(org_findings *f, const char *dir, enum org_severity sev, con
 /* The plaintext scan of every non-hidden file below dir (scan.c). */
 int org_lint_scan(org_findings *out, const char *dir, os_error *err);
 
+/* The documents of file (relative to dir) as of commit ref, or NULL when
+ * it did not exist or does not parse (widen.c). Caller frees. */
+spec_tree *org_git_tree_at(const char *dir, const char *ref, const char *file);
+
 /* The widening check since a commit (widen.c). */
 int org_lint_widening(org_findings *out, const spec_tree *t, const char *dir, const char *ref,
                       bool explicit_ref, os_error *err);

@@ -38,21 +38,6 @@ const char *org_change_name(unsigned bit) {
   }
 }
 
-/* The documents of file at commit rev; NULL when absent or unparsable. */
-static spec_tree *version_at(const char *dir, const char *rev, const char *file) {
-  char *text = NULL;
-  size_t len = 0;
-  if (org_git_show(&text, &len, dir, rev, file, NULL) < 0)
-    return NULL;
-  spec_tree *t = spec_tree_new(dir);
-  if (t != NULL && spec_tree_parse(t, file, text, len, NULL) < 0) {
-    spec_tree_free(t);
-    t = NULL;
-  }
-  free(text);
-  return t;
-}
-
 static const spec_secret *find(const spec_tree *t, const char *env, const char *app,
                                const char *name) {
   const spec_secret *s = t != NULL ? spec_tree_find_secret(t, env, name) : NULL;
@@ -117,8 +102,8 @@ int org_secret_history(org_history *out, const char *dir, const char *file, cons
       continue;
     char parent[48];
     snprintf(parent, sizeof(parent), "%s^", f[0]);
-    spec_tree *now = version_at(dir, f[0], file);
-    spec_tree *was = version_at(dir, parent, file);
+    spec_tree *now = org_git_tree_at(dir, f[0], file);
+    spec_tree *was = org_git_tree_at(dir, parent, file);
     const spec_secret *sn = find(now, env, app, name), *sw = find(was, env, app, name);
     unsigned changes = diff(sw, sn);
     if (changes == 0 && (sn != NULL || sw != NULL))

@@ -618,15 +618,55 @@ static int api_members(ui_server *s, const httpd_request *req, json_t *args,
                                             (json_int_t)org_count_stale(t)));
 }
 
-/* Ends a member operation: the file, and how many secrets rekey must re-seal. */
-static int member_done(ui_server *s, httpd_response *resp, spec_tree *t, op *o, int rc,
-                       os_error *err, const char *act) {
-  if (rc < 0)
-    return ui_reply_error(resp, rc, err->msg);
-  note_change(s, t->org->pos.file, act);
-  return reply_changed(resp,
+/* An edit of organization.yaml (members, environments, applications): one
+ * pkg/org call on a fresh tree; the answer names the file and how many
+ * secrets `rekey` must now re-seal. */
+typedef struct org_edit {
+  enum { EDIT_MEMBER_ADD, EDIT_MEMBER_REMOVE, EDIT_MEMBER_ROLE, EDIT_ENV_ADD, EDIT_APP_ADD } kind;
+  const char *name;
+  int role;
+  const char *recipient;
+  const org_env_opts *env;
+  const org_app_opts *app;
+} org_edit;
+
+static int run_edit(const org_ctx *c, spec_tree *t, const org_edit *e, os_error *err) {
+  char fp[SPEC_FINGERPRINT_LEN + 1];
+  switch (e->kind) {
+  case EDIT_MEMBER_ADD:
+    return org_member_add(c, t, e->name, (enum spec_role)e->role, e->recipient, err);
+  case EDIT_MEMBER_REMOVE:
+    return org_member_remove(fp, c, t, e->name, err);
+  case EDIT_MEMBER_ROLE:
+    return org_member_update(c, t, e->name, e->role, NULL, err);
+  case EDIT_ENV_ADD:
+    return org_env_add(c, t, e->env, err);
+  case EDIT_APP_ADD:
+    return org_app_add(c, t, e->app, err);
+  }
+  return os_error_set(err, OS_EINVAL, "unknown change");
+}
+
+static int org_file_edit(ui_server *s, httpd_response *resp, const org_edit *e, const char *act) {
+  spec_tree *t = write_tree(s, resp);
+  if (t == NULL)
+    return 0;
+  op o;
+  os_error err = OS_ERROR_INIT;
+  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  if (rc == 0)
+    rc = run_edit(&o.c, t, e, &err);
+  if (rc < 0) {
+    rc = ui_reply_error(resp, rc, err.msg);
+  } else {
+    note_change(s, t->org->pos.file, act);
+    rc = reply_changed(resp,
                        json_pack("{s:I}", "staleSecrets", (json_int_t)org_count_stale(t)),
-                       json_pack("[s]", rel_path(s, t->org->pos.file)), o);
+                       json_pack("[s]", rel_path(s, t->org->pos.file)), &o);
+  }
+  op_end(&o);
+  spec_tree_free(t);
+  return rc;
 }
 
 static int parse_role(int *role, const char *s, os_error *err) {
@@ -641,80 +681,48 @@ static int api_member_add(ui_server *s, const httpd_request *req, json_t *args,
                           httpd_response *resp) {
   (void)req;
   bool bad = false;
-  const char *name = arg_str(args, "name", &bad), *role_s = arg_str(args, "role", &bad);
-  const char *recipient = arg_str(args, "recipient", &bad);
-  if (recipient != NULL && recipient[0] == '\0')
-    recipient = NULL;
+  org_edit e = {.kind = EDIT_MEMBER_ADD, .name = arg_str(args, "name", &bad),
+                .recipient = arg_str(args, "recipient", &bad)};
+  const char *role_s = arg_str(args, "role", &bad);
+  if (e.recipient != NULL && e.recipient[0] == '\0')
+    e.recipient = NULL;
   os_error err = OS_ERROR_INIT;
-  int role = 0;
-  if (bad || name == NULL)
+  if (bad || e.name == NULL)
     return ui_reply_error(resp, OS_EINVAL, "name and role are required");
-  if (parse_role(&role, role_s, &err) < 0 ||
-      org_member_check(name, (enum spec_role)role, recipient, &err) < 0)
+  if (parse_role(&e.role, role_s, &err) < 0 ||
+      org_member_check(e.name, (enum spec_role)e.role, e.recipient, &err) < 0)
     return ui_reply_error(resp, err.code, err.msg);
-  spec_tree *t = write_tree(s, resp);
-  if (t == NULL)
-    return 0;
-  op o;
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
-  if (rc == 0)
-    rc = org_member_add(&o.c, t, name, (enum spec_role)role, recipient, &err);
   char act[600];
-  snprintf(act, sizeof(act), "add %s %s", role_s, name);
-  rc = member_done(s, resp, t, &o, rc, &err, act);
-  op_end(&o);
-  spec_tree_free(t);
-  return rc;
+  snprintf(act, sizeof(act), "add %s %s", role_s, e.name);
+  return org_file_edit(s, resp, &e, act);
 }
 
 static int api_member_remove(ui_server *s, const httpd_request *req, json_t *args,
                              httpd_response *resp) {
   (void)req;
   bool bad = false;
-  const char *name = arg_str(args, "name", &bad);
-  if (bad || name == NULL)
+  org_edit e = {.kind = EDIT_MEMBER_REMOVE, .name = arg_str(args, "name", &bad)};
+  if (bad || e.name == NULL)
     return ui_reply_error(resp, OS_EINVAL, "name is required");
-  spec_tree *t = write_tree(s, resp);
-  if (t == NULL)
-    return 0;
-  op o;
-  os_error err = OS_ERROR_INIT;
-  char fp[SPEC_FINGERPRINT_LEN + 1] = "";
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
-  if (rc == 0)
-    rc = org_member_remove(fp, &o.c, t, name, &err);
   char act[600];
-  snprintf(act, sizeof(act), "remove member %s (key %s)", name, fp);
-  rc = member_done(s, resp, t, &o, rc, &err, act);
-  op_end(&o);
-  spec_tree_free(t);
-  return rc;
+  snprintf(act, sizeof(act), "remove member %s", e.name);
+  return org_file_edit(s, resp, &e, act);
 }
 
 static int api_member_role(ui_server *s, const httpd_request *req, json_t *args,
                            httpd_response *resp) {
   (void)req;
   bool bad = false;
-  const char *name = arg_str(args, "name", &bad), *role_s = arg_str(args, "role", &bad);
+  org_edit e = {.kind = EDIT_MEMBER_ROLE, .name = arg_str(args, "name", &bad)};
+  const char *role_s = arg_str(args, "role", &bad);
   os_error err = OS_ERROR_INIT;
-  int role = 0;
-  if (bad || name == NULL)
+  if (bad || e.name == NULL)
     return ui_reply_error(resp, OS_EINVAL, "name and role are required");
-  if (parse_role(&role, role_s, &err) < 0)
+  if (parse_role(&e.role, role_s, &err) < 0)
     return ui_reply_error(resp, err.code, err.msg);
-  spec_tree *t = write_tree(s, resp);
-  if (t == NULL)
-    return 0;
-  op o;
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
-  if (rc == 0)
-    rc = org_member_update(&o.c, t, name, role, NULL, &err);
   char act[600];
-  snprintf(act, sizeof(act), "make %s a %s", name, role_s);
-  rc = member_done(s, resp, t, &o, rc, &err, act);
-  op_end(&o);
-  spec_tree_free(t);
-  return rc;
+  snprintf(act, sizeof(act), "make %s a %s", e.name, role_s);
+  return org_file_edit(s, resp, &e, act);
 }
 
 /* ---- POST /api/rekey ---- */
@@ -851,30 +859,18 @@ static int api_env_add(ui_server *s, const httpd_request *req, json_t *args,
   const char **ns = arg_strings(args, "namespaces", &nn, &bad);
   org_env_opts eo = {.name = arg_str(args, "name", &bad), .controllers = ctl,
                      .n_controllers = nc, .namespaces = ns, .n_namespaces = nn};
+  const org_edit e = {.kind = EDIT_ENV_ADD, .env = &eo};
   os_error err = OS_ERROR_INIT;
-  spec_tree *t = NULL;
-  op o;
-  memset(&o, 0, sizeof(o));
-  int rc = 0;
-  if (bad || eo.name == NULL || ctl == NULL || ns == NULL) {
+  int rc;
+  if (bad || eo.name == NULL || ctl == NULL || ns == NULL)
     rc = ui_reply_error(resp, OS_EINVAL, "name, controllers and namespaces are required");
-    goto done;
-  }
-  if (org_env_check(&eo, &err) < 0) {
+  else if (org_env_check(&eo, &err) < 0)
     rc = ui_reply_error(resp, err.code, err.msg);
-    goto done;
+  else {
+    char act[200];
+    snprintf(act, sizeof(act), "add environment %s", eo.name);
+    rc = org_file_edit(s, resp, &e, act);
   }
-  if ((t = write_tree(s, resp)) == NULL)
-    goto done;
-  rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
-  if (rc == 0)
-    rc = org_env_add(&o.c, t, &eo, &err);
-  char act[200];
-  snprintf(act, sizeof(act), "add environment %s", eo.name);
-  rc = member_done(s, resp, t, &o, rc, &err, act);
-done:
-  op_end(&o);
-  spec_tree_free(t);
   free(ctl);
   free(ns);
   return rc;
@@ -887,30 +883,18 @@ static int api_app_add(ui_server *s, const httpd_request *req, json_t *args,
   size_t nn = 0;
   const char **ns = arg_strings(args, "namespaces", &nn, &bad);
   org_app_opts ao = {.name = arg_str(args, "name", &bad), .namespaces = ns, .n_namespaces = nn};
+  const org_edit e = {.kind = EDIT_APP_ADD, .app = &ao};
   os_error err = OS_ERROR_INIT;
-  spec_tree *t = NULL;
-  op o;
-  memset(&o, 0, sizeof(o));
-  int rc = 0;
-  if (bad || ao.name == NULL || ns == NULL) {
+  int rc;
+  if (bad || ao.name == NULL || ns == NULL)
     rc = ui_reply_error(resp, OS_EINVAL, "name and namespaces are required");
-    goto done;
-  }
-  if (org_app_check(&ao, &err) < 0) {
+  else if (org_app_check(&ao, &err) < 0)
     rc = ui_reply_error(resp, err.code, err.msg);
-    goto done;
+  else {
+    char act[200];
+    snprintf(act, sizeof(act), "add application %s", ao.name);
+    rc = org_file_edit(s, resp, &e, act);
   }
-  if ((t = write_tree(s, resp)) == NULL)
-    goto done;
-  rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
-  if (rc == 0)
-    rc = org_app_add(&o.c, t, &ao, &err);
-  char act[200];
-  snprintf(act, sizeof(act), "add application %s", ao.name);
-  rc = member_done(s, resp, t, &o, rc, &err, act);
-done:
-  op_end(&o);
-  spec_tree_free(t);
   free(ns);
   return rc;
 }
