@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/duration.h"
 #include "org/org.h"
 #include "ui/ui.h"
 
@@ -39,26 +40,6 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) {
   (void)sig;
   stop_flag = 1;
-}
-
-/* "90", "90s", "10m", "1h" in seconds, 1 s to 7 days. */
-static int parse_duration(unsigned *out, const char *s) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || v <= 0)
-    return -1;
-  long mul = 1;
-  if (strcmp(end, "m") == 0)
-    mul = 60;
-  else if (strcmp(end, "h") == 0)
-    mul = 3600;
-  else if (*end != '\0' && strcmp(end, "s") != 0)
-    return -1;
-  if (v > 7L * 24 * 3600 / mul)
-    return -1;
-  *out = (unsigned)(v * mul);
-  return 0;
 }
 
 /* Starts xdg-open (open on macOS) on url without waiting; its output is
@@ -101,8 +82,10 @@ int cmd_ui(cli_ctx *ctx, int argc, char **argv) {
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   ui_options o = {.listen = listen, .dir = ctx->dir};
-  if (idle != NULL && parse_duration(&o.idle_timeout_s, idle) < 0)
+  int64_t idle_s = 0;
+  if (idle != NULL && (os_duration_parse(&idle_s, idle) < 0 || idle_s == 0))
     return cli_usage_error(usage, "ui: invalid --idle-timeout %s (e.g. 90s, 30m, 1h)", idle);
+  o.idle_timeout_s = (unsigned)idle_s;
   long ms = 0;
   if (hide_ms != NULL && cli_parse_long(&ms, hide_ms, 1, 3600000) < 0)
     return cli_usage_error(usage, "ui: invalid --test-hide-after-ms %s", hide_ms);

@@ -157,6 +157,7 @@ async function stopServer(srv) {
 
 const NETWORK = [];
 const CONSOLE = [];
+const PAGE_ERRORS = [];
 
 async function browser(colorScheme) {
   const udd = fs.mkdtempSync(path.join(TMP, 'chromium-'));
@@ -172,7 +173,7 @@ async function browser(colorScheme) {
 async function openPage(ctx, srv) {
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('console', (m) => CONSOLE.push(m.text()));
-  page.on('pageerror', (e) => CONSOLE.push(String(e)));
+  page.on('pageerror', (e) => { CONSOLE.push(String(e)); PAGE_ERRORS.push(String(e)); });
   page.on('response', async (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/api/reveal' || u.pathname === '/api/generate') return; // the explicit value answers
@@ -469,6 +470,9 @@ async function bigTree(ctx) {
     check(`no value in ${where} (${leaked.length} found)`, leaked.length === 0);
   }
   check('the network log was recorded', NETWORK.length > 10);
+  check(`no script error in the page (${PAGE_ERRORS.join('; ')})`, PAGE_ERRORS.length === 0);
+  const csp = CONSOLE.filter((m) => /Content Security Policy|Refused to/.test(m));
+  check(`nothing the Content-Security-Policy had to block (${csp.join('; ')})`, csp.length === 0);
   console.log(`${passed} passed, ${failed} failed`);
   if (failed === 0) fs.rmSync(TMP, { recursive: true, force: true });
   else console.log(`kept ${TMP}`);
