@@ -24,8 +24,9 @@ WORKDIR /src
 COPY scripts/deps.sh scripts/deps.sh
 RUN bash scripts/deps.sh build && rm -rf /var/lib/apt/lists/*
 # HTTP/HTTPS-only static libcurl from Debian's patched source (scripts/curl.sh
-# fetches it with its own apt configuration and leaves no apt lists behind).
-COPY scripts/curl.sh scripts/curl.sh
+# fetches it with its own apt configuration, scripts/debian-source.sh, and
+# leaves no apt lists behind).
+COPY scripts/curl.sh scripts/debian-source.sh scripts/
 RUN bash scripts/curl.sh /src/build/_deps/curl
 COPY . .
 RUN cmake -S . -B build -DORGSECRETS_WERROR=ON -DORGSECRETS_TESTS=OFF -DORGSECRETS_CURL_PREFIX=/src/build/_deps/curl -DCMAKE_BUILD_TYPE=Release \

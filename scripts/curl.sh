@@ -4,15 +4,17 @@
 # brotli, zstd or HTTP/2. The source is Debian's own (with Debian's security
 # patches) for the installed libcurl4-openssl-dev, fetched by apt-get source,
 # which checks it against the archive's signed index, prepared as
-# debian/rules prepares its OpenSSL flavour. apt runs on a private
-# configuration with deb-src entries derived from the system's deb entries;
-# the system's /etc/apt and /var/lib/apt are left alone.
+# debian/rules prepares its OpenSSL flavour (scripts/debian-source.sh: a
+# private apt configuration; the system's /etc/apt is left alone).
 # A stamp in PREFIX records the version and the options: a second run with
 # the same ones does nothing.
 # usage: scripts/curl.sh PREFIX
 set -euo pipefail
 
 die() { echo "curl.sh: $*" >&2; exit 1; }
+debsrc_tag=curl.sh
+# shellcheck source=debian-source.sh
+. "$(dirname "$0")/debian-source.sh"
 
 [ $# -eq 1 ] && [ -n "$1" ] || die "usage: scripts/curl.sh PREFIX"
 mkdir -p "$1" || die "cannot create $1"
@@ -68,96 +70,20 @@ if [ ! -f "$stamp" ] && [ -n "$(ls -A "$prefix")" ]; then
 fi
 
 rm -rf "$work"
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/parts" "$work/dl"
-
-# deb-src entries for the system's deb entries of this release (its -updates
-# and -security suites included, backports and other releases not).
-codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-[ -n "$codename" ] || die "cannot tell the Debian release (no VERSION_CODENAME in /etc/os-release)"
-eval "$(apt-config shell sys_list Dir::Etc::sourcelist/f sys_parts Dir::Etc::sourceparts/d)"
-suite_ok='BEGIN { c = "'"$codename"'" }
-function ok(s) { return s == c || s == c "-updates" || s == c "-security" || s == c "/updates" }'
-list_to_src() {  # one-line format: "deb [opts] uri suite comp..."
-  awk "$suite_ok"'
-    { sub(/#.*/, "") }
-    $1 != "deb" { next }
-    { rest = $0; sub(/^[ \t]*deb[ \t]+/, "", rest); o = ""
-      if (rest ~ /^\[/) { i = index(rest, "]"); o = substr(rest, 1, i) " "; rest = substr(rest, i + 1) }
-      n = split(rest, f, /[ \t]+/); k = (f[1] == "") ? 2 : 1
-      if (ok(f[k + 1])) print "deb-src " o rest }' "$1"
-}
-deb822_to_src() {  # deb822 stanzas: Types, Suites and Enabled rewritten, the rest kept
-  awk "$suite_ok"'
-    function flush(   i, n, s, kept) {
-      if (nl > 0 && deb && enabled) {
-        n = split(suites, s, /[ \t]+/); kept = ""
-        for (i = 1; i <= n; i++) if (s[i] != "" && ok(s[i])) kept = kept " " s[i]
-        if (kept != "") {
-          print "Types: deb-src"; print "Suites:" kept
-          for (i = 1; i <= nl; i++) print line[i]
-          print ""
-        }
-      }
-      nl = 0; deb = 0; enabled = 1; suites = ""; field = ""
-    }
-    BEGIN { flush() }
-    /^#/ { next }
-    /^[ \t]*$/ { flush(); next }
-    /^[ \t]/ { if (field == "suites") suites = suites " " $0; else if (field != "types" && field != "enabled") line[++nl] = $0; next }
-    { field = tolower($0); sub(/:.*/, "", field); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
-      if (field == "types") { if ((" " v " ") ~ /[ \t]deb[ \t]/) deb = 1 }
-      else if (field == "suites") suites = v
-      else if (field == "enabled") enabled = (tolower(v) !~ /^(no|false|0)/)
-      else line[++nl] = $0 }
-    END { flush() }' "$1"
-}
-: > "$work/apt/sources.list"
-[ -f "$sys_list" ] && list_to_src "$sys_list" >> "$work/apt/sources.list"
-for f in "$sys_parts"*.list; do [ -f "$f" ] && list_to_src "$f" >> "$work/apt/sources.list"; done
-for f in "$sys_parts"*.sources; do
-  [ -f "$f" ] && deb822_to_src "$f" > "$work/apt/parts/$(basename "$f")"
-done
-if ! grep -qs '^deb-src' "$work/apt/sources.list" && ! grep -qs '^Types: deb-src' "$work/apt/parts/"*.sources; then
-  die "no deb entries for $codename in $sys_list or $sys_parts to derive deb-src entries from"
-fi
-
-apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::SourceParts=$work/apt/parts"
-          -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
-          -o "Dir::Cache::archives=$work/apt/cache/archives")
-# As root apt downloads as _apt, which must be able to write there.
-if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then
-  chown -R _apt "$work/apt/lists/partial" "$work/dl"
-fi
-echo "curl.sh: fetching the Debian source index for $codename (private apt configuration in $work/apt)"
-if ! apt-get "${apt_opts[@]}" -q update > "$work/apt-update.log" 2>&1; then
-  # A failing third-party index is not fatal if Debian's was fetched.
-  echo "curl.sh: apt-get update reported errors (continuing if curl's source is listed):" >&2
-  grep -E '^(E|W):' "$work/apt-update.log" >&2 || tail -n 20 "$work/apt-update.log" >&2
-fi
-versions=$( (apt-cache "${apt_opts[@]}" showsrc --only-source curl 2>/dev/null || true) | sed -n 's/^Version: //p' | sort -u)
-[ -n "$versions" ] || { tail -n 20 "$work/apt-update.log" >&2; die "no source package curl in the $codename deb-src indexes (see above)"; }
-if printf '%s\n' "$versions" | grep -qxF "$installed"; then
+debsrc_init "$work"
+listed=$(debsrc_versions curl)
+mapfile -t versions <<< "$listed"
+if printf '%s\n' "${versions[@]}" | grep -qxF "$installed"; then
   version=$installed
   echo "curl.sh: Debian source curl $version (the installed libcurl4-openssl-dev's)"
 else
-  version=
-  for v in $versions; do
-    if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then version=$v; fi
-  done
+  version=$(debsrc_newest "${versions[@]}")
   echo "curl.sh: the installed libcurl4-openssl-dev's source ($installed) is not on the mirror;" \
-       "using the newest $codename source curl $version"
+       "using the newest source curl $version"
 fi
-
-echo "curl.sh: apt-get source curl=$version"
-if ! (cd "$work/dl" && apt-get "${apt_opts[@]}" -q source --only-source "curl=$version") > "$work/apt-source.log" 2>&1; then
-  tail -n 20 "$work/apt-source.log" >&2
-  die "apt-get source curl=$version failed (see above)"
-fi
+src=$(debsrc_get curl "$version" "$work/dl")
 upstream=${version#*:}; upstream=${upstream%-*}
-src=$work/dl/curl-$upstream
 [ -f "$src/configure" ] || die "apt-get source did not unpack $src"
-[ -f "$src/debian/patches/series" ] && ! grep -q 'dpkg-source: info: applying' "$work/apt-source.log" \
-  && die "dpkg-source applied none of Debian's patches to $src"
 
 # The tree of Debian's OpenSSL flavour, as debian/rules makes it: the GnuTLS
 # and NSS flavour patches (last in the series) taken off again, autoreconf,

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages orgsecrets needs, when run as root; otherwise
 # prints the exact apt-get line and fails.
-# usage: scripts/deps.sh [build|all]
+# usage: scripts/deps.sh [build|all|e2e]
 #   build  what building the two executables needs (CMake with
 #          -DORGSECRETS_TESTS=OFF, and scripts/curl.sh for the lean libcurl):
 #          the container image's build stage installs only these
 #   all    (default) build, plus what the tests, the fuzzers and the
 #          benchmarks need
+#   e2e    what tests/e2e needs besides: scripts/kube-e2e.sh builds
+#          Kubernetes from Debian's source with Go, and etcd runs beside it
 set -euo pipefail
 build=(build-essential cmake pkg-config
        libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
@@ -23,10 +25,12 @@ test=(libcmocka-dev clang libclang-rt-14-dev
       golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
       golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev
       buildah debootstrap)
+e2e=(golang-go etcd-server dpkg-dev patch openssl python3)
 case "${1:-all}" in
   build) pkgs=("${build[@]}") ;;
   all) pkgs=("${build[@]}" "${test[@]}") ;;
-  *) echo "usage: scripts/deps.sh [build|all]" >&2; exit 2 ;;
+  e2e) pkgs=("${e2e[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|all|e2e]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -220,7 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reconcile_plan p = {.targets = &t, .n_targets = 1};
   kubesync_result res;
   size_t total = 0;
-  (void)kubesync_run(&res, client, cache, &p, (flags & 1) != 0, on_sync_event, &total, &err);
+  (void)kubesync_run(&res, client, cache, &p, (flags & 1) != 0, NULL, on_sync_event, &total, &err);
   kubesync_cache_free(cache);
   return 0;
 }

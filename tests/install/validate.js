@@ -742,6 +742,15 @@ function sectionChartCases(r) {
     });
   }
 
+  // policy/v1 from Kubernetes 1.21; 1.20, the oldest supported, serves only v1beta1.
+  for (const [kubeVersion, want] of [["v1.20.2", "policy/v1beta1"], ["v1.21.0", "policy/v1"], [undefined, "policy/v1"]]) {
+    r.check(`PodDisruptionBudget on Kubernetes ${kubeVersion || "(default)"} is ${want}`, () => {
+      const { objs } = render({ replicaCount: 2 }, undefined, kubeVersion ? { kubeVersion } : {});
+      const pdbs = byKind(objs, "PodDisruptionBudget");
+      assert(pdbs.length === 1 && pdbs[0].apiVersion === want, `PDB apiVersion ${pdbs.map((p) => p.apiVersion)}`);
+    });
+  }
+
   // Resources: a map merges with the defaults, null removes them.
   const resourceCases = [
     ["resources.limits: null removes the limits, keeps the requests", { resources: { limits: null } }, { requests: { cpu: "10m", memory: "24Mi" } }],
