@@ -42,14 +42,36 @@ endif()
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# GnuTLS: libmicrohttpd's TLS backend; pkg/httpd hands it certificates through
+# its certificate callback so that they can be rotated without a restart.
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
+
+# Tests and their drivers.
 if(ORGSECRETS_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
-endif()
-# Test drivers use Debian's python3, which has the apt packages scripts/deps.sh
-# installs (python3-jsonpatch, python3-yaml), not another python3 on PATH.
-if(EXISTS /usr/bin/python3 AND NOT Python3_EXECUTABLE)
-  set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "python3 for the test drivers")
-endif()
-if(ORGSECRETS_TESTS)
+  find_package(ZLIB REQUIRED)  # tests/age: the C2SP vectors are zlib-compressed
+  # Test drivers use Debian's python3, which has the apt packages
+  # scripts/deps.sh installs (python3-jsonpatch, python3-yaml), not another
+  # python3 on PATH.
+  if(EXISTS /usr/bin/python3 AND NOT Python3_EXECUTABLE)
+    set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "python3 for the test drivers")
+  endif()
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  find_program(BASH_PROGRAM bash REQUIRED)
+  # Optional: the tests that need them say "skipped" without them.
+  find_program(ORGSECRETS_NODE node)
+  find_program(ORGSECRETS_NPM npm)
+  find_program(ORGSECRETS_GO go)
+  # helmrender's Go libraries, as Debian packages them (GOPATH mode)
+  set(ORGSECRETS_GOCODE /usr/share/gocode/src)
+  set(ORGSECRETS_HELMRENDER_MISSING "")
+  if(NOT ORGSECRETS_GO)
+    set(ORGSECRETS_HELMRENDER_MISSING "go (golang-go)")
+  endif()
+  foreach(pkg github.com/Masterminds/sprig sigs.k8s.io/yaml github.com/xeipuuv/gojsonschema
+          github.com/Masterminds/semver)
+    if(NOT EXISTS ${ORGSECRETS_GOCODE}/${pkg})
+      string(APPEND ORGSECRETS_HELMRENDER_MISSING " ${ORGSECRETS_GOCODE}/${pkg}")
+    endif()
+  endforeach()
 endif()

@@ -16,12 +16,13 @@ if(ORGSECRETS_SANITIZE)
   target_link_options(os_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
-# Helper: a module library with the project flags.
+# Helper: a module library with the project flags. PUBLIC: what its public
+# header includes (other modules, jansson); PRIVATE: everything else.
 function(orgsecrets_module name)
-  cmake_parse_arguments(M "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "" "SOURCES;PUBLIC;PRIVATE" ${ARGN})
   add_library(os_${name} STATIC ${M_SOURCES})
   target_include_directories(os_${name} PUBLIC ${CMAKE_SOURCE_DIR}/pkg)
-  target_link_libraries(os_${name} PRIVATE os_build_flags PUBLIC ${M_DEPS})
+  target_link_libraries(os_${name} PRIVATE os_build_flags ${M_PRIVATE} PUBLIC ${M_PUBLIC})
 endfunction()
 
 # Helper: a cmocka test registered with CTest, with a timeout.

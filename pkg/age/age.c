@@ -12,7 +12,7 @@
 
 static bool stanza_is(const age_stanza *st, const char *type) {
   size_t n = strlen(type);
-  return st->type_len == n && memcmp(st->type, type, n) == 0;
+  return st->type_len == n && memcmp(st->type, type, n) == 0; /* checksrc: public: stanza type */
 }
 
 /* Recipient types defined by age and its plugins that this build lacks. */

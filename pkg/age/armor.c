@@ -34,6 +34,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
       i++;
     if (i == len)
       return 0;
+    /* checksrc: public: armor line */
     if (len - i != strlen(AGE_ARMOR_BEGIN) || memcmp(line + i, AGE_ARMOR_BEGIN, len - i) != 0)
       return os_error_set(err, OS_EARMOR, "armor: line %zu: expected \"%s\"", d->lines,
                           AGE_ARMOR_BEGIN);
@@ -42,6 +43,7 @@ int age_armor_dec_line(age_armor_dec *d, uint8_t out[AGE_BYTES_PER_LINE], size_t
   }
   case AGE_ARMOR_DATA:
   case AGE_ARMOR_LAST:
+    /* checksrc: public: armor line */
     if (len == strlen(AGE_ARMOR_END) && memcmp(line, AGE_ARMOR_END, len) == 0) {
       d->state = AGE_ARMOR_AFTER;
       return 0;
@@ -131,6 +133,7 @@ int age_armor_encode(os_buf *out, const uint8_t *data, size_t n) {
 
 bool age_is_armored(const uint8_t *in, size_t n) {
   static const char version[] = "age-encryption.org/";
+  /* checksrc: public: format prefix */
   if (n >= sizeof(version) - 1 && memcmp(in, version, sizeof(version) - 1) == 0)
     return false;
   size_t i = 0;
@@ -138,12 +141,12 @@ bool age_is_armored(const uint8_t *in, size_t n) {
     i++;
   if (i == n)
     return false; /* empty: reported as a header failure */
-  if (n - i >= 5 && memcmp(in + i, "-----", 5) == 0)
+  if (n - i >= 5 && memcmp(in + i, "-----", 5) == 0) /* checksrc: public: format prefix */
     return true;
   /* Text before a BEGIN line is garbage in an armored file. */
   size_t scan = n < 1024 ? n : 1024;
   for (size_t j = 0; j + 10 <= scan; j++) {
-    if (memcmp(in + j, "-----BEGIN", 10) == 0)
+    if (memcmp(in + j, "-----BEGIN", 10) == 0) /* checksrc: public: format prefix */
       return true;
   }
   return false;

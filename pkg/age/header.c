@@ -9,7 +9,7 @@ size_t age_header_find_end(const uint8_t *data, size_t n) {
   size_t pos = 0;
   while (pos < n) {
     const uint8_t *nl = memchr(data + pos, '\n', n - pos);
-    if (pos + 3 <= n && memcmp(data + pos, "---", 3) == 0)
+    if (pos + 3 <= n && memcmp(data + pos, "---", 3) == 0) /* checksrc: public: header text */
       return nl != NULL ? (size_t)(nl - data) + 1 : 0;
     if (nl == NULL)
       return 0;
@@ -46,7 +46,9 @@ int age_header_parse(age_header *hdr, const uint8_t *data, size_t n, os_error *e
   if (end > AGE_HEADER_MAX)
     return os_error_set(err, OS_EHEADER, "header: larger than %u bytes", AGE_HEADER_MAX);
   static const char version[] = AGE_VERSION_LINE "\n";
+  /* checksrc: public: version line */
   if (end < sizeof(version) - 1 || memcmp(text, version, sizeof(version) - 1) != 0) {
+    /* checksrc: public: version line */
     if (end >= 19 && memcmp(text, "age-encryption.org/", 19) == 0)
       return os_error_set(err, OS_EHEADER, "header: unsupported version");
     return os_error_set(err, OS_EHEADER, "header: not an age file (bad version line)");
@@ -77,7 +79,7 @@ int age_header_parse(age_header *hdr, const uint8_t *data, size_t n, os_error *e
       goto done;
     }
     size_t len = (size_t)(nl - line);
-    if (len >= 3 && memcmp(line, "---", 3) == 0) {
+    if (len >= 3 && memcmp(line, "---", 3) == 0) { /* checksrc: public: header line */
       size_t mac_len = 0;
       uint8_t mac[AGE_MAC_LEN + 3];
       if (len != 4 + os_base64_encoded_len(AGE_MAC_LEN, OS_BASE64_NOPAD) || line[3] != ' ' ||
@@ -91,7 +93,7 @@ int age_header_parse(age_header *hdr, const uint8_t *data, size_t n, os_error *e
       hdr->len = pos + len + 1;
       break;
     }
-    if (len < 2 || memcmp(line, "->", 2) != 0) {
+    if (len < 2 || memcmp(line, "->", 2) != 0) { /* checksrc: public: header line */
       rc = os_error_set(err, OS_EHEADER, "header: unexpected line (want a stanza or \"---\")");
       goto done;
     }

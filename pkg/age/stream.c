@@ -17,6 +17,7 @@
 
 #include "age/age_internal.h"
 #include "common/base64.h"
+#include "common/buf.h"
 
 /* Chunks per read/decrypt/write batch: 1 MiB of I/O per system call. */
 #define BATCH_CHUNKS 16u
@@ -210,10 +211,8 @@ static int source_open(source *s, int fd, os_error *err) {
   s->armored = age_is_armored((const uint8_t *)s->raw, s->raw_len);
   if (s->armored) {
     /* Armored text is read through a larger line buffer. */
-    char *p = realloc(s->raw, RAW_CAP);
-    if (p == NULL)
+    if (os_grow(&s->raw, NULL, RAW_CAP, 1, RAW_CAP) < 0)
       return os_error_set(err, OS_ENOMEM, "decrypt: out of memory");
-    s->raw = p;
   }
   age_armor_dec_init(&s->ad);
   return 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -32,18 +33,12 @@ struct audit_log {
   bool opened;                       /* the open succeeded: close logs the head */
 };
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Under a->mu: the anchor that audit_verify_file_anchored() checks against. */
 static void log_head(audit_log *a, const char *when) {
   os_log_info("audit log %s %s: chain head seq %llu sha256 %s (check with: orgsecrets audit "
               "verify %s --head %llu:%s)",
               a->path, when, a->seq, a->prev, a->path, a->seq, a->prev);
-  a->head_logged_at = mono_now();
+  a->head_logged_at = os_mono_seconds();
 }
 
 static const char *const reserved_keys[] = {"seq", "time", "event", "prev"};
@@ -281,18 +276,6 @@ static int check_fields(const json_t *fields, int depth, os_error *err) {
   return 0;
 }
 
-static int format_time(char *out, size_t cap) {
-  struct timespec ts;
-  struct tm tm;
-  if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || gmtime_r(&ts.tv_sec, &tm) == NULL)
-    return OS_EIO;
-  char date[32];
-  if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-    return OS_EIO;
-  int n = snprintf(out, cap, "%s.%03ldZ", date, ts.tv_nsec / 1000000L);
-  return n > 0 && (size_t)n < cap ? 0 : OS_EIO;
-}
-
 static bool valid_event(const char *e) {
   size_t n = e != NULL ? strlen(e) : 0;
   if (n == 0 || n > 64)
@@ -318,8 +301,10 @@ int audit_log_append(audit_log *a, const char *event, const json_t *fields, os_e
   if (fields != NULL && (rc = check_fields(fields, 0, err)) < 0)
     return rc;
 
-  char now[40];
-  if (format_time(now, sizeof(now)) < 0)
+  char now[OS_TIME_MAX];
+  long nsec = 0;
+  int64_t sec = os_wall_clock(&nsec); /* the real clock, never ORGSECRETS_NOW */
+  if (os_time_format(now, sec, nsec, 3) < 0)
     return os_error_set(err, OS_EIO, "audit: cannot read the clock");
 
   pthread_mutex_lock(&a->mu);
@@ -378,7 +363,7 @@ int audit_log_append(audit_log *a, const char *event, const json_t *fields, os_e
   }
   a->seq++;
   memcpy(a->prev, hash, sizeof(a->prev));
-  if (mono_now() - a->head_logged_at >= a->head_interval)
+  if (os_mono_seconds() - a->head_logged_at >= a->head_interval)
     log_head(a, "growing");
 done:
   if (locked)

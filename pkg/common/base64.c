@@ -9,27 +9,20 @@ static const char alphabet_std[] =
 static const char alphabet_url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Each character's value plus one; 0 for a character outside the alphabet. */
-static const uint8_t value_std[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};
-static const uint8_t value_url[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
-};
+/* Each character's value plus one; 0 for a character outside the alphabet.
+ * The two alphabets differ in their last two characters only. */
+#define COMMON_62 \
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8, \
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, \
+    ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, \
+    ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, \
+    ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, \
+    ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, \
+    ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, \
+    ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57, \
+    ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62,
+static const uint8_t value_std[256] = {COMMON_62 ['+'] = 63, ['/'] = 64};
+static const uint8_t value_url[256] = {COMMON_62 ['-'] = 63, ['_'] = 64};
 
 static const uint8_t *table(unsigned flags) {
   return flags & OS_BASE64_URL ? value_url : value_std;
@@ -81,7 +74,20 @@ int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsig
   uint32_t acc = 0;
   size_t chars = 0, pads = 0;
   *out_len = 0;
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+  /* whole groups of four alphabet characters, the common case */
+  for (; i + 4 <= n; i += 4) {
+    uint32_t a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
+    if (a == 0 || b == 0 || c == 0 || d == 0)
+      break;
+    uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+    *o++ = (uint8_t)(v >> 16);
+    *o++ = (uint8_t)(v >> 8);
+    *o++ = (uint8_t)v;
+  }
+  chars = i;
+  /* the rest one character at a time: padding, whitespace, a short tail */
+  for (; i < n; i++) {
     uint8_t v = t[s[i]];
     if (v != 0) {
       if (pads > 0)
@@ -120,6 +126,18 @@ int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsig
   }
   *out_len = (size_t)(o - (uint8_t *)out);
   return 0;
+}
+
+size_t os_base64_span(const char *s, size_t n, unsigned flags) {
+  const uint8_t *t = table(flags);
+  bool pad = !(flags & OS_BASE64_NOPAD);
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  while (i + 4 <= n && t[u[i]] != 0 && t[u[i + 1]] != 0 && t[u[i + 2]] != 0 && t[u[i + 3]] != 0)
+    i += 4;
+  while (i < n && (t[u[i]] != 0 || (pad && u[i] == '=')))
+    i++;
+  return i;
 }
 
 int os_base64_append(os_buf *b, const void *in, size_t n, unsigned flags) {

@@ -32,8 +32,13 @@ void os_base64_encode(char *out, const void *in, size_t n, unsigned flags);
  * multiple of 4 characters) and holds nothing but the alphabet; trailing
  * bits must be zero. Returns 0 with *out_len set, or OS_EINVAL (out may
  * hold partial output: wipe it if it is secret). */
-int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n, unsigned flags)
-    OS_NODISCARD;
+int os_base64_decode(void *out, size_t *out_len, const char *in, size_t n,
+                     unsigned flags) OS_NODISCARD;
+
+/* How many leading characters of s (n bytes) can appear in an encoding
+ * with these flags: the alphabet, and '=' unless OS_BASE64_NOPAD. For a
+ * quick shape check; os_base64_decode() is the real one. */
+size_t os_base64_span(const char *s, size_t n, unsigned flags);
 
 /* Appends the encoding of n bytes to b (one exact reservation); 0 or
  * OS_ENOMEM. */

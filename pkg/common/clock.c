@@ -75,8 +75,8 @@ static unsigned days_in_month(int64_t y, unsigned m) {
 
 int os_time_format(char out[OS_TIME_MAX], int64_t sec, long nsec, int digits) {
   out[0] = '\0';
-  if ((digits != 0 && digits != 3 && digits != 6 && digits != 9) || nsec < 0 ||
-      nsec > 999999999 || sec < -62167219200LL || sec > 253402300799LL)
+  if ((digits != 0 && digits != 3 && digits != 6 && digits != 9) || nsec < 0 || nsec > 999999999 ||
+      sec < -62167219200LL || sec > 253402300799LL)
     return OS_EINVAL; /* 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z */
   int64_t days = sec / 86400, rem = sec % 86400;
   if (rem < 0) {
@@ -148,8 +148,7 @@ int os_time_parse(int64_t *sec, long *nsec, const char *s, unsigned flags) {
     p++;
   } else if ((*p == '+' || *p == '-') && !(flags & OS_TIME_CANONICAL)) {
     unsigned oh, om;
-    if (!digits_at(p + 1, 2, &oh) || p[3] != ':' || !digits_at(p + 4, 2, &om) || oh > 23 ||
-        om > 59)
+    if (!digits_at(p + 1, 2, &oh) || p[3] != ':' || !digits_at(p + 4, 2, &om) || oh > 23 || om > 59)
       return OS_EINVAL;
     offset = (int64_t)oh * 3600 + (int64_t)om * 60;
     if (*p == '-')

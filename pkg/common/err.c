@@ -4,16 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *os_vformat(char *out, size_t n, const char *fmt, va_list ap) {
+  if (vsnprintf(out, n, fmt, ap) < 0)
+    out[0] = '\0';
+  return out;
+}
+
 int os_error_set(os_error *err, int code, const char *fmt, ...) {
   if (err == NULL)
     return code;
   err->code = code;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+  os_vformat(err->msg, sizeof(err->msg), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    err->msg[0] = '\0';
   return code;
 }
 
@@ -36,10 +40,8 @@ int os_error_at(os_error *err, int code, const char *file, int line, const char 
   char msg[OS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  os_vformat(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    msg[0] = '\0';
   err->code = code;
   os_format_at(err->msg, sizeof(err->msg), file, line, msg);
   return code;
@@ -51,13 +53,10 @@ int os_error_prefix(os_error *err, const char *fmt, ...) {
   char prefix[OS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
+  os_vformat(prefix, sizeof(prefix), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    return err->code;
   char joined[OS_ERROR_MSG_MAX];
-  n = snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
-  if (n >= 0)
+  if (snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg) >= 0)
     memcpy(err->msg, joined, sizeof(err->msg));
   return err->code;
 }

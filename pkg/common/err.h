@@ -3,6 +3,7 @@
 #ifndef ORGSECRETS_COMMON_ERR_H
 #define ORGSECRETS_COMMON_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* On a function whose result must be checked (allocation, growth, parsing):
@@ -45,6 +46,11 @@ typedef struct os_error {
  * must never contain secret material. */
 int os_error_set(os_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* vsnprintf into out (n > 0 bytes, truncated); "" on an encoding error.
+ * Returns out. */
+const char *os_vformat(char *out, size_t n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* The one "FILE:LINE: msg" form of a problem in a file: "FILE:LINE: msg",
  * "FILE: msg" when line <= 0, "msg" when file is NULL. Writes it into out

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -367,16 +370,49 @@ static int open_parent_below(int *dirfd, char name[NAME_MAX + 1], const char *di
   return rc;
 }
 
+/* openat2(2) with RESOLVE_NO_SYMLINKS: the kernel refuses a link anywhere on
+ * the path in one call; -1 with errno ENOSYS where the kernel (or a seccomp
+ * profile) does not offer it, remembered. */
+static int openat_no_links(int dirfd, const char *rel, int flags) {
+#ifdef SYS_openat2
+  static atomic_bool unavailable;
+  if (!atomic_load(&unavailable) && !test_no_tmpfile) {
+    struct open_how how = {.flags = (uint64_t)(unsigned)flags,
+                           .resolve = (uint64_t)(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)};
+    long f = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    if (f >= 0 || (errno != ENOSYS && errno != EPERM && errno != E2BIG))
+      return (int)f;
+    atomic_store(&unavailable, true);
+  }
+#else
+  (void)dirfd;
+  (void)rel;
+  (void)flags;
+#endif
+  errno = ENOSYS;
+  return -1;
+}
+
 int os_open_below(int *fd, struct stat *st, int dirfd, const char *rel, os_error *err) {
   *fd = -1;
-  int parent = -1;
-  char name[NAME_MAX + 1];
-  int rc = parent_below(&parent, name, dirfd, rel, false, err);
-  if (rc < 0)
-    return rc;
-  int f = openat(parent, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  int e = errno;
-  close(parent);
+  if (!rel_ok(rel))
+    return os_error_set(err, OS_EINVAL, "%s: must be a relative path without \".\" or \"..\"",
+                        rel);
+  const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  int f = openat_no_links(dirfd, rel, flags), e = errno;
+  if (f < 0 && e == ENOSYS) {
+    /* one directory at a time, none followed */
+    int parent = -1;
+    char name[NAME_MAX + 1];
+    int rc = parent_below(&parent, name, dirfd, rel, false, err);
+    if (rc < 0)
+      return rc;
+    f = openat(parent, name, flags);
+    e = errno;
+    close(parent);
+  } else if (f < 0 && e == EXDEV) {
+    e = ELOOP; /* RESOLVE_BENEATH: only a link can lead out */
+  }
   if (f < 0)
     return os_error_set(err, e == ENOENT ? OS_ENOTFOUND : e == ELOOP ? OS_EINVAL : OS_EIO,
                         "%s: open: %s", rel,
@@ -530,7 +566,8 @@ static bool same_content(int fd, const char *path, const void *data, size_t len,
   os_error ignored = OS_ERROR_INIT;
   if (read_fd(&old, &old_len, fd, path, len, &ignored) < 0)
     return false;
-  bool same = old_len == len && (len == 0 || memcmp(old, data, len) == 0);
+  /* constant time: env files hold values */
+  bool same = old_len == len && (len == 0 || os_secure_equal(old, data, len));
   os_free_secret(old, old_len);
   return same;
 }

@@ -150,7 +150,8 @@ char *os_find_program(const char *name, const char *path_list);
 
 /* Tests only: fn is called at each step of a write ("temp-created",
  * "temp-named", before the rename or link), in the writing process; with
- * no_tmpfile, O_TMPFILE is not used. NULL/false restores the defaults. */
+ * no_tmpfile, the paths for older kernels are taken: no O_TMPFILE, no
+ * openat2(). NULL/false restores the defaults. */
 void os_fs_test_hook(void (*fn)(const char *step), bool no_tmpfile);
 
 #endif

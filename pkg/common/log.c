@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 static enum os_log_level min_level = OS_LOG_INFO;
 static int json_lines;
@@ -34,16 +35,14 @@ void os_log(enum os_log_level level, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char when[32];
-  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+  long nsec = 0;
+  int64_t sec = os_wall_clock(&nsec); /* the real clock, never ORGSECRETS_NOW */
+  char when[OS_TIME_MAX];
+  if (os_time_format(when, sec, nsec, 3) < 0)
+    when[0] = '\0';
   pthread_mutex_lock(&log_lock);
   if (json_lines) {
-    fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
-            ts.tv_nsec / 1000000, level_name(level));
+    fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", when, level_name(level));
     for (const char *p = msg; *p; p++) {
       unsigned char c = (unsigned char)*p;
       if (c == '"' || c == '\\')
@@ -55,7 +54,7 @@ void os_log(enum os_log_level level, const char *fmt, ...) {
     }
     fputs("\"}\n", stderr);
   } else {
-    fprintf(stderr, "%s.%03ldZ %s %s\n", when, ts.tv_nsec / 1000000, level_name(level), msg);
+    fprintf(stderr, "%s %s %s\n", when, level_name(level), msg);
   }
   pthread_mutex_unlock(&log_lock);
 }

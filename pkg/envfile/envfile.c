@@ -1,6 +1,7 @@
 #include "envfile/envfile.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,13 +205,8 @@ int envfile_parse(envfile_entry **out, size_t *out_n, const char *d, size_t len,
     }
     i++;
     line++;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      envfile_entry *nv = realloc(v, cap * sizeof(*nv));
-      if (nv == NULL)
-        goto oom;
-      v = nv;
-    }
+    if (os_grow(&v, &cap, n + 1, sizeof(*v), SIZE_MAX) < 0)
+      goto oom;
     envfile_entry *e = &v[n];
     e->name = malloc(name_len + 1);
     e->value = malloc(val.len ? val.len : 1);

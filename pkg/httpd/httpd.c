@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -182,6 +183,7 @@ static bool key_matches(gnutls_privkey_t key, gnutls_pubkey_t cert_pub) {
       gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &a) < 0 ||
       gnutls_pubkey_export2(cert_pub, GNUTLS_X509_FMT_DER, &b) < 0)
     goto done;
+  /* checksrc: public: two public keys */
   ok = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
 done:
   gnutls_free(a.data);
@@ -916,14 +918,11 @@ void httpd_server_stop(httpd_server *s) {
   }
   /* Stop accepting; requests already read keep running. */
   MHD_socket quiesced = MHD_quiesce_daemon(s->daemon);
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  int64_t start = os_mono_ns();
   for (;;) {
     if (atomic_load(&s->inflight) <= 0)
       break;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(now.tv_sec - start.tv_sec) * 1000LL +
-                   (now.tv_nsec - start.tv_nsec) / 1000000L;
+    long long ms = (long long)((os_mono_ns() - start) / 1000000);
     if (ms >= (long long)s->shutdown_ms) {
       os_log_warn("httpd %s: stopping with %d request(s) still running", s->listen,
                   atomic_load(&s->inflight));

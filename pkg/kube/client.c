@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <math.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -15,7 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "kube/kube_internal.h"
@@ -68,12 +69,6 @@ struct kube_client {
 
 /* ---- small helpers ---- */
 
-double kube_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_seconds(double s) {
   if (s <= 0)
     return;
@@ -82,13 +77,6 @@ static void sleep_seconds(double s) {
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
   }
-}
-
-static double random_unit(void) {
-  uint32_t r = 0;
-  if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-    r = (uint32_t)rand();
-  return (double)r / 4294967295.0;
 }
 
 void kube_ratelimit_init(kube_ratelimit *rl, double qps, int burst, double now) {
@@ -109,19 +97,6 @@ double kube_ratelimit_reserve(kube_ratelimit *rl, double now) {
   if (rl->tokens >= 0)
     return 0;
   return -rl->tokens / rl->qps;
-}
-
-double kube_backoff_delay(int attempt, double base, double cap, double rnd) {
-  double d = base;
-  for (int i = 0; i < attempt && d < cap; i++)
-    d *= 2;
-  if (d > cap)
-    d = cap;
-  if (rnd < 0)
-    rnd = 0;
-  if (rnd > 1)
-    rnd = 1;
-  return d * rnd;
 }
 
 char *kube_path_escape(const char *s) {
@@ -267,7 +242,7 @@ int kube_client_new(kube_client **out, const kube_options *opts, os_error *err) 
   c->observe_ctx = opts->observe_ctx;
   c->response_max = RESPONSE_MAX;
   c->line_max = WATCH_LINE_MAX;
-  kube_ratelimit_init(&c->rl, opts->qps, opts->burst, kube_now());
+  kube_ratelimit_init(&c->rl, opts->qps, opts->burst, os_mono_seconds());
   c->share = curl_share_init();
   if (c->user_agent == NULL || c->share == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
@@ -336,7 +311,7 @@ static bool same_file(const struct stat *a, const struct stat *b) {
 
 /* Under cred_mu: refreshes the token file when it may have changed. */
 static int refresh_token_file(kube_client *c, bool force, os_error *err) {
-  double now = kube_now();
+  double now = os_mono_seconds();
   if (!force && c->file_token != NULL && now - c->file_checked < TOKEN_FILE_RECHECK)
     return 0;
   c->file_checked = now;
@@ -372,7 +347,7 @@ static int refresh_token_file(kube_client *c, bool force, os_error *err) {
 }
 
 static int refresh_exec(kube_client *c, bool force, os_error *err) {
-  time_t now = time(NULL);
+  int64_t now = os_wall_clock(NULL); /* the real clock: credential expiry */
   if (!force && c->exec_valid &&
       (c->exec.expiry == 0 || now + EXEC_EXPIRY_SKEW < c->exec.expiry))
     return 0;
@@ -561,8 +536,11 @@ static int perform(attempt *a, const creds *k, os_error *err) {
   int rc = 0;
   if (h == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  if (a->watch != NULL)
+  if (a->watch != NULL) {
     a->watch->h = h;
+    a->watch->code = 0;
+    a->watch->rc = 0;
+  }
   a->errbuf[0] = '\0';
   char ctype[160];
   snprintf(ctype, sizeof(ctype), "Content-Type: %s",
@@ -640,6 +618,8 @@ static int perform(attempt *a, const creds *k, os_error *err) {
   a->cc = curl_easy_perform(h);
   a->code = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->code);
+  if (a->code == 0 && a->watch != NULL)
+    a->code = a->watch->code; /* seen at the first byte of a stream that broke */
   a->sent = 0;
   curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &a->sent);
   curl_off_t ra = -1;
@@ -758,12 +738,12 @@ static int attempt_error(const attempt *a, const char *path, const json_t *statu
 static double retry_delay(const attempt *a, int n) {
   if ((a->code == 429 || a->code == 503) && a->retry_after > 0)
     return (double)a->retry_after;
-  return kube_backoff_delay(n, BACKOFF_BASE, BACKOFF_CAP, random_unit());
+  return os_backoff_delay((unsigned)n, BACKOFF_BASE, BACKOFF_CAP);
 }
 
 static void rate_wait(kube_client *c) {
   pthread_mutex_lock(&c->rl_mu);
-  double d = kube_ratelimit_reserve(&c->rl, kube_now());
+  double d = kube_ratelimit_reserve(&c->rl, os_mono_seconds());
   pthread_mutex_unlock(&c->rl_mu);
   sleep_seconds(d);
 }
@@ -780,7 +760,70 @@ static int build_url(char **out, const kube_client *c, const char *path, os_erro
   return 0;
 }
 
-/* The request loop shared by every verb; verb is what observe() sees. */
+/* The one request loop of every request and watch. Each attempt waits for
+ * the rate limit, takes the current credentials and runs *a (set up by the
+ * caller: method, url, body, timeout, watch) with a fresh response buffer
+ * of resp_max bytes, and is observed as verb. settled() says whether the
+ * attempt ends the request (success, or a stream that ended); when it does
+ * not, a 401 re-reads the credentials and tries once more (they may have
+ * rotated), a retryable failure backs off (os_backoff_delay, or the
+ * server's Retry-After) up to max_retries, and anything else ends the
+ * request. Returns 0 with the last attempt in *a (the caller frees
+ * a->resp), or an error of its own (credentials, memory). A set *a->stop
+ * ends the loop before the next attempt. */
+static int request_loop(kube_client *c, attempt *a, const char *verb, size_t resp_max,
+                        bool (*settled)(const attempt *a), const char *path, os_error *err) {
+  creds k;
+  memset(&k, 0, sizeof(k));
+  bool auth_retried = false, force = false;
+  unsigned long seen_gen = 0;
+  int rc = 0;
+  os_buf_init(&a->resp, resp_max, true);
+  for (int n = 0;;) {
+    if (a->stop != NULL && *a->stop)
+      break;
+    rate_wait(c);
+    creds_clear(&k);
+    if ((rc = creds_get(&k, c, force, seen_gen, err)) < 0)
+      break;
+    os_buf_free(&a->resp);
+    os_buf_init(&a->resp, resp_max, true);
+    a->too_large = false;
+    double t0 = os_mono_seconds();
+    if ((rc = perform(a, &k, err)) < 0)
+      break;
+    if (c->observe != NULL)
+      c->observe(c->observe_ctx, verb, a->cc == CURLE_OK || a->watch ? a->code : 0,
+                 os_mono_seconds() - t0);
+    if (settled(a))
+      break;
+    if (a->code == 401 && !auth_retried) {
+      auth_retried = true;
+      force = true;
+      seen_gen = k.gen;
+      continue;
+    }
+    force = false;
+    if (n >= c->max_retries || !retryable(a))
+      break;
+    double d = retry_delay(a, n);
+    char p[256];
+    msg_path(p, sizeof(p), path);
+    os_log_debug("kube: %s %s: %ld (curl %d), retry %d in %.2fs", verb, p, a->code, (int)a->cc,
+                 n + 1, d);
+    sleep_seconds(d);
+    n++;
+  }
+  creds_clear(&k);
+  return rc;
+}
+
+/* An answer in 2xx settles a request. */
+static bool request_settled(const attempt *a) {
+  return a->cc == CURLE_OK && a->code >= 200 && a->code < 300;
+}
+
+/* A request of any verb; verb is what observe() sees. */
 static int do_request(kube_client *c, const char *verb, const char *method, const char *path,
                       const char *content_type, const json_t *body, json_t **out,
                       long *http_code, os_error *err) {
@@ -789,10 +832,9 @@ static int do_request(kube_client *c, const char *verb, const char *method, cons
   if (http_code != NULL)
     *http_code = 0;
   char *url = NULL, *body_s = NULL;
-  size_t body_len = 0;
   json_t *parsed = NULL;
-  creds k;
-  memset(&k, 0, sizeof(k));
+  attempt a;
+  memset(&a, 0, sizeof(a));
   int rc = build_url(&url, c, path, err);
   if (rc < 0)
     return rc;
@@ -802,82 +844,36 @@ static int do_request(kube_client *c, const char *verb, const char *method, cons
       rc = os_error_set(err, OS_EINVAL, "%s %s: body is not serialisable JSON", method, path);
       goto done;
     }
-    body_len = strlen(body_s);
+    a.body_len = strlen(body_s);
   }
-  bool auth_retried = false, force = false;
-  unsigned long seen_gen = 0;
-  for (int n = 0;;) {
-    rate_wait(c);
-    creds_clear(&k);
-    rc = creds_get(&k, c, force, seen_gen, err);
-    if (rc < 0)
-      goto done;
-    attempt a;
-    memset(&a, 0, sizeof(a));
-    a.c = c;
-    a.method = method;
-    a.url = url;
-    a.content_type = content_type;
-    a.body = body_s;
-    a.body_len = body_len;
-    a.total_timeout_ms = c->timeout_ms;
-    os_buf_init(&a.resp, c->response_max, true);
-    double t0 = kube_now();
-    rc = perform(&a, &k, err);
-    if (rc < 0) {
-      os_buf_free(&a.resp);
-      goto done;
-    }
-    if (c->observe != NULL)
-      c->observe(c->observe_ctx, verb, a.cc == CURLE_OK ? a.code : 0, kube_now() - t0);
-    json_decref(parsed);
-    parsed = NULL;
-    size_t resp_len = a.resp.len;
-    if (a.cc == CURLE_OK && a.resp.len > 0) {
-      json_error_t je;
-      parsed = json_loadb(a.resp.data, a.resp.len, 0, &je);
-    }
-    os_buf_free(&a.resp);
-    if (http_code != NULL)
-      *http_code = a.cc == CURLE_OK ? a.code : 0;
-    if (a.cc == CURLE_OK && a.code >= 200 && a.code < 300) {
-      if (parsed == NULL && resp_len > 0) {
-        char p[256];
-        msg_path(p, sizeof(p), path);
-        rc = os_error_set(err, OS_EIO, "%s %s: %ld: response is not JSON", method, p, a.code);
-        goto done;
-      }
-      rc = 0;
-      break;
-    }
-    if (a.cc == CURLE_OK && a.code == 401 && !auth_retried) {
-      /* credentials may have rotated: reload them and try once more */
-      auth_retried = true;
-      force = true;
-      seen_gen = k.gen;
-      continue;
-    }
-    force = false;
-    if (n < c->max_retries && retryable(&a)) {
-      double d = retry_delay(&a, n);
-      char p[256];
-      msg_path(p, sizeof(p), path);
-      os_log_debug("kube: %s %s: %ld (curl %d), retry %d in %.2fs", method, p, a.code, (int)a.cc,
-                   n + 1, d);
-      sleep_seconds(d);
-      n++;
-      continue;
-    }
+  a.c = c;
+  a.method = method;
+  a.url = url;
+  a.content_type = content_type;
+  a.body = body_s;
+  a.total_timeout_ms = c->timeout_ms;
+  if ((rc = request_loop(c, &a, verb, c->response_max, request_settled, path, err)) < 0)
+    goto done;
+  if (a.cc == CURLE_OK && a.resp.len > 0) {
+    json_error_t je;
+    parsed = json_loadb(a.resp.data, a.resp.len, 0, &je);
+  }
+  if (http_code != NULL)
+    *http_code = a.cc == CURLE_OK ? a.code : 0;
+  if (!request_settled(&a)) {
     rc = attempt_error(&a, path, parsed, err);
-    break;
+  } else if (parsed == NULL && a.resp.len > 0) {
+    char p[256];
+    msg_path(p, sizeof(p), path);
+    rc = os_error_set(err, OS_EIO, "%s %s: %ld: response is not JSON", method, p, a.code);
   }
 done:
+  os_buf_free(&a.resp);
   if (out != NULL && (rc == 0 || parsed != NULL)) {
     *out = parsed;
     parsed = NULL;
   }
   json_decref(parsed);
-  creds_clear(&k);
   os_free_secret_str(body_s);
   free(url);
   return rc;
@@ -1157,6 +1153,16 @@ done:
   return stop;
 }
 
+/* A watch is settled by anything but an error answer before the stream:
+ * an event stream that ended or broke after events, an ERROR event or a
+ * malformed line in it, a requested stop. */
+static bool watch_settled(const attempt *a) {
+  const watch_state *ws = a->watch;
+  if (ws->rc != 0 || ws->stopped || (a->stop != NULL && *a->stop))
+    return true;
+  return a->code == 200;
+}
+
 int kube_watch(kube_client *c, const char *collection_path, const char *label_selector,
                const char *rv, int timeout_s, kube_watch_fn fn, void *ctx, char **last_rv,
                const volatile int *stop, os_error *err) {
@@ -1165,8 +1171,6 @@ int kube_watch(kube_client *c, const char *collection_path, const char *label_se
   if (timeout_s <= 0)
     timeout_s = 300;
   char *sel = NULL, *rv_esc = NULL, *url = NULL;
-  creds k;
-  memset(&k, 0, sizeof(k));
   watch_state ws;
   memset(&ws, 0, sizeof(ws));
   ws.c = c;
@@ -1192,85 +1196,38 @@ int kube_watch(kube_client *c, const char *collection_path, const char *label_se
   rc = build_url(&url, c, p.data, err);
   if (rc < 0)
     goto done;
-  bool auth_retried = false, force = false;
-  unsigned long seen_gen = 0;
-  for (int n = 0;;) {
-    if (stop != NULL && *stop)
-      break;
-    rate_wait(c);
-    creds_clear(&k);
-    rc = creds_get(&k, c, force, seen_gen, err);
-    if (rc < 0)
-      goto done;
-    attempt a;
-    memset(&a, 0, sizeof(a));
-    a.c = c;
-    a.method = "GET";
-    a.url = url;
-    a.total_timeout_ms = ((long)timeout_s + 60) * 1000;
-    a.watch = &ws;
-    a.stop = stop;
-    os_buf_init(&a.resp, ERROR_BODY_MAX, true);
-    ws.code = 0;
-    ws.rc = 0;
-    double t0 = kube_now();
-    rc = perform(&a, &k, err);
-    if (rc < 0) {
-      os_buf_free(&a.resp);
-      goto done;
-    }
-    long code = a.code != 0 ? a.code : ws.code;
-    if (c->observe != NULL)
-      c->observe(c->observe_ctx, "WATCH", code, kube_now() - t0);
-    json_t *status = NULL;
-    if (code != 200 && a.resp.len > 0) {
-      json_error_t je;
-      status = json_loadb(a.resp.data, a.resp.len, 0, &je);
-    }
-    os_buf_free(&a.resp);
+  attempt a;
+  memset(&a, 0, sizeof(a));
+  a.c = c;
+  a.method = "GET";
+  a.url = url;
+  a.total_timeout_ms = ((long)timeout_s + 60) * 1000;
+  a.watch = &ws;
+  a.stop = stop;
+  rc = request_loop(c, &a, "WATCH", ERROR_BODY_MAX, watch_settled, p.data, err);
+  if (rc == 0) {
     if (ws.rc != 0 || ws.stopped || (stop != NULL && *stop)) {
-      rc = ws.rc;  /* an ERROR event, a malformed line, or a requested stop */
-      json_decref(status);
-      break;
-    }
-    if (code == 200 && (a.cc == CURLE_OK || ws.events > 0)) {
+      rc = ws.rc; /* an ERROR event, a malformed line, or a requested stop */
+    } else if (a.code == 200 && (a.cc == CURLE_OK || ws.events > 0)) {
       /* the server ended the stream (timeout) or the connection dropped after
        * events: either way the caller resumes from last_rv */
       if (a.cc != CURLE_OK)
         os_log_debug("kube: watch %s ended: %s", collection_path,
                      a.errbuf[0] ? a.errbuf : curl_easy_strerror(a.cc));
-      rc = 0;
-      json_decref(status);
-      break;
-    }
-    if (code == 200) {
-      /* broke before any event: an error, so the caller backs off */
+    } else {
+      json_t *status = NULL;
+      if (a.code != 200 && a.resp.len > 0) {
+        json_error_t je;
+        status = json_loadb(a.resp.data, a.resp.len, 0, &je);
+      }
+      if (a.code == 200)
+        a.code = 0; /* broke before any event: an error, so the caller backs off */
       a.method = "WATCH";
-      a.code = 0;
-      rc = attempt_error(&a, p.data, NULL, err);
+      rc = attempt_error(&a, p.data, status, err);
       json_decref(status);
-      break;
     }
-    if (code == 401 && !auth_retried) {
-      auth_retried = true;
-      force = true;
-      seen_gen = k.gen;
-      json_decref(status);
-      continue;
-    }
-    force = false;
-    a.method = "GET";
-    if (code != 410 && n < c->max_retries && retryable(&a)) {
-      json_decref(status);
-      sleep_seconds(retry_delay(&a, n));
-      n++;
-      continue;
-    }
-    a.method = "WATCH";
-    rc = attempt_error(&a, p.data, status, err);
-    json_decref(status);
-    break;
   }
+  os_buf_free(&a.resp);
 done:
   if (last_rv != NULL) {
     *last_rv = ws.last_rv;
@@ -1278,7 +1235,6 @@ done:
   }
   free(ws.last_rv);
   os_buf_free(&ws.line);
-  creds_clear(&k);
   os_buf_free(&p);
   free(url);
   free(sel);

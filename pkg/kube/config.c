@@ -7,6 +7,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -49,100 +50,24 @@ void kube_config_free(kube_config *c) {
   free(c);
 }
 
-static int b64val(unsigned char ch) {
-  if (ch >= 'A' && ch <= 'Z')
-    return ch - 'A';
-  if (ch >= 'a' && ch <= 'z')
-    return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9')
-    return ch - '0' + 52;
-  if (ch == '+')
-    return 62;
-  if (ch == '/')
-    return 63;
-  return -1;
-}
-
-int kube_base64_decode(char **out, size_t *out_len, const char *in, size_t in_len) {
+/* kubeconfig *-data: base64 as kubectl writes it (standard alphabet),
+ * padding optional and line breaks allowed, as kubectl reads it. *out is
+ * NUL-terminated; caller frees with os_free_secret(). */
+static int decode_data(char **out, size_t *out_len, const char *in, size_t in_len) {
   *out = NULL;
   *out_len = 0;
-  char *buf = malloc(in_len / 4 * 3 + 4);
+  size_t cap = os_base64_decoded_max(in_len) + 1;
+  char *buf = malloc(cap);
   if (buf == NULL)
     return OS_ENOMEM;
-  size_t n = 0, pad = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < in_len; i++) {
-    unsigned char ch = (unsigned char)in[i];
-    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-      continue;
-    if (ch == '=') {
-      pad++;
-      continue;
-    }
-    int v = b64val(ch);
-    if (v < 0 || pad > 0)
-      goto bad;
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      buf[n++] = (char)((acc >> bits) & 0xffu);
-    }
+  size_t n = 0;
+  if (os_base64_decode(buf, &n, in, in_len, OS_BASE64_PAD_OPTIONAL | OS_BASE64_SPACE) < 0) {
+    os_free_secret(buf, cap);
+    return OS_EINVAL;
   }
-  /* leftover bits must be zero padding, and at most 2 '=' */
-  if (pad > 2 || bits >= 6 || (acc & ((1u << bits) - 1u)) != 0)
-    goto bad;
   buf[n] = '\0';
   *out = buf;
   *out_len = n;
-  return 0;
-bad:
-  os_free_secret(buf, in_len / 4 * 3 + 4);
-  return OS_EINVAL;
-}
-
-int kube_parse_time(time_t *out, const char *s) {
-  int y, mo, d, h, mi, sec, used = 0;
-  if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
-      used != 19)
-    return OS_EINVAL;
-  const char *p = s + used;
-  if (*p == '.') {
-    p++;
-    if (*p < '0' || *p > '9')
-      return OS_EINVAL;
-    while (*p >= '0' && *p <= '9')
-      p++;
-  }
-  long off = 0;
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int oh, om, u2 = 0;
-    if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &u2) != 2 || u2 != 5)
-      return OS_EINVAL;
-    off = (long)oh * 3600 + (long)om * 60;
-    if (*p == '-')
-      off = -off;
-    p += 6;
-  } else {
-    return OS_EINVAL;
-  }
-  if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    return OS_EINVAL;
-  struct tm tm;
-  memset(&tm, 0, sizeof(tm));
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1)
-    return OS_EINVAL;
-  *out = t - off;
   return 0;
 }
 
@@ -246,7 +171,7 @@ static int load_blob(char **out, size_t *out_len, doc *D, yaml_node_t *m, const 
   if (rc < 0)
     return rc;
   if (data != NULL) {
-    rc = kube_base64_decode(out, out_len, data, strlen(data));
+    rc = decode_data(out, out_len, data, strlen(data));
     if (rc < 0)
       return os_error_set(err, rc, "kubeconfig %s: %s.%s: %s", D->path, where, data_key,
                           rc == OS_EINVAL ? "invalid base64" : "out of memory");

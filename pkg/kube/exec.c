@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 
 #define EXEC_OUTPUT_MAX (1u * 1024u * 1024u)
@@ -78,10 +79,12 @@ int kube_exec_parse(kube_exec_result *out, const char *text, size_t len, const c
                       "and cannot go into an HTTP header");
     goto done;
   }
-  if (exp != NULL && kube_parse_time(&out->expiry, exp) < 0) {
+  int64_t expiry = 0;
+  if (exp != NULL && os_time_parse(&expiry, NULL, exp, 0) < 0) {
     rc = os_error_set(err, OS_EINVAL, "exec credential: status.expirationTimestamp is not RFC 3339");
     goto done;
   }
+  out->expiry = (time_t)expiry;
   if (token != NULL && token[0] != '\0' && (out->token = os_strdup(token)) == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;
@@ -151,13 +154,6 @@ static char **build_env(const kube_exec_config *ec, char **info) {
   return envp;
 }
 
-/* Milliseconds on the monotonic clock since t0. */
-static long ms_since(const struct timespec *t0) {
-  struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeout_ms,
                   os_error *err) {
   memset(out, 0, sizeof(*out));
@@ -204,10 +200,9 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
                       strerror(errno));
     goto done;
   }
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t t0 = os_mono_ns();
   for (;;) {
-    long elapsed = ms_since(&t0);
+    long elapsed = (long)((os_mono_ns() - t0) / 1000000);
     if (elapsed >= timeout_ms) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
@@ -253,7 +248,7 @@ int kube_exec_run(kube_exec_result *out, const kube_exec_config *ec, long timeou
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid || (w < 0 && errno != EINTR))
       break;
-    long elapsed = ms_since(&t0);
+    long elapsed = (long)((os_mono_ns() - t0) / 1000000);
     if (elapsed >= timeout_ms) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);

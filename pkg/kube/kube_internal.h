@@ -59,14 +59,6 @@ void kube_config_free(kube_config *c);
  * (CR and LF would split the Authorization header). */
 bool kube_token_valid(const char *token);
 
-/* Strict-ish base64 (standard alphabet, padding optional, whitespace
- * ignored). *out is NUL-terminated; caller frees (os_free_secret). */
-int kube_base64_decode(char **out, size_t *out_len, const char *in, size_t in_len);
-
-/* Parses an RFC 3339 UTC/offset timestamp ("2024-01-02T03:04:05Z",
- * fractional seconds allowed). Returns 0 or OS_EINVAL. */
-int kube_parse_time(time_t *out, const char *s);
-
 /* Result of an exec credential plugin. token, key_pem are secret. */
 typedef struct kube_exec_result {
   char *token;
@@ -102,15 +94,8 @@ void kube_ratelimit_init(kube_ratelimit *rl, double qps, int burst, double now);
  * tokens may go negative. */
 double kube_ratelimit_reserve(kube_ratelimit *rl, double now);
 
-/* Full-jitter exponential backoff: a delay in [0, min(cap, base * 2^attempt)]
- * scaled by rnd in [0, 1]. */
-double kube_backoff_delay(int attempt, double base, double cap, double rnd);
-
 /* Tests: lowers the response (64 MiB) and watch line (16 MiB) limits. */
 struct kube_client;
 void kube_client_set_limits(struct kube_client *c, size_t response_max, size_t line_max);
-
-/* Monotonic clock in seconds. */
-double kube_now(void);
 
 #endif

@@ -186,14 +186,8 @@ static child *child_get(metrics_family *f, const char *const *values, bool creat
       f->slots[h] = o;
     }
   }
-  if (f->n_items == f->cap_items) {
-    size_t cap = f->cap_items ? f->cap_items * 2 : 8;
-    child **items = realloc(f->items, cap * sizeof(*items));
-    if (items == NULL)
-      goto nomem;
-    f->items = items;
-    f->cap_items = cap;
-  }
+  if (os_grow(&f->items, &f->cap_items, f->n_items + 1, sizeof(*f->items), SIZE_MAX) < 0)
+    goto nomem;
   child *c = calloc(1, sizeof(*c));
   if (c == NULL)
     goto nomem;
@@ -311,15 +305,10 @@ static int family_new(metrics_family **out, metrics_registry *r, enum kind kind,
     rc = os_error_set(err, OS_ECONFLICT, "metrics: %s: already registered", name);
     goto done;
   }
-  if (r->n_families == r->cap_families) {
-    size_t cap = r->cap_families ? r->cap_families * 2 : 16;
-    metrics_family **v = realloc(r->families, cap * sizeof(*v));
-    if (v == NULL) {
-      pthread_mutex_unlock(r->mu);
-      goto nomem;
-    }
-    r->families = v;
-    r->cap_families = cap;
+  if (os_grow(&r->families, &r->cap_families, r->n_families + 1, sizeof(*r->families),
+              SIZE_MAX) < 0) {
+    pthread_mutex_unlock(r->mu);
+    goto nomem;
   }
   memmove(&r->families[pos + 1], &r->families[pos],
           (r->n_families - pos) * sizeof(*r->families));

@@ -188,6 +188,7 @@ int seal_envelope_encode(uint8_t **out, size_t *out_len, const char *org, const 
 static int read_field(const char **val, size_t *val_len, const uint8_t *d, size_t n, size_t *pos,
                       const char *key) {
   size_t klen = strlen(key);
+  /* checksrc: public: an envelope key */
   if (n - *pos < klen + 2 || memcmp(d + *pos, key, klen) != 0 || d[*pos + klen] != ':')
     return -1;
   size_t i = *pos + klen + 1;
@@ -211,6 +212,7 @@ static int read_field(const char **val, size_t *val_len, const uint8_t *d, size_
 
 static bool field_is(const char *v, size_t vlen, const char *want) {
   size_t wlen = want ? strlen(want) : 0;
+  /* checksrc: public: binding names */
   return vlen == wlen && (wlen == 0 || memcmp(v, want, wlen) == 0);
 }
 
@@ -220,7 +222,7 @@ int seal_envelope_decode(uint8_t **value, size_t *len, const uint8_t *d, size_t 
   *value = NULL;
   *len = 0;
   size_t pos = strlen(ENVELOPE_MAGIC);
-  if (n < pos || memcmp(d, ENVELOPE_MAGIC, pos) != 0)
+  if (n < pos || memcmp(d, ENVELOPE_MAGIC, pos) != 0) /* checksrc: public: the envelope magic */
     return os_error_set(err, OS_EINVAL, "not an orgsecrets envelope (unknown format or version)");
   const char *f_org, *f_env, *f_app, *f_name, *f_len;
   size_t l_org, l_env, l_app, l_name, l_len;

@@ -16,10 +16,8 @@ int dfail(const dctx *d, int line, const char *fmt, ...) {
   char msg[OS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  os_vformat(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    msg[0] = '\0';
   if (d->file != NULL)
     return os_error_at(d->err, OS_EINVAL, d->file, line, "%s", msg);
   if (d->object != NULL)
@@ -42,10 +40,8 @@ __attribute__((format(printf, 3, 4))) static void msgpath(char *buf, size_t size
                                                           ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, size, fmt, ap);
+  os_vformat(buf, size, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    buf[0] = '\0';
 }
 
 /* Joins "path.field" into buf (path may be empty). */

@@ -6,9 +6,11 @@
  * document byte for byte. The emitter is injective and libyaml reads its
  * output back to the same secret (tests), so an accepted file yields exactly
  * what libyaml would have; any other file takes the libyaml path. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "spec/spec_internal.h"
 
 typedef struct lp {
@@ -263,21 +265,16 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     /* The document ends at a "---" line or at the end of the file. */
     for (;;) {
       doc_end = doc_end + 1;
+      /* checksrc: public: spec text */
       if (doc_end >= x.end || (x.end - doc_end >= 4 && memcmp(doc_end, "---\n", 4) == 0))
         break;
       doc_end = memchr(doc_end, '\n', (size_t)(x.end - doc_end));
     }
     if ((size_t)(doc_end - doc) < sizeof(secret_head) ||
-        memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0)
+        memcmp(doc, secret_head, sizeof(secret_head) - 1) != 0) /* checksrc: public: spec text */
       goto done;
-    if (n_found == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      spec_secret **v = realloc(found, ncap * sizeof(*v));
-      if (v == NULL)
-        goto done;
-      found = v;
-      cap = ncap;
-    }
+    if (os_grow(&found, &cap, n_found + 1, sizeof(*found), SIZE_MAX) < 0)
+      goto done;
     lp dx = {.p = doc, .end = doc_end, .line = doc_line, .a = a};
     node *root = block(&dx, 0, 0);
     if (root == NULL || dx.p != doc_end)
@@ -293,7 +290,8 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     char *out = NULL;
     size_t out_len = 0;
     bool same = spec_secret_emit(&out, &out_len, s, &scratch) == 0 &&
-                out_len == (size_t)(doc_end - doc) && memcmp(out, doc, out_len) == 0;
+                out_len == (size_t)(doc_end - doc) &&
+                memcmp(out, doc, out_len) == 0; /* checksrc: public: spec text */
     free(out);
     if (!same)
       goto done;
@@ -305,11 +303,9 @@ int spec_fast_parse(spec_tree *t, arena *a, const char *file, const char *data, 
     }
   }
   if (n_found > 0) {
-    spec_secret **v = realloc(t->secrets, (t->n_secrets + n_found) * sizeof(*v));
-    if (v == NULL)
+    if (os_grow(&t->secrets, NULL, t->n_secrets + n_found, sizeof(*t->secrets), SIZE_MAX) < 0)
       goto done;
-    t->secrets = v;
-    memcpy(t->secrets + t->n_secrets, found, n_found * sizeof(*v));
+    memcpy(t->secrets + t->n_secrets, found, n_found * sizeof(*found));
     t->n_secrets += n_found;
     n_found = 0;
   }

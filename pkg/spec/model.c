@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "spec/spec_internal.h"
 
 static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -98,25 +100,10 @@ bool spec_fingerprint_valid(const char *s) {
   return true;
 }
 
-static int two(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
-
-/* RFC 3339 in UTC with second precision: YYYY-MM-DDTHH:MM:SSZ. */
+/* RFC 3339 in UTC with second precision: YYYY-MM-DDTHH:MM:SSZ, a real date. */
 bool spec_timestamp_valid(const char *s) {
-  static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-  if (s == NULL || strlen(s) != sizeof(shape) - 1)
-    return false;
-  for (size_t i = 0; shape[i]; i++) {
-    if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i])
-      return false;
-  }
-  int year = two(s) * 100 + two(s + 2), mon = two(s + 5), day = two(s + 8);
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1])
-    return false;
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (mon == 2 && day == 29 && !leap)
-    return false;
-  return two(s + 11) <= 23 && two(s + 14) <= 59 && two(s + 17) <= 59;
+  int64_t t;
+  return os_time_parse(&t, NULL, s, OS_TIME_CANONICAL) == 0;
 }
 
 bool spec_member_name_valid(const char *s) {
@@ -153,36 +140,23 @@ bool spec_env_file_valid(const char *s) {
 #define ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----\n"
 #define ARMOR_END "-----END AGE ENCRYPTED FILE-----\n"
 
-/* base64 alphabet membership. */
-static const unsigned char b64_chars[256] = {
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
-    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['/'] = 1,
-    ['='] = 1};
-
 /* The ASCII-armor form age writes: BEGIN line, base64 lines of at most 64
  * characters, END line, LF endings. Content is not decoded here. */
 bool spec_armor_shaped(const char *s, size_t len) {
   size_t lb = sizeof(ARMOR_BEGIN) - 1, le = sizeof(ARMOR_END) - 1;
   if (s == NULL || len > SPEC_ENCRYPTED_MAX || len < lb + le + 2)
     return false;
+  /* checksrc: public: armor lines */
   if (memcmp(s, ARMOR_BEGIN, lb) != 0 || memcmp(s + len - le, ARMOR_END, le) != 0)
     return false;
   const unsigned char *p = (const unsigned char *)s + lb, *end = (const unsigned char *)s + len - le;
   size_t lines = 0;
   while (p < end) {
     const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (nl == NULL || nl == p || nl - p > 64)
+    size_t n = nl != NULL ? (size_t)(nl - p) : 0;
+    if (n == 0 || n > 64 || os_base64_span((const char *)p, n, 0) != n)
       return false;
-    for (; p < nl; p++)
-      if (!b64_chars[*p])
-        return false;
-    p++;
+    p = nl + 1;
     lines++;
   }
   return lines > 0;
@@ -192,6 +166,7 @@ static bool word_in(const char *s, size_t len, const char *const *words) {
   if (len > 6)
     return false;
   for (size_t i = 0; words[i]; i++)
+    /* checksrc: public: YAML words */
     if (words[i][0] == s[0] && strlen(words[i]) == len && memcmp(words[i], s, len) == 0)
       return true;
   return false;

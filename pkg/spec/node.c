@@ -142,6 +142,7 @@ static bool header_line(const char *p, size_t n, size_t *indent) {
   while (i < n && p[i] == ' ')
     i++;
   *indent = i;
+  /* checksrc: public: YAML keys */
   return n - i == sizeof(key) - 1 && memcmp(p + i, key, sizeof(key) - 1) == 0;
 }
 
@@ -297,7 +298,7 @@ static int parse_events(node **docs, arena *a, const dctx *d, const char *data, 
             ev.data.scalar.style == YAML_LITERAL_SCALAR_STYLE) {
           literal_cut *c = &cuts[next_cut++];
           if (ev.data.scalar.length != c->first_len + 1 ||
-              memcmp(ev.data.scalar.value, c->first, c->first_len) != 0) {
+              memcmp(ev.data.scalar.value, c->first, c->first_len) != 0) { /* checksrc: public */
             rc = RETRY_SLOW;
             goto done;
           }
@@ -352,7 +353,7 @@ int yaml_nodes_parse(node **docs, arena *a, const dctx *d, const char *data, siz
     if (p == NULL)
       break;
     if (p - data >= 9 && (size_t)(end - p) >= sizeof(key) - 10 &&
-        memcmp(p - 9, key, sizeof(key) - 1) == 0)
+        memcmp(p - 9, key, sizeof(key) - 1) == 0) /* checksrc: public: YAML keys */
       max_cuts++;
   }
   if (max_cuts == 0)

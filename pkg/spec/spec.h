@@ -135,13 +135,15 @@ typedef struct spec_walk_entry {
   const char *name;      /* last part of rel; "." for the folder */
   int dirfd;             /* open during the call: openat(dirfd, name, ... | O_NOFOLLOW)
                           * reaches this very entry (for the folder, the folder) */
-  const struct stat *st; /* lstat() of the entry */
+  const struct stat *st; /* lstat() of the entry; NULL with SPEC_WALK_NO_STAT */
 } spec_walk_entry;
 
 enum {
   SPEC_WALK_DIRS = 1u,      /* also call for each directory (the folder first), before its entries */
   SPEC_WALK_ALL_FILES = 2u, /* every regular file, not only *.yaml / *.yml */
-  SPEC_WALK_LINKS = 4u      /* also call for each symbolic link (never followed) */
+  SPEC_WALK_LINKS = 4u,     /* also call for each symbolic link (never followed) */
+  SPEC_WALK_NO_STAT = 8u    /* st is NULL: saves an fstatat() per entry when the
+                             * directory says what each entry is */
 };
 
 /* Returns 0 to go on, or a negative code: the walk stops and returns it. */

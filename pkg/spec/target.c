@@ -13,12 +13,12 @@ int spec_target_of(spec_target *t, const spec_org *o, const char *env, const cha
   memset(t, 0, sizeof(*t));
   const spec_environment *e = spec_org_find_env(o, env);
   if (e == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        env, o->id);
+    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s", env,
+                        o->id);
   const spec_application *a = NULL;
   if (app != NULL && (a = spec_org_find_app(o, app)) == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s",
-                        app, o->id);
+    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s", app,
+                        o->id);
   t->org = o;
   t->env = e;
   t->app = a;

@@ -358,7 +358,7 @@ static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn
   spec_tree *t = spec_tree_new(dir);
   if (t == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  if ((rc = spec_walk(dir, 0, list_add, &l, err)) < 0)
+  if ((rc = spec_walk(dir, SPEC_WALK_NO_STAT, list_add, &l, err)) < 0)
     goto done;
   dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) {
@@ -418,10 +418,8 @@ __attribute__((format(printf, 4, 5))) static void problem(vctx *v, const spec_po
   char msg[OS_ERROR_MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  os_vformat(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    msg[0] = '\0';
   if (v->report != NULL)
     v->report(v->ctx, pos, is_error, msg);
   if (is_error && v->rc == 0)

@@ -57,7 +57,8 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* The names in dfd that the rule may want, sorted; *names (one block: the
- * pointers, then the strings) is freed by the caller. */
+ * pointers, then the strings, each after its d_type byte: names[i][-1]) is
+ * freed by the caller. */
 static int list_names(char ***names, size_t *n, int dfd, const char *rel, os_error *err) {
   *names = NULL;
   *n = 0;
@@ -78,7 +79,9 @@ static int list_names(char ***names, size_t *n, int dfd, const char *rel, os_err
   while ((de = readdir(d)) != NULL) {
     if (de->d_name[0] == '.')
       continue; /* hidden, and "." / ".." */
-    if (count == NAMES_MAX || os_buf_append(&blob, de->d_name, strlen(de->d_name) + 1) < 0) {
+    unsigned char type = de->d_type;
+    if (count == NAMES_MAX || os_buf_append(&blob, &type, 1) < 0 ||
+        os_buf_append(&blob, de->d_name, strlen(de->d_name) + 1) < 0) {
       rc = os_error_set(err, OS_ENOMEM, "%s: too many entries", rel[0] ? rel : ".");
       break;
     }
@@ -96,8 +99,8 @@ static int list_names(char ***names, size_t *n, int dfd, const char *rel, os_err
     char *s = (char *)(v + count);
     memcpy(s, blob.data ? blob.data : "", blob.len + 1);
     for (size_t i = 0; i < count; i++) {
-      v[i] = s;
-      s += strlen(s) + 1;
+      v[i] = s + 1;
+      s += strlen(s + 1) + 2;
     }
     if (count > 1)
       qsort(v, count, sizeof(*v), cmp_str);
@@ -122,11 +125,19 @@ static int walk_dir(walker *w, int dfd, size_t rel_len, int depth) {
   int rc = list_names(&names, &n, dfd, w->rel, w->err);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     const char *name = names[i];
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    unsigned char type = (unsigned char)name[-1];
+    struct stat st, *stp = &st;
+    mode_t mode;
+    if ((w->flags & SPEC_WALK_NO_STAT) && (type == DT_REG || type == DT_DIR || type == DT_LNK)) {
+      mode = type == DT_REG ? S_IFREG : type == DT_DIR ? S_IFDIR : S_IFLNK;
+      stp = NULL;
+    } else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      mode = st.st_mode;
+    } else {
       continue; /* removed since it was listed */
-    bool dir = S_ISDIR(st.st_mode), link = S_ISLNK(st.st_mode);
-    if (!link && !(dir || S_ISREG(st.st_mode)))
+    }
+    bool dir = S_ISDIR(mode), link = S_ISLNK(mode);
+    if (!link && !(dir || S_ISREG(mode)))
       continue; /* FIFOs, sockets, devices are never specs */
     if (!link && !spec_walk_name_wanted(name, dir, w->flags & SPEC_WALK_ALL_FILES))
       continue;
@@ -140,9 +151,9 @@ static int walk_dir(walker *w, int dfd, size_t rel_len, int depth) {
     memcpy(w->rel + at, name, len + 1);
     if (link) {
       if (w->flags & SPEC_WALK_LINKS)
-        rc = call(w, SPEC_WALK_LINK, name, dfd, &st);
+        rc = call(w, SPEC_WALK_LINK, name, dfd, stp);
     } else if (!dir) {
-      rc = call(w, SPEC_WALK_FILE, name, dfd, &st);
+      rc = call(w, SPEC_WALK_FILE, name, dfd, stp);
     } else if (depth + 1 > SPEC_WALK_DEPTH_MAX) {
       rc = os_error_set(w->err, OS_EINVAL, "%s: directories nested deeper than %d levels", w->rel,
                         SPEC_WALK_DEPTH_MAX);
@@ -152,7 +163,7 @@ static int walk_dir(walker *w, int dfd, size_t rel_len, int depth) {
         rc = os_error_set(w->err, OS_EIO, "open directory %s: %s", w->rel, strerror(errno));
       } else if (sub >= 0) {
         if (w->flags & SPEC_WALK_DIRS)
-          rc = call(w, SPEC_WALK_DIR, name, dfd, &st);
+          rc = call(w, SPEC_WALK_DIR, name, dfd, stp);
         if (rc == 0)
           rc = walk_dir(w, sub, at + len, depth + 1);
         close(sub);
@@ -183,7 +194,7 @@ int spec_walk(const char *dir, unsigned flags, spec_walk_fn fn, void *ctx, os_er
     if (fstat(root, &st) != 0)
       rc = os_error_set(err, OS_EIO, "stat %s: %s", dir, strerror(errno));
     if (rc == 0 && (flags & SPEC_WALK_DIRS))
-      rc = call(w, SPEC_WALK_DIR, ".", root, &st);
+      rc = call(w, SPEC_WALK_DIR, ".", root, (flags & SPEC_WALK_NO_STAT) ? NULL : &st);
     if (rc == 0)
       rc = walk_dir(w, root, 0, 0);
     close(root);

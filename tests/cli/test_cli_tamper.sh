@@ -85,15 +85,7 @@ reveal_fails_binding prod ALPHA_SERVICE_KEY "swapped between two organizations"
 rm -rf org && cp -r "$TMP/pristine" org
 
 # a flipped byte in the armored payload: integrity error
-python3 - <<'PY'
-p = "org/secrets/prod/ALPHA_SERVICE_KEY.yaml"
-lines = open(p).read().split("\n")
-end = max(i for i, l in enumerate(lines) if "END AGE ENCRYPTED FILE" in l)
-l = lines[end - 2]
-c = l[10]
-lines[end - 2] = l[:10] + ("B" if c != "B" else "C") + l[11:]
-open(p, "w").write("\n".join(lines))
-PY
+python3 "$(dirname "$0")/../lib/ciphertext.py" org/secrets/prod/ALPHA_SERVICE_KEY.yaml
 secret_out "$TMP/o" reveal ALPHA_SERVICE_KEY --env prod
 expect_rc 1 "flipped byte: reveal fails"
 expect_err "integrity" "flipped byte: integrity error"

@@ -423,6 +423,55 @@ static void test_below(void **state) {
   scratch_rm(outside);
 }
 
+/* os_open_below: no link anywhere on the path, in or out of the folder,
+ * with openat2() and on the way older kernels take. */
+static void test_open_below(void **state) {
+  const char *dir = *state;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(os_write_file_below(dir, "a/b/f.env", "A=1\n", 4, 0600, NULL, &err), 0);
+  char outside[64], p[PATH_MAX];
+  scratch_dir(outside);
+  scratch_at(p, outside, "x.env");
+  scratch_put(p, "X=1\n");
+  scratch_at(p, outside, "x.env");
+  char l[PATH_MAX];
+  scratch_at(l, dir, "a/out.env");
+  assert_int_equal(symlink(p, l), 0);
+  scratch_at(l, dir, "a/in.env");
+  assert_int_equal(symlink("b/f.env", l), 0);
+  scratch_at(l, dir, "ldir");
+  assert_int_equal(symlink("a/b", l), 0);
+  scratch_at(l, dir, "outdir");
+  assert_int_equal(symlink(outside, l), 0);
+  char fifo[PATH_MAX];
+  scratch_fifo(fifo, dir, "a/pipe.env");
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true(root >= 0);
+  for (int old_kernel = 0; old_kernel < 2; old_kernel++) {
+    os_fs_test_hook(NULL, old_kernel);
+    int fd = -1;
+    struct stat st;
+    assert_int_equal(os_open_below(&fd, &st, root, "a/b/f.env", &err), 0);
+    assert_true(fd >= 0 && st.st_size == 4);
+    close(fd);
+    static const char *const refused[] = {"a/out.env", "a/in.env", "ldir/f.env", "outdir/x.env",
+                                          "a/pipe.env", "a/b", "../x", "a/../a/b/f.env"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+      fd = -1;
+      if (os_open_below(&fd, NULL, root, refused[i], &err) != OS_EINVAL)
+        fail_msg("%s opened (old kernel path: %d): %s", refused[i], old_kernel, err.msg);
+      assert_int_equal(fd, -1);
+    }
+    assert_int_equal(os_open_below(&fd, NULL, root, "a/out.env", &err), OS_EINVAL);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    assert_int_equal(os_open_below(&fd, NULL, root, "a/none.env", &err), OS_ENOTFOUND);
+  }
+  os_fs_test_hook(NULL, false);
+  close(root);
+  scratch_assert_fifo(fifo);
+  scratch_rm(outside);
+}
+
 static void test_find_program(void **state) {
   const char *dir = *state;
   char noexec[PATH_MAX];
@@ -460,6 +509,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_output_new_and_long, scratch_setup, scratch_teardown),
       cmocka_unit_test_setup_teardown(test_killed_writer, scratch_setup, scratch_teardown),
       cmocka_unit_test_setup_teardown(test_below, scratch_setup, scratch_teardown),
+      cmocka_unit_test_setup_teardown(test_open_below, scratch_setup, scratch_teardown),
       cmocka_unit_test_setup_teardown(test_find_program, scratch_setup, scratch_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

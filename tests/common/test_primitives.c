@@ -53,23 +53,23 @@ static void test_time_parse_reference(void **state) {
 static void test_time_parse_strict(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "2024-02-30T00:00:00Z",     /* Feb 30 */
-      "2023-02-29T00:00:00Z",     /* not a leap year */
-      "1900-02-29T00:00:00Z",     /* century, not a leap year */
+      "2024-02-30T00:00:00Z", /* Feb 30 */
+      "2023-02-29T00:00:00Z", /* not a leap year */
+      "1900-02-29T00:00:00Z", /* century, not a leap year */
       "2024-04-31T00:00:00Z",
       "2024-13-01T00:00:00Z",
       "2024-00-01T00:00:00Z",
       "2024-01-00T00:00:00Z",
       "2024-01-02T24:00:00Z",
       "2024-01-02T03:60:00Z",
-      "2016-12-31T23:59:60Z",     /* leap second */
-      "2024-01-02t03:04:05Z",     /* lower-case t */
+      "2016-12-31T23:59:60Z", /* leap second */
+      "2024-01-02t03:04:05Z", /* lower-case t */
       "2024-01-02T03:04:05z",
       "2024-01-02 03:04:05Z",
-      "2024-01-02T03:04:05",      /* no zone */
+      "2024-01-02T03:04:05", /* no zone */
       "2024-01-02T03:04:05ZZ",
       "2024-01-02T03:04:05Z ",
-      "2024-01-02T03:04:05.Z",    /* empty fraction */
+      "2024-01-02T03:04:05.Z",           /* empty fraction */
       "2024-01-02T03:04:05.1234567890Z", /* 10 digits */
       "2024-01-02T03:04:05+2:00",
       "2024-01-02T03:04:05+24:00",
@@ -169,8 +169,8 @@ static void test_base64_vectors(void **state) {
   (void)state;
   /* RFC 4648 section 10 */
   static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-  static const char *const padded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                       "Zm9vYmFy"};
+  static const char *const padded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
   static const char *const raw[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
   for (size_t i = 0; i < 7; i++) {
     char enc[16] = {0};
@@ -190,9 +190,11 @@ static void test_base64_vectors(void **state) {
     assert_int_equal(got, n);
     assert_memory_equal(dec, plain[i], n);
     /* optional padding takes both */
-    assert_int_equal(os_base64_decode(dec, &got, raw[i], strlen(raw[i]), OS_BASE64_PAD_OPTIONAL), 0);
+    assert_int_equal(os_base64_decode(dec, &got, raw[i], strlen(raw[i]), OS_BASE64_PAD_OPTIONAL),
+                     0);
     assert_int_equal(got, n);
-    assert_int_equal(os_base64_decode(dec, &got, padded[i], strlen(padded[i]), OS_BASE64_PAD_OPTIONAL), 0);
+    assert_int_equal(
+        os_base64_decode(dec, &got, padded[i], strlen(padded[i]), OS_BASE64_PAD_OPTIONAL), 0);
     assert_int_equal(got, n);
     assert_true(os_base64_decoded_max(strlen(raw[i])) >= n);
   }
@@ -238,20 +240,20 @@ static void test_base64_strict(void **state) {
     const char *in;
     unsigned flags;
   } bad[] = {
-      {"Zh", OS_BASE64_NOPAD},        /* non-canonical trailing bits */
-      {"Zm9=", 0},                    /* non-canonical */
+      {"Zh", OS_BASE64_NOPAD}, /* non-canonical trailing bits */
+      {"Zm9=", 0},             /* non-canonical */
       {"Zh==", 0},
-      {"Zg==", OS_BASE64_NOPAD},      /* padding where none is allowed */
-      {"Zg", 0},                      /* padding missing */
-      {"Zg=", 0},                     /* padding short */
+      {"Zg==", OS_BASE64_NOPAD}, /* padding where none is allowed */
+      {"Zg", 0},                 /* padding missing */
+      {"Zg=", 0},                /* padding short */
       {"Zg===", OS_BASE64_PAD_OPTIONAL},
       {"Z===", 0},
       {"====", 0},
-      {"Zm9vY", OS_BASE64_NOPAD},     /* one character left over */
+      {"Zm9vY", OS_BASE64_NOPAD}, /* one character left over */
       {"Zm9v\n", OS_BASE64_NOPAD},
       {"Zm 9", OS_BASE64_NOPAD},
-      {"Zm-_", OS_BASE64_NOPAD},      /* URL alphabet in standard */
-      {"Zg==Zg==", 0},                /* padding in the middle */
+      {"Zm-_", OS_BASE64_NOPAD}, /* URL alphabet in standard */
+      {"Zg==Zg==", 0},           /* padding in the middle */
       {"aG=Vs", OS_BASE64_PAD_OPTIONAL | OS_BASE64_SPACE},
       {"aGVsbG9", OS_BASE64_PAD_OPTIONAL},
       {"aGV*bG8=", OS_BASE64_PAD_OPTIONAL},
@@ -286,9 +288,9 @@ static void test_backoff(void **state) {
   assert_float_equal(os_backoff_jitter(3, 0.2, 10, 0.5), 1.2, 1e-12);
   assert_float_equal(os_backoff_jitter(3, 0.2, 10, 1.0), 1.6, 1e-12);
   assert_float_equal(os_backoff_jitter(3, 0.2, 10, 7.0), 1.6, 1e-12);  /* clamped */
-  assert_float_equal(os_backoff_jitter(30, 0.2, 10, 0.0), 5.0, 1e-12);  /* capped */
+  assert_float_equal(os_backoff_jitter(30, 0.2, 10, 0.0), 5.0, 1e-12); /* capped */
   assert_float_equal(os_backoff_jitter(4000000000u, 1, 60, 0.0), 30.0, 1e-12);
-  assert_float_equal(os_backoff_jitter(2, 1, 60, -3), 2.0, 1e-12);        /* clamped */
+  assert_float_equal(os_backoff_jitter(2, 1, 60, -3), 2.0, 1e-12); /* clamped */
   /* the CSPRNG: in range, and not the same sequence twice */
   double first = os_random_unit(), lo = 1, hi = 0;
   int same = 0;

@@ -12,12 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 FAKEAPI = os.path.join(TESTS, "fakeapi", "fakeapi.py")
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+from ciphertext import flip_armored_byte  # noqa: E402,F401  (re-exported for the tests)
 
 
 def read(path, mode="r"):
@@ -312,3 +315,66 @@ def assert_no_values(testcase, texts, values):
             t = t.decode(errors="replace")
         for v in values:
             testcase.assertNotIn(v, t, "a secret value leaked into output")
+
+
+class ControllerTest(unittest.TestCase):
+    """The set-up every controller test shares. setUp: a scratch folder
+    and, unless NAMESPACES is None, a fake API server (self.fake) with
+    NAMESPACES, an organization made with the CLI (self.org) and, with PROD,
+    an environment prod whose controller key is prodctl, delivering to
+    NAMESPACES, with every value of VALUES sealed in it (more fakes and
+    organizations: new_fake(), new_org()). tearDown: every controller in self.controllers and every
+    fake in self.fakes stopped, their output, the CLI's and the files in
+    self.output_files searched for the values of VALUES (none may appear),
+    the folder removed. Subclasses extend setUp after super().setUp()."""
+
+    PREFIX = "os-ctl-"
+    NAMESPACES = ("shop",)
+    PROD = True
+    VALUES = {}  # the sealed values no output may show
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=self.PREFIX)
+        self.controllers, self.fakes, self.orgs, self.output_files = [], [], [], []
+        if self.NAMESPACES is None:
+            return
+        self.fake = self.new_fake("fake", self.NAMESPACES)
+        self.org = self.new_org(self.tmp)
+        if self.PROD:
+            args = ["env", "add", "prod", "--controller", self.org.recipient["prodctl"]]
+            for ns in self.NAMESPACES:
+                args += ["--namespace", ns]
+            self.org.run(*args)
+            for k, v in self.VALUES.items():
+                self.org.set(k, "prod", v)
+
+    def new_fake(self, name, namespaces=()):
+        fake = Fake(os.path.join(self.tmp, name))
+        self.fakes.append(fake)
+        for ns in namespaces:
+            fake.namespace(ns)
+        return fake
+
+    def new_org(self, path, org="acme"):
+        o = Org(path, org=org)
+        self.orgs.append(o)
+        return o
+
+    def controller(self, org=None, fake=None, **kw):
+        """A Controller on self.org and self.fake by default, stopped on tear-down."""
+        c = Controller(self.tmp, org or self.org, fake or self.fake, **kw)
+        self.controllers.append(c)
+        return c
+
+    def tearDown(self):
+        outputs = []
+        for c in self.controllers:
+            c.stop()
+            outputs.append(c.output())
+        for f in self.fakes:
+            f.stop()
+        for o in self.orgs:
+            outputs += o.outputs
+        outputs += [read(p) for p in self.output_files if os.path.exists(p)]
+        assert_no_values(self, outputs, self.VALUES.values())
+        shutil.rmtree(self.tmp, ignore_errors=True)

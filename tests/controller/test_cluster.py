@@ -2,15 +2,12 @@
 conditions with reasons and observedGeneration written only on change,
 Kubernetes Events for failures; rollout of opted-in workloads on change."""
 
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
 import yaml
 
-from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+from harness import ControllerTest, wait_for
 
 VALUES = {"DATABASE_PASSWORD": "pw-cluster-11aa", "API_KEY": "ak-cluster-22bb"}
 
@@ -22,23 +19,14 @@ def ready(obj):
     return None
 
 
-class ClusterTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-cluster-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        self.fake.namespace("shop")
-        self.org = Org(self.tmp)
-        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
-        for k, v in VALUES.items():
-            self.org.set(k, "prod", v)
-        self.apply_all()
-        self.ctl = Controller(self.tmp, self.org, self.fake, extra=["--source", "cluster"])
+class ClusterTest(ControllerTest):
+    PREFIX = "os-cluster-"
+    VALUES = VALUES
 
-    def tearDown(self):
-        self.ctl.stop()
-        self.fake.stop()
-        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def setUp(self):
+        super().setUp()
+        self.apply_all()
+        self.ctl = self.controller(extra=["--source", "cluster"])
 
     def apply(self, path):
         self.fake.apply(path)

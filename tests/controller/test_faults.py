@@ -2,33 +2,21 @@
 and 500, dropped connections, and a service-account token rotated mid-run."""
 
 import json
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+from harness import ControllerTest, wait_for
 
 VALUES = {"DATABASE_PASSWORD": "pw-faults-77xx1", "API_KEY": "ak-faults-0022z"}
 
 
-class FaultsTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-faults-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        self.fake.namespace("shop")
-        self.org = Org(self.tmp)
-        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
-        for k, v in VALUES.items():
-            self.org.set(k, "prod", v)
-        self.ctl = Controller(self.tmp, self.org, self.fake)
+class FaultsTest(ControllerTest):
+    PREFIX = "os-faults-"
+    VALUES = VALUES
 
-    def tearDown(self):
-        self.ctl.stop()
-        self.fake.stop()
-        assert_no_values(self, self.org.outputs + [self.ctl.output()], VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def setUp(self):
+        super().setUp()
+        self.ctl = self.controller()
 
     def expect_synced(self):
         self.assertEqual(self.fake.secret_values("shop", "acme-secrets"), VALUES)

@@ -3,40 +3,30 @@ killed the other takes over within the lease duration plus one retry
 period (the documented bound); SIGTERM releases."""
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 import unittest
 
-from harness import read, Controller, Fake, Org, wait_for
+from harness import ControllerTest, wait_for
 
 LEASE_S = 4      # --lease-duration
 RETRY_S = 1      # its retry period: duration / 5, at least 1 s
 TOKEN_B = "t0ken-replica-b"
 
 
-class LeaderTest(unittest.TestCase):
+class LeaderTest(ControllerTest):
+    PREFIX = "os-leader-"
+    VALUES = {"API_KEY": "ak-leader-1"}
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-leader-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        self.fake.namespace("shop")
+        super().setUp()
         self.fake.namespace("orgsecrets-system")
-        self.org = Org(self.tmp)
-        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
-        self.org.set("API_KEY", "prod", "ak-leader-1")
         args = ["--leader-elect", "--lease-namespace", "orgsecrets-system",
                 "--lease-duration", "%ds" % LEASE_S, "--resync", "1h"]
         # each replica has its own token: the request log says who wrote
-        self.a = Controller(self.tmp, self.org, self.fake, extra=args, name="a")
-        self.b = Controller(self.tmp, self.org, self.fake, extra=args, name="b",
-                            kubeconfig=self.fake.client(TOKEN_B, os.path.join(self.tmp, "kubeconfig-b")))
-
-    def tearDown(self):
-        self.a.stop()
-        self.b.stop()
-        self.fake.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.a = self.controller(extra=args, name="a")
+        self.b = self.controller(extra=args, name="b",
+                                 kubeconfig=self.fake.client(TOKEN_B, os.path.join(self.tmp, "kubeconfig-b")))
 
     def holder(self):
         code, lease = self.fake.call("GET", "/apis/coordination.k8s.io/v1/namespaces/orgsecrets-system/leases/orgsecrets-controller-prod")

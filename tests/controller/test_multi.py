@@ -3,12 +3,10 @@ custom resources: every delivered byte is compared with what was sealed,
 and a converged controller stays quiet (no write, no Event)."""
 
 import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from harness import Controller, Fake, Org, assert_no_values, wait_for
+from harness import Controller, ControllerTest, wait_for
 
 # (organization, environment, application or None, name) -> value; values
 # of the same length differ by org and environment, some have characters
@@ -30,19 +28,20 @@ ORG_LEVEL = ["SMTP_PASSWORD", "DATABASE_PASSWORD"]
 APP_LEVEL = ["FEATURE_FLAGS"]
 
 
-class MultiTest(unittest.TestCase):
+class MultiTest(ControllerTest):
+    PREFIX = "os-multi-"
+    NAMESPACES = None  # two fakes and two organizations, made here
+    VALUES = VALUES
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-multi-")
-        self.fakes = {env: Fake(os.path.join(self.tmp, "fake-" + env)) for env in ("prod", "dev")}
-        for fake in self.fakes.values():
-            for ns in ("shop", "shared", "api", "store", "web"):
-                fake.namespace(ns)
-        self.orgs = {}
+        super().setUp()
+        self.fake_by_env = {env: self.new_fake("fake-" + env, ("shop", "shared", "api", "store", "web"))
+                            for env in ("prod", "dev")}
+        self.org_by_id = {}
         self.want = {"prod": {}, "dev": {}}
-        self.controllers = []
         for org_id, (namespaces, app, app_ns) in LAYOUT.items():
-            o = Org(os.path.join(self.tmp, org_id), org=org_id)
-            self.orgs[org_id] = o
+            o = self.new_org(os.path.join(self.tmp, org_id), org=org_id)
+            self.org_by_id[org_id] = o
             for env in ("prod", "dev"):
                 args = ["env", "add", env, "--controller", o.recipient[env + "ctl"]]
                 for ns in namespaces:
@@ -69,32 +68,20 @@ class MultiTest(unittest.TestCase):
                 for ns in app_ns:
                     self.want[env][(ns, app + "-secrets")] = dict(app_data)
 
-    def tearDown(self):
-        outputs = []
-        for c in self.controllers:
-            c.stop()
-            outputs.append(c.output())
-        for fake in self.fakes.values():
-            fake.stop()
-        for o in self.orgs.values():
-            outputs += o.outputs
-        assert_no_values(self, outputs, VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
     def controller(self, env, org, extra, name):
-        c = Controller(self.tmp, org, self.fakes[env], env=env, extra=extra, name=name)
+        c = Controller(self.tmp, org, self.fake_by_env[env], env=env, extra=extra, name=name)
         self.controllers.append(c)
         return c
 
     def converged(self, env):
-        wait_for(lambda: self.fakes[env].owned() == self.want[env], timeout=30,
+        wait_for(lambda: self.fake_by_env[env].owned() == self.want[env], timeout=30,
                  what="%s: every Secret delivered byte for byte" % env)
         # and it stays so (a use-after-free delivers different bytes each pass)
         time.sleep(0.5)
-        self.assertEqual(self.fakes[env].owned(), self.want[env])
+        self.assertEqual(self.fake_by_env[env].owned(), self.want[env])
 
     def assert_quiet(self, env, seconds=3):
-        fake = self.fakes[env]
+        fake = self.fake_by_env[env]
         events = len(fake.events("default")) + sum(len(fake.events(ns)) for ns in ("shop", "shared", "api", "store", "web"))
         fake.clear_requests()
         time.sleep(seconds)
@@ -105,14 +92,14 @@ class MultiTest(unittest.TestCase):
 
     def change(self, org_id, env, name, new):
         VALUES[(org_id, env, name + "-new")] = new
-        self.orgs[org_id].set(name, env, new)
+        self.org_by_id[org_id].set(name, env, new)
         for (ns, sname), data in self.want[env].items():
             if sname == org_id + "-secrets":
                 data[name] = new.encode()
 
     def test_folder_source(self):
         for env in ("prod", "dev"):
-            for org_id, o in self.orgs.items():
+            for org_id, o in self.org_by_id.items():
                 self.controller(env, o, ["--resync", "1h"], "%s-%s" % (org_id, env)).start()
         for env in ("prod", "dev"):
             self.converged(env)
@@ -120,17 +107,17 @@ class MultiTest(unittest.TestCase):
         self.change("globex", "prod", "SMTP_PASSWORD", "globex-prod-smtp-rotated-1")
         self.converged("prod")
         self.assert_quiet("prod")
-        self.assertEqual(self.fakes["dev"].owned(), self.want["dev"])
+        self.assertEqual(self.fake_by_env["dev"].owned(), self.want["dev"])
 
     def test_cluster_source(self):
-        for env, fake in self.fakes.items():
-            for o in self.orgs.values():
+        for env, fake in self.fake_by_env.items():
+            for o in self.org_by_id.values():
                 for p in o.files():
                     fake.apply(p)
             extra = ["--source", "cluster", "--resync", "1h",
-                     "--identity", self.orgs["globex"].key(env + "ctl")]
-            self.controller(env, self.orgs["acme"], extra, "cluster-" + env).start()
-        for env, fake in self.fakes.items():
+                     "--identity", self.org_by_id["globex"].key(env + "ctl")]
+            self.controller(env, self.org_by_id["acme"], extra, "cluster-" + env).start()
+        for env, fake in self.fake_by_env.items():
             self.converged(env)
             wait_for(lambda: all((c.get("status") or {}).get("conditions", [{}])[0].get("reason") == "Synced"
                                  for c in fake.ok("GET", "/apis/orgsecrets.io/v1/orgsecrets")["items"]
@@ -138,23 +125,23 @@ class MultiTest(unittest.TestCase):
                      what="%s: every OrgSecret Ready" % env)
             self.assert_quiet(env)
         self.change("globex", "prod", "SMTP_PASSWORD", "globex-prod-smtp-rotated-2")
-        self.fakes["prod"].apply(self.orgs["globex"].path("prod", "SMTP_PASSWORD"))
+        self.fake_by_env["prod"].apply(self.org_by_id["globex"].path("prod", "SMTP_PASSWORD"))
         self.converged("prod")
         self.assert_quiet("prod")
         # a one-shot pass over the converged cluster agrees, and writes nothing
-        self.fakes["dev"].clear_requests()
-        once = self.controller("dev", self.orgs["acme"], ["--source", "cluster", "--identity",
-                                                           self.orgs["globex"].key("devctl")], "once-dev")
+        self.fake_by_env["dev"].clear_requests()
+        once = self.controller("dev", self.org_by_id["acme"], ["--source", "cluster", "--identity",
+                                                           self.org_by_id["globex"].key("devctl")], "once-dev")
         rc, out = once.once()
         self.assertEqual(rc, 0, out)
-        self.assertEqual(self.fakes["dev"].writes(), [])
+        self.assertEqual(self.fake_by_env["dev"].writes(), [])
 
 
     def drop_application(self, org_id):
         """Removes the organization's application from organization.yaml
         while its secrets stay."""
         import yaml
-        path = os.path.join(self.orgs[org_id].dir, "organization.yaml")
+        path = os.path.join(self.org_by_id[org_id].dir, "organization.yaml")
         with open(path) as f:
             doc = yaml.safe_load(f)
         del doc["spec"]["applications"]
@@ -166,12 +153,12 @@ class MultiTest(unittest.TestCase):
         """One rule for both sources: a secret naming an application the
         Organization no longer defines is InvalidSpec, and nothing is
         deleted (a typo never wipes a value)."""
-        fake, acme = self.fakes["prod"], self.orgs["acme"]
+        fake, acme = self.fake_by_env["prod"], self.org_by_id["acme"]
         folder = self.controller("prod", acme, [], "folder-once")
         for p in acme.files():
             fake.apply(p)
         cluster = self.controller("prod", acme, ["--source", "cluster", "--identity",
-                                                 self.orgs["globex"].key("prodctl")], "cluster-once")
+                                                 self.org_by_id["globex"].key("prodctl")], "cluster-once")
         for c in (folder, cluster):
             rc, out = c.once()
             self.assertEqual(rc, 0, out)

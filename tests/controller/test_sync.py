@@ -8,11 +8,10 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import read, Controller, Fake, Org, assert_no_values, binary, wait_for
+from harness import read, Controller, ControllerTest, binary, flip_armored_byte, wait_for
 
 VALUES = {
     "DATABASE_PASSWORD": "pw-Hx81kQ-database",
@@ -22,13 +21,13 @@ VALUES = {
 }
 
 
-class SyncTest(unittest.TestCase):
+class SyncTest(ControllerTest):
+    NAMESPACES = ("shop", "payments", "api")
+    PROD = False
+    VALUES = VALUES
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-ctl-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        for ns in ("shop", "payments", "api"):
-            self.fake.namespace(ns)
-        self.org = Org(self.tmp)
+        super().setUp()
         o = self.org
         o.run("env", "add", "prod", "--controller", o.recipient["prodctl"],
               "--namespace", "shop", "--namespace", "payments")
@@ -38,19 +37,9 @@ class SyncTest(unittest.TestCase):
         o.set("API_KEY", "prod", VALUES["API_KEY"])
         o.set("FEATURE_FLAGS", "prod", VALUES["FEATURE_FLAGS"], "api")
         o.set("DEV_ONLY", "dev", VALUES["DEV_ONLY"])
-        self.ctl = Controller(self.tmp, o, self.fake, extra=["--audit-log", os.path.join(self.tmp, "audit.log")])
-        self.controllers = [self.ctl]
-
-    def tearDown(self):
-        outputs = list(self.org.outputs)
-        for c in self.controllers:
-            c.stop()
-            outputs.append(c.output())
-        self.fake.stop()
-        if os.path.exists(os.path.join(self.tmp, "audit.log")):
-            outputs.append(read(os.path.join(self.tmp, "audit.log")))
-        assert_no_values(self, outputs, VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        audit = os.path.join(self.tmp, "audit.log")
+        self.output_files.append(audit)
+        self.ctl = self.controller(extra=["--audit-log", audit])
 
     def test_first_sync_then_no_writes(self):
         rc, out = self.ctl.once()
@@ -268,15 +257,7 @@ class SyncTest(unittest.TestCase):
         wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
         wait_for(lambda: unseals("DATABASE_PASSWORD") == 1, what="first unseal audited")
         # a tampered file: its failure is logged once, however many passes follow
-        path = self.org.path("prod", "FEATURE_FLAGS")
-        lines = read(path).split("\n")
-        for i, l in enumerate(lines):
-            if lines[i - 1].strip().startswith("-----BEGIN"):
-                c = l.strip()[10]
-                lines[i] = l.replace(l.strip(), l.strip()[:10] + ("A" if c != "A" else "B") + l.strip()[11:])
-                break
-        with open(path, "w") as f:
-            f.write("\n".join(lines))
+        flip_armored_byte(self.org.path("prod", "FEATURE_FLAGS"))
         wait_for(lambda: "IntegrityError" in self.ctl.output(), what="failure reported")
         # two more passes, each for a change elsewhere
         self.org.set("API_KEY", "prod", "ak-rotated-1")
@@ -294,17 +275,7 @@ class SyncTest(unittest.TestCase):
 
     def test_tampered_secret_isolated_keeps_last_good_value(self):
         self.assertEqual(self.ctl.once()[0], 0)
-        path = self.org.path("prod", "API_KEY")
-        text = read(path)
-        lines = text.split("\n")
-        # flip one character inside the armored payload
-        for i, l in enumerate(lines):
-            if l.strip() and not l.strip().startswith("-----") and "encryptedValue" not in l and lines[i-1].strip().startswith("-----BEGIN"):
-                c = l.strip()[10]
-                lines[i] = l.replace(l.strip(), l.strip()[:10] + ("A" if c != "A" else "B") + l.strip()[11:])
-                break
-        with open(path, "w") as f:
-            f.write("\n".join(lines))
+        flip_armored_byte(self.org.path("prod", "API_KEY"))
         self.org.set("DATABASE_PASSWORD", "prod", "pw-new-value-8812")
         VALUES["DB_NEW"] = "pw-new-value-8812"
         rc, out = self.ctl.once()

@@ -11,14 +11,13 @@ import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from harness import read, Controller, Fake, Org, assert_no_values, wait_for
+from harness import read, ControllerTest, wait_for
 
 VALUES = {"DATABASE_PASSWORD": "pw-webhook-44dd", "API_KEY": "ak-webhook-55ee"}
 
@@ -44,20 +43,18 @@ def review(uid, env, ns="shop", labels=None):
                                    "spec": {"containers": [{"name": "app", "image": "busybox", "env": env}]}}}}
 
 
-class WebhookTest(unittest.TestCase):
+class WebhookTest(ControllerTest):
+    PREFIX = "os-webhook-"
+    VALUES = VALUES
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="os-webhook-")
-        self.fake = Fake(os.path.join(self.tmp, "fake"))
-        self.fake.namespace("shop")
-        self.org = Org(self.tmp)
-        self.org.run("env", "add", "prod", "--controller", self.org.recipient["prodctl"], "--namespace", "shop")
-        for k, v in VALUES.items():
-            self.org.set(k, "prod", v)
+        super().setUp()
         self.certdir = os.path.join(self.tmp, "cert")
         self.crt, self.key = make_cert(self.certdir, "orgsecrets-webhook-1", 1001)
         self.ca1 = os.path.join(self.tmp, "ca1.crt")
         shutil.copy(self.crt, self.ca1)
-        self.ctl = Controller(self.tmp, self.org, self.fake, extra=[
+        self.output_files.append(os.path.join(self.tmp, "audit.log"))
+        self.ctl = self.controller(extra=[
             "--webhook-listen", "127.0.0.1:0", "--tls-cert", self.crt, "--tls-key", self.key,
             "--listen", "127.0.0.1:0", "--resync", "1h",
             "--audit-log", os.path.join(self.tmp, "audit.log")])
@@ -67,15 +64,6 @@ class WebhookTest(unittest.TestCase):
         self.http_port = int(wait_for(lambda: re.search(r"/recipients on port (\d+)", self.ctl.output()),
                                       what="http port").group(1))
         wait_for(lambda: self.get("/readyz")[0] == 200, what="ready")
-
-    def tearDown(self):
-        self.ctl.stop()
-        self.fake.stop()
-        outs = self.org.outputs + [self.ctl.output()]
-        if os.path.exists(os.path.join(self.tmp, "audit.log")):
-            outs.append(read(os.path.join(self.tmp, "audit.log")))
-        assert_no_values(self, outs, VALUES.values())
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def get(self, path):
         try:

@@ -24,6 +24,9 @@ import tempfile
 
 import jsonpatch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from kubeenv import container_view  # noqa: E402
+
 PROG, GOLDEN = sys.argv[1], sys.argv[2]
 failures = []
 
@@ -63,45 +66,6 @@ def subset(want, got, where=""):
                 errs += subset(v, got[k], f"{where}/{k}")
         return errs
     return [] if want == got else [f"{where}: expected {want!r}, got {got!r}"]
-
-
-# Kubernetes third_party/forked/golang/expansion: $(VAR) expansion, $$ -> $.
-def kube_expand(s, mapping):
-    out, checkpoint, cursor = [], 0, 0
-    while cursor < len(s):
-        if s[cursor] == "$" and cursor + 1 < len(s):
-            out.append(s[checkpoint:cursor])
-            rest = s[cursor + 1:]
-            if rest[0] == "$":
-                read, is_var, adv = "$", False, 1
-            elif rest[0] == "(":
-                close = rest.find(")", 1)
-                if close >= 1:
-                    read, is_var, adv = rest[1:close], True, close + 1
-                else:
-                    read, is_var, adv = "$(", False, 1
-            else:
-                read, is_var, adv = "$" + rest[0], False, 1
-            out.append(mapping(read) if is_var else read)
-            cursor += adv
-            checkpoint = cursor + 1
-        cursor += 1
-    return "".join(out) + s[checkpoint:]
-
-
-def container_view(c):
-    """What the container sees: env (in order, dependent expansion) and argv."""
-    env = {}
-    for e in c.get("env", []):
-        if "valueFrom" in e:
-            ref = e["valueFrom"]["secretKeyRef"]
-            env[e["name"]] = f"<{ref['name']}/{ref['key']}>"
-        else:
-            snapshot = dict(env)
-            env[e["name"]] = kube_expand(e.get("value", ""), lambda n: snapshot.get(n, f"$({n})"))
-    full = dict(env)
-    argv = [kube_expand(a, lambda n: full.get(n, f"$({n})")) for a in c.get("command", []) + c.get("args", [])]
-    return env, argv
 
 
 # Values containers must see after injection (fake secret values <secret/key>).

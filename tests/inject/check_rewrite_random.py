@@ -27,6 +27,9 @@ import tempfile
 
 import jsonpatch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from kubeenv import container_view, expand  # noqa: E402
+
 PROG = sys.argv[1]
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 SECRETS = {"DB_PASSWORD": "<shop-secrets/DB_PASSWORD>", "API_KEY": "<shop-secrets/API_KEY>",
@@ -61,46 +64,11 @@ def segments(s):
     return [x for x in out if x != ("T", "")]
 
 
-def kube_expand(s, env):
-    out, checkpoint, cursor = [], 0, 0
-    while cursor < len(s):
-        if s[cursor] == "$" and cursor + 1 < len(s):
-            out.append(s[checkpoint:cursor])
-            rest = s[cursor + 1:]
-            if rest[0] == "$":
-                read, is_var, adv = "$", False, 1
-            elif rest[0] == "(":
-                close = rest.find(")", 1)
-                read, is_var, adv = (rest[1:close], True, close + 1) if close >= 1 else ("$(", False, 1)
-            else:
-                read, is_var, adv = "$" + rest[0], False, 1
-            out.append(env.get(read, f"$({read})") if is_var else read)
-            cursor += adv
-            checkpoint = cursor + 1
-        cursor += 1
-    return "".join(out) + s[checkpoint:]
-
-
 def intended(s, env):
     segs = segments(s)
     if not any(k == "R" for k, _ in segs):
-        return kube_expand(s, env)
-    return "".join(kube_expand(v, env) if k == "T" else "$" if k == "D" else SECRETS[v] for k, v in segs)
-
-
-def view(c, spec_of=None):
-    """(env values, argv) as the container sees them; spec_of computes the
-    specification from the original container instead of simulating."""
-    env, seen = {}, {}
-    for e in c.get("env", []):
-        if "valueFrom" in e:
-            r = e["valueFrom"]["secretKeyRef"]
-            env[e["name"]] = f"<{r['name']}/{r['key']}>"
-        else:
-            env[e["name"]] = (spec_of or kube_expand)(e.get("value", ""), dict(env))
-        seen[e["name"]] = env[e["name"]]
-    argv = [(spec_of or kube_expand)(a, dict(env)) for a in c.get("command", []) + c.get("args", [])]
-    return seen, argv
+        return expand(s, env)
+    return "".join(expand(v, env) if k == "T" else "$" if k == "D" else SECRETS[v] for k, v in segs)
 
 
 def rand_str(rng):
@@ -145,8 +113,8 @@ for rnd in range(ROUNDS):
     ops = json.loads(base64.b64decode(r["patch"])) if "patch" in r else []
     patched = jsonpatch.JsonPatch(ops).apply(pod)
     for orig, new in zip(pod["spec"]["containers"], patched["spec"]["containers"]):
-        want_env, want_argv = view(orig, spec_of=intended)
-        got_env, got_argv = view(new)
+        want_env, want_argv = container_view(orig, intended)
+        got_env, got_argv = container_view(new)
         for k, v in want_env.items():
             if got_env.get(k) != v:
                 failures += 1

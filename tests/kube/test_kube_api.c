@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -165,7 +166,7 @@ static kube_client *client_for(const char *kc, const char *context, double qps, 
   return k;
 }
 
-static double now_s(void) { return kube_now(); }
+static double now_s(void) { return os_mono_seconds(); }
 
 /* ---- start/stop ---- */
 
@@ -1004,6 +1005,37 @@ static void test_token_rotation(void **state) {
   kube_client_free(k);
 }
 
+/* The watch goes through the same 401 re-read as every request: the token
+ * rotated while the client still holds the old one, and the watch still
+ * streams, after exactly one 401. */
+static void test_watch_token_rotation(void **state) {
+  (void)state;
+  kube_client *k = client_for(kubeconfig, NULL, 0, 0);
+  os_error err = OS_ERROR_INIT;
+  fake_do("POST", "/fake/objects", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"rot\"}}");
+  const char *coll = "/api/v1/namespaces/rot/configmaps";
+  json_t *items = NULL, *o = json_pack("{s:{s:s}, s:{s:s}}", "metadata", "name", "c1", "data", "k", "v");
+  char *rv = NULL, *last = NULL;
+  assert_int_equal(kube_list(k, coll, NULL, &items, &rv, &err), 0);
+  json_decref(items);
+  assert_int_equal(kube_create(k, coll, o, NULL, &err), 0);
+  json_decref(o);
+  write_file(token_file, TOKEN_B "\n"); /* the client re-checks the file only every 5 s */
+  obs_reset();
+  watch_log w;
+  memset(&w, 0, sizeof(w));
+  w.stop_after = 1;
+  assert_int_equal(kube_watch(k, coll, NULL, rv, 5, on_event, &w, &last, NULL, &err), 0);
+  assert_int_equal(w.added, 1);
+  assert_string_equal(w.names[0], "c1");
+  assert_int_equal(obs_401, 1);
+  assert_int_equal(obs_watch, 2);
+  write_file(token_file, TOKEN_A "\n");
+  free(last);
+  free(rv);
+  kube_client_free(k);
+}
+
 static void test_in_cluster_against_fake(void **state) {
   (void)state;
   char *sa = in_dir("sa");
@@ -1354,6 +1386,7 @@ int main(void) {
       cmocka_unit_test_setup(test_5xx_and_drops, each_setup),
       cmocka_unit_test_setup(test_writes_leave_no_idle_connections, each_setup),
       cmocka_unit_test_setup(test_token_rotation, each_setup),
+      cmocka_unit_test_setup(test_watch_token_rotation, each_setup),
       cmocka_unit_test_setup(test_in_cluster_against_fake, each_setup),
       cmocka_unit_test_setup(test_client_certificate, each_setup),
       cmocka_unit_test_setup(test_wrong_ca_fails, each_setup),

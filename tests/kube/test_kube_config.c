@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -26,22 +28,11 @@
 static char dir[64];
 
 static char *b64(const char *s) {
-  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t n = strlen(s);
-  char *o = malloc(n / 3 * 4 + 8);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned v = (unsigned)(unsigned char)s[i] << 16;
-    if (i + 1 < n)
-      v |= (unsigned)(unsigned char)s[i + 1] << 8;
-    if (i + 2 < n)
-      v |= (unsigned char)s[i + 2];
-    o[k++] = tab[(v >> 18) & 63];
-    o[k++] = tab[(v >> 12) & 63];
-    o[k++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-    o[k++] = i + 2 < n ? tab[v & 63] : '=';
-  }
-  o[k] = '\0';
+  size_t n = strlen(s), len = os_base64_encoded_len(n, 0);
+  char *o = malloc(len + 1);
+  assert_non_null(o);
+  os_base64_encode(o, s, n, 0);
+  o[len] = '\0';
   return o;
 }
 
@@ -385,34 +376,62 @@ static void test_kubeconfig_env(void **state) {
   free(p);
 }
 
-static void test_base64_and_time(void **state) {
+/* *-data as kubectl reads it: padding optional, folded over lines; the
+ * exec plugin's expiry through the strict RFC 3339 parser. */
+static void test_data_and_expiry(void **state) {
   (void)state;
-  char *out = NULL;
-  size_t n = 0;
-  assert_int_equal(kube_base64_decode(&out, &n, "aGVsbG8=", 8), 0);
-  assert_int_equal(n, 5);
-  assert_string_equal(out, "hello");
-  free(out);
-  assert_int_equal(kube_base64_decode(&out, &n, "aGVsbG8", 7), 0);  /* padding optional */
-  assert_string_equal(out, "hello");
-  free(out);
-  assert_int_equal(kube_base64_decode(&out, &n, "aGVs\nbG8=\n", 10), 0);
-  assert_string_equal(out, "hello");
-  free(out);
-  assert_int_equal(kube_base64_decode(&out, &n, "aGV*bG8=", 8), OS_EINVAL);
-  assert_int_equal(kube_base64_decode(&out, &n, "aG=Vs", 5), OS_EINVAL);
-  assert_int_equal(kube_base64_decode(&out, &n, "aGVsbG9", 7), OS_EINVAL);  /* non-zero tail bits */
+  char *ca = b64(CA_TEXT);
+  size_t n = strlen(ca);
+  while (n > 0 && ca[n - 1] == '=')
+    ca[--n] = '\0';
+  char cluster[1024];
+  int w = snprintf(cluster, sizeof(cluster),
+                   "    server: https://10.1.2.3:6443\n    certificate-authority-data: %.40s\n      %s\n",
+                   ca, ca + 40);
+  assert_true(w > 0 && (size_t)w < sizeof(cluster));
+  char *p = kubeconfig("k-data", cluster, "    token: t\n");
+  kube_config *c = NULL;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(kube_config_load(&c, p, NULL, &err), 0);
+  assert_string_equal(c->ca_pem, CA_TEXT);
+  kube_config_free(c);
+  free(p);
+  p = kubeconfig("k-bad", "    server: https://h:1\n    certificate-authority-data: aG=Vs\n",
+                 "    token: t\n");
+  assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "certificate-authority-data: invalid base64"));
+  free(p);
+  free(ca);
 
-  time_t t = 0;
-  assert_int_equal(kube_parse_time(&t, "2024-01-02T03:04:05Z"), 0);
-  assert_int_equal((long long)t, 1704164645LL);
-  assert_int_equal(kube_parse_time(&t, "2024-01-02T03:04:05.123456Z"), 0);
-  assert_int_equal((long long)t, 1704164645LL);
-  assert_int_equal(kube_parse_time(&t, "2024-01-02T05:04:05+02:00"), 0);
-  assert_int_equal((long long)t, 1704164645LL);
-  assert_int_equal(kube_parse_time(&t, "2024-01-02 03:04:05"), OS_EINVAL);
-  assert_int_equal(kube_parse_time(&t, "2024-13-02T03:04:05Z"), OS_EINVAL);
-  assert_int_equal(kube_parse_time(&t, "2024-01-02T03:04:05Zjunk"), OS_EINVAL);
+  static const struct {
+    const char *at;
+    long long want; /* -1: refused */
+  } exp[] = {
+      {"2024-01-02T03:04:05Z", 1704164645LL},
+      {"2024-01-02T03:04:05.123456Z", 1704164645LL},
+      {"2024-01-02T05:04:05+02:00", 1704164645LL},
+      {"2024-01-02 03:04:05", -1},
+      {"2024-02-30T03:04:05Z", -1},
+      {"2016-12-31T23:59:60Z", -1},
+      {"2024-01-02T03:04:05Zjunk", -1},
+  };
+  for (size_t i = 0; i < sizeof(exp) / sizeof(exp[0]); i++) {
+    char json[300];
+    snprintf(json, sizeof(json),
+             "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+             "\"status\":{\"token\":\"x\",\"expirationTimestamp\":\"%s\"}}",
+             exp[i].at);
+    kube_exec_result r;
+    int rc = kube_exec_parse(&r, json, strlen(json), "client.authentication.k8s.io/v1", &err);
+    if (exp[i].want < 0) {
+      assert_int_equal(rc, OS_EINVAL);
+      assert_non_null(strstr(err.msg, "expirationTimestamp"));
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal((long long)r.expiry, exp[i].want);
+      kube_exec_result_clear(&r);
+    }
+  }
 }
 
 /* What could expose the token or trust the wrong server is refused, naming
@@ -587,16 +606,16 @@ static void test_exec_run(void **state) {
   char *no_env[] = {NULL};
   kube_exec_config slow = {.api_version = "client.authentication.k8s.io/v1", .command = "sh",
                            .argv = sleep_argv, .env = no_env};
-  double t0 = kube_now();
+  double t0 = os_mono_seconds();
   assert_int_equal(kube_exec_run(&r, &slow, 300, &err), OS_ETIMEOUT);
-  assert_true(kube_now() - t0 < 3.0);  /* killed at the deadline */
+  assert_true(os_mono_seconds() - t0 < 3.0);  /* killed at the deadline */
   /* closing stdout early does not escape the deadline */
   char *daemon_argv[] = {"sh", "-c", "exec >&-; sleep 5", NULL};
   slow.argv = daemon_argv;
-  t0 = kube_now();
+  t0 = os_mono_seconds();
   assert_int_equal(kube_exec_run(&r, &slow, 300, &err), OS_ETIMEOUT);
   assert_non_null(strstr(err.msg, "did not exit"));
-  assert_true(kube_now() - t0 < 3.0);
+  assert_true(os_mono_seconds() - t0 < 3.0);
   free(count);
   free(tok);
 }
@@ -624,16 +643,6 @@ static void test_ratelimit(void **state) {
   assert_float_equal(rl.burst, 100.0, 1e-9);
 }
 
-static void test_backoff(void **state) {
-  (void)state;
-  assert_float_equal(kube_backoff_delay(0, 0.2, 10, 1.0), 0.2, 1e-9);
-  assert_float_equal(kube_backoff_delay(3, 0.2, 10, 1.0), 1.6, 1e-9);
-  assert_float_equal(kube_backoff_delay(30, 0.2, 10, 1.0), 10.0, 1e-9);  /* capped */
-  assert_float_equal(kube_backoff_delay(3, 0.2, 10, 0.5), 0.8, 1e-9);
-  assert_float_equal(kube_backoff_delay(3, 0.2, 10, 0.0), 0.0, 1e-9);    /* full jitter */
-  assert_float_equal(kube_backoff_delay(1000000, 0.2, 10, 1.0), 10.0, 1e-9);
-}
-
 static void test_path_escape(void **state) {
   (void)state;
   char *e = kube_path_escape("app in (a,b),tier!=x/y z");
@@ -652,9 +661,9 @@ int main(void) {
       cmocka_unit_test(test_insecure_warns),    cmocka_unit_test(test_bad_kubeconfigs),
       cmocka_unit_test(test_refused_servers_and_tokens),
       cmocka_unit_test(test_in_cluster),        cmocka_unit_test(test_kubeconfig_env),
-      cmocka_unit_test(test_base64_and_time),   cmocka_unit_test(test_exec_parse),
+      cmocka_unit_test(test_data_and_expiry),   cmocka_unit_test(test_exec_parse),
       cmocka_unit_test(test_exec_run),          cmocka_unit_test(test_ratelimit),
-      cmocka_unit_test(test_backoff),           cmocka_unit_test(test_path_escape),
+      cmocka_unit_test(test_path_escape),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

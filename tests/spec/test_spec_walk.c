@@ -1,11 +1,11 @@
 /* The organization folder's walk (one symlink rule for the CLI, the
  * controller and lint) and the delivery targets. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +29,24 @@ static int record(void *ctx, const spec_walk_entry *e, os_error *err) {
   return 0;
 }
 
+/* record() for SPEC_WALK_NO_STAT: no stat, the same entries. */
+static int record_no_stat(void *ctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  assert_null(e->st);
+  FX_OK(os_buf_printf(ctx, "%s %s\n",
+                      e->kind == SPEC_WALK_FILE  ? "F"
+                      : e->kind == SPEC_WALK_DIR ? "D"
+                                                 : "L",
+                      e->rel));
+  return 0;
+}
+
 static char *walk_text(const char *dir, unsigned flags) {
   os_buf b;
   os_buf_init(&b, 1 << 20, false);
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(spec_walk(dir, flags, record, &b, &err), 0);
+  assert_int_equal(
+      spec_walk(dir, flags, flags & SPEC_WALK_NO_STAT ? record_no_stat : record, &b, &err), 0);
   char *s = NULL;
   assert_int_equal(os_buf_detach(&s, NULL, &b), 0);
   return s;
@@ -63,9 +76,9 @@ static void test_links_are_not_followed(void **state) {
   fx_write(root, "elsewhere/OUTSIDE_KEY.yaml", b.data);
   os_buf_free(&b);
   snprintf(path, sizeof(path), "%s/secrets/linked", dir);
-  assert_int_equal(symlink("../../elsewhere", path), 0);   /* leaves the folder */
+  assert_int_equal(symlink("../../elsewhere", path), 0); /* leaves the folder */
   snprintf(path, sizeof(path), "%s/secrets/inside", dir);
-  assert_int_equal(symlink("prod", path), 0);              /* stays inside */
+  assert_int_equal(symlink("prod", path), 0); /* stays inside */
   snprintf(path, sizeof(path), "%s/secrets/out.yaml", dir);
   assert_int_equal(symlink("../../elsewhere/OUTSIDE_KEY.yaml", path), 0);
   snprintf(path, sizeof(path), "%s/secrets/in.yaml", dir);
@@ -98,6 +111,11 @@ static void test_links_are_not_followed(void **state) {
   s = walk_text(dir, 0);
   assert_string_equal(s, "F organization.yaml\nF secrets/prod/DB_PASSWORD.yaml\n");
   free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT | SPEC_WALK_DIRS | SPEC_WALK_LINKS);
+  assert_string_equal(s, "D \nL dangling.yaml\nF organization.yaml\nD secrets\nL secrets/in.yaml\n"
+                         "L secrets/inside\nL secrets/linked\nL secrets/out.yaml\nD secrets/prod\n"
+                         "F secrets/prod/DB_PASSWORD.yaml\n");
+  free(s);
 
   /* the folder itself may be a link (git-sync's checkout is one) */
   snprintf(path, sizeof(path), "%s/current", root);
@@ -128,6 +146,10 @@ static void test_rule_and_order(void **state) {
   assert_int_equal(mkfifo(fifo, 0600), 0);
   char *s = walk_text(dir, 0);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n");
+  free(s);
+  s = walk_text(dir, SPEC_WALK_NO_STAT);
+  assert_string_equal(s,
+                      "F B.yaml\nF a/b.yml\nF a/x.yaml\nF a-c.yaml\n"); /* the FIFO still skipped */
   free(s);
   s = walk_text(dir, SPEC_WALK_ALL_FILES);
   assert_string_equal(s, "F B.yaml\nF a/b.yml\nF a/notes.txt\nF a/x.yaml\nF a-c.yaml\nF yaml\n");
@@ -210,44 +232,52 @@ static spec_org *target_org(void) {
   return o;
 }
 
+/* The unit of (env, app) has this Secret name, env file and namespace count. */
+static void expect_unit(const spec_org *o, const char *env, const char *app, const char *name,
+                        const char *file, size_t n_ns) {
+  spec_target t;
+  os_error err = OS_ERROR_INIT;
+  assert_int_equal(spec_target_of(&t, o, env, app, &err), 0);
+  char *got_name = spec_target_secret_name(&t), *got_file = spec_target_env_file(&t);
+  assert_string_equal(got_name, name);
+  assert_string_equal(got_file, file);
+  free(got_name);
+  free(got_file);
+  char *const *ns;
+  assert_int_equal(spec_target_namespaces(&ns, &t), n_ns);
+}
+
 static void test_target_names(void **state) {
   (void)state;
   spec_org *o = target_org();
   os_error err = OS_ERROR_INIT;
   spec_target t;
   /* defaults: dev has neither secretName nor envFile, worker no secretName */
+  expect_unit(o, "dev", NULL, "acme-secrets", "acme-dev.env", 1);
+  expect_unit(o, "dev", "worker", "worker-secrets", "acme-dev-worker.env", 2);
   assert_int_equal(spec_target_of(&t, o, "dev", NULL, &err), 0);
-  char *name = spec_target_secret_name(&t), *file = spec_target_env_file(&t);
-  assert_string_equal(name, "acme-secrets");
-  assert_string_equal(file, "acme-dev.env");
-  free(name);
-  free(file);
   char *const *ns;
   assert_int_equal(spec_target_namespaces(&ns, &t), 1);
   assert_string_equal(ns[0], "default");
   spec_label l[SPEC_TARGET_LABELS_MAX];
   assert_int_equal(spec_target_labels(l, &t), 4);
-  assert_string_equal(l[0].key, "app.kubernetes.io/managed-by");
-  assert_string_equal(l[0].value, "orgsecrets");
-  assert_string_equal(l[1].key, "app.kubernetes.io/part-of");
-  assert_string_equal(l[1].value, "orgsecrets");
-  assert_string_equal(l[2].key, "orgsecrets.io/organization");
-  assert_string_equal(l[2].value, "acme");
-  assert_string_equal(l[3].key, "orgsecrets.io/environment");
-  assert_string_equal(l[3].value, "dev");
+  static const char *const want[][2] = {{"app.kubernetes.io/managed-by", "orgsecrets"},
+                                        {"app.kubernetes.io/part-of", "orgsecrets"},
+                                        {"orgsecrets.io/organization", "acme"},
+                                        {"orgsecrets.io/environment", "dev"},
+                                        {"orgsecrets.io/application", "worker"}};
+  for (size_t i = 0; i < 4; i++) {
+    assert_string_equal(l[i].key, want[i][0]);
+    assert_string_equal(l[i].value, want[i][1]);
+  }
   assert_int_equal(spec_target_of(&t, o, "dev", "worker", &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "worker-secrets");
-  assert_string_equal(file, "acme-dev-worker.env");
-  free(name);
-  free(file);
   assert_int_equal(spec_target_namespaces(&ns, &t), 2);
   assert_string_equal(ns[1], "batch");
   assert_int_equal(spec_target_labels(l, &t), 5);
-  assert_string_equal(l[3].value, "dev");
-  assert_string_equal(l[4].key, "orgsecrets.io/application");
-  assert_string_equal(l[4].value, "worker");
+  for (size_t i = 0; i < 5; i++) {
+    assert_string_equal(l[i].key, want[i][0]);
+    assert_string_equal(l[i].value, want[i][1]);
+  }
 
   /* custom names: prod's secretName and envFile, api's secretName */
   spec_environment *e = spec_org_find_env(o, "prod");
@@ -255,26 +285,12 @@ static void test_target_names(void **state) {
   e->secret_name = strdup("shared");
   free(e->env_file);
   e->env_file = strdup("vm/prod.env");
-  assert_int_equal(spec_target_of(&t, o, "prod", NULL, &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "shared");
-  assert_string_equal(file, "vm/prod.env");
-  free(name);
-  free(file);
-  assert_int_equal(spec_target_namespaces(&ns, &t), 2);
+  expect_unit(o, "prod", NULL, "shared", "vm/prod.env", 2);
   spec_application *a = spec_org_find_app(o, "api");
   free(a->secret_name);
   a->secret_name = strdup("api-config");
-  assert_int_equal(spec_target_of(&t, o, "prod", "api", &err), 0);
-  name = spec_target_secret_name(&t);
-  file = spec_target_env_file(&t);
-  assert_string_equal(name, "api-config");
-  assert_string_equal(file, "acme-prod-api.env"); /* an application has no envFile of its own */
-  free(name);
-  free(file);
-  assert_int_equal(spec_target_namespaces(&ns, &t), 1);
-  assert_string_equal(ns[0], "api");
+  /* an application has no envFile of its own */
+  expect_unit(o, "prod", "api", "api-config", "acme-prod-api.env", 1);
 
   /* unknown names */
   assert_int_equal(spec_target_of(&t, o, "qa", NULL, &err), OS_ENOTFOUND);
@@ -287,7 +303,8 @@ static void test_target_names(void **state) {
                            "orgsecrets.io/organization=acme,orgsecrets.io/environment=prod");
   free(sel);
   sel = spec_target_selector(NULL, "prod");
-  assert_string_equal(sel, "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
+  assert_string_equal(sel,
+                      "app.kubernetes.io/managed-by=orgsecrets,orgsecrets.io/environment=prod");
   free(sel);
   spec_org_free(o);
 }
