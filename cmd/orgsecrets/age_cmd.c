@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,22 +46,12 @@ static const char decrypt_usage[] =
     "  -o, --output OUT          write to OUT, else stdout (a file is replaced only on\n"
     "                            success; a FIFO or device is written in place)\n";
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
-  char msg[OS_ERROR_MSG_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "orgsecrets: %s\n", msg);
-  return 1;
-}
-
 /* Output to stdout, or to path under the rule of os_output_open: a file is
  * replaced only on success; FIFOs and devices are written in place. */
 static int output_open(os_output *o, const char *path, mode_t mode) {
   os_error err = OS_ERROR_INIT;
   if (cli_output_open(o, path == NULL ? "-" : path, mode, &err) < 0)
-    return fail("%s", err.msg);
+    return cli_failf("%s", err.msg);
   return 0;
 }
 
@@ -73,7 +62,7 @@ static int output_close(os_output *o, bool ok) {
   }
   os_error err = OS_ERROR_INIT;
   if (os_output_commit(o, &err) < 0)
-    return fail("%s", err.msg);
+    return cli_failf("%s", err.msg);
   return 0;
 }
 
@@ -82,7 +71,7 @@ static int open_input(const char *path) {
     return STDIN_FILENO;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    fail("open %s: %s", path, strerror(errno));
+    cli_failf("open %s: %s", path, strerror(errno));
   return fd;
 }
 
@@ -107,30 +96,30 @@ static int age_keygen(int argc, char **argv) {
   int rc = 1;
   if (age_identity_generate(&id, &err) < 0 || age_identity_encode(&secret, id, &err) < 0 ||
       age_recipient_encode(&pub, age_identity_recipient(id), &err) < 0) {
-    fail("age keygen: %s", err.msg);
+    cli_failf("age keygen: %s", err.msg);
     goto done;
   }
   char stamp[OS_TIME_MAX];
   os_now_format(stamp);
   if (os_buf_printf(&text, "# created: %s\n# public key: %s\n", stamp, pub) < 0 ||
       os_buf_puts(&text, secret) < 0 || os_buf_puts(&text, "\n") < 0) {
-    fail("age keygen: out of memory");
+    cli_failf("age keygen: out of memory");
     goto done;
   }
   if (out_path != NULL) {
     int wrc = os_write_file_new(out_path, text.data, text.len, 0600, &err);
     if (wrc == OS_ECONFLICT) {
-      fail("age keygen: %s already exists; not overwriting an identity", out_path);
+      cli_failf("age keygen: %s already exists; not overwriting an identity", out_path);
       goto done;
     }
     if (wrc < 0) {
-      fail("age keygen: %s", err.msg);
+      cli_failf("age keygen: %s", err.msg);
       goto done;
     }
     fprintf(stderr, "Public key: %s\n", pub);
   } else {
     if (fwrite(text.data, 1, text.len, stdout) != text.len || fflush(stdout) != 0) {
-      fail("age keygen: write to stdout failed");
+      cli_failf("age keygen: write to stdout failed");
       goto done;
     }
   }
@@ -146,9 +135,9 @@ done:
 static int add_recipient(age_recipient **rcpts, size_t *n, const char *s) {
   os_error err = OS_ERROR_INIT;
   if (*n >= MAX_KEYS)
-    return fail("age encrypt: more than %d recipients", MAX_KEYS);
+    return cli_failf("age encrypt: more than %d recipients", MAX_KEYS);
   if (age_recipient_parse(&rcpts[*n], s, &err) < 0)
-    return fail("age encrypt: %s", err.msg);
+    return cli_failf("age encrypt: %s", err.msg);
   (*n)++;
   return 0;
 }
@@ -158,7 +147,7 @@ static int add_recipients_file(age_recipient **rcpts, size_t *n, const char *pat
   char *text = NULL;
   size_t len = 0;
   if (os_read_file(&text, &len, path, RECIPIENTS_FILE_MAX, &err) < 0)
-    return fail("age encrypt: recipients file %s: %s", path, err.msg);
+    return cli_failf("age encrypt: recipients file %s: %s", path, err.msg);
   int rc = 0;
   size_t before = *n, line_no = 0;
   char *p = text;
@@ -173,9 +162,9 @@ static int add_recipients_file(age_recipient **rcpts, size_t *n, const char *pat
     if (*p != '\0' && *p != '#') {
       os_error e2 = OS_ERROR_INIT;
       if (*n >= MAX_KEYS) {
-        rc = fail("age encrypt: more than %d recipients", MAX_KEYS);
+        rc = cli_failf("age encrypt: more than %d recipients", MAX_KEYS);
       } else if (age_recipient_parse(&rcpts[*n], p, &e2) < 0) {
-        rc = fail("age encrypt: recipients file %s line %zu: %s", path, line_no, e2.msg);
+        rc = cli_failf("age encrypt: recipients file %s line %zu: %s", path, line_no, e2.msg);
       } else {
         (*n)++;
       }
@@ -183,7 +172,7 @@ static int add_recipients_file(age_recipient **rcpts, size_t *n, const char *pat
     p = next;
   }
   if (rc == 0 && *n == before)
-    rc = fail("age encrypt: recipients file %s: no recipients found", path);
+    rc = cli_failf("age encrypt: recipients file %s: no recipients found", path);
   free(text);
   return rc;
 }
@@ -215,7 +204,7 @@ static int age_encrypt_cmd(int argc, char **argv) {
       goto done;
   }
   if (n == 0) {
-    fail("age encrypt: no recipients (use -r or -R)");
+    cli_failf("age encrypt: no recipients (use -r or -R)");
     goto done;
   }
   int in_fd = open_input(in_path);
@@ -230,7 +219,7 @@ static int age_encrypt_cmd(int argc, char **argv) {
   os_error err = OS_ERROR_INIT;
   int erc = age_encrypt_fd(out.fd, in_fd, (const age_recipient *const *)rcpts, n, armor, &err);
   if (erc < 0)
-    fail("age encrypt: %s", err.msg);
+    cli_failf("age encrypt: %s", err.msg);
   rc = output_close(&out, erc == 0);
   if (in_fd != STDIN_FILENO)
     close(in_fd);
@@ -248,7 +237,7 @@ static int add_identities(age_identity **ids, size_t *n, const char *path) {
   age_identity **loaded = NULL;
   size_t n_loaded = 0;
   if (age_identities_load_file(&loaded, &n_loaded, path, &err) < 0)
-    return fail("age decrypt: %s", err.msg);
+    return cli_failf("age decrypt: %s", err.msg);
   for (size_t k = 0; k < n_loaded && *n < MAX_KEYS; k++) {
     ids[(*n)++] = loaded[k];
     loaded[k] = NULL;
@@ -287,7 +276,7 @@ static int age_decrypt_cmd(const char *default_identity, int argc, char **argv) 
         access(def, F_OK) == 0)
       path = def;
     if (path == NULL || path[0] == '\0') {
-      fail("age decrypt: no identity (use -i FILE)");
+      cli_failf("age decrypt: no identity (use -i FILE)");
       goto done;
     }
     if (add_identities(ids, &n, path) != 0)
@@ -305,7 +294,7 @@ static int age_decrypt_cmd(const char *default_identity, int argc, char **argv) 
   os_error err = OS_ERROR_INIT;
   int drc = age_decrypt_fd(out.fd, in_fd, (const age_identity *const *)ids, n, &err);
   if (drc < 0)
-    fail("age decrypt: %s", err.msg);
+    cli_failf("age decrypt: %s", err.msg);
   rc = output_close(&out, drc == 0);
   if (in_fd != STDIN_FILENO)
     close(in_fd);

@@ -7,15 +7,17 @@
 
 #include "cli.h"
 
+static void vnote(const char *fmt, va_list ap) {
+  fputs("orgsecrets: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+  vnote(fmt, ap);
   va_end(ap);
-  if (n < 0)
-    msg[0] = '\0';
-  fprintf(stderr, "orgsecrets: %s\n", msg);
   if (usage != NULL) {
     const char *nl = strchr(usage, '\n');
     int len = nl ? (int)(nl - usage) : (int)strlen(usage);
@@ -28,12 +30,6 @@ int cli_fail(const char *what, const os_error *err) {
   fprintf(stderr, "orgsecrets: %s: %s\n", what,
           err && err->msg[0] ? err->msg : os_error_name(err ? err->code : OS_EINVAL));
   return CLI_FAIL;
-}
-
-static void vnote(const char *fmt, va_list ap) {
-  fputs("orgsecrets: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
 }
 
 int cli_failf(const char *fmt, ...) {

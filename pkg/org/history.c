@@ -75,6 +75,7 @@ static int add_batch(org_key_history *h, const char *dir, const char *file, cons
     const char *sp2 = NULL, *sp1 = memchr(line, ' ', (size_t)(nl - line));
     if (sp1 != NULL)
       sp2 = memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1));
+    /* checksrc: public: git's object type */
     if (sp2 == NULL || (size_t)(sp2 - sp1 - 1) != 4 || memcmp(sp1 + 1, "blob", 4) != 0)
       continue; /* "... missing": the file did not exist in that commit */
     char *end = NULL;

@@ -1,5 +1,6 @@
 /* lint: validation, naming, rotation and recipient rules as findings. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ static const char *const vague_words[] = {
 
 static bool vague_word(const char *s, size_t len) {
   for (size_t i = 0; vague_words[i] != NULL; i++) {
+    /* checksrc: public: secret names */
     if (strlen(vague_words[i]) == len && memcmp(vague_words[i], s, len) == 0)
       return true;
   }
@@ -209,8 +211,9 @@ static int load_failure(org_findings *out, const char *dir, const char *msg) {
   if (sep != NULL && colon != NULL && colon < sep && isdigit((unsigned char)colon[1])) {
     char file[4096];
     snprintf(file, sizeof(file), "%.*s", (int)(colon - msg), msg);
-    return org_finding_add(out, dir, ORG_ERROR, "spec", NULL, file, atoi(colon + 1), NULL, "%s",
-                           sep + 2);
+    long line = strtol(colon + 1, NULL, 10); /* digits up to ':' or ": ", checked above */
+    return org_finding_add(out, dir, ORG_ERROR, "spec", NULL, file,
+                           line > 0 && line < INT_MAX ? (int)line : 0, NULL, "%s", sep + 2);
   }
   return org_finding_add(out, dir, ORG_ERROR, "spec", NULL, NULL, 0, NULL, "%s", msg);
 }

@@ -40,7 +40,7 @@ int org_identity_path(char *out, size_t out_size, const char *explicit_path, os_
 
 /* Keys read from path (NULL or "": org_identity_path's default) when first
  * needed; NULL on allocation failure. Free with org_keys_free(). */
-org_keys *org_keys_new(const char *path);
+org_keys *org_keys_new(const char *path) OS_NODISCARD;
 /* The identities (borrowed until org_keys_free), loading the file on the
  * first call. A load error (missing file, too open, no identity in it) is
  * returned again by every later call. */
@@ -320,7 +320,8 @@ typedef struct org_finding {
   enum org_severity severity;
   const char *code; /* stable identifier (static): "spec", "plaintext", "stale-temp",
                      * "reserved-name", "vague-name", "env-suffix", "rotation",
-                     * "stale-recipients", "widened", "not-scanned", "since" */
+                     * "stale-recipients", "widened", "symlink", "not-scanned",
+                     * "since" */
   char *object;     /* "ENV/NAME", "member NAME", "environment ENV", or NULL */
   char *file;       /* relative to the folder; NULL: the folder itself */
   int line;         /* 0: the whole file */
@@ -343,7 +344,8 @@ typedef struct org_lint_opts {
 /* Every finding for the folder dir, in this order: loading and validation
  * (spec), then per secret sorted by environment and name (reserved name,
  * vague name, environment suffix, rotation, out-of-date recipients), access
- * widened since o->since, plaintext secrets in any non-hidden file, stale
+ * widened since o->since, plaintext secrets in every file the folder walk
+ * (spec_walk) reaches and the symbolic links it does not follow, stale
  * temporary files. Returns 0 whatever was found (count errors in
  * out->errors); a negative code only when linting itself failed. Free with
  * org_findings_free(), also after a failure. */

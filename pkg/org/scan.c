@@ -2,8 +2,6 @@
  * assignments and high-entropy strings outside encryptedValue blocks, in
  * every non-hidden file below the folder; and stale temporary files. */
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -41,6 +39,7 @@ static bool has_run(const char *s, size_t n, const char *prefix, size_t min_tail
                     bool (*ok)(unsigned char)) {
   size_t pl = strlen(prefix);
   for (size_t i = 0; i + pl <= n; i++) {
+    /* checksrc: public: a token prefix; a match is reported anyway */
     if (memcmp(s + i, prefix, pl) != 0)
       continue;
     size_t k = i + pl;
@@ -60,6 +59,7 @@ static bool alnum_dash(unsigned char c) { return isalnum(c) || c == '-'; }
 static bool mem_contains(const char *s, size_t n, const char *needle) {
   size_t nl = strlen(needle);
   for (size_t i = 0; i + nl <= n; i++) {
+    /* checksrc: public: a marker of a key or armor block; a match is reported anyway */
     if (memcmp(s + i, needle, nl) == 0)
       return true;
   }
@@ -160,6 +160,7 @@ static int starts_block(const char *s, size_t n, size_t *indent) {
   while (i < n && s[i] == ' ')
     i++;
   static const char key[] = "encryptedValue:";
+  /* checksrc: public: a YAML key */
   if (n - i < sizeof(key) - 1 || memcmp(s + i, key, sizeof(key) - 1) != 0)
     return 0;
   *indent = i;
@@ -171,20 +172,24 @@ static int starts_block(const char *s, size_t n, size_t *indent) {
   return 1;
 }
 
-static int scan_file(org_findings *out, const char *dir, const char *path) {
+typedef struct scan_ctx {
+  org_findings *out;
+  const char *dir;
+} scan_ctx;
+
+static int scan_file(org_findings *out, const char *dir, const spec_walk_entry *e) {
   char *data = NULL;
   size_t len = 0;
   os_error rerr = OS_ERROR_INIT;
-  if (os_read_file(&data, &len, path, SPEC_FILE_MAX, &rerr) < 0)
-    return org_finding_add(out, dir, ORG_WARNING, "not-scanned", NULL, path, 0, NULL,
+  if (os_read_file_below(&data, &len, dir, e->rel, SPEC_FILE_MAX, &rerr) < 0)
+    return org_finding_add(out, NULL, ORG_WARNING, "not-scanned", NULL, e->rel, 0, NULL,
                            "not scanned for plaintext secrets: %s", rerr.msg);
-  if (memchr(data, 0, len < 8192 ? len : 8192) != NULL) {
-    free(data);
-    return 0; /* binary */
-  }
+  int rc = 0;
+  if (memchr(data, 0, len < 8192 ? len : 8192) != NULL)
+    goto done; /* binary */
   bool in_block = false, in_armor = false;
   size_t block_indent = 0;
-  int line_no = 0, rc = 0;
+  int line_no = 0;
   for (size_t pos = 0; rc == 0 && pos < len;) {
     const char *l = data + pos;
     const char *nl = memchr(l, '\n', len - pos);
@@ -219,56 +224,29 @@ static int scan_file(org_findings *out, const char *dir, const char *path) {
       continue;
     const char *kind = org_plaintext_kind(l, n);
     if (kind != NULL)
-      rc = org_finding_add(out, dir, ORG_ERROR, "plaintext", NULL, path, line_no, NULL,
+      rc = org_finding_add(out, NULL, ORG_ERROR, "plaintext", NULL, e->rel, line_no, NULL,
                            "possible plaintext secret: %s outside an encryptedValue (never "
                            "commit values; use orgsecrets set)", kind);
   }
+done:
   OPENSSL_cleanse(data, len);
   free(data);
   return rc;
 }
 
-static int str_cmp(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int scan_dir(org_findings *out, const char *root, const char *dir, int depth) {
-  if (depth > 32)
+/* Every file the folder walk finds, except older versions' temporary files
+ * (NAME.tmp.XXXXXX: reported as stale temporary files instead); a link is
+ * reported, as nothing reads below it. */
+static int scan_entry(void *vctx, const spec_walk_entry *e, os_error *err) {
+  (void)err;
+  scan_ctx *ctx = vctx;
+  if (e->kind == SPEC_WALK_LINK)
+    return org_finding_add(ctx->out, NULL, ORG_WARNING, "symlink", NULL, e->rel, 0, NULL,
+                           "symbolic link not followed: no orgsecrets command and no controller "
+                           "reads below it (copy the files into the folder instead)");
+  if (e->kind != SPEC_WALK_FILE || strstr(e->name, ".tmp.") != NULL)
     return 0;
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return org_finding_add(out, root, ORG_WARNING, "not-scanned", NULL, dir, 0, NULL,
-                           "not scanned: %s", strerror(errno));
-  size_t cap = 0, n = 0;
-  char **names = NULL;
-  struct dirent *de;
-  int rc = 0;
-  while (rc == 0 && (de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    if (os_grow(&names, &cap, n + 1, sizeof(*names), (size_t)1 << 24) < 0 ||
-        (names[n] = os_strdup(de->d_name)) == NULL)
-      rc = OS_ENOMEM;
-    else
-      n++;
-  }
-  closedir(d);
-  if (n > 0)
-    qsort(names, n, sizeof(*names), str_cmp);
-  for (size_t i = 0; i < n; i++) {
-    char *p = rc == 0 ? os_path_join(dir, names[i]) : NULL;
-    struct stat sb;
-    if (p != NULL && lstat(p, &sb) == 0) {
-      if (S_ISDIR(sb.st_mode))
-        rc = scan_dir(out, root, p, depth + 1);
-      else if (S_ISREG(sb.st_mode) && strstr(names[i], ".tmp.") == NULL)
-        rc = scan_file(out, root, p);
-    }
-    free(p);
-    free(names[i]);
-  }
-  free(names);
-  return rc;
+  return scan_file(ctx->out, ctx->dir, e);
 }
 
 typedef struct temps_ctx {
@@ -289,7 +267,12 @@ static void report_temp(void *vctx, const char *path) {
 }
 
 int org_lint_scan(org_findings *out, const char *dir, os_error *err) {
-  int rc = scan_dir(out, dir, dir, 0);
+  os_error werr = OS_ERROR_INIT;
+  scan_ctx sc = {out, dir};
+  int rc = spec_walk(dir, SPEC_WALK_ALL_FILES | SPEC_WALK_LINKS, scan_entry, &sc, &werr);
+  if (rc < 0 && rc != OS_ENOMEM)
+    rc = org_finding_add(out, NULL, ORG_WARNING, "not-scanned", NULL, NULL, 0, NULL,
+                         "not scanned for plaintext secrets past this point: %s", werr.msg);
   temps_ctx tc = {out, dir, 0};
   const os_temps_opts temps = {.recursive = true, .legacy = "", .fn = report_temp, .ctx = &tc};
   if (rc == 0)

@@ -39,35 +39,55 @@ int org_values_load(org_values *out, const spec_tree *t, const char *env, const 
                     enum org_scope scope, const char *const *only, size_t n_only,
                     const age_identity *const *ids, size_t n_ids, os_error *err) {
   memset(out, 0, sizeof(*out));
-  if (spec_org_find_env(t->org, env) == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        env, t->org->id);
-  if (app != NULL && spec_org_find_app(t->org, app) == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s",
-                        app, t->org->id);
-  out->v = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*out->v));
-  if (out->v == NULL)
-    return os_error_set(err, OS_ENOMEM, "out of memory");
+  spec_target tg;
+  int rc = spec_target_of(&tg, t->org, env, app, err);
+  if (rc < 0)
+    return rc;
+  size_t cap = t->n_secrets ? t->n_secrets : 1;
+  spec_secret_ref *refs = calloc(cap, sizeof(*refs));
+  const spec_secret_ref **ptrs = calloc(cap, sizeof(*ptrs));
+  const spec_secret **src = calloc(cap, sizeof(*src));
+  size_t *pick = calloc(cap, sizeof(*pick));
+  out->v = calloc(cap, sizeof(*out->v));
+  if (refs == NULL || ptrs == NULL || src == NULL || pick == NULL || out->v == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  size_t k = 0, m = 0;
   for (size_t i = 0; i < t->n_secrets; i++) {
     const spec_secret *s = t->secrets[i];
-    if (strcmp(s->environment, env) != 0 || s->state != SPEC_STATE_ACTIVE)
+    if (s->state != SPEC_STATE_ACTIVE || strcmp(s->environment, env) != 0)
       continue;
-    bool in_scope;
-    if (s->application == NULL)
-      in_scope = scope == ORG_SCOPE_MERGED || app == NULL;
-    else
-      in_scope = app != NULL && strcmp(s->application, app) == 0;
-    if (!in_scope || (n_only > 0 && !listed(only, n_only, s->name)))
-      continue;
-    out->v[out->n++].secret = s;
+    spec_secret_ref_of(&refs[k], s);
+    ptrs[k] = &refs[k];
+    src[k++] = s;
   }
-  for (size_t k = 0; k < n_only; k++) {
+  /* which secrets: the unit's view (an application's overriding the
+   * organization's), or exactly what the unit's Secret holds */
+  if (scope == ORG_SCOPE_MERGED) {
+    if (spec_target_view(pick, &m, &tg, ptrs, k) < 0) {
+      rc = os_error_set(err, OS_ENOMEM, "out of memory");
+      goto done;
+    }
+  } else {
+    for (size_t i = 0; i < k; i++)
+      if (spec_target_holds(&tg, ptrs[i]))
+        pick[m++] = i;
+  }
+  for (size_t i = 0; i < m; i++) {
+    const spec_secret *s = src[pick[i]];
+    if (n_only == 0 || listed(only, n_only, s->name))
+      out->v[out->n++].secret = s;
+  }
+  for (size_t j = 0; j < n_only; j++) {
     bool found = false;
     for (size_t i = 0; i < out->n && !found; i++)
-      found = strcmp(out->v[i].secret->name, only[k]) == 0;
-    if (!found)
-      return os_error_set(err, OS_ENOTFOUND, "--only %s: no active secret of that name in %s%s%s",
-                          only[k], env, app ? " for application " : "", app ? app : "");
+      found = strcmp(out->v[i].secret->name, only[j]) == 0;
+    if (!found) {
+      rc = os_error_set(err, OS_ENOTFOUND, "--only %s: no active secret of that name in %s%s%s",
+                        only[j], env, app ? " for application " : "", app ? app : "");
+      goto done;
+    }
   }
   qsort(out->v, out->n, sizeof(*out->v), value_cmp);
   for (size_t i = 0; i < out->n; i++) {
@@ -76,7 +96,12 @@ int org_values_load(org_values *out, const spec_tree *t, const char *env, const 
     if (seal_unseal(&v->value, &v->len, v->secret, ids, n_ids, &uerr) < 0)
       value_fail(out, v, uerr.msg);
   }
-  return 0;
+done:
+  free(refs);
+  free(ptrs);
+  free(src);
+  free(pick);
+  return rc;
 }
 
 void org_values_free(org_values *vs) {
@@ -218,19 +243,20 @@ static int render_json(os_buf *b, org_values *vs, size_t *refused) {
   return rc;
 }
 
-static int k8s_secret(os_buf *b, const org_values *vs, const spec_org *o, const char *env,
-                      const char *app, const char *secret_name, const char *ns) {
+/* One v1 Secret of the unit tg in namespace ns (NULL: none), as the
+ * controller writes it: its name and labels come from spec_target_*. */
+static int k8s_secret(os_buf *b, const org_values *vs, const spec_target *tg,
+                      const char *secret_name, const char *ns) {
   int rc = os_buf_printf(b, "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n",
                          secret_name);
   if (rc == 0 && ns != NULL)
     rc = os_buf_printf(b, "  namespace: %s\n", ns);
+  spec_label labels[SPEC_TARGET_LABELS_MAX];
+  size_t n_labels = spec_target_labels(labels, tg);
   if (rc == 0)
-    rc = os_buf_printf(b,
-                       "  labels:\n    app.kubernetes.io/managed-by: orgsecrets\n"
-                       "    orgsecrets.io/organization: %s\n    orgsecrets.io/environment: %s\n",
-                       o->id, env);
-  if (rc == 0 && app != NULL)
-    rc = os_buf_printf(b, "    orgsecrets.io/application: %s\n", app);
+    rc = os_buf_puts(b, "  labels:\n");
+  for (size_t i = 0; rc == 0 && i < n_labels; i++)
+    rc = os_buf_printf(b, "    %s: %s\n", labels[i].key, labels[i].value);
   size_t present = 0;
   for (size_t i = 0; i < vs->n; i++)
     present += vs->v[i].value != NULL;
@@ -249,44 +275,29 @@ static int k8s_secret(os_buf *b, const org_values *vs, const spec_org *o, const 
   return rc;
 }
 
-static int render_k8s(os_buf *b, const org_values *vs, const spec_org *o, const char *env,
-                      const char *app) {
-  char name[300];
-  char *const *nss;
-  size_t n_ns;
-  const char *custom;
-  if (app != NULL) {
-    const spec_application *ap = spec_org_find_app(o, app);
-    nss = ap->namespaces;
-    n_ns = ap->n_namespaces;
-    custom = ap->secret_name;
-    snprintf(name, sizeof(name), "%s-secrets", app);
-  } else {
-    const spec_environment *e = spec_org_find_env(o, env);
-    nss = e->namespaces;
-    n_ns = e->n_namespaces;
-    custom = e->secret_name;
-    snprintf(name, sizeof(name), "%s-secrets", o->id);
-  }
-  const char *secret_name = custom != NULL ? custom : name;
+static int render_k8s(os_buf *b, const org_values *vs, const spec_target *tg) {
+  char *name = spec_target_secret_name(tg);
+  if (name == NULL)
+    return OS_ENOMEM;
+  char *const *nss = NULL;
+  size_t n_ns = spec_target_namespaces(&nss, tg);
+  int rc = 0;
   if (n_ns == 0)
-    return k8s_secret(b, vs, o, env, app, secret_name, NULL);
-  for (size_t i = 0; i < n_ns; i++) {
-    int rc = k8s_secret(b, vs, o, env, app, secret_name, nss[i]);
-    if (rc < 0)
-      return rc;
-  }
-  return 0;
+    rc = k8s_secret(b, vs, tg, name, NULL);
+  for (size_t i = 0; rc == 0 && i < n_ns; i++)
+    rc = k8s_secret(b, vs, tg, name, nss[i]);
+  free(name);
+  return rc;
 }
 
 int org_render(os_buf *out, size_t *refused, org_values *vs, const spec_org *o, const char *env,
                const char *app, enum org_format f, os_error *err) {
   if (refused != NULL)
     *refused = 0;
-  if (spec_org_find_env(o, env) == NULL || (app != NULL && spec_org_find_app(o, app) == NULL))
-    return os_error_set(err, OS_ENOTFOUND, "environment %s%s%s is not defined in organization %s",
-                        env, app ? " or application " : "", app ? app : "", o->id);
-  int rc;
+  spec_target tg;
+  int rc = spec_target_of(&tg, o, env, app, err);
+  if (rc < 0)
+    return rc;
   switch (f) {
   case ORG_FORMAT_ENV:
     return render_env(out, vs, refused, err);
@@ -295,7 +306,7 @@ int org_render(os_buf *out, size_t *refused, org_values *vs, const spec_org *o, 
     break;
   case ORG_FORMAT_K8S:
   default:
-    rc = render_k8s(out, vs, o, env, app);
+    rc = render_k8s(out, vs, &tg);
     break;
   }
   if (rc < 0)
@@ -331,6 +342,7 @@ static int lookup(void *ctx, const char *name, const uint8_t **value, size_t *le
 static bool is_secret_name(const org_values *vs, const char *var, size_t len) {
   for (size_t i = 0; i < vs->n; i++) {
     const char *n = vs->v[i].secret->name;
+    /* checksrc: public: variable names */
     if (strlen(n) == len && memcmp(n, var, len) == 0)
       return true;
   }

@@ -37,6 +37,25 @@ expect_rc 1 "init refuses an existing organization"
 os init --org Not_A_Label --dir "$TMP/other"
 expect_rc 1 "init refuses an invalid id"
 
+# one option parser: "-xVALUE" and "--name=VALUE" everywhere, global options
+# before or after the command, -i before `age` reaches age decrypt
+os list -ojson
+expect_rc 0 "list -ojson"
+check "-ojson is -o json" python3 -c 'import json,sys; json.loads(sys.argv[1])' "$OUT"
+os --dir="$TMP/nowhere" list --dir "$TMP/org"
+expect_rc 0 "a global option after the command wins over one before it"
+os list --output=yaml
+expect_rc 2 "a bad value of --output=... is a usage error"
+printf %s "$(new_value)" | "$OS_BIN" age encrypt -r "$(pubkey keys/bob)" -o "$TMP/bob.age" 2>>"$LOG"
+ORGSECRETS_IDENTITY=$TMP/keys/vic secret_out "$TMP/o" -i keys/bob age decrypt "$TMP/bob.age"
+expect_rc 0 "-i before age is age decrypt's identity"
+ORGSECRETS_IDENTITY=$TMP/keys/bob secret_out "$TMP/o" age decrypt "$TMP/bob.age"
+expect_rc 0 "ORGSECRETS_IDENTITY is age decrypt's default identity"
+ORGSECRETS_IDENTITY=$TMP/keys/bob secret_out "$TMP/o" age decrypt -i keys/vic "$TMP/bob.age"
+expect_rc 1 "age decrypt's own -i replaces the default"
+os age encrypt --bogus
+expect_rc 2 "age's unknown option is a usage error, as everywhere"
+
 # member checks
 os member add x@example.com --role member
 expect_rc 1 "a member needs a recipient"

@@ -74,3 +74,19 @@ rm -rf org/*.txt org/*.pem org/*.env org/values.yaml org/.git
 printf 'DB_PASSWORD=${DB_PASSWORD}\npassword: ""\ntoken: null\nsee https://example.com/docs/getting-started\n' >org/README.md
 os lint
 expect_rc 0 "references and placeholders are not secrets"
+
+# a linked folder is read by nothing (spec_walk follows no link): lint says
+# so, list does not show what is behind it, and its files are not scanned
+mkdir -p "$TMP/elsewhere"
+cp org/secrets/prod/DATABASE_PASSWORD.yaml "$TMP/elsewhere/"
+sed -i 's/DATABASE_PASSWORD/LINKED_PASSWORD/g; s/acme.prod.database-password/acme.prod.linked-password/' "$TMP/elsewhere/DATABASE_PASSWORD.yaml"
+printf 'password: hunter2hunter2\n' >"$TMP/elsewhere/notes.txt"
+remember_value hunter2hunter2
+ln -s ../../elsewhere org/secrets/linked
+os lint
+expect_rc 0 "a symbolic link is a warning"
+expect_out "secrets/linked:0: warning: symbolic link not followed" "lint names the link"
+check "files behind the link are not scanned" test -z "$(grep -e notes.txt -e LINKED_PASSWORD <<<"$OUT")"
+os list
+check "list does not show a secret behind the link" test -z "$(grep LINKED_PASSWORD <<<"$OUT")"
+rm org/secrets/linked

@@ -49,7 +49,9 @@ assert len(docs) == 1, docs
 d = docs[0]
 assert d["apiVersion"] == "v1" and d["kind"] == "Secret" and d["type"] == "Opaque"
 assert d["metadata"]["name"] == "acme-secrets" and d["metadata"]["namespace"] == "prod"
-assert d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "orgsecrets"
+assert d["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "orgsecrets",
+  "app.kubernetes.io/part-of": "orgsecrets", "orgsecrets.io/organization": "acme",
+  "orgsecrets.io/environment": "prod"}, d["metadata"]["labels"]
 assert base64.b64decode(d["data"]["SIMPLE_TOKEN"]).decode() == sys.argv[2]
 assert base64.b64decode(d["data"]["TRICKY_VALUE"]) == open(sys.argv[3],"rb").read()
 assert "WEB_ONLY_SETTING" not in d["data"]' "$TMP/prod.yaml" "$V1" "$TMP/want"
@@ -59,6 +61,7 @@ import yaml,sys
 d = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d][0]
 assert d["metadata"]["name"] == "web-secrets" and d["metadata"]["namespace"] == "web"
 assert d["metadata"]["labels"]["orgsecrets.io/application"] == "web"
+assert len(d["metadata"]["labels"]) == 5
 assert list(d["data"]) == ["WEB_ONLY_SETTING"]' "$TMP/web.yaml"
 
 # a NUL byte cannot be an environment variable; binary is fine for k8s
