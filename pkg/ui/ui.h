@@ -45,7 +45,7 @@ int ui_listen_check(const char *listen, os_error *err);
 /* Checks the options (ui_listen_check) and draws the one-time token and
  * the session secrets from the CSPRNG. Binds nothing yet. Caller frees
  * *out with ui_server_free(). */
-int ui_server_new(ui_server **out, const ui_options *o, os_error *err);
+int ui_server_new(ui_server **out, const ui_options *o, os_error *err) OS_NODISCARD;
 
 /* Binds the loopback listener and starts serving. OS_EIO when the address
  * cannot be bound. */
