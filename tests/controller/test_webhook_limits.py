@@ -14,7 +14,7 @@ import sys
 import unittest
 
 import test_webhook
-from harness import read, wait_for
+from harness import ControllerTest, read, wait_for
 from test_webhook import review
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -32,13 +32,16 @@ BOUND_MIB = 40
 SANITIZED = os.environ.get("ORGSECRETS_SANITIZED") == "1"  # ASan's own memory makes RSS meaningless
 
 
-class WebhookLimitsTest(unittest.TestCase):
+class WebhookLimitsTest(ControllerTest):
     # the same organization, certificate and controller as test_webhook
-    tearDown = test_webhook.WebhookTest.tearDown
+    PREFIX = test_webhook.WebhookTest.PREFIX
+    VALUES = test_webhook.WebhookTest.VALUES
+    start_webhook = test_webhook.WebhookTest.start_webhook
     get = test_webhook.WebhookTest.get
 
     def setUp(self):
-        test_webhook.WebhookTest.setUp(self)
+        super().setUp()
+        self.start_webhook()
         self.crt = self.ca1
         self.url = "https://127.0.0.1:%d/mutate-pods" % self.port
         # ready once a reference resolves (the first reconcile built the index)
