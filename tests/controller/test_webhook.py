@@ -49,6 +49,10 @@ class WebhookTest(ControllerTest):
 
     def setUp(self):
         super().setUp()
+        self.start_webhook()
+
+    def start_webhook(self):
+        """The controller with the webhook (HTTPS) and /readyz, ready."""
         self.certdir = os.path.join(self.tmp, "cert")
         self.crt, self.key = make_cert(self.certdir, "orgsecrets-webhook-1", 1001)
         self.ca1 = os.path.join(self.tmp, "ca1.crt")
