@@ -17,6 +17,9 @@ build=(build-essential cmake pkg-config
 test=(libcmocka-dev clang libclang-rt-14-dev
       age curl python3 python3-jsonpatch python3-yaml yq openssl git
       nodejs wrk time
+      # tests/ui: the secrets page in a real browser (playwright-core from npm
+      # drives Debian's Chromium, headless)
+      chromium chromium-driver
       # tests/install: the chart rendered by Helm's engine (Go text/template,
       # sprig, Kubernetes' YAML decoder, gojsonschema), and the image build
       golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev

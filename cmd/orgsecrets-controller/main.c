@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "reconcile/controller.h"
 
@@ -46,24 +47,12 @@ static const char usage[] =
     "  --audit-log FILE       hash-chained audit log (names, never values)\n"
     "  --no-rollout           do not annotate workloads when a Secret they use changes\n";
 
+/* A duration option into whole seconds (os_duration_parse). */
 static int parse_duration(int *out, const char *s) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || v < 0)
+  int64_t v = 0;
+  if (os_duration_parse(&v, s) < 0)
     return -1;
-  long mul = 1;
-  if (*end == 's' && end[1] == '\0')
-    mul = 1;
-  else if (*end == 'm' && end[1] == '\0')
-    mul = 60;
-  else if (*end == 'h' && end[1] == '\0')
-    mul = 3600;
-  else if (*end != '\0')
-    return -1;
-  if (v > 100L * 24 * 3600 / mul)
-    return -1;
-  *out = (int)(v * mul);
+  *out = (int)v;
   return 0;
 }
 

@@ -53,6 +53,7 @@ int cmd_render(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
 int cmd_age(cli_ctx *ctx, int argc, char **argv);
+int cmd_ui(cli_ctx *ctx, int argc, char **argv); /* ui_cmd.c */
 
 /* ---- the option parser (opts.c) ---- */
 

@@ -31,6 +31,7 @@ static const char usage[] =
     "  run --env ENV -- CMD [ARG...]         run CMD with the secrets in its environment\n"
     "  age keygen|encrypt|decrypt            plain age v1\n"
     "  audit verify FILE                     check a hash-chained audit log\n"
+    "  ui [--listen 127.0.0.1:PORT]          the secrets page in a browser (loopback only)\n"
     "  version                               print the version (also --version)\n"
     "\n"
     "global options (before or after the command):\n"
@@ -56,6 +57,7 @@ static const struct {
     {"app", cmd_app},       {"set", cmd_set},       {"list", cmd_list},     {"reveal", cmd_reveal},
     {"delete", cmd_delete}, {"lint", cmd_lint},     {"rekey", cmd_rekey},   {"render", cmd_render},
     {"run", cmd_run},       {"audit", cmd_audit},   {"age", cmd_age},
+    {"ui", cmd_ui},
 };
 
 static const char *env_or_null(const char *name) {

@@ -134,6 +134,16 @@ int org_lint_name(org_findings *out, const char *env, const char *name, const ch
 
 /* ---- one secret ---- */
 
+int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret *s, int64_t now) {
+  int64_t at;
+  const char *ts = s->rotated_at ? s->rotated_at : s->created_at;
+  *age_days = 0;
+  if (ts == NULL || os_time_parse(&at, NULL, ts, OS_TIME_CANONICAL) != 0)
+    return -1;
+  *age_days = (now - at) / 86400;
+  return o->rotation_days > 0 && *age_days > o->rotation_days ? 1 : 0;
+}
+
 static int check_secret(org_findings *out, const spec_tree *t, const spec_secret *s, int64_t now,
                         os_error *err) {
   const spec_org *o = t->org;
@@ -149,17 +159,13 @@ static int check_secret(org_findings *out, const spec_tree *t, const spec_secret
                          "secret", object, s->name, why, s->name);
   if (rc == 0)
     rc = org_lint_name(out, s->environment, s->name, s->pos.file, s->pos.line, err);
-  int64_t at;
+  int64_t age_days = 0;
   const char *ts = s->rotated_at ? s->rotated_at : s->created_at;
-  if (rc == 0 && o->rotation_days > 0 && ts != NULL &&
-      os_time_parse(&at, NULL, ts, OS_TIME_CANONICAL) == 0) {
-    int64_t age_days = (now - at) / 86400;
-    if (age_days > o->rotation_days)
-      rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line,
-                           NULL,
-                           "%s: value last rotated %lld days ago (%s), older than the rotation "
-                           "policy of %d days", object, (long long)age_days, ts, o->rotation_days);
-  }
+  if (rc == 0 && org_secret_rotation(&age_days, o, s, now) == 1)
+    rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line,
+                         NULL,
+                         "%s: value last rotated %lld days ago (%s), older than the rotation "
+                         "policy of %d days", object, (long long)age_days, ts, o->rotation_days);
   if (rc == 0 && spec_org_find_env(o, s->environment) != NULL &&
       !seal_recipients_current(s, o))
     rc = org_finding_add(out, NULL, ORG_WARNING, "stale-recipients", object, s->pos.file,

@@ -46,7 +46,7 @@ static char **strings_dup(const char *const *v, size_t n) {
 
 /* Runs the loader's checks on the organization as it would be written, then
  * writes organization.yaml: nothing is written that could not load again. */
-static int save_org(const org_ctx *c, const spec_tree *t, os_error *err) {
+int org_save_org(const org_ctx *c, const spec_tree *t, os_error *err) {
   int rc = spec_org_check(t->org, err);
   if (rc < 0)
     return os_error_prefix(err, "the change would make organization.yaml unloadable");
@@ -216,7 +216,7 @@ int org_member_add(const org_ctx *c, spec_tree *t, const char *name, enum spec_r
   if ((m->name = os_strdup(name)) == NULL ||
       (recipient != NULL && (m->recipient = os_strdup(recipient)) == NULL))
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  return save_org(c, t, err);
+  return org_save_org(c, t, err);
 }
 
 int org_member_remove(char fp[SPEC_FINGERPRINT_LEN + 1], const org_ctx *c, spec_tree *t,
@@ -247,7 +247,7 @@ int org_member_remove(char fp[SPEC_FINGERPRINT_LEN + 1], const org_ctx *c, spec_
   free(gone.name);
   free(gone.recipient);
   free(gone.pos.file);
-  return save_org(c, t, err);
+  return org_save_org(c, t, err);
 }
 
 json_t *org_member_json(const spec_member *m) {
@@ -325,7 +325,7 @@ int org_env_add(const org_ctx *c, spec_tree *t, const org_env_opts *o, os_error 
   if ((o->env_file != NULL && (e->env_file = os_strdup(o->env_file)) == NULL) ||
       (o->secret_name != NULL && (e->secret_name = os_strdup(o->secret_name)) == NULL))
     return os_error_set(err, OS_ENOMEM, "out of memory");
-  return save_org(c, t, err);
+  return org_save_org(c, t, err);
 }
 
 int org_app_check(const org_app_opts *o, os_error *err) {
@@ -358,5 +358,5 @@ int org_app_add(const org_ctx *c, spec_tree *t, const org_app_opts *o, os_error 
       (o->secret_name != NULL && (ap->secret_name = os_strdup(o->secret_name)) == NULL))
     return os_error_set(err, OS_ENOMEM, "out of memory");
   ap->n_namespaces = o->n_namespaces;
-  return save_org(c, t, err);
+  return org_save_org(c, t, err);
 }

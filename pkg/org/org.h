@@ -442,4 +442,88 @@ bool org_git_is_commit(const char *dir, const char *ref);
 int org_git_show(char **out, size_t *out_len, const char *dir, const char *rev,
                  const char *path, os_error *err);
 
+/* ---- the rotation policy (lint.c) ---- */
+
+/* Whole days since s's value was last rotated (rotatedAt, else createdAt)
+ * at now (seconds since the epoch) into *age_days; 1 when that is past the
+ * organization's rotationDays, 0 when not (or no policy), -1 when the
+ * secret has no usable time. The rule lint's "rotation" finding applies. */
+int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret *s, int64_t now);
+
+/* ---- a member's role or key (member_update.c) ---- */
+
+/* Changes name's role (role < 0: keep) and/or key (recipient NULL: keep;
+ * "": remove, a viewer only), with org_member_check's rules, never leaving
+ * the organization without an admin, and writes organization.yaml. Needs
+ * an admin. Run org_count_stale() next: what `rekey` must re-seal. */
+int org_member_update(const org_ctx *c, spec_tree *t, const char *name, int role,
+                      const char *recipient, os_error *err);
+
+/* ---- a secret's history, from Git (secret_history.c) ---- */
+
+enum {
+  ORG_CHANGE_CREATED = 1u << 0,
+  ORG_CHANGE_VALUE = 1u << 1,       /* rotatedAt moved: a new value */
+  ORG_CHANGE_RESEALED = 1u << 2,    /* same value, sealed to other recipients */
+  ORG_CHANGE_DESCRIPTION = 1u << 3,
+  ORG_CHANGE_STATE = 1u << 4,       /* enabled or disabled */
+  ORG_CHANGE_VISIBILITY = 1u << 5,  /* visibleToViewers */
+  ORG_CHANGE_DELETED = 1u << 6,
+  ORG_CHANGE_OTHER = 1u << 7        /* the file changed, not these fields */
+};
+
+typedef struct org_history_entry {
+  char commit[41];
+  char *author;   /* "Name <email>" of the commit */
+  char *date;     /* author date, strict ISO 8601 */
+  char *subject;
+  char *by;       /* updatedBy (else createdBy) of this version; NULL when deleted */
+  unsigned changes; /* ORG_CHANGE_* */
+} org_history_entry;
+
+typedef struct org_history {
+  org_history_entry *v; /* newest first */
+  size_t n;
+  bool git;             /* dir is in a Git work tree */
+} org_history;
+
+/* The commits (at most max, newest first) that changed the secret env/app/
+ * name in file (relative to dir), each compared with the version before
+ * it: what changed and who changed it. Values are never opened. Outside a
+ * Git work tree out->git is false and out->n 0. Free with
+ * org_history_free(), also after a failure. */
+int org_secret_history(org_history *out, const char *dir, const char *file, const char *env,
+                       const char *app, const char *name, size_t max, os_error *err);
+void org_history_free(org_history *h);
+/* "created", "value", "resealed", "description", "state", "visibility",
+ * "deleted", "other" for one ORG_CHANGE_* bit. */
+const char *org_change_name(unsigned bit);
+
+/* ---- uncommitted changes and commits (commit.c) ---- */
+
+typedef struct org_change {
+  char *path;   /* relative to dir */
+  char status[3]; /* git status --porcelain XY, e.g. " M", "??", " D" */
+} org_change;
+
+typedef struct org_changes {
+  org_change *v;
+  size_t n;
+  bool git;     /* dir is in a Git work tree */
+} org_changes;
+
+/* The files below dir that differ from HEAD or are untracked (git
+ * status), paths relative to dir. Outside a Git work tree out->git is
+ * false. Free with org_changes_free(), also after a failure. */
+int org_git_changes(org_changes *out, const char *dir, os_error *err);
+void org_changes_free(org_changes *c);
+
+/* `git add` of exactly files (relative to dir) then `git commit --only`
+ * of them with message and author ("Name <email>"; a member name that is
+ * an e-mail address is used as both), never a push. The committer is Git's
+ * configured user, else the author. commit gets the new commit's id.
+ * OS_EINVAL for no file or an empty message. */
+int org_git_commit(char commit[41], const char *dir, const char *const *files, size_t n,
+                   const char *message, const char *member, os_error *err);
+
 #endif

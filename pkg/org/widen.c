@@ -10,9 +10,7 @@
 #include "org/org_internal.h"
 #include "seal/seal.h"
 
-/* The documents of file as of commit ref, or NULL when it did not exist or
- * does not parse. Caller frees. */
-static spec_tree *tree_at(const char *dir, const char *ref, const char *file) {
+spec_tree *org_git_tree_at(const char *dir, const char *ref, const char *file) {
   char *text = NULL;
   size_t len = 0;
   if (org_git_show(&text, &len, dir, ref, file, NULL) < 0)
@@ -114,7 +112,7 @@ static int widened_visibility(org_findings *out, const spec_tree *t, const char 
   int rc = 0;
   for (size_t off = 0; rc == 0 && off < len; off += strlen(names + off) + 1) {
     const char *file = names + off;
-    spec_tree *before = tree_at(dir, ref, file);
+    spec_tree *before = org_git_tree_at(dir, ref, file);
     for (size_t i = 0; rc == 0 && before != NULL && i < before->n_secrets; i++) {
       const spec_secret *b = before->secrets[i];
       const spec_secret *s = spec_tree_find_secret(t, b->environment, b->name);
@@ -144,7 +142,7 @@ int org_lint_widening(org_findings *out, const spec_tree *t, const char *dir, co
     goto done;
   }
   const spec_org *o = t->org;
-  spec_tree *old = tree_at(dir, ref, o->pos.file ? o->pos.file : "organization.yaml");
+  spec_tree *old = org_git_tree_at(dir, ref, o->pos.file ? o->pos.file : "organization.yaml");
   if (old != NULL && old->org != NULL)
     rc = widened_keys(out, t, old->org, ref);
   spec_tree_free(old);
