@@ -1,6 +1,7 @@
 /* The global options as an org_ctx, and loading the folder. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 
@@ -25,9 +26,20 @@ void cli_ctx_close(cli_ctx *ctx) {
 
 int cli_load_tree(spec_tree **out, const cli_ctx *ctx) {
   os_error err = OS_ERROR_INIT;
-  if (org_load(out, ctx->dir, &err) == 0)
+  if (org_load(out, ctx->dir, &err) == 0) {
+    cli_warn_bad_files(*out);
     return 0;
+  }
   char what[PATH_MAX + 16];
   snprintf(what, sizeof(what), "load %s", ctx->dir);
   return cli_fail(what, &err);
+}
+
+void cli_warn_bad_files(const spec_tree *t) {
+  for (size_t i = 0; i < t->n_bad; i++) {
+    char *d = org_bad_describe(&t->bad[i]);
+    cli_note("warning: %s:%d: %s; its secrets are left out", t->bad[i].file, t->bad[i].line,
+             d ? d : org_bad_status(&t->bad[i]));
+    free(d);
+  }
 }

@@ -21,7 +21,10 @@ static const char usage[] =
     "  member add|remove|list                manage members\n"
     "  env add ENV --controller AGE1...      add an environment\n"
     "  app add APP --namespace NS...         add an application\n"
+    "  create NAME --env ENV [...]           create a secret (refuses an existing one)\n"
+    "  update NAME --env ENV [...]           change an existing secret (only what is given)\n"
     "  set NAME --env ENV [...]              create or update a secret (value from stdin)\n"
+    "  resolve NAME --env ENV --ours|--theirs  keep one side of a Git merge conflict\n"
     "  list [--env ENV] [-o table|json]      names and metadata, never values\n"
     "  reveal NAME --env ENV                 print a value to stdout\n"
     "  delete NAME --env ENV [--yes]         delete a secret\n"
@@ -58,6 +61,8 @@ static const struct {
     {"delete", cmd_delete}, {"lint", cmd_lint},     {"rekey", cmd_rekey},   {"render", cmd_render},
     {"run", cmd_run},       {"audit", cmd_audit},   {"age", cmd_age},
     {"ui", cmd_ui},
+    /* writing secrets one way each, and getting out of a merge conflict */
+    {"create", cmd_create}, {"update", cmd_update}, {"resolve", cmd_resolve},
 };
 
 static const char *env_or_null(const char *name) {

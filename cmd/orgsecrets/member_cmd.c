@@ -19,10 +19,10 @@ static const char member_usage[] =
     "could read so that it can be rotated.\n";
 
 static void hint_rekey(const spec_tree *t) {
-  size_t stale = org_count_stale(t);
-  if (stale > 0)
-    cli_note("%zu secret(s) are sealed to an out-of-date recipient set; run `orgsecrets rekey`",
-             stale);
+  char summary[1024];
+  org_reseal_summary(summary, sizeof(summary), t);
+  if (summary[0] != '\0')
+    cli_note("%s", summary);
 }
 
 static int member_add(cli_ctx *ctx, int argc, char **argv) {

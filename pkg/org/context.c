@@ -165,7 +165,7 @@ int org_require(const spec_member **who, const org_ctx *c, const spec_tree *t,
 
 int org_load(spec_tree **out, const char *dir, os_error *err) {
   *out = NULL;
-  int rc = spec_tree_load(out, dir, err);
+  int rc = spec_tree_load_lenient(out, dir, err);
   if (rc == OS_ENOTFOUND) {
     char why[OS_ERROR_MSG_MAX];
     snprintf(why, sizeof(why), "%s",

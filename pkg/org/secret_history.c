@@ -40,8 +40,7 @@ const char *org_change_name(unsigned bit) {
 
 static const spec_secret *find(const spec_tree *t, const char *env, const char *app,
                                const char *name) {
-  const spec_secret *s = t != NULL ? spec_tree_find_secret(t, env, name) : NULL;
-  return s != NULL && org_str_eq(s->application, app) ? s : NULL;
+  return t != NULL ? spec_tree_find_secret(t, env, app, name) : NULL;
 }
 
 static unsigned diff(const spec_secret *was, const spec_secret *now) {

@@ -120,7 +120,7 @@ static void audit_plan(reconcile_audit *a, const reconcile_plan *p, metrics_fami
       reconcile_audit_put(a, "unseal", f);
     }
     if (!synced && !disabled) {
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      char *rname = spec_secret_ref_resource_name(s);
       os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason,
                    reconcile_plan_result_message(p, r));
       free(rname);

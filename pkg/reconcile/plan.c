@@ -242,7 +242,7 @@ void reconcile_plan_free(reconcile_plan *p) {
   free(p);
 }
 
-static char **dup_strings(char *const *v, size_t n) {
+static char **dup_strings(const char *const *v, size_t n) {
   char **out = calloc(n ? n : 1, sizeof(*out));
   if (out == NULL)
     return NULL;
@@ -266,9 +266,11 @@ static int init_target(reconcile_plan_target *t, const spec_target *unit) {
   t->application = unit->app != NULL ? os_strdup(unit->app->name) : NULL;
   t->secret_name = spec_target_secret_name(unit);
   t->env_file = spec_target_env_file(unit);
-  char *const *namespaces = NULL;
-  t->n_namespaces = spec_target_namespaces(&namespaces, unit);
+  const char **namespaces = NULL;
+  if (spec_target_namespaces(&namespaces, &t->n_namespaces, unit) < 0)
+    return OS_ENOMEM;
   t->namespaces = dup_strings(namespaces, t->n_namespaces);
+  free(namespaces);
   if (t->organization == NULL || t->environment == NULL || t->secret_name == NULL ||
       t->namespaces == NULL || t->env_file == NULL || (unit->app != NULL && t->application == NULL))
     return OS_ENOMEM;
@@ -303,9 +305,11 @@ static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secr
   reconcile_plan_failure *f = &p->failures[p->n_failures];
   memset(f, 0, sizeof(*f));
   p->n_failures++;
-  f->resource = spec_secret_resource_name(s->ref.organization ? s->ref.organization : "-",
-                                          s->ref.environment ? s->ref.environment : "-",
-                                          s->ref.name ? s->ref.name : "-");
+  spec_secret_ref named = s->ref;
+  named.organization = named.organization ? named.organization : "-";
+  named.environment = named.environment ? named.environment : "-";
+  named.name = named.name ? named.name : "-";
+  f->resource = spec_secret_ref_resource_name(&named);
   f->environment = os_strdup(s->ref.environment);
   f->name = os_strdup(s->ref.name);
   f->message = os_strdup(msg);

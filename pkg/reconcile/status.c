@@ -178,7 +178,7 @@ void reconcile_status_update(reconcile_ctl *c, const reconcile_pass_report *r) {
       }
       if (strcmp(reason, "Synced") == 0)
         message = "delivered to every target";
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      char *rname = spec_secret_ref_resource_name(s);
       if (rname != NULL)
         update_one(c, rname, generation, reason, message);
       free(rname);
