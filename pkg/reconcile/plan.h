@@ -36,7 +36,10 @@ typedef struct reconcile_plan_secret {
   uint32_t value_len;
   uint8_t state; /* enum spec_state */
   bool has_digest;
+  bool visible_to_viewers;
   uint8_t digest[32]; /* reconcile_plan_secret_digest() of the spec, when has_digest */
+  const char *recipients; /* the fingerprints it is sealed to, ','-separated (the folder
+                           * source keeps them so); NULL: spec->recipients */
 } reconcile_plan_secret;
 
 /* Fills r from s (borrowing s); digest may be NULL (not known yet). */
@@ -80,7 +83,14 @@ typedef struct reconcile_plan_failure {
 typedef struct reconcile_plan_secret_result {
   const reconcile_plan_secret *secret; /* borrowed from the input */
   const char *reason;                  /* "Synced", "Disabled" or a failure reason */
+  /* keys it is sealed to that its organization does not authorize for it
+   * (a member removed on another branch): delivered all the same, and
+   * reported (RECONCILE_PLAN_UNAUTHORIZED) */
+  uint32_t unauthorized;
 } reconcile_plan_secret_result;
+
+/* The reason a delivered secret sealed to an unauthorized key is reported with. */
+#define RECONCILE_PLAN_UNAUTHORIZED "UnauthorizedRecipients"
 
 typedef struct reconcile_plan {
   reconcile_plan_target *targets;
@@ -90,6 +100,7 @@ typedef struct reconcile_plan {
   reconcile_plan_secret_result *results; /* one per input secret of the environment */
   size_t n_results;
   size_t n_active, n_disabled;
+  size_t n_unauthorized; /* results with unauthorized > 0 */
   /* Deletes nothing (every target keep_unknown): the input was incomplete,
    * or a secret of the organization names an application it does not
    * define (InvalidSpec: a typo never wipes a value, whichever the source). */

@@ -31,6 +31,16 @@ static enum marker marker_of(const char *s, size_t n) {
   return M_NONE;
 }
 
+int spec_conflict_marker(const char *line, size_t n) {
+  switch (marker_of(line, n)) {
+  case M_OURS: return SPEC_CONFLICT_OURS;
+  case M_BASE: return SPEC_CONFLICT_BASE;
+  case M_SPLIT: return SPEC_CONFLICT_SPLIT;
+  case M_THEIRS: return SPEC_CONFLICT_THEIRS;
+  default: return 0;
+  }
+}
+
 int spec_conflict_side(char **out, size_t *out_len, int *first_line, const char *data, size_t len,
                        bool theirs, os_error *err) {
   if (out != NULL)

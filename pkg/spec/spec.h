@@ -244,6 +244,10 @@ const spec_bad_file *spec_tree_bad_file(const spec_tree *t, const char *file);
  * are out of order or a conflict is not closed. */
 int spec_conflict_side(char **out, size_t *out_len, int *first_line, const char *data, size_t len,
                        bool theirs, os_error *err);
+/* Which conflict marker the line s[0..n) (without its newline) is: one of
+ * these, or 0 for none. */
+enum { SPEC_CONFLICT_OURS = 1, SPEC_CONFLICT_BASE, SPEC_CONFLICT_SPLIT, SPEC_CONFLICT_THEIRS };
+int spec_conflict_marker(const char *s, size_t n);
 
 /* An empty tree for dir (no Organization yet); NULL on allocation failure.
  * Caller frees with spec_tree_free(). */
