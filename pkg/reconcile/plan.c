@@ -203,6 +203,7 @@ void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
   memset(r, 0, sizeof(*r));
   spec_secret_ref_of(&r->ref, s);
   r->state = (uint8_t)s->state;
+  r->visible_to_viewers = s->visible_to_viewers;
   r->spec = s;
   if (digest != NULL) {
     memcpy(r->digest, digest, sizeof(r->digest));
@@ -285,6 +286,18 @@ static reconcile_plan_target *target_for(reconcile_plan *p, json_t *by_app, cons
   return i ? &p->targets[json_integer_value(i)] : NULL;
 }
 
+/* How many keys s is sealed to that a does not authorize for it: from the
+ * source's ','-separated list, else from its spec (0 when neither is known). */
+static uint32_t unauthorized_keys(const seal_authorized *a, const reconcile_plan_secret *s) {
+  size_t bad = 0, missing = 0;
+  if (s->recipients != NULL)
+    seal_authorized_compare_list(&bad, &missing, a, s->visible_to_viewers, s->recipients);
+  else if (s->spec != NULL)
+    seal_authorized_compare(&bad, &missing, a, s->visible_to_viewers, s->spec->recipients,
+                            s->spec->n_recipients);
+  return bad > UINT32_MAX ? UINT32_MAX : (uint32_t)bad;
+}
+
 static int cmp_entry(const void *a, const void *b) {
   return strcmp(((const reconcile_plan_entry *)a)->name, ((const reconcile_plan_entry *)b)->name);
 }
@@ -334,9 +347,16 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
     return os_error_set(err, OS_ENOMEM, "out of memory");
   json_t *by_app = NULL;
   size_t *counts = NULL;
+  seal_authorized authorized;
+  if (seal_authorized_init(&authorized, org, in->environment, err) < 0) {
+    seal_authorized_clear(&authorized);
+    free(p);
+    return err->code;
+  }
   reconcile_plan_cache *cache = in->cache;
   if (cache == NULL) {
     if (reconcile_plan_cache_new(&p->own_cache, err) < 0) {
+      seal_authorized_clear(&authorized);
       free(p);
       return err->code;
     }
@@ -415,6 +435,11 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
         goto oom;
       continue;
     }
+    /* delivered all the same: whoever holds such a key can read the value
+     * from Git already, and withholding it would only break applications */
+    res->unauthorized = unauthorized_keys(&authorized, s);
+    if (res->unauthorized > 0)
+      p->n_unauthorized++;
     if (s->state == SPEC_STATE_DISABLED) {
       res->reason = "Disabled";
       p->n_disabled++;
@@ -469,12 +494,14 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
     t->keep_unknown = p->incomplete;
   }
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
+  seal_authorized_clear(&authorized);
   json_decref(by_app);
   free(counts);
   *out = p;
   return 0;
 oom:
   rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  seal_authorized_clear(&authorized);
   json_decref(by_app);
   free(counts);
   reconcile_plan_free(p);
@@ -498,6 +525,15 @@ const char *reconcile_plan_result_message(const reconcile_plan *p,
       hi = mid;
   }
   return "";
+}
+
+void reconcile_plan_unauthorized_message(char *out, size_t size,
+                                         const reconcile_plan_secret_result *r) {
+  snprintf(out, size,
+           "sealed to %u key(s) the organization does not authorize for it (a member removed "
+           "or a key rotated on another branch?): whoever holds one can read the value from "
+           "Git; run `orgsecrets rekey`, then rotate the value",
+           (unsigned)r->unauthorized);
 }
 
 int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,

@@ -166,6 +166,12 @@ int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_erro
 const char *reconcile_plan_result_message(const reconcile_plan *p,
                                           const reconcile_plan_secret_result *r);
 
+/* For a result with unauthorized > 0: what is wrong and the fix (a count,
+ * never a key or a value), into out. */
+#define RECONCILE_PLAN_UNAUTHORIZED_MSG_MAX 320
+void reconcile_plan_unauthorized_message(char *out, size_t size,
+                                         const reconcile_plan_secret_result *r);
+
 /* Failure reason for an unseal error code. */
 const char *reconcile_plan_reason_for(int code);
 

@@ -180,8 +180,9 @@ typedef struct open_value {
 static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v,
                          size_t n, const uint8_t (*digests)[32], const open_value *values) {
   size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
-  for (size_t i = 0; i < n; i++)
-    bytes += str_size(v[i]->name) + values[i].len;
+  for (size_t i = 0; i < n; i++) /* name, recipients "fp,fp,...", value */
+    bytes += str_size(v[i]->name) + v[i]->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1 +
+             values[i].len;
   if (bytes > UINT32_MAX)
     return NULL;
   file_rec *r = calloc(1, bytes);
@@ -207,6 +208,16 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
     p->ref.name = os_str_pack(&w, s->name);
     p->ref.pos.file = file;
     p->state = (uint8_t)s->state;
+    p->visible_to_viewers = s->visible_to_viewers;
+    p->recipients = w; /* what the plan checks against the organization */
+    for (size_t j = 0; j < s->n_recipients; j++) {
+      size_t fl = strnlen(s->recipients[j], SPEC_FINGERPRINT_LEN);
+      memcpy(w, s->recipients[j], fl);
+      w += fl;
+      *w++ = j + 1 < s->n_recipients ? ',' : '\0';
+    }
+    if (s->n_recipients == 0)
+      *w++ = '\0';
     memcpy(p->digest, digests[i], 32);
     p->has_digest = true;
   }

@@ -253,8 +253,10 @@ class Org:
         return [os.path.join(self.dir, "organization.yaml")] + sorted(
             glob.glob(os.path.join(self.dir, "secrets", "**", "*.yaml"), recursive=True))
 
-    def path(self, env, name):
-        return os.path.join(self.dir, "secrets", env, name + ".yaml")
+    def path(self, env, name, app=None):
+        """The CLI's file of a secret: secrets/ENV/NAME.yaml, or
+        secrets/ENV/APP/NAME.yaml for an application's."""
+        return os.path.join(self.dir, "secrets", env, *([app] if app else []), name + ".yaml")
 
 
 class Controller:
