@@ -93,7 +93,7 @@ typedef struct reconcile_plan_secret_result {
 #define RECONCILE_PLAN_UNAUTHORIZED "UnauthorizedRecipients"
 
 typedef struct reconcile_plan {
-  reconcile_plan_target *targets;
+  reconcile_plan_target *targets; /* [0]: the organization-level unit, then one per application */
   size_t n_targets;
   reconcile_plan_failure *failures;
   size_t n_failures;

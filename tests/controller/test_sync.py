@@ -315,11 +315,16 @@ class SyncTest(ControllerTest):
         self.assertEqual(os.stat(main).st_mode & 0o777, 0o600)
         self.assertEqual(read(main),
                          "API_KEY=%s\nDATABASE_PASSWORD=%s\n" % (VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"]))
-        self.assertEqual(read(app), "FEATURE_FLAGS=%s\n" % VALUES["FEATURE_FLAGS"])
-        # the same format as `orgsecrets render --format env`
+        # the application's file holds its view: its own and the organization's
+        self.assertEqual(read(app), "API_KEY=%s\nDATABASE_PASSWORD=%s\nFEATURE_FLAGS=%s\n" % (
+            VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"], VALUES["FEATURE_FLAGS"]))
+        # the same format as `orgsecrets render --format env`, and the same view as --app
         rendered = self.org.run("render", "--env", "prod", "--format", "env", "-i", self.org.key("prodctl"),
                                 prints_values=True)
         self.assertEqual(rendered, read(main))
+        rendered = self.org.run("render", "--env", "prod", "--app", "api", "--format", "env", "-i",
+                                self.org.key("prodctl"), prints_values=True)
+        self.assertEqual(rendered, read(app))
         # the files source in a POSIX shell to the exact values
         got = subprocess.run(["sh", "-c", ". %s; printf %%s \"$DATABASE_PASSWORD\"" % main],
                              capture_output=True).stdout.decode()

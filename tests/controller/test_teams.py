@@ -17,7 +17,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import ControllerTest, wait_for
+from harness import Controller, ControllerTest, wait_for
 from test_webhook import make_cert, review
 
 VALUES = {
@@ -98,6 +98,21 @@ class TeamsTest(ControllerTest):
         local = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
         self.assertEqual({k: local[k] for k in shop}, shop)
         self.assertEqual(shop["DATABASE_URL"], VALUES["DATABASE_URL"])
+
+    def test_env_file_of_an_application_is_its_view(self):
+        envdir = os.path.join(self.tmp, "env")
+        ctl = Controller(self.tmp, self.org, None, extra=["--no-kubernetes", "--env-file-dir", envdir],
+                         name="envctl")
+        self.controllers.append(ctl)
+        rc, out = ctl.once()
+        self.assertEqual(rc, 0, out)
+        with open(os.path.join(envdir, "acme-prod-billing.env")) as f:
+            got = f.read()
+        self.assertEqual(got, "DATABASE_URL=%s\nSMTP_PASSWORD=%s\n" % (
+            APP_VALUES["DATABASE_URL"], VALUES["SMTP_PASSWORD"]))
+        rendered = self.org.run("render", "--env", "prod", "--app", "billing", "--format", "env",
+                                prints_values=True)
+        self.assertEqual(rendered, got)
 
     def remove_member(self):
         """bob joins, values are sealed to him, then he is removed without
