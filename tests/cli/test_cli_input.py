@@ -4,13 +4,13 @@ prompt says so; from a pipe the bytes exactly, a trailing newline kept with
 a warning naming `printf %s` (or dropped with --trim), whitespace refused.
 usage: test_cli_input.py ORGSECRETS_BINARY"""
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ptysession  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="orgsecrets-input-")
@@ -34,32 +34,9 @@ def cli(*args, stdin=b""):
 
 
 def on_tty(args, typed):
-    """Runs the CLI with a pseudo-terminal as stdin, stdout and stderr;
-    types `typed` once the prompt shows. Returns (exit status, everything
-    the terminal showed)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(BIN, [BIN] + args, ENV)
-    seen = b""
-    deadline = time.time() + 30
-    sent = False
-    while time.time() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        if not sent and b"not echoed" in seen:
-            time.sleep(0.1)  # echo is off before the prompt is written
-            os.write(fd, typed)
-            sent = True
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), seen
+    """The CLI on a pseudo-terminal, `typed` typed at its prompt:
+    (exit status, everything the terminal showed)."""
+    return ptysession.session([BIN] + args, typed, [b"not echoed"], env=ENV)
 
 
 alice = cli("keygen", "-o", os.path.join(TMP, "alice")).stdout.decode().strip()

@@ -310,6 +310,18 @@ def wait_for(pred, timeout=20, interval=0.05, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def secret_key_refs(x):
+    """(Secret, key) of every secretKeyRef in a JSON patch or pod spec."""
+    if isinstance(x, dict):
+        if "secretKeyRef" in x:
+            yield (x["secretKeyRef"]["name"], x["secretKeyRef"]["key"])
+        for v in x.values():
+            yield from secret_key_refs(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from secret_key_refs(v)
+
+
 def assert_no_values(testcase, texts, values):
     """Fails when any sealed value appears in any of texts (bytes or str)."""
     for t in texts:

@@ -11,13 +11,11 @@ import base64
 import json
 import os
 import re
-import shutil
 import ssl
 import unittest
-import urllib.error
 import urllib.request
 
-from harness import Controller, ControllerTest, wait_for
+from harness import Controller, ControllerTest, secret_key_refs, wait_for
 from test_webhook import make_cert, review
 
 VALUES = {
@@ -26,18 +24,6 @@ VALUES = {
 }
 APP_VALUES = {"DATABASE_URL": "postgres://billing-only-9zr4@db/billing"}
 ALL_VALUES = dict(VALUES, **{"APP_" + k: v for k, v in APP_VALUES.items()})
-
-
-def refs(x):
-    """(Secret, key) of every secretKeyRef in a JSON patch."""
-    if isinstance(x, dict):
-        if "secretKeyRef" in x:
-            yield (x["secretKeyRef"]["name"], x["secretKeyRef"]["key"])
-        for v in x.values():
-            yield from refs(v)
-    elif isinstance(x, list):
-        for v in x:
-            yield from refs(v)
 
 
 class TeamsTest(ControllerTest):
@@ -82,7 +68,7 @@ class TeamsTest(ControllerTest):
         for ns in ("billing", "shop"):
             r = admit(ns, env)
             self.assertTrue(r["allowed"], r)
-            got[ns] = dict((k, s) for s, k in refs(json.loads(base64.b64decode(r["patch"]))))
+            got[ns] = dict((k, s) for s, k in secret_key_refs(json.loads(base64.b64decode(r["patch"]))))
         # inside the application its own DATABASE_URL wins; the organization-level
         # SMTP_PASSWORD resolves there too; elsewhere only organization-level names exist
         self.assertEqual(got["billing"], {"DATABASE_URL": "billing-secrets", "SMTP_PASSWORD": "acme-secrets"})
