@@ -224,7 +224,8 @@ int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir
  * recorded in t->bad, and so is every file holding a secret that fails
  * validation (an unknown environment, a duplicate, ...). Fails only when no
  * usable Organization is left (with the error of the file that should
- * hold it, when one is bad) or the Organization itself is invalid. Caller
+ * hold it, when one is bad: OS_ECONFLICT when that file holds Git conflict
+ * markers) or the Organization itself is invalid. Caller
  * frees *out with spec_tree_free(). */
 int spec_tree_load_lenient(spec_tree **out, const char *dir, os_error *err);
 

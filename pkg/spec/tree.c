@@ -555,8 +555,8 @@ static int load(spec_tree **out, const char *dir, const load_mode *mode, os_erro
       if (t->bad[i].organization)
         b = &t->bad[i];
     if (b != NULL)
-      rc = os_error_at(err, OS_EINVAL, b->file, b->line, "%s (the Organization is in this file)",
-                       b->message);
+      rc = os_error_at(err, b->kind == SPEC_BAD_CONFLICT ? OS_ECONFLICT : OS_EINVAL, b->file,
+                       b->line, "%s (the Organization is in this file)", b->message);
     else
       rc = os_error_set(err, OS_ENOTFOUND, "no Organization found below %s", dir);
     goto done;

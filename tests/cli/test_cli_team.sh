@@ -2,8 +2,9 @@
 # A team in several Git clones of one bare repository: the removal race
 # (a member removed on main while another branch creates a secret still
 # sealed to them), concurrent edits of different secrets (a clean merge), of
-# the same secret (a conflict that stops only that secret), and a member who
-# joins while a branch is open.
+# the same secret (a conflict that stops only that secret), a member who
+# joins while a branch is open, and two membership changes at once (a
+# conflict in organization.yaml).
 . "$(dirname "$0")/lib.sh"
 setup_org
 for k in erin dave; do os keygen -o "$TMP/keys/$k"; done
@@ -148,6 +149,33 @@ expect_rc 0 "rekey on the branch"
 check "rekey grants dave the new secret" grep -q "^grant: prod/FEATURE_SIGNING_KEY to dave@example.com" <<<"$OUT"
 secret_out "$TMP/d.value" --dir "$TMP/b" -i "$TMP/keys/dave" reveal FEATURE_SIGNING_KEY --env prod
 check "dave reads it after rekey" test "$(cat "$TMP/d.value")" = "$V_F"
+
+# ---- two membership changes at once: a conflict in organization.yaml ----
+for k in frank gina; do os keygen -o "$TMP/keys/$k"; done
+os member add frank@example.com --role member --recipient "$(pubkey keys/frank)"
+os rekey --yes
+commit org "frank joins" && g org push -q origin main
+as_in b alice member add gina@example.com --role member --recipient "$(pubkey keys/gina)"
+commit "$TMP/b" "gina joins"
+g "$TMP/b" pull -q --no-rebase --no-edit origin main >>"$LOG" 2>&1
+check "two members added at once conflict in organization.yaml" test $? -ne 0
+as_in b bob list
+expect_rc 1 "nothing works without the organization"
+expect_err "organization.yaml:" "the error names the file"
+expect_err "orgsecrets resolve FILE --ours|--theirs" "and the way out"
+as_in b bob resolve organization.yaml --theirs
+expect_rc 0 "resolve organization.yaml --theirs"
+as_in b alice member add gina@example.com --role member --recipient "$(pubkey keys/gina)"
+expect_rc 0 "the other side's change applied again"
+as_in b alice rekey --yes
+expect_rc 0 "rekey after the merge"
+g "$TMP/b" commit -qam "merge: frank and gina" >>"$LOG" 2>&1
+as_in b bob lint
+expect_rc 0 "lint passes after the membership merge"
+secret_out "$TMP/g.value" --dir "$TMP/b" -i "$TMP/keys/gina" reveal FEATURE_SIGNING_KEY --env prod
+check "gina reads after the merge" test "$(cat "$TMP/g.value")" = "$V_F"
+secret_out "$TMP/f.value" --dir "$TMP/b" -i "$TMP/keys/frank" reveal FEATURE_SIGNING_KEY --env prod
+check "frank too" test "$(cat "$TMP/f.value")" = "$V_F"
 
 # no value below any clone or the bare repository
 for d in org b fresh origin.git; do
