@@ -194,6 +194,79 @@ static void test_app_names_and_precedence(void **state) {
   spec_tree_free(t);
 }
 
+/* An application's secret written before names were per application:
+ * secrets/prod/NAME.yaml with the organization-level metadata.name. */
+static void write_legacy(const org_fix *f) {
+  spec_tree *t = NULL;
+  fix_load(&t, f);
+  os_error err = OS_ERROR_INIT;
+  org_set_result res;
+  org_secret_opts o = opts("prod", "web", "DATABASE_URL", "web-db", ORG_SET_CREATE);
+  assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), 0);
+  spec_tree_free(t);
+  char from[PATH_MAX], to[PATH_MAX], dir[PATH_MAX];
+  scratch_at(from, f->org, "secrets/prod/web/DATABASE_URL.yaml");
+  scratch_at(to, f->org, "secrets/prod/DATABASE_URL.yaml");
+  scratch_at(dir, f->org, "secrets/prod/web");
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(os_read_file(&text, &len, from, 1 << 20, &err), 0);
+  char *at = strstr(text, "name: acme.prod.web.database-url\n");
+  assert_non_null(at);
+  memmove(at + strlen("name: acme.prod."), at + strlen("name: acme.prod.web."),
+          len - (size_t)(at - text) - strlen("name: acme.prod.web.") + 1);
+  assert_int_equal(os_write_file_new(to, text, strlen(text), 0644, &err), 0);
+  free(text);
+  assert_int_equal(unlink(from), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_legacy_layout(void **state) {
+  org_fix *f = *state;
+  write_legacy(f);
+  spec_tree *t = NULL;
+  fix_load(&t, f); /* loads unchanged */
+  assert_int_equal(t->n_bad, 0);
+  spec_secret *s = spec_tree_find_secret(t, "prod", "web", "DATABASE_URL");
+  assert_non_null(s);
+  assert_true(s->legacy_name);
+  assert_null(spec_tree_find_secret(t, "prod", NULL, "DATABASE_URL"));
+  os_error err = OS_ERROR_INIT;
+  org_set_result res;
+  /* updated in place: same file, same metadata.name */
+  org_secret_opts o = opts("prod", "web", "DATABASE_URL", "web-db-2", ORG_SET_UPDATE);
+  assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), 0);
+  assert_string_equal(res.file, "secrets/prod/DATABASE_URL.yaml");
+  assert_string_equal(res.moved_from, "");
+  spec_tree_free(t);
+  fix_load(&t, f);
+  assert_true(spec_tree_find_secret(t, "prod", "web", "DATABASE_URL")->legacy_name);
+  /* an organization-level secret of that name moves it out of the way */
+  o = opts("prod", NULL, "DATABASE_URL", "org-db", ORG_SET_CREATE);
+  assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), 0);
+  assert_string_equal(res.moved_from, "secrets/prod/DATABASE_URL.yaml");
+  assert_string_equal(res.moved_to, "secrets/prod/web/DATABASE_URL.yaml");
+  assert_string_equal(res.file, "secrets/prod/DATABASE_URL.yaml");
+  spec_tree_free(t);
+  fix_load(&t, f);
+  assert_int_equal(t->n_bad, 0);
+  s = spec_tree_find_secret(t, "prod", "web", "DATABASE_URL");
+  assert_non_null(s);
+  assert_false(s->legacy_name);
+  assert_string_equal(s->pos.file, "secrets/prod/web/DATABASE_URL.yaml");
+  char *v = NULL;
+  const age_identity *const *ids = NULL;
+  size_t n_ids = 0, len = 0;
+  assert_int_equal(org_keys_get(&ids, &n_ids, f->keys[K_BOB], &err), 0);
+  assert_int_equal(seal_unseal((uint8_t **)&v, &len, s, ids, n_ids, &err), 0);
+  assert_memory_equal(v, "web-db-2", 8);
+  os_free_secret(v, len);
+  v = fix_reveal(t, f->keys[K_BOB], "prod", "DATABASE_URL");
+  assert_string_equal(v, "org-db");
+  free(v);
+  spec_tree_free(t);
+}
+
 static void test_create_update_set(void **state) {
   org_fix *f = *state;
   spec_tree *t = NULL;
@@ -313,6 +386,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_name_rules, fix_setup, fix_teardown),
       cmocka_unit_test_setup_teardown(test_app_names_and_precedence, fix_setup, fix_teardown),
+      cmocka_unit_test_setup_teardown(test_legacy_layout, fix_setup, fix_teardown),
       cmocka_unit_test_setup_teardown(test_create_update_set, fix_setup, fix_teardown),
       cmocka_unit_test_setup_teardown(test_refuse_to_seal_for_removed_member, fix_setup,
                                       fix_teardown),
