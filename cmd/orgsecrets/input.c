@@ -78,8 +78,10 @@ int cli_read_value(uint8_t **out, size_t *out_len, const char *label, bool trim,
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ICANON;
     (void)tcsetattr(0, TCSAFLUSH, &quiet);
-    fprintf(stderr, "value for %s (one line, not echoed; Enter ends it and is not part of the "
-                    "value; longer or multi-line values: --from-file): ", label);
+    fprintf(stderr,
+            "value for %s (one line, not echoed; Enter ends it and is not part of the "
+            "value; longer or multi-line values: --from-file): ",
+            label);
     fflush(stderr);
     rc = read_line(&b, err);
     (void)tcsetattr(0, TCSANOW, &old);
@@ -92,7 +94,8 @@ int cli_read_value(uint8_t **out, size_t *out_len, const char *label, bool trim,
     else if (newline && !org_value_blank((const uint8_t *)b.data, b.len))
       cli_note("warning: %s: the value read from stdin ends with a newline, which is kept as "
                "part of it; pipe it with `printf %%s \"$VALUE\" | ...` (echo adds one), or pass "
-               "--trim to drop trailing newlines", label);
+               "--trim to drop trailing newlines",
+               label);
   }
   if (rc == 0) {
     char *d = NULL;

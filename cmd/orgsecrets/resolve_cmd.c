@@ -34,8 +34,8 @@ int cmd_resolve(cli_ctx *ctx, int argc, char **argv) {
   if (ours == theirs)
     return cli_usage_error(usage, "resolve: give one of --ours and --theirs");
   const char *what = a.pos[0];
-  bool is_file = strchr(what, '/') != NULL || strstr(what, ".yaml") != NULL ||
-                 strstr(what, ".yml") != NULL;
+  bool is_file =
+      strchr(what, '/') != NULL || strstr(what, ".yaml") != NULL || strstr(what, ".yml") != NULL;
   if (!is_file && env == NULL)
     return cli_usage_error(usage, "resolve: --env is required with a secret NAME");
   char label[SPEC_NAME_MAX + 200], id[SPEC_NAME_MAX + 160];

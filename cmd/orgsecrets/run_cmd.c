@@ -75,8 +75,7 @@ static void exec_program(const char *prog, char **argv, char **envp) {
 }
 
 static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, const char *env,
-                      const char *app, const char *only_s, const cli_list *allowed,
-                      bool strict) {
+                      const char *app, const char *only_s, const cli_list *allowed, bool strict) {
   const cli_args a = *ap;
   if (env == NULL)
     return cli_usage_error(usage, "run: --env is required");

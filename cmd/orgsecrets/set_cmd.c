@@ -103,8 +103,10 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
   if (disable && enable)
     return cli_usage_error(usage, "%s: --disable and --enable exclude each other", cmd);
   if (visible && hidden)
-    return cli_usage_error(usage, "%s: --visible-to-viewers and --hidden-from-viewers exclude "
-                           "each other", cmd);
+    return cli_usage_error(usage,
+                           "%s: --visible-to-viewers and --hidden-from-viewers exclude "
+                           "each other",
+                           cmd);
   if ((from_file != NULL) + gen + keep_value > 1)
     return cli_usage_error(usage, "%s: give at most one of --from-file, --generate, --keep-value",
                            cmd);
@@ -133,8 +135,12 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
       .application = app,
       .name = name,
       .description = description,
-      .visible_to_viewers = visible ? 1 : hidden ? 0 : ORG_KEEP,
-      .state = disable ? SPEC_STATE_DISABLED : enable ? SPEC_STATE_ACTIVE : ORG_KEEP,
+      .visible_to_viewers = visible  ? 1
+                            : hidden ? 0
+                                     : ORG_KEEP,
+      .state = disable  ? SPEC_STATE_DISABLED
+               : enable ? SPEC_STATE_ACTIVE
+                        : ORG_KEEP,
       .allow_reserved_name = allow_reserved || (allow_env != NULL && strcmp(allow_env, name) == 0),
       .mode = mode,
   };

@@ -177,7 +177,8 @@ int org_load(spec_tree **out, const char *dir, os_error *err) {
     snprintf(why, sizeof(why), "%s", err->msg);
     return os_error_set(err, rc,
                         "%s; keep one side with `orgsecrets resolve FILE --ours|--theirs`, then "
-                        "re-apply the other side's change", why);
+                        "re-apply the other side's change",
+                        why);
   }
   if (rc < 0)
     return rc;

@@ -158,15 +158,14 @@ static int check_secret(org_findings *out, const spec_tree *t, const spec_secret
                          "--allow-env %s) and env files would hand it to programs; rename the "
                          "secret", object, s->name, why, s->name);
   if (rc == 0)
-    rc = org_lint_name(out, s->environment, s->application, s->name, s->pos.file, s->pos.line,
-                       err);
+    rc = org_lint_name(out, s->environment, s->application, s->name, s->pos.file, s->pos.line, err);
   int64_t age_days = 0;
   const char *ts = s->rotated_at ? s->rotated_at : s->created_at;
   if (rc == 0 && org_secret_rotation(&age_days, o, s, now) == 1)
-    rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line,
-                         NULL,
+    rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line, NULL,
                          "%s: value last rotated %lld days ago (%s), older than the rotation "
-                         "policy of %d days", object, (long long)age_days, ts, o->rotation_days);
+                         "policy of %d days",
+                         object, (long long)age_days, ts, o->rotation_days);
   if (rc < 0 && err != NULL && err->code == 0)
     os_error_set(err, rc, "out of memory");
   return rc;
@@ -203,13 +202,15 @@ static int check_recipients(org_findings *out, const spec_tree *t, os_error *err
                            s->pos.line, "orgsecrets rekey",
                            "%s: sealed to %s, which the organization does not authorize for it "
                            "(whoever holds that key can read the value): run `orgsecrets rekey`, "
-                           "then rotate the value", object, who.data ? who.data : "?");
+                           "then rotate the value",
+                           object, who.data ? who.data : "?");
     os_buf_reset(&who);
     if (rc == 0 && it->n_gains > 0 && (rc = readers_text(&who, it->gains, it->n_gains)) == 0)
       rc = org_finding_add(out, NULL, ORG_WARNING, "missing-recipients", object, s->pos.file,
                            s->pos.line, "orgsecrets rekey",
                            "%s: not sealed to %s, newly authorized (they cannot read it yet): "
-                           "run `orgsecrets rekey`", object, who.data ? who.data : "?");
+                           "run `orgsecrets rekey`",
+                           object, who.data ? who.data : "?");
     os_buf_free(&who);
     if (rc < 0 && (err == NULL || err->code == 0))
       rc = os_error_set(err, OS_ENOMEM, "out of memory");
@@ -228,11 +229,11 @@ static int check_bad_files(org_findings *out, const spec_tree *t) {
       org_secret_label(object, sizeof(object), b->ids[0].environment, b->ids[0].application,
                        b->ids[0].name);
     char *msg = org_bad_describe(b);
-    int rc = msg == NULL ? OS_ENOMEM
-                         : org_finding_add(out, NULL, ORG_ERROR,
-                                           b->kind == SPEC_BAD_CONFLICT ? "conflict" : "spec",
-                                           b->n_ids > 0 ? object : NULL, b->file, b->line, NULL,
-                                           "%s", msg);
+    int rc = msg == NULL
+                 ? OS_ENOMEM
+                 : org_finding_add(out, NULL, ORG_ERROR,
+                                   b->kind == SPEC_BAD_CONFLICT ? "conflict" : "spec",
+                                   b->n_ids > 0 ? object : NULL, b->file, b->line, NULL, "%s", msg);
     free(msg);
     if (rc < 0)
       return rc;

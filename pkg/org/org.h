@@ -537,8 +537,7 @@ const char *org_change_name(unsigned bit);
 
 /* "ENV/NAME", or "ENV/APP/NAME" for an application's secret, into out;
  * returns out. */
-char *org_secret_label(char *out, size_t size, const char *env, const char *app,
-                       const char *name);
+char *org_secret_label(char *out, size_t size, const char *env, const char *app, const char *name);
 /* How many applications have their own secret env/name; the first max of
  * their names go to apps (borrowed from t). */
 size_t org_secret_app_levels(const char **apps, size_t max, const spec_tree *t, const char *env,

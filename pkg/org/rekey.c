@@ -217,7 +217,8 @@ void org_reseal_summary(char *out, size_t size, const spec_tree *t) {
     if (unauthorized > 0 && w > 0 && (size_t)w < size)
       snprintf(out + w, size - (size_t)w,
                "; %zu of them can still be read by a key that lost access: `orgsecrets lint` "
-               "fails until then, and rekey lists them to rotate", unauthorized);
+               "fails until then, and rekey lists them to rotate",
+               unauthorized);
   }
   os_buf_free(&envs);
 }
@@ -251,8 +252,10 @@ void org_rekey_summary(char *out, size_t size, const org_rekey_plan *p, bool app
   if (rc == 0 && !first)
     rc = os_buf_puts(&b, ")");
   if (rc == 0 && lost > 0)
-    rc = os_buf_printf(&b, "; %zu could be read by a key that lost access: rotate %s (rotate: "
-                       "lines)", lost, lost > 1 ? "their values" : "its value");
+    rc = os_buf_printf(&b,
+                       "; %zu could be read by a key that lost access: rotate %s (rotate: "
+                       "lines)",
+                       lost, lost > 1 ? "their values" : "its value");
   if (rc == 0 && p->failed > 0)
     rc = os_buf_printf(&b, "; %zu could not be opened with -i", p->failed);
   snprintf(out, size, "%.*s", rc == 0 && b.data ? (int)b.len : 0, b.data ? b.data : "");

@@ -31,8 +31,10 @@ char *org_bad_describe(const spec_bad_file *b) {
     rc = os_buf_puts(&o, ")");
   if (rc == 0 && b->kind == SPEC_BAD_CONFLICT && b->n_ids > 0) {
     const spec_secret_id *id = &b->ids[0];
-    rc = os_buf_printf(&o, "; keep one side with `orgsecrets resolve %s --env %s%s%s --ours` "
-                       "(or --theirs)", id->name, id->environment, id->application ? " --app " : "",
+    rc = os_buf_printf(&o,
+                       "; keep one side with `orgsecrets resolve %s --env %s%s%s --ours` "
+                       "(or --theirs)",
+                       id->name, id->environment, id->application ? " --app " : "",
                        id->application ? id->application : "");
   } else if (rc == 0 && b->kind == SPEC_BAD_CONFLICT) {
     rc = os_buf_printf(&o, "; keep one side with `orgsecrets resolve %s --ours` (or --theirs)",

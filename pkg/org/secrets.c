@@ -23,8 +23,7 @@ int org_secret_name_check(const char *name, os_error *err) {
   return 0;
 }
 
-char *org_secret_label(char *out, size_t size, const char *env, const char *app,
-                       const char *name) {
+char *org_secret_label(char *out, size_t size, const char *env, const char *app, const char *name) {
   if (app != NULL)
     snprintf(out, size, "%s/%s/%s", env, app, name);
   else
@@ -72,10 +71,11 @@ static void note_app_levels(const org_ctx *c, const spec_tree *t, const char *en
   size_t n = 0;
   apps_text(apps, sizeof(apps), t, env, name, &n);
   if (n > 0)
-    org_note(c, "note: %s/%s is the organization-level secret; application%s %s %s %s of that "
-             "name (pass --app APP to address %s)", env, name, n > 1 ? "s" : "", apps,
-             n > 1 ? "have their own" : "has its own", n > 1 ? "secrets" : "secret",
-             n > 1 ? "one of them" : "it");
+    org_note(c,
+             "note: %s/%s is the organization-level secret; application%s %s %s %s of that "
+             "name (pass --app APP to address %s)",
+             env, name, n > 1 ? "s" : "", apps, n > 1 ? "have their own" : "has its own",
+             n > 1 ? "secrets" : "secret", n > 1 ? "one of them" : "it");
 }
 
 /* The error for a secret that is not there: says where one of that name
@@ -87,7 +87,8 @@ static int not_found(const spec_tree *t, const char *env, const char *app, const
   if (app == NULL && apps_text(apps, sizeof(apps), t, env, name, &n) != NULL && n > 0)
     return os_error_set(err, OS_ENOTFOUND,
                         "no organization-level secret %s in %s; application%s %s %s one (pass "
-                        "--app APP)", name, env, n > 1 ? "s" : "", apps, n > 1 ? "have" : "has");
+                        "--app APP)",
+                        name, env, n > 1 ? "s" : "", apps, n > 1 ? "have" : "has");
   if (app != NULL)
     return os_error_set(err, OS_ENOTFOUND, "no such secret in %s for application %s%s", env, app,
                         hint);
@@ -103,9 +104,10 @@ int org_bad_error(const spec_bad_file *b, const char *env, const char *app, cons
                         "%s is in %s, which has Git merge conflict markers (line %d); resolve "
                         "them first: orgsecrets resolve %s --env %s%s%s --ours (or --theirs)",
                         label, b->file, b->line, name, env, app ? " --app " : "", app ? app : "");
-  return os_error_set(err, OS_ECONFLICT, "%s is in %s, which does not load (%s:%d: %s); fix the "
-                      "file first (orgsecrets lint)", label, b->file, b->file, b->line,
-                      b->message);
+  return os_error_set(err, OS_ECONFLICT,
+                      "%s is in %s, which does not load (%s:%d: %s); fix the "
+                      "file first (orgsecrets lint)",
+                      label, b->file, b->file, b->line, b->message);
 }
 
 size_t org_unauthorized_count(const spec_secret **example, const spec_tree *t) {
@@ -128,8 +130,8 @@ size_t org_unauthorized_count(const spec_secret **example, const spec_tree *t) {
       ready[e] = true;
     }
     size_t unauthorized = 0, missing = 0;
-    seal_authorized_compare(&unauthorized, &missing, &auth[e], s->visible_to_viewers,
-                            s->recipients, s->n_recipients);
+    seal_authorized_compare(&unauthorized, &missing, &auth[e], s->visible_to_viewers, s->recipients,
+                            s->n_recipients);
     if (unauthorized > 0) {
       if (n == 0 && example != NULL)
         *example = s;
@@ -153,11 +155,11 @@ static int check(const spec_secret **existing, const spec_member **actor, const 
   const spec_org *org = t->org;
   const char *env = o->environment, *app = o->application, *name = o->name;
   if (spec_org_find_env(org, env) == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        env, org->id);
+    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s", env,
+                        org->id);
   if (app != NULL && spec_org_find_app(org, app) == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s",
-                        app, org->id);
+    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s", app,
+                        org->id);
   if ((rc = org_require(actor, c, t, ORG_ACTION_WRITE, err)) < 0)
     return rc;
   const spec_secret *cur = spec_tree_find_secret(t, env, app, name);
@@ -171,14 +173,14 @@ static int check(const spec_secret **existing, const spec_member **actor, const 
   size_t unauthorized = org_unauthorized_count(&ex, t);
   if (unauthorized > 0) {
     char label[SPEC_NAME_MAX + 160];
-    return os_error_set(err, OS_ECONFLICT,
-                        "refusing to seal: %zu secret(s) here are sealed to keys the "
-                        "organization no longer authorizes (e.g. %s), as after a member was "
-                        "removed on another branch; run `orgsecrets rekey` (then rotate the "
-                        "values it lists), then try again",
-                        unauthorized,
-                        org_secret_label(label, sizeof(label), ex->environment, ex->application,
-                                         ex->name));
+    return os_error_set(
+        err, OS_ECONFLICT,
+        "refusing to seal: %zu secret(s) here are sealed to keys the "
+        "organization no longer authorizes (e.g. %s), as after a member was "
+        "removed on another branch; run `orgsecrets rekey` (then rotate the "
+        "values it lists), then try again",
+        unauthorized,
+        org_secret_label(label, sizeof(label), ex->environment, ex->application, ex->name));
   }
   char where[128];
   snprintf(where, sizeof(where), "%s%s%s", env, app ? " for application " : "", app ? app : "");
@@ -194,12 +196,14 @@ static int check(const spec_secret **existing, const spec_member **actor, const 
       return os_error_set(err, OS_EPERM,
                           "refusing to create a secret named %s: that variable %s (`orgsecrets "
                           "run` refuses it and lint reports it); choose another name, or pass "
-                          "--allow-reserved-name", name, hazard);
+                          "--allow-reserved-name",
+                          name, hazard);
     if (name[strlen(name) - 1] == '_')
       return os_error_set(err, OS_EPERM,
                           "refusing to create a secret named %s: a name ending in _ cannot be a "
                           "custom resource (its metadata.name would end in -); choose another "
-                          "name, or pass --allow-reserved-name", name);
+                          "name, or pass --allow-reserved-name",
+                          name);
   }
   *existing = cur;
   return 0;
@@ -231,8 +235,8 @@ static char *secret_file_rel(const char *env, const char *app, const char *name)
   os_buf b;
   os_buf_init(&b, 4096, false);
   char *out = NULL;
-  if (os_buf_printf(&b, "secrets/%s%s%s/%.200s-%s.yaml", env, app ? "/" : "", app ? app : "",
-                    name, hex) < 0 ||
+  if (os_buf_printf(&b, "secrets/%s%s%s/%.200s-%s.yaml", env, app ? "/" : "", app ? app : "", name,
+                    hex) < 0 ||
       os_buf_detach(&out, NULL, &b) < 0)
     out = NULL;
   os_buf_free(&b);
@@ -272,8 +276,10 @@ static int move_legacy(org_set_result *res, const org_ctx *c, spec_tree *t, cons
       return os_error_set(err, OS_ENOMEM, "out of memory");
     if (spec_tree_bad_file(t, to) != NULL || org_str_eq(to, from)) {
       free(to);
-      return os_error_set(err, OS_ECONFLICT, "cannot move application %s's %s out of the way: "
-                          "%s is taken", s->application, name, from);
+      return os_error_set(err, OS_ECONFLICT,
+                          "cannot move application %s's %s out of the way: "
+                          "%s is taken",
+                          s->application, name, from);
     }
     s->pos.file = to;
     s->pos.line = 0;
@@ -284,7 +290,8 @@ static int move_legacy(org_set_result *res, const org_ctx *c, spec_tree *t, cons
       free(from);
       return rc;
     }
-    org_note(c, "moved application %s's %s/%s from %s to %s (the layout of per-application "
+    org_note(c,
+             "moved application %s's %s/%s from %s to %s (the layout of per-application "
              "names; its value is unchanged) to make room for the organization-level secret",
              s->application, env, name, from, to);
     snprintf(res->moved_from, sizeof(res->moved_from), "%s", from);
@@ -306,8 +313,9 @@ int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
   if (!have_value && existing == NULL)
     return os_error_set(err, OS_EINVAL, "the secret does not exist yet; give it a value");
   if (have_value && org_value_blank(o->value, o->value_len))
-    return os_error_set(err, OS_EINVAL, o->value_len == 0 ? "empty value refused"
-                                                          : "empty value refused (only whitespace)");
+    return os_error_set(err, OS_EINVAL,
+                        o->value_len == 0 ? "empty value refused"
+                                          : "empty value refused (only whitespace)");
   if (have_value && o->value_len > SPEC_VALUE_MAX)
     return os_error_set(err, OS_EINVAL, "value larger than %d bytes", SPEC_VALUE_MAX);
 
@@ -404,8 +412,7 @@ int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
       snprintf(created, sizeof(created), " (created by %s)", existing->created_by);
     if (by != NULL && !org_str_eq(by, who->name))
       org_note(c, "note: %s: replaced the value last set by %s on %s%s",
-               org_secret_label(label, sizeof(label), env, app, name), by, at ? at : "?",
-               created);
+               org_secret_label(label, sizeof(label), env, app, name), by, at ? at : "?", created);
   }
   if (existing == NULL && app == NULL && (rc = move_legacy(res, c, t, env, name, err)) < 0)
     goto done;
@@ -432,8 +439,7 @@ done:
 
 bool org_value_blank(const uint8_t *v, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r' && v[i] != '\v' &&
-        v[i] != '\f')
+    if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r' && v[i] != '\v' && v[i] != '\f')
       return false;
   return true;
 }
@@ -502,8 +508,8 @@ static int delete_check(const org_ctx *c, const spec_tree *t, const char *env, c
   return not_found(t, env, app, name, "", err);
 }
 
-int org_secret_delete_check(const org_ctx *c, const spec_tree *t, const char *env,
-                            const char *app, const char *name, os_error *err) {
+int org_secret_delete_check(const org_ctx *c, const spec_tree *t, const char *env, const char *app,
+                            const char *name, os_error *err) {
   int rc = delete_check(c, t, env, app, name, err);
   if (rc == 0 && app == NULL)
     note_app_levels(c, t, env, name);
@@ -533,8 +539,9 @@ int org_secret_cmp(const void *a, const void *b) {
   if (c == 0)
     c = strcmp(x->name, y->name);
   if (c == 0 && x->application != y->application) /* organization level first */
-    c = x->application == NULL ? -1 : y->application == NULL ? 1 : strcmp(x->application,
-                                                                           y->application);
+    c = x->application == NULL   ? -1
+        : y->application == NULL ? 1
+                                 : strcmp(x->application, y->application);
   return c;
 }
 

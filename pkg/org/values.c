@@ -457,8 +457,8 @@ static const char *why_unresolved(const unresolved_ctx *u, const char *name, cha
   char label[SPEC_NAME_MAX + 160];
   if (s != NULL) {
     org_secret_label(label, sizeof(label), s->environment, s->application, s->name);
-    snprintf(buf, size, s->state == SPEC_STATE_DISABLED ? "%s is disabled"
-                                                        : "%s is not selected by --only",
+    snprintf(buf, size,
+             s->state == SPEC_STATE_DISABLED ? "%s is disabled" : "%s is not selected by --only",
              label);
     return buf;
   }

@@ -181,8 +181,8 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
                          size_t n, const uint8_t (*digests)[32], const open_value *values) {
   size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
   for (size_t i = 0; i < n; i++) /* name, recipients "fp,fp,...", value */
-    bytes += str_size(v[i]->name) + v[i]->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1 +
-             values[i].len;
+    bytes +=
+        str_size(v[i]->name) + v[i]->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1 + values[i].len;
   if (bytes > UINT32_MAX)
     return NULL;
   file_rec *r = calloc(1, bytes);

@@ -147,8 +147,7 @@ bool seal_recipients_current(const spec_secret *s, const spec_org *org) {
   return same;
 }
 
-int seal_authorized_init(seal_authorized *a, const spec_org *org, const char *env,
-                         os_error *err) {
+int seal_authorized_init(seal_authorized *a, const spec_org *org, const char *env, os_error *err) {
   memset(a, 0, sizeof(*a));
   int rc = seal_fingerprints_for(&a->fps, &a->n, org, env, false, err);
   if (rc == 0)

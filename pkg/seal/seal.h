@@ -33,9 +33,9 @@ bool seal_recipients_current(const spec_secret *s, const spec_org *org);
  * computed once and then checked against many secrets: the fingerprints
  * of seal_fingerprints_for() without and with viewers. */
 typedef struct seal_authorized {
-  char **fps;           /* controllers, admins and members; sorted */
+  char **fps; /* controllers, admins and members; sorted */
   size_t n;
-  char **with_viewers;  /* and every viewer with a key; sorted */
+  char **with_viewers; /* and every viewer with a key; sorted */
   size_t n_with_viewers;
 } seal_authorized;
 

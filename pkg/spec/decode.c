@@ -647,8 +647,8 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
   /* an application's secret written before names were per application has
    * the organization-level form: it still loads, and keeps it */
   if (strcmp(derived, mname) != 0 && s->application != NULL &&
-      spec_resource_name_into(legacy_buf, sizeof(legacy_buf), s->organization, s->environment,
-                              NULL, s->name) > 0 &&
+      spec_resource_name_into(legacy_buf, sizeof(legacy_buf), s->organization, s->environment, NULL,
+                              s->name) > 0 &&
       strcmp(legacy_buf, mname) == 0)
     s->legacy_name = true;
   else if (strcmp(derived, mname) != 0) {

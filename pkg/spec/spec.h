@@ -123,11 +123,11 @@ enum spec_bad_kind {
  * path names in the CLI's layout (secrets/ENV/NAME.yaml,
  * secrets/ENV/APP/NAME.yaml) or that failed validation. */
 typedef struct spec_bad_file {
-  char *file;            /* relative to the folder */
-  int line;              /* the first conflict marker, or the error's line; 0: unknown */
+  char *file; /* relative to the folder */
+  int line;   /* the first conflict marker, or the error's line; 0: unknown */
   enum spec_bad_kind kind;
-  char *message;         /* the error, without "FILE:LINE: "; never a value */
-  bool organization;     /* it holds (or may hold) the Organization */
+  char *message;     /* the error, without "FILE:LINE: "; never a value */
+  bool organization; /* it holds (or may hold) the Organization */
   spec_secret_id *ids;
   size_t n_ids;
 } spec_bad_file;
@@ -137,7 +137,7 @@ typedef struct spec_tree {
   spec_org *org;         /* NULL until init */
   spec_secret **secrets; /* malloc'd, n_secrets entries (no spare capacity assumed) */
   size_t n_secrets;
-  spec_bad_file *bad;    /* files a lenient load left out, in path order */
+  spec_bad_file *bad; /* files a lenient load left out, in path order */
   size_t n_bad;
 } spec_tree;
 
@@ -274,7 +274,7 @@ int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os
  * secrets in a smaller form than spec_secret (the controller). Borrowed. */
 typedef struct spec_secret_ref {
   const char *organization, *environment, *application, *name;
-  bool legacy_name;      /* spec_secret.legacy_name */
+  bool legacy_name; /* spec_secret.legacy_name */
   spec_pos pos;
   struct {
     int organization, environment, name, application;

@@ -387,8 +387,7 @@ static void *parse_files(void *arg) {
     if (rc < 0) {
       r->rc = rc;
       r->msg = os_strdup(err.msg);
-      if (r->msg == NULL ||
-          (a != NULL && classify(&r->bad, a, j->files[i], data, len, r->msg) < 0))
+      if (r->msg == NULL || (a != NULL && classify(&r->bad, a, j->files[i], data, len, r->msg) < 0))
         r->rc = OS_ENOMEM; /* not a bad file: the load fails */
     }
   }
@@ -436,7 +435,7 @@ typedef struct load_mode {
   bool tolerant;          /* record it in t->bad and go on */
   spec_problem_fn report; /* tolerant: also report it here (may be NULL) */
   void *ctx;
-  size_t *n_bad;          /* tolerant: count them (may be NULL) */
+  size_t *n_bad; /* tolerant: count them (may be NULL) */
 } load_mode;
 
 /* Reads and parses the files on up to LOAD_THREADS_MAX threads (libyaml
@@ -822,9 +821,9 @@ static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
       break;
     }
   char rname[3 * 64 + SPEC_NAME_MAX + 8];
-  size_t rlen = spec_resource_name_into(rname, sizeof(rname), s->organization ? s->organization : "",
-                                        s->environment ? s->environment : "",
-                                        s->legacy_name ? NULL : s->application, name);
+  size_t rlen = spec_resource_name_into(
+      rname, sizeof(rname), s->organization ? s->organization : "",
+      s->environment ? s->environment : "", s->legacy_name ? NULL : s->application, name);
   if (rlen > 0 && !spec_dns_subdomain_valid(rname))
     problem(v, p, false,
             "secret %.253s: resource name %.253s is not a valid Kubernetes name (too long, or "
@@ -1175,8 +1174,10 @@ int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
     return os_error_set(err, OS_EINVAL, "spec file must be a relative path");
   const spec_bad_file *bad = spec_tree_bad_file(t, file);
   if (bad != NULL)
-    return os_error_set(err, OS_ECONFLICT, "%s:%d: %s; resolve it first, writing it would drop "
-                        "what it holds", bad->file, bad->line, bad->message);
+    return os_error_set(err, OS_ECONFLICT,
+                        "%s:%d: %s; resolve it first, writing it would drop "
+                        "what it holds",
+                        bad->file, bad->line, bad->message);
   if ((path = os_path_join(t->dir ? t->dir : ".", file)) == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;

@@ -120,7 +120,8 @@ static void test_set_metadata(void **state) {
   assert_true(res.changed && !res.value_changed && !res.resealed);
   assert_string_equal(field(t, "prod", "BILLING_API_KEY", UPDATED_AT), "2024-04-10T08:00:00Z");
   assert_string_equal(field(t, "prod", "BILLING_API_KEY", ROTATED_AT), "2024-03-10T08:00:00Z");
-  assert_string_equal(spec_tree_find_secret(t, "prod", NULL, "BILLING_API_KEY")->encrypted_value, ct);
+  assert_string_equal(spec_tree_find_secret(t, "prod", NULL, "BILLING_API_KEY")->encrypted_value,
+                      ct);
   free(ct);
 
   /* visible to viewers: re-sealed (the viewer's key joins), the value is the same */

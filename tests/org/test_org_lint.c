@@ -139,8 +139,10 @@ static void test_lint_folder(void **state) {
   assert_int_equal(x->severity, ORG_ERROR);
   assert_string_equal(x->fix, "orgsecrets rekey");
   char want[256];
-  snprintf(want, sizeof(want), "prod/TOKEN: sealed to key %s, which the organization does not "
-                               "authorize for it", fp);
+  snprintf(want, sizeof(want),
+           "prod/TOKEN: sealed to key %s, which the organization does not "
+           "authorize for it",
+           fp);
   if (strstr(x->message, want) == NULL)
     fail_msg("message: %s", x->message);
   assert_non_null(strstr(x->message, "run `orgsecrets rekey`, then rotate the value"));

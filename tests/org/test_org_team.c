@@ -46,8 +46,8 @@ static void test_name_rules(void **state) {
    * are refused for a new secret unless allowed */
   spec_tree *t = NULL;
   fix_load(&t, f);
-  static const char *const reserved[] = {"PATH",  "HOME",       "LD_PRELOAD", "LD_LIBRARY_PATH",
-                                         "IFS",   "SHELL",      "LD_ANYTHING", "TRAILING_",
+  static const char *const reserved[] = {"PATH", "HOME",  "LD_PRELOAD",  "LD_LIBRARY_PATH",
+                                         "IFS",  "SHELL", "LD_ANYTHING", "TRAILING_",
                                          "A__"};
   for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
     org_secret_opts o = opts("prod", NULL, reserved[i], "v", ORG_SET_UPSERT);
@@ -149,8 +149,8 @@ static void test_app_names_and_precedence(void **state) {
   size_t n_ids = 0;
   assert_int_equal(org_keys_get(&ids, &n_ids, f->keys[K_ALICE], &err), 0);
   org_values vs = {0};
-  assert_int_equal(org_values_load(&vs, t, "prod", "web", ORG_SCOPE_MERGED, NULL, 0, ids, n_ids,
-                                   &err), 0);
+  assert_int_equal(
+      org_values_load(&vs, t, "prod", "web", ORG_SCOPE_MERGED, NULL, 0, ids, n_ids, &err), 0);
   assert_int_equal(vs.n, 3);
   assert_string_equal(vs.v[0].secret->name, "DATABASE_URL");
   assert_memory_equal(vs.v[0].value, "web-db", 6);
@@ -158,14 +158,14 @@ static void test_app_names_and_precedence(void **state) {
   assert_string_equal(vs.v[2].secret->name, "SMTP_PASSWORD");
   assert_memory_equal(vs.v[2].value, "org-smtp", 8);
   org_values_free(&vs);
-  assert_int_equal(org_values_load(&vs, t, "prod", NULL, ORG_SCOPE_MERGED, NULL, 0, ids, n_ids,
-                                   &err), 0);
+  assert_int_equal(
+      org_values_load(&vs, t, "prod", NULL, ORG_SCOPE_MERGED, NULL, 0, ids, n_ids, &err), 0);
   assert_int_equal(vs.n, 2);
   assert_memory_equal(vs.v[0].value, "org-db", 6);
   org_values_free(&vs);
   /* the exact scope (render -o k8s: one Secret) holds only web's own */
-  assert_int_equal(org_values_load(&vs, t, "prod", "web", ORG_SCOPE_EXACT, NULL, 0, ids, n_ids,
-                                   &err), 0);
+  assert_int_equal(
+      org_values_load(&vs, t, "prod", "web", ORG_SCOPE_EXACT, NULL, 0, ids, n_ids, &err), 0);
   assert_int_equal(vs.n, 2);
   assert_memory_equal(vs.v[0].value, "web-db", 6);
   org_values_free(&vs);
@@ -174,8 +174,8 @@ static void test_app_names_and_precedence(void **state) {
   o = opts("prod", "web", "DATABASE_URL", NULL, ORG_SET_UPDATE);
   o.state = SPEC_STATE_DISABLED;
   assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), 0);
-  assert_int_equal(org_values_load(&vs, t, "prod", "web", ORG_SCOPE_MERGED, NULL, 0, ids, n_ids,
-                                   &err), 0);
+  assert_int_equal(
+      org_values_load(&vs, t, "prod", "web", ORG_SCOPE_MERGED, NULL, 0, ids, n_ids, &err), 0);
   assert_string_equal(vs.v[0].secret->name, "DATABASE_URL");
   assert_memory_equal(vs.v[0].value, "org-db", 6);
   org_values_free(&vs);
@@ -283,9 +283,9 @@ static void test_create_update_set(void **state) {
   assert_true(res.created);
   o.value = (const uint8_t *)"b2";
   assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), OS_ECONFLICT);
-  assert_non_null(
-      strstr(err.msg, "already exists in prod (created by bob@example.com on 2024-05-01T10:00:00Z); "
-                      "use update"));
+  assert_non_null(strstr(
+      err.msg, "already exists in prod (created by bob@example.com on 2024-05-01T10:00:00Z); "
+               "use update"));
 
   /* update with a description only: no value needed, the value stays */
   setenv("ORGSECRETS_NOW", "2024-05-02T10:00:00Z", 1);
@@ -347,7 +347,8 @@ static void test_refuse_to_seal_for_removed_member(void **state) {
   fix_load(&t, f);
   os_error err = OS_ERROR_INIT;
   assert_int_equal(org_member_add(&f->as[K_ALICE], t, "carol@example.com", SPEC_ROLE_MEMBER,
-                                  f->rcpt[K_CAROL], &err), 0);
+                                  f->rcpt[K_CAROL], &err),
+                   0);
   assert_int_equal(fix_set(NULL, &f->as[K_ALICE], t, "prod", "PAGER_KEY", "p", &err), 0);
   char summary[512];
   org_reseal_summary(summary, sizeof(summary), t);

@@ -335,12 +335,14 @@ static void test_json_secret_roundtrip(void **state) {
   json_t *spec = json_object_get(j, "spec");
   json_object_set_new(spec, "bogus", json_true());
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
-  assert_string_equal(err.msg, "OrgSecret acme.prod.api.database-password: spec.bogus: unknown field");
+  assert_string_equal(err.msg,
+                      "OrgSecret acme.prod.api.database-password: spec.bogus: unknown field");
   json_object_del(spec, "bogus");
   json_object_set_new(spec, "state", json_string("paused"));
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
-  assert_string_equal(err.msg, "OrgSecret acme.prod.api.database-password: spec.state: \"paused\" is "
-                               "not active or disabled");
+  assert_string_equal(err.msg,
+                      "OrgSecret acme.prod.api.database-password: spec.state: \"paused\" is "
+                      "not active or disabled");
   json_object_set_new(spec, "state", json_string("disabled"));
   json_object_set_new(spec, "visibleToViewers", json_string("true"));
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);

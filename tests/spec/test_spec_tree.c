@@ -196,8 +196,9 @@ static void test_secret_field_errors(void **state) {
                      SECRET_FILE ":", "invalid YAML");
   expect_secret_edit("  name: DATABASE_PASSWORD\n", "  name: database_password\n",
                      SECRET_FILE ":8: ", "spec.name: \"database_password\" is not a valid secret name");
-  expect_secret_edit("  name: acme.prod.api.database-password\n", "  name: acme.prod.other\n",
-                     SECRET_FILE ":4: ", "does not match the derived name \"acme.prod.api.database-password\"");
+  expect_secret_edit(
+      "  name: acme.prod.api.database-password\n", "  name: acme.prod.other\n",
+      SECRET_FILE ":4: ", "does not match the derived name \"acme.prod.api.database-password\"");
   expect_secret_edit("  recipients:\n    - 0123456789abcdef\n    - 1a2b3c4d5e6f7a8b\n    - fedcba9876543210\n",
                      "", SECRET_FILE ":6: ", "spec.recipients: missing");
   expect_secret_edit("  recipients:\n    - 0123456789abcdef\n    - 1a2b3c4d5e6f7a8b\n    - fedcba9876543210\n",
@@ -254,7 +255,8 @@ static void test_cross_document_errors(void **state) {
   /* The same secret twice: both places named. */
   const char *dup[] = {SECRET_FILE, s, "secrets/prod/copy.yaml", s};
   expect_error(NULL, dup, 2, OS_EINVAL, "secrets/prod/copy.yaml:8: ",
-               "duplicate secret DATABASE_PASSWORD of application api (first at " SECRET_FILE ":8)");
+               "duplicate secret DATABASE_PASSWORD of application api (first at " SECRET_FILE
+               ":8)");
   char *t1 = replace(s, "  environment: prod\n", "  environment: qa\n");
   char *t2 = replace(t1, "acme.prod.", "acme.qa.");
   expect_secret_error(t2, SECRET_FILE ":7: ", "unknown environment \"qa\"");
@@ -515,8 +517,9 @@ static void test_roundtrip_1000(void **state) {
   t = NULL;
   if (spec_tree_load(&t, dir, &err) != 0)
     fail_msg("%s", err.msg);
-  assert_string_equal(spec_tree_find_secret(t, "staging", "worker", "SECRET_00010_KEY")->description,
-                      "changed: now with a colon");
+  assert_string_equal(
+      spec_tree_find_secret(t, "staging", "worker", "SECRET_00010_KEY")->description,
+      "changed: now with a colon");
   assert_int_equal(t->n_secrets, 1000);
   spec_tree_free(t);
   free_capture(before, n_before);
