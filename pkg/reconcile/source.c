@@ -139,6 +139,7 @@ static void rec_free(reconcile_source_cache *c, file_rec *r) {
     unintern(c, p->ref.organization);
     unintern(c, p->ref.environment);
     unintern(c, p->ref.application);
+    unintern(c, p->recipients);
   }
   os_free_secret(r, r->size);
 }
@@ -175,14 +176,30 @@ typedef struct open_value {
   uint8_t *owned; /* p when it came from the hook (wiped after packing) */
 } open_value;
 
+/* The fingerprints s is sealed to as "fp,fp,..." (caller frees); NULL when
+ * out of memory. Validation has checked each is SPEC_FINGERPRINT_LEN long. */
+static char *recipients_list(const spec_secret *s) {
+  char *out = malloc(s->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1), *w = out;
+  if (out == NULL)
+    return NULL;
+  for (size_t j = 0; j < s->n_recipients; j++) {
+    size_t fl = strnlen(s->recipients[j], SPEC_FINGERPRINT_LEN);
+    memcpy(w, s->recipients[j], fl);
+    w += fl;
+    if (j + 1 < s->n_recipients)
+      *w++ = ',';
+  }
+  *w = '\0';
+  return out;
+}
+
 /* A file's records in one block (see file_rec); NULL on allocation failure
  * or a block above 4 GiB. digests[i] is secret i's reconcile_plan_secret_digest(). */
 static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v,
                          size_t n, const uint8_t (*digests)[32], const open_value *values) {
   size_t bytes = sizeof(file_rec) + n * sizeof(reconcile_plan_secret) + strlen(rel) + 1;
-  for (size_t i = 0; i < n; i++) /* name, recipients "fp,fp,...", value */
-    bytes +=
-        str_size(v[i]->name) + v[i]->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1 + values[i].len;
+  for (size_t i = 0; i < n; i++)
+    bytes += str_size(v[i]->name) + values[i].len;
   if (bytes > UINT32_MAX)
     return NULL;
   file_rec *r = calloc(1, bytes);
@@ -200,6 +217,12 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
     p->ref.organization = intern(c, s->organization, &oom);
     p->ref.environment = intern(c, s->environment, &oom);
     p->ref.application = intern(c, s->application, &oom);
+    /* what the plan checks against the organization; the secrets of one
+     * environment mostly share one set, so it is held once */
+    char *fps = recipients_list(s);
+    p->recipients = fps != NULL ? intern(c, fps, &oom) : NULL;
+    oom = oom || fps == NULL;
+    free(fps);
     if (oom) {
       r->n_secrets = (uint32_t)i + 1; /* release what this record took */
       rec_free(c, r);
@@ -209,15 +232,6 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
     p->ref.pos.file = file;
     p->state = (uint8_t)s->state;
     p->visible_to_viewers = s->visible_to_viewers;
-    p->recipients = w; /* what the plan checks against the organization */
-    for (size_t j = 0; j < s->n_recipients; j++) {
-      size_t fl = strnlen(s->recipients[j], SPEC_FINGERPRINT_LEN);
-      memcpy(w, s->recipients[j], fl);
-      w += fl;
-      *w++ = j + 1 < s->n_recipients ? ',' : '\0';
-    }
-    if (s->n_recipients == 0)
-      *w++ = '\0';
     memcpy(p->digest, digests[i], 32);
     p->has_digest = true;
   }
