@@ -29,6 +29,11 @@ clone b bob@example.com
 # as_b ARGS...: bob's CLI in his clone; as_in DIR WHO ARGS...: anyone's anywhere
 as_in() { local d=$1 who=$2; shift 2; os --dir "$TMP/$d" --as "$who@example.com" -i "$TMP/keys/$who" "$@"; }
 as_in_input() { local v=$1 d=$2 who=$3; shift 3; os_in "$v" --dir "$TMP/$d" --as "$who@example.com" -i "$TMP/keys/$who" "$@"; }
+# reads DIR WHO NAME VALUE DESCRIPTION: WHO's key opens NAME in the clone DIR to VALUE
+reads() {
+  secret_out "$TMP/.value" --dir "$TMP/$1" -i "$TMP/keys/$2" reveal "$3" --env prod
+  check "$5" test "$RC" -eq 0 -a "$(cat "$TMP/.value")" = "$4"
+}
 
 # ---- the removal race ----
 # alice removes erin on main and re-seals; bob, whose clone still lists
@@ -49,9 +54,7 @@ g "$TMP/b" push -q origin HEAD:main >>"$LOG" 2>&1
 check "bob pushes the merge" test $? -eq 0
 clone fresh alice@example.com
 # erin, in a fresh clone of main, can open the new value: the leak lint must catch
-secret_out "$TMP/erin.value" --dir "$TMP/fresh" -i "$TMP/keys/erin" reveal PAGERDUTY_ROUTING_KEY --env prod
-check "the merged secret is readable by the removed member (what lint reports)" \
-  test "$RC" -eq 0 -a "$(cat "$TMP/erin.value")" = "$V_PD"
+reads fresh erin PAGERDUTY_ROUTING_KEY "$V_PD" "the merged secret is readable by the removed member (what lint reports)"
 as_in fresh alice lint
 expect_rc 1 "lint fails on main"
 check "lint names the secret, the removed member and the fix" grep -qE \
@@ -74,31 +77,32 @@ check "after rekey the removed member cannot open it" test "$RC" -ne 0
 commit "$TMP/fresh" "re-seal after erin left" && g "$TMP/fresh" push -q origin main
 g org pull -q --no-rebase --no-edit origin main && g "$TMP/b" pull -q --no-rebase --no-edit origin main
 
+# at_once NAME_A VALUE_A NAME_B VALUE_B: alice sets NAME_A on main and
+# pushes; bob, from the same base, sets NAME_B in his clone, commits and
+# merges main; returns the merge's status
+at_once() {
+  os_in "$2" set "$1" --env prod
+  commit org "$1 by alice" && g org push -q origin main
+  as_in_input "$4" b bob set "$3" --env prod
+  commit "$TMP/b" "$3 by bob"
+  g "$TMP/b" pull -q --no-rebase --no-edit origin main >>"$LOG" 2>&1
+}
+
 # ---- different secrets at once: a clean merge ----
 V_A=$(new_value)
-os_in "$V_A" set SMTP_PASSWORD --env prod
-commit org "smtp" && g org push -q origin main
 V_B=$(new_value)
-as_in_input "$V_B" b bob set DATABASE_PASSWORD --env prod
-commit "$TMP/b" "db"
-g "$TMP/b" pull -q --no-rebase --no-edit origin main >>"$LOG" 2>&1
+at_once SMTP_PASSWORD "$V_A" DATABASE_PASSWORD "$V_B"
 check "edits of different secrets merge cleanly" test $? -eq 0
 as_in b bob lint
 expect_rc 0 "lint passes on the merge"
-secret_out "$TMP/a.value" --dir "$TMP/b" -i "$TMP/keys/bob" reveal SMTP_PASSWORD --env prod
-check "alice's value arrived" test "$(cat "$TMP/a.value")" = "$V_A"
-secret_out "$TMP/b.value" --dir "$TMP/b" -i "$TMP/keys/bob" reveal DATABASE_PASSWORD --env prod
-check "bob's value stayed" test "$(cat "$TMP/b.value")" = "$V_B"
+reads b bob SMTP_PASSWORD "$V_A" "alice's value arrived"
+reads b bob DATABASE_PASSWORD "$V_B" "bob's value stayed"
 g "$TMP/b" push -q origin HEAD:main && g org pull -q --no-rebase --no-edit origin main
 
 # ---- the same secret at once: a conflict that stops only that secret ----
 V_A2=$(new_value)
-os_in "$V_A2" set DATABASE_PASSWORD --env prod
-commit org "db by alice" && g org push -q origin main
 V_B2=$(new_value)
-as_in_input "$V_B2" b bob set DATABASE_PASSWORD --env prod
-commit "$TMP/b" "db by bob"
-g "$TMP/b" pull -q --no-rebase --no-edit origin main >>"$LOG" 2>&1
+at_once DATABASE_PASSWORD "$V_A2" DATABASE_PASSWORD "$V_B2"
 check "the same secret edited twice conflicts" test $? -ne 0
 check "the file holds conflict markers" grep -q '^<<<<<<< ' "$TMP/b/secrets/prod/DATABASE_PASSWORD.yaml"
 as_in b bob list
@@ -106,8 +110,7 @@ expect_rc 0 "list works during the conflict"
 check "list shows the secret as conflict" grep -qE "^DATABASE_PASSWORD +prod +- +conflict " <<<"$OUT"
 check "list says where" grep -qE "secrets/prod/DATABASE_PASSWORD\.yaml:[0-9]+: conflict" <<<"$ERR"
 check "the other secrets are active" grep -qE "^SMTP_PASSWORD +prod +- +active " <<<"$OUT"
-secret_out "$TMP/s.value" --dir "$TMP/b" -i "$TMP/keys/bob" reveal SMTP_PASSWORD --env prod
-check "reveal of another secret works" test "$RC" -eq 0 -a "$(cat "$TMP/s.value")" = "$V_A"
+reads b bob SMTP_PASSWORD "$V_A" "reveal of another secret works"
 secret_out "$TMP/x.value" --dir "$TMP/b" -i "$TMP/keys/bob" reveal DATABASE_PASSWORD --env prod
 check "reveal of the conflicted secret fails" test "$RC" -ne 0
 expect_err "orgsecrets resolve" "and names the way out"
@@ -122,8 +125,7 @@ as_in b bob resolve DATABASE_PASSWORD --env prod --theirs
 expect_rc 0 "resolve --theirs"
 check "the markers are gone" test "$(grep -c '^<<<<<<< ' "$TMP/b/secrets/prod/DATABASE_PASSWORD.yaml")" -eq 0
 check "resolve staged the file" test -z "$(g "$TMP/b" diff --name-only --diff-filter=U)"
-secret_out "$TMP/r.value" --dir "$TMP/b" -i "$TMP/keys/bob" reveal DATABASE_PASSWORD --env prod
-check "--theirs keeps alice's value" test "$(cat "$TMP/r.value")" = "$V_A2"
+reads b bob DATABASE_PASSWORD "$V_A2" "--theirs keeps alice's value"
 g "$TMP/b" commit -qm "merge, keeping alice's value" >>"$LOG" 2>&1
 as_in b bob lint
 expect_rc 0 "lint passes after resolve"
@@ -147,8 +149,7 @@ check "lint warns that dave cannot read the branch's secret yet" grep -qE \
 as_in b bob rekey --yes
 expect_rc 0 "rekey on the branch"
 check "rekey grants dave the new secret" grep -q "^grant: prod/FEATURE_SIGNING_KEY to dave@example.com" <<<"$OUT"
-secret_out "$TMP/d.value" --dir "$TMP/b" -i "$TMP/keys/dave" reveal FEATURE_SIGNING_KEY --env prod
-check "dave reads it after rekey" test "$(cat "$TMP/d.value")" = "$V_F"
+reads b dave FEATURE_SIGNING_KEY "$V_F" "dave reads it after rekey"
 
 # ---- two membership changes at once: a conflict in organization.yaml ----
 for k in frank gina; do os keygen -o "$TMP/keys/$k"; done
@@ -172,10 +173,8 @@ expect_rc 0 "rekey after the merge"
 g "$TMP/b" commit -qam "merge: frank and gina" >>"$LOG" 2>&1
 as_in b bob lint
 expect_rc 0 "lint passes after the membership merge"
-secret_out "$TMP/g.value" --dir "$TMP/b" -i "$TMP/keys/gina" reveal FEATURE_SIGNING_KEY --env prod
-check "gina reads after the merge" test "$(cat "$TMP/g.value")" = "$V_F"
-secret_out "$TMP/f.value" --dir "$TMP/b" -i "$TMP/keys/frank" reveal FEATURE_SIGNING_KEY --env prod
-check "frank too" test "$(cat "$TMP/f.value")" = "$V_F"
+reads b gina FEATURE_SIGNING_KEY "$V_F" "gina reads after the merge"
+reads b frank FEATURE_SIGNING_KEY "$V_F" "frank too"
 
 # no value below any clone or the bare repository
 for d in org b fresh origin.git; do
