@@ -1,4 +1,4 @@
-/* app add. */
+/* app add|list|remove. */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,10 +6,15 @@
 
 static const char app_usage[] =
     "usage: orgsecrets app add APP --namespace NS [--namespace NS]... [--secret-name NAME]\n"
+    "       orgsecrets app list [-o table|json]\n"
+    "       orgsecrets app remove APP [--delete-secrets]\n"
     "\n"
-    "Adds an application (a DNS-1123 label) and the namespaces it runs in.\n"
+    "add: adds an application (a DNS-1123 label) and the namespaces it runs in.\n"
     "Its secrets (`set --app APP`) are delivered to one Kubernetes Secret per\n"
-    "namespace (default name <app>-secrets). Needs an admin (--as).\n";
+    "namespace (default name <app>-secrets). Needs an admin (--as).\n"
+    "list: applications with their namespaces and number of secrets.\n"
+    "remove: refused while the application has secrets (in any environment),\n"
+    "unless --delete-secrets (which deletes them). Needs an admin.\n";
 
 static int app_add(cli_ctx *ctx, int argc, char **argv) {
   cli_list namespaces = {0};
@@ -59,6 +64,72 @@ done:
   return status;
 }
 
+static int app_list(cli_ctx *ctx, int argc, char **argv) {
+  const char *format = NULL;
+  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
+  cli_args a;
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, app_usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+  enum cli_format fmt;
+  if (cli_format_parse(&fmt, format, false, app_usage, "app list") < 0)
+    return CLI_USAGE;
+  spec_tree *t = NULL;
+  if (cli_load_tree(&t, ctx) != 0)
+    return CLI_FAIL;
+  const spec_org *o = t->org;
+  int status = CLI_OK;
+  if (fmt == CLI_FORMAT_JSON) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < o->n_apps; i++)
+      cli_json_push(&arr, org_app_json(t, &o->apps[i]));
+    status = cli_print_json(arr, "app list");
+  } else {
+    int w = 4;
+    for (size_t i = 0; i < o->n_apps; i++) {
+      int l = (int)strlen(o->apps[i].name);
+      w = l > w ? l : w;
+    }
+    printf("%-*s  %-7s  %s\n", w, "NAME", "SECRETS", "NAMESPACES");
+    for (size_t i = 0; i < o->n_apps; i++) {
+      const spec_application *ap = &o->apps[i];
+      printf("%-*s  %-7zu  ", w, ap->name, org_count_secrets(t, NULL, ap->name));
+      for (size_t k = 0; k < ap->n_namespaces; k++)
+        printf("%s%s", k > 0 ? "," : "", ap->namespaces[k]);
+      printf("\n");
+    }
+  }
+  spec_tree_free(t);
+  return status;
+}
+
+static int app_remove(cli_ctx *ctx, int argc, char **argv) {
+  bool delete_secrets = false;
+  const cli_opt opts[] = {{"--delete-secrets", NULL, CLI_FLAG, &delete_secrets}};
+  cli_args a;
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 1, app_usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+  if (a.n_pos != 1)
+    return cli_usage_error(app_usage, "app remove: APP is required");
+  char what[128];
+  snprintf(what, sizeof(what), "app remove %s", a.pos[0]);
+  spec_tree *t = NULL;
+  const org_ctx *oc = cli_org(ctx);
+  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+    return CLI_FAIL;
+  os_error err = OS_ERROR_INIT;
+  size_t deleted = 0;
+  int status = CLI_OK;
+  if (org_app_remove(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0)
+    status = cli_fail(what, &err);
+  else
+    fprintf(stderr, "orgsecrets: removed application %s (%zu secret(s) deleted)\n", a.pos[0],
+            deleted);
+  spec_tree_free(t);
+  return status;
+}
+
 int cmd_app(cli_ctx *ctx, int argc, char **argv) {
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     fputs(app_usage, stdout);
@@ -66,5 +137,9 @@ int cmd_app(cli_ctx *ctx, int argc, char **argv) {
   }
   if (argc >= 2 && strcmp(argv[1], "add") == 0)
     return app_add(ctx, argc - 1, argv + 1);
-  return cli_usage_error(app_usage, "app: expected `app add`");
+  if (argc >= 2 && strcmp(argv[1], "list") == 0)
+    return app_list(ctx, argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "remove") == 0)
+    return app_remove(ctx, argc - 1, argv + 1);
+  return cli_usage_error(app_usage, "app: expected add, list or remove");
 }
