@@ -65,20 +65,12 @@ done:
 }
 
 static int app_list(cli_ctx *ctx, int argc, char **argv) {
-  const char *format = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, app_usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  enum cli_format fmt;
-  if (cli_format_parse(&fmt, format, false, app_usage, "app list") < 0)
-    return CLI_USAGE;
   spec_tree *t = NULL;
-  if (cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
+  enum cli_format fmt;
+  int status = cli_listing(&t, &fmt, ctx, argc, argv, app_usage, "app list");
+  if (t == NULL)
+    return status;
   const spec_org *o = t->org;
-  int status = CLI_OK;
   if (fmt == CLI_FORMAT_JSON) {
     json_t *arr = json_array();
     for (size_t i = 0; i < o->n_apps; i++)
@@ -103,33 +95,6 @@ static int app_list(cli_ctx *ctx, int argc, char **argv) {
   return status;
 }
 
-static int app_remove(cli_ctx *ctx, int argc, char **argv) {
-  bool delete_secrets = false;
-  const cli_opt opts[] = {{"--delete-secrets", NULL, CLI_FLAG, &delete_secrets}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 1, app_usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  if (a.n_pos != 1)
-    return cli_usage_error(app_usage, "app remove: APP is required");
-  char what[128];
-  snprintf(what, sizeof(what), "app remove %s", a.pos[0]);
-  spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
-  os_error err = OS_ERROR_INIT;
-  size_t deleted = 0;
-  int status = CLI_OK;
-  if (org_app_remove(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0)
-    status = cli_fail(what, &err);
-  else
-    fprintf(stderr, "orgsecrets: removed application %s (%zu secret(s) deleted)\n", a.pos[0],
-            deleted);
-  spec_tree_free(t);
-  return status;
-}
-
 int cmd_app(cli_ctx *ctx, int argc, char **argv) {
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     fputs(app_usage, stdout);
@@ -140,6 +105,7 @@ int cmd_app(cli_ctx *ctx, int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "list") == 0)
     return app_list(ctx, argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "remove") == 0)
-    return app_remove(ctx, argc - 1, argv + 1);
+    return cli_remove_unit(ctx, argc - 1, argv + 1, app_usage, "app", "application",
+                           org_app_remove);
   return cli_usage_error(app_usage, "app: expected add, list or remove");
 }

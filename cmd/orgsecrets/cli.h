@@ -73,6 +73,14 @@ int cmd_complete(cli_ctx *ctx, int argc, char **argv);   /* complete.c: __comple
 int cli_reveal_at(cli_ctx *ctx, const char *name, const char *env, const char *app,
                   const char *rev);
 
+/* `env remove` / `app remove` (env_cmd.c): NAME [--delete-secrets] with
+ * org_env_remove or org_app_remove (fn); word is "env" or "app", kind
+ * "environment" or "application". */
+typedef int (*cli_remove_fn)(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                             bool delete_secrets, os_error *err);
+int cli_remove_unit(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *word,
+                    const char *kind, cli_remove_fn fn);
+
 /* The command table (main.c): the visible command words into out (at most
  * max; returns how many), and running argv[0]'s command (CLI_USAGE when
  * there is none). */
@@ -195,6 +203,24 @@ int cli_load_tree(spec_tree **out, cli_ctx *ctx);
  * prints "WHAT: why" and returns CLI_USAGE (no environment given) or
  * CLI_FAIL. */
 int cli_env(const char **env, cli_ctx *ctx, const spec_tree *t, const char *what);
+
+/* cli_org() and cli_load_tree(): the org_ctx (borrowed) with *t loaded
+ * (caller frees), or NULL after printing why (exit status CLI_FAIL). */
+const org_ctx *cli_open(spec_tree **t, cli_ctx *ctx);
+
+/* The start of a command on one environment: cli_org(), cli_load_tree()
+ * and cli_env(env, ..., what). Returns the org_ctx (borrowed) with *t
+ * loaded (caller frees) and *env resolved, and *status CLI_FAIL for the
+ * command's own failures; or NULL after printing why, *status the exit
+ * status. */
+const org_ctx *cli_open_env(spec_tree **t, const char **env, int *status, cli_ctx *ctx,
+                            const char *what);
+
+/* The start of a listing whose only option is -o table|json: parses argv,
+ * then loads the folder. CLI_OK with *fmt and *t (caller frees; NULL after
+ * --help), else the exit status after printing why. */
+int cli_listing(spec_tree **t, enum cli_format *fmt, cli_ctx *ctx, int argc, char **argv,
+                const char *usage, const char *what);
 
 /* ---- values in, outputs out (input.c, output.c) ---- */
 

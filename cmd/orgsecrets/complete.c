@@ -157,7 +157,7 @@ static void put(const comp *c, const char *cand) {
 }
 
 static void put_words(const comp *c, const char *const *v) {
-  for (size_t i = 0; v[i] != NULL; i++)
+  for (size_t i = 0; v != NULL && v[i] != NULL; i++)
     put(c, v[i]);
 }
 
@@ -306,9 +306,11 @@ static void put_options(const comp *c) {
     if (aliases && c->opts.v[i].alias != NULL)
       put(c, c->opts.v[i].alias);
   }
+  /* age's subcommands take no global option after them */
+  bool age = c->cmd != NULL && strcmp(c->cmd, "age") == 0;
   for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++) {
-    if (c->cmd != NULL && strcmp(globals[i].name, "--help") != 0 && find(c, globals[i].name) !=
-                                                                        &globals[i])
+    bool help = strcmp(globals[i].name, "--help") == 0;
+    if (c->cmd != NULL && !help && (age || find(c, globals[i].name) != &globals[i]))
       continue; /* the command's own option of that name wins */
     put(c, globals[i].name);
     if (aliases && globals[i].alias != NULL)
@@ -335,6 +337,7 @@ int cmd_complete(cli_ctx *ctx, int argc, char **argv) {
   const char *cur = nw > 0 ? w[nw - 1] : "";
   size_t npos = 0;
   const char *pending = NULL; /* an option whose value comes next */
+  const char *const *subs = NULL;
   for (int i = 0; i < nw - 1; i++) {
     const char *x = w[i];
     if (strcmp(x, "=") == 0)
@@ -396,9 +399,9 @@ int cmd_complete(cli_ctx *ctx, int argc, char **argv) {
   } else if (c.cmd == NULL) {
     c.prefix = cur;
     put_commands(&c);
-  } else if (subs_of(c.cmd) != NULL && c.sub == NULL) {
+  } else if ((subs = subs_of(c.cmd)) != NULL && c.sub == NULL) {
     c.prefix = cur;
-    put_words(&c, subs_of(c.cmd));
+    put_words(&c, subs);
   } else {
     c.prefix = cur;
     for (size_t i = 0; i < sizeof(positional) / sizeof(positional[0]); i++) {

@@ -76,3 +76,33 @@ int cli_env(const char **env, cli_ctx *ctx, const spec_tree *t, const char *what
     cli_note("environment %s (%s)", pick, org_env_from_name(from));
   return CLI_OK;
 }
+
+const org_ctx *cli_open(spec_tree **t, cli_ctx *ctx) {
+  *t = NULL;
+  const org_ctx *oc = cli_org(ctx);
+  return oc != NULL && cli_load_tree(t, ctx) == 0 ? oc : NULL;
+}
+
+const org_ctx *cli_open_env(spec_tree **t, const char **env, int *status, cli_ctx *ctx,
+                            const char *what) {
+  *status = CLI_FAIL;
+  const org_ctx *oc = cli_open(t, ctx);
+  if (oc == NULL || (*status = cli_env(env, ctx, *t, what)) != CLI_OK)
+    return NULL;
+  *status = CLI_FAIL;
+  return oc;
+}
+
+int cli_listing(spec_tree **t, enum cli_format *fmt, cli_ctx *ctx, int argc, char **argv,
+                const char *usage, const char *what) {
+  *t = NULL;
+  const char *format = NULL;
+  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
+  cli_args a;
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, usage);
+  if (prc != 0)
+    return prc > 0 ? CLI_OK : CLI_USAGE;
+  if (cli_format_parse(fmt, format, false, usage, what) < 0)
+    return CLI_USAGE;
+  return cli_load_tree(t, ctx) == 0 ? CLI_OK : CLI_FAIL;
+}

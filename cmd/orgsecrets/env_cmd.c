@@ -81,22 +81,14 @@ done:
 }
 
 static int env_list(cli_ctx *ctx, int argc, char **argv) {
-  const char *format = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, env_usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  enum cli_format fmt;
-  if (cli_format_parse(&fmt, format, false, env_usage, "env list") < 0)
-    return CLI_USAGE;
   spec_tree *t = NULL;
-  if (cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
+  enum cli_format fmt;
+  int status = cli_listing(&t, &fmt, ctx, argc, argv, env_usage, "env list");
+  if (t == NULL)
+    return status;
   char *def = NULL;
   (void)org_env_checkout(&def, t->dir);
   const spec_org *o = t->org;
-  int status = CLI_OK;
   if (fmt == CLI_FORMAT_JSON) {
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && i < o->n_envs; i++) {
@@ -126,35 +118,41 @@ static int env_list(cli_ctx *ctx, int argc, char **argv) {
   return status;
 }
 
-static int env_remove(cli_ctx *ctx, int argc, char **argv) {
+int cli_remove_unit(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *word,
+                    const char *kind, cli_remove_fn fn) {
   bool delete_secrets = false;
   const cli_opt opts[] = {{"--delete-secrets", NULL, CLI_FLAG, &delete_secrets}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 1, env_usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 1, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
-    return cli_usage_error(env_usage, "env remove: ENV is required");
+    return cli_usage_error(usage, "%s remove: %s is required", word, word[0] == 'e' ? "ENV" : "APP");
   char what[128];
-  snprintf(what, sizeof(what), "env remove %s", a.pos[0]);
+  snprintf(what, sizeof(what), "%s remove %s", word, a.pos[0]);
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     return CLI_FAIL;
   os_error err = OS_ERROR_INIT;
   size_t deleted = 0;
   int status = CLI_OK;
-  if (org_env_remove(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0) {
+  if (fn(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0)
     status = cli_fail(what, &err);
-  } else {
-    fprintf(stderr, "orgsecrets: removed environment %s (%zu secret(s) deleted)\n", a.pos[0],
+  else
+    fprintf(stderr, "orgsecrets: removed %s %s (%zu secret(s) deleted)\n", kind, a.pos[0],
             deleted);
-    char *def = NULL;
-    if (org_env_checkout(&def, t->dir) > 0 && strcmp(def, a.pos[0]) == 0)
-      cli_note("it was this checkout's default: run `orgsecrets env use ENV` (or --unset)");
-    free(def);
-  }
   spec_tree_free(t);
+  return status;
+}
+
+static int env_remove(cli_ctx *ctx, int argc, char **argv) {
+  int status = cli_remove_unit(ctx, argc, argv, env_usage, "env", "environment", org_env_remove);
+  char *def = NULL;
+  if (status == CLI_OK && argc >= 2 && org_env_checkout(&def, cli_dir(ctx)) > 0 &&
+      strcmp(def, argv[argc - 1]) == 0)
+    cli_note("it was this checkout's default: run `orgsecrets env use ENV` (or --unset)");
+  free(def);
   return status;
 }
 

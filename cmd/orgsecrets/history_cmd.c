@@ -132,12 +132,9 @@ int cli_reveal_at(cli_ctx *ctx, const char *name, const char *env, const char *a
   size_t len = 0;
   os_error err = OS_ERROR_INIT;
   int status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open_env(&t, &env, &status, ctx, "reveal");
+  if (oc == NULL)
     goto done;
-  if ((status = cli_env(&env, ctx, t, "reveal")) != CLI_OK)
-    goto done;
-  status = CLI_FAIL;
   char what[SPEC_NAME_MAX + 256];
   snprintf(what, sizeof(what), "reveal %s/%s --at %s", env, name, rev);
   const spec_secret *s = NULL;

@@ -44,11 +44,8 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv) {
     status = cli_usage_error(usage, "import: --from-file FILE is required");
     goto done;
   }
-  status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
-    goto done;
-  if ((status = cli_env(&env, ctx, t, "import")) != CLI_OK)
+  const org_ctx *oc = cli_open_env(&t, &env, &status, ctx, "import");
+  if (oc == NULL)
     goto done;
   os_error err = OS_ERROR_INIT;
   /* a dotenv file of at most 256 values of the largest size */

@@ -44,22 +44,38 @@ static void hint_rekey(const spec_tree *t) {
   org_rekey_plan_free(&p);
 }
 
-static int member_add(cli_ctx *ctx, int argc, char **argv) {
-  const char *role_s = NULL, *recipient = NULL;
-  const cli_opt opts[] = {{"--role", NULL, CLI_VALUE, &role_s},
-                          {"--recipient", NULL, CLI_VALUE, &recipient}};
+typedef struct member_args {
+  const char *name, *role_s, *recipient;
+  enum spec_role role;
+} member_args;
+
+/* NAME [--role ROLE] [--recipient AGE1...] of `member WORD`: -1 to go on,
+ * else the exit status. */
+static int parse_member(member_args *m, cli_ctx *ctx, int argc, char **argv, const char *word) {
+  *m = (member_args){.role = SPEC_ROLE_VIEWER};
+  const cli_opt opts[] = {{"--role", NULL, CLI_VALUE, &m->role_s},
+                          {"--recipient", NULL, CLI_VALUE, &m->recipient}};
   cli_args a;
   int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 1, member_usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
-    return cli_usage_error(member_usage, "member add: NAME is required");
-  if (role_s == NULL)
+    return cli_usage_error(member_usage, "member %s: NAME is required", word);
+  if (m->role_s != NULL && spec_role_parse(&m->role, m->role_s) < 0)
+    return cli_usage_error(member_usage, "member %s: unknown role %s", word, m->role_s);
+  m->name = a.pos[0];
+  return -1;
+}
+
+static int member_add(cli_ctx *ctx, int argc, char **argv) {
+  member_args m;
+  int st = parse_member(&m, ctx, argc, argv, "add");
+  if (st >= 0)
+    return st;
+  if (m.role_s == NULL)
     return cli_usage_error(member_usage, "member add: --role is required");
-  enum spec_role role;
-  if (spec_role_parse(&role, role_s) < 0)
-    return cli_usage_error(member_usage, "member add: unknown role %s", role_s);
-  const char *name = a.pos[0];
+  const char *name = m.name, *recipient = m.recipient;
+  enum spec_role role = m.role;
   char what[SPEC_NAME_MAX + 64];
   snprintf(what, sizeof(what), "member add %s", name);
   os_error err = OS_ERROR_INIT;
@@ -108,39 +124,32 @@ static int member_remove(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static int member_update(cli_ctx *ctx, int argc, char **argv) {
-  const char *role_s = NULL, *recipient = NULL;
-  const cli_opt opts[] = {{"--role", NULL, CLI_VALUE, &role_s},
-                          {"--recipient", NULL, CLI_VALUE, &recipient}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 1, member_usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  if (a.n_pos != 1)
-    return cli_usage_error(member_usage, "member update: NAME is required");
-  if (role_s == NULL && recipient == NULL)
+  member_args ma;
+  int st = parse_member(&ma, ctx, argc, argv, "update");
+  if (st >= 0)
+    return st;
+  if (ma.role_s == NULL && ma.recipient == NULL)
     return cli_usage_error(member_usage, "member update: give --role, --recipient or both");
-  enum spec_role role = SPEC_ROLE_VIEWER;
-  if (role_s != NULL && spec_role_parse(&role, role_s) < 0)
-    return cli_usage_error(member_usage, "member update: unknown role %s", role_s);
-  const char *name = a.pos[0];
+  const char *name = ma.name;
   char what[SPEC_NAME_MAX + 64];
   snprintf(what, sizeof(what), "member update %s", name);
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     return CLI_FAIL;
   os_error err = OS_ERROR_INIT;
   int status = CLI_OK;
   const spec_member *m = spec_org_find_member(t->org, name);
-  enum spec_role before = m != NULL ? m->role : role;
-  if (org_member_update(oc, t, name, role_s != NULL ? (int)role : -1, recipient, &err) < 0) {
+  enum spec_role before = m != NULL ? m->role : ma.role;
+  if (org_member_update(oc, t, name, ma.role_s != NULL ? (int)ma.role : -1, ma.recipient, &err) <
+      0) {
     status = cli_fail(what, &err);
   } else {
     m = spec_org_find_member(t->org, name);
     fprintf(stderr, "orgsecrets: updated %s: %s%s%s%s\n", name, spec_role_name(m->role),
             before != m->role ? " (was " : "", before != m->role ? spec_role_name(before) : "",
             before != m->role ? ")" : "");
-    if (recipient != NULL)
+    if (ma.recipient != NULL)
       fprintf(stderr, "orgsecrets: %s's key is now %s\n", name,
               m->recipient != NULL ? m->recipient : "none");
     hint_rekey(t);
@@ -150,20 +159,12 @@ static int member_update(cli_ctx *ctx, int argc, char **argv) {
 }
 
 static int member_list(cli_ctx *ctx, int argc, char **argv) {
-  const char *format = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, member_usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  enum cli_format fmt;
-  if (cli_format_parse(&fmt, format, false, member_usage, "member list") < 0)
-    return CLI_USAGE;
   spec_tree *t = NULL;
-  if (cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
+  enum cli_format fmt;
+  int status = cli_listing(&t, &fmt, ctx, argc, argv, member_usage, "member list");
+  if (t == NULL)
+    return status;
   const spec_org *o = t->org;
-  int status = CLI_OK;
   if (fmt == CLI_FORMAT_JSON) {
     json_t *arr = json_array();
     for (size_t i = 0; i < o->n_members; i++)

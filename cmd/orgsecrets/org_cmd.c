@@ -32,8 +32,8 @@ int cmd_org(cli_ctx *ctx, int argc, char **argv) {
     return cli_usage_error(usage, "org set: invalid --rotation-days %s: must be 0 to %d", days_s,
                            SPEC_ROTATION_DAYS_MAX);
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     return CLI_FAIL;
   os_error err = OS_ERROR_INIT;
   int status = CLI_OK;

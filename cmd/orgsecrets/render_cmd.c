@@ -82,12 +82,9 @@ int cmd_render(cli_ctx *ctx, int argc, char **argv) {
   os_buf b;
   os_buf_init(&b, (size_t)1 << 30, true);
   int status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open_env(&t, &env, &status, ctx, "render");
+  if (oc == NULL)
     goto done;
-  if ((status = cli_env(&env, ctx, t, "render")) != CLI_OK)
-    goto done;
-  status = CLI_FAIL;
   if (org_keys_get(&ids, &n_ids, oc->keys, &err) < 0) {
     status = cli_fail("render", &err);
     goto done;

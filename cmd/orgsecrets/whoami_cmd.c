@@ -34,24 +34,19 @@ static int explain(const org_whoami *w, const char *idpath) {
 }
 
 int cmd_whoami(cli_ctx *ctx, int argc, char **argv) {
-  const char *format = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &format}};
-  cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, usage);
-  if (prc != 0)
-    return prc > 0 ? CLI_OK : CLI_USAGE;
-  enum cli_format fmt;
-  if (cli_format_parse(&fmt, format, false, usage, "whoami") < 0)
-    return CLI_USAGE;
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
-    return CLI_FAIL;
+  enum cli_format fmt;
+  int status = cli_listing(&t, &fmt, ctx, argc, argv, usage, "whoami");
+  const org_ctx *oc = t != NULL ? cli_org(ctx) : NULL;
+  if (oc == NULL) {
+    status = t != NULL ? CLI_FAIL : status;
+    spec_tree_free(t);
+    return status;
+  }
   char idpath[PATH_MAX] = "?";
   os_error err = OS_ERROR_INIT;
   (void)org_identity_path(idpath, sizeof(idpath), ctx->identity, &err);
   org_whoami w;
-  int status = CLI_OK;
   if (org_whoami_get(&w, oc, t, &err) < 0) {
     status = cli_fail("whoami", &err);
     goto done;

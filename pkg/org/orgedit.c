@@ -56,31 +56,7 @@ static void strings_free(char **v, size_t n) {
   free(v);
 }
 
-/* The refusal of a removal that would orphan n secrets. */
-static int refuse_orphans(os_error *err, const char *what, const char *name, size_t n) {
-  return os_error_set(err, OS_ECONFLICT,
-                      "%s %s still has %zu secret(s): delete them first, or pass "
-                      "--delete-secrets to delete them with it", what, name, n);
-}
-
-int org_env_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
-                   bool delete_secrets_too, os_error *err) {
-  *deleted = 0;
-  const spec_member *who = NULL;
-  int rc = org_require(&who, c, t, ORG_ACTION_MANAGE, err);
-  if (rc < 0)
-    return rc;
-  spec_org *o = t->org;
-  spec_environment *e = spec_org_find_env(o, name);
-  if (e == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "environment %s is not defined in organization %s",
-                        name, o->id);
-  size_t n = org_count_secrets(t, name, NULL);
-  if (n > 0 && !delete_secrets_too)
-    return refuse_orphans(err, "environment", name, n);
-  if (n > 0 && (rc = delete_secrets(c, t, name, NULL, n, err)) < 0)
-    return rc;
-  *deleted = n;
+static void drop_env(spec_org *o, spec_environment *e) {
   size_t idx = (size_t)(e - o->envs);
   spec_environment gone = *e;
   memmove(&o->envs[idx], &o->envs[idx + 1], (o->n_envs - idx - 1) * sizeof(gone));
@@ -91,27 +67,9 @@ int org_env_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *
   free(gone.secret_name);
   free(gone.env_file);
   free(gone.pos.file);
-  return org_save_org(c, t, err);
 }
 
-int org_app_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
-                   bool delete_secrets_too, os_error *err) {
-  *deleted = 0;
-  const spec_member *who = NULL;
-  int rc = org_require(&who, c, t, ORG_ACTION_MANAGE, err);
-  if (rc < 0)
-    return rc;
-  spec_org *o = t->org;
-  spec_application *a = spec_org_find_app(o, name);
-  if (a == NULL)
-    return os_error_set(err, OS_ENOTFOUND, "application %s is not defined in organization %s",
-                        name, o->id);
-  size_t n = org_count_secrets(t, NULL, name);
-  if (n > 0 && !delete_secrets_too)
-    return refuse_orphans(err, "application", name, n);
-  if (n > 0 && (rc = delete_secrets(c, t, NULL, name, n, err)) < 0)
-    return rc;
-  *deleted = n;
+static void drop_app(spec_org *o, spec_application *a) {
   size_t idx = (size_t)(a - o->apps);
   spec_application gone = *a;
   memmove(&o->apps[idx], &o->apps[idx + 1], (o->n_apps - idx - 1) * sizeof(gone));
@@ -120,7 +78,47 @@ int org_app_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *
   strings_free(gone.namespaces, gone.n_namespaces);
   free(gone.secret_name);
   free(gone.pos.file);
+}
+
+/* Removes environment env or application app (the other NULL). */
+static int remove_unit(size_t *deleted, const org_ctx *c, spec_tree *t, const char *env,
+                       const char *app, bool delete_secrets_too, os_error *err) {
+  *deleted = 0;
+  const spec_member *who = NULL;
+  int rc = org_require(&who, c, t, ORG_ACTION_MANAGE, err);
+  if (rc < 0)
+    return rc;
+  spec_org *o = t->org;
+  const char *kind = env != NULL ? "environment" : "application";
+  const char *name = env != NULL ? env : app;
+  spec_environment *e = env != NULL ? spec_org_find_env(o, env) : NULL;
+  spec_application *a = app != NULL ? spec_org_find_app(o, app) : NULL;
+  if (e == NULL && a == NULL)
+    return os_error_set(err, OS_ENOTFOUND, "%s %s is not defined in organization %s", kind, name,
+                        o->id);
+  size_t n = org_count_secrets(t, env, app);
+  if (n > 0 && !delete_secrets_too)
+    return os_error_set(err, OS_ECONFLICT,
+                        "%s %s still has %zu secret(s): delete them first, or pass "
+                        "--delete-secrets to delete them with it", kind, name, n);
+  if (n > 0 && (rc = delete_secrets(c, t, env, app, n, err)) < 0)
+    return rc;
+  *deleted = n;
+  if (e != NULL)
+    drop_env(o, e);
+  else
+    drop_app(o, a);
   return org_save_org(c, t, err);
+}
+
+int org_env_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                   bool delete_secrets_too, os_error *err) {
+  return remove_unit(deleted, c, t, name, NULL, delete_secrets_too, err);
+}
+
+int org_app_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                   bool delete_secrets_too, os_error *err) {
+  return remove_unit(deleted, c, t, NULL, name, delete_secrets_too, err);
 }
 
 int org_set_rotation(const org_ctx *c, spec_tree *t, int days, os_error *err) {
