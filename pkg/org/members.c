@@ -261,13 +261,9 @@ int org_member_remove(char fp[SPEC_FINGERPRINT_LEN + 1], const org_ctx *c, spec_
 }
 
 json_t *org_member_json(const spec_member *m) {
-  json_t *obj = json_pack("{s:s, s:s}", "name", m->name, "role", spec_role_name(m->role));
-  if (obj != NULL && m->recipient != NULL &&
-      json_object_set_new(obj, "recipient", json_string(m->recipient)) != 0) {
-    json_decref(obj);
-    return NULL;
-  }
-  return obj;
+  /* recipient is always there (null: a viewer without a key): a stable field set */
+  return json_pack("{s:s, s:s, s:s?}", "name", m->name, "role", spec_role_name(m->role),
+                   "recipient", m->recipient);
 }
 
 /* ---- environments and applications ---- */

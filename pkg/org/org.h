@@ -165,7 +165,7 @@ int org_app_check(const org_app_opts *o, os_error *err);
 int org_app_add(const org_ctx *c, spec_tree *t, const org_app_opts *o, os_error *err);
 
 /* JSON of a member as `member list -o json` shows it: name, role and
- * recipient when there is one. New reference; NULL on allocation failure. */
+ * recipient (null when none). New reference; NULL on allocation failure. */
 json_t *org_member_json(const spec_member *m);
 
 /* ---- secrets ---- */

@@ -107,6 +107,13 @@ d = json.loads(sys.argv[1])
 assert [set(m) for m in d] == [{"name", "role", "recipient"}] * 3, d
 assert [(m["name"], m["role"]) for m in d] == [("alice@example.com", "admin"), ("bob@example.com", "member"), ("vic@example.com", "viewer")], d
 assert d[0]["recipient"].startswith("age1")' "$OUT"
+os member update vic@example.com --recipient ''
+os member list -o json
+check "a viewer without a key: recipient null" python3 -c '
+import json,sys
+d = {m["name"]: m for m in json.loads(sys.argv[1])}
+assert d["vic@example.com"] == {"name": "vic@example.com", "role": "viewer", "recipient": None}, d' "$OUT"
+os member update vic@example.com --recipient "$(pubkey keys/vic)"
 os member add carol@example.com --role member --recipient "$(pubkey keys/carol)"
 os member remove bob@example.com
 before=$(tree_sum org)
