@@ -104,8 +104,10 @@ int cmd_app(cli_ctx *ctx, int argc, char **argv) {
     return app_add(ctx, argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "list") == 0)
     return app_list(ctx, argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "remove") == 0)
-    return cli_remove_unit(ctx, argc - 1, argv + 1, app_usage, "app", "application",
+  if (argc >= 2 && strcmp(argv[1], "remove") == 0) {
+    const char *gone = NULL;
+    return cli_remove_unit(&gone, ctx, argc - 1, argv + 1, app_usage, "app", "application",
                            org_app_remove);
+  }
   return cli_usage_error(app_usage, "app: expected add, list or remove");
 }

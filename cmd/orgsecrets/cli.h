@@ -75,11 +75,12 @@ int cli_reveal_at(cli_ctx *ctx, const char *name, const char *env, const char *a
 
 /* `env remove` / `app remove` (env_cmd.c): NAME [--delete-secrets] with
  * org_env_remove or org_app_remove (fn); word is "env" or "app", kind
- * "environment" or "application". */
+ * "environment" or "application". *removed: the name removed (borrowed
+ * from argv), NULL when nothing was. Returns the exit status. */
 typedef int (*cli_remove_fn)(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
                              bool delete_secrets, os_error *err);
-int cli_remove_unit(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *word,
-                    const char *kind, cli_remove_fn fn);
+int cli_remove_unit(const char **removed, cli_ctx *ctx, int argc, char **argv, const char *usage,
+                    const char *word, const char *kind, cli_remove_fn fn);
 
 /* The command table (main.c): the visible command words into out (at most
  * max; returns how many), and running argv[0]'s command (CLI_USAGE when

@@ -118,8 +118,9 @@ static int env_list(cli_ctx *ctx, int argc, char **argv) {
   return status;
 }
 
-int cli_remove_unit(cli_ctx *ctx, int argc, char **argv, const char *usage, const char *word,
-                    const char *kind, cli_remove_fn fn) {
+int cli_remove_unit(const char **removed, cli_ctx *ctx, int argc, char **argv, const char *usage,
+                    const char *word, const char *kind, cli_remove_fn fn) {
+  *removed = NULL;
   bool delete_secrets = false;
   const cli_opt opts[] = {{"--delete-secrets", NULL, CLI_FLAG, &delete_secrets}};
   cli_args a;
@@ -137,20 +138,23 @@ int cli_remove_unit(cli_ctx *ctx, int argc, char **argv, const char *usage, cons
   os_error err = OS_ERROR_INIT;
   size_t deleted = 0;
   int status = CLI_OK;
-  if (fn(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0)
+  if (fn(&deleted, oc, t, a.pos[0], delete_secrets, &err) < 0) {
     status = cli_fail(what, &err);
-  else
+  } else {
     fprintf(stderr, "orgsecrets: removed %s %s (%zu secret(s) deleted)\n", kind, a.pos[0],
             deleted);
+    *removed = a.pos[0];
+  }
   spec_tree_free(t);
   return status;
 }
 
 static int env_remove(cli_ctx *ctx, int argc, char **argv) {
-  int status = cli_remove_unit(ctx, argc, argv, env_usage, "env", "environment", org_env_remove);
+  const char *gone = NULL;
+  int status =
+      cli_remove_unit(&gone, ctx, argc, argv, env_usage, "env", "environment", org_env_remove);
   char *def = NULL;
-  if (status == CLI_OK && argc >= 2 && org_env_checkout(&def, cli_dir(ctx)) > 0 &&
-      strcmp(def, argv[argc - 1]) == 0)
+  if (gone != NULL && org_env_checkout(&def, cli_dir(ctx)) > 0 && strcmp(def, gone) == 0)
     cli_note("it was this checkout's default: run `orgsecrets env use ENV` (or --unset)");
   free(def);
   return status;

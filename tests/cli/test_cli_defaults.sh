@@ -144,6 +144,14 @@ os lint
 expect_rc 0 "the folder still lints"
 os env remove nope
 expect_rc 1 "env remove of an unknown environment"
+os env add qa --controller "$(pubkey keys/ctl-dev)"
+os env use qa
+ORGSECRETS_ENV= os_in "$(new_value)" set QA_ONLY_TOKEN
+os env remove qa --delete-secrets
+expect_rc 0 "env remove of the checkout's default"
+expect_err "removed environment qa (1 secret(s) deleted)" "the default's secrets go with it"
+expect_err "it was this checkout's default: run \`orgsecrets env use ENV\`" "env remove says the default is gone"
+os env use prod
 os_in "$(new_value)" set WEB_KEY --app web
 expect_rc 0 "an application's secret"
 os app list
