@@ -73,6 +73,9 @@ int cmd_complete(cli_ctx *ctx, int argc, char **argv);   /* complete.c: __comple
 int cli_reveal_at(cli_ctx *ctx, const char *name, const char *env, const char *app,
                   const char *rev);
 
+/* The values of `list --status` (list_cmd.c), NULL-terminated. */
+extern const char *const cli_list_statuses[];
+
 /* `env remove` / `app remove` (env_cmd.c): NAME [--delete-secrets] with
  * org_env_remove or org_app_remove (fn); word is "env" or "app", kind
  * "environment" or "application". *removed: the name removed (borrowed

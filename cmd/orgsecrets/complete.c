@@ -97,7 +97,6 @@ static const char *const audit_subs[] = {"verify", NULL};
 static const char *const org_subs[] = {"set", NULL};
 static const char *const shells[] = {"bash", "zsh", "fish", NULL};
 static const char *const roles[] = {"admin", "member", "viewer", NULL};
-static const char *const states[] = {"active", "disabled", NULL};
 static const char *const render_formats[] = {"env", "json", "k8s", NULL};
 static const char *const list_formats[] = {"table", "json", "wide", NULL};
 static const char *const listing_formats[] = {"table", "json", NULL};
@@ -288,7 +287,7 @@ static void put_value(comp *c, const char *name) {
   else if (strcmp(n, "--role") == 0)
     put_words(c, roles);
   else if (strcmp(n, "--status") == 0)
-    put_words(c, states);
+    put_words(c, cli_list_statuses);
   else if (strcmp(n, "--format") == 0 || (strcmp(n, "--output") == 0 && strcmp(cmd, "render") == 0))
     put_words(c, render_formats);
   else if (strcmp(n, "--output") == 0 && !files_o)

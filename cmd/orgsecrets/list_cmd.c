@@ -25,6 +25,8 @@ static const char usage[] =
     "  -o wide        adds DESCRIPTION and READ-BY (the roles that may read it)\n"
     "  -o json        every field (docs/cli.md lists them)\n";
 
+const char *const cli_list_statuses[] = {"active", "disabled", "conflict", "invalid", NULL};
+
 static int width(int w, const char *s) {
   int l = s ? (int)strlen(s) : 1;
   return l > w ? l : w;
@@ -118,10 +120,9 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv) {
       free(def);
     }
   }
-  static const char *const statuses[] = {"active", "disabled", "conflict", "invalid"};
   bool status_ok = status_f == NULL;
-  for (size_t i = 0; !status_ok && i < sizeof(statuses) / sizeof(statuses[0]); i++)
-    status_ok = strcmp(status_f, statuses[i]) == 0;
+  for (size_t i = 0; !status_ok && cli_list_statuses[i] != NULL; i++)
+    status_ok = strcmp(status_f, cli_list_statuses[i]) == 0;
   if (!status_ok) {
     status = cli_usage_error(usage, "list: unknown --status %s (active, disabled, conflict, "
                              "invalid)", status_f);
