@@ -64,8 +64,8 @@ static int env_add(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail(what, &err);
     goto done;
   }
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     goto done;
   if (org_env_add(oc, t, &o, &err) < 0) {
     status = cli_fail(what, &err);

@@ -82,8 +82,8 @@ static int member_add(cli_ctx *ctx, int argc, char **argv) {
   if (org_member_check(name, role, recipient, &err) < 0)
     return cli_fail(what, &err);
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     return CLI_FAIL;
   int status = CLI_OK;
   if (org_member_add(oc, t, name, role, recipient, &err) < 0) {
@@ -107,8 +107,8 @@ static int member_remove(cli_ctx *ctx, int argc, char **argv) {
   char what[SPEC_NAME_MAX + 64];
   snprintf(what, sizeof(what), "member remove %s", name);
   spec_tree *t = NULL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     return CLI_FAIL;
   os_error err = OS_ERROR_INIT;
   char fp[SPEC_FINGERPRINT_LEN + 1];

@@ -67,8 +67,8 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
   spec_tree *t = NULL;
   org_rekey_plan p = {0};
   int status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     goto done;
   if (org_rekey_plan_build(&p, t, &err) < 0) {
     status = cli_fail("rekey", &err);
