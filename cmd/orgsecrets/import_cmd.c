@@ -48,7 +48,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv) {
   if (oc == NULL)
     goto done;
   os_error err = OS_ERROR_INIT;
-  /* a dotenv file of at most 256 values of the largest size */
+  /* 2 MiB: a few values of the largest size, or thousands of usual ones */
   const size_t max = (size_t)SPEC_VALUE_MAX * 4 + (1u << 20);
   if (os_read_file(&data, &len, strcmp(from, "-") == 0 ? "/dev/stdin" : from, max, &err) < 0) {
     status = cli_fail("import", &err);

@@ -239,10 +239,19 @@ int org_env_use(const spec_tree *t, const char *env, os_error *err) {
     os_buf_free(&names);
     return rc;
   }
-  const char *const set[] = {"config", "--worktree", ENV_KEY, env, NULL};
-  const char *const unset[] = {"config", "--worktree", "--unset-all", ENV_KEY, NULL};
-  int rc = org_git(&out, NULL, t->dir, env != NULL ? set : unset, NULL, 0, 4096, err);
+  /* this worktree's own config; a repository with several worktrees but
+   * without extensions.worktreeConfig has none, so its shared one */
+  const char *set[] = {"config", "--worktree", ENV_KEY, env, NULL};
+  const char *unset[] = {"config", "--worktree", "--unset-all", ENV_KEY, NULL};
+  const char **args = env != NULL ? set : unset;
+  int rc = org_git(&out, NULL, t->dir, args, NULL, 0, 4096, NULL);
   free(out);
+  out = NULL;
+  if (rc < 0) {
+    args[1] = "--local";
+    rc = org_git(&out, NULL, t->dir, args, NULL, 0, 4096, err);
+    free(out);
+  }
   if (rc < 0 && env == NULL) {
     char *cur = NULL;
     if (org_env_checkout(&cur, t->dir) == 0)

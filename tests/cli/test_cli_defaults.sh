@@ -98,6 +98,19 @@ expect_err "environment staging (ORGSECRETS_ENV)" "the source of the bad default
 os env use --unset
 expect_rc 0 "env use --unset"
 check "unset" test -z "$(git -C org config --get orgsecrets.env)"
+# a repository with several worktrees and no worktreeConfig: git has no
+# per-worktree setting, so the repository's own config keeps it
+git -C org worktree add -q "$TMP/wt2" >>"$LOG" 2>&1 || fail "git worktree add"
+ORGSECRETS_DIR=$TMP/wt2 os env use dev
+expect_rc 0 "env use in a repository with several worktrees"
+ORGSECRETS_DIR=$TMP/wt2 os env use
+expect_out "dev (this checkout's \`orgsecrets env use\`)" "the linked worktree's default"
+check "kept in the repository's config" test "$(git -C org config --local --get orgsecrets.env)" = dev
+os env use --unset
+expect_rc 0 "env use --unset with several worktrees"
+ORGSECRETS_DIR=$TMP/wt2 os env use
+expect_rc 1 "unset for every worktree"
+git -C org worktree remove --force "$TMP/wt2" >>"$LOG" 2>&1
 os env use dev --dir "$TMP/other"
 expect_rc 1 "env use outside a Git checkout"
 expect_err "not in a Git checkout" "env use says why"
@@ -123,6 +136,9 @@ os env list -o json
 check "env list -o json" python3 -c '
 import json,sys
 d={e["name"]: e for e in json.loads(sys.argv[1])}
+for e in d.values():
+    assert set(e) == {"name", "controllers", "namespaces", "secretName", "envFile", "secrets", "default"}, e
+assert d["prod"]["controllers"][0].startswith("age1") and d["prod"]["envFile"] is None, d
 assert d["prod"]["default"] is True and d["dev"]["default"] is False, d
 assert d["prod"]["secrets"] == 1 and d["dev"]["secrets"] == 1, d
 assert d["prod"]["namespaces"] == ["prod"]' "$OUT"
@@ -227,6 +243,7 @@ expect_rc 0 "whoami -o json"
 check "whoami json" python3 -c '
 import json,sys
 d=json.loads(sys.argv[1])
+assert set(d) == {"member", "memberFrom", "role", "identity", "publicKeys", "recipient", "matches", "ok"}, d
 assert d["member"] == "alice@example.com" and d["memberFrom"] == "git config user.email", d
 assert d["role"] == "admin" and d["matches"] is True and d["ok"] is True, d
 assert d["publicKeys"] == [d["recipient"]], d' "$OUT"

@@ -48,7 +48,8 @@ assert [e["subject"] for e in d][:2] == ["enable STRIPE_KEY", "carol joins"], d
 assert d[0]["changes"] == ["value", "state"], d[0]
 assert d[-1]["changes"] == ["created"] and d[-1]["by"] == "alice@example.com", d[-1]
 assert d[-2]["author"] == "Tester <bob@example.com>" and d[-2]["by"] == "bob@example.com", d[-2]
-assert all(len(e["commit"]) == 40 for e in d)' "$OUT"
+assert all(len(e["commit"]) == 40 for e in d)
+assert all(set(e) == {"commit", "date", "author", "by", "subject", "changes"} for e in d), d' "$OUT"
 
 # reveal --at: every past value, from a commit id, a tag or HEAD~N
 first=$(git -C org log --format=%H --reverse -- secrets/prod/STRIPE_KEY.yaml | head -1)

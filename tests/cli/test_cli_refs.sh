@@ -62,6 +62,9 @@ expect_rc 0 "refs -o json"
 check "refs json" python3 -c '
 import json,sys
 d=json.loads(sys.argv[1])
+assert set(d) == {"files", "skipped", "references", "unknown", "unused"}, d
+assert all(set(r) == {"name", "file", "line", "known"} for r in d["references"]), d["references"]
+assert all(set(u) == {"name", "file", "line"} for u in d["unknown"]), d["unknown"]
 assert d["files"] == 4 and d["skipped"] == 0, d
 assert {(u["name"], u["file"], u["line"]) for u in d["unknown"]} == {("DATABSE_PASSWORD", "deploy/app.yaml", 13), ("NOT_A_SECRET", ".env.example", 2)}, d["unknown"]
 assert d["unused"] == [{"environment": "prod", "application": None, "name": "UNUSED_TOKEN"}], d["unused"]
