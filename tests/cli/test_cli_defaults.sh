@@ -76,6 +76,13 @@ expect_out "prod (this checkout's \`orgsecrets env use\`)" "env use prints the d
 secret_out "$TMP/r" reveal DATABASE_PASSWORD
 expect_rc 0 "reveal with the checkout's default"
 expect_err "environment prod (this checkout's \`orgsecrets env use\`)" "reveal names the defaulted environment"
+os run -- true
+expect_rc 0 "run with the checkout's default"
+expect_err "environment prod (this checkout's \`orgsecrets env use\`)" "run names the defaulted environment"
+secret_out "$TMP/r" render
+expect_rc 0 "render with the checkout's default"
+expect_err "environment prod (this checkout's \`orgsecrets env use\`)" "render names the defaulted environment"
+check "render rendered prod" grep -q '^DATABASE_PASSWORD=' "$TMP/r"
 secret_out "$TMP/r" reveal FROM_VARIABLE
 expect_rc 1 "the checkout's default is prod"
 ORGSECRETS_ENV=dev secret_out "$TMP/r" reveal FROM_VARIABLE
