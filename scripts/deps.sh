@@ -16,6 +16,7 @@ build=(build-essential cmake pkg-config
        dpkg-dev autoconf automake libtool zlib1g-dev)  # the last line: scripts/curl.sh
 test=(libcmocka-dev clang libclang-rt-14-dev
       age curl python3 python3-jsonpatch python3-yaml yq openssl git
+      zsh fish  # tests/cli: the completion scripts loaded into the real shells
       nodejs wrk time
       # tests/ui: the secrets page in a real browser (playwright-core from npm
       # drives Debian's Chromium, headless)

@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: orgsecrets delete NAME --env ENV [--yes]\n"
+    "usage: orgsecrets delete NAME [--env ENV] [--yes]\n"
     "\n"
     "Deletes the secret (its file, or its document in a multi-document file);\n"
     "the controller removes it from every target on its next reconcile. On a\n"
@@ -22,11 +22,8 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "delete: NAME is required");
-  if (env == NULL)
-    return cli_usage_error(usage, "delete: --env is required");
   const char *name = a.pos[0];
   char what[SPEC_NAME_MAX + 128];
-  snprintf(what, sizeof(what), "delete %s/%s", env, name);
 
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
@@ -34,6 +31,10 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "delete")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  snprintf(what, sizeof(what), "delete %s/%s", env, name);
   if (org_secret_delete_check(oc, t, env, NULL, name, &err) < 0) {
     status = cli_fail(what, &err);
     goto done;

@@ -8,26 +8,28 @@
 #include "seal/seal.h"
 
 static const char usage[] =
-    "usage: orgsecrets reveal NAME --env ENV\n"
+    "usage: orgsecrets reveal NAME [--env ENV] [--at REV]\n"
     "\n"
     "Unseals the secret with the identity file (-i) and writes its value to\n"
     "stdout byte for byte (no newline added). Viewers can reveal only secrets\n"
-    "marked --visible-to-viewers; whoever is not a recipient cannot open it.\n";
+    "marked --visible-to-viewers; whoever is not a recipient cannot open it.\n"
+    "--at REV opens the value as it was in Git commit REV (a hash, a tag,\n"
+    "HEAD~2; `orgsecrets history NAME` lists the commits), e.g. to restore it:\n"
+    "  orgsecrets reveal NAME --at REV | orgsecrets set NAME\n";
 
 int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
-  const char *env = NULL;
-  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env}};
+  const char *env = NULL, *at = NULL;
+  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env}, {"--at", NULL, CLI_VALUE, &at}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 1, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 1, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "reveal: NAME is required");
-  if (env == NULL)
-    return cli_usage_error(usage, "reveal: --env is required");
   const char *name = a.pos[0];
+  if (at != NULL)
+    return cli_reveal_at(ctx, name, env, NULL, at); /* history_cmd.c */
   char what[SPEC_NAME_MAX + 128];
-  snprintf(what, sizeof(what), "reveal %s/%s", env, name);
 
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
@@ -37,6 +39,10 @@ int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "reveal")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  snprintf(what, sizeof(what), "reveal %s/%s", env, name);
   const spec_secret *s = NULL;
   const age_identity *const *ids = NULL;
   size_t n_ids = 0;
@@ -45,7 +51,7 @@ int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail(what, &err);
     goto done;
   }
-  if (seal_unseal(&value, &len, s, ids, n_ids, &err) < 0) {
+  if (org_unseal(&value, &len, t->org, s, ids, n_ids, &err) < 0) {
     status = cli_fail("reveal", &err); /* the message names ENV/NAME */
     goto done;
   }

@@ -6,10 +6,11 @@
 #include "common/buf.h"
 
 static const char usage[] =
-    "usage: orgsecrets set NAME --env ENV [--app APP] [--description TEXT]\n"
+    "usage: orgsecrets set NAME [--env ENV] [--app APP] [--description TEXT]\n"
     "                      [--visible-to-viewers | --hidden-from-viewers]\n"
     "                      [--disable | --enable] [--keep-value]\n"
     "                      [--from-file F | --generate [--length N]] [--allow-env NAME]\n"
+    "                      [--rotation-days N|org]\n"
     "\n"
     "Creates or updates the secret NAME (^[A-Z][A-Z0-9_]*$) of environment ENV\n"
     "and writes secrets/ENV/NAME.yaml (or the file it was loaded from). The\n"
@@ -26,13 +27,15 @@ static const char usage[] =
     "member (--as); the value is sealed to the environment's controllers, every\n"
     "admin and member, and viewers with a key when --visible-to-viewers.\n"
     "A new secret whose name decides what programs run or load (PATH, LD_*,\n"
-    "PYTHON*, ...; see docs/security.md) is refused unless --allow-env NAME.\n";
+    "PYTHON*, ...; see docs/security.md) is refused unless --allow-env NAME.\n"
+    "--rotation-days N gives the secret its own rotation policy (0: none; org:\n"
+    "the organization's again); like --disable, it alone changes no value.\n";
 
 int cmd_set(cli_ctx *ctx, int argc, char **argv) {
   const char *env = NULL, *app = NULL, *description = NULL, *from_file = NULL, *length_s = NULL;
   bool visible = false, hidden = false, disable = false, enable = false, gen = false,
        keep_value = false;
-  const char *allow_env = NULL;
+  const char *allow_env = NULL, *rotation_s = NULL;
   const cli_opt opts[] = {
       {"--env", "-e", CLI_VALUE, &env},
       {"--app", NULL, CLI_VALUE, &app},
@@ -46,6 +49,7 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
       {"--generate", NULL, CLI_FLAG, &gen},
       {"--length", NULL, CLI_VALUE, &length_s},
       {"--allow-env", NULL, CLI_VALUE, &allow_env},
+      {"--rotation-days", NULL, CLI_VALUE, &rotation_s},
   };
   cli_args a;
   int prc = cli_parse(ctx, &a, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), 1, usage);
@@ -53,8 +57,6 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "set: NAME is required");
-  if (env == NULL)
-    return cli_usage_error(usage, "set: --env is required");
   if (disable && enable)
     return cli_usage_error(usage, "set: --disable and --enable exclude each other");
   if (visible && hidden)
@@ -66,13 +68,16 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
   long gen_len = 32;
   if (length_s != NULL && cli_parse_long(&gen_len, length_s, 1, ORG_GENERATE_MAX) < 0)
     return cli_usage_error(usage, "set: --length must be 1 to %d", ORG_GENERATE_MAX);
+  int rotation = ORG_ROTATION_KEEP;
+  if (rotation_s != NULL && cli_parse_rotation(&rotation, rotation_s) < 0)
+    return cli_usage_error(usage, "set: --rotation-days must be 0 to %d, or org",
+                           SPEC_ROTATION_DAYS_MAX);
   const char *name = a.pos[0];
   os_error err = OS_ERROR_INIT;
   char what[SPEC_NAME_MAX + 128];
   snprintf(what, sizeof(what), "set %s", name);
   if (org_secret_name_check(name, &err) < 0)
     return cli_fail(what, &err);
-  snprintf(what, sizeof(what), "set %s/%s", env, name);
 
   spec_tree *t = NULL;
   uint8_t *value = NULL;
@@ -87,10 +92,16 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
       .state = disable ? SPEC_STATE_DISABLED : enable ? SPEC_STATE_ACTIVE : ORG_KEEP,
       .allow_reserved_name = allow_env != NULL && strcmp(allow_env, name) == 0,
       .mode = ORG_SET_UPSERT,
+      .rotation_days = rotation,
   };
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "set")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  o.environment = env;
+  snprintf(what, sizeof(what), "set %s/%s", env, name);
   const spec_secret *existing = NULL;
   if (org_secret_check(&existing, oc, t, &o, &err) < 0) {
     status = cli_fail(what, &err);
@@ -102,7 +113,7 @@ int cmd_set(cli_ctx *ctx, int argc, char **argv) {
     rc = cli_read_value_file(&value, &value_len, from_file, &err);
   else if (gen)
     rc = org_value_generate(&value, (size_t)gen_len, &err);
-  else if (!keep_value && !(existing != NULL && (disable || enable)))
+  else if (!keep_value && !(existing != NULL && (disable || enable || rotation_s != NULL)))
     rc = cli_read_stdin(&value, &value_len, name, &err);
   if (rc < 0) {
     status = cli_fail(what, &err);

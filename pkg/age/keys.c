@@ -123,13 +123,20 @@ void age_identity_free(age_identity *id) {
  * owner chose who reads it; others may never read or write it. */
 static int check_mode(const char *path, const struct stat *st, os_error *err) {
   bool ours = st->st_uid == geteuid();
-  if ((st->st_mode & 007) != 0 || (ours && (st->st_mode & 070) != 0) ||
-      (!ours && (st->st_mode & 020) != 0))
+  if ((st->st_mode & 007) == 0 && (!ours || (st->st_mode & 070) == 0) &&
+      (ours || (st->st_mode & 020) == 0))
+    return 0;
+  /* chmod is advice only for the owner: anyone else cannot, and should not */
+  if (ours)
     return os_error_set(err, OS_EPERM,
                         "identity file %s: permissions %04o are too open (readable or writable "
                         "by group or others); run chmod 600 %s",
                         path, (unsigned)(st->st_mode & 07777), path);
-  return 0;
+  return os_error_set(err, OS_EPERM,
+                      "identity file %s: permissions %04o are too open (readable or writable by "
+                      "others) and it belongs to user id %u, not to you: ask its owner to make "
+                      "it private, or use an identity file of your own (orgsecrets keygen)",
+                      path, (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
 }
 
 int age_identities_load_file(age_identity ***out, size_t *out_n, const char *path,

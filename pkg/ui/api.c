@@ -368,7 +368,7 @@ static int api_reveal(ui_server *s, const httpd_request *req, json_t *args,
   if (rc == 0 && (rc = org_keys_get(&ids, &n_ids, o.c.keys, &err)) < 0)
     os_error_prefix(&err, "cannot reveal");
   if (rc == 0)
-    rc = seal_unseal(&value, &len, sec, ids, n_ids, &err);
+    rc = org_unseal(&value, &len, t->org, sec, ids, n_ids, &err);
   if (rc < 0) {
     rc = ui_reply_error(resp, rc, err.msg);
     goto done;
@@ -960,17 +960,8 @@ static int api_history(ui_server *s, const httpd_request *req, json_t *args,
     return ui_reply_error(resp, rc, err.msg);
   }
   json_t *entries = json_array();
-  for (size_t i = 0; entries != NULL && i < h.n; i++) {
-    const org_history_entry *e = &h.v[i];
-    json_t *changes = json_array();
-    for (unsigned bit = 1; bit <= ORG_CHANGE_OTHER; bit <<= 1)
-      if (e->changes & bit)
-        json_array_append_new(changes, json_string(org_change_name(bit)));
-    json_array_append_new(entries,
-                          json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "commit", e->commit,
-                                    "author", e->author, "date", e->date, "subject", e->subject,
-                                    "by", opt_str(e->by), "changes", changes));
-  }
+  for (size_t i = 0; entries != NULL && i < h.n; i++)
+    json_array_append_new(entries, org_history_entry_json(&h.v[i]));
   json_t *j = json_pack("{s:b, s:o, s:o}", "git", h.git, "entries", entries, "note",
                         h.git ? json_null()
                               : json_string("the folder is not a Git checkout (or has no "
