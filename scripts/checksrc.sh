@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# checksrc: the bans of STYLE.md, enforced (as curl's checksrc). Run from
+# checksrc: the bans of docs/style.md, enforced (as curl's checksrc). Run from
 # anywhere: bash scripts/checksrc.sh [FILE...] (default: every .c and .h
 # under pkg/ and cmd/). Prints one "FILE:LINE: rule: message" per finding
 # and exits 1 when there is any that scripts/checksrc.allow does not allow.

@@ -27,7 +27,7 @@ const NS = "orgsecrets-system";
 const IMAGE = "ghcr.io/orgsecrets/orgsecrets-controller";
 const CHART = path.join(ROOT, "charts", "orgsecrets");
 
-// The controller's API access (DESIGN.md, docs/install.md), exactly.
+// The controller's API access (docs/install.md), exactly.
 const CLUSTER_RULES = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
