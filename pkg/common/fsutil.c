@@ -43,25 +43,13 @@ static int read_fd(char **out, size_t *out_len, int fd, const char *path, size_t
     return os_error_set(err, OS_EIO, "stat %s: %s", path, strerror(errno));
   if (st.st_size < 0 || (size_t)st.st_size > max)
     return os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
-  int rc = 0;
   os_buf b;
   os_buf_init(&b, max, false);
-  char chunk[16384];
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = os_error_set(err, OS_EIO, "read %s: %s", path, strerror(errno));
-      break;
-    }
-    if (n == 0)
-      break;
-    if (os_buf_append(&b, chunk, (size_t)n) < 0) {
-      rc = os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
-      break;
-    }
-  }
+  int rc = os_buf_read_fd(&b, fd);
+  if (rc == OS_EIO)
+    rc = os_error_set(err, OS_EIO, "read %s: %s", path, strerror(errno));
+  else if (rc < 0)
+    rc = os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
   if (rc == 0)
     rc = os_buf_detach(out, out_len, &b);
   os_buf_free(&b);

@@ -115,6 +115,37 @@ static void test_write_all(void **state) {
   free(data);
 }
 
+/* os_buf_read_fd: all of it up to the buffer's max, and an error past it. */
+static void test_buf_read_fd(void **state) {
+  (void)state;
+  for (size_t max = 50; max <= 200; max += 150) {
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    char data[100];
+    memset(data, 'v', sizeof(data));
+    assert_int_equal(os_write_all(p[1], data, sizeof(data), NULL), 0);
+    close(p[1]);
+    os_buf b;
+    os_buf_init(&b, max, true);
+    int rc = os_buf_read_fd(&b, p[0]);
+    if (max < sizeof(data)) {
+      assert_int_equal(rc, OS_ENOMEM);
+      assert_true(b.len <= max);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(b.len, sizeof(data));
+      assert_memory_equal(b.data, data, sizeof(data));
+    }
+    os_buf_free(&b);
+    close(p[0]);
+  }
+  os_buf b;
+  os_buf_init(&b, 10, false);
+  assert_int_equal(os_buf_read_fd(&b, -1), OS_EIO);
+  assert_int_equal(errno, EBADF);
+  os_buf_free(&b);
+}
+
 static void test_atomic_write(void **state) {
   (void)state;
   char dir[] = "/tmp/os-common-XXXXXX";
@@ -536,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_error_prefix),
       cmocka_unit_test(test_hex_fnv_pack),
       cmocka_unit_test(test_write_all),
+      cmocka_unit_test(test_buf_read_fd),
       cmocka_unit_test(test_atomic_write),
       cmocka_unit_test_setup_teardown(test_output_device, scratch_setup, scratch_teardown),
       cmocka_unit_test_setup_teardown(test_output_fifo, scratch_setup, scratch_teardown),
