@@ -294,6 +294,26 @@ static void test_bad_kubeconfigs(void **state) {
   assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
   assert_non_null(strstr(err.msg, "current-context"));
   free(p);
+  /* lists that are not lists, at the top and in an exec entry; null is an empty list */
+  write_text("b11", "apiVersion: v1\ncurrent-context: x\ncontexts: {name: x}\n");
+  p = path_in("b11");
+  assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, ": contexts: expected a list"));
+  free(p);
+  write_text("b12", "apiVersion: v1\ncurrent-context: x\ncontexts: ~\n");
+  p = path_in("b12");
+  assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
+  assert_non_null(strstr(err.msg, "contexts: no entry named \"x\""));
+  free(p);
+  const char *exec = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                     "      command: /bin/true\n";
+  char user[256];
+  snprintf(user, sizeof(user), "%s      args: --flag\n", exec);
+  expect_error("b13", "    server: https://h:1\n", user, NULL, OS_EINVAL,
+               "users[\"u1\"].user.exec.args: expected a list");
+  snprintf(user, sizeof(user), "%s      args: ~\n      env: {name: A, value: b}\n", exec);
+  expect_error("b14", "    server: https://h:1\n", user, NULL, OS_EINVAL,
+               "users[\"u1\"].user.exec.env: expected a list");
 }
 
 static void test_in_cluster(void **state) {
