@@ -143,8 +143,8 @@ int age_identities_load_file(age_identity ***out, size_t *out_n, const char *pat
                              os_error *err) {
   *out = NULL;
   *out_n = 0;
-  char *text = NULL;
-  size_t len = 0, cap = 0;
+  os_buf b;
+  os_buf_init(&b, AGE_IDENTITY_FILE_MAX, true);
   age_identity **ids = NULL;
   size_t n_ids = 0;
   int rc = 0;
@@ -162,30 +162,16 @@ int age_identities_load_file(age_identity ***out, size_t *out_n, const char *pat
     if (rc < 0)
       goto done;
   }
-  cap = AGE_IDENTITY_FILE_MAX + 1;
-  text = malloc(cap);
-  if (text == NULL) {
-    rc = os_error_set(err, OS_ENOMEM, "identity file %s: out of memory", path);
-    goto done;
-  }
-  for (;;) {
-    ssize_t r = read(fd, text + len, cap - 1 - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
+  if ((rc = os_buf_read_fd(&b, fd)) < 0) {
+    if (rc == OS_EIO)
       rc = os_error_set(err, OS_EIO, "identity file %s: %s", path, strerror(errno));
-      goto done;
-    }
-    if (r == 0)
-      break;
-    len += (size_t)r;
-    if (len == cap - 1) {
+    else
       rc = os_error_set(err, OS_EINVAL, "identity file %s: larger than %d bytes", path,
                         AGE_IDENTITY_FILE_MAX);
-      goto done;
-    }
+    goto done;
   }
-  text[len] = '\0';
+  char *text = b.data;
+  size_t len = b.len;
   size_t n_lines = 1;
   for (size_t i = 0; i < len; i++)
     n_lines += text[i] == '\n';
@@ -229,8 +215,7 @@ int age_identities_load_file(age_identity ***out, size_t *out_n, const char *pat
 done:
   if (ids != NULL)
     age_identities_free(ids, n_ids);
-  if (text != NULL)
-    os_free_secret(text, cap);
+  os_buf_free(&b);
   close(fd);
   return rc;
 }

@@ -133,7 +133,7 @@ class WebhookTest(E2ETest):
 
     @unittest.expectedFailure
     def test_application_pods_get_organization_level_secrets(self):
-        """DESIGN.md: organization-level secrets go to every namespace of
+        """By design, organization-level secrets go to every namespace of
         every application too, so that what `orgsecrets run --app X` gives
         (organization-level plus X's) is what X's pods get. The controller
         delivers them to the environment's namespaces only (as
