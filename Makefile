@@ -17,14 +17,20 @@ else
 $(error CURL is lean or system, not "$(CURL)")
 endif
 
-.PHONY: all deps build build-san test test-fast e2e e2e-deps demo bench fuzz clean
+.PHONY: all deps build-deps build build-san test test-fast e2e e2e-deps demo bench fuzz clean
 
 all: build
 
+# Packages (scripts/deps.sh): as root, installs what is missing; otherwise
+# prints the one apt-get line to run and stops. deps: everything make test,
+# bench and fuzz use; build-deps: what make build compiles.
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh all
 
-build: deps
+build-deps:
+	@bash scripts/deps.sh make
+
+build: build-deps
 ifeq ($(CURL),lean)
 	@bash scripts/curl.sh $(CURL_PREFIX) || { echo "orgsecrets: CURL=lean needs scripts/curl.sh to succeed; the default (CURL=system) links the system libcurl" >&2; exit 1; }
 else
@@ -33,14 +39,14 @@ endif
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGSECRETS_WERROR=ON -DORGSECRETS_CURL_PREFIX=$(CURL_PREFIX) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-build-san: deps
+build-san: build-deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DORGSECRETS_WERROR=ON -DORGSECRETS_SANITIZE=ON -DORGSECRETS_CURL_PREFIX= $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
 # Plain build and tests, then the same tests under ASan+UBSan. The e2e
 # tests (tests/e2e) run when scripts/kube-e2e.sh has cached the control
 # plane, and are skipped, saying so, when not.
-test: build build-san
+test: deps build build-san
 	@bash scripts/kube-e2e.sh --locate >/dev/null 2>&1 || \
 	  echo "orgsecrets: e2e skipped: no cached Kubernetes control plane; run make e2e or scripts/kube-e2e.sh"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -56,13 +62,13 @@ e2e-deps:
 e2e: build e2e-deps
 	cd $(BUILD) && ctest --output-on-failure -L e2e $(if $(E2E),-R '^e2e_($(E2E))$$')
 
-test-fast: build
+test-fast: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
-bench: build
+bench: deps build
 	@bash bench/run.sh $(BUILD)
 
 # libFuzzer targets only (the rest of the tree does not link against the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# checksrc: the bans of STYLE.md, enforced (as curl's checksrc). Run from
+# checksrc: the bans of docs/style.md, enforced (as curl's checksrc). Run from
 # anywhere: bash scripts/checksrc.sh [FILE...] (default: every .c and .h
 # under pkg/ and cmd/). Prints one "FILE:LINE: rule: message" per finding
 # and exits 1 when there is any that scripts/checksrc.allow does not allow.
@@ -13,7 +13,11 @@
 #    "checksrc: public: WHAT" on the line or the line above; secrets are
 #    compared with CRYPTO_memcmp / os_secure_equal;
 #  - warn_unused_result: every os_buf_* function returning a value and every
-#    *_new function declared in a header carries OS_NODISCARD.
+#    *_new function declared in a header carries OS_NODISCARD;
+#  - layering: a file of pkg/M includes headers of M and of the modules
+#    LAYERS below allows M (never a module above or beside it), no other
+#    module's *_internal.h, and names the folder of every project header it
+#    includes; cmd/ is above every module, and nothing in pkg/ includes it.
 #
 # scripts/checksrc.allow lists "FILE RULE" pairs still to be fixed; an entry
 # that no longer matches anything is itself an error, so the list only
@@ -83,6 +87,50 @@ def strip(text):
     return "".join(out)
 
 
+# What each module of pkg/ may include besides itself: the layers of
+# docs/development.md. A new module or dependency is a line here.
+LAYERS = {
+    "common": set(),
+    "age": {"common"}, "spec": {"common"}, "envfile": {"common"}, "metrics": {"common"},
+    "httpd": {"common"}, "audit": {"common"}, "kube": {"common"}, "inject": {"common"},
+    "seal": {"common", "age", "spec"},
+    "org": {"common", "age", "spec", "seal", "envfile", "inject"},
+    "reconcile": {"common", "age", "spec", "seal", "envfile", "inject", "kube", "httpd",
+                  "metrics", "audit"},
+    "ui": {"common", "age", "spec", "seal", "httpd", "org"},
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def layering(path, text):
+    """(line, message) for each include that breaks the layers."""
+    parts = path.split(os.sep)
+    out = []
+    if parts[0] != "pkg" or len(parts) < 3:
+        return out
+    mod = parts[1]
+    if mod not in LAYERS:
+        return [(1, "module %s is not in checksrc.sh's LAYERS: say what it may include" % mod)]
+    for m in INCLUDE.finditer(text):
+        inc, no = m.group(1), text.count("\n", 0, m.start()) + 1
+        folder = inc.split("/")[0] if "/" in inc else None
+        if folder is None:
+            if not os.path.exists(os.path.join(os.path.dirname(path), inc)):
+                continue  # a generated header in the build tree
+            out.append((no, "#include \"%s\": name the module folder (\"%s/%s\")" % (inc, mod, inc)))
+        elif folder == mod:
+            continue
+        elif folder not in LAYERS:
+            out.append((no, "#include \"%s\": pkg/ includes nothing outside pkg/" % inc))
+        elif folder not in LAYERS[mod]:
+            out.append((no, "#include \"%s\": %s may include only %s (an upward or sideways "
+                            "include; see docs/development.md)"
+                        % (inc, mod, ", ".join(sorted(LAYERS[mod])) or "itself")))
+        elif inc.endswith("_internal.h"):
+            out.append((no, "#include \"%s\": another module's internal header" % inc))
+    return out
+
+
 DECL = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(os_buf_\w+|\w+_new)\s*\(", re.M)
 
 findings = []
@@ -92,6 +140,8 @@ for path in files:
     except OSError as e:
         findings.append((path, 0, "read", str(e)))
         continue
+    for no, msg in layering(path, text):
+        findings.append((path, no, "layering", msg))
     code = strip(text)
     lines, code_lines = text.split("\n"), code.split("\n")
     for no, (line, cl) in enumerate(zip(lines, code_lines), 1):

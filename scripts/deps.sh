@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages orgsecrets needs, when run as root; otherwise
-# prints the exact apt-get line and fails.
-# usage: scripts/deps.sh [build|all|e2e]
+# prints the one apt-get line that installs what is missing, and fails.
+# usage: scripts/deps.sh [build|make|all|e2e]
 #   build  what building the two executables needs (CMake with
 #          -DORGSECRETS_TESTS=OFF, and scripts/curl.sh for the lean libcurl):
 #          the container image's build stage installs only these
-#   all    (default) build, plus what the tests, the fuzzers and the
-#          benchmarks need
+#   make   what `make build` needs: build, plus what compiles the C tests and
+#          the benchmark programs beside the executables
+#   all    (default; make test, bench, fuzz) make, plus what runs the tests,
+#          the fuzzers and the benchmarks
 #   e2e    what tests/e2e needs besides: scripts/kube-e2e.sh builds
 #          Kubernetes from Debian's source with Go, and etcd runs beside it
 set -euo pipefail
@@ -14,9 +16,11 @@ build=(build-essential cmake pkg-config
        libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
        libmicrohttpd-dev libgnutls28-dev
        dpkg-dev autoconf automake libtool zlib1g-dev)  # the last line: scripts/curl.sh
-test=(libcmocka-dev clang libclang-rt-14-dev
-      age curl python3 python3-jsonpatch python3-yaml yq openssl git
-      nodejs wrk time
+compile_tests=(libcmocka-dev python3)  # cmake/Dependencies.cmake with ORGSECRETS_TESTS
+run_tests=(clang libclang-rt-14-dev  # make fuzz, and the fuzz targets' replay tests
+      age curl python3-jsonpatch python3-yaml yq openssl git
+      zsh fish  # tests/cli: the completion scripts loaded into the real shells
+      nodejs time  # time: bench/ (its webhook load generator is its own, not wrk)
       # tests/ui: the secrets page in a real browser (playwright-core from npm
       # drives Debian's Chromium, headless)
       chromium chromium-driver
@@ -28,9 +32,10 @@ test=(libcmocka-dev clang libclang-rt-14-dev
 e2e=(golang-go etcd-server dpkg-dev patch openssl python3)
 case "${1:-all}" in
   build) pkgs=("${build[@]}") ;;
-  all) pkgs=("${build[@]}" "${test[@]}") ;;
+  make) pkgs=("${build[@]}" "${compile_tests[@]}") ;;
+  all) pkgs=("${build[@]}" "${compile_tests[@]}" "${run_tests[@]}") ;;
   e2e) pkgs=("${e2e[@]}") ;;
-  *) echo "usage: scripts/deps.sh [build|all|e2e]" >&2; exit 2 ;;
+  *) echo "usage: scripts/deps.sh [build|make|all|e2e]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -17,6 +17,7 @@ per = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 os.environ["ORGSECRETS_BUILD_DIR"] = build
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "controller"))
 from harness import Fake, binary, wait_for  # noqa: E402
+import procs  # noqa: E402  (tests/lib, on the path the harness set)
 
 ctl_bin = binary("orgsecrets-controller")
 extra_env = dict(e.split("=", 1) for e in os.environ.get("BENCH_CTL_ENV", "").split() if "=" in e)
@@ -110,8 +111,7 @@ try:
         mem = [int(re.search(r"%s:\s+(\d+) kB" % k, status).group(1)) for k in ("VmHWM", "RssAnon", "RssFile")]
         if os.environ.get("BENCH_SMAPS"):
             shutil.copyfile("/proc/%d/smaps" % proc.pid, os.environ["BENCH_SMAPS"] + "." + label)
-        proc.terminate()
-        proc.wait(20)
+        procs.stop(proc, timeout=20)
         lat.sort()
         return lat, writes_per_change, mem
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "common/clock.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "reconcile/controller.h"
@@ -174,6 +175,11 @@ int main(int argc, char **argv) {
   }
   if (o.leader_elect && o.no_kubernetes) {
     fprintf(stderr, "orgsecrets-controller: --leader-elect needs Kubernetes\n");
+    return 2;
+  }
+  os_error now_err = OS_ERROR_INIT;
+  if (os_now_check(&now_err) < 0) {
+    fprintf(stderr, "orgsecrets-controller: %s\n", now_err.msg);
     return 2;
   }
   o.identity_files = ids;

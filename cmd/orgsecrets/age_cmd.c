@@ -36,7 +36,8 @@ static const char encrypt_usage[] =
     "  -R, --recipients-file F   a file of recipients, one per line, # comments\n"
     "  -a, --armor               ASCII-armored output\n"
     "  -o, --output OUT          write to OUT, else stdout (a file is replaced only on\n"
-    "                            success; a FIFO or device is written in place)\n";
+    "                            success; a FIFO or device is written in place);\n"
+    "                            also --output-file OUT. -o is a file here, as in age\n";
 
 static const char decrypt_usage[] =
     "usage: orgsecrets age decrypt -i FILE [-i FILE]... [-o OUT] [IN]\n"
@@ -44,7 +45,8 @@ static const char decrypt_usage[] =
     "  -i, --identity FILE       an age identity file, mode 0600 (repeatable); default\n"
     "                            $ORGSECRETS_IDENTITY, else ~/.config/orgsecrets/identity\n"
     "  -o, --output OUT          write to OUT, else stdout (a file is replaced only on\n"
-    "                            success; a FIFO or device is written in place)\n";
+    "                            success; a FIFO or device is written in place);\n"
+    "                            also --output-file OUT. -o is a file here, as in age\n";
 
 /* Output to stdout, or to path under the rule of os_output_open: a file is
  * replaced only on success; FIFOs and devices are written in place. */
@@ -83,9 +85,10 @@ static mode_t umask_mode(mode_t mode) {
 
 static int age_keygen(int argc, char **argv) {
   const char *out_path = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &out_path}};
+  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &out_path},
+                          {"--output-file", NULL, CLI_VALUE, &out_path}};
   cli_args a;
-  int prc = cli_parse(NULL, &a, argc, argv, opts, 1, 0, keygen_usage);
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 2, 0, keygen_usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   os_error err = OS_ERROR_INIT;
@@ -186,10 +189,11 @@ static int age_encrypt_cmd(int argc, char **argv) {
   const cli_opt opts[] = {{"--recipient", "-r", CLI_LIST, &r},
                           {"--recipients-file", "-R", CLI_LIST, &rfiles},
                           {"--armor", "-a", CLI_FLAG, &armor},
-                          {"--output", "-o", CLI_VALUE, &out_path}};
+                          {"--output", "-o", CLI_VALUE, &out_path},
+                          {"--output-file", NULL, CLI_VALUE, &out_path}};
   cli_args a;
   int rc = CLI_FAIL;
-  int prc = cli_parse(NULL, &a, argc, argv, opts, 4, 1, encrypt_usage);
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 5, 1, encrypt_usage);
   if (prc != 0) {
     rc = prc > 0 ? CLI_OK : CLI_USAGE;
     goto done;
@@ -255,10 +259,11 @@ static int age_decrypt_cmd(const char *default_identity, int argc, char **argv) 
   cli_list files = {0};
   const cli_opt opts[] = {{"--identity", "-i", CLI_LIST, &files},
                           {"--output", "-o", CLI_VALUE, &out_path},
+                          {"--output-file", NULL, CLI_VALUE, &out_path},
                           {"--decrypt", "-d", CLI_FLAG, &decrypt}};
   cli_args a;
   int rc = CLI_FAIL;
-  int prc = cli_parse(NULL, &a, argc, argv, opts, 3, 1, decrypt_usage);
+  int prc = cli_parse(NULL, &a, argc, argv, opts, 4, 1, decrypt_usage);
   if (prc != 0) {
     rc = prc > 0 ? CLI_OK : CLI_USAGE;
     goto done;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "org/org.h"
@@ -23,11 +25,16 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* Global options, resolved in main(); strings are borrowed from argv or the
  * environment. */
 typedef struct cli_ctx {
-  const char *dir;      /* --dir, $ORGSECRETS_DIR, "." */
+  const char *dir;      /* --dir, $ORGSECRETS_DIR; NULL: found by cli_dir() */
   const char *as;       /* --as, $ORGSECRETS_USER; NULL: git config user.email */
+  const char *as_from;  /* "--as" or "ORGSECRETS_USER" when as is set */
   const char *identity; /* -i, $ORGSECRETS_IDENTITY; NULL: ~/.config/orgsecrets/identity */
   org_keys *keys;       /* made by cli_org() */
   org_ctx org;
+  char *found_dir;      /* cli_dir()'s discovery, when dir is NULL */
+  bool discovered;
+  os_error discover_err;
+  char *env_buf;        /* cli_env()'s answer */
 } cli_ctx;
 
 /* The org_ctx of the global options: actor --as, the identity file of -i
@@ -54,6 +61,35 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
 int cmd_age(cli_ctx *ctx, int argc, char **argv);
 int cmd_ui(cli_ctx *ctx, int argc, char **argv); /* ui_cmd.c */
+/* the everyday CLI */
+int cmd_whoami(cli_ctx *ctx, int argc, char **argv);     /* whoami_cmd.c */
+int cmd_import(cli_ctx *ctx, int argc, char **argv);     /* import_cmd.c */
+int cmd_history(cli_ctx *ctx, int argc, char **argv);    /* history_cmd.c */
+int cmd_refs(cli_ctx *ctx, int argc, char **argv);       /* refs_cmd.c */
+int cmd_org(cli_ctx *ctx, int argc, char **argv);        /* org_cmd.c */
+int cmd_completion(cli_ctx *ctx, int argc, char **argv); /* complete.c */
+int cmd_complete(cli_ctx *ctx, int argc, char **argv);   /* complete.c: __complete */
+/* reveal --at REV: a value as it was in a commit (history_cmd.c) */
+int cli_reveal_at(cli_ctx *ctx, const char *name, const char *env, const char *app,
+                  const char *rev);
+
+/* The values of `list --status` (list_cmd.c), NULL-terminated. */
+extern const char *const cli_list_statuses[];
+
+/* `env remove` / `app remove` (env_cmd.c): NAME [--delete-secrets] with
+ * org_env_remove or org_app_remove (fn); word is "env" or "app", kind
+ * "environment" or "application". *removed: the name removed (borrowed
+ * from argv), NULL when nothing was. Returns the exit status. */
+typedef int (*cli_remove_fn)(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                             bool delete_secrets, os_error *err);
+int cli_remove_unit(const char **removed, cli_ctx *ctx, int argc, char **argv, const char *usage,
+                    const char *word, const char *kind, cli_remove_fn fn);
+
+/* The command table (main.c): the visible command words into out (at most
+ * max; returns how many), and running argv[0]'s command (CLI_USAGE when
+ * there is none). */
+size_t cli_command_names(const char **out, size_t max);
+int cli_command_run(cli_ctx *ctx, int argc, char **argv);
 
 /* ---- writing secrets: set, create, update (set_cmd.c, create_cmd.c),
  * resolve (resolve_cmd.c), values in (input.c) ---- */
@@ -122,6 +158,44 @@ void cli_list_free(cli_list *l);
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int cli_parse_long(long *out, const char *s, long min, long max);
 
+/* A secret's --rotation-days: N days (1..SPEC_ROTATION_DAYS_MAX), 0 (no
+ * policy: ORG_ROTATION_NONE), or "org"/"default" (the organization's:
+ * ORG_ROTATION_ORG), as org_secret_opts.rotation_days; 0 or -1. */
+int cli_parse_rotation(int *out, const char *s);
+
+/* ---- completion (opts.c, complete.c) ---- */
+
+#define CLI_OPTS_MAX 64
+
+/* A command's options as cli_parse saw them (dest NULL). */
+typedef struct cli_opt_table {
+  cli_opt v[CLI_OPTS_MAX];
+  size_t n;
+  bool seen; /* the command called cli_parse */
+} cli_opt_table;
+
+/* The next cli_parse() copies its option table into t and returns 1 (as for
+ * --help) without parsing or printing: how `__complete` learns a
+ * command's options from the command itself. */
+void cli_complete_capture(cli_opt_table *t);
+
+/* ---- output formats (output.c) ---- */
+
+enum cli_format { CLI_FORMAT_TABLE = 0, CLI_FORMAT_JSON, CLI_FORMAT_WIDE };
+
+/* -o of a listing: "table" (also s NULL), "json", and "wide" when wide_ok.
+ * Else prints "WHAT: unknown output format S" and the usage line, and
+ * returns -1. */
+int cli_format_parse(enum cli_format *out, const char *s, bool wide_ok, const char *usage,
+                     const char *what);
+/* Prints j (indented, keys in the order set) and a newline on stdout and
+ * releases it (j may be NULL: allocation failed). CLI_OK, or CLI_FAIL
+ * after "WHAT: out of memory". */
+int cli_print_json(json_t *j, const char *what);
+/* Appends item (stolen) to the array *arr; on failure releases *arr and
+ * sets it to NULL, which cli_print_json() then reports. */
+void cli_json_push(json_t **arr, json_t *item);
+
 /* ---- messages (output.c) ---- */
 
 /* Prints "orgsecrets: <formatted>" and the usage line to stderr; returns
@@ -136,9 +210,42 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the organization folder (context.c) ---- */
 
-/* Loads ctx->dir with org_load(); on failure prints "load DIR: ..." and
- * returns CLI_FAIL. Caller frees *out with spec_tree_free(). */
-int cli_load_tree(spec_tree **out, const cli_ctx *ctx);
+/* The organization folder: --dir / $ORGSECRETS_DIR, else the folder
+ * org_discover() finds upward from the current directory, else "." (which
+ * then fails to load). Borrowed until cli_ctx_close(). */
+const char *cli_dir(cli_ctx *ctx);
+
+/* Loads cli_dir() with org_load(); on failure prints "load DIR: ..." (or
+ * why no folder was found) and returns CLI_FAIL. Caller frees *out with
+ * spec_tree_free(). */
+int cli_load_tree(spec_tree **out, cli_ctx *ctx);
+
+/* The environment a command acts on: *env is --env's value (NULL when not
+ * given) and becomes org_env_default()'s answer (borrowed until
+ * cli_ctx_close()); t, when already loaded, spares reading the
+ * organization again. A defaulted environment is named on stderr
+ * ("orgsecrets: environment dev (ORGSECRETS_ENV)"). Returns CLI_OK, or
+ * prints "WHAT: why" and returns CLI_USAGE (no environment given) or
+ * CLI_FAIL. */
+int cli_env(const char **env, cli_ctx *ctx, const spec_tree *t, const char *what);
+
+/* cli_org() and cli_load_tree(): the org_ctx (borrowed) with *t loaded
+ * (caller frees), or NULL after printing why (exit status CLI_FAIL). */
+const org_ctx *cli_open(spec_tree **t, cli_ctx *ctx);
+
+/* The start of a command on one environment: cli_org(), cli_load_tree()
+ * and cli_env(env, ..., what). Returns the org_ctx (borrowed) with *t
+ * loaded (caller frees) and *env resolved, and *status CLI_FAIL for the
+ * command's own failures; or NULL after printing why, *status the exit
+ * status. */
+const org_ctx *cli_open_env(spec_tree **t, const char **env, int *status, cli_ctx *ctx,
+                            const char *what);
+
+/* The start of a listing whose only option is -o table|json: parses argv,
+ * then loads the folder. CLI_OK with *fmt and *t (caller frees; NULL after
+ * --help), else the exit status after printing why. */
+int cli_listing(spec_tree **t, enum cli_format *fmt, cli_ctx *ctx, int argc, char **argv,
+                const char *usage, const char *what);
 
 /* ---- values in, outputs out (input.c, output.c) ---- */
 

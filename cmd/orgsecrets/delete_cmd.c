@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: orgsecrets delete NAME --env ENV [--app APP] [--yes]\n"
+    "usage: orgsecrets delete NAME [--env ENV] [--app APP] [--yes]\n"
     "\n"
     "Deletes the secret (its file, or its document in a multi-document file):\n"
     "without --app the organization-level one, with --app that application's;\n"
@@ -25,12 +25,8 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "delete: NAME is required");
-  if (env == NULL)
-    return cli_usage_error(usage, "delete: --env is required");
   const char *name = a.pos[0];
   char what[SPEC_NAME_MAX + 200], label[SPEC_NAME_MAX + 160];
-  org_secret_label(label, sizeof(label), env, app, name);
-  snprintf(what, sizeof(what), "delete %s", label);
 
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
@@ -38,6 +34,11 @@ int cmd_delete(cli_ctx *ctx, int argc, char **argv) {
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "delete")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  org_secret_label(label, sizeof(label), env, app, name);
+  snprintf(what, sizeof(what), "delete %s", label);
   if (org_secret_delete_check(oc, t, env, app, name, &err) < 0) {
     status = cli_fail(what, &err);
     goto done;

@@ -8,9 +8,10 @@
 static const char usage[] =
     "usage: orgsecrets init --org ORG [--rotation-days N]\n"
     "\n"
-    "Creates organization.yaml in the organization folder (--dir). ORG is a\n"
-    "DNS-1123 label. --rotation-days sets the rotation policy that `lint`\n"
-    "checks (0: none). Refuses when the folder already has an organization.\n"
+    "Creates organization.yaml in the organization folder (--dir, else the\n"
+    "current directory). ORG is a DNS-1123 label. --rotation-days sets the\n"
+    "rotation policy that `lint` checks (0: none; `org set` changes it later).\n"
+    "Refuses when the folder already has an organization or is inside one.\n"
     "Also writes .gitignore (or adds to it) so that temporary files of\n"
     "interrupted writes and rendered env files (.env, *.env) are never committed.\n"
     "Next: `orgsecrets member add YOU --role admin --recipient AGE1...`.\n";
@@ -33,11 +34,13 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv) {
   if (oc == NULL)
     return CLI_FAIL;
   os_error err = OS_ERROR_INIT;
-  if (org_init(oc, ctx->dir, org_id, (int)days, &err) < 0)
+  /* the folder named, else this one: never the organization found upward */
+  const char *dir = ctx->dir != NULL ? ctx->dir : ".";
+  if (org_init(oc, dir, org_id, (int)days, &err) < 0)
     return cli_fail("init", &err);
-  char *path = os_path_join(ctx->dir, "organization.yaml");
+  char *path = os_path_join(dir, "organization.yaml");
   fprintf(stderr, "orgsecrets: created organization %s in %s\n", org_id,
-          path != NULL ? path : ctx->dir);
+          path != NULL ? path : dir);
   free(path);
   return CLI_OK;
 }

@@ -12,13 +12,14 @@
 #include "common/fsutil.h"
 
 static const char usage[] =
-    "usage: orgsecrets keygen [-o FILE]\n"
+    "usage: orgsecrets keygen [-o|--output-file FILE]\n"
     "\n"
     "Creates a new age X25519 identity and writes it to FILE (default: the\n"
     "identity path, -i / $ORGSECRETS_IDENTITY / ~/.config/orgsecrets/identity)\n"
     "with mode 0600, creating missing parent directories with mode 0700. An\n"
     "existing file is never overwritten. The public key (age1...) is printed\n"
-    "on stdout: give it to an admin for `orgsecrets member add`.\n";
+    "on stdout: give it to an admin for `orgsecrets member add`. Here -o is the\n"
+    "output file, as for age-keygen (the one exception besides `age`).\n";
 
 /* Creates the parent directory of path (mode 0700) when it is missing. */
 static int make_parent(const char *path, os_error *err) {
@@ -35,9 +36,10 @@ static int make_parent(const char *path, os_error *err) {
 
 int cmd_keygen(cli_ctx *ctx, int argc, char **argv) {
   const char *out_path = NULL;
-  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &out_path}};
+  const cli_opt opts[] = {{"--output", "-o", CLI_VALUE, &out_path},
+                          {"--output-file", NULL, CLI_VALUE, &out_path}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 1, 0, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
 

@@ -18,30 +18,40 @@ static const char usage[] =
     "commands:\n"
     "  keygen [-o FILE]                      new identity; public key on stdout\n"
     "  init --org ORG                        create organization.yaml\n"
-    "  member add|remove|list                manage members\n"
-    "  env add ENV --controller AGE1...      add an environment\n"
-    "  app add APP --namespace NS...         add an application\n"
-    "  create NAME --env ENV [...]           create a secret (refuses an existing one)\n"
-    "  update NAME --env ENV [...]           change an existing secret (only what is given)\n"
-    "  set NAME --env ENV [...]              create or update a secret (value from stdin)\n"
+    "  member add|remove|update|list         manage members\n"
+    "  env add|list|remove|use               manage environments; `env use` sets this\n"
+    "                                        checkout's default\n"
+    "  app add|list|remove                   manage applications\n"
+    "  org set --rotation-days N             the organization's rotation policy\n"
+    "  whoami                                acting member, role, identity and its key\n"
+    "  create NAME [--env ENV] [...]         create a secret (refuses an existing one)\n"
+    "  update NAME [--env ENV] [...]         change an existing secret (only what is given)\n"
+    "  set NAME [--env ENV] [...]            create or update a secret (value from stdin)\n"
     "  resolve NAME --env ENV --ours|--theirs  keep one side of a Git merge conflict\n"
-    "  list [--env ENV] [-o table|json]      names and metadata, never values\n"
-    "  reveal NAME --env ENV                 print a value to stdout\n"
-    "  delete NAME --env ENV [--yes]         delete a secret\n"
-    "  lint                                  check the folder; exit 1 on errors\n"
-    "  rekey                                 re-seal values whose recipients changed\n"
-    "  render --env ENV [--format F]         env, json or k8s output of the values\n"
-    "  run --env ENV -- CMD [ARG...]         run CMD with the secrets in its environment\n"
+    "  import --from-file .env [--env ENV]   one secret per NAME=value line of a dotenv file\n"
+    "  list [--env ENV|all] [-o table|json|wide]  names and metadata, never values\n"
+    "  reveal NAME [--env ENV] [--at REV]    print a value (of commit REV) to stdout\n"
+    "  history NAME [--env ENV]              who changed the secret, when and how (Git)\n"
+    "  delete NAME [--env ENV] [--yes]       delete a secret\n"
+    "  lint [--strict] [-o json]             check the folder; exit 1 on errors\n"
+    "  rekey [--dry-run]                     re-seal values whose recipients changed\n"
+    "  refs [PATH...] [--strict]             $NAME references: unknown names, unused secrets\n"
+    "  render [--env ENV] [-o env|json|k8s]  the values as an env file, JSON or Secrets\n"
+    "  run [--env ENV] -- CMD [ARG...]       run CMD with the secrets in its environment\n"
     "  age keygen|encrypt|decrypt            plain age v1\n"
     "  audit verify FILE                     check a hash-chained audit log\n"
     "  ui [--listen 127.0.0.1:PORT]          the secrets page in a browser (loopback only)\n"
+    "  completion bash|zsh|fish              shell completion script\n"
     "  version                               print the version (also --version)\n"
     "\n"
     "global options (before or after the command):\n"
-    "  --dir DIR      organization folder (default $ORGSECRETS_DIR or .)\n"
+    "  --dir DIR      organization folder (default $ORGSECRETS_DIR, else the nearest\n"
+    "                 folder holding organization.yaml, from here upward)\n"
     "  --as NAME      acting member (default $ORGSECRETS_USER, else git config user.email)\n"
     "  -i FILE        identity file (default $ORGSECRETS_IDENTITY or\n"
     "                 ~/.config/orgsecrets/identity)\n"
+    "The environment (--env) defaults to $ORGSECRETS_ENV, else this checkout's\n"
+    "`orgsecrets env use`, else the only environment; a default is named on stderr.\n"
     "\n"
     "Run `orgsecrets COMMAND --help` for a command's options.\n";
 
@@ -63,7 +73,29 @@ static const struct {
     {"ui", cmd_ui},
     /* writing secrets one way each, and getting out of a merge conflict */
     {"create", cmd_create}, {"update", cmd_update}, {"resolve", cmd_resolve},
+    /* the everyday CLI: defaults, listings, history, references, completion */
+    {"whoami", cmd_whoami},         {"import", cmd_import},
+    {"history", cmd_history},       {"refs", cmd_refs},
+    {"org", cmd_org},               {"completion", cmd_completion},
+    {"__complete", cmd_complete},
 };
+
+size_t cli_command_names(const char **out, size_t max) {
+  size_t n = 0;
+  for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]) && n < max; k++) {
+    if (commands[k].name[0] != '_')
+      out[n++] = commands[k].name;
+  }
+  return n;
+}
+
+int cli_command_run(cli_ctx *ctx, int argc, char **argv) {
+  for (size_t k = 0; argc > 0 && k < sizeof(commands) / sizeof(commands[0]); k++) {
+    if (strcmp(argv[0], commands[k].name) == 0)
+      return commands[k].fn(ctx, argc, argv);
+  }
+  return CLI_USAGE;
+}
 
 static const char *env_or_null(const char *name) {
   const char *e = getenv(name);
@@ -88,11 +120,11 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv) {
   }
   if (strcmp(word, "version") == 0)
     return print_version();
-  for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-    if (strcmp(word, commands[k].name) == 0)
-      return commands[k].fn(ctx, argc - a.rest, argv + a.rest);
-  }
-  return cli_usage_error(usage, "unknown command: %s", word);
+  int status = cli_command_run(ctx, argc - a.rest, argv + a.rest);
+  bool known = false;
+  for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]) && !known; k++)
+    known = strcmp(word, commands[k].name) == 0;
+  return known ? status : cli_usage_error(usage, "unknown command: %s", word);
 }
 
 int main(int argc, char **argv) {
@@ -101,9 +133,9 @@ int main(int argc, char **argv) {
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   cli_ctx ctx = {0};
   ctx.dir = env_or_null("ORGSECRETS_DIR");
-  if (ctx.dir == NULL)
-    ctx.dir = ".";
   ctx.as = env_or_null("ORGSECRETS_USER");
+  if (ctx.as != NULL)
+    ctx.as_from = "ORGSECRETS_USER";
   ctx.identity = env_or_null("ORGSECRETS_IDENTITY");
   os_error err = OS_ERROR_INIT;
   if (os_now_check(&err) < 0)

@@ -20,6 +20,11 @@ static bool global_dest(cli_ctx *ctx, const char *name, const char ***dest) {
   return *dest != NULL;
 }
 
+/* cli_complete_capture()'s table, while a completion asks for it. */
+static cli_opt_table *capture;
+
+void cli_complete_capture(cli_opt_table *t) { capture = t; }
+
 static const cli_opt *find_opt(const cli_opt *opts, size_t n_opts, const char *name) {
   for (size_t k = 0; k < n_opts; k++) {
     if (strcmp(name, opts[k].name) == 0 || (opts[k].alias && strcmp(name, opts[k].alias) == 0))
@@ -51,6 +56,13 @@ static int parse(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_
                  size_t n_opts, size_t max_pos, const char *usage, bool stop_at_word) {
   args->n_pos = 0;
   args->rest = -1;
+  if (capture != NULL && !stop_at_word) {
+    for (size_t k = 0; k < n_opts && capture->n < CLI_OPTS_MAX; k++)
+      capture->v[capture->n++] = (cli_opt){opts[k].name, opts[k].alias, opts[k].kind, NULL};
+    capture->seen = true;
+    capture = NULL;
+    return 1;
+  }
   if (max_pos > CLI_POS_MAX)
     max_pos = CLI_POS_MAX;
   for (int i = 1; i < argc; i++) {
@@ -118,7 +130,13 @@ static int parse(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_
       val = argv[++i];
     }
     if (o == NULL) {
+      if (val[0] == '\0') {
+        cli_usage_error(usage, "option %s needs a non-empty value", name);
+        return -1;
+      }
       *global = val;
+      if (global == &ctx->as)
+        ctx->as_from = "--as";
     } else if (o->kind == CLI_VALUE) {
       *(const char **)o->dest = val;
     } else if (list_push((cli_list *)o->dest, val, argc) < 0) {
@@ -137,6 +155,18 @@ int cli_parse(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_opt
 int cli_parse_main(cli_ctx *ctx, cli_args *args, int argc, char **argv, const cli_opt *opts,
                    size_t n_opts, const char *usage) {
   return parse(ctx, args, argc, argv, opts, n_opts, 0, usage, true);
+}
+
+int cli_parse_rotation(int *out, const char *s) {
+  long days = 0;
+  if (s != NULL && (strcmp(s, "org") == 0 || strcmp(s, "default") == 0)) {
+    *out = ORG_ROTATION_ORG;
+    return 0;
+  }
+  if (cli_parse_long(&days, s, 0, SPEC_ROTATION_DAYS_MAX) < 0)
+    return -1;
+  *out = days == 0 ? ORG_ROTATION_NONE : (int)days;
+  return 0;
 }
 
 int cli_parse_long(long *out, const char *s, long min, long max) {

@@ -1,7 +1,9 @@
 /* Messages on stderr and output files. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,4 +89,38 @@ int cli_write_all(int fd, const void *p, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+int cli_format_parse(enum cli_format *out, const char *s, bool wide_ok, const char *usage,
+                     const char *what) {
+  if (s == NULL || strcmp(s, "table") == 0)
+    *out = CLI_FORMAT_TABLE;
+  else if (strcmp(s, "json") == 0)
+    *out = CLI_FORMAT_JSON;
+  else if (wide_ok && strcmp(s, "wide") == 0)
+    *out = CLI_FORMAT_WIDE;
+  else {
+    cli_usage_error(usage, "%s: unknown output format %s (-o table|json%s)", what, s,
+                    wide_ok ? "|wide" : "");
+    return -1;
+  }
+  return 0;
+}
+
+int cli_print_json(json_t *j, const char *what) {
+  char *s = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(j);
+  if (s == NULL)
+    return cli_failf("%s: out of memory", what);
+  fputs(s, stdout);
+  fputc('\n', stdout);
+  free(s);
+  return CLI_OK;
+}
+
+void cli_json_push(json_t **arr, json_t *item) {
+  if (*arr == NULL || json_array_append_new(*arr, item) != 0) {
+    json_decref(*arr);
+    *arr = NULL;
+  }
 }

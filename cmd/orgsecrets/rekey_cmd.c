@@ -5,7 +5,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: orgsecrets rekey [--dry-run] [--yes]\n"
+    "usage: orgsecrets rekey [--dry-run [-o table|json]] [--yes]\n"
     "\n"
     "Finds the secrets sealed to an out-of-date set of recipients (a member\n"
     "added, removed or changed role, a controller key rotated, a viewer flag\n"
@@ -21,7 +21,8 @@ static const char usage[] =
     "  grant: ENV/NAME to WHO\n"
     "is printed on stdout for each, and nothing is written unless --yes is\n"
     "given or the answer on the terminal is y.\n"
-    "--dry-run lists what would change (grant: and rotate: lines) without writing.\n";
+    "--dry-run lists what would change (grant: and rotate: lines) without writing;\n"
+    "with -o json, as one JSON object (docs/cli.md lists its fields).\n";
 
 /* Prints "grant: ENV/NAME to WHO" for every reader re-sealing adds. */
 static void print_grants(const org_rekey_plan *p) {
@@ -51,21 +52,33 @@ static bool confirmed(bool yes, size_t grants, size_t secrets) {
 
 int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
   bool dry_run = false, yes = false;
-  const cli_opt opts[] = {{"--dry-run", "-n", CLI_FLAG, &dry_run}, {"--yes", "-y", CLI_FLAG, &yes}};
+  const char *format = NULL;
+  const cli_opt opts[] = {{"--dry-run", "-n", CLI_FLAG, &dry_run},
+                          {"--yes", "-y", CLI_FLAG, &yes},
+                          {"--output", "-o", CLI_VALUE, &format}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 0, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 3, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
+  enum cli_format fmt;
+  if (cli_format_parse(&fmt, format, false, usage, "rekey") < 0)
+    return CLI_USAGE;
+  if (fmt == CLI_FORMAT_JSON && !dry_run)
+    return cli_usage_error(usage, "rekey: -o json needs --dry-run");
 
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
   org_rekey_plan p = {0};
   int status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open(&t, ctx);
+  if (oc == NULL)
     goto done;
   if (org_rekey_plan_build(&p, t, &err) < 0) {
     status = cli_fail("rekey", &err);
+    goto done;
+  }
+  if (fmt == CLI_FORMAT_JSON) {
+    status = cli_print_json(org_rekey_plan_json(&p), "rekey");
     goto done;
   }
   if (p.n == 0) {

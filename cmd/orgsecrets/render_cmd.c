@@ -8,8 +8,8 @@
 #include "common/buf.h"
 
 static const char usage[] =
-    "usage: orgsecrets render --env ENV [--app APP] [--format env|json|k8s]\n"
-    "                         [-o|--output-file FILE]\n"
+    "usage: orgsecrets render [--env ENV] [--app APP] [-o|--format env|json|k8s]\n"
+    "                         [--output-file FILE]\n"
     "\n"
     "Unseals the active secrets of ENV with -i and prints them (the only\n"
     "commands that print values are reveal, render and age decrypt):\n"
@@ -25,7 +25,10 @@ static const char usage[] =
     "        organization-level secrets, one Secret per namespace of ENV (name:\n"
     "        the environment's secretName or <org>-secrets); with --app only\n"
     "        APP's secrets, one per namespace of APP (<app>-secrets).\n"
-    "-o FILE writes to FILE instead of stdout: a new or regular file is replaced\n"
+    "-o is the format, as in kubectl (--format is the same option). `-o FILE`\n"
+    "for a value that is not a format still writes FILE, with a warning: it is\n"
+    "deprecated and will be refused in the next release.\n"
+    "--output-file FILE writes to FILE instead of stdout: a new or regular file is replaced\n"
     "atomically with mode 0600; a FIFO or character device (/dev/null, a\n"
     "terminal) is written in place; a symlink is followed only to one of those;\n"
     "- and /dev/stdout mean stdout. A secret that cannot be unsealed is reported\n"
@@ -42,19 +45,31 @@ static void print_failures(const org_values *vs, bool *shown) {
 }
 
 int cmd_render(cli_ctx *ctx, int argc, char **argv) {
-  const char *env = NULL, *app = NULL, *format = "env", *output = NULL;
+  const char *env = NULL, *app = NULL, *format = NULL, *output = NULL, *o_arg = NULL;
   const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
                           {"--app", NULL, CLI_VALUE, &app},
                           {"--format", "-f", CLI_VALUE, &format},
-                          {"--output", "-o", CLI_VALUE, &output},
+                          {"--output", "-o", CLI_VALUE, &o_arg},
                           {"--output-file", NULL, CLI_VALUE, &output}};
   cli_args a;
   int prc = cli_parse(ctx, &a, argc, argv, opts, 5, 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
-  if (env == NULL)
-    return cli_usage_error(usage, "render: --env is required");
   enum org_format fmt;
+  if (o_arg != NULL && org_format_parse(&fmt, o_arg) < 0) {
+    /* the old meaning of -o, kept for one release */
+    if (output != NULL)
+      return cli_usage_error(usage, "render: unknown format -o %s", o_arg);
+    cli_note("warning: `render -o FILE` is deprecated: -o is the output format now (env, json "
+             "or k8s); writing %s as `--output-file %s` does (the old form goes in the next "
+             "release)", o_arg, o_arg);
+    output = o_arg;
+    o_arg = NULL;
+  }
+  if (o_arg != NULL && format != NULL && strcmp(o_arg, format) != 0)
+    return cli_usage_error(usage, "render: -o %s and --format %s disagree", o_arg, format);
+  if (format == NULL)
+    format = o_arg != NULL ? o_arg : "env";
   if (org_format_parse(&fmt, format) < 0)
     return cli_usage_error(usage, "render: unknown format %s", format);
 
@@ -67,8 +82,8 @@ int cmd_render(cli_ctx *ctx, int argc, char **argv) {
   os_buf b;
   os_buf_init(&b, (size_t)1 << 30, true);
   int status = CLI_FAIL;
-  const org_ctx *oc = cli_org(ctx);
-  if (oc == NULL || cli_load_tree(&t, ctx) != 0)
+  const org_ctx *oc = cli_open_env(&t, &env, &status, ctx, "render");
+  if (oc == NULL)
     goto done;
   if (org_keys_get(&ids, &n_ids, oc->keys, &err) < 0) {
     status = cli_fail("render", &err);

@@ -8,29 +8,33 @@
 #include "seal/seal.h"
 
 static const char usage[] =
-    "usage: orgsecrets reveal NAME --env ENV [--app APP]\n"
+    "usage: orgsecrets reveal NAME [--env ENV] [--app APP] [--at REV]\n"
     "\n"
     "Unseals the secret with the identity file (-i) and writes its value to\n"
     "stdout byte for byte (no newline added). Without --app it is the\n"
     "organization-level secret (a note says when applications have their own of\n"
     "that name). A disabled secret is shown too, with a note on stderr. Viewers\n"
     "can reveal only secrets marked --visible-to-viewers; whoever is not a\n"
-    "recipient cannot open it.\n";
+    "recipient cannot open it.\n"
+    "--at REV opens the value as it was in Git commit REV (a hash, a tag,\n"
+    "HEAD~2; `orgsecrets history NAME` lists the commits), e.g. to restore it:\n"
+    "  orgsecrets reveal NAME --at REV | orgsecrets set NAME\n";
 
 int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
-  const char *env = NULL, *app = NULL;
-  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env}, {"--app", NULL, CLI_VALUE, &app}};
+  const char *env = NULL, *app = NULL, *at = NULL;
+  const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
+                          {"--app", NULL, CLI_VALUE, &app},
+                          {"--at", NULL, CLI_VALUE, &at}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 2, 1, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 3, 1, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "reveal: NAME is required");
-  if (env == NULL)
-    return cli_usage_error(usage, "reveal: --env is required");
   const char *name = a.pos[0];
+  if (at != NULL)
+    return cli_reveal_at(ctx, name, env, app, at); /* history_cmd.c */
   char what[SPEC_NAME_MAX + 200], label[SPEC_NAME_MAX + 160];
-  snprintf(what, sizeof(what), "reveal %s", org_secret_label(label, sizeof(label), env, app, name));
 
   os_error err = OS_ERROR_INIT;
   spec_tree *t = NULL;
@@ -40,6 +44,10 @@ int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "reveal")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  snprintf(what, sizeof(what), "reveal %s", org_secret_label(label, sizeof(label), env, app, name));
   const spec_secret *s = NULL;
   const age_identity *const *ids = NULL;
   size_t n_ids = 0;
@@ -48,7 +56,7 @@ int cmd_reveal(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail(what, &err);
     goto done;
   }
-  if (seal_unseal(&value, &len, s, ids, n_ids, &err) < 0) {
+  if (org_unseal(&value, &len, t->org, s, ids, n_ids, &err) < 0) {
     status = cli_fail("reveal", &err); /* the message names ENV/NAME */
     goto done;
   }

@@ -12,7 +12,7 @@
 extern char **environ;
 
 static const char usage[] =
-    "usage: orgsecrets run --env ENV [--app APP] [--only NAME,...] [--allow-env NAME]...\n"
+    "usage: orgsecrets run [--env ENV] [--app APP] [--only NAME,...] [--allow-env NAME]...\n"
     "                      [--strict] -- CMD [ARG...]\n"
     "\n"
     "Unseals the active secrets of ENV (organization-level plus APP's; --only\n"
@@ -77,8 +77,6 @@ static void exec_program(const char *prog, char **argv, char **envp) {
 static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, const char *env,
                       const char *app, const char *only_s, const cli_list *allowed, bool strict) {
   const cli_args a = *ap;
-  if (env == NULL)
-    return cli_usage_error(usage, "run: --env is required");
   if (a.rest < 0 || a.rest >= argc)
     return cli_usage_error(usage, "run: missing -- CMD");
 
@@ -101,6 +99,9 @@ static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, c
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, "run")) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
   if (org_keys_get(&ids, &n_ids, oc->keys, &err) < 0) {
     status = cli_fail("run", &err);
     goto done;

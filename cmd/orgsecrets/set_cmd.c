@@ -8,11 +8,11 @@
 #include "common/buf.h"
 
 static const char set_usage[] =
-    "usage: orgsecrets set NAME --env ENV [--app APP] [--description TEXT]\n"
+    "usage: orgsecrets set NAME [--env ENV] [--app APP] [--description TEXT]\n"
     "                      [--visible-to-viewers | --hidden-from-viewers]\n"
     "                      [--disable | --enable] [--keep-value]\n"
     "                      [--from-file F | --generate [--length N]] [--trim]\n"
-    "                      [--allow-reserved-name]\n"
+    "                      [--allow-reserved-name] [--rotation-days N|org]\n"
     "\n"
     "Creates or updates (for scripts; people use create and update) the secret\n"
     "NAME (^[A-Z][A-Z0-9_]*$) of environment ENV, organization-level, or of\n"
@@ -34,7 +34,9 @@ static const char set_usage[] =
     "admin and member, and viewers with a key when --visible-to-viewers.\n"
     "A new secret whose name decides what programs run or load (PATH, LD_*,\n"
     "PYTHON*, ...; see docs/security.md), or ends in _, is refused unless\n"
-    "--allow-reserved-name (--allow-env NAME is the older spelling).\n";
+    "--allow-reserved-name (--allow-env NAME is the older spelling).\n"
+    "--rotation-days N gives the secret its own rotation policy (0: none; org:\n"
+    "the organization's again); like --disable, it alone changes no value.\n";
 
 static const char create_usage[] =
     "usage: orgsecrets create NAME --env ENV [--app APP] [--description TEXT]\n"
@@ -73,7 +75,7 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
   const char *env = NULL, *app = NULL, *description = NULL, *from_file = NULL, *length_s = NULL;
   bool visible = false, hidden = false, disable = false, enable = false, gen = false,
        keep_value = false, trim = false, allow_reserved = false;
-  const char *allow_env = NULL;
+  const char *allow_env = NULL, *rotation_s = NULL;
   const cli_opt opts[] = {
       {"--env", "-e", CLI_VALUE, &env},
       {"--app", NULL, CLI_VALUE, &app},
@@ -88,6 +90,7 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
       {"--trim", NULL, CLI_FLAG, &trim},
       {"--allow-reserved-name", NULL, CLI_FLAG, &allow_reserved},
       {"--allow-env", NULL, CLI_VALUE, &allow_env}, /* the older spelling of set */
+      {"--rotation-days", NULL, CLI_VALUE, &rotation_s},
       {"--keep-value", NULL, CLI_FLAG, &keep_value},
   };
   /* update has no --keep-value (it keeps the value unless given one) */
@@ -98,8 +101,6 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
     return prc > 0 ? CLI_OK : CLI_USAGE;
   if (a.n_pos != 1)
     return cli_usage_error(usage, "%s: NAME is required", cmd);
-  if (env == NULL)
-    return cli_usage_error(usage, "%s: --env is required", cmd);
   if (disable && enable)
     return cli_usage_error(usage, "%s: --disable and --enable exclude each other", cmd);
   if (visible && hidden)
@@ -117,14 +118,16 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
   long gen_len = 32;
   if (length_s != NULL && cli_parse_long(&gen_len, length_s, 1, ORG_GENERATE_MAX) < 0)
     return cli_usage_error(usage, "%s: --length must be 1 to %d", cmd, ORG_GENERATE_MAX);
+  int rotation = ORG_ROTATION_KEEP;
+  if (rotation_s != NULL && cli_parse_rotation(&rotation, rotation_s) < 0)
+    return cli_usage_error(usage, "%s: --rotation-days must be 0 to %d, or org", cmd,
+                           SPEC_ROTATION_DAYS_MAX);
   const char *name = a.pos[0];
   os_error err = OS_ERROR_INIT;
   char label[SPEC_NAME_MAX + 160], what[SPEC_NAME_MAX + 200];
   snprintf(what, sizeof(what), "%s %s", cmd, name);
   if (org_secret_name_check(name, &err) < 0)
     return cli_fail(what, &err);
-  org_secret_label(label, sizeof(label), env, app, name);
-  snprintf(what, sizeof(what), "%s %s", cmd, label);
 
   spec_tree *t = NULL;
   uint8_t *value = NULL;
@@ -143,10 +146,17 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
                         : ORG_KEEP,
       .allow_reserved_name = allow_reserved || (allow_env != NULL && strcmp(allow_env, name) == 0),
       .mode = mode,
+      .rotation_days = rotation,
   };
   const org_ctx *oc = cli_org(ctx);
   if (oc == NULL || cli_load_tree(&t, ctx) != 0)
     goto done;
+  if ((status = cli_env(&env, ctx, t, cmd)) != CLI_OK)
+    goto done;
+  status = CLI_FAIL;
+  o.environment = env;
+  org_secret_label(label, sizeof(label), env, app, name);
+  snprintf(what, sizeof(what), "%s %s", cmd, label);
   const spec_secret *existing = NULL;
   if (org_secret_check(&existing, oc, t, &o, &err) < 0) {
     status = cli_fail(what, &err);
@@ -161,7 +171,7 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
     org_findings_free(&f);
   }
   /* the value: stdin is read only when nothing else says what to do */
-  bool meta = description != NULL || visible || hidden || disable || enable;
+  bool meta = description != NULL || visible || hidden || disable || enable || rotation_s != NULL;
   bool read_stdin = false;
   if (from_file != NULL || gen)
     read_stdin = false;
@@ -170,7 +180,7 @@ int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode
   else if (mode == ORG_SET_CREATE)
     read_stdin = true;
   else
-    read_stdin = !keep_value && !(existing != NULL && (disable || enable));
+    read_stdin = !keep_value && !(existing != NULL && (disable || enable || rotation_s != NULL));
   int rc = 0;
   if (from_file != NULL && strcmp(from_file, "-") == 0)
     read_stdin = true;

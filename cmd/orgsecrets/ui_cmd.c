@@ -81,7 +81,7 @@ int cmd_ui(cli_ctx *ctx, int argc, char **argv) {
   int prc = cli_parse(ctx, &a, argc, argv, opts, sizeof(opts) / sizeof(opts[0]), 0, usage);
   if (prc != 0)
     return prc > 0 ? CLI_OK : CLI_USAGE;
-  ui_options o = {.listen = listen, .dir = ctx->dir};
+  ui_options o = {.listen = listen, .dir = cli_dir(ctx)};
   int64_t idle_s = 0;
   if (idle != NULL && (os_duration_parse(&idle_s, idle) < 0 || idle_s == 0))
     return cli_usage_error(usage, "ui: invalid --idle-timeout %s (e.g. 90s, 30m, 1h)", idle);
@@ -95,14 +95,14 @@ int cmd_ui(cli_ctx *ctx, int argc, char **argv) {
   if (ui_listen_check(listen != NULL ? listen : "127.0.0.1:0", &err) < 0)
     return cli_fail("ui", &err);
   spec_tree *t = NULL;
-  if (org_load(&t, ctx->dir, &err) < 0)
-    return cli_fail("ui", &err);
+  if (cli_load_tree(&t, ctx) != 0)
+    return CLI_FAIL;
   char org[128];
   snprintf(org, sizeof(org), "%s", t->org->id);
   spec_tree_free(t);
   char *actor = NULL;
   const org_ctx oc = {.actor = ctx->as};
-  if (org_actor(&actor, &oc, ctx->dir, &err) < 0)
+  if (org_actor(&actor, &oc, o.dir, &err) < 0)
     cli_note("ui: %s; the page will only list", err.msg);
   o.as = actor;
   char idpath[PATH_MAX];

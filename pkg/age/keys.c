@@ -123,21 +123,28 @@ void age_identity_free(age_identity *id) {
  * owner chose who reads it; others may never read or write it. */
 static int check_mode(const char *path, const struct stat *st, os_error *err) {
   bool ours = st->st_uid == geteuid();
-  if ((st->st_mode & 007) != 0 || (ours && (st->st_mode & 070) != 0) ||
-      (!ours && (st->st_mode & 020) != 0))
+  if ((st->st_mode & 007) == 0 && (!ours || (st->st_mode & 070) == 0) &&
+      (ours || (st->st_mode & 020) == 0))
+    return 0;
+  /* chmod is advice only for the owner: anyone else cannot, and should not */
+  if (ours)
     return os_error_set(err, OS_EPERM,
                         "identity file %s: permissions %04o are too open (readable or writable "
                         "by group or others); run chmod 600 %s",
                         path, (unsigned)(st->st_mode & 07777), path);
-  return 0;
+  return os_error_set(err, OS_EPERM,
+                      "identity file %s: permissions %04o are too open (readable or writable by "
+                      "others) and it belongs to user id %u, not to you: ask its owner to make "
+                      "it private, or use an identity file of your own (orgsecrets keygen)",
+                      path, (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
 }
 
 int age_identities_load_file(age_identity ***out, size_t *out_n, const char *path,
                              os_error *err) {
   *out = NULL;
   *out_n = 0;
-  char *text = NULL;
-  size_t len = 0, cap = 0;
+  os_buf b;
+  os_buf_init(&b, AGE_IDENTITY_FILE_MAX, true);
   age_identity **ids = NULL;
   size_t n_ids = 0;
   int rc = 0;
@@ -155,30 +162,16 @@ int age_identities_load_file(age_identity ***out, size_t *out_n, const char *pat
     if (rc < 0)
       goto done;
   }
-  cap = AGE_IDENTITY_FILE_MAX + 1;
-  text = malloc(cap);
-  if (text == NULL) {
-    rc = os_error_set(err, OS_ENOMEM, "identity file %s: out of memory", path);
-    goto done;
-  }
-  for (;;) {
-    ssize_t r = read(fd, text + len, cap - 1 - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
+  if ((rc = os_buf_read_fd(&b, fd)) < 0) {
+    if (rc == OS_EIO)
       rc = os_error_set(err, OS_EIO, "identity file %s: %s", path, strerror(errno));
-      goto done;
-    }
-    if (r == 0)
-      break;
-    len += (size_t)r;
-    if (len == cap - 1) {
+    else
       rc = os_error_set(err, OS_EINVAL, "identity file %s: larger than %d bytes", path,
                         AGE_IDENTITY_FILE_MAX);
-      goto done;
-    }
+    goto done;
   }
-  text[len] = '\0';
+  char *text = b.data;
+  size_t len = b.len;
   size_t n_lines = 1;
   for (size_t i = 0; i < len; i++)
     n_lines += text[i] == '\n';
@@ -222,8 +215,7 @@ int age_identities_load_file(age_identity ***out, size_t *out_n, const char *pat
 done:
   if (ids != NULL)
     age_identities_free(ids, n_ids);
-  if (text != NULL)
-    os_free_secret(text, cap);
+  os_buf_free(&b);
   close(fd);
   return rc;
 }

@@ -18,6 +18,7 @@
 #include "age/age_internal.h"
 #include "common/base64.h"
 #include "common/buf.h"
+#include "common/fsutil.h"
 
 /* Chunks per read/decrypt/write batch: 1 MiB of I/O per system call. */
 #define BATCH_CHUNKS 16u
@@ -32,16 +33,8 @@
 /* ---- output ---- */
 
 static int write_all(int fd, const void *p, size_t n, os_error *err) {
-  const uint8_t *b = p;
-  while (n > 0) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return os_error_set(err, OS_EIO, "write: %s", strerror(errno));
-    b += w;
-    n -= (size_t)w;
-  }
+  if (os_write_all(fd, p, n, NULL) < 0)
+    return os_error_set(err, OS_EIO, "write: %s", strerror(errno));
   return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -344,17 +345,10 @@ int audit_log_append(audit_log *a, const char *event, const json_t *fields, os_e
   }
   line[len] = '\n'; /* json_dumps' NUL becomes the newline; written as one write */
   size_t off = 0;
-  while (off < len + 1) {
-    ssize_t n = write(a->fd, line + off, len + 1 - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      a->broken = off > 0;
-      rc = os_error_set(err, OS_EIO, "audit log %s: write failed: %s", a->path,
-                        n < 0 ? strerror(errno) : "no progress");
-      goto done;
-    }
-    off += (size_t)n;
+  if (os_write_all(a->fd, line, len + 1, &off) < 0) {
+    a->broken = off > 0;
+    rc = os_error_set(err, OS_EIO, "audit log %s: write failed: %s", a->path, strerror(errno));
+    goto done;
   }
   if (a->fsync_each && fdatasync(a->fd) != 0) {
     rc = os_error_set(err, OS_EIO, "audit log %s: fsync failed: %s", a->path, strerror(errno));

@@ -1,10 +1,12 @@
 #include "common/buf.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void os_buf_init(os_buf *b, size_t max, bool secret) {
   memset(b, 0, sizeof(*b));
@@ -67,6 +69,28 @@ int os_buf_append(os_buf *b, const void *p, size_t n) {
   b->len = need;
   b->data[b->len] = '\0';
   return 0;
+}
+
+int os_buf_read_fd(os_buf *b, int fd) {
+  char chunk[16384];
+  int rc = 0;
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      rc = OS_EIO;
+      break;
+    }
+    if (n == 0 || (rc = os_buf_append(b, chunk, (size_t)n)) < 0)
+      break;
+  }
+  if (b->secret) {
+    int saved = errno;
+    OPENSSL_cleanse(chunk, sizeof(chunk));
+    errno = saved;
+  }
+  return rc;
 }
 
 int os_buf_puts(os_buf *b, const char *s) { return os_buf_append(b, s, strlen(s)); }

@@ -32,6 +32,12 @@ int os_buf_reserve(os_buf *b, size_t n) OS_NODISCARD;
 int os_buf_printf(os_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
     OS_NODISCARD;
 
+/* Appends everything read from fd up to end of file, resuming after EINTR:
+ * 0; OS_ENOMEM when it would pass b's max; OS_EIO with errno set when a
+ * read fails. What was read stays in b either way; the read buffer is wiped
+ * if b is secret. */
+int os_buf_read_fd(os_buf *b, int fd) OS_NODISCARD;
+
 /* Empties b, keeping its memory (wiped if secret). */
 void os_buf_reset(os_buf *b);
 

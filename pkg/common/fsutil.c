@@ -43,25 +43,13 @@ static int read_fd(char **out, size_t *out_len, int fd, const char *path, size_t
     return os_error_set(err, OS_EIO, "stat %s: %s", path, strerror(errno));
   if (st.st_size < 0 || (size_t)st.st_size > max)
     return os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
-  int rc = 0;
   os_buf b;
   os_buf_init(&b, max, false);
-  char chunk[16384];
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = os_error_set(err, OS_EIO, "read %s: %s", path, strerror(errno));
-      break;
-    }
-    if (n == 0)
-      break;
-    if (os_buf_append(&b, chunk, (size_t)n) < 0) {
-      rc = os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
-      break;
-    }
-  }
+  int rc = os_buf_read_fd(&b, fd);
+  if (rc == OS_EIO)
+    rc = os_error_set(err, OS_EIO, "read %s: %s", path, strerror(errno));
+  else if (rc < 0)
+    rc = os_error_set(err, OS_ENOMEM, "%s: file larger than %zu bytes", path, max);
   if (rc == 0)
     rc = os_buf_detach(out, out_len, &b);
   os_buf_free(&b);
@@ -79,18 +67,25 @@ int os_read_file(char **out, size_t *out_len, const char *path, size_t max, os_e
   return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
+int os_write_all(int fd, const void *p, size_t n, size_t *written) {
+  const char *c = p;
+  size_t done = 0;
+  int rc = 0;
+  while (done < n) {
+    ssize_t w = write(fd, c + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = EIO;
+      rc = -1;
+      break;
     }
-    p += w;
-    n -= (size_t)w;
+    done += (size_t)w;
   }
-  return 0;
+  if (written != NULL)
+    *written = done;
+  return rc;
 }
 
 /* ---- outputs ---- */
@@ -533,7 +528,7 @@ void os_output_abort(os_output *o) {
 }
 
 static int write_output(os_output *o, const void *data, size_t len, os_error *err) {
-  if (write_all(o->fd, data, len) != 0) {
+  if (os_write_all(o->fd, data, len, NULL) != 0) {
     int rc = os_error_set(err, OS_EIO, "write %s: %s", o->path, strerror(errno));
     os_output_abort(o);
     return rc;

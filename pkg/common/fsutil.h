@@ -19,6 +19,11 @@
 
 #include "common/err.h"
 
+/* Writes all n bytes of p to fd, resuming after EINTR and short writes:
+ * 0, or -1 with errno set (EIO when the fd takes no bytes). *written (may
+ * be NULL) is how many bytes went out, also on failure. */
+int os_write_all(int fd, const void *p, size_t n, size_t *written) OS_NODISCARD;
+
 /* Reads the whole file at path, refusing files larger than max bytes.
  * *out is NUL-terminated; caller frees it (os_free_secret if secret). */
 int os_read_file(char **out, size_t *out_len, const char *path, size_t max, os_error *err);

@@ -153,58 +153,126 @@ void envfile_entries_free(envfile_entry *v, size_t n) {
   free(v);
 }
 
+static bool name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+static bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
+static bool blank(char c) { return c == ' ' || c == '\t'; }
+
+typedef struct scan {
+  const char *d;
+  size_t len, i;
+  int line;
+} scan;
+
+static void skip_blanks(scan *x) {
+  while (x->i < x->len && blank(x->d[x->i]))
+    x->i++;
+}
+
+/* At the end of a line (blanks, an optional # comment, CR LF or LF, or the
+ * end of the text): consumes it and returns true. */
+static bool end_of_line(scan *x, bool comment_ok) {
+  skip_blanks(x);
+  if (comment_ok && x->i < x->len && x->d[x->i] == '#')
+    while (x->i < x->len && x->d[x->i] != '\n')
+      x->i++;
+  if (x->i < x->len && x->d[x->i] == '\r' && x->i + 1 < x->len && x->d[x->i + 1] == '\n')
+    x->i++;
+  if (x->i >= x->len)
+    return true;
+  if (x->d[x->i] != '\n')
+    return false;
+  x->i++;
+  x->line++;
+  return true;
+}
+
+/* A quoted value after its opening quote q; escapes only in "...". */
+static int quoted(os_buf *val, scan *x, char q, os_error *err) {
+  int start_line = x->line;
+  for (;;) {
+    if (x->i >= x->len)
+      return os_error_set(err, OS_EINVAL, "line %d: unterminated quote", start_line);
+    char c = x->d[x->i++];
+    if (c == q)
+      return 0;
+    if (c == '\n')
+      x->line++;
+    if (c == '\\' && q == '"' && x->i < x->len) {
+      char e = x->d[x->i];
+      static const char from[] = "nrt\\\"$`", to[] = "\n\r\t\\\"$`";
+      const char *k = memchr(from, e, sizeof(from) - 1);
+      if (k != NULL) {
+        c = to[k - from];
+        x->i++;
+      }
+    }
+    if (os_buf_append(val, &c, 1) < 0)
+      return os_error_set(err, OS_ENOMEM, "line %d: value too large", start_line);
+  }
+}
+
+/* An unquoted value: up to the end of the line or a # after a blank, blanks trimmed. */
+static int unquoted(os_buf *val, scan *x, os_error *err) {
+  size_t vs = x->i, end = x->i;
+  while (x->i < x->len && x->d[x->i] != '\n') {
+    char c = x->d[x->i];
+    if (c == '#' && x->i > 0 && blank(x->d[x->i - 1]))
+      break;
+    x->i++;
+    if (!blank(c) && c != '\r')
+      end = x->i;
+  }
+  if (os_buf_append(val, x->d + vs, end - vs) < 0)
+    return os_error_set(err, OS_ENOMEM, "line %d: value too large", x->line);
+  return 0;
+}
+
 int envfile_parse(envfile_entry **out, size_t *out_n, const char *d, size_t len, os_error *err) {
   *out = NULL;
   *out_n = 0;
-  size_t cap = 0, n = 0, i = 0;
+  size_t cap = 0, n = 0;
   envfile_entry *v = NULL;
   os_buf val;
   os_buf_init(&val, 1u << 20, true);
-  int rc = 0, line = 1;
-  while (i < len) {
-    size_t start = i;
-    while (i < len && d[i] != '=' && d[i] != '\n')
-      i++;
-    if (i >= len || d[i] != '=' || i == start) {
+  int rc = 0;
+  scan x = {d, len, 0, 1};
+  if (len >= 3 && memcmp(d, "\xef\xbb\xbf", 3) == 0) /* checksrc: public: a byte-order mark */
+    x.i = 3;
+  while (x.i < len) {
+    skip_blanks(&x);
+    if (end_of_line(&x, true))
+      continue; /* a blank line or a comment */
+    int line = x.line;
+    if (len - x.i > 7 && strncmp(d + x.i, "export", 6) == 0 && blank(d[x.i + 6])) {
+      x.i += 7;
+      skip_blanks(&x);
+    }
+    size_t ns = x.i;
+    if (x.i < len && name_start(d[x.i]))
+      while (x.i < len && name_char(d[x.i]))
+        x.i++;
+    size_t name_len = x.i - ns;
+    skip_blanks(&x);
+    if (name_len == 0 || x.i >= len || d[x.i] != '=') {
       rc = os_error_set(err, OS_EINVAL, "line %d: not a NAME=value line", line);
       goto fail;
     }
-    size_t name_len = i - start;
-    i++;
+    x.i++;
+    skip_blanks(&x);
     os_buf_reset(&val);
-    if (i < len && d[i] == '"') {
-      i++;
-      for (;;) {
-        if (i >= len) {
-          rc = os_error_set(err, OS_EINVAL, "line %d: unterminated quote", line);
-          goto fail;
-        }
-        char c = d[i];
-        if (c == '"') {
-          i++;
-          break;
-        }
-        if (c == '\\' && i + 1 < len && strchr("\\\"$`", d[i + 1]) != NULL)
-          c = d[++i];
-        else if (c == '\n')
-          line++;
-        if (os_buf_append(&val, &c, 1) < 0)
-          goto oom;
-        i++;
-      }
+    bool q = x.i < len && (d[x.i] == '"' || d[x.i] == '\'');
+    if (q) {
+      char quote = d[x.i++];
+      rc = quoted(&val, &x, quote, err);
     } else {
-      size_t vs = i;
-      while (i < len && d[i] != '\n')
-        i++;
-      if (os_buf_append(&val, d + vs, i - vs) < 0)
-        goto oom;
+      rc = unquoted(&val, &x, err);
     }
-    if (i >= len || d[i] != '\n') {
-      rc = os_error_set(err, OS_EINVAL, "line %d: text after the value", line);
+    if (rc < 0)
+      goto fail;
+    if (!end_of_line(&x, true)) {
+      rc = os_error_set(err, OS_EINVAL, "line %d: text after the closing quote", x.line);
       goto fail;
     }
-    i++;
-    line++;
     if (os_grow(&v, &cap, n + 1, sizeof(*v), SIZE_MAX) < 0)
       goto oom;
     envfile_entry *e = &v[n];
@@ -215,10 +283,11 @@ int envfile_parse(envfile_entry **out, size_t *out_n, const char *d, size_t len,
       free(e->value);
       goto oom;
     }
-    memcpy(e->name, d + start, name_len);
+    memcpy(e->name, d + ns, name_len);
     e->name[name_len] = '\0';
     memcpy(e->value, val.data ? val.data : "", val.len);
     e->len = val.len;
+    e->line = line;
     n++;
   }
   os_buf_free(&val);

@@ -20,6 +20,7 @@ typedef struct envfile_entry {
   char *name;
   uint8_t *value;
   size_t len;
+  int line; /* where it starts in the parsed text */
 } envfile_entry;
 
 /* Appends one line for name=value to out; OS_EINVAL for a value with a NUL
@@ -37,7 +38,18 @@ int envfile_append(os_buf *out, const char *name, const uint8_t *value, size_t l
  * runs"), or NULL. */
 const char *envfile_name_hazard(const char *name);
 
-/* Parses what envfile_append wrote. Caller frees with envfile_entries_free(). */
+/* Parses dotenv text, a superset of what envfile_append writes, in file
+ * order (a repeated name is returned twice):
+ *   NAME=value          blanks around = and at the end are dropped; a #
+ *                       after a blank starts a comment
+ *   export NAME=value   the shell's prefix is ignored
+ *   NAME="..."          may span lines; \n \r \t \\ \" \$ \` are escapes,
+ *                       another backslash stays as written
+ *   NAME='...'          literal, may span lines
+ *   # comment, blank lines, CR LF line ends, a UTF-8 byte-order mark
+ * NAME is [A-Za-z_][A-Za-z0-9_]*. Values are taken literally otherwise:
+ * no ${VAR} expansion. Errors name the line ("line 3: unterminated quote"),
+ * never a value. Caller frees with envfile_entries_free(). */
 int envfile_parse(envfile_entry **out, size_t *out_n, const char *data, size_t len,
                   os_error *err);
 void envfile_entries_free(envfile_entry *v, size_t n);

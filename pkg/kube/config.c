@@ -123,27 +123,43 @@ static int get_str(const char **out, doc *D, yaml_node_t *m, const char *where, 
   return 0;
 }
 
+/* Returns the list at key (*out NULL and *n 0 when absent or null) and its length;
+ * OS_EINVAL when not a list. where is NULL at the top level. */
+static int get_list(yaml_node_t **out, size_t *n, doc *D, yaml_node_t *m, const char *where,
+                    const char *key, os_error *err) {
+  *out = NULL;
+  *n = 0;
+  yaml_node_t *l = map_get(D, m, key);
+  if (is_null(l))
+    return 0;
+  if (l->type != YAML_SEQUENCE_NODE)
+    return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s%s%s: expected a list", D->path,
+                        where != NULL ? where : "", where != NULL ? "." : "", key);
+  *out = l;
+  *n = (size_t)(l->data.sequence.items.top - l->data.sequence.items.start);
+  return 0;
+}
+
 /* Finds the entry named name in the sequence at key (clusters/users/contexts) and
  * returns its inner mapping (entry[inner]). */
 static int find_named(yaml_node_t **out, doc *D, yaml_node_t *root, const char *key,
                       const char *inner, const char *name, os_error *err) {
   *out = NULL;
-  yaml_node_t *seq = map_get(D, root, key);
-  if (seq != NULL && !is_null(seq) && seq->type != YAML_SEQUENCE_NODE)
-    return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s: expected a list", D->path, key);
-  if (seq != NULL && seq->type == YAML_SEQUENCE_NODE) {
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++) {
-      yaml_node_t *e = yaml_document_get_node(&D->d, *it);
-      const char *n = scalar(D, map_get(D, e, "name"));
-      if (n != NULL && strcmp(n, name) == 0) {
-        yaml_node_t *in = map_get(D, e, inner);
-        if (in == NULL || in->type != YAML_MAPPING_NODE)
-          return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s[\"%s\"].%s: expected a mapping",
-                              D->path, key, name, inner);
-        *out = in;
-        return 0;
-      }
+  yaml_node_t *seq;
+  size_t n_items;
+  int rc = get_list(&seq, &n_items, D, root, NULL, key, err);
+  if (rc < 0)
+    return rc;
+  for (size_t i = 0; i < n_items; i++) {
+    yaml_node_t *e = yaml_document_get_node(&D->d, seq->data.sequence.items.start[i]);
+    const char *n = scalar(D, map_get(D, e, "name"));
+    if (n != NULL && strcmp(n, name) == 0) {
+      yaml_node_t *in = map_get(D, e, inner);
+      if (in == NULL || in->type != YAML_MAPPING_NODE)
+        return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s[\"%s\"].%s: expected a mapping",
+                            D->path, key, name, inner);
+      *out = in;
+      return 0;
     }
   }
   return os_error_set(err, OS_EINVAL, "kubeconfig %s: %s: no entry named \"%s\"", D->path, key,
@@ -227,15 +243,10 @@ static int parse_exec(kube_exec_config **out, doc *D, yaml_node_t *ex, const cha
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;
   }
-  yaml_node_t *args = map_get(D, ex, "args");
-  size_t nargs = 0;
-  if (!is_null(args)) {
-    if (args->type != YAML_SEQUENCE_NODE) {
-      rc = os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.args: expected a list", D->path, w);
-      goto done;
-    }
-    nargs = (size_t)(args->data.sequence.items.top - args->data.sequence.items.start);
-  }
+  yaml_node_t *args;
+  size_t nargs;
+  if ((rc = get_list(&args, &nargs, D, ex, w, "args", err)) < 0)
+    goto done;
   e->argv = calloc(nargs + 2, sizeof(char *));
   if (e->argv == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
@@ -258,15 +269,10 @@ static int parse_exec(kube_exec_config **out, doc *D, yaml_node_t *ex, const cha
       goto done;
     }
   }
-  yaml_node_t *env = map_get(D, ex, "env");
-  size_t nenv = 0;
-  if (!is_null(env)) {
-    if (env->type != YAML_SEQUENCE_NODE) {
-      rc = os_error_set(err, OS_EINVAL, "kubeconfig %s: %s.env: expected a list", D->path, w);
-      goto done;
-    }
-    nenv = (size_t)(env->data.sequence.items.top - env->data.sequence.items.start);
-  }
+  yaml_node_t *env;
+  size_t nenv;
+  if ((rc = get_list(&env, &nenv, D, ex, w, "env", err)) < 0)
+    goto done;
   e->env = calloc(nenv + 1, sizeof(char *));
   if (e->env == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");

@@ -52,6 +52,10 @@ static int keys_load(org_keys *k) {
   if (rc < 0)
     return rc;
   rc = age_identities_load_file(&k->ids, &k->n, path, &k->err);
+  if (rc == OS_ENOTFOUND)
+    return os_error_set(&k->err, rc,
+                        "no identity file %s: run `orgsecrets keygen` to create one (and give its "
+                        "public key to an admin), or pass -i FILE", path);
   if (rc < 0)
     return rc;
   if (k->n == 0) {
@@ -115,6 +119,23 @@ bool org_role_allows(enum spec_role r, enum org_action a) {
   return false;
 }
 
+const char *org_action_needs(enum org_action a) {
+  switch (a) {
+  case ORG_ACTION_WRITE:
+    return "creating and updating secrets needs the role member or admin";
+  case ORG_ACTION_REVEAL:
+    return "reading values needs the role member or admin";
+  case ORG_ACTION_DELETE:
+    return "deleting secrets needs the role admin";
+  case ORG_ACTION_MANAGE:
+    return "managing members, environments, applications and the organization needs the role "
+           "admin";
+  case ORG_ACTION_LIST:
+    break;
+  }
+  return "every member may list";
+}
+
 bool org_may_reveal(const spec_member *m, const spec_secret *s) {
   if (m == NULL)
     return true;
@@ -153,10 +174,12 @@ int org_require(const spec_member **who, const org_ctx *c, const spec_tree *t,
     return rc;
   const spec_member *m = spec_org_find_member(t->org, name);
   if (m == NULL)
-    rc = os_error_set(err, OS_EPERM, "%s is not a member of organization %s", name, t->org->id);
+    rc = os_error_set(err, OS_EPERM,
+                      "%s is not a member of organization %s (ask an admin to run `orgsecrets "
+                      "member add %s --role ROLE ...`, or pass --as NAME)", name, t->org->id, name);
   else if (!org_role_allows(m->role, a))
-    rc = os_error_set(err, OS_EPERM, "permission denied: %s is a %s", name,
-                      spec_role_name(m->role));
+    rc = os_error_set(err, OS_EPERM, "permission denied: %s is a %s; %s", name,
+                      spec_role_name(m->role), org_action_needs(a));
   else
     *who = m;
   free(name);

@@ -134,6 +134,10 @@ int org_lint_name(org_findings *out, const char *env, const char *app, const cha
 
 /* ---- one secret ---- */
 
+int org_rotation_policy(const spec_org *o, const spec_secret *s) {
+  return s->rotation_days != SPEC_ROTATION_INHERIT ? s->rotation_days : o->rotation_days;
+}
+
 int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret *s, int64_t now) {
   int64_t at;
   const char *ts = s->rotated_at ? s->rotated_at : s->created_at;
@@ -141,7 +145,8 @@ int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret 
   if (ts == NULL || os_time_parse(&at, NULL, ts, OS_TIME_CANONICAL) != 0)
     return -1;
   *age_days = (now - at) / 86400;
-  return o->rotation_days > 0 && *age_days > o->rotation_days ? 1 : 0;
+  int days = org_rotation_policy(o, s);
+  return days > 0 && *age_days > days ? 1 : 0;
 }
 
 static int check_secret(org_findings *out, const spec_tree *t, const spec_secret *s, int64_t now,
@@ -164,8 +169,9 @@ static int check_secret(org_findings *out, const spec_tree *t, const spec_secret
   if (rc == 0 && org_secret_rotation(&age_days, o, s, now) == 1)
     rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line, NULL,
                          "%s: value last rotated %lld days ago (%s), older than the rotation "
-                         "policy of %d days",
-                         object, (long long)age_days, ts, o->rotation_days);
+                         "policy of %d days%s; set a new value", object, (long long)age_days, ts,
+                         org_rotation_policy(o, s),
+                         s->rotation_days != SPEC_ROTATION_INHERIT ? " (the secret's own)" : "");
   if (rc < 0 && err != NULL && err->code == 0)
     os_error_set(err, rc, "out of memory");
   return rc;

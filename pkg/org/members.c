@@ -145,6 +145,16 @@ int org_init(const org_ctx *c, const char *dir, const char *org_id, int rotation
   }
   spec_tree_free(t);
   t = NULL;
+  char *enclosing = NULL;
+  if ((rc = org_enclosing(&enclosing, dir)) != 0) {
+    rc = rc < 0 ? os_error_set(err, rc, "out of memory")
+                : os_error_set(err, OS_ECONFLICT,
+                               "%s is inside the organization of %s, whose folder cannot hold "
+                               "another: run `orgsecrets init` outside it (or work in that one)",
+                               dir, enclosing);
+    free(enclosing);
+    goto done;
+  }
   if ((rc = os_mkdir_p(dir, 0755, err)) < 0 || (rc = write_gitignore(dir, err)) < 0)
     goto done;
   t = spec_tree_new(dir);
@@ -251,13 +261,9 @@ int org_member_remove(char fp[SPEC_FINGERPRINT_LEN + 1], const org_ctx *c, spec_
 }
 
 json_t *org_member_json(const spec_member *m) {
-  json_t *obj = json_pack("{s:s, s:s}", "name", m->name, "role", spec_role_name(m->role));
-  if (obj != NULL && m->recipient != NULL &&
-      json_object_set_new(obj, "recipient", json_string(m->recipient)) != 0) {
-    json_decref(obj);
-    return NULL;
-  }
-  return obj;
+  /* recipient is always there (null: a viewer without a key): a stable field set */
+  return json_pack("{s:s, s:s, s:s?}", "name", m->name, "role", spec_role_name(m->role),
+                   "recipient", m->recipient);
 }
 
 /* ---- environments and applications ---- */
@@ -282,6 +288,9 @@ int org_env_check(const org_env_opts *o, os_error *err) {
   if (!spec_dns_label_valid(o->name))
     return os_error_set(err, OS_EINVAL, "invalid environment name %s: must be a DNS-1123 label",
                         o->name);
+  if (strcmp(o->name, "all") == 0)
+    return os_error_set(err, OS_EINVAL,
+                        "invalid environment name all: reserved for `orgsecrets list --env all`");
   if (o->n_controllers == 0)
     return os_error_set(err, OS_EINVAL, "at least one --controller is required");
   for (size_t i = 0; i < o->n_controllers; i++) {

@@ -73,6 +73,9 @@ enum org_action {
 
 /* True when role r may do a. */
 bool org_role_allows(enum spec_role r, enum org_action a);
+/* What a needs, as a sentence for permission errors ("deleting secrets
+ * needs the role admin"); static. */
+const char *org_action_needs(enum org_action a);
 
 /* The viewer rule: true when m may read s's value (admins and members
  * always, viewers only for secrets visible to viewers). m NULL (not a
@@ -168,7 +171,7 @@ int org_app_check(const org_app_opts *o, os_error *err);
 int org_app_add(const org_ctx *c, spec_tree *t, const org_app_opts *o, os_error *err);
 
 /* JSON of a member as `member list -o json` shows it: name, role and
- * recipient when there is one. New reference; NULL on allocation failure. */
+ * recipient (null when none). New reference; NULL on allocation failure. */
 json_t *org_member_json(const spec_member *m);
 
 /* ---- secrets ---- */
@@ -194,7 +197,13 @@ typedef struct org_secret_opts {
   bool allow_reserved_name; /* create a name envfile_name_hazard() refuses, or
                              * one ending in _ */
   enum org_set_mode mode;
+  int rotation_days;        /* ORG_ROTATION_KEEP, _ORG, _NONE, or 1..SPEC_ROTATION_DAYS_MAX */
 } org_secret_opts;
+
+/* org_secret_opts.rotation_days, the secret's own rotation policy: */
+#define ORG_ROTATION_KEEP 0   /* leave it (a new secret: the organization's) */
+#define ORG_ROTATION_ORG (-1) /* follow the organization's policy (no rotationDays field) */
+#define ORG_ROTATION_NONE (-2) /* no policy for this secret (rotationDays: 0) */
 
 typedef struct org_set_result {
   bool created;       /* a new secret */
@@ -252,6 +261,12 @@ int org_value_generate(uint8_t **out, size_t n, os_error *err);
  * seal_unseal() and org_keys_get(). */
 int org_secret_readable(const spec_secret **out, const org_ctx *c, const spec_tree *t,
                         const char *env, const char *app, const char *name, os_error *err);
+
+/* The viewer rule of org_secret_readable for s (which may be a past
+ * version, see org_secret_at) and the members of o: OS_EPERM for a viewer
+ * and a secret not visible to viewers, or a viewer without a key (with
+ * the way to get one). Only c->actor is consulted. */
+int org_reader_check(const org_ctx *c, const spec_org *o, const spec_secret *s, os_error *err);
 
 /* Checks that the actor may delete env/name (ORG_ACTION_DELETE) and that
  * it exists. */
@@ -477,10 +492,14 @@ int org_git_show(char **out, size_t *out_len, const char *dir, const char *rev,
 
 /* ---- the rotation policy (lint.c) ---- */
 
+/* The rotation policy in days that applies to s: its own rotationDays when
+ * set (0: none), else the organization's (0: none). */
+int org_rotation_policy(const spec_org *o, const spec_secret *s);
+
 /* Whole days since s's value was last rotated (rotatedAt, else createdAt)
- * at now (seconds since the epoch) into *age_days; 1 when that is past the
- * organization's rotationDays, 0 when not (or no policy), -1 when the
- * secret has no usable time. The rule lint's "rotation" finding applies. */
+ * at now (seconds since the epoch) into *age_days; 1 when that is past
+ * org_rotation_policy(), 0 when not (or no policy), -1 when the secret has
+ * no usable time. The rule lint's "rotation" finding applies. */
 int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret *s, int64_t now);
 
 /* ---- a member's role or key (member_update.c) ---- */
@@ -595,6 +614,19 @@ int org_environ_unresolved(char ***msgs, size_t *n, const spec_tree *t, const ch
                            os_error *err);
 void org_strings_free(char **v, size_t n);
 
+/* The file of env/app/name relative to t->dir: where it was loaded from,
+ * else where a new one would go. Caller frees; NULL on allocation failure. */
+char *org_secret_file(const spec_tree *t, const char *env, const char *app, const char *name);
+
+/* The secret env/app/name as it was in commit rev (`reveal --at`): read
+ * from its current file at rev, else from its default file. *out is the
+ * past file's tree (caller frees with spec_tree_free), *secret borrowed
+ * from it. OS_EINVAL outside a Git checkout, OS_ENOTFOUND for an unknown
+ * revision or a secret that did not exist there. */
+int org_secret_at(spec_tree **out, const spec_secret **secret, const spec_tree *t,
+                  const char *rev, const char *env, const char *app, const char *name,
+                  os_error *err);
+
 /* ---- uncommitted changes and commits (commit.c) ---- */
 
 typedef struct org_change {
@@ -621,5 +653,190 @@ void org_changes_free(org_changes *c);
  * OS_EINVAL for no file or an empty message. */
 int org_git_commit(char commit[41], const char *dir, const char *const *files, size_t n,
                    const char *message, const char *member, os_error *err);
+
+/* ==== the everyday CLI: defaults, listings, import, refs, whoami ==== */
+
+/* ---- which folder, which environment (discover.c) ---- */
+
+/* The organization folder of a command that names none: start (NULL: the
+ * current directory) or the nearest parent directory holding a regular
+ * file organization.yaml, as git finds .git. The search stops at the root,
+ * at a mount point (another file system, as git does by default) and
+ * before the directories listed in $ORGSECRETS_CEILING_DIRECTORIES (':'
+ * separated absolute paths, as GIT_CEILING_DIRECTORIES). *out is absolute;
+ * caller frees. OS_ENOTFOUND with what to do when there is none. */
+int org_discover(char **out, const char *start, os_error *err);
+
+/* The organization.yaml of the organization whose folder holds dir (dir
+ * itself or a parent, as org_discover finds it; a dir that does not exist
+ * yet is looked up from its nearest existing parent): 1 with *out (caller
+ * frees), 0 when none, OS_ENOMEM. org_init refuses such a dir. */
+int org_enclosing(char **out, const char *dir);
+
+enum org_env_from {
+  ORG_ENV_NONE = 0,
+  ORG_ENV_FLAG,     /* --env */
+  ORG_ENV_VARIABLE, /* $ORGSECRETS_ENV */
+  ORG_ENV_CHECKOUT, /* `orgsecrets env use`: git config orgsecrets.env of the checkout */
+  ORG_ENV_ONLY      /* the organization's only environment */
+};
+
+/* The environment a command acts on: flag (--env) when given, else env_var
+ * ($ORGSECRETS_ENV) when non-empty, else the checkout's setting (see
+ * org_env_use), else the only environment of o (o NULL: read from dir).
+ * Whether it exists is the command's check. *out: caller frees.
+ * OS_ENOTFOUND, listing the ways to name one, when nothing applies. */
+int org_env_default(char **out, enum org_env_from *from, const char *dir, const spec_org *o,
+                    const char *flag, const char *env_var, os_error *err);
+/* "--env", "ORGSECRETS_ENV", "this checkout's `orgsecrets env use`", "the only environment". */
+const char *org_env_from_name(enum org_env_from f);
+/* The checkout's setting (`git -C dir config orgsecrets.env`): 1 with *out
+ * (caller frees), 0 when unset or dir is not in Git. */
+int org_env_checkout(char **out, const char *dir);
+/* Sets the checkout's default environment to env, an environment of t
+ * (NULL: unsets it), with `git config --worktree orgsecrets.env`: kept in
+ * the checkout's .git, never committed (shared by the worktrees of a clone
+ * unless extensions.worktreeConfig is on). OS_EINVAL outside a Git
+ * checkout (ORGSECRETS_ENV is the way there), OS_ENOTFOUND for an unknown
+ * environment. */
+int org_env_use(const spec_tree *t, const char *env, os_error *err);
+
+/* ---- removing environments and applications, the policy (orgedit.c) ---- */
+
+/* Secrets of t in env (NULL: any) and of application app (NULL: any level). */
+size_t org_count_secrets(const spec_tree *t, const char *env, const char *app);
+
+/* Removes an environment (an application) from organization.yaml. While it
+ * has secrets it is refused (OS_ECONFLICT, saying how many) unless
+ * delete_secrets, which deletes their files first; *deleted says how many.
+ * Needs an admin. */
+int org_env_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                   bool delete_secrets, os_error *err);
+int org_app_remove(size_t *deleted, const org_ctx *c, spec_tree *t, const char *name,
+                   bool delete_secrets, os_error *err);
+
+/* Sets the organization's rotationDays (0: no policy) and writes
+ * organization.yaml. Needs an admin. */
+int org_set_rotation(const org_ctx *c, spec_tree *t, int days, os_error *err);
+
+/* `env list -o json` / `app list -o json` rows (docs/cli.md): name,
+ * controllers, namespaces, secretName, envFile, secrets (how many),
+ * default; name, namespaces, secretName, secrets. New references. */
+json_t *org_env_json(const spec_tree *t, const spec_environment *e, bool is_default);
+json_t *org_app_json(const spec_tree *t, const spec_application *a);
+
+/* ---- JSON outputs (json.c; the fields are documented in docs/cli.md) ---- */
+
+/* `lint -o json`: {errors, warnings, findings: [{severity, code, object,
+ * file, line, message, fix}]}. New reference; NULL on failure. */
+json_t *org_findings_json(const org_findings *f);
+/* `rekey --dry-run -o json`: {reseal, widened, grants, secrets:
+ * [{environment, application, name, file, gains: [{fingerprint, who,
+ * asViewer}], losses: [{fingerprint, who}]}]}. */
+json_t *org_rekey_plan_json(const org_rekey_plan *p);
+/* `history -o json` entries: {commit, date, author, by, subject, changes}. */
+json_t *org_history_entry_json(const org_history_entry *e);
+/* `list -o json` rows: org_secret_json's fields plus rotationDays (the
+ * policy that applies, null: none), rotationAge (days, null: unknown),
+ * rotationOverdue and readers (the roles that may read the value). */
+json_t *org_secret_row_json(const spec_org *o, const spec_secret *s, int64_t now);
+/* The roles whose members may read s's value ("admin", "member", and
+ * "viewer" when visible to viewers); returns how many (static strings). */
+size_t org_secret_reader_roles(const char *out[3], const spec_secret *s);
+
+/* ---- opening a value (unseal.c) ---- */
+
+/* seal_unseal(), with a "not a recipient" failure that says what to do:
+ * the identity's key is a member's (of o) but the value was sealed before
+ * it was added or changed (run rekey), or it is nobody's (another -i); a
+ * recipients list that names the identity's key while the ciphertext is
+ * not sealed to it is reported as tampering (OS_ECRYPTO). */
+int org_unseal(uint8_t **value, size_t *len, const spec_org *o, const spec_secret *s,
+               const age_identity *const *ids, size_t n_ids, os_error *err);
+
+/* ---- whoami (whoami.c) ---- */
+
+typedef struct org_whoami {
+  char *actor;               /* the acting member's name; NULL when nobody said */
+  bool from_git;             /* the name came from git config user.email */
+  const spec_member *member; /* borrowed from the tree; NULL: not a member */
+  char **keys;               /* the identity file's public keys (age1...) */
+  size_t n_keys;
+  int keys_rc;               /* why the identity file could not be used (keys_err) */
+  os_error keys_err;
+  bool matches;              /* one of keys is member->recipient */
+} org_whoami;
+
+/* Fills out for c's actor in t; 0 whatever is wrong (see org_whoami_ok),
+ * negative only on allocation failure. Free with org_whoami_free(). */
+int org_whoami_get(org_whoami *out, const org_ctx *c, const spec_tree *t, os_error *err);
+/* A member whose identity file holds their recipient (or a viewer without one). */
+bool org_whoami_ok(const org_whoami *w);
+void org_whoami_free(org_whoami *w);
+
+/* ---- import (import.c) ---- */
+
+typedef struct org_import_opts {
+  const char *environment;     /* required */
+  const char *application;     /* NULL: organization level */
+  bool overwrite;              /* replace existing secrets' values, else refuse them */
+  const char *const *allowed;  /* names envfile_name_hazard() refuses, allowed anyway */
+  size_t n_allowed;
+  const char *source;          /* the file's name in messages */
+} org_import_opts;
+
+typedef struct org_import_result {
+  size_t created, updated, unchanged;
+} org_import_result;
+
+/* Parses data (dotenv: envfile_parse) and sets one secret per variable
+ * with org_secret_set. Everything is checked before the first file is
+ * written: the environment, the application and the role, then every line
+ * (a valid secret name, not twice, a value of 1 byte to 256 KiB, no
+ * reserved name unless allowed, not an existing secret unless overwrite),
+ * each problem passed to c->note as "SOURCE:LINE: ..."; then OS_EINVAL and
+ * nothing is written. data is secret (the caller wipes it). */
+int org_import(org_import_result *res, const org_ctx *c, spec_tree *t, const org_import_opts *o,
+               const char *data, size_t len, os_error *err);
+
+/* ---- references in the repository (refs.c) ---- */
+
+typedef struct org_ref {
+  char *name;
+  char *file; /* as shown: relative to the repository's top, or below a PATH given */
+  int line;
+  bool known; /* a secret of that name exists (in the environment asked for) */
+} org_ref;
+
+typedef struct org_refs {
+  org_ref *v;                  /* every reference, in walk order, then line order */
+  size_t n;
+  size_t unknown;              /* references to unknown names */
+  const spec_secret **unused;  /* secrets no reference names, by environment then name
+                                * (borrowed from the tree; the array is freed by org_refs_free) */
+  size_t n_unused;
+  size_t files;                /* files scanned */
+  size_t skipped;              /* files that could not be read (larger than 16 MiB, ...) */
+} org_refs;
+
+/* Whether refs scans a file of this name found below a directory:
+ * *.yaml, *.yml, *.json, *.env and .env templates (.env, .env.*, *.env.*). */
+bool org_refs_file_wanted(const char *name);
+
+/* Scans paths (files: scanned whatever their name; directories: walked as
+ * spec_walk walks a folder, plus the .env templates its hidden-name rule
+ * skips; none: the top of the Git work tree holding t->dir, else t->dir)
+ * for $NAME and ${NAME} references with inject_ref_scan, line by line,
+ * skipping orgsecrets' own spec files and binary files. A name is known
+ * when a secret of env (NULL: any environment) has it; a secret is unused
+ * when no reference names it. Free with org_refs_free(), also after a
+ * failure. */
+int org_refs_scan(org_refs *out, const spec_tree *t, const char *env, const char *const *paths,
+                  size_t n_paths, os_error *err);
+void org_refs_free(org_refs *r);
+/* `refs -o json`: {files, skipped, references: [{name, file, line, known}],
+ * unknown: [{name, file, line}], unused: [{environment, application,
+ * name}]}. */
+json_t *org_refs_json(const org_refs *r);
 
 #endif

@@ -172,7 +172,7 @@ int org_rekey_apply(const org_ctx *c, spec_tree *t, org_rekey_plan *p, os_error 
     uint8_t *value = NULL;
     size_t len = 0;
     os_error serr = OS_ERROR_INIT;
-    int src = seal_unseal(&value, &len, s, ids, n_ids, &serr);
+    int src = org_unseal(&value, &len, t->org, s, ids, n_ids, &serr);
     if (src == 0) {
       src = seal_value(s, t->org, value, len, &serr);
       os_free_secret(value, len);

@@ -127,3 +127,56 @@ int org_secret_history(org_history *out, const char *dir, const char *file, cons
   free(log);
   return rc;
 }
+
+char *org_secret_file(const spec_tree *t, const char *env, const char *app, const char *name) {
+  const spec_secret *s = find(t, env, app, name);
+  if (s == NULL || s->pos.file == NULL)
+    return spec_secret_default_path(env, app, name);
+  size_t dl = t->dir != NULL ? strlen(t->dir) : 0;
+  const char *f = s->pos.file;
+  if (dl > 0 && strncmp(f, t->dir, dl) == 0 && f[dl] == '/')
+    f += dl + 1;
+  return os_strdup(f);
+}
+
+int org_secret_at(spec_tree **out, const spec_secret **secret, const spec_tree *t,
+                  const char *rev, const char *env, const char *app, const char *name,
+                  os_error *err) {
+  *out = NULL;
+  *secret = NULL;
+  if (!org_git_is_commit(t->dir, "HEAD"))
+    return os_error_set(err, OS_EINVAL,
+                        "%s is not in a Git checkout with commits: past versions come from Git",
+                        t->dir);
+  if (rev[0] == '-' || !org_git_is_commit(t->dir, rev))
+    return os_error_set(err, OS_ENOTFOUND, "unknown revision %s (not a commit of %s)", rev,
+                        t->dir);
+  char *file = org_secret_file(t, env, app, name);
+  char *fallback = spec_secret_default_path(env, app, name);
+  int rc = 0;
+  if (file == NULL || fallback == NULL) {
+    rc = os_error_set(err, OS_ENOMEM, "out of memory");
+    goto done;
+  }
+  const char *const tries[] = {file, fallback};
+  for (size_t i = 0; i < 2 && *secret == NULL; i++) {
+    if (i == 1 && strcmp(file, fallback) == 0)
+      break;
+    spec_tree *past = org_git_tree_at(t->dir, rev, tries[i]);
+    const spec_secret *s = find(past, env, app, name);
+    if (s != NULL) {
+      *out = past;
+      *secret = s;
+    } else {
+      spec_tree_free(past);
+    }
+  }
+  if (*secret == NULL)
+    rc = os_error_set(err, OS_ENOTFOUND, "%s/%s did not exist at %s (%s holds no such secret "
+                      "there); `orgsecrets history %s` lists its commits", env, name, rev, file,
+                      name);
+done:
+  free(file);
+  free(fallback);
+  return rc;
+}

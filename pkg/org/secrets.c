@@ -152,6 +152,9 @@ static int check(const spec_secret **existing, const spec_member **actor, const 
   int rc = org_secret_name_check(o->name, err);
   if (rc < 0)
     return rc;
+  if (o->rotation_days < ORG_ROTATION_NONE || o->rotation_days > SPEC_ROTATION_DAYS_MAX)
+    return os_error_set(err, OS_EINVAL, "invalid rotation days %d: must be 0 to %d",
+                        o->rotation_days, SPEC_ROTATION_DAYS_MAX);
   const spec_org *org = t->org;
   const char *env = o->environment, *app = o->application, *name = o->name;
   if (spec_org_find_env(org, env) == NULL)
@@ -355,6 +358,13 @@ int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
     meta_changed |= s->visible_to_viewers != v;
     s->visible_to_viewers = v;
   }
+  if (o->rotation_days != ORG_ROTATION_KEEP) {
+    int days = o->rotation_days == ORG_ROTATION_ORG    ? SPEC_ROTATION_INHERIT
+               : o->rotation_days == ORG_ROTATION_NONE ? 0
+                                                       : o->rotation_days;
+    meta_changed |= s->rotation_days != days;
+    s->rotation_days = days;
+  }
   if (o->state != ORG_KEEP) {
     enum spec_state st = o->state == SPEC_STATE_DISABLED ? SPEC_STATE_DISABLED : SPEC_STATE_ACTIVE;
     meta_changed |= s->state != st;
@@ -473,15 +483,9 @@ int org_secret_readable(const spec_secret **out, const org_ctx *c, const spec_tr
     return org_bad_error(bad, env, app, name, err);
   if (s == NULL)
     return not_found(t, env, app, name, "", err);
-  /* a friendly refusal for a known viewer; the real check is the cryptography */
-  const char *as = c != NULL ? c->actor : NULL;
-  if (as != NULL && as[0] != '\0') {
-    const spec_member *m = spec_org_find_member(t->org, as);
-    if (!org_may_reveal(m, s))
-      return os_error_set(err, OS_EPERM,
-                          "permission denied: %s is a viewer and the secret is not visible to "
-                          "viewers", as);
-  }
+  int rc = org_reader_check(c, t->org, s, err);
+  if (rc < 0)
+    return rc;
   if (app == NULL)
     note_app_levels(c, t, env, name);
   if (s->state == SPEC_STATE_DISABLED) {
@@ -490,6 +494,25 @@ int org_secret_readable(const spec_secret **out, const org_ctx *c, const spec_tr
              org_secret_label(label, sizeof(label), env, app, name));
   }
   *out = s;
+  return 0;
+}
+
+int org_reader_check(const org_ctx *c, const spec_org *o, const spec_secret *s, os_error *err) {
+  /* a friendly refusal for a known viewer; the real check is the cryptography */
+  const char *as = c != NULL ? c->actor : NULL;
+  if (as == NULL || as[0] == '\0')
+    return 0;
+  const spec_member *m = spec_org_find_member(o, as);
+  if (!org_may_reveal(m, s))
+    return os_error_set(err, OS_EPERM,
+                        "permission denied: %s is a viewer and the secret is not visible to "
+                        "viewers; %s", as, org_action_needs(ORG_ACTION_REVEAL));
+  if (m != NULL && m->recipient == NULL)
+    return os_error_set(err, OS_EPERM,
+                        "%s is a viewer without a key, so no value is sealed to them: create "
+                        "one with `orgsecrets keygen` and ask an admin to run `orgsecrets "
+                        "member update %s --recipient AGE1...` with its public key, then "
+                        "`orgsecrets rekey`", as, as);
   return 0;
 }
 

@@ -93,7 +93,7 @@ int org_values_load(org_values *out, const spec_tree *t, const char *env, const 
   for (size_t i = 0; i < out->n; i++) {
     os_error uerr = OS_ERROR_INIT;
     org_value *v = &out->v[i];
-    if (seal_unseal(&v->value, &v->len, v->secret, ids, n_ids, &uerr) < 0)
+    if (org_unseal(&v->value, &v->len, t->org, v->secret, ids, n_ids, &uerr) < 0)
       value_fail(out, v, uerr.msg);
   }
 done:

@@ -1,5 +1,5 @@
 /* Sealing values: the binding envelope inside each age ciphertext, and the
- * recipient set a secret must be sealed to (DESIGN.md "Recipients").
+ * recipient set a secret must be sealed to (docs/security.md, "Who can do what").
  * Threading: reentrant. */
 #ifndef ORGSECRETS_SEAL_SEAL_H
 #define ORGSECRETS_SEAL_SEAL_H

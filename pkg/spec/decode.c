@@ -425,7 +425,7 @@ static int decode_org(spec_org **out, const dctx *d, const node *meta, const nod
     goto done;
   if (v[0] != NULL) {
     long long days = 0;
-    if ((rc = get_int(d, v[0], "spec", "rotationDays", 0, 36500, &days)) < 0)
+    if ((rc = get_int(d, v[0], "spec", "rotationDays", 0, SPEC_ROTATION_DAYS_MAX, &days)) < 0)
       goto done;
     o->rotation_days = (int)days;
   }
@@ -481,11 +481,11 @@ static int cmp_str(const void *a, const void *b) {
 static const char *const secret_spec_keys[] = {
     "organization", "environment", "name",      "application", "description",
     "state",        "visibleToViewers", "createdBy", "createdAt", "updatedBy",
-    "updatedAt",    "rotatedAt",   "recipients", "encryptedValue", NULL};
+    "updatedAt",    "rotatedAt",   "recipients", "encryptedValue", "rotationDays", NULL};
 
 enum {
   K_ORG, K_ENV, K_NAME, K_APP, K_DESC, K_STATE, K_VISIBLE, K_CBY, K_CAT, K_UBY, K_UAT, K_RAT,
-  K_RECIPIENTS, K_VALUE, K_COUNT
+  K_RECIPIENTS, K_VALUE, K_ROTATION, K_COUNT
 };
 
 static int decode_secret(spec_secret **out, const dctx *d, const node *meta, const node *spec) {
@@ -560,6 +560,13 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
   if (v[K_VISIBLE] != NULL &&
       (rc = get_bool(d, v[K_VISIBLE], "spec", "visibleToViewers", &s->visible_to_viewers)) < 0)
     goto done;
+  if (v[K_ROTATION] != NULL) {
+    long long days = 0;
+    if ((rc = get_int(d, v[K_ROTATION], "spec", "rotationDays", 0, SPEC_ROTATION_DAYS_MAX,
+                      &days)) < 0)
+      goto done;
+    s->rotation_days = (int)days;
+  }
   struct {
     int k;
     char **dst;

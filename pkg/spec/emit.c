@@ -317,6 +317,8 @@ int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error
   field(&e, 1, "updatedBy", s->updated_by);
   field(&e, 1, "updatedAt", s->updated_at);
   field(&e, 1, "rotatedAt", s->rotated_at);
+  if (s->rotation_days != SPEC_ROTATION_INHERIT && e.rc == 0)
+    e.rc = os_buf_printf(&e.b, "  rotationDays: %d\n", s->rotation_days);
   list(&e, 1, "recipients", s->recipients, s->n_recipients);
   raw(&e, "  encryptedValue: |\n");
   for (const char *p = s->encrypted_value; *p && e.rc == 0;) {

@@ -211,6 +211,8 @@ json_t *spec_secret_to_json(const spec_secret *s) {
   set_str(spec, "updatedBy", s->updated_by, &ok);
   set_str(spec, "updatedAt", s->updated_at, &ok);
   set_str(spec, "rotatedAt", s->rotated_at, &ok);
+  if (s->rotation_days != SPEC_ROTATION_INHERIT)
+    set(spec, "rotationDays", json_integer(s->rotation_days), &ok);
   set(spec, "recipients", str_array(s->recipients, s->n_recipients), &ok);
   set_str(spec, "encryptedValue", s->encrypted_value, &ok);
   json_t *r = resource("OrgSecret", rname, s->labels, s->n_labels, s->annotations,

@@ -364,7 +364,12 @@ int spec_kv_dup(spec_kv **out, const spec_kv *in, size_t n) {
   return 0;
 }
 
-spec_secret *spec_secret_new(void) { return calloc(1, sizeof(spec_secret)); }
+spec_secret *spec_secret_new(void) {
+  spec_secret *s = calloc(1, sizeof(spec_secret));
+  if (s != NULL)
+    s->rotation_days = SPEC_ROTATION_INHERIT;
+  return s;
+}
 spec_org *spec_org_new(void) { return calloc(1, sizeof(spec_org)); }
 
 void spec_secret_free(spec_secret *s) {
@@ -403,6 +408,7 @@ spec_secret *spec_secret_dup(const spec_secret *s) {
   d->state = s->state;
   d->visible_to_viewers = s->visible_to_viewers;
   d->legacy_name = s->legacy_name;
+  d->rotation_days = s->rotation_days;
   d->pos.line = s->pos.line;
   d->generation = s->generation;
   d->lines.organization = s->lines.organization;

@@ -18,6 +18,8 @@
 #define SPEC_FILE_MAX (16 * 1024 * 1024)  /* one spec file */
 #define SPEC_FINGERPRINT_LEN 16           /* hex characters */
 #define SPEC_ENCRYPTED_MAX (512 * 1024)   /* one encryptedValue (armored age file) */
+#define SPEC_ROTATION_DAYS_MAX 36500      /* rotationDays, of the organization or a secret */
+#define SPEC_ROTATION_INHERIT (-1)        /* spec_secret.rotation_days: field absent */
 
 enum spec_role { SPEC_ROLE_ADMIN = 0, SPEC_ROLE_MEMBER = 1, SPEC_ROLE_VIEWER = 2 };
 enum spec_state { SPEC_STATE_ACTIVE = 0, SPEC_STATE_DISABLED = 1 };
@@ -86,6 +88,8 @@ typedef struct spec_secret {
   enum spec_state state;
   bool visible_to_viewers;
   char *created_by, *created_at, *updated_by, *updated_at, *rotated_at; /* RFC 3339 UTC */
+  int rotation_days;     /* SPEC_ROTATION_INHERIT (field absent): the organization's policy;
+                          * 0: no policy for this secret; else 1..SPEC_ROTATION_DAYS_MAX */
   char **recipients;     /* fingerprints (SPEC_FINGERPRINT_LEN hex), sorted */
   size_t n_recipients;
   char *encrypted_value; /* ASCII-armored age file */
@@ -442,7 +446,8 @@ int spec_org_from_json(spec_org **out, const json_t *obj, os_error *err);
 json_t *spec_secret_to_json(const spec_secret *s);
 json_t *spec_org_to_json(const spec_org *o);
 
-/* Allocation: *_new returns a zeroed object (NULL on allocation failure);
+/* Allocation: *_new returns a zeroed object (a secret's rotation_days is
+ * SPEC_ROTATION_INHERIT; NULL on allocation failure);
  * *_dup deep-copies (pos included); *_free accept NULL. */
 spec_secret *spec_secret_new(void) OS_NODISCARD;
 spec_secret *spec_secret_dup(const spec_secret *s);

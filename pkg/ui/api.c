@@ -107,14 +107,15 @@ typedef struct op {
   json_t *notes;
 } op;
 
-static int op_begin(op *o, const ui_server *s) {
+/* Returns 0, or OS_ENOMEM with err set; op_end(o) either way. */
+static int op_begin(op *o, const ui_server *s, os_error *err) {
   memset(o, 0, sizeof(*o));
   o->notes = json_array();
   o->c.actor = s->as;
   o->c.keys = org_keys_new(s->identity);
   o->c.note = collect_note;
   o->c.note_ctx = o->notes;
-  return o->notes != NULL && o->c.keys != NULL ? 0 : OS_ENOMEM;
+  return o->notes != NULL && o->c.keys != NULL ? 0 : os_error_set(err, OS_ENOMEM, "out of memory");
 }
 
 static void op_end(op *o) {
@@ -362,13 +363,13 @@ static int api_reveal(ui_server *s, const httpd_request *req, json_t *args,
   const spec_secret *sec = NULL;
   const age_identity *const *ids = NULL;
   size_t n_ids = 0;
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  int rc = op_begin(&o, s, &err);
   if (rc == 0)
     rc = org_secret_readable(&sec, &o.c, t, env, app, name, &err);
   if (rc == 0 && (rc = org_keys_get(&ids, &n_ids, o.c.keys, &err)) < 0)
     os_error_prefix(&err, "cannot reveal");
   if (rc == 0)
-    rc = seal_unseal(&value, &len, sec, ids, n_ids, &err);
+    rc = org_unseal(&value, &len, t->org, sec, ids, n_ids, &err);
   if (rc < 0) {
     rc = ui_reply_error(resp, rc, err.msg);
     goto done;
@@ -439,7 +440,9 @@ static int api_name_check(ui_server *s, const httpd_request *req, json_t *args,
     /* exactly what create would refuse: environment, application, role,
      * an existing name, a reserved name */
     op o;
-    if (op_begin(&o, s) == 0) {
+    if (op_begin(&o, s, &err) < 0) {
+      error = err.msg;
+    } else {
       const org_secret_opts so = {.environment = env, .application = app, .name = name,
                                   .visible_to_viewers = ORG_KEEP, .state = ORG_KEEP,
                                   .mode = ORG_SET_CREATE};
@@ -499,7 +502,7 @@ static int secret_write(ui_server *s, json_t *args, httpd_response *resp, enum o
   os_error err = OS_ERROR_INIT;
   org_set_result res;
   memset(&res, 0, sizeof(res));
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  int rc = op_begin(&o, s, &err);
   if (rc == 0)
     rc = org_secret_set(&res, &o.c, t, &so, &err);
   if (rc < 0) {
@@ -573,7 +576,7 @@ static int api_delete(ui_server *s, const httpd_request *req, json_t *args,
     return 0;
   op o;
   os_error err = OS_ERROR_INIT;
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  int rc = op_begin(&o, s, &err);
   char *file = NULL;
   if (rc == 0 && (rc = org_secret_delete_check(&o.c, t, env, app, name, &err)) == 0) {
     const spec_secret *sec = spec_tree_find_secret(t, env, app, name);
@@ -655,7 +658,7 @@ static int org_file_edit(ui_server *s, httpd_response *resp, const org_edit *e, 
     return 0;
   op o;
   os_error err = OS_ERROR_INIT;
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  int rc = op_begin(&o, s, &err);
   if (rc == 0)
     rc = run_edit(&o.c, t, e, &err);
   if (rc < 0) {
@@ -748,7 +751,7 @@ static int api_rekey(ui_server *s, const httpd_request *req, json_t *args,
   os_error err = OS_ERROR_INIT;
   org_rekey_plan p;
   memset(&p, 0, sizeof(p));
-  int rc = op_begin(&o, s) < 0 ? os_error_set(&err, OS_ENOMEM, "out of memory") : 0;
+  int rc = op_begin(&o, s, &err);
   const spec_member *who = NULL;
   /* re-sealing rewrites secrets: what `set` may do (admins and members) */
   if (rc == 0)
@@ -963,17 +966,8 @@ static int api_history(ui_server *s, const httpd_request *req, json_t *args,
     return ui_reply_error(resp, rc, err.msg);
   }
   json_t *entries = json_array();
-  for (size_t i = 0; entries != NULL && i < h.n; i++) {
-    const org_history_entry *e = &h.v[i];
-    json_t *changes = json_array();
-    for (unsigned bit = 1; bit <= ORG_CHANGE_OTHER; bit <<= 1)
-      if (e->changes & bit)
-        json_array_append_new(changes, json_string(org_change_name(bit)));
-    json_array_append_new(entries,
-                          json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "commit", e->commit,
-                                    "author", e->author, "date", e->date, "subject", e->subject,
-                                    "by", opt_str(e->by), "changes", changes));
-  }
+  for (size_t i = 0; entries != NULL && i < h.n; i++)
+    json_array_append_new(entries, org_history_entry_json(&h.v[i]));
   json_t *j = json_pack("{s:b, s:o, s:o}", "git", h.git, "entries", entries, "note",
                         h.git ? json_null()
                               : json_string("the folder is not a Git checkout (or has no "

@@ -101,7 +101,7 @@ check "generated alphabet" grep -qE '^[A-Za-z0-9_-]{40}$' "$TMP/r4"
 # list: columns, no values, works without any identity
 ORGSECRETS_IDENTITY=/nonexistent os list
 expect_rc 0 "list without identity"
-check "list header" grep -qE '^NAME +ENV +APP +STATUS +UPDATED +CREATED-BY$' <<<"$(head -1 <<<"$OUT")"
+check "list header" grep -qE '^NAME +ENV +APP +STATUS +UPDATED +CREATED-BY +ROTATED$' <<<"$(head -1 <<<"$OUT")"
 expect_out "DATABASE_PASSWORD" "list shows the name"
 os list --env prod -o json
 check "list json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert {x["name"] for x in d} >= {"DATABASE_PASSWORD","GENERATED_TOKEN"}; assert all("value" not in x for x in d)' "$OUT"

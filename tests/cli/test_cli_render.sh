@@ -81,3 +81,25 @@ expect_rc 1 "json refuses non-UTF-8"
 expect_err "NOT_UTF8_VALUE" "json refusal names the secret"
 os render --env prod --format xml
 expect_rc 2 "unknown format is a usage error"
+
+# -o is the format, as in kubectl; a file is --output-file
+secret_out "$TMP/o.json" render --env prod -o json
+expect_rc 0 "render -o json"
+check "-o json is --format json" cmp -s "$TMP/o.json" "$TMP/prod.json"
+secret_out "$TMP/o.yaml" render --env prod -o k8s
+check "-o k8s is --format k8s" cmp -s "$TMP/o.yaml" "$TMP/prod.yaml"
+secret_out "$TMP/o.out" render --env prod -o json --output-file "$TMP/of.json"
+expect_rc 0 "render -o json --output-file F"
+check "the JSON went to the file" cmp -s "$TMP/of.json" "$TMP/prod.json"
+check "and nothing to stdout" test ! -s "$TMP/o.out"
+check "--output-file is mode 0600" test "$(stat -c %a "$TMP/of.json")" = 600
+os render --env prod -o json --format env
+expect_rc 2 "-o and --format disagreeing"
+expect_err "render: -o json and --format env disagree" "says so"
+os render --env prod -o xml --output-file "$TMP/x"
+expect_rc 2 "an unknown -o with --output-file"
+expect_err "render: unknown format -o xml" "names the format"
+secret_out "$TMP/o.out" render --env prod -o "$TMP/old-style.env"
+expect_rc 0 "the old -o FILE still writes FILE"
+expect_err "warning: \`render -o FILE\` is deprecated: -o is the output format now" "with a deprecation warning"
+check "the old -o FILE wrote the env file" cmp -s "$TMP/old-style.env" "$TMP/prod.env"

@@ -40,7 +40,7 @@ reads() {
 # erin, creates a secret meanwhile: Git merges both without a conflict
 os member remove erin@example.com
 expect_rc 0 "member remove"
-expect_err "must be re-sealed" "member remove says what must be re-sealed"
+expect_err "must re-seal" "member remove says what must be re-sealed"
 os rekey --yes
 expect_rc 0 "rekey after the removal"
 commit org "erin leaves" && g org push -q origin main
@@ -137,7 +137,7 @@ V_F=$(new_value)
 as_in_input "$V_F" b bob create FEATURE_SIGNING_KEY --env prod
 commit "$TMP/b" "feature key"
 os member add dave@example.com --role member --recipient "$(pubkey keys/dave)"
-expect_err "must be re-sealed" "member add says what must be re-sealed"
+expect_err "must re-seal" "member add says what must be re-sealed"
 os rekey --yes
 commit org "dave joins" && g org push -q origin main
 g "$TMP/b" pull -q --no-rebase --no-edit origin main >>"$LOG" 2>&1

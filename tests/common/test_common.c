@@ -82,6 +82,70 @@ static void test_error_prefix(void **state) {
   assert_int_equal(err.code, OS_EINVAL);
 }
 
+/* os_write_all: everything on success; on failure errno and how much went out
+ * (the audit log tells a torn line from an unwritten one by it). */
+static void test_write_all(void **state) {
+  (void)state;
+  int p[2];
+  assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+  int cap = fcntl(p[1], F_GETPIPE_SZ);
+  assert_true(cap > 0);
+  size_t n = (size_t)cap + 100;
+  char *data = malloc(n);
+  assert_non_null(data);
+  memset(data, 'x', n);
+  size_t written = 1;
+  assert_int_equal(os_write_all(p[1], data, 10, &written), 0);
+  assert_int_equal(written, 10);
+  /* the pipe holds at most cap bytes (filled page by page): a part goes out */
+  errno = 0;
+  assert_int_equal(os_write_all(p[1], data, n, &written), -1);
+  assert_int_equal(errno, EAGAIN);
+  assert_true(written > 0 && written <= (size_t)cap - 10);
+  close(p[0]);
+  close(p[1]);
+  int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+  if (full >= 0) {
+    assert_int_equal(os_write_all(full, data, 5, &written), -1);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(written, 0);
+    close(full);
+  }
+  assert_int_equal(os_write_all(-1, data, 0, NULL), 0); /* nothing to write */
+  free(data);
+}
+
+/* os_buf_read_fd: all of it up to the buffer's max, and an error past it. */
+static void test_buf_read_fd(void **state) {
+  (void)state;
+  for (size_t max = 50; max <= 200; max += 150) {
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    char data[100];
+    memset(data, 'v', sizeof(data));
+    assert_int_equal(os_write_all(p[1], data, sizeof(data), NULL), 0);
+    close(p[1]);
+    os_buf b;
+    os_buf_init(&b, max, true);
+    int rc = os_buf_read_fd(&b, p[0]);
+    if (max < sizeof(data)) {
+      assert_int_equal(rc, OS_ENOMEM);
+      assert_true(b.len <= max);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(b.len, sizeof(data));
+      assert_memory_equal(b.data, data, sizeof(data));
+    }
+    os_buf_free(&b);
+    close(p[0]);
+  }
+  os_buf b;
+  os_buf_init(&b, 10, false);
+  assert_int_equal(os_buf_read_fd(&b, -1), OS_EIO);
+  assert_int_equal(errno, EBADF);
+  os_buf_free(&b);
+}
+
 static void test_atomic_write(void **state) {
   (void)state;
   char dir[] = "/tmp/os-common-XXXXXX";
@@ -502,6 +566,8 @@ int main(void) {
       cmocka_unit_test(test_buf_limit),
       cmocka_unit_test(test_error_prefix),
       cmocka_unit_test(test_hex_fnv_pack),
+      cmocka_unit_test(test_write_all),
+      cmocka_unit_test(test_buf_read_fd),
       cmocka_unit_test(test_atomic_write),
       cmocka_unit_test_setup_teardown(test_output_device, scratch_setup, scratch_teardown),
       cmocka_unit_test_setup_teardown(test_output_fifo, scratch_setup, scratch_teardown),

@@ -21,6 +21,7 @@ TESTS = os.path.dirname(HERE)
 FAKEAPI = os.path.join(TESTS, "fakeapi", "fakeapi.py")
 sys.path.insert(0, os.path.join(TESTS, "lib"))
 from ciphertext import flip_armored_byte  # noqa: E402,F401  (re-exported for the tests)
+import procs  # noqa: E402
 
 
 def read(path, mode="r"):
@@ -192,12 +193,7 @@ class Fake:
         return self.ok("GET", "/api/v1/namespaces/%s/events" % ns)["items"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        procs.stop(self.proc, timeout=10)
         self.log.close()
 
 
@@ -283,16 +279,10 @@ class Controller:
         return self
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = procs.stop(self.proc, sig, timeout=20)
         if self.proc:
             self.log.close()
-        return self.proc.returncode if self.proc else None
+        return rc
 
     def output(self):
         if not os.path.exists(self.logpath):

@@ -46,6 +46,24 @@ class FaultsTest(ControllerTest):
                                "unavailable" % self.org.dir)
         self.assertEqual(os.listdir(env_dir) if os.path.isdir(env_dir) else [], [], "no pass ran")
 
+    def test_invalid_clock_override_fails_startup(self):
+        # docs/format.md: an ORGSECRETS_NOW that does not parse is refused at
+        # start-up, not silently replaced by the real clock
+        env_dir = os.path.join(self.tmp, "env")
+        args = [binary("orgsecrets-controller"), "--environment", "prod", "--identity",
+                self.org.key("prodctl"), "--source", self.org.dir, "--no-kubernetes",
+                "--env-file-dir", env_dir, "--once"]
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+                           env=dict(os.environ, ORGSECRETS_NOW="2024-02-30T00:00:00Z"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.stderr.decode().strip().splitlines(),
+                         ['orgsecrets-controller: ORGSECRETS_NOW="2024-02-30T00:00:00Z" is not an '
+                          'RFC 3339 time'])
+        self.assertEqual(os.listdir(env_dir) if os.path.isdir(env_dir) else [], [], "no pass ran")
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                           env=dict(os.environ, ORGSECRETS_NOW="2024-02-29T00:00:00Z"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_conflict_race_with_another_writer(self):
         self.assertEqual(self.ctl.once()[0], 0)
         # another writer changes the Secret between our read and our write:

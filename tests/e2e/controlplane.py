@@ -26,6 +26,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from procs import stop  # noqa: E402
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
 CONTROLLER_SA = ("orgsecrets-system", "orgsecrets-controller")
@@ -66,18 +68,6 @@ def _die_with_parent():
 def spawn(args, log, env=None):
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
                             preexec_fn=_die_with_parent)
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=15):
-    """Stops one process this suite started (by its own Popen, never by name)."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def openssl(*args):

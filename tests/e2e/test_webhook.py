@@ -132,7 +132,7 @@ class WebhookTest(E2ETest):
         self.assertEqual(pod["spec"]["containers"][0]["env"][0], {"name": "X", "value": "$DATABASE_PASSWORD"})
 
     def test_application_pods_get_organization_level_secrets(self):
-        """DESIGN.md: organization-level secrets go to every namespace of
+        """By design, organization-level secrets go to every namespace of
         every application too, so that what `orgsecrets run --app X` gives
         (organization-level plus X's) is what X's pods get: the webhook
         resolves $DATABASE_PASSWORD in the api namespace to the

@@ -16,6 +16,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKEAPI = os.path.join(HERE, "fakeapi.py")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+import procs  # noqa: E402
 TOKEN = "static-token-1"
 
 
@@ -51,8 +53,7 @@ class FakeApi:
                                       os.path.join(self.tls, "client.key"))
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        procs.stop(self.proc, timeout=10)
         self.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

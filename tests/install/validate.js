@@ -27,7 +27,7 @@ const NS = "orgsecrets-system";
 const IMAGE = "ghcr.io/orgsecrets/orgsecrets-controller";
 const CHART = path.join(ROOT, "charts", "orgsecrets");
 
-// The controller's API access (DESIGN.md, docs/install.md), exactly.
+// The controller's API access (docs/install.md), exactly.
 const CLUSTER_RULES = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
@@ -820,10 +820,11 @@ function sectionDockerfile(r) {
     assert(/skopeo inspect/.test(raw), "no comment on how to update the digests");
   });
   r.check("Dockerfile: builds with the commands CI runs, without the test toolchain", () => {
-    assert(/make test/.test(ci) && /^deps:\n\t@bash scripts\/deps\.sh$/m.test(makefile), ".ci/run no longer runs make test -> scripts/deps.sh");
+    assert(/make test/.test(ci) && /^test: deps /m.test(makefile) && /^deps:\n\t@bash scripts\/deps\.sh all$/m.test(makefile),
+           ".ci/run no longer runs make test -> scripts/deps.sh all");
     const runs = stages[0].ins.filter(([i]) => i === "RUN").map(([, s]) => s).join(" && ");
     assert(/\bbash scripts\/deps\.sh build\b/.test(runs), "build stage does not run scripts/deps.sh build (build dependencies only)");
-    const mk = /^build: deps\n(?:.*\n)*?\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
+    const mk = /^build: build-deps\n(?:.*\n)*?\tcmake -S \. -B \$\(BUILD\) (.*?) \$\(CMAKE_FLAGS\)/m.exec(makefile);
     assert(mk, "Makefile build rule not found");
     const ciFlags = mk[1].split(" ").filter((f) => f.startsWith("-D") && !f.startsWith("-DCMAKE_BUILD_TYPE"));
     const cfg = /cmake -S \. -B (\S+) ((?:-D\S+ ?)+)/.exec(runs);

@@ -243,9 +243,11 @@ static void test_insecure_warns(void **state) {
   free(p);
 }
 
-static void expect_error(const char *name, const char *cluster, const char *user,
-                         const char *context, int code, const char *needle) {
-  char *p = kubeconfig(name, cluster, user);
+/* Loading the kubeconfig file name (with context) fails with code and a message
+ * naming the file and needle. */
+static void expect_file_error(const char *name, const char *context, int code,
+                              const char *needle) {
+  char *p = path_in(name);
   kube_config *c = NULL;
   os_error err = OS_ERROR_INIT;
   assert_int_equal(kube_config_load(&c, p, context, &err), code);
@@ -253,6 +255,12 @@ static void expect_error(const char *name, const char *cluster, const char *user
   if (strstr(err.msg, p) == NULL || strstr(err.msg, needle) == NULL)
     fail_msg("message \"%s\" should name %s and %s", err.msg, p, needle);
   free(p);
+}
+
+static void expect_error(const char *name, const char *cluster, const char *user,
+                         const char *context, int code, const char *needle) {
+  free(kubeconfig(name, cluster, user));
+  expect_file_error(name, context, code, needle);
 }
 
 static void test_bad_kubeconfigs(void **state) {
@@ -290,10 +298,21 @@ static void test_bad_kubeconfigs(void **state) {
   free(p);
   /* no current-context */
   write_text("b10", "apiVersion: v1\nclusters: []\n");
-  p = path_in("b10");
-  assert_int_equal(kube_config_load(&c, p, NULL, &err), OS_EINVAL);
-  assert_non_null(strstr(err.msg, "current-context"));
-  free(p);
+  expect_file_error("b10", NULL, OS_EINVAL, "current-context");
+  /* lists that are not lists, at the top and in an exec entry; null is an empty list */
+  write_text("b11", "apiVersion: v1\ncurrent-context: x\ncontexts: {name: x}\n");
+  expect_file_error("b11", NULL, OS_EINVAL, ": contexts: expected a list");
+  write_text("b12", "apiVersion: v1\ncurrent-context: x\ncontexts: ~\n");
+  expect_file_error("b12", NULL, OS_EINVAL, "contexts: no entry named \"x\"");
+  const char *exec = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                     "      command: /bin/true\n";
+  char user[256];
+  snprintf(user, sizeof(user), "%s      args: --flag\n", exec);
+  expect_error("b13", "    server: https://h:1\n", user, NULL, OS_EINVAL,
+               "users[\"u1\"].user.exec.args: expected a list");
+  snprintf(user, sizeof(user), "%s      args: ~\n      env: {name: A, value: b}\n", exec);
+  expect_error("b14", "    server: https://h:1\n", user, NULL, OS_EINVAL,
+               "users[\"u1\"].user.exec.env: expected a list");
 }
 
 static void test_in_cluster(void **state) {

@@ -48,11 +48,15 @@ static void test_require(void **state) {
   assert_string_equal(who->name, "alice@example.com");
   assert_int_equal(org_require(&who, &f->as[K_BOB], t, ORG_ACTION_DELETE, &err), OS_EPERM);
   assert_null(who);
-  assert_string_equal(err.msg, "permission denied: bob@example.com is a member");
+  assert_string_equal(err.msg, "permission denied: bob@example.com is a member; deleting "
+                               "secrets needs the role admin");
   assert_int_equal(org_require(&who, &f->as[K_VIC], t, ORG_ACTION_WRITE, &err), OS_EPERM);
+  assert_non_null(strstr(err.msg, "creating and updating secrets needs the role member or admin"));
   assert_int_equal(org_require(&who, &f->as[K_VIC], t, ORG_ACTION_LIST, &err), 0);
   assert_int_equal(org_require(&who, &f->as[K_CAROL], t, ORG_ACTION_LIST, &err), OS_EPERM);
-  assert_string_equal(err.msg, "carol@example.com is not a member of organization acme");
+  assert_string_equal(err.msg, "carol@example.com is not a member of organization acme (ask an "
+                               "admin to run `orgsecrets member add carol@example.com --role "
+                               "ROLE ...`, or pass --as NAME)");
   /* no --as and no git config: who acts is unknown */
   setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
   setenv("GIT_CONFIG_NOSYSTEM", "1", 1);

@@ -318,8 +318,8 @@ async function adminStory(ctx) {
   await page.waitForFunction(() => /Added carol/.test(document.getElementById('status').textContent));
   cli(TWIN, ['member', 'add', 'carol@acme', '--role', 'member', '--recipient', KEYS.carol.pub], { as: 'alice@acme' });
   sameFiles('add a member');
-  // the banner follows the members list, fetched again after the status line
-  await page.waitForSelector('#rekey-banner', { state: 'visible', timeout: 5000 }).catch(() => {});
+  // the status line is set before the members (and the banner) are reloaded
+  await page.waitForSelector('#rekey-banner', { state: 'visible', timeout: 10000 }).catch(() => {});
   check('the rekey the new member needs is shown', await page.isVisible('#rekey-banner') &&
     /out-of-date/.test(await page.textContent('#rekey-text')));
   if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'ui-members.png') });

@@ -11,6 +11,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import procs  # noqa: E402
+
 FAILS = []
 CHECKS = [0]
 
@@ -197,12 +200,6 @@ class Server:
             return f.read().decode(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = procs.stop(self.proc, timeout=10)
         self.out.close()
-        return self.proc.returncode
+        return rc
