@@ -1788,6 +1788,10 @@ class Handler(BaseHTTPRequestHandler):
         path, query = url.path, url.query
         self.field_validation = parse_qs(query).get("fieldValidation", "")
         started = time.time()
+        self.req_method, self.req_path = method, path
+        self.req_query, self.req_started = query, started
+        # control requests (/fake/...) are not logged
+        self.request_logged = path.startswith("/fake/")
         if path.startswith("/fake/"):
             try:
                 self.control(method, path, self.read_body())
@@ -1804,13 +1808,26 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         finally:
-            self.server.control.log({
-                "method": method, "path": path, "query": query,
-                "status": self.status_sent,
-                "contentType": self.headers.get("Content-Type") or "",
-                "auth": getattr(self, "auth_kind", ""),
-                "tokenId": getattr(self, "token_id", ""),
-                "time": started})
+            self.log_request_once()
+
+    def send_response(self, code, message=None):
+        # The request is logged before its answer leaves: a client that has
+        # its answer and then reads or clears the log must see it there.
+        self.log_request_once(code)
+        super().send_response(code, message)
+
+    def log_request_once(self, code=None):
+        if getattr(self, "request_logged", True):
+            return
+        self.request_logged = True
+        self.server.control.log({
+            "method": self.req_method, "path": self.req_path,
+            "query": self.req_query,
+            "status": self.status_sent if code is None else code,
+            "contentType": self.headers.get("Content-Type") or "",
+            "auth": getattr(self, "auth_kind", ""),
+            "tokenId": getattr(self, "token_id", ""),
+            "time": self.req_started})
 
     def authenticate(self):
         auth = self.headers.get("Authorization") or ""
