@@ -91,6 +91,27 @@ int cli_remove_unit(const char **removed, cli_ctx *ctx, int argc, char **argv, c
 size_t cli_command_names(const char **out, size_t max);
 int cli_command_run(cli_ctx *ctx, int argc, char **argv);
 
+/* ---- writing secrets: set, create, update (set_cmd.c, create_cmd.c),
+ * resolve (resolve_cmd.c), values in (input.c) ---- */
+int cmd_create(cli_ctx *ctx, int argc, char **argv);
+int cmd_update(cli_ctx *ctx, int argc, char **argv);
+int cmd_resolve(cli_ctx *ctx, int argc, char **argv);
+/* set (ORG_SET_UPSERT), create and update: one parser, one flow. */
+int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode);
+/* Reads a value from stdin for the secret label ("ENV/NAME"), at most
+ * SPEC_VALUE_MAX + 1 bytes (so that an oversized one is seen). On a
+ * terminal: one line, without echo and without its newline (the prompt
+ * says so). From a pipe or a file: the bytes as they are; a trailing
+ * newline is kept, with a warning naming `printf %s` and --trim, unless
+ * trim drops trailing newlines. *out is secret: caller frees with
+ * os_free_secret(). */
+int cli_read_value(uint8_t **out, size_t *out_len, const char *label, bool trim, os_error *err);
+/* Drops trailing "\n" and "\r" bytes of v (wiping them); returns the new length. */
+size_t cli_trim_newlines(uint8_t *v, size_t len);
+/* One warning line on stderr per file of t that does not load (where,
+ * what, the way out); cli_load_tree() calls it (context.c). */
+void cli_warn_bad_files(const spec_tree *t);
+
 /* ---- the option parser (opts.c) ---- */
 
 enum cli_opt_kind {
@@ -228,10 +249,6 @@ int cli_listing(spec_tree **t, enum cli_format *fmt, cli_ctx *ctx, int argc, cha
 
 /* ---- values in, outputs out (input.c, output.c) ---- */
 
-/* Reads a value from stdin, at most SPEC_VALUE_MAX + 1 bytes (so that an
- * oversized one is seen). On a terminal, prompts for name and reads without
- * echo. *out is secret: caller frees with os_free_secret(). */
-int cli_read_stdin(uint8_t **out, size_t *out_len, const char *name, os_error *err);
 /* Reads a value from a file (--from-file), refusing more than
  * SPEC_VALUE_MAX bytes. *out is secret. */
 int cli_read_value_file(uint8_t **out, size_t *out_len, const char *path, os_error *err);

@@ -48,11 +48,22 @@ int cli_load_tree(spec_tree **out, cli_ctx *ctx) {
   if (ctx->dir == NULL && ctx->found_dir == NULL)
     return cli_failf("%s", ctx->discover_err.msg);
   os_error err = OS_ERROR_INIT;
-  if (org_load(out, dir, &err) == 0)
+  if (org_load(out, dir, &err) == 0) {
+    cli_warn_bad_files(*out);
     return 0;
+  }
   char what[PATH_MAX + 16];
   snprintf(what, sizeof(what), "load %s", dir);
   return cli_fail(what, &err);
+}
+
+void cli_warn_bad_files(const spec_tree *t) {
+  for (size_t i = 0; i < t->n_bad; i++) {
+    char *d = org_bad_describe(&t->bad[i]);
+    cli_note("warning: %s:%d: %s; its secrets are left out", t->bad[i].file, t->bad[i].line,
+             d ? d : org_bad_status(&t->bad[i]));
+    free(d);
+  }
 }
 
 int cli_env(const char **env, cli_ctx *ctx, const spec_tree *t, const char *what) {

@@ -19,10 +19,13 @@ static const char usage[] =
     "says when the file has some. To see or restore a past value:\n"
     "`orgsecrets reveal NAME --at COMMIT`.\n";
 
-/* The application of env/name when not given: the current secret's. */
+/* The application of env/name: names are per application, so without
+ * --app it is the organization level. */
 static const char *app_of(const spec_tree *t, const char *env, const char *name, const char *app) {
-  const spec_secret *s = app == NULL ? spec_tree_find_secret(t, env, name) : NULL;
-  return s != NULL ? s->application : app;
+  (void)t;
+  (void)env;
+  (void)name;
+  return app;
 }
 
 static void note_uncommitted(const char *dir, const char *file) {
@@ -102,7 +105,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv) {
                        "Git", what, t->dir);
     goto done;
   }
-  if (h.n == 0 && spec_tree_find_secret(t, env, name) == NULL) {
+  if (h.n == 0 && spec_tree_find_secret(t, env, app, name) == NULL) {
     status = cli_failf("%s: no such secret, now or in the history of %s", what, file);
     goto done;
   }

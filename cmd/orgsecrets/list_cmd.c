@@ -27,6 +27,49 @@ static const char usage[] =
 
 const char *const cli_list_statuses[] = {"active", "disabled", "conflict", "invalid", NULL};
 
+/* The secrets of the files that do not load, for the STATUS column
+ * ("conflict", "invalid"): one row per secret a file holds (or one for the
+ * file), in the environment asked for. */
+typedef struct bad_row {
+  const spec_bad_file *file;
+  const spec_secret_id *id; /* NULL: the file names no secret */
+} bad_row;
+
+static bool bad_wanted(const spec_bad_file *b, const spec_secret_id *id, const char *env,
+                       const char *app, const char *status_f) {
+  if (status_f != NULL && strcmp(org_bad_status(b), status_f) != 0)
+    return false;
+  if (id == NULL)
+    return env == NULL && app == NULL;
+  if (env != NULL && strcmp(id->environment, env) != 0)
+    return false;
+  if (app == NULL)
+    return true;
+  return strcmp(app, "-") == 0 ? id->application == NULL
+                               : id->application != NULL && strcmp(id->application, app) == 0;
+}
+
+static size_t bad_rows(bad_row *out, const spec_tree *t, const char *env, const char *app,
+                       const char *status_f) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->n_bad; i++) {
+    const spec_bad_file *b = &t->bad[i];
+    if (b->n_ids == 0 && bad_wanted(b, NULL, env, app, status_f)) {
+      if (out != NULL)
+        out[n] = (bad_row){b, NULL};
+      n++;
+    }
+    for (size_t k = 0; k < b->n_ids; k++) {
+      if (!bad_wanted(b, &b->ids[k], env, app, status_f))
+        continue;
+      if (out != NULL)
+        out[n] = (bad_row){b, &b->ids[k]};
+      n++;
+    }
+  }
+  return n;
+}
+
 static int width(int w, const char *s) {
   int l = s ? (int)strlen(s) : 1;
   return l > w ? l : w;
@@ -42,10 +85,15 @@ static void rotated(char out[32], const spec_org *o, const spec_secret *s, int64
     snprintf(out, 32, "%lldd%s", (long long)days, r == 1 ? "!" : "");
 }
 
-static void print_table(const spec_org *o, const spec_secret *const *v, size_t n, bool wide,
-                        int64_t now) {
+static void print_table(const spec_org *o, const spec_secret *const *v, size_t n,
+                        const bad_row *bad, size_t n_bad, bool wide, int64_t now) {
   int wn = 4, we = 3, wa = 3, ws = 8, wr = 7, wu = 7, wc = 10;
   char rot[32];
+  for (size_t i = 0; i < n_bad; i++) {
+    wn = width(wn, bad[i].id ? bad[i].id->name : bad[i].file->file);
+    we = width(we, bad[i].id ? bad[i].id->environment : "-");
+    wa = width(wa, bad[i].id ? bad[i].id->application : "-");
+  }
   for (size_t i = 0; i < n; i++) {
     wn = width(wn, v[i]->name);
     we = width(we, v[i]->environment);
@@ -83,6 +131,13 @@ static void print_table(const spec_org *o, const spec_secret *const *v, size_t n
     }
     fputc('\n', stdout);
   }
+  /* the secrets of files that do not load: where, on stderr (cli_warn_bad_files) */
+  for (size_t i = 0; i < n_bad; i++) {
+    const spec_secret_id *id = bad[i].id;
+    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s%s\n", wn, id ? id->name : bad[i].file->file,
+           we, id ? id->environment : "-", wa, id && id->application ? id->application : "-", ws,
+           org_bad_status(bad[i].file), wu, "-", wc, "-", wide ? wr : 0, "-", wide ? "  -" : "");
+  }
 }
 
 int cmd_list(cli_ctx *ctx, int argc, char **argv) {
@@ -103,6 +158,7 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv) {
     return CLI_FAIL;
   int status = CLI_OK;
   const spec_secret **v = NULL;
+  bad_row *bad = NULL;
   size_t n = 0;
   os_error err = OS_ERROR_INIT;
   if (env != NULL && strcmp(env, "all") == 0) {
@@ -145,16 +201,26 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv) {
     if (app_ok && (status_f == NULL || strcmp(org_secret_status(s), status_f) == 0))
       v[k++] = s;
   }
+  size_t n_bad = bad_rows(NULL, t, env, app, status_f);
+  bad = calloc(n_bad ? n_bad : 1, sizeof(*bad));
+  if (bad == NULL) {
+    status = cli_failf("list: out of memory");
+    goto done;
+  }
+  bad_rows(bad, t, env, app, status_f);
   int64_t now = os_now();
   if (fmt == CLI_FORMAT_JSON) {
     json_t *arr = json_array();
     for (size_t i = 0; i < k; i++)
       cli_json_push(&arr, org_secret_row_json(t->org, v[i], now));
+    for (size_t i = 0; i < n_bad; i++)
+      cli_json_push(&arr, org_bad_json(bad[i].file, bad[i].id));
     status = cli_print_json(arr, "list");
   } else {
-    print_table(t->org, v, k, fmt == CLI_FORMAT_WIDE, now);
+    print_table(t->org, v, k, bad, n_bad, fmt == CLI_FORMAT_WIDE, now);
   }
 done:
+  free(bad);
   free(v);
   spec_tree_free(t);
   return status;

@@ -24,7 +24,10 @@ static const char usage[] =
     "  app add|list|remove                   manage applications\n"
     "  org set --rotation-days N             the organization's rotation policy\n"
     "  whoami                                acting member, role, identity and its key\n"
+    "  create NAME [--env ENV] [...]         create a secret (refuses an existing one)\n"
+    "  update NAME [--env ENV] [...]         change an existing secret (only what is given)\n"
     "  set NAME [--env ENV] [...]            create or update a secret (value from stdin)\n"
+    "  resolve NAME --env ENV --ours|--theirs  keep one side of a Git merge conflict\n"
     "  import --from-file .env [--env ENV]   one secret per NAME=value line of a dotenv file\n"
     "  list [--env ENV|all] [-o table|json|wide]  names and metadata, never values\n"
     "  reveal NAME [--env ENV] [--at REV]    print a value (of commit REV) to stdout\n"
@@ -68,6 +71,8 @@ static const struct {
     {"delete", cmd_delete}, {"lint", cmd_lint},     {"rekey", cmd_rekey},   {"render", cmd_render},
     {"run", cmd_run},       {"audit", cmd_audit},   {"age", cmd_age},
     {"ui", cmd_ui},
+    /* writing secrets one way each, and getting out of a merge conflict */
+    {"create", cmd_create}, {"update", cmd_update}, {"resolve", cmd_resolve},
     /* the everyday CLI: defaults, listings, history, references, completion */
     {"whoami", cmd_whoami},         {"import", cmd_import},
     {"history", cmd_history},       {"refs", cmd_refs},

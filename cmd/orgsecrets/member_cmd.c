@@ -32,8 +32,11 @@ static void hint_rekey(const spec_tree *t) {
   size_t used = 0;
   if (org_rekey_plan_build(&p, t, &err) == 0) {
     for (size_t i = 0; i < p.n && i < 5; i++) {
-      int n = snprintf(names + used, sizeof(names) - used, "%s%s/%s", i > 0 ? ", " : "",
-                       p.v[i].secret->environment, p.v[i].secret->name);
+      char label[SPEC_NAME_MAX + 160];
+      const spec_secret *s = p.v[i].secret;
+      int n = snprintf(names + used, sizeof(names) - used, "%s%s", i > 0 ? ", " : "",
+                       org_secret_label(label, sizeof(label), s->environment, s->application,
+                                        s->name));
       if (n < 0 || (size_t)n >= sizeof(names) - used)
         break;
       used += (size_t)n;
@@ -42,6 +45,10 @@ static void hint_rekey(const spec_tree *t) {
   cli_note("`orgsecrets rekey` must re-seal %zu secret(s) for this to take effect (%s%s); run it",
            stale, names, p.n > 5 ? ", ..." : "");
   org_rekey_plan_free(&p);
+  size_t exposed = org_unauthorized_count(NULL, t);
+  if (exposed > 0)
+    cli_note("%zu of them can still be read by a key that lost access: `orgsecrets lint` fails "
+             "until then, and rekey lists them to rotate", exposed);
 }
 
 typedef struct member_args {

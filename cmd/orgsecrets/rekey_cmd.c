@@ -28,9 +28,12 @@ static const char usage[] =
 static void print_grants(const org_rekey_plan *p) {
   for (size_t i = 0; i < p->n; i++) {
     const org_rekey_item *it = &p->v[i];
+    char label[SPEC_NAME_MAX + 160];
+    org_secret_label(label, sizeof(label), it->secret->environment, it->secret->application,
+                     it->secret->name);
     for (size_t k = 0; k < it->n_gains; k++)
-      printf("grant: %s/%s to %s%s\n", it->secret->environment, it->secret->name,
-             it->gains[k].who, it->gains[k].as_viewer ? ", as the secret is visibleToViewers" : "");
+      printf("grant: %s to %s%s\n", label, it->gains[k].who,
+             it->gains[k].as_viewer ? ", as the secret is visibleToViewers" : "");
   }
   fflush(stdout);
 }
@@ -111,11 +114,12 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
       continue;
     }
     rekeyed++;
-    fprintf(stderr, "orgsecrets: %s %s/%s\n", dry_run ? "would re-seal" : "re-sealed",
-            it->secret->environment, it->secret->name);
+    char label[SPEC_NAME_MAX + 160];
+    org_secret_label(label, sizeof(label), it->secret->environment, it->secret->application,
+                     it->secret->name);
+    fprintf(stderr, "orgsecrets: %s %s\n", dry_run ? "would re-seal" : "re-sealed", label);
     for (size_t k = 0; k < it->n_losses; k++) {
-      printf("rotate: %s/%s (was readable by %s)\n", it->secret->environment, it->secret->name,
-             it->losses[k].who);
+      printf("rotate: %s (was readable by %s)\n", label, it->losses[k].who);
       fflush(stdout);
     }
   }
@@ -124,12 +128,13 @@ int cmd_rekey(cli_ctx *ctx, int argc, char **argv) {
     status = cli_fail("rekey", &err);
     goto done;
   }
+  char summary[2048];
+  org_rekey_summary(summary, sizeof(summary), &p, !dry_run);
   if (p.failed > 0) {
-    status = cli_failf("rekey: %zu secret(s) re-sealed, %zu could not be (see above)", rekeyed,
-                       p.failed);
+    status = cli_failf("rekey: %s (see above)", summary);
     goto done;
   }
-  fprintf(stderr, "orgsecrets: %zu secret(s) %s\n", rekeyed, dry_run ? "to re-seal" : "re-sealed");
+  fprintf(stderr, "orgsecrets: rekey: %s\n", summary);
   status = CLI_OK;
 done:
   org_rekey_plan_free(&p);

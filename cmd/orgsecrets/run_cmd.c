@@ -13,7 +13,7 @@ extern char **environ;
 
 static const char usage[] =
     "usage: orgsecrets run [--env ENV] [--app APP] [--only NAME,...] [--allow-env NAME]...\n"
-    "                      -- CMD [ARG...]\n"
+    "                      [--strict] -- CMD [ARG...]\n"
     "\n"
     "Unseals the active secrets of ENV (organization-level plus APP's; --only\n"
     "limits them) with -i and executes CMD with an environment made of the\n"
@@ -21,8 +21,10 @@ static const char usage[] =
     "inherited variable of the same name). In inherited values, references\n"
     "$NAME and ${NAME} to those secrets are replaced by their values (e.g.\n"
     "DATABASE_URL='postgres://app:${DB_PASSWORD}@db/app'); other references\n"
-    "are left as written. Values never appear in CMD's arguments. Disabled\n"
-    "secrets are not injected. CMD replaces this process, so the exit status\n"
+    "are left as written, with a warning on stderr for each (no such secret,\n"
+    "or a disabled one); --strict makes that an error and runs nothing, as the\n"
+    "pod webhook refuses such pods. Values never appear in CMD's arguments.\n"
+    "Disabled secrets are not injected. CMD replaces this process, so the exit status\n"
     "is CMD's (127: not found, 126: not executable). CMD is looked up in the\n"
     "PATH this command was started with, never a secret's. A secret whose name\n"
     "decides what runs or what code gets loaded (PATH, IFS, ENV, BASH_ENV, PS4,\n"
@@ -73,7 +75,7 @@ static void exec_program(const char *prog, char **argv, char **envp) {
 }
 
 static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, const char *env,
-                      const char *app, const char *only_s, const cli_list *allowed) {
+                      const char *app, const char *only_s, const cli_list *allowed, bool strict) {
   const cli_args a = *ap;
   if (a.rest < 0 || a.rest >= argc)
     return cli_usage_error(usage, "run: missing -- CMD");
@@ -85,7 +87,8 @@ static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, c
   org_values vs = {0};
   cli_list only = {0};
   char *only_copy = NULL;
-  char **newenv = NULL, *prog = NULL;
+  char **newenv = NULL, *prog = NULL, **unresolved = NULL;
+  size_t n_unresolved = 0;
   int status = CLI_FAIL;
   if (only_s != NULL) {
     if ((only_copy = os_strdup(only_s)) == NULL || split_only(&only, only_copy) < 0) {
@@ -120,6 +123,18 @@ static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, c
     status = cli_fail("run", &err);
     goto done;
   }
+  /* the references a pod would be refused for */
+  if (org_environ_unresolved(&unresolved, &n_unresolved, t, env, app, &vs, environ, &err) < 0) {
+    status = cli_fail("run", &err);
+    goto done;
+  }
+  for (size_t i = 0; i < n_unresolved; i++)
+    cli_note("%s: %s", strict ? "run" : "warning", unresolved[i]);
+  if (strict && n_unresolved > 0) {
+    status = cli_failf("run: %zu reference(s) name no active secret (--strict); not running %s",
+                       n_unresolved, argv[a.rest]);
+    goto done;
+  }
   /* looked up with the caller's PATH, before any secret enters the environment */
   prog = os_find_program(argv[a.rest], getenv("PATH"));
   if (prog == NULL) {
@@ -143,6 +158,7 @@ static int run_parsed(cli_ctx *ctx, int argc, char **argv, const cli_args *ap, c
   status = e == ENOENT ? 127 : 126;
   cli_failf("run: cannot execute %s: %s", argv[a.rest], strerror(e));
 done:
+  org_strings_free(unresolved, n_unresolved);
   org_environ_free(newenv);
   org_values_free(&vs);
   spec_tree_free(t);
@@ -154,18 +170,20 @@ done:
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv) {
   const char *env = NULL, *app = NULL, *only_s = NULL;
+  bool strict = false;
   cli_list allowed = {0};
   const cli_opt opts[] = {{"--env", "-e", CLI_VALUE, &env},
                           {"--app", NULL, CLI_VALUE, &app},
                           {"--only", NULL, CLI_VALUE, &only_s},
-                          {"--allow-env", NULL, CLI_LIST, &allowed}};
+                          {"--allow-env", NULL, CLI_LIST, &allowed},
+                          {"--strict", NULL, CLI_FLAG, &strict}};
   cli_args a;
-  int prc = cli_parse(ctx, &a, argc, argv, opts, 4, 0, usage);
+  int prc = cli_parse(ctx, &a, argc, argv, opts, 5, 0, usage);
   if (prc != 0) {
     cli_list_free(&allowed);
     return prc > 0 ? CLI_OK : CLI_USAGE;
   }
-  int status = run_parsed(ctx, argc, argv, &a, env, app, only_s, &allowed);
+  int status = run_parsed(ctx, argc, argv, &a, env, app, only_s, &allowed, strict);
   cli_list_free(&allowed);
   return status;
 }

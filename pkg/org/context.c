@@ -188,12 +188,20 @@ int org_require(const spec_member **who, const org_ctx *c, const spec_tree *t,
 
 int org_load(spec_tree **out, const char *dir, os_error *err) {
   *out = NULL;
-  int rc = spec_tree_load(out, dir, err);
+  int rc = spec_tree_load_lenient(out, dir, err);
   if (rc == OS_ENOTFOUND) {
     char why[OS_ERROR_MSG_MAX];
     snprintf(why, sizeof(why), "%s",
              err != NULL && err->msg[0] != '\0' ? err->msg : "no organization");
     return os_error_set(err, rc, "%s (create one with: orgsecrets init --org ORG)", why);
+  }
+  if (rc == OS_ECONFLICT && err != NULL) { /* Git conflict markers in the Organization's file */
+    char why[OS_ERROR_MSG_MAX];
+    snprintf(why, sizeof(why), "%s", err->msg);
+    return os_error_set(err, rc,
+                        "%s; keep one side with `orgsecrets resolve FILE --ours|--theirs`, then "
+                        "re-apply the other side's change",
+                        why);
   }
   if (rc < 0)
     return rc;

@@ -54,6 +54,7 @@ static size_t check_entry(const org_ctx *c, const spec_tree *t, const org_import
   os_error err = OS_ERROR_INIT;
   if (org_secret_check(NULL, c, t, &so, &err) < 0) {
     if (err.code == OS_ECONFLICT && !o->overwrite && spec_tree_find_secret(t, o->environment,
+                                                                            o->application,
                                                                             e->name) != NULL)
       org_note(c, "%s:%d: %s already exists in %s: pass --overwrite to replace its value", src,
                e->line, e->name, o->environment);

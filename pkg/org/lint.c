@@ -100,10 +100,10 @@ static const char *env_class(const char *word, size_t len) {
   return NULL;
 }
 
-int org_lint_name(org_findings *out, const char *env, const char *name, const char *file,
-                  int line, os_error *err) {
-  char object[SPEC_NAME_MAX + 80];
-  snprintf(object, sizeof(object), "%s/%s", env, name);
+int org_lint_name(org_findings *out, const char *env, const char *app, const char *name,
+                  const char *file, int line, os_error *err) {
+  char object[SPEC_NAME_MAX + 160];
+  org_secret_label(object, sizeof(object), env, app, name);
   size_t len = strlen(name);
   size_t stem = len;
   while (stem > 0 && (isdigit((unsigned char)name[stem - 1]) || name[stem - 1] == '_'))
@@ -152,8 +152,8 @@ int org_secret_rotation(int64_t *age_days, const spec_org *o, const spec_secret 
 static int check_secret(org_findings *out, const spec_tree *t, const spec_secret *s, int64_t now,
                         os_error *err) {
   const spec_org *o = t->org;
-  char object[SPEC_NAME_MAX + 80];
-  snprintf(object, sizeof(object), "%s/%s", s->environment, s->name);
+  char object[SPEC_NAME_MAX + 160];
+  org_secret_label(object, sizeof(object), s->environment, s->application, s->name);
   int rc = 0;
   const char *why = envfile_name_hazard(s->name);
   if (why != NULL)
@@ -163,25 +163,88 @@ static int check_secret(org_findings *out, const spec_tree *t, const spec_secret
                          "--allow-env %s) and env files would hand it to programs; rename the "
                          "secret", object, s->name, why, s->name);
   if (rc == 0)
-    rc = org_lint_name(out, s->environment, s->name, s->pos.file, s->pos.line, err);
+    rc = org_lint_name(out, s->environment, s->application, s->name, s->pos.file, s->pos.line, err);
   int64_t age_days = 0;
   const char *ts = s->rotated_at ? s->rotated_at : s->created_at;
   if (rc == 0 && org_secret_rotation(&age_days, o, s, now) == 1)
-    rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line,
-                         NULL,
+    rc = org_finding_add(out, NULL, ORG_WARNING, "rotation", object, s->pos.file, s->pos.line, NULL,
                          "%s: value last rotated %lld days ago (%s), older than the rotation "
                          "policy of %d days%s; set a new value", object, (long long)age_days, ts,
                          org_rotation_policy(o, s),
                          s->rotation_days != SPEC_ROTATION_INHERIT ? " (the secret's own)" : "");
-  if (rc == 0 && spec_org_find_env(o, s->environment) != NULL &&
-      !seal_recipients_current(s, o))
-    rc = org_finding_add(out, NULL, ORG_WARNING, "stale-recipients", object, s->pos.file,
-                         s->pos.line, "orgsecrets rekey",
-                         "%s: sealed to an out-of-date recipient set; run `orgsecrets rekey`",
-                         object);
   if (rc < 0 && err != NULL && err->code == 0)
     os_error_set(err, rc, "out of memory");
   return rc;
+}
+
+/* ---- recipients ---- */
+
+/* "a, b and 2 more" of the readers' names into b. */
+static int readers_text(os_buf *b, const org_reader *v, size_t n) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n && i < 4; i++)
+    rc = os_buf_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", v[i].who);
+  if (rc == 0 && n > 4)
+    rc = os_buf_printf(b, " and %zu more", n - 4);
+  return rc;
+}
+
+/* Values sealed to a key the organization does not authorize for them are
+ * errors (whoever holds it can read them: a member removed on another
+ * branch); values that lack a newly authorized key are warnings (someone
+ * cannot read them yet). The rekey plan names the keys' holders. */
+static int check_recipients(org_findings *out, const spec_tree *t, os_error *err) {
+  org_rekey_plan p = {0};
+  int rc = org_rekey_plan_build(&p, t, err);
+  for (size_t i = 0; rc == 0 && i < p.n; i++) {
+    const org_rekey_item *it = &p.v[i];
+    const spec_secret *s = it->secret;
+    char object[SPEC_NAME_MAX + 160];
+    org_secret_label(object, sizeof(object), s->environment, s->application, s->name);
+    os_buf who;
+    os_buf_init(&who, 4096, false);
+    if (it->n_losses > 0 && (rc = readers_text(&who, it->losses, it->n_losses)) == 0)
+      rc = org_finding_add(out, NULL, ORG_ERROR, "unauthorized-recipients", object, s->pos.file,
+                           s->pos.line, "orgsecrets rekey",
+                           "%s: sealed to %s, which the organization does not authorize for it "
+                           "(whoever holds that key can read the value): run `orgsecrets rekey`, "
+                           "then rotate the value",
+                           object, who.data ? who.data : "?");
+    os_buf_reset(&who);
+    if (rc == 0 && it->n_gains > 0 && (rc = readers_text(&who, it->gains, it->n_gains)) == 0)
+      rc = org_finding_add(out, NULL, ORG_WARNING, "missing-recipients", object, s->pos.file,
+                           s->pos.line, "orgsecrets rekey",
+                           "%s: not sealed to %s, newly authorized (they cannot read it yet): "
+                           "run `orgsecrets rekey`",
+                           object, who.data ? who.data : "?");
+    os_buf_free(&who);
+    if (rc < 0 && (err == NULL || err->code == 0))
+      rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  org_rekey_plan_free(&p);
+  return rc;
+}
+
+/* ---- files that do not load ---- */
+
+static int check_bad_files(org_findings *out, const spec_tree *t) {
+  for (size_t i = 0; i < t->n_bad; i++) {
+    const spec_bad_file *b = &t->bad[i];
+    char object[SPEC_NAME_MAX + 160];
+    if (b->n_ids > 0)
+      org_secret_label(object, sizeof(object), b->ids[0].environment, b->ids[0].application,
+                       b->ids[0].name);
+    char *msg = org_bad_describe(b);
+    int rc = msg == NULL
+                 ? OS_ENOMEM
+                 : org_finding_add(out, NULL, ORG_ERROR,
+                                   b->kind == SPEC_BAD_CONFLICT ? "conflict" : "spec",
+                                   b->n_ids > 0 ? object : NULL, b->file, b->line, NULL, "%s", msg);
+    free(msg);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
 }
 
 /* ---- validation ---- */
@@ -232,12 +295,15 @@ int org_lint(org_findings *out, const char *dir, const org_lint_opts *o, os_erro
   spec_tree *t = NULL;
   os_error lerr = OS_ERROR_INIT;
   int rc = 0;
-  if (spec_tree_load_unvalidated(&t, dir, &lerr) < 0) {
+  size_t n_bad = 0;
+  if (spec_tree_load_partial(&t, &n_bad, dir, NULL, NULL, &lerr) < 0) {
     rc = load_failure(out, dir, lerr.msg);
   } else {
     report_ctx rctx = {out, 0};
+    rc = check_bad_files(out, t);
     spec_tree_validate(t, report, &rctx, NULL);
-    rc = rctx.rc;
+    if (rc == 0)
+      rc = rctx.rc;
     spec_secret **order = calloc(t->n_secrets ? t->n_secrets : 1, sizeof(*order));
     if (order == NULL)
       rc = OS_ENOMEM;
@@ -251,6 +317,8 @@ int org_lint(org_findings *out, const char *dir, const org_lint_opts *o, os_erro
         rc = check_secret(out, t, s, now, err);
     }
     free(order);
+    if (rc == 0)
+      rc = check_recipients(out, t, err);
     if (rc == 0)
       rc = org_lint_widening(out, t, dir, since != NULL ? since : "HEAD", since != NULL, err);
   }

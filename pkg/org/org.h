@@ -8,9 +8,10 @@
  * never contain a value.
  *
  * Secrets are addressed by (environment, application, name); application
- * NULL is the organization level. Until names are unique per application,
- * lookups match (environment, name) and the application is checked only
- * where noted.
+ * NULL is the organization level. Names are unique per application: an
+ * operation without an application addresses only the organization-level
+ * secret (and says so, through c->note, when applications have their own
+ * secret of that name).
  *
  * Threading: reentrant; a spec_tree, an org_keys and the structs filled
  * here belong to one thread at a time. Git is run as a child process
@@ -19,6 +20,7 @@
 #define ORGSECRETS_ORG_ORG_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,9 +95,13 @@ int org_require(const spec_member **who, const org_ctx *c, const spec_tree *t,
 
 /* ---- the folder ---- */
 
-/* Loads and validates the organization folder dir (spec_tree_load). A
- * folder without an organization is OS_ENOTFOUND with a hint to run
- * `orgsecrets init`. Caller frees *out with spec_tree_free(). */
+/* Loads and validates the organization folder dir leniently
+ * (spec_tree_load_lenient): a file that does not load (Git conflict
+ * markers, invalid YAML, a secret failing validation) is left out and
+ * listed in (*out)->bad, so that every other secret can still be worked
+ * on; operations on a secret of such a file are refused with
+ * org_bad_error(). A folder without an organization is OS_ENOTFOUND with a
+ * hint to run `orgsecrets init`. Caller frees *out with spec_tree_free(). */
 int org_load(spec_tree **out, const char *dir, os_error *err);
 
 /* Writes the files (pos.file values of t) with spec_tree_write_file: only
@@ -180,15 +186,16 @@ enum org_set_mode {
 
 typedef struct org_secret_opts {
   const char *environment;  /* required */
-  const char *application;  /* NULL: organization level for a new secret, any
-                             * for an existing one; else it must match */
+  const char *application;  /* NULL: the organization-level secret; else that
+                             * application's */
   const char *name;         /* required, spec_secret_name_valid */
   const char *description;  /* NULL: keep; "": remove */
   int visible_to_viewers;   /* ORG_KEEP, 0 or 1; a new secret: ORG_KEEP is 0 */
   int state;                /* ORG_KEEP or enum spec_state; a new secret: active */
   const uint8_t *value;     /* secret; NULL: keep the current value */
   size_t value_len;
-  bool allow_reserved_name; /* create a name envfile_name_hazard() refuses */
+  bool allow_reserved_name; /* create a name envfile_name_hazard() refuses, or
+                             * one ending in _ */
   enum org_set_mode mode;
   int rotation_days;        /* ORG_ROTATION_KEEP, _ORG, _NONE, or 1..SPEC_ROTATION_DAYS_MAX */
 } org_secret_opts;
@@ -204,15 +211,24 @@ typedef struct org_set_result {
   bool value_changed; /* the value differs: rotatedAt moved */
   bool resealed;      /* encryptedValue and recipients were written anew */
   const char *file;   /* its file, relative to the folder (borrowed from t) */
+  /* a new organization-level secret moved an application's secret of that
+   * name, written before names were per application, out of its way:
+   * from this file (empty: nothing moved) to moved_to (borrowed from t) */
+  char moved_from[PATH_MAX];
+  const char *moved_to;
 } org_set_result;
 
 /* The name rule of secrets (^[A-Z][A-Z0-9_]*$, at most SPEC_NAME_MAX). */
 int org_secret_name_check(const char *name, os_error *err);
 
 /* What org_secret_set checks before a value is needed: the name, the
- * environment and application, the actor's role (ORG_ACTION_WRITE), the
- * mode, a reserved name for a new secret, and an application mismatch.
- * *existing (optional) gets the current secret (borrowed) or NULL. */
+ * environment and application, the actor's role (ORG_ACTION_WRITE), a file
+ * of the secret that does not load (OS_ECONFLICT), values sealed to keys
+ * the organization no longer authorizes anywhere in t (OS_ECONFLICT:
+ * `rekey` first), the mode (CREATE: OS_ECONFLICT "already exists ...; use
+ * update"; UPDATE: OS_ENOTFOUND), and a reserved name or one ending in _
+ * for a new secret (OS_EPERM). *existing (optional) gets the current
+ * secret (borrowed) or NULL. */
 int org_secret_check(const spec_secret **existing, const org_ctx *c, const spec_tree *t,
                      const org_secret_opts *o, os_error *err);
 
@@ -223,7 +239,10 @@ int org_secret_check(const spec_secret **existing, const org_ctx *c, const spec_
  * value again writes nothing (res->changed false); when it cannot be opened
  * the value counts as changed (a note says why). A value is re-sealed when
  * it changed or its recipient set is out of date (then the current value
- * must open). Times come from os_now(). Values are 1 byte to 256 KiB. */
+ * must open). Times come from os_now(). Values are 1 byte to 256 KiB and
+ * not only whitespace. A new secret goes to spec_secret_default_path()
+ * (an existing one stays in its file); in ORG_SET_UPSERT a note says whose
+ * value was replaced when the last writer was someone else. */
 int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
                    const org_secret_opts *o, os_error *err);
 
@@ -232,11 +251,14 @@ int org_secret_set(org_set_result *res, const org_ctx *c, spec_tree *t,
 #define ORG_GENERATE_MAX 4096
 int org_value_generate(uint8_t **out, size_t n, os_error *err);
 
-/* The secret env/name if the actor may read it under the viewer rule.
+/* The secret env/app/name if the actor may read it under the viewer rule.
  * Only c->actor is consulted (no Git lookup): without one, or for someone
  * who is not a member, the cryptography alone decides. OS_ENOTFOUND "no
- * such secret", OS_EPERM for a viewer and a secret not visible to viewers.
- * *out borrowed from t. Open it with seal_unseal() and org_keys_get(). */
+ * such secret" (naming the applications that have one, for an
+ * organization-level lookup), OS_ECONFLICT for a file that does not load,
+ * OS_EPERM for a viewer and a secret not visible to viewers. Notes say
+ * when the secret is disabled. *out borrowed from t. Open it with
+ * seal_unseal() and org_keys_get(). */
 int org_secret_readable(const spec_secret **out, const org_ctx *c, const spec_tree *t,
                         const char *env, const char *app, const char *name, os_error *err);
 
@@ -265,7 +287,8 @@ const char *org_secret_status(const spec_secret *s);
  * status, description, visibleToViewers, createdBy, createdAt, updatedBy,
  * updatedAt, rotatedAt), never a value. New reference; NULL on failure. */
 json_t *org_secret_json(const spec_secret *s);
-/* qsort comparator over spec_secret pointers: environment, then name. */
+/* qsort comparator over spec_secret pointers: environment, then name, the
+ * organization level before applications (by name). */
 int org_secret_cmp(const void *a, const void *b);
 
 /* ---- values: render and run ---- */
@@ -333,11 +356,12 @@ enum org_severity { ORG_WARNING = 0, ORG_ERROR = 1 };
 
 typedef struct org_finding {
   enum org_severity severity;
-  const char *code; /* stable identifier (static): "spec", "plaintext", "stale-temp",
-                     * "reserved-name", "vague-name", "env-suffix", "rotation",
-                     * "stale-recipients", "widened", "symlink", "not-scanned",
-                     * "since" */
-  char *object;     /* "ENV/NAME", "member NAME", "environment ENV", or NULL */
+  const char *code; /* stable identifier (static): "spec", "conflict", "plaintext",
+                     * "stale-temp", "reserved-name", "vague-name", "env-suffix",
+                     * "rotation", "unauthorized-recipients", "missing-recipients",
+                     * "widened", "symlink", "not-scanned", "since" */
+  char *object;     /* "ENV/NAME" (org_secret_label), "member NAME", "environment ENV",
+                     * or NULL */
   char *file;       /* relative to the folder; NULL: the folder itself */
   int line;         /* 0: the whole file */
   char *message;    /* the whole sentence, advice included; never a value */
@@ -356,21 +380,25 @@ typedef struct org_lint_opts {
   int64_t now;       /* seconds since the epoch for the rotation policy; 0: os_now() */
 } org_lint_opts;
 
-/* Every finding for the folder dir, in this order: loading and validation
- * (spec), then per secret sorted by environment and name (reserved name,
- * vague name, environment suffix, rotation, out-of-date recipients), access
+/* Every finding for the folder dir, in this order: files that do not load
+ * (each once: "conflict" for Git conflict markers, else "spec"; the other
+ * files are linted as usual), validation (spec), then per secret sorted by
+ * environment and name (reserved name, vague name, environment suffix,
+ * rotation), recipients (a key the organization does not authorize for a
+ * secret: an error; a newly authorized one it lacks: a warning), access
  * widened since o->since, plaintext secrets in every file the folder walk
- * (spec_walk) reaches and the symbolic links it does not follow, stale
- * temporary files. Returns 0 whatever was found (count errors in
- * out->errors); a negative code only when linting itself failed. Free with
- * org_findings_free(), also after a failure. */
+ * (spec_walk) reaches (each side of a conflict read as its own file) and
+ * the symbolic links it does not follow, stale temporary files. Returns 0
+ * whatever was found (count errors in out->errors); a negative code only
+ * when linting itself failed. Free with org_findings_free(), also after a
+ * failure. */
 int org_lint(org_findings *out, const char *dir, const org_lint_opts *o, os_error *err);
 void org_findings_free(org_findings *f);
 
 /* The naming advice lint gives for a secret name in env (vague name,
  * environment suffix), appended to out: for `set` and the page's form. */
-int org_lint_name(org_findings *out, const char *env, const char *name, const char *file,
-                  int line, os_error *err);
+int org_lint_name(org_findings *out, const char *env, const char *app, const char *name,
+                  const char *file, int line, os_error *err);
 
 /* What kind of plaintext secret the line s[0..n) holds ("an AWS access key
  * id", "a high-entropy string", ...), or NULL. The line must not be part
@@ -402,6 +430,7 @@ typedef struct org_rekey_plan {
   size_t widened;    /* items with gains */
   size_t grants;     /* gains over all items */
   size_t failed;     /* after org_rekey_apply */
+  size_t files;      /* after org_rekey_apply: files rewritten */
 } org_rekey_plan;
 
 /* What re-sealing t would do: every secret whose recipients are out of
@@ -418,6 +447,10 @@ int org_rekey_plan_build(org_rekey_plan *out, const spec_tree *t, os_error *err)
  * unless the keys cannot be loaded or a write fails. */
 int org_rekey_apply(const org_ctx *c, spec_tree *t, org_rekey_plan *p, os_error *err);
 void org_rekey_plan_free(org_rekey_plan *p);
+/* One line on what re-sealing did (applied) or would do: "re-sealed N
+ * secret(s) in F file(s) (ENV: n, ...); K lost a reader: rotate them
+ * (rotate: lines)", and the failures. */
+void org_rekey_summary(char *out, size_t size, const org_rekey_plan *p, bool applied);
 
 /* Who held which key, from every committed revision of the organization
  * file, each parsed with the spec decoder. */
@@ -517,6 +550,69 @@ void org_history_free(org_history *h);
 /* "created", "value", "resealed", "description", "state", "visibility",
  * "deleted", "other" for one ORG_CHANGE_* bit. */
 const char *org_change_name(unsigned bit);
+
+/* ---- teams: per-application names, files that do not load, recipients
+ * the organization no longer authorizes (secrets.c, values.c, resolve.c) ---- */
+
+/* "ENV/NAME", or "ENV/APP/NAME" for an application's secret, into out;
+ * returns out. */
+char *org_secret_label(char *out, size_t size, const char *env, const char *app, const char *name);
+/* How many applications have their own secret env/name; the first max of
+ * their names go to apps (borrowed from t). */
+size_t org_secret_app_levels(const char **apps, size_t max, const spec_tree *t, const char *env,
+                             const char *name);
+/* The OS_ECONFLICT error for the secret env/app/name held by the bad file
+ * b: what is wrong, where, and the way out (`orgsecrets resolve`). */
+int org_bad_error(const spec_bad_file *b, const char *env, const char *app, const char *name,
+                  os_error *err);
+/* The number of secrets of t sealed to a key the organization does not
+ * authorize for them (a removed member's, a demoted one's, a controller
+ * of another environment's); *example (optional) gets the first. */
+size_t org_unauthorized_count(const spec_secret **example, const spec_tree *t);
+/* True when v[0..n) is empty or only whitespace (space, \t, \n, \r, \v,
+ * \f): such a value is refused as empty. */
+bool org_value_blank(const uint8_t *v, size_t n);
+
+/* The STATUS of a file that does not load: "conflict" or "invalid". */
+const char *org_bad_status(const spec_bad_file *b);
+/* One line about b for people, to follow "FILE:LINE: ": "STATUS: MESSAGE
+ * (ENV/NAME, ...); FIX", naming `orgsecrets resolve` for a conflict.
+ * Caller frees; NULL on allocation failure. */
+char *org_bad_describe(const spec_bad_file *b);
+/* A row of `list -o json` for the secret id of the bad file b (id NULL:
+ * the file names no secret): name, environment, application, status,
+ * file, line, error. New reference; NULL on failure. */
+json_t *org_bad_json(const spec_bad_file *b, const spec_secret_id *id);
+
+/* A summary of what a membership change left to re-seal, for the command
+ * that made it: "N secret(s) must be re-sealed (ENV: n, ...); run
+ * `orgsecrets rekey`" plus how many are readable by a key that lost
+ * access (lint fails on those until then). Empty when nothing is out of
+ * date. */
+void org_reseal_summary(char *out, size_t size, const spec_tree *t);
+
+/* `orgsecrets resolve`: the bad file holding env/app/name (or named file,
+ * relative to dir) rewritten with one side of its Git conflict markers
+ * (theirs: the other branch's), checked to load, then `git add`ed when the
+ * folder is a Git work tree and the file is unmerged there. Works on a
+ * folder that does not load (a conflict in organization.yaml). *file_out
+ * (optional) gets the file (caller frees). OS_ENOTFOUND when no such
+ * conflict; OS_EINVAL when that side does not load. */
+int org_resolve(char **file_out, const org_ctx *c, const char *dir, const char *file,
+                const char *env, const char *app, const char *name, bool theirs, os_error *err);
+
+/* ---- `run`: references that name no active secret (values.c) ---- */
+
+/* Every $NAME / ${NAME} reference (inject_ref_scan's syntax) in the
+ * inherited "NAME=value" strings that vs does not resolve, as one message
+ * each: "variable VAR refers to $NAME: no such secret in ENV" (or "...
+ * is disabled", "... is not selected by --only", "... does not load").
+ * Names only, never values. *msgs is the caller's: free with
+ * org_strings_free(). */
+int org_environ_unresolved(char ***msgs, size_t *n, const spec_tree *t, const char *env,
+                           const char *app, const org_values *vs, char *const *inherited,
+                           os_error *err);
+void org_strings_free(char **v, size_t n);
 
 /* The file of env/app/name relative to t->dir: where it was loaded from,
  * else where a new one would go. Caller frees; NULL on allocation failure. */

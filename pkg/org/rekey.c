@@ -126,8 +126,8 @@ int org_rekey_plan_build(org_rekey_plan *out, const spec_tree *t, os_error *err)
   }
   for (size_t i = 0; i < t->n_secrets; i++) {
     spec_secret *s = order[i];
-    if (seal_recipients_current(s, t->org))
-      continue;
+    if (spec_org_find_env(t->org, s->environment) == NULL || seal_recipients_current(s, t->org))
+      continue; /* an unknown environment is validation's to report */
     char **now = NULL;
     size_t n_now = 0;
     if ((rc = seal_fingerprints_for(&now, &n_now, t->org, s->environment,
@@ -190,6 +190,74 @@ int org_rekey_apply(const org_ctx *c, spec_tree *t, org_rekey_plan *p, os_error 
       dirty[n_dirty++] = s->pos.file;
   }
   rc = org_write(c, t, dirty, n_dirty, err);
+  if (rc == 0)
+    p->files = n_dirty;
   free(dirty);
   return rc;
+}
+
+void org_reseal_summary(char *out, size_t size, const spec_tree *t) {
+  out[0] = '\0';
+  size_t stale = 0, unauthorized = org_unauthorized_count(NULL, t);
+  os_buf envs;
+  os_buf_init(&envs, 4096, false);
+  for (size_t e = 0; e < t->org->n_envs; e++) {
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_secrets; i++)
+      if (org_str_eq(t->secrets[i]->environment, t->org->envs[e].name) &&
+          !seal_recipients_current(t->secrets[i], t->org))
+        n++;
+    if (n > 0 && os_buf_printf(&envs, "%s%s: %zu", stale ? ", " : "", t->org->envs[e].name, n) < 0)
+      break;
+    stale += n;
+  }
+  if (stale > 0) {
+    int w = snprintf(out, size, "%zu secret(s) must be re-sealed (%.*s): run `orgsecrets rekey`",
+                     stale, (int)envs.len, envs.data ? envs.data : "");
+    if (unauthorized > 0 && w > 0 && (size_t)w < size)
+      snprintf(out + w, size - (size_t)w,
+               "; %zu of them can still be read by a key that lost access: `orgsecrets lint` "
+               "fails until then, and rekey lists them to rotate",
+               unauthorized);
+  }
+  os_buf_free(&envs);
+}
+
+void org_rekey_summary(char *out, size_t size, const org_rekey_plan *p, bool applied) {
+  os_buf b;
+  os_buf_init(&b, 64 * 1024, false);
+  size_t done = 0, lost = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    done += p->v[i].error == NULL;
+    lost += p->v[i].error == NULL && p->v[i].n_losses > 0;
+  }
+  int rc = applied ? os_buf_printf(&b, "re-sealed %zu secret(s) in %zu file(s)", done, p->files)
+                   : os_buf_printf(&b, "would re-seal %zu secret(s)", done);
+  /* per environment, in the plan's order (sorted by environment) */
+  const char *env = NULL;
+  size_t count = 0;
+  bool first = true;
+  for (size_t i = 0; rc == 0 && i <= p->n; i++) {
+    const char *e = i < p->n && p->v[i].error == NULL ? p->v[i].secret->environment : NULL;
+    if (i < p->n && e == NULL)
+      continue;
+    if (env != NULL && (e == NULL || strcmp(e, env) != 0)) {
+      rc = os_buf_printf(&b, "%s%s: %zu", first ? " (" : ", ", env, count);
+      first = false;
+      count = 0;
+    }
+    env = e;
+    count++;
+  }
+  if (rc == 0 && !first)
+    rc = os_buf_puts(&b, ")");
+  if (rc == 0 && lost > 0)
+    rc = os_buf_printf(&b,
+                       "; %zu could be read by a key that lost access: rotate %s (rotate: "
+                       "lines)",
+                       lost, lost > 1 ? "their values" : "its value");
+  if (rc == 0 && p->failed > 0)
+    rc = os_buf_printf(&b, "; %zu could not be opened with -i", p->failed);
+  snprintf(out, size, "%.*s", rc == 0 && b.data ? (int)b.len : 0, b.data ? b.data : "");
+  os_buf_free(&b);
 }

@@ -177,6 +177,48 @@ typedef struct scan_ctx {
   const char *dir;
 } scan_ctx;
 
+/* Where the scanner is in one text: inside an encryptedValue block (above
+ * block_indent) or an age armor block. */
+typedef struct scan_state {
+  bool in_block, in_armor;
+  size_t block_indent;
+} scan_state;
+
+/* Feeds one line to a state; returns the kind of plaintext it holds, or
+ * NULL (also for the lines of encrypted values). */
+static const char *scan_line(scan_state *st, const char *l, size_t n) {
+  if (st->in_block) {
+    size_t ind = 0;
+    while (ind < n && l[ind] == ' ')
+      ind++;
+    if (ind == n || ind > st->block_indent)
+      return NULL;
+    st->in_block = false;
+  }
+  if (st->in_armor) {
+    if (mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----"))
+      st->in_armor = false;
+    return NULL;
+  }
+  if (mem_contains(l, n, "-----BEGIN AGE ENCRYPTED FILE-----")) {
+    st->in_armor = !mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----");
+    return NULL;
+  }
+  size_t ind = 0;
+  int b = starts_block(l, n, &ind);
+  if (b == 2) {
+    st->in_block = true;
+    st->block_indent = ind;
+    return NULL;
+  }
+  if (b == 1)
+    return NULL;
+  return org_plaintext_kind(l, n);
+}
+
+/* A file with Git conflict markers is read as its two sides, each with its
+ * own state (a side's ciphertext lines are no plaintext because the other
+ * side's block ended); the lines both sides share are reported once. */
 static int scan_file(org_findings *out, const char *dir, const spec_walk_entry *e) {
   char *data = NULL;
   size_t len = 0;
@@ -187,8 +229,8 @@ static int scan_file(org_findings *out, const char *dir, const spec_walk_entry *
   int rc = 0;
   if (memchr(data, 0, len < 8192 ? len : 8192) != NULL)
     goto done; /* binary */
-  bool in_block = false, in_armor = false;
-  size_t block_indent = 0;
+  scan_state ours = {0}, theirs = {0}, base = {0};
+  int section = 0; /* 0 outside a conflict, else the last SPEC_CONFLICT_* marker */
   int line_no = 0;
   for (size_t pos = 0; rc == 0 && pos < len;) {
     const char *l = data + pos;
@@ -196,33 +238,26 @@ static int scan_file(org_findings *out, const char *dir, const spec_walk_entry *
     size_t n = nl ? (size_t)(nl - l) : len - pos;
     pos += n + 1;
     line_no++;
-    if (in_block) {
-      size_t ind = 0;
-      while (ind < n && l[ind] == ' ')
-        ind++;
-      if (ind == n || ind > block_indent)
-        continue;
-      in_block = false;
-    }
-    if (in_armor) {
-      if (mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----"))
-        in_armor = false;
+    int m = spec_conflict_marker(l, n);
+    if (m == SPEC_CONFLICT_OURS || (m != 0 && section != 0)) {
+      if (m == SPEC_CONFLICT_OURS)
+        base = ours; /* diff3's base section starts where ours does */
+      section = m == SPEC_CONFLICT_THEIRS ? 0 : m;
       continue;
     }
-    if (mem_contains(l, n, "-----BEGIN AGE ENCRYPTED FILE-----")) {
-      in_armor = !mem_contains(l, n, "-----END AGE ENCRYPTED FILE-----");
-      continue;
+    const char *kind = NULL;
+    if (section == 0) {
+      kind = scan_line(&ours, l, n);
+      const char *k2 = scan_line(&theirs, l, n);
+      if (kind == NULL)
+        kind = k2;
+    } else if (section == SPEC_CONFLICT_OURS) {
+      kind = scan_line(&ours, l, n);
+    } else if (section == SPEC_CONFLICT_BASE) {
+      kind = scan_line(&base, l, n);
+    } else {
+      kind = scan_line(&theirs, l, n);
     }
-    size_t ind = 0;
-    int b = starts_block(l, n, &ind);
-    if (b == 2) {
-      in_block = true;
-      block_indent = ind;
-      continue;
-    }
-    if (b == 1)
-      continue;
-    const char *kind = org_plaintext_kind(l, n);
     if (kind != NULL)
       rc = org_finding_add(out, NULL, ORG_ERROR, "plaintext", NULL, e->rel, line_no, NULL,
                            "possible plaintext secret: %s outside an encryptedValue (never "

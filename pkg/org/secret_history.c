@@ -40,8 +40,7 @@ const char *org_change_name(unsigned bit) {
 
 static const spec_secret *find(const spec_tree *t, const char *env, const char *app,
                                const char *name) {
-  const spec_secret *s = t != NULL ? spec_tree_find_secret(t, env, name) : NULL;
-  return s != NULL && org_str_eq(s->application, app) ? s : NULL;
+  return t != NULL ? spec_tree_find_secret(t, env, app, name) : NULL;
 }
 
 static unsigned diff(const spec_secret *was, const spec_secret *now) {
@@ -132,7 +131,7 @@ int org_secret_history(org_history *out, const char *dir, const char *file, cons
 char *org_secret_file(const spec_tree *t, const char *env, const char *app, const char *name) {
   const spec_secret *s = find(t, env, app, name);
   if (s == NULL || s->pos.file == NULL)
-    return spec_secret_default_path(env, name);
+    return spec_secret_default_path(env, app, name);
   size_t dl = t->dir != NULL ? strlen(t->dir) : 0;
   const char *f = s->pos.file;
   if (dl > 0 && strncmp(f, t->dir, dl) == 0 && f[dl] == '/')
@@ -153,7 +152,7 @@ int org_secret_at(spec_tree **out, const spec_secret **secret, const spec_tree *
     return os_error_set(err, OS_ENOTFOUND, "unknown revision %s (not a commit of %s)", rev,
                         t->dir);
   char *file = org_secret_file(t, env, app, name);
-  char *fallback = spec_secret_default_path(env, name);
+  char *fallback = spec_secret_default_path(env, app, name);
   int rc = 0;
   if (file == NULL || fallback == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");

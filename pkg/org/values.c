@@ -279,13 +279,14 @@ static int render_k8s(os_buf *b, const org_values *vs, const spec_target *tg) {
   char *name = spec_target_secret_name(tg);
   if (name == NULL)
     return OS_ENOMEM;
-  char *const *nss = NULL;
-  size_t n_ns = spec_target_namespaces(&nss, tg);
-  int rc = 0;
-  if (n_ns == 0)
+  const char **nss = NULL;
+  size_t n_ns = 0;
+  int rc = spec_target_namespaces(&nss, &n_ns, tg);
+  if (rc == 0 && n_ns == 0)
     rc = k8s_secret(b, vs, tg, name, NULL);
   for (size_t i = 0; rc == 0 && i < n_ns; i++)
     rc = k8s_secret(b, vs, tg, name, nss[i]);
+  free(nss);
   free(name);
   return rc;
 }
@@ -423,5 +424,104 @@ int org_environ(char ***out, const org_values *vs, char *const *inherited, os_er
     return rc;
   }
   *out = envp;
+  return 0;
+}
+
+void org_strings_free(char **v, size_t n) {
+  for (size_t i = 0; v != NULL && i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* What a reference scan of one inherited variable collects. */
+typedef struct unresolved_ctx {
+  const spec_tree *t;
+  const char *env, *app;
+  const org_values *vs;
+  const char *var; /* the variable's name */
+  size_t var_len;
+  char ***msgs;
+  size_t *n;
+  int rc;
+} unresolved_ctx;
+
+/* Why name, which vs lacks, is no value: a disabled secret, one left out
+ * by --only, a file that does not load, or no such secret. */
+static const char *why_unresolved(const unresolved_ctx *u, const char *name, char *buf,
+                                  size_t size) {
+  const spec_secret *s = NULL;
+  if (u->app != NULL)
+    s = spec_tree_find_secret(u->t, u->env, u->app, name);
+  if (s == NULL)
+    s = spec_tree_find_secret(u->t, u->env, NULL, name);
+  char label[SPEC_NAME_MAX + 160];
+  if (s != NULL) {
+    org_secret_label(label, sizeof(label), s->environment, s->application, s->name);
+    snprintf(buf, size,
+             s->state == SPEC_STATE_DISABLED ? "%s is disabled" : "%s is not selected by --only",
+             label);
+    return buf;
+  }
+  const spec_bad_file *b = u->app != NULL ? spec_tree_find_bad(u->t, u->env, u->app, name) : NULL;
+  if (b == NULL)
+    b = spec_tree_find_bad(u->t, u->env, NULL, name);
+  if (b != NULL) {
+    snprintf(buf, size, "its file %s does not load (%s)", b->file, org_bad_status(b));
+    return buf;
+  }
+  if (u->app != NULL)
+    snprintf(buf, size, "no such secret in %s (organization level or application %s)", u->env,
+             u->app);
+  else
+    snprintf(buf, size, "no such secret in %s", u->env);
+  return buf;
+}
+
+static int on_segment(void *ctx, const inject_segment *seg) {
+  unresolved_ctx *u = ctx;
+  if (seg->kind != INJECT_SEG_REF || is_secret_name(u->vs, seg->name, seg->name_len))
+    return 0;
+  char why[OS_ERROR_MSG_MAX];
+  why_unresolved(u, seg->name, why, sizeof(why));
+  os_buf b;
+  os_buf_init(&b, OS_ERROR_MSG_MAX * 2, false);
+  char *msg = NULL;
+  int rc = os_buf_printf(&b, "variable %.*s refers to %s%s%s: %s", (int)u->var_len, u->var,
+                         seg->braced ? "${" : "$", seg->name, seg->braced ? "}" : "", why);
+  if (rc == 0)
+    rc = os_buf_detach(&msg, NULL, &b);
+  os_buf_free(&b);
+  if (rc == 0 && os_grow(u->msgs, NULL, *u->n + 1, sizeof(**u->msgs), 1u << 20) < 0)
+    rc = OS_ENOMEM;
+  if (rc < 0) {
+    free(msg);
+    return OS_ENOMEM;
+  }
+  (*u->msgs)[(*u->n)++] = msg;
+  return 0;
+}
+
+int org_environ_unresolved(char ***msgs, size_t *n, const spec_tree *t, const char *env,
+                           const char *app, const org_values *vs, char *const *inherited,
+                           os_error *err) {
+  *msgs = NULL;
+  *n = 0;
+  unresolved_ctx u = {t, env, app, vs, NULL, 0, msgs, n, 0};
+  for (size_t i = 0; inherited != NULL && inherited[i] != NULL; i++) {
+    const char *kv = inherited[i], *eq = strchr(kv, '=');
+    if (eq == NULL || is_secret_name(vs, kv, (size_t)(eq - kv)))
+      continue; /* a secret replaces it: its references do not matter */
+    u.var = kv;
+    u.var_len = (size_t)(eq - kv);
+    os_error serr = OS_ERROR_INIT;
+    int rc = inject_ref_scan(eq + 1, strlen(eq + 1), on_segment, &u, &serr);
+    if (rc == OS_ENOMEM) {
+      org_strings_free(*msgs, *n);
+      *msgs = NULL;
+      *n = 0;
+      return os_error_set(err, OS_ENOMEM, "out of memory");
+    }
+    /* a value too long to scan is not expanded either (org_environ fails on it) */
+  }
   return 0;
 }

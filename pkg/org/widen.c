@@ -115,12 +115,11 @@ static int widened_visibility(org_findings *out, const spec_tree *t, const char 
     spec_tree *before = org_git_tree_at(dir, ref, file);
     for (size_t i = 0; rc == 0 && before != NULL && i < before->n_secrets; i++) {
       const spec_secret *b = before->secrets[i];
-      const spec_secret *s = spec_tree_find_secret(t, b->environment, b->name);
-      if (b->visible_to_viewers || s == NULL || !s->visible_to_viewers ||
-          !org_str_eq(s->application, b->application))
+      const spec_secret *s = spec_tree_find_secret(t, b->environment, b->application, b->name);
+      if (b->visible_to_viewers || s == NULL || !s->visible_to_viewers)
         continue;
-      char object[SPEC_NAME_MAX + 80];
-      snprintf(object, sizeof(object), "%s/%s", s->environment, s->name);
+      char object[SPEC_NAME_MAX + 160];
+      org_secret_label(object, sizeof(object), s->environment, s->application, s->name);
       rc = org_finding_add(out, NULL, ORG_WARNING, "widened", object, s->pos.file, s->pos.line,
                            "orgsecrets rekey",
                            "%s: since %s, visibleToViewers is on: every viewer with a key can "

@@ -58,6 +58,7 @@ static void result_key(seen_key *k, const reconcile_plan_secret_result *r) {
     memcpy(d, &h, sizeof(h));
   }
   uint64_t reason = os_fnv1a64(OS_FNV1A64_INIT, r->reason, strlen(r->reason)), first;
+  reason = os_fnv1a64(reason, &r->unauthorized, sizeof(r->unauthorized));
   memcpy(&first, d, sizeof(first));
   first ^= reason;
   memcpy(d, &first, sizeof(first));
@@ -91,7 +92,8 @@ static void sort_seen(seen_key *v, size_t n) {
 /* The outcomes worth remembering: every one with an audit log, else
  * failures only (to log each once). */
 static bool remembered(const reconcile_audit *a, const reconcile_plan_secret_result *r) {
-  return a->log != NULL || (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
+  return a->log != NULL || r->unauthorized > 0 ||
+         (strcmp(r->reason, "Synced") != 0 && strcmp(r->reason, "Disabled") != 0);
 }
 
 /* Audits and logs the new outcomes of one plan; counts the keys of this
@@ -120,9 +122,15 @@ static void audit_plan(reconcile_audit *a, const reconcile_plan *p, metrics_fami
       reconcile_audit_put(a, "unseal", f);
     }
     if (!synced && !disabled) {
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      char *rname = spec_secret_ref_resource_name(s);
       os_log_error("secret %s: %s: %s", rname ? rname : s->name, r->reason,
                    reconcile_plan_result_message(p, r));
+      free(rname);
+    }
+    if (r->unauthorized > 0) {
+      char *rname = spec_secret_ref_resource_name(s), msg[RECONCILE_PLAN_UNAUTHORIZED_MSG_MAX];
+      reconcile_plan_unauthorized_message(msg, sizeof(msg), r);
+      os_log_warn("secret %s: %s: %s", rname ? rname : s->name, RECONCILE_PLAN_UNAUTHORIZED, msg);
       free(rname);
     }
   }

@@ -81,7 +81,7 @@ void reconcile_loop_run(reconcile_ctl *c);
 typedef struct reconcile_metrics {
   metrics_registry *registry;
   metrics_family *passes, *pass_duration, *kube_requests, *secrets, *unseal_errors, *leader,
-      *build_info, *writes, *webhook_requests, *webhook_duration;
+      *build_info, *writes, *webhook_requests, *webhook_duration, *unauthorized;
 } reconcile_metrics;
 
 int reconcile_metrics_init(reconcile_metrics *m, os_error *err);

@@ -44,19 +44,28 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 /* Desired entries plus what the old file holds for kept names (borrowed
- * pointers into t and old). */
+ * pointers into t, base and old). An application's file holds its view:
+ * its own entries, then base's (the organization-level target; NULL for
+ * that target itself) whose names it does not have, as `run --app` gives. */
 static int merge(reconcile_plan_entry **out, size_t *out_n, const reconcile_plan_target *t,
-                 const envfile_entry *old, size_t n_old) {
-  reconcile_plan_entry *v = calloc(t->n_entries + n_old + 1, sizeof(*v));
+                 const reconcile_plan_target *base, const envfile_entry *old, size_t n_old) {
+  size_t n_base = base != NULL ? base->n_entries : 0;
+  reconcile_plan_entry *v = calloc(t->n_entries + n_base + n_old + 1, sizeof(*v));
   if (v == NULL)
     return OS_ENOMEM;
   size_t n = 0;
   for (size_t i = 0; i < t->n_entries; i++)
     v[n++] = t->entries[i];
+  for (size_t i = 0; i < n_base; i++) {
+    const char *name = base->entries[i].name;
+    if (entry_in(t->entries, t->n_entries, name) == NULL && !name_in(t->kept, t->n_kept, name))
+      v[n++] = base->entries[i];
+  }
   for (size_t i = 0; i < n_old; i++) {
-    if (entry_in(t->entries, t->n_entries, old[i].name) != NULL)
+    if (entry_in(v, n, old[i].name) != NULL)
       continue;
-    if (name_in(t->kept, t->n_kept, old[i].name) || t->keep_unknown)
+    if (name_in(t->kept, t->n_kept, old[i].name) || t->keep_unknown ||
+        (base != NULL && name_in(base->kept, base->n_kept, old[i].name)))
       v[n++] = (reconcile_plan_entry){old[i].name, old[i].value, old[i].len};
   }
   qsort(v, n, sizeof(*v), cmp_entry);
@@ -93,7 +102,8 @@ int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan
       rc = os_error_set(&ferr, OS_EINVAL,
                         "env file %s: must be a relative path below --env-file-dir without ..",
                         t->env_file);
-    if (rc == 0 && (t->n_kept > 0 || t->keep_unknown)) {
+    const reconcile_plan_target *base = t->application != NULL ? &p->targets[0] : NULL;
+    if (rc == 0 && (t->n_kept > 0 || t->keep_unknown || (base != NULL && base->n_kept > 0))) {
       int r = os_read_file_below(&data, &len, dir, t->env_file, 64u * 1024 * 1024, &ferr);
       if (r == 0)
         rc = envfile_parse(&old, &n_old, data, len, &ferr);
@@ -103,7 +113,7 @@ int reconcile_envfiles_sync(reconcile_envfiles_result *res, const reconcile_plan
       if (rc < 0)
         os_error_set(&ferr, rc, "%s: cannot read the previous values to keep", t->env_file);
     }
-    if (rc == 0 && merge(&merged, &n_merged, t, old, n_old) < 0)
+    if (rc == 0 && merge(&merged, &n_merged, t, base, old, n_old) < 0)
       rc = os_error_set(&ferr, OS_ENOMEM, "out of memory");
     if (rc == 0)
       rc = reconcile_plan_envfile_render(&text, merged, n_merged, &ferr);

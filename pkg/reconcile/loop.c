@@ -75,8 +75,9 @@ bool reconcile_ctl_writer(const reconcile_ctl *c) {
 
 /* After a load: the state gauges, the audit of new outcomes, the index. */
 static void after_load(reconcile_ctl *c) {
-  size_t active = 0, disabled = 0, failed = 0;
+  size_t active = 0, disabled = 0, failed = 0, unauthorized = 0;
   for (size_t i = 0; i < c->load.n_plans; i++) {
+    unauthorized += c->load.plans[i]->n_unauthorized;
     active += c->load.plans[i]->n_active;
     disabled += c->load.plans[i]->n_disabled;
     failed += c->load.plans[i]->n_failures;
@@ -85,6 +86,7 @@ static void after_load(reconcile_ctl *c) {
   metrics_gauge_set1(c->metrics.secrets, "active", (double)active);
   metrics_gauge_set1(c->metrics.secrets, "disabled", (double)disabled);
   metrics_gauge_set1(c->metrics.secrets, "failed", (double)failed);
+  metrics_gauge_set(c->metrics.unauthorized, NULL, (double)unauthorized);
   reconcile_endpoints_index(c, false);
 }
 

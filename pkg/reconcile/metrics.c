@@ -50,6 +50,12 @@ int reconcile_metrics_init(reconcile_metrics *m, os_error *err) {
                                "orgsecrets_webhook_duration_seconds", "Admission request latency.",
                                NULL, 0, webhook_buckets, N(webhook_buckets), err);
   if (rc == 0)
+    rc = metrics_gauge_new(&m->unauthorized, m->registry,
+                           "orgsecrets_unauthorized_recipient_secrets",
+                           "Secrets of this environment sealed to a key their organization does "
+                           "not authorize for them (run orgsecrets rekey, then rotate them).",
+                           NULL, 0, err);
+  if (rc == 0)
     metrics_gauge_set1(m->build_info, ORGSECRETS_VERSION, 1);
   return rc;
 }

@@ -203,6 +203,7 @@ void reconcile_plan_secret_of(reconcile_plan_secret *r, const spec_secret *s,
   memset(r, 0, sizeof(*r));
   spec_secret_ref_of(&r->ref, s);
   r->state = (uint8_t)s->state;
+  r->visible_to_viewers = s->visible_to_viewers;
   r->spec = s;
   if (digest != NULL) {
     memcpy(r->digest, digest, sizeof(r->digest));
@@ -242,7 +243,7 @@ void reconcile_plan_free(reconcile_plan *p) {
   free(p);
 }
 
-static char **dup_strings(char *const *v, size_t n) {
+static char **dup_strings(const char *const *v, size_t n) {
   char **out = calloc(n ? n : 1, sizeof(*out));
   if (out == NULL)
     return NULL;
@@ -266,9 +267,11 @@ static int init_target(reconcile_plan_target *t, const spec_target *unit) {
   t->application = unit->app != NULL ? os_strdup(unit->app->name) : NULL;
   t->secret_name = spec_target_secret_name(unit);
   t->env_file = spec_target_env_file(unit);
-  char *const *namespaces = NULL;
-  t->n_namespaces = spec_target_namespaces(&namespaces, unit);
+  const char **namespaces = NULL;
+  if (spec_target_namespaces(&namespaces, &t->n_namespaces, unit) < 0)
+    return OS_ENOMEM;
   t->namespaces = dup_strings(namespaces, t->n_namespaces);
+  free(namespaces);
   if (t->organization == NULL || t->environment == NULL || t->secret_name == NULL ||
       t->namespaces == NULL || t->env_file == NULL || (unit->app != NULL && t->application == NULL))
     return OS_ENOMEM;
@@ -281,6 +284,18 @@ static reconcile_plan_target *target_for(reconcile_plan *p, json_t *by_app, cons
     return &p->targets[0];
   json_t *i = json_object_get(by_app, app);
   return i ? &p->targets[json_integer_value(i)] : NULL;
+}
+
+/* How many keys s is sealed to that a does not authorize for it: from the
+ * source's ','-separated list, else from its spec (0 when neither is known). */
+static uint32_t unauthorized_keys(const seal_authorized *a, const reconcile_plan_secret *s) {
+  size_t bad = 0, missing = 0;
+  if (s->recipients != NULL)
+    seal_authorized_compare_list(&bad, &missing, a, s->visible_to_viewers, s->recipients);
+  else if (s->spec != NULL)
+    seal_authorized_compare(&bad, &missing, a, s->visible_to_viewers, s->spec->recipients,
+                            s->spec->n_recipients);
+  return bad > UINT32_MAX ? UINT32_MAX : (uint32_t)bad;
 }
 
 static int cmp_entry(const void *a, const void *b) {
@@ -303,9 +318,11 @@ static int add_failure(reconcile_plan *p, size_t *cap, const reconcile_plan_secr
   reconcile_plan_failure *f = &p->failures[p->n_failures];
   memset(f, 0, sizeof(*f));
   p->n_failures++;
-  f->resource = spec_secret_resource_name(s->ref.organization ? s->ref.organization : "-",
-                                          s->ref.environment ? s->ref.environment : "-",
-                                          s->ref.name ? s->ref.name : "-");
+  spec_secret_ref named = s->ref;
+  named.organization = named.organization ? named.organization : "-";
+  named.environment = named.environment ? named.environment : "-";
+  named.name = named.name ? named.name : "-";
+  f->resource = spec_secret_ref_resource_name(&named);
   f->environment = os_strdup(s->ref.environment);
   f->name = os_strdup(s->ref.name);
   f->message = os_strdup(msg);
@@ -330,9 +347,16 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
     return os_error_set(err, OS_ENOMEM, "out of memory");
   json_t *by_app = NULL;
   size_t *counts = NULL;
+  seal_authorized authorized;
+  if (seal_authorized_init(&authorized, org, in->environment, err) < 0) {
+    seal_authorized_clear(&authorized);
+    free(p);
+    return err->code;
+  }
   reconcile_plan_cache *cache = in->cache;
   if (cache == NULL) {
     if (reconcile_plan_cache_new(&p->own_cache, err) < 0) {
+      seal_authorized_clear(&authorized);
       free(p);
       return err->code;
     }
@@ -411,6 +435,11 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
         goto oom;
       continue;
     }
+    /* delivered all the same: whoever holds such a key can read the value
+     * from Git already, and withholding it would only break applications */
+    res->unauthorized = unauthorized_keys(&authorized, s);
+    if (res->unauthorized > 0)
+      p->n_unauthorized++;
     if (s->state == SPEC_STATE_DISABLED) {
       res->reason = "Disabled";
       p->n_disabled++;
@@ -465,12 +494,14 @@ int reconcile_plan_build(reconcile_plan **out, const reconcile_plan_input *in, o
     t->keep_unknown = p->incomplete;
   }
   memcpy(p->checksum_key, in->checksum_key, sizeof(p->checksum_key));
+  seal_authorized_clear(&authorized);
   json_decref(by_app);
   free(counts);
   *out = p;
   return 0;
 oom:
   rc = os_error_set(err, OS_ENOMEM, "out of memory");
+  seal_authorized_clear(&authorized);
   json_decref(by_app);
   free(counts);
   reconcile_plan_free(p);
@@ -494,6 +525,15 @@ const char *reconcile_plan_result_message(const reconcile_plan *p,
       hi = mid;
   }
   return "";
+}
+
+void reconcile_plan_unauthorized_message(char *out, size_t size,
+                                         const reconcile_plan_secret_result *r) {
+  snprintf(out, size,
+           "sealed to %u key(s) the organization does not authorize for it (a member removed "
+           "or a key rotated on another branch?): whoever holds one can read the value from "
+           "Git; run `orgsecrets rekey`, then rotate the value",
+           (unsigned)r->unauthorized);
 }
 
 int reconcile_plan_envfile_render(os_buf *out, const reconcile_plan_entry *entries, size_t n,

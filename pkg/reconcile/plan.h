@@ -36,7 +36,10 @@ typedef struct reconcile_plan_secret {
   uint32_t value_len;
   uint8_t state; /* enum spec_state */
   bool has_digest;
+  bool visible_to_viewers;
   uint8_t digest[32]; /* reconcile_plan_secret_digest() of the spec, when has_digest */
+  const char *recipients; /* the fingerprints it is sealed to, ','-separated (the folder
+                           * source keeps them so); NULL: spec->recipients */
 } reconcile_plan_secret;
 
 /* Fills r from s (borrowing s); digest may be NULL (not known yet). */
@@ -80,16 +83,24 @@ typedef struct reconcile_plan_failure {
 typedef struct reconcile_plan_secret_result {
   const reconcile_plan_secret *secret; /* borrowed from the input */
   const char *reason;                  /* "Synced", "Disabled" or a failure reason */
+  /* keys it is sealed to that its organization does not authorize for it
+   * (a member removed on another branch): delivered all the same, and
+   * reported (RECONCILE_PLAN_UNAUTHORIZED) */
+  uint32_t unauthorized;
 } reconcile_plan_secret_result;
 
+/* The reason a delivered secret sealed to an unauthorized key is reported with. */
+#define RECONCILE_PLAN_UNAUTHORIZED "UnauthorizedRecipients"
+
 typedef struct reconcile_plan {
-  reconcile_plan_target *targets;
+  reconcile_plan_target *targets; /* [0]: the organization-level unit, then one per application */
   size_t n_targets;
   reconcile_plan_failure *failures;
   size_t n_failures;
   reconcile_plan_secret_result *results; /* one per input secret of the environment */
   size_t n_results;
   size_t n_active, n_disabled;
+  size_t n_unauthorized; /* results with unauthorized > 0 */
   /* Deletes nothing (every target keep_unknown): the input was incomplete,
    * or a secret of the organization names an application it does not
    * define (InvalidSpec: a typo never wipes a value, whichever the source). */
@@ -154,6 +165,12 @@ int reconcile_plan_checksum_key(uint8_t key[32], const age_identity *id, os_erro
 /* The message of a result (borrowed from the plan): "" when synced. */
 const char *reconcile_plan_result_message(const reconcile_plan *p,
                                           const reconcile_plan_secret_result *r);
+
+/* For a result with unauthorized > 0: what is wrong and the fix (a count,
+ * never a key or a value), into out. */
+#define RECONCILE_PLAN_UNAUTHORIZED_MSG_MAX 320
+void reconcile_plan_unauthorized_message(char *out, size_t size,
+                                         const reconcile_plan_secret_result *r);
 
 /* Failure reason for an unseal error code. */
 const char *reconcile_plan_reason_for(int code);

@@ -139,6 +139,7 @@ static void rec_free(reconcile_source_cache *c, file_rec *r) {
     unintern(c, p->ref.organization);
     unintern(c, p->ref.environment);
     unintern(c, p->ref.application);
+    unintern(c, p->recipients);
   }
   os_free_secret(r, r->size);
 }
@@ -175,6 +176,23 @@ typedef struct open_value {
   uint8_t *owned; /* p when it came from the hook (wiped after packing) */
 } open_value;
 
+/* The fingerprints s is sealed to as "fp,fp,..." (caller frees); NULL when
+ * out of memory. Validation has checked each is SPEC_FINGERPRINT_LEN long. */
+static char *recipients_list(const spec_secret *s) {
+  char *out = malloc(s->n_recipients * (SPEC_FINGERPRINT_LEN + 1) + 1), *w = out;
+  if (out == NULL)
+    return NULL;
+  for (size_t j = 0; j < s->n_recipients; j++) {
+    size_t fl = strnlen(s->recipients[j], SPEC_FINGERPRINT_LEN);
+    memcpy(w, s->recipients[j], fl);
+    w += fl;
+    if (j + 1 < s->n_recipients)
+      *w++ = ',';
+  }
+  *w = '\0';
+  return out;
+}
+
 /* A file's records in one block (see file_rec); NULL on allocation failure
  * or a block above 4 GiB. digests[i] is secret i's reconcile_plan_secret_digest(). */
 static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret *const *v,
@@ -199,6 +217,12 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
     p->ref.organization = intern(c, s->organization, &oom);
     p->ref.environment = intern(c, s->environment, &oom);
     p->ref.application = intern(c, s->application, &oom);
+    /* what the plan checks against the organization; the secrets of one
+     * environment mostly share one set, so it is held once */
+    char *fps = recipients_list(s);
+    p->recipients = fps != NULL ? intern(c, fps, &oom) : NULL;
+    oom = oom || fps == NULL;
+    free(fps);
     if (oom) {
       r->n_secrets = (uint32_t)i + 1; /* release what this record took */
       rec_free(c, r);
@@ -207,6 +231,7 @@ static file_rec *rec_new(reconcile_source_cache *c, const char *rel, spec_secret
     p->ref.name = os_str_pack(&w, s->name);
     p->ref.pos.file = file;
     p->state = (uint8_t)s->state;
+    p->visible_to_viewers = s->visible_to_viewers;
     memcpy(p->digest, digests[i], 32);
     p->has_digest = true;
   }

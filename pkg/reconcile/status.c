@@ -178,7 +178,15 @@ void reconcile_status_update(reconcile_ctl *c, const reconcile_pass_report *r) {
       }
       if (strcmp(reason, "Synced") == 0)
         message = "delivered to every target";
-      char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+      /* a leak in Git outranks a healthy delivery: Ready False, still delivered */
+      char umsg[RECONCILE_PLAN_UNAUTHORIZED_MSG_MAX];
+      if (res->unauthorized > 0 &&
+          (strcmp(reason, "Synced") == 0 || strcmp(reason, "Disabled") == 0)) {
+        reconcile_plan_unauthorized_message(umsg, sizeof(umsg), res);
+        reason = RECONCILE_PLAN_UNAUTHORIZED;
+        message = umsg;
+      }
+      char *rname = spec_secret_ref_resource_name(s);
       if (rname != NULL)
         update_one(c, rname, generation, reason, message);
       free(rname);

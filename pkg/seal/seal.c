@@ -147,6 +147,73 @@ bool seal_recipients_current(const spec_secret *s, const spec_org *org) {
   return same;
 }
 
+int seal_authorized_init(seal_authorized *a, const spec_org *org, const char *env, os_error *err) {
+  memset(a, 0, sizeof(*a));
+  int rc = seal_fingerprints_for(&a->fps, &a->n, org, env, false, err);
+  if (rc == 0)
+    rc = seal_fingerprints_for(&a->with_viewers, &a->n_with_viewers, org, env, true, err);
+  return rc;
+}
+
+void seal_authorized_clear(seal_authorized *a) {
+  seal_strings_free(a->fps, a->n);
+  seal_strings_free(a->with_viewers, a->n_with_viewers);
+  memset(a, 0, sizeof(*a));
+}
+
+static bool authorized_has(char *const *v, size_t n, const char *fp) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(v[mid], fp);
+    if (c == 0)
+      return true;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return false;
+}
+
+void seal_authorized_compare(size_t *unauthorized, size_t *missing, const seal_authorized *a,
+                             bool visible, char *const *fps, size_t n) {
+  char *const *v = visible ? a->with_viewers : a->fps;
+  size_t nv = visible ? a->n_with_viewers : a->n, known = 0;
+  *unauthorized = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (authorized_has(v, nv, fps[i]))
+      known++;
+    else
+      (*unauthorized)++;
+  }
+  *missing = nv - (known < nv ? known : nv);
+}
+
+void seal_authorized_compare_list(size_t *unauthorized, size_t *missing, const seal_authorized *a,
+                                  bool visible, const char *list) {
+  char *const *v = visible ? a->with_viewers : a->fps;
+  size_t nv = visible ? a->n_with_viewers : a->n, known = 0;
+  *unauthorized = 0;
+  for (const char *p = list; p != NULL && *p != '\0';) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+    char fp[SPEC_FINGERPRINT_LEN + 1];
+    if (len == SPEC_FINGERPRINT_LEN) {
+      memcpy(fp, p, len);
+      fp[len] = '\0';
+    } else {
+      fp[0] = '\0'; /* not a fingerprint: never authorized */
+    }
+    if (fp[0] != '\0' && authorized_has(v, nv, fp))
+      known++;
+    else
+      (*unauthorized)++;
+    p = comma != NULL ? comma + 1 : NULL;
+  }
+  *missing = nv - (known < nv ? known : nv);
+}
+
 /* Bucketed size of the whole envelope: at least 256 bytes, powers of two up
  * to 4 KiB, then multiples of 4 KiB. */
 static size_t padded_size(size_t n) {

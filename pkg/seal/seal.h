@@ -29,6 +29,33 @@ void seal_strings_free(char **v, size_t n);
 /* True when s->recipients equals the set it should be sealed to now. */
 bool seal_recipients_current(const spec_secret *s, const spec_org *org);
 
+/* What the organization authorizes for the secrets of one environment,
+ * computed once and then checked against many secrets: the fingerprints
+ * of seal_fingerprints_for() without and with viewers. */
+typedef struct seal_authorized {
+  char **fps; /* controllers, admins and members; sorted */
+  size_t n;
+  char **with_viewers; /* and every viewer with a key; sorted */
+  size_t n_with_viewers;
+} seal_authorized;
+
+/* Fills a for env of org; OS_ENOTFOUND for an unknown environment. Free
+ * with seal_authorized_clear() (also after a failure). */
+int seal_authorized_init(seal_authorized *a, const spec_org *org, const char *env,
+                         os_error *err) OS_NODISCARD;
+void seal_authorized_clear(seal_authorized *a);
+
+/* Compares the fingerprints a secret says it is sealed to (fps[0..n), no
+ * duplicates) with what a authorizes for it (visible: visibleToViewers):
+ * *unauthorized counts those not authorized (a key that should not read
+ * it: an error), *missing the authorized ones it lacks (someone who
+ * cannot read it yet: a warning). */
+void seal_authorized_compare(size_t *unauthorized, size_t *missing, const seal_authorized *a,
+                             bool visible, char *const *fps, size_t n);
+/* The same for fingerprints in one string, separated by ','. */
+void seal_authorized_compare_list(size_t *unauthorized, size_t *missing, const seal_authorized *a,
+                                  bool visible, const char *list);
+
 /* Seals value for s (its organization, environment, application and name
  * must be set): fills s->encrypted_value and s->recipients. */
 int seal_value(spec_secret *s, const spec_org *org, const void *value, size_t len,

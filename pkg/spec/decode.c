@@ -644,14 +644,21 @@ static int decode_secret(spec_secret **out, const dctx *d, const node *meta, con
   s->lines.name = v[K_NAME]->line;
   s->lines.application = v[K_APP] != NULL ? v[K_APP]->line : 0;
   /* Bounded: labels of 63 characters and a name of at most SPEC_NAME_MAX. */
-  char derived_buf[2 * 64 + SPEC_NAME_MAX + 8];
+  char derived_buf[3 * 64 + SPEC_NAME_MAX + 8], legacy_buf[3 * 64 + SPEC_NAME_MAX + 8];
   if (spec_resource_name_into(derived_buf, sizeof(derived_buf), s->organization, s->environment,
-                              s->name) == 0) {
+                              s->application, s->name) == 0) {
     rc = dfail(d, meta->line, "metadata.name: cannot derive the name");
     goto done;
   }
   derived = derived_buf;
-  if (strcmp(derived, mname) != 0) {
+  /* an application's secret written before names were per application has
+   * the organization-level form: it still loads, and keeps it */
+  if (strcmp(derived, mname) != 0 && s->application != NULL &&
+      spec_resource_name_into(legacy_buf, sizeof(legacy_buf), s->organization, s->environment, NULL,
+                              s->name) > 0 &&
+      strcmp(legacy_buf, mname) == 0)
+    s->legacy_name = true;
+  else if (strcmp(derived, mname) != 0) {
     rc = dfail(d, name_line, "metadata.name: \"%.80s\" does not match the derived name \"%.200s\"",
                mname, derived);
     goto done;

@@ -296,7 +296,8 @@ int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error
       !spec_armor_shaped(s->encrypted_value, strlen(s->encrypted_value)))
     return os_error_set(err, OS_EINVAL, "secret %.253s: encryptedValue is not an ASCII-armored age file",
                         s->name);
-  char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+  char *rname = spec_secret_resource_name(s->organization, s->environment,
+                                          s->legacy_name ? NULL : s->application, s->name);
   if (rname == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   emitter e = {.rc = 0};

@@ -195,7 +195,8 @@ json_t *spec_secret_to_json(const spec_secret *s) {
   json_t *spec = json_object();
   if (spec == NULL)
     return NULL;
-  char *rname = spec_secret_resource_name(s->organization, s->environment, s->name);
+  char *rname = spec_secret_resource_name(s->organization, s->environment,
+                                          s->legacy_name ? NULL : s->application, s->name);
   if (rname == NULL)
     ok = false;
   set_str(spec, "organization", s->organization, &ok);

@@ -257,42 +257,54 @@ static bool put_lowered(char *dst, size_t size, size_t *n, const char *src) {
 }
 
 size_t spec_resource_name_into(char *buf, size_t size, const char *org, const char *env,
-                               const char *name) {
+                               const char *app, const char *name) {
   size_t n = 0;
   if (size == 0)
     return 0;
-  if (!put_lowered(buf, size, &n, org) || n + 1 >= size)
-    return 0;
-  buf[n++] = '.';
-  if (!put_lowered(buf, size, &n, env) || n + 1 >= size)
-    return 0;
-  buf[n++] = '.';
-  if (!put_lowered(buf, size, &n, name))
-    return 0;
+  const char *parts[] = {org, env, app, name};
+  for (size_t i = 0; i < 4; i++) {
+    if (parts[i] == NULL)
+      continue;
+    if (i > 0) {
+      if (n + 1 >= size)
+        return 0;
+      buf[n++] = '.';
+    }
+    if (!put_lowered(buf, size, &n, parts[i]))
+      return 0;
+  }
   buf[n] = '\0';
   return n;
 }
 
-char *spec_secret_resource_name(const char *org, const char *env, const char *name) {
+char *spec_secret_resource_name(const char *org, const char *env, const char *app,
+                                const char *name) {
   if (org == NULL || env == NULL || name == NULL)
     return NULL;
-  size_t size = strlen(org) + strlen(env) + strlen(name) + 3;
+  size_t size = strlen(org) + strlen(env) + (app ? strlen(app) + 1 : 0) + strlen(name) + 3;
   char *out = malloc(size);
-  if (out != NULL && spec_resource_name_into(out, size, org, env, name) == 0) {
+  if (out != NULL && spec_resource_name_into(out, size, org, env, app, name) == 0) {
     free(out);
     out = NULL;
   }
   return out;
 }
 
-char *spec_secret_default_path(const char *env, const char *name) {
+char *spec_secret_ref_resource_name(const spec_secret_ref *r) {
+  return spec_secret_resource_name(r->organization, r->environment,
+                                   r->legacy_name ? NULL : r->application, r->name);
+}
+
+char *spec_secret_default_path(const char *env, const char *app, const char *name) {
   if (env == NULL || name == NULL)
     return NULL;
   os_buf b;
   os_buf_init(&b, 4096, false);
   char *out = NULL;
   size_t n = 0;
-  if (os_buf_printf(&b, "secrets/%s/%s.yaml", env, name) < 0 || os_buf_detach(&out, &n, &b) < 0)
+  int rc = app != NULL ? os_buf_printf(&b, "secrets/%s/%s/%s.yaml", env, app, name)
+                       : os_buf_printf(&b, "secrets/%s/%s.yaml", env, name);
+  if (rc < 0 || os_buf_detach(&out, &n, &b) < 0)
     out = NULL;
   os_buf_free(&b);
   return out;
@@ -395,6 +407,7 @@ spec_secret *spec_secret_dup(const spec_secret *s) {
     return NULL;
   d->state = s->state;
   d->visible_to_viewers = s->visible_to_viewers;
+  d->legacy_name = s->legacy_name;
   d->rotation_days = s->rotation_days;
   d->pos.line = s->pos.line;
   d->generation = s->generation;

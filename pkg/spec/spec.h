@@ -94,6 +94,9 @@ typedef struct spec_secret {
   size_t n_recipients;
   char *encrypted_value; /* ASCII-armored age file */
   bool value_released;   /* a reader freed encrypted_value after use (validation skips it) */
+  bool legacy_name;      /* application-level with the metadata.name of organization-level
+                          * secrets, "<org>.<env>.<name>", as written before names were
+                          * unique per application: accepted, and kept when written */
   spec_pos pos;
   int64_t generation;    /* metadata.generation of a custom resource, else 0 */
   spec_kv *labels;       /* metadata.labels, emitted sorted by key */
@@ -108,11 +111,38 @@ typedef struct spec_secret {
 /* One problem found while loading or validating; message names no value. */
 typedef void (*spec_problem_fn)(void *ctx, const spec_pos *pos, bool is_error, const char *msg);
 
+/* Which secret: environment, application (NULL: organization level), name. */
+typedef struct spec_secret_id {
+  char *environment, *application, *name;
+} spec_secret_id;
+
+enum spec_bad_kind {
+  SPEC_BAD_INVALID = 0, /* does not read, parse or validate */
+  SPEC_BAD_CONFLICT = 1 /* holds Git merge conflict markers */
+};
+
+/* A spec file left out of a lenient load (spec_tree_load_lenient,
+ * spec_tree_load_partial), with the secrets it holds as far as they can be
+ * told: for a conflict, those of either side of the markers; else those its
+ * path names in the CLI's layout (secrets/ENV/NAME.yaml,
+ * secrets/ENV/APP/NAME.yaml) or that failed validation. */
+typedef struct spec_bad_file {
+  char *file; /* relative to the folder */
+  int line;   /* the first conflict marker, or the error's line; 0: unknown */
+  enum spec_bad_kind kind;
+  char *message;     /* the error, without "FILE:LINE: "; never a value */
+  bool organization; /* it holds (or may hold) the Organization */
+  spec_secret_id *ids;
+  size_t n_ids;
+} spec_bad_file;
+
 typedef struct spec_tree {
   char *dir;             /* the folder it was loaded from */
   spec_org *org;         /* NULL until init */
   spec_secret **secrets; /* malloc'd, n_secrets entries (no spare capacity assumed) */
   size_t n_secrets;
+  spec_bad_file *bad; /* files a lenient load left out, in path order */
+  size_t n_bad;
 } spec_tree;
 
 /* ---- The organization folder (walk.c) ----
@@ -192,6 +222,38 @@ int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err);
 int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir,
                            spec_problem_fn report, void *ctx, os_error *err);
 
+/* Like spec_tree_load, for the CLI and the page: one bad file does not stop
+ * work on the others. A file that does not read, parse or decode (Git
+ * conflict markers, invalid YAML, a wrong field) is left out whole and
+ * recorded in t->bad, and so is every file holding a secret that fails
+ * validation (an unknown environment, a duplicate, ...). Fails only when no
+ * usable Organization is left (with the error of the file that should
+ * hold it, when one is bad: OS_ECONFLICT when that file holds Git conflict
+ * markers) or the Organization itself is invalid. Caller
+ * frees *out with spec_tree_free(). */
+int spec_tree_load_lenient(spec_tree **out, const char *dir, os_error *err);
+
+/* The bad file that holds the secret (env, app, name) (app NULL:
+ * organization level), or the one named file (relative to the folder);
+ * NULL when none. Borrowed from t. */
+const spec_bad_file *spec_tree_find_bad(const spec_tree *t, const char *env, const char *app,
+                                        const char *name);
+const spec_bad_file *spec_tree_bad_file(const spec_tree *t, const char *file);
+
+/* Git conflict markers: returns 1 when data[0..len) holds a conflict
+ * ("<<<<<<< ", optionally "||||||| ", "=======", ">>>>>>> " lines), then
+ * *out (optional; caller frees) gets the text of one side (ours, or theirs
+ * when theirs is set: the lines outside the conflicts plus that side's),
+ * and *first_line the line of the first "<<<<<<<"; returns 0 when there is
+ * no conflict, or a negative code (with *first_line set) when the markers
+ * are out of order or a conflict is not closed. */
+int spec_conflict_side(char **out, size_t *out_len, int *first_line, const char *data, size_t len,
+                       bool theirs, os_error *err);
+/* Which conflict marker the line s[0..n) (without its newline) is: one of
+ * these, or 0 for none. */
+enum { SPEC_CONFLICT_OURS = 1, SPEC_CONFLICT_BASE, SPEC_CONFLICT_SPLIT, SPEC_CONFLICT_THEIRS };
+int spec_conflict_marker(const char *s, size_t n);
+
 /* An empty tree for dir (no Organization yet); NULL on allocation failure.
  * Caller frees with spec_tree_free(). */
 spec_tree *spec_tree_new(const char *dir) OS_NODISCARD;
@@ -216,6 +278,7 @@ int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os
  * secrets in a smaller form than spec_secret (the controller). Borrowed. */
 typedef struct spec_secret_ref {
   const char *organization, *environment, *application, *name;
+  bool legacy_name; /* spec_secret.legacy_name */
   spec_pos pos;
   struct {
     int organization, environment, name, application;
@@ -252,16 +315,20 @@ int spec_secret_emit(char **out, size_t *out_len, const spec_secret *s, os_error
  * when the content changed. Creates parent directories. When no document
  * has that file any more, the file is removed. A NULL pos.file means
  * "organization.yaml" for the Organization and the default path for a
- * secret. file is relative to t->dir. */
+ * secret. file is relative to t->dir. A file in t->bad is refused
+ * (OS_ECONFLICT): writing it would drop what it holds. */
 int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err);
 
 /* Adds s to t (takes ownership) or replaces the secret with the same
- * (environment, name), keeping the old pos. */
+ * (environment, application, name), keeping the old pos (and legacy_name). */
 int spec_tree_put_secret(spec_tree *t, spec_secret *s, os_error *err);
 /* Removes and returns the secret (caller frees), or NULL. */
-spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *name);
-/* Borrowed lookups; NULL when absent. */
-spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *name);
+spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *app,
+                                   const char *name);
+/* Borrowed lookups; NULL when absent. A secret is (environment, application
+ * (NULL: organization level), name): names are unique per application. */
+spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *app,
+                                   const char *name);
 spec_environment *spec_org_find_env(const spec_org *o, const char *name);
 spec_application *spec_org_find_app(const spec_org *o, const char *name);
 spec_member *spec_org_find_member(const spec_org *o, const char *name);
@@ -273,10 +340,12 @@ spec_member *spec_org_find_member(const spec_org *o, const char *name);
  * (also one without secrets, so that references to it stay valid):
  *  - organization-level: the Kubernetes Secret named by the environment's
  *    secretName, else "<org>-secrets", in each namespace of the
- *    environment; the env file named by its envFile, else "<org>-<env>.env";
+ *    environment and of every application; the env file named by its
+ *    envFile, else "<org>-<env>.env";
  *  - application APP: the Secret named by the application's secretName,
  *    else "<app>-secrets", in each namespace of the application; the env
- *    file "<org>-<env>-<app>.env".
+ *    file "<org>-<env>-<app>.env", which holds the application's view
+ *    (spec_target_view: its secrets and the organization-level ones).
  * A unit's Secrets carry the labels of spec_target_labels(). Inside an
  * application (its namespaces, `run --app`, `render --app`) the view is
  * spec_target_view(): an application-level secret overrides an
@@ -312,9 +381,12 @@ int spec_target_of(spec_target *t, const spec_org *o, const char *env, const cha
 char *spec_target_secret_name(const spec_target *t) OS_NODISCARD;
 char *spec_target_env_file(const spec_target *t) OS_NODISCARD;
 
-/* The namespaces the unit's Secret goes to (*out borrowed from the
- * organization); returns how many. */
-size_t spec_target_namespaces(char *const **out, const spec_target *t);
+/* The namespaces the unit's Secret goes to: an application's, or, for the
+ * organization-level unit, the environment's and then every
+ * application's (so that every namespace of an application receives both
+ * Secrets), each once, in that order. *out is the caller's (free() the
+ * array; the strings are borrowed from the organization). 0 or OS_ENOMEM. */
+int spec_target_namespaces(const char ***out, size_t *n_out, const spec_target *t) OS_NODISCARD;
 
 /* The labels of the unit's Secrets (keys and values borrowed), in this
  * order: managed-by and part-of (both "orgsecrets"), organization,
@@ -341,11 +413,17 @@ bool spec_target_holds(const spec_target *t, const spec_secret_ref *s);
 int spec_target_view(size_t *out, size_t *n_out, const spec_target *t,
                      const spec_secret_ref *const *refs, size_t n) OS_NODISCARD;
 
-/* "<org>.<env>.<name>" lower-cased with '_' -> '-'; caller frees; NULL on
- * allocation failure. */
-char *spec_secret_resource_name(const char *org, const char *env, const char *name);
-/* "secrets/<env>/<NAME>.yaml" relative to the tree; caller frees. */
-char *spec_secret_default_path(const char *env, const char *name);
+/* metadata.name: "<org>.<env>.<name>" for an organization-level secret
+ * (app NULL), "<org>.<env>.<app>.<name>" for an application's, lower-cased
+ * with '_' -> '-'; caller frees; NULL on allocation failure. */
+char *spec_secret_resource_name(const char *org, const char *env, const char *app,
+                                const char *name);
+/* The metadata.name the secret has: as above, or the organization-level
+ * form for a legacy_name one. Caller frees; NULL on allocation failure. */
+char *spec_secret_ref_resource_name(const spec_secret_ref *r);
+/* "secrets/<env>/<NAME>.yaml", or "secrets/<env>/<app>/<NAME>.yaml" for an
+ * application's, relative to the tree; caller frees. */
+char *spec_secret_default_path(const char *env, const char *app, const char *name);
 
 bool spec_secret_name_valid(const char *name);
 bool spec_dns_label_valid(const char *name);

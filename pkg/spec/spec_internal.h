@@ -61,10 +61,10 @@ int spec_decode_document(spec_org **org, spec_secret **secret, const dctx *d, co
  * (quoting): true when a plain scalar s would not be read as a string. */
 bool spec_plain_is_nonstring(const char *s, size_t len);
 
-/* The resource name into buf (NUL-terminated); returns its length, 0 when
- * buf is too small. */
+/* The resource name into buf (NUL-terminated; app NULL: organization-level
+ * form); returns its length, 0 when buf is too small. */
 size_t spec_resource_name_into(char *buf, size_t size, const char *org, const char *env,
-                               const char *name);
+                               const char *app, const char *name);
 
 void spec_kv_free(spec_kv *kv, size_t n);
 int spec_kv_dup(spec_kv **out, const spec_kv *in, size_t n);

@@ -56,13 +56,35 @@ char *spec_target_env_file(const spec_target *t) {
                           : join(t->org->id, "-", t->env->name, ".env", NULL);
 }
 
-size_t spec_target_namespaces(char *const **out, const spec_target *t) {
-  if (t->app != NULL) {
-    *out = t->app->namespaces;
-    return t->app->n_namespaces;
+int spec_target_namespaces(const char ***out, size_t *n_out, const spec_target *t) {
+  *out = NULL;
+  *n_out = 0;
+  size_t cap = t->app != NULL ? t->app->n_namespaces : t->env->n_namespaces;
+  if (t->app == NULL)
+    for (size_t i = 0; i < t->org->n_apps; i++)
+      cap += t->org->apps[i].n_namespaces;
+  const char **v = calloc(cap ? cap : 1, sizeof(*v));
+  if (v == NULL)
+    return OS_ENOMEM;
+  size_t n = 0;
+  /* the environment's (or the application's) first, then, for the
+   * organization-level unit, every application's, each namespace once */
+  for (size_t pass = 0; pass <= (t->app == NULL ? t->org->n_apps : 0); pass++) {
+    char *const *src = pass == 0 ? (t->app != NULL ? t->app->namespaces : t->env->namespaces)
+                                 : t->org->apps[pass - 1].namespaces;
+    size_t m = pass == 0 ? (t->app != NULL ? t->app->n_namespaces : t->env->n_namespaces)
+                         : t->org->apps[pass - 1].n_namespaces;
+    for (size_t i = 0; i < m; i++) {
+      bool seen = false;
+      for (size_t k = 0; k < n && !seen; k++)
+        seen = strcmp(v[k], src[i]) == 0;
+      if (!seen)
+        v[n++] = src[i];
+    }
   }
-  *out = t->env->namespaces;
-  return t->env->n_namespaces;
+  *out = v;
+  *n_out = n;
+  return 0;
 }
 
 size_t spec_target_labels(spec_label out[SPEC_TARGET_LABELS_MAX], const spec_target *t) {

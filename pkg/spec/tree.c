@@ -30,12 +30,31 @@ spec_tree *spec_tree_new(const char *dir) {
   return t;
 }
 
+static void ids_free(spec_secret_id *v, size_t n) {
+  for (size_t i = 0; v != NULL && i < n; i++) {
+    free(v[i].environment);
+    free(v[i].application);
+    free(v[i].name);
+  }
+  free(v);
+}
+
+static void bad_clear(spec_bad_file *b) {
+  free(b->file);
+  free(b->message);
+  ids_free(b->ids, b->n_ids);
+  memset(b, 0, sizeof(*b));
+}
+
 void spec_tree_free(spec_tree *t) {
   if (t == NULL)
     return;
   for (size_t i = 0; i < t->n_secrets; i++)
     spec_secret_free(t->secrets[i]);
   free(t->secrets);
+  for (size_t i = 0; i < t->n_bad; i++)
+    bad_clear(&t->bad[i]);
+  free(t->bad);
   spec_org_free(t->org);
   free(t->dir);
   free(t);
@@ -209,7 +228,136 @@ typedef struct file_result {
   spec_tree part;
   int rc;
   char *msg;
+  spec_bad_file bad; /* rc < 0: what is known of the file */
 } file_result;
+
+/* Splits a file's error "FILE:LINE: msg" or "FILE: msg" into its line (0:
+ * none) and the message after the prefix (borrowed from msg). */
+static const char *split_file_error(int *line, const char *file, const char *msg) {
+  *line = 0;
+  size_t fl = strlen(file);
+  if (strncmp(msg, file, fl) != 0 || msg[fl] != ':')
+    return msg;
+  const char *p = msg + fl + 1;
+  int n = 0;
+  while (*p >= '0' && *p <= '9' && n < 100000000)
+    n = n * 10 + (*p++ - '0');
+  if (n > 0 && p[0] == ':' && p[1] == ' ') {
+    *line = n;
+    return p + 2;
+  }
+  return msg[fl + 1] == ' ' ? msg + fl + 2 : msg;
+}
+
+static bool id_known(const spec_bad_file *b, const char *env, const char *app, const char *name) {
+  for (size_t i = 0; i < b->n_ids; i++) {
+    const spec_secret_id *x = &b->ids[i];
+    if (strcmp(x->environment, env) == 0 && strcmp(x->name, name) == 0 &&
+        (x->application == NULL ? app == NULL : app != NULL && strcmp(x->application, app) == 0))
+      return true;
+  }
+  return false;
+}
+
+/* Records (env, app, name) among the secrets b holds, once. */
+static int id_add(spec_bad_file *b, const char *env, const char *app, const char *name) {
+  if (env == NULL || name == NULL || id_known(b, env, app, name))
+    return 0;
+  if (os_grow(&b->ids, NULL, b->n_ids + 1, sizeof(*b->ids), 4096) < 0)
+    return OS_ENOMEM;
+  spec_secret_id *x = &b->ids[b->n_ids];
+  x->environment = os_strdup(env);
+  x->application = app != NULL ? os_strdup(app) : NULL;
+  x->name = os_strdup(name);
+  if (x->environment == NULL || x->name == NULL || (app != NULL && x->application == NULL)) {
+    free(x->environment);
+    free(x->application);
+    free(x->name);
+    return OS_ENOMEM;
+  }
+  b->n_ids++;
+  return 0;
+}
+
+/* The secret a path names in the CLI's layout: secrets/ENV/NAME.yaml or
+ * secrets/ENV/APP/NAME.yaml (or .yml). */
+static int id_from_path(spec_bad_file *b, const char *rel) {
+  char buf[PATH_MAX];
+  int n = snprintf(buf, sizeof(buf), "%s", rel);
+  if (n < 0 || (size_t)n >= sizeof(buf) || strncmp(buf, "secrets/", 8) != 0)
+    return 0;
+  char *parts[4];
+  size_t k = 0;
+  for (char *p = buf + 8; p != NULL && k < 4;) {
+    parts[k++] = p;
+    char *slash = strchr(p, '/');
+    if (slash != NULL)
+      *slash = '\0';
+    p = slash != NULL ? slash + 1 : NULL;
+    if (p == NULL)
+      break;
+  }
+  if (k < 2 || k > 3)
+    return 0;
+  char *file = parts[k - 1], *dot = strrchr(file, '.');
+  if (dot == NULL || (strcmp(dot, ".yaml") != 0 && strcmp(dot, ".yml") != 0))
+    return 0;
+  *dot = '\0';
+  const char *app = k == 3 ? parts[1] : NULL;
+  if (!spec_dns_label_valid(parts[0]) || (app != NULL && !spec_dns_label_valid(app)) ||
+      !spec_secret_name_valid(file))
+    return 0;
+  return id_add(b, parts[0], app, file);
+}
+
+static void part_clear(spec_tree *p);
+
+/* What is known of a file that failed to load: conflict or invalid, where,
+ * and which secrets it holds (those of either side of a conflict, else the
+ * one its path names). */
+static int classify(spec_bad_file *b, arena *a, const char *file, const char *data, size_t len,
+                    const char *msg) {
+  int line = 0;
+  const char *m = split_file_error(&line, file, msg);
+  os_error e = OS_ERROR_INIT;
+  int first = 0;
+  int c = spec_conflict_side(NULL, NULL, &first, data, len, false, &e);
+  char text[OS_ERROR_MSG_MAX + 64];
+  if (first > 0) {
+    b->kind = SPEC_BAD_CONFLICT;
+    b->line = first;
+    snprintf(text, sizeof(text), "Git merge conflict markers from line %d%s%s", first,
+             c < 0 ? ": " : "", c < 0 ? e.msg : "");
+    m = text;
+  } else {
+    b->kind = SPEC_BAD_INVALID;
+    b->line = line;
+  }
+  const char *base = strrchr(file, '/');
+  b->organization = strcmp(base != NULL ? base + 1 : file, "organization.yaml") == 0;
+  if ((b->file = os_strdup(file)) == NULL || (b->message = os_strdup(m)) == NULL)
+    return OS_ENOMEM;
+  int rc = 0;
+  for (int side = 0; c == 1 && side < 2 && rc == 0; side++) {
+    char *t = NULL;
+    size_t tl = 0;
+    os_error se = OS_ERROR_INIT;
+    if (spec_conflict_side(&t, &tl, NULL, data, len, side == 1, &se) == 1) {
+      spec_tree part = {0};
+      if (spec_tree_parse_arena(&part, a, file, t, tl, true, &se) == 0) {
+        b->organization |= part.org != NULL;
+        for (size_t i = 0; rc == 0 && i < part.n_secrets; i++)
+          rc = id_add(b, part.secrets[i]->environment, part.secrets[i]->application,
+                      part.secrets[i]->name);
+      }
+      part_clear(&part);
+    }
+    free(t);
+  }
+  if (rc == 0 && b->n_ids == 0)
+    rc = id_from_path(b, file);
+  return rc;
+}
 
 typedef struct load_job {
   int dirfd;
@@ -239,6 +387,8 @@ static void *parse_files(void *arg) {
     if (rc < 0) {
       r->rc = rc;
       r->msg = os_strdup(err.msg);
+      if (r->msg == NULL || (a != NULL && classify(&r->bad, a, j->files[i], data, len, r->msg) < 0))
+        r->rc = OS_ENOMEM; /* not a bad file: the load fails */
     }
   }
   free(data);
@@ -256,37 +406,49 @@ static void part_clear(spec_tree *p) {
 #define LOAD_THREADS_MAX 8
 #define LOAD_FILES_PER_THREAD 256
 
-/* Reports a file's error (message "FILE:LINE: msg" or "FILE: msg") as a
- * problem at FILE:LINE with msg. */
-static void report_file_error(spec_problem_fn report, void *ctx, const char *file, const char *msg) {
-  spec_pos pos = {(char *)(uintptr_t)file, 0};
-  size_t fl = strlen(file);
-  const char *m = msg;
-  if (strncmp(msg, file, fl) == 0 && msg[fl] == ':') {
-    const char *p = msg + fl + 1;
+/* Moves what r knows of its bad file into t->bad (a second Organization
+ * has no classification yet: it gets one here). */
+static int add_bad(spec_tree *t, file_result *r, const char *file) {
+  if (r->bad.file == NULL) {
     int line = 0;
-    while (*p >= '0' && *p <= '9' && line < 100000000)
-      line = line * 10 + (*p++ - '0');
-    if (line > 0 && p[0] == ':' && p[1] == ' ') {
-      pos.line = line;
-      m = p + 2;
-    } else if (msg[fl + 1] == ' ') {
-      m = msg + fl + 2;
-    }
+    const char *m = split_file_error(&line, file, r->msg ? r->msg : "cannot be loaded");
+    r->bad.kind = SPEC_BAD_INVALID;
+    r->bad.line = line;
+    r->bad.organization = r->part.org != NULL;
+    if ((r->bad.file = os_strdup(file)) == NULL || (r->bad.message = os_strdup(m)) == NULL)
+      return OS_ENOMEM;
+    for (size_t i = 0; i < r->part.n_secrets; i++)
+      if (id_add(&r->bad, r->part.secrets[i]->environment, r->part.secrets[i]->application,
+                 r->part.secrets[i]->name) < 0)
+        return OS_ENOMEM;
   }
-  report(ctx, &pos, true, m);
+  if (os_grow(&t->bad, NULL, t->n_bad + 1, sizeof(*t->bad), SIZE_MAX) < 0)
+    return OS_ENOMEM;
+  t->bad[t->n_bad++] = r->bad;
+  memset(&r->bad, 0, sizeof(r->bad));
+  return 0;
 }
+
+/* How a load treats a file that fails. */
+typedef struct load_mode {
+  bool validate;          /* cross-document validation (strict, or lenient with tolerant) */
+  bool tolerant;          /* record it in t->bad and go on */
+  spec_problem_fn report; /* tolerant: also report it here (may be NULL) */
+  void *ctx;
+  size_t *n_bad; /* tolerant: count them (may be NULL) */
+} load_mode;
 
 /* Reads and parses the files on up to LOAD_THREADS_MAX threads (libyaml
  * dominates a load), then merges the results in file order, so that the
- * tree and the first error reported are those of a sequential load. With
- * report, a file that fails is reported and skipped, *n_bad counts them, and
+ * tree and the first error reported are those of a sequential load. When
+ * tolerant, a file that fails is recorded in t->bad (and reported), and
  * the first failure stays in err while the load goes on. */
-static int load_files(spec_tree *t, int dirfd, char **files, size_t n, spec_problem_fn report,
-                      void *ctx, size_t *n_bad, os_error *err) {
+static int load_files(spec_tree *t, int dirfd, char **files, size_t n, const load_mode *mode,
+                      os_error *err) {
   load_job j = {.dirfd = dirfd, .files = files, .n = n};
   atomic_init(&j.next, 0);
   int rc = 0;
+  size_t n_bad = 0;
   if (n == 0)
     return 0;
   if ((j.res = calloc(n, sizeof(*j.res))) == NULL)
@@ -323,13 +485,23 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, spec_prob
       r->msg = os_strdup(e.msg);
     }
     if (r->rc < 0) {
-      if (report == NULL) {
-        rc = os_error_set(err, r->rc, "%s", r->msg ? r->msg : "out of memory");
+      const char *msg = r->msg ? r->msg : "out of memory";
+      if (!mode->tolerant || r->rc == OS_ENOMEM) {
+        rc = os_error_set(err, r->rc, "%s", msg);
         goto done;
       }
-      if ((*n_bad)++ == 0)
-        os_error_set(err, r->rc, "%s", r->msg ? r->msg : "out of memory");
-      report_file_error(report, ctx, files[i], r->msg ? r->msg : "out of memory");
+      if (n_bad++ == 0)
+        os_error_set(err, r->rc, "%s", msg);
+      if (mode->report != NULL) {
+        int line = 0;
+        const char *m = split_file_error(&line, files[i], msg);
+        spec_pos pos = {files[i], line};
+        mode->report(mode->ctx, &pos, true, m);
+      }
+      if (add_bad(t, r, files[i]) < 0) {
+        rc = os_error_set(err, OS_ENOMEM, "out of memory");
+        goto done;
+      }
       continue;
     }
     if (r->part.org != NULL) {
@@ -342,16 +514,20 @@ static int load_files(spec_tree *t, int dirfd, char **files, size_t n, spec_prob
     r->part.n_secrets = 0;
   }
 done:
+  if (mode->n_bad != NULL)
+    *mode->n_bad = n_bad;
   for (size_t i = 0; i < n; i++) {
     part_clear(&j.res[i].part);
     free(j.res[i].msg);
+    bad_clear(&j.res[i].bad);
   }
   free(j.res);
   return rc;
 }
 
-static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn report,
-                void *ctx, size_t *n_bad, os_error *err) {
+static int validate_lenient(spec_tree *t, os_error *err);
+
+static int load(spec_tree **out, const char *dir, const load_mode *mode, os_error *err) {
   *out = NULL;
   file_list l = {0};
   int dirfd = -1, rc = 0;
@@ -365,14 +541,31 @@ static int load(spec_tree **out, const char *dir, bool validate, spec_problem_fn
     rc = os_error_set(err, OS_EIO, "open directory %s: %s", dir, strerror(errno));
     goto done;
   }
-  if ((rc = load_files(t, dirfd, l.v, l.n, report, ctx, n_bad, err)) < 0)
-    goto done;
-  if (t->org == NULL) {
-    rc = os_error_set(err, OS_ENOTFOUND, "no Organization found below %s", dir);
+  os_error first = OS_ERROR_INIT;
+  if ((rc = load_files(t, dirfd, l.v, l.n, mode, &first)) < 0) {
+    if (err != NULL)
+      *err = first;
     goto done;
   }
-  if (validate && (rc = spec_tree_validate(t, NULL, NULL, err)) < 0)
+  if (t->org == NULL) {
+    /* the Organization may be in a file that did not load: say which */
+    const spec_bad_file *b = NULL;
+    for (size_t i = 0; i < t->n_bad && b == NULL; i++)
+      if (t->bad[i].organization)
+        b = &t->bad[i];
+    if (b != NULL)
+      rc = os_error_at(err, b->kind == SPEC_BAD_CONFLICT ? OS_ECONFLICT : OS_EINVAL, b->file,
+                       b->line, "%s (the Organization is in this file)", b->message);
+    else
+      rc = os_error_set(err, OS_ENOTFOUND, "no Organization found below %s", dir);
     goto done;
+  }
+  if (mode->tolerant && mode->report != NULL && err != NULL)
+    *err = first; /* partial: the first bad file's error, for the caller */
+  if (mode->validate && mode->tolerant)
+    rc = validate_lenient(t, err);
+  else if (mode->validate)
+    rc = spec_tree_validate(t, NULL, NULL, err);
 done:
   if (dirfd >= 0)
     close(dirfd);
@@ -388,21 +581,41 @@ done:
 }
 
 int spec_tree_load(spec_tree **out, const char *dir, os_error *err) {
-  return load(out, dir, true, NULL, NULL, NULL, err);
+  load_mode m = {.validate = true};
+  return load(out, dir, &m, err);
 }
 
 int spec_tree_load_unvalidated(spec_tree **out, const char *dir, os_error *err) {
-  return load(out, dir, false, NULL, NULL, NULL, err);
+  load_mode m = {.validate = false};
+  return load(out, dir, &m, err);
 }
 
 int spec_tree_load_partial(spec_tree **out, size_t *n_bad_files, const char *dir,
                            spec_problem_fn report, void *ctx, os_error *err) {
   *n_bad_files = 0;
-  os_error first = OS_ERROR_INIT;
-  int rc = load(out, dir, false, report, ctx, n_bad_files, &first);
-  if (err != NULL)
-    *err = first;
-  return rc;
+  load_mode m = {.tolerant = true, .report = report, .ctx = ctx, .n_bad = n_bad_files};
+  os_error scratch = OS_ERROR_INIT;
+  return load(out, dir, &m, err != NULL ? err : &scratch);
+}
+
+int spec_tree_load_lenient(spec_tree **out, const char *dir, os_error *err) {
+  load_mode m = {.validate = true, .tolerant = true};
+  return load(out, dir, &m, err);
+}
+
+const spec_bad_file *spec_tree_bad_file(const spec_tree *t, const char *file) {
+  for (size_t i = 0; file != NULL && i < t->n_bad; i++)
+    if (strcmp(t->bad[i].file, file) == 0)
+      return &t->bad[i];
+  return NULL;
+}
+
+const spec_bad_file *spec_tree_find_bad(const spec_tree *t, const char *env, const char *app,
+                                        const char *name) {
+  for (size_t i = 0; env != NULL && name != NULL && i < t->n_bad; i++)
+    if (id_known(&t->bad[i], env, app, name))
+      return &t->bad[i];
+  return NULL;
 }
 
 /* Validation: every problem goes to report; the first error is returned. */
@@ -566,6 +779,7 @@ void spec_secret_ref_of(spec_secret_ref *r, const spec_secret *s) {
   r->environment = s->environment;
   r->application = s->application;
   r->name = s->name;
+  r->legacy_name = s->legacy_name;
   r->pos = s->pos;
   r->lines.organization = s->lines.organization;
   r->lines.environment = s->lines.environment;
@@ -606,15 +820,18 @@ static void validate_secret(vctx *v, const spec_org *o, const spec_secret *s) {
       problem(v, p, true, "secret %.253s: timestamp \"%.40s\" is not RFC 3339 UTC", name, ts[i]);
       break;
     }
-  char rname[2 * 64 + SPEC_NAME_MAX + 8];
-  size_t rlen = spec_resource_name_into(rname, sizeof(rname), s->organization ? s->organization : "",
-                                        s->environment ? s->environment : "", name);
+  char rname[3 * 64 + SPEC_NAME_MAX + 8];
+  size_t rlen = spec_resource_name_into(
+      rname, sizeof(rname), s->organization ? s->organization : "",
+      s->environment ? s->environment : "", s->legacy_name ? NULL : s->application, name);
   if (rlen > 0 && !spec_dns_subdomain_valid(rname))
     problem(v, p, false,
             "secret %.253s: resource name %.253s is not a valid Kubernetes name (too long, or "
             "a name ending in _); it cannot be applied as a custom resource",
             name, rname);
 }
+
+static void check_duplicates(vctx *v, const spec_secret_ref *const *refs, size_t n);
 
 int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os_error *err) {
   vctx v = {report, ctx, err, 0};
@@ -627,19 +844,20 @@ int spec_tree_validate(const spec_tree *t, spec_problem_fn report, void *ctx, os
   validate_org(&v, t->org);
   for (size_t i = 0; i < t->n_secrets; i++)
     validate_secret(&v, t->org, t->secrets[i]);
-  if (t->n_secrets > 0) {
-    named *items = calloc(t->n_secrets, sizeof(*items));
-    if (items == NULL) {
+  if (t->n_secrets > 1) {
+    spec_secret_ref *refs = calloc(t->n_secrets, sizeof(*refs));
+    const spec_secret_ref **ptrs = calloc(t->n_secrets, sizeof(*ptrs));
+    if (refs == NULL || ptrs == NULL) {
       problem(&v, NULL, true, "out of memory");
-      return v.rc;
+    } else {
+      for (size_t i = 0; i < t->n_secrets; i++) {
+        spec_secret_ref_of(&refs[i], t->secrets[i]);
+        ptrs[i] = &refs[i];
+      }
+      check_duplicates(&v, ptrs, t->n_secrets);
     }
-    for (size_t i = 0; i < t->n_secrets; i++) {
-      const spec_secret *s = t->secrets[i];
-      items[i] = (named){s->organization ? s->organization : "", s->environment ? s->environment : "",
-                         s->name ? s->name : "", field_pos(s, s->lines.name), i};
-    }
-    report_duplicates(&v, items, t->n_secrets, "secret");
-    free(items);
+    free(refs);
+    free(ptrs);
   }
   return v.rc;
 }
@@ -676,56 +894,207 @@ static spec_pos name_pos(const spec_secret_ref *r) {
   return at;
 }
 
+static bool same_app(const char *a, const char *b) {
+  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The application part of a secret's metadata.name (NULL: none). */
+static const char *resource_app(const spec_secret_ref *r) {
+  return r->legacy_name ? NULL : r->application;
+}
+
+/* Names are unique per (organization, environment, application or
+ * organization level), and so are metadata.names: an application's secret
+ * with the legacy name must not meet the organization-level secret of that
+ * name (or another application's legacy one). Sorts small (pointer, index)
+ * pairs, not copies (this runs on every controller pass). */
+static void check_duplicates(vctx *v, const spec_secret_ref *const *refs, size_t n) {
+  if (n < 2)
+    return;
+  ref_at *sorted = malloc(n * sizeof(*sorted));
+  if (sorted == NULL) {
+    problem(v, NULL, true, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    sorted[i] = (ref_at){refs[i], i};
+  qsort(sorted, n, sizeof(*sorted), cmp_ref);
+  for (size_t i = 0; i < n;) {
+    size_t end = i + 1;
+    const spec_secret_ref *f = sorted[i].r;
+    while (end < n && strcmp(nz(sorted[end].r->organization), nz(f->organization)) == 0 &&
+           strcmp(nz(sorted[end].r->environment), nz(f->environment)) == 0 &&
+           strcmp(nz(sorted[end].r->name), nz(f->name)) == 0)
+      end++;
+    /* a group of one name in one environment: usually one secret, a few
+     * when applications share a name */
+    for (size_t q = i + 1; q < end; q++) {
+      const spec_secret_ref *b = sorted[q].r;
+      for (size_t p = i; p < q; p++) {
+        const spec_secret_ref *a = sorted[p].r;
+        spec_pos at = name_pos(b), at0 = name_pos(a);
+        if (same_app(a->application, b->application)) {
+          if (b->application != NULL)
+            problem(v, &at, true, "duplicate secret %.253s of application %.80s (first at %s:%d)",
+                    nz(b->name), b->application, where_file(&at0), at0.line);
+          else
+            problem(v, &at, true, "duplicate secret %.253s (first at %s:%d)", nz(b->name),
+                    where_file(&at0), at0.line);
+          break;
+        }
+        if (same_app(resource_app(a), resource_app(b))) {
+          const spec_secret_ref *legacy = b->legacy_name ? b : a, *other = legacy == b ? a : b;
+          spec_pos lat = name_pos(legacy), oat = name_pos(other);
+          problem(v, &lat, true,
+                  "secret %.253s of application %.80s has the metadata.name of an "
+                  "organization-level secret (the form written before names were per "
+                  "application), which %s:%d uses too; rename it to the form "
+                  "<org>.<env>.<app>.<name> and move it to secrets/%.80s/%.80s/%.253s.yaml",
+                  nz(legacy->name), nz(legacy->application), where_file(&oat), oat.line,
+                  nz(legacy->environment), nz(legacy->application), nz(legacy->name));
+          break;
+        }
+      }
+    }
+    i = end;
+  }
+  free(sorted);
+}
+
 int spec_validate_refs(const spec_org *o, const spec_secret_ref *const *refs, size_t n,
                        spec_problem_fn report, void *ctx, os_error *err) {
   vctx v = {report, ctx, err, 0};
   validate_org(&v, o);
   for (size_t i = 0; i < n; i++)
     validate_ref(&v, o, refs[i]);
-  if (n < 2)
-    return v.rc;
-  /* duplicates: sort small (pointer, index) pairs, not copies of the
-   * names and positions (this runs on every controller pass) */
-  ref_at *sorted = malloc(n * sizeof(*sorted));
-  if (sorted == NULL) {
-    problem(&v, NULL, true, "out of memory");
-    return v.rc;
-  }
-  for (size_t i = 0; i < n; i++)
-    sorted[i] = (ref_at){refs[i], i};
-  qsort(sorted, n, sizeof(*sorted), cmp_ref);
-  for (size_t i = 1; i < n; i++) {
-    size_t first = i - 1;
-    const spec_secret_ref *f = sorted[first].r;
-    while (i < n && strcmp(nz(sorted[i].r->organization), nz(f->organization)) == 0 &&
-           strcmp(nz(sorted[i].r->environment), nz(f->environment)) == 0 &&
-           strcmp(nz(sorted[i].r->name), nz(f->name)) == 0) {
-      spec_pos at = name_pos(sorted[i].r), at0 = name_pos(f);
-      problem(&v, &at, true, "duplicate secret %.253s (first at %s:%d)", nz(sorted[i].r->name),
-              where_file(&at0), at0.line);
-      i++;
-    }
-  }
-  free(sorted);
+  check_duplicates(&v, refs, n);
   return v.rc;
+}
+
+/* Collects the files of the errors a validation reports. */
+typedef struct error_files {
+  char **v;
+  size_t n;
+  int oom;
+  bool unplaced; /* an error without a file, or in the Organization's */
+  const char *org_file;
+} error_files;
+
+static void on_error_file(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
+  (void)msg;
+  error_files *e = ctx;
+  if (!is_error)
+    return;
+  if (pos == NULL || pos->file == NULL || strcmp(pos->file, e->org_file) == 0) {
+    e->unplaced = true;
+    return;
+  }
+  for (size_t i = 0; i < e->n; i++)
+    if (strcmp(e->v[i], pos->file) == 0)
+      return;
+  char *f = os_strdup(pos->file);
+  if (f == NULL || os_grow(&e->v, NULL, e->n + 1, sizeof(*e->v), SIZE_MAX) < 0) {
+    free(f);
+    e->oom = 1;
+    return;
+  }
+  e->v[e->n++] = f;
+}
+
+/* Takes every secret of file out of t into a bad file (invalid, with the
+ * first validation error found in it). */
+static int move_out(spec_tree *t, const char *file, const char *msg, int line) {
+  spec_bad_file b = {0};
+  b.kind = SPEC_BAD_INVALID;
+  b.line = line;
+  int rc = (b.file = os_strdup(file)) && (b.message = os_strdup(msg)) ? 0 : OS_ENOMEM;
+  size_t w = 0;
+  for (size_t i = 0; i < t->n_secrets; i++) {
+    spec_secret *s = t->secrets[i];
+    if (s->pos.file == NULL || strcmp(s->pos.file, file) != 0) {
+      t->secrets[w++] = s;
+      continue;
+    }
+    if (rc == 0)
+      rc = id_add(&b, s->environment, s->application, s->name);
+    spec_secret_free(s);
+  }
+  t->n_secrets = w;
+  if (rc == 0 && os_grow(&t->bad, NULL, t->n_bad + 1, sizeof(*t->bad), SIZE_MAX) < 0)
+    rc = OS_ENOMEM;
+  if (rc < 0) {
+    bad_clear(&b);
+    return rc;
+  }
+  t->bad[t->n_bad++] = b;
+  return 0;
+}
+
+/* The first error validation reports at file: its line and message. */
+typedef struct first_at {
+  const char *file;
+  int line;
+  char msg[OS_ERROR_MSG_MAX];
+} first_at;
+
+static void on_first_at(void *ctx, const spec_pos *pos, bool is_error, const char *msg) {
+  first_at *f = ctx;
+  if (is_error && f->msg[0] == '\0' && pos != NULL && pos->file != NULL &&
+      strcmp(pos->file, f->file) == 0) {
+    f->line = pos->line;
+    snprintf(f->msg, sizeof(f->msg), "%s", msg);
+  }
+}
+
+/* Validation for spec_tree_load_lenient: the files of secrets that fail go
+ * to t->bad, then the rest is validated again (a duplicate's first copy
+ * stays). The Organization failing fails the load. */
+static int validate_lenient(spec_tree *t, os_error *err) {
+  for (int round = 0; round < 3; round++) {
+    error_files e = {.org_file = t->org->pos.file ? t->org->pos.file : "organization.yaml"};
+    os_error verr = OS_ERROR_INIT;
+    int rc = spec_tree_validate(t, on_error_file, &e, &verr);
+    if (rc == 0 || e.unplaced || e.oom || e.n == 0) {
+      for (size_t i = 0; i < e.n; i++)
+        free(e.v[i]);
+      free(e.v);
+      if (rc < 0 && err != NULL)
+        *err = verr;
+      return e.oom ? os_error_set(err, OS_ENOMEM, "out of memory") : rc;
+    }
+    for (size_t i = 0; i < e.n && rc != OS_ENOMEM; i++) {
+      first_at f = {.file = e.v[i]};
+      spec_tree_validate(t, on_first_at, &f, NULL);
+      rc = move_out(t, e.v[i], f.msg[0] ? f.msg : "invalid", f.line);
+    }
+    for (size_t i = 0; i < e.n; i++)
+      free(e.v[i]);
+    free(e.v);
+    if (rc == OS_ENOMEM)
+      return os_error_set(err, OS_ENOMEM, "out of memory");
+  }
+  return spec_tree_validate(t, NULL, NULL, err);
 }
 
 static bool same(const char *a, const char *b) { return a != NULL && b != NULL && strcmp(a, b) == 0; }
 
-static ssize_t find_index(const spec_tree *t, const char *env, const char *name) {
+static ssize_t find_index(const spec_tree *t, const char *env, const char *app, const char *name) {
   for (size_t i = 0; i < t->n_secrets; i++)
-    if (same(t->secrets[i]->environment, env) && same(t->secrets[i]->name, name))
+    if (same(t->secrets[i]->environment, env) && same(t->secrets[i]->name, name) &&
+        same_app(t->secrets[i]->application, app))
       return (ssize_t)i;
   return -1;
 }
 
-spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *name) {
-  ssize_t i = find_index(t, env, name);
+spec_secret *spec_tree_find_secret(const spec_tree *t, const char *env, const char *app,
+                                   const char *name) {
+  ssize_t i = find_index(t, env, app, name);
   return i < 0 ? NULL : t->secrets[i];
 }
 
-spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *name) {
-  ssize_t i = find_index(t, env, name);
+spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *app,
+                                   const char *name) {
+  ssize_t i = find_index(t, env, app, name);
   if (i < 0)
     return NULL;
   spec_secret *s = t->secrets[i];
@@ -737,19 +1106,21 @@ spec_secret *spec_tree_take_secret(spec_tree *t, const char *env, const char *na
 int spec_tree_put_secret(spec_tree *t, spec_secret *s, os_error *err) {
   if (s->environment == NULL || s->name == NULL)
     return os_error_set(err, OS_EINVAL, "secret without environment or name");
-  ssize_t i = find_index(t, s->environment, s->name);
+  ssize_t i = find_index(t, s->environment, s->application, s->name);
   if (i >= 0) {
     spec_secret *old = t->secrets[i];
     if (old == s)
       return 0;
     free(s->pos.file);
     s->pos = old->pos;
+    s->legacy_name = old->legacy_name;
     old->pos.file = NULL;
     spec_secret_free(old);
     t->secrets[i] = s;
     return 0;
   }
-  if (s->pos.file == NULL && (s->pos.file = spec_secret_default_path(s->environment, s->name)) == NULL)
+  if (s->pos.file == NULL &&
+      (s->pos.file = spec_secret_default_path(s->environment, s->application, s->name)) == NULL)
     return os_error_set(err, OS_ENOMEM, "out of memory");
   if (append_secret(t, s) < 0)
     return os_error_set(err, OS_ENOMEM, "out of memory");
@@ -786,7 +1157,7 @@ static int parent_dirs(const char *path, os_error *err) {
 static bool secret_in_file(const spec_secret *s, const char *file) {
   if (s->pos.file != NULL)
     return strcmp(s->pos.file, file) == 0;
-  char *def = spec_secret_default_path(s->environment, s->name);
+  char *def = spec_secret_default_path(s->environment, s->application, s->name);
   bool match = def != NULL && strcmp(def, file) == 0;
   free(def);
   return match;
@@ -801,6 +1172,12 @@ int spec_tree_write_file(const spec_tree *t, const char *file, os_error *err) {
   int rc = 0;
   if (file == NULL || file[0] == '\0' || file[0] == '/')
     return os_error_set(err, OS_EINVAL, "spec file must be a relative path");
+  const spec_bad_file *bad = spec_tree_bad_file(t, file);
+  if (bad != NULL)
+    return os_error_set(err, OS_ECONFLICT,
+                        "%s:%d: %s; resolve it first, writing it would drop "
+                        "what it holds",
+                        bad->file, bad->line, bad->message);
   if ((path = os_path_join(t->dir ? t->dir : ".", file)) == NULL) {
     rc = os_error_set(err, OS_ENOMEM, "out of memory");
     goto done;

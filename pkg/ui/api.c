@@ -453,7 +453,7 @@ static int api_name_check(ui_server *s, const httpd_request *req, json_t *args,
     op_end(&o);
     org_findings f = {0};
     os_error lerr = OS_ERROR_INIT;
-    if (org_lint_name(&f, env, name, NULL, 0, &lerr) == 0)
+    if (org_lint_name(&f, env, app, name, NULL, 0, &lerr) == 0)
       for (size_t i = 0; i < f.n; i++)
         json_array_append_new(warnings, json_string(f.v[i].message));
     org_findings_free(&f);
@@ -510,11 +510,7 @@ static int secret_write(ui_server *s, json_t *args, httpd_response *resp, enum o
     goto done;
   }
   char what[SPEC_NAME_MAX + 300];
-  (void)secret_label(what, sizeof(what), so.environment,
-                     spec_tree_find_secret(t, so.environment, so.name) != NULL
-                         ? spec_tree_find_secret(t, so.environment, so.name)->application
-                         : so.application,
-                     so.name);
+  (void)secret_label(what, sizeof(what), so.environment, so.application, so.name);
   json_t *files = json_array();
   if (res.changed) {
     char act[SPEC_NAME_MAX + 340];
@@ -522,16 +518,22 @@ static int secret_write(ui_server *s, json_t *args, httpd_response *resp, enum o
     note_change(s, res.file, act);
     json_array_append_new(files, json_string(rel_path(s, res.file)));
   }
+  if (res.moved_from[0] != '\0') { /* a legacy application secret made room for it */
+    note_change(s, res.moved_from, "move");
+    note_change(s, res.moved_to, "move");
+    json_array_append_new(files, json_string(rel_path(s, res.moved_from)));
+    json_array_append_new(files, json_string(rel_path(s, res.moved_to)));
+  }
   if (res.created) {
     /* the naming advice `set` prints */
     org_findings f = {0};
     os_error lerr = OS_ERROR_INIT;
-    if (org_lint_name(&f, so.environment, so.name, NULL, 0, &lerr) == 0)
+    if (org_lint_name(&f, so.environment, so.application, so.name, NULL, 0, &lerr) == 0)
       for (size_t i = 0; i < f.n; i++)
         json_array_append_new(o.notes, json_string(f.v[i].message));
     org_findings_free(&f);
   }
-  const spec_secret *saved = spec_tree_find_secret(t, so.environment, so.name);
+  const spec_secret *saved = spec_tree_find_secret(t, so.environment, so.application, so.name);
   rc = reply_changed(resp,
                      json_pack("{s:o, s:b, s:b, s:b}", "secret",
                                saved != NULL ? secret_json(saved) : json_null(), "created",
@@ -577,7 +579,7 @@ static int api_delete(ui_server *s, const httpd_request *req, json_t *args,
   int rc = op_begin(&o, s, &err);
   char *file = NULL;
   if (rc == 0 && (rc = org_secret_delete_check(&o.c, t, env, app, name, &err)) == 0) {
-    const spec_secret *sec = spec_tree_find_secret(t, env, name);
+    const spec_secret *sec = spec_tree_find_secret(t, env, app, name);
     if ((file = os_strdup(sec != NULL ? sec->pos.file : NULL)) == NULL)
       rc = os_error_set(&err, OS_ENOMEM, "out of memory");
   }
@@ -950,8 +952,9 @@ static int api_history(ui_server *s, const httpd_request *req, json_t *args,
   const spec_tree *t = read_tree(s, resp);
   if (t == NULL)
     return 0;
-  const spec_secret *sec = spec_tree_find_secret(t, env, name);
-  char *file = sec != NULL ? os_strdup(rel_path(s, sec->pos.file)) : spec_secret_default_path(env, name);
+  const spec_secret *sec = spec_tree_find_secret(t, env, app, name);
+  char *file = sec != NULL ? os_strdup(rel_path(s, sec->pos.file))
+                           : spec_secret_default_path(env, app, name);
   if (file == NULL)
     return ui_reply_error(resp, OS_ENOMEM, "out of memory");
   org_history h;

@@ -7,6 +7,7 @@ set -u
 abspath() { [ -n "$1" ] && printf '%s/%s' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")"; }
 OS_BIN=$(abspath "${1:?usage: $0 ORGSECRETS_BINARY [GEN_TREE]}")
 GEN_TREE=$(abspath "${2:-}")
+TESTS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd) # shared helpers (ptysession.py)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/orgsecrets-cli-test.XXXXXX")
 LOG=$TMP/all-output.log
 VALUES_FILE=$TMP/values.list

@@ -13,7 +13,7 @@ unset ORGSECRETS_DIR
 
 # __complete itself
 c() { "$OS_BIN" __complete "$@" 2>>"$LOG" | tr '\n' ' ' | sed 's/ $//'; }
-check "commands" test "$(c re)" = "reveal rekey render refs"
+check "commands" test "$(c re)" = "reveal rekey render resolve refs"
 check "subcommands" test "$(c env '')" = "add list remove use"
 check "an option" test "$(c reveal --e)" = "--env"
 check "a short alias" grep -qw -- -e <<<"$(c reveal -)"

@@ -20,7 +20,7 @@ chmod 755 "$EVIL/make"
 
 os_in "$EVIL" set PATH --env dev
 expect_rc 1 "set refuses to create a secret named PATH"
-expect_err "--allow-env PATH" "the refusal names the override"
+expect_err "--allow-reserved-name" "the refusal names the override"
 os_in "$EVIL" set PATH --env dev --allow-env HOME
 expect_rc 1 "--allow-env of another name does not allow PATH"
 os_in "$EVIL" set PATH --env dev --allow-env PATH

@@ -93,8 +93,8 @@ expect_err "environment staging is not defined" "names the environment"
 # stdin, an application, and render as the way back out
 G=$(new_value)
 printf 'WEB_SECRET="%s"\n' "$G" | "$OS_BIN" import --from-file - --app web --env prod >>"$LOG" 2>&1
-check "import from stdin into an application" test -f org/secrets/prod/WEB_SECRET.yaml
-check "the application is recorded" grep -q '^  application: web$' org/secrets/prod/WEB_SECRET.yaml
+check "import from stdin into an application" test -f org/secrets/prod/web/WEB_SECRET.yaml
+check "the application is recorded" grep -q '^  application: web$' org/secrets/prod/web/WEB_SECRET.yaml
 secret_out "$TMP/out.env" render --env dev
 mkdir -p "$TMP/o2" && cp org/organization.yaml "$TMP/o2/"
 ORGSECRETS_DIR=$TMP/o2 os import --from-file "$TMP/out.env" --allow-env PATH

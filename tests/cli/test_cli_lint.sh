@@ -40,7 +40,7 @@ os delete STRIPE_WEBHOOK_SECRET --env prod --yes
 os member add carol@example.com --role member --recipient "$(pubkey keys/carol)"
 os lint
 expect_rc 0 "out-of-date recipients are a warning"
-check "rekey warning" grep -qE 'warning: .*out-of-date recipient.*rekey' <<<"$OUT"
+check "rekey warning" grep -qE 'warning: prod/[A-Z_]+: not sealed to carol@example.com \(member\), newly authorized .*orgsecrets rekey' <<<"$OUT"
 os rekey --yes
 os lint
 check "no rekey warning after rekey" test -z "$(grep rekey <<<"$OUT")"

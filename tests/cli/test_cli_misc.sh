@@ -22,57 +22,17 @@ check "rotatedAt still unchanged" grep -qF "$rot" org/secrets/prod/STATUS_PAGE_T
 
 # a terminal: delete asks, "n" keeps, "y" deletes; set reads without echo
 V2=$(new_value)
-cat >"$TMP/tty_session.py" <<'PY'
-import os, pty, select, sys, time
-def session(argv, answer):
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    out = b""
-    # answer only once the prompt is shown (echo is off by then)
-    deadline = time.time() + 20
-    while b"[y/N]" not in out and b"Ctrl-D): " not in out and time.time() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if r:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                break
-    os.write(fd, answer)
-    deadline = time.time() + 30
-    while True:
-        if time.time() > deadline:
-            os.kill(pid, 9)  # a hang is a failure, not a stuck test
-            break
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if not r:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
-mode = sys.argv[1]
-argv = sys.argv[3:]
-answer = sys.argv[2].encode().decode("unicode_escape").encode()
-rc, out = session(argv, answer)
-sys.stdout.write(out)
-sys.exit(rc)
-PY
-python3 "$TMP/tty_session.py" delete 'n\n' "$OS_BIN" delete STATUS_PAGE_TOKEN --env prod >"$TMP/tty1" 2>&1
+PTY="python3 $TESTS_LIB/ptysession.py"
+$PTY "[y/N]" 'n\n' "$OS_BIN" delete STATUS_PAGE_TOKEN --env prod >"$TMP/tty1" 2>&1
 RC=$?; cat "$TMP/tty1" >>"$LOG"
 expect_rc 1 "answering n refuses"
 check "the prompt is asked" grep -qF "delete STATUS_PAGE_TOKEN in prod? [y/N]" "$TMP/tty1"
 check "file kept after n" test -f org/secrets/prod/STATUS_PAGE_TOKEN.yaml
-python3 "$TMP/tty_session.py" delete 'y\n' "$OS_BIN" delete STATUS_PAGE_TOKEN --env prod >"$TMP/tty2" 2>&1
+$PTY "[y/N]" 'y\n' "$OS_BIN" delete STATUS_PAGE_TOKEN --env prod >"$TMP/tty2" 2>&1
 RC=$?; cat "$TMP/tty2" >>"$LOG"
 expect_rc 0 "answering y deletes"
 check "file gone after y" test ! -e org/secrets/prod/STATUS_PAGE_TOKEN.yaml
-python3 "$TMP/tty_session.py" set "$V2\\x04\\x04" "$OS_BIN" set TYPED_AT_TERMINAL --env dev >"$TMP/tty3" 2>&1
+$PTY "not echoed" "$V2\\n" "$OS_BIN" set TYPED_AT_TERMINAL --env dev >"$TMP/tty3" 2>&1
 RC=$?; cat "$TMP/tty3" >>"$LOG"
 expect_rc 0 "value typed at a terminal"
 check "the typed value is not echoed" test -z "$(grep -F "$V2" "$TMP/tty3")"

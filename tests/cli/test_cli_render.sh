@@ -45,7 +45,9 @@ expect_rc 0 "render k8s"
 check "k8s manifest is a v1 Secret with base64 data" python3 -c '
 import yaml,base64,sys
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-assert len(docs) == 1, docs
+# the environment namespace, then every application namespace (as the controller delivers)
+assert [d["metadata"]["namespace"] for d in docs] == ["prod", "web"], docs
+assert docs[0]["data"] == docs[1]["data"]
 d = docs[0]
 assert d["apiVersion"] == "v1" and d["kind"] == "Secret" and d["type"] == "Opaque"
 assert d["metadata"]["name"] == "acme-secrets" and d["metadata"]["namespace"] == "prod"

@@ -13,11 +13,16 @@ expect_rc 0 "setup secrets"
 
 # an admin reads everything
 for s in "dev DEV_DATABASE_PASSWORD $VD" "prod PROD_DATABASE_PASSWORD $VP" \
-  "prod STATUS_PAGE_URL $VV" "prod WEB_SESSION_KEY $VW"; do
+  "prod STATUS_PAGE_URL $VV" "prod WEB_SESSION_KEY $VW web"; do
   set -- $s
-  secret_out "$TMP/o" reveal "$2" --env "$1"
+  secret_out "$TMP/o" reveal "$2" --env "$1" ${4:+--app "$4"}
   check "admin reads $1/$2" test "$(cat "$TMP/o")" = "$3"
 done
+# an application's secret is addressed with --app; without it, the
+# organization level, and the error says where one of that name is
+secret_out "$TMP/o" reveal WEB_SESSION_KEY --env prod
+expect_rc 1 "reveal without --app: the organization level only"
+expect_err "no organization-level secret WEB_SESSION_KEY in prod; application web has one (pass --app APP)" "reveal without --app names the application"
 
 # a member reads and the viewer's key only opens what is visible to viewers
 secret_out "$TMP/o" reveal PROD_DATABASE_PASSWORD --env prod -i keys/bob

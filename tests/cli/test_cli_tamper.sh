@@ -57,17 +57,23 @@ rm -rf org && cp -r "$TMP/pristine" org
 
 # another application, same environment
 python3 - <<'PY'
-import re
-p = "org/secrets/prod/API_SESSION_KEY.yaml"
+p = "org/secrets/prod/api/API_SESSION_KEY.yaml"
 t = open(p).read()
-# keep the API file but move the web ciphertext in, and rename to match
-w = open("org/secrets/prod/WEB_SESSION_KEY.yaml").read()
+# keep the API file but move the web ciphertext in
+w = open("org/secrets/prod/web/WEB_SESSION_KEY.yaml").read()
 ct = w[w.index("  encryptedValue: |\n"):]
 open(p, "w").write(t[:t.index("  encryptedValue: |\n")] + ct)
 PY
-# names differ too, so also make a same-name case: move app web -> api
-sed -i 's/^  application: web$/  application: api/' org/secrets/prod/WEB_SESSION_KEY.yaml
-reveal_fails_binding prod WEB_SESSION_KEY "application changed (web -> api)"
+secret_out "$TMP/o" reveal API_SESSION_KEY --env prod --app api
+expect_rc 1 "another application's ciphertext: reveal fails"
+expect_err "binding" "another application's ciphertext: error says binding"
+rm -rf org && cp -r "$TMP/pristine" org
+# the same name moved to another application (its metadata.name too): web -> api
+sed -i 's/^  application: web$/  application: api/; s/^  name: acme\.prod\.web\./  name: acme.prod.api./' org/secrets/prod/web/WEB_SESSION_KEY.yaml
+secret_out "$TMP/o" reveal WEB_SESSION_KEY --env prod --app api
+expect_rc 1 "application changed (web -> api): reveal fails"
+expect_err "binding" "application changed (web -> api): error says binding"
+check "application changed (web -> api): nothing printed" test ! -s "$TMP/o"
 rm -rf org && cp -r "$TMP/pristine" org
 
 # another organization: same names in a second organization "globex"

@@ -249,8 +249,10 @@ class Org:
         return [os.path.join(self.dir, "organization.yaml")] + sorted(
             glob.glob(os.path.join(self.dir, "secrets", "**", "*.yaml"), recursive=True))
 
-    def path(self, env, name):
-        return os.path.join(self.dir, "secrets", env, name + ".yaml")
+    def path(self, env, name, app=None):
+        """The CLI's file of a secret: secrets/ENV/NAME.yaml, or
+        secrets/ENV/APP/NAME.yaml for an application's."""
+        return os.path.join(self.dir, "secrets", env, *([app] if app else []), name + ".yaml")
 
 
 class Controller:
@@ -296,6 +298,18 @@ def wait_for(pred, timeout=20, interval=0.05, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+def secret_key_refs(x):
+    """(Secret, key) of every secretKeyRef in a JSON patch or pod spec."""
+    if isinstance(x, dict):
+        if "secretKeyRef" in x:
+            yield (x["secretKeyRef"]["name"], x["secretKeyRef"]["key"])
+        for v in x.values():
+            yield from secret_key_refs(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from secret_key_refs(v)
 
 
 def assert_no_values(testcase, texts, values):

@@ -63,7 +63,8 @@ class MultiTest(ControllerTest):
                 if org_id == "globex":
                     o.set("SIGNING_KEY", env, BINARY + env.encode())
                     org_data["SIGNING_KEY"] = BINARY + env.encode()
-                for ns in namespaces:
+                # the organization-level Secret goes to the application's namespaces too
+                for ns in namespaces + app_ns:
                     self.want[env][(ns, org_id + "-secrets")] = dict(org_data)
                 for ns in app_ns:
                     self.want[env][(ns, app + "-secrets")] = dict(app_data)
@@ -171,7 +172,7 @@ class MultiTest(ControllerTest):
             self.assertIn("unknown application", out) if c is folder else self.assertIn("InvalidSpec", out)
             self.assertEqual(fake.owned().get(("api", "api-secrets")), app,
                              "%s: the application's Secret and value stay" % c.logpath)
-        cr = fake.ok("GET", "/apis/orgsecrets.io/v1/orgsecrets/acme.prod.feature-flags")
+        cr = fake.ok("GET", "/apis/orgsecrets.io/v1/orgsecrets/acme.prod.api.feature-flags")
         ready = cr["status"]["conditions"][0]
         self.assertEqual((ready["type"], ready["status"], ready["reason"]), ("Ready", "False", "InvalidSpec"))
         self.assertIn("application api is not defined", ready["message"])

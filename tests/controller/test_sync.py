@@ -181,7 +181,7 @@ class SyncTest(ControllerTest):
 
         def secret_sum(ns, name):
             return self.fake.secret(ns, name)["metadata"]["annotations"]["orgsecrets.io/checksum"]
-        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        wait_for(lambda: len(self.fake.owned()) == 4, what="first sync")
         wait_for(lambda: sums()[("shop", "whole")], what="first rollout")
         time.sleep(0.5)
         shop = {"checksum.orgsecrets.io/acme-secrets": secret_sum("shop", "acme-secrets")}
@@ -248,7 +248,7 @@ class SyncTest(ControllerTest):
 
     def test_resync_lists_again(self):
         self.ctl.start("--resync", "2s")
-        wait_for(lambda: len(self.fake.owned()) == 3, what="first sync")
+        wait_for(lambda: len(self.fake.owned()) == 4, what="first sync")
         time.sleep(0.5)
         self.fake.clear_requests()
         time.sleep(6.5)
@@ -269,7 +269,7 @@ class SyncTest(ControllerTest):
         wait_for(lambda: self.fake.secret("shop", "acme-secrets"), what="first sync")
         wait_for(lambda: unseals("DATABASE_PASSWORD") == 1, what="first unseal audited")
         # a tampered file: its failure is logged once, however many passes follow
-        flip_armored_byte(self.org.path("prod", "FEATURE_FLAGS"))
+        flip_armored_byte(self.org.path("prod", "FEATURE_FLAGS", "api"))
         wait_for(lambda: "IntegrityError" in self.ctl.output(), what="failure reported")
         # two more passes, each for a change elsewhere
         self.org.set("API_KEY", "prod", "ak-rotated-1")
@@ -282,7 +282,7 @@ class SyncTest(ControllerTest):
         self.assertEqual(unseals("DATABASE_PASSWORD"), 1, "an unchanged secret is audited once")
         self.assertIn(unseals("API_KEY"), (2, 3), "each new ciphertext once (a pass may fold two changes)")
         out = self.ctl.output()
-        self.assertEqual(out.count("error secret acme.prod.feature-flags: IntegrityError"), 1, out)
+        self.assertEqual(out.count("error secret acme.prod.api.feature-flags: IntegrityError"), 1, out)
         self.assertEqual(unseals("FEATURE_FLAGS"), 2, "once ok, once failed")
 
     def test_tampered_secret_isolated_keeps_last_good_value(self):
@@ -315,11 +315,16 @@ class SyncTest(ControllerTest):
         self.assertEqual(os.stat(main).st_mode & 0o777, 0o600)
         self.assertEqual(read(main),
                          "API_KEY=%s\nDATABASE_PASSWORD=%s\n" % (VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"]))
-        self.assertEqual(read(app), "FEATURE_FLAGS=%s\n" % VALUES["FEATURE_FLAGS"])
-        # the same format as `orgsecrets render --format env`
+        # the application's file holds its view: its own and the organization's
+        self.assertEqual(read(app), "API_KEY=%s\nDATABASE_PASSWORD=%s\nFEATURE_FLAGS=%s\n" % (
+            VALUES["API_KEY"], VALUES["DATABASE_PASSWORD"], VALUES["FEATURE_FLAGS"]))
+        # the same format as `orgsecrets render --format env`, and the same view as --app
         rendered = self.org.run("render", "--env", "prod", "--format", "env", "-i", self.org.key("prodctl"),
                                 prints_values=True)
         self.assertEqual(rendered, read(main))
+        rendered = self.org.run("render", "--env", "prod", "--app", "api", "--format", "env", "-i",
+                                self.org.key("prodctl"), prints_values=True)
+        self.assertEqual(rendered, read(app))
         # the files source in a POSIX shell to the exact values
         got = subprocess.run(["sh", "-c", ". %s; printf %%s \"$DATABASE_PASSWORD\"" % main],
                              capture_output=True).stdout.decode()
@@ -396,7 +401,8 @@ class SyncTest(ControllerTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         items = json.loads(p.stdout)["items"]
         got = sorted((i["metadata"]["namespace"], i["metadata"]["name"]) for i in items)
-        self.assertEqual(got, [("api", "api-secrets"), ("payments", "acme-secrets"), ("shop", "acme-secrets")])
+        self.assertEqual(got, [("api", "acme-secrets"), ("api", "api-secrets"), ("payments", "acme-secrets"),
+                              ("shop", "acme-secrets")])
         for i in items:
             self.assertEqual(i["data"], self.fake.secret(i["metadata"]["namespace"], i["metadata"]["name"])["data"])
 

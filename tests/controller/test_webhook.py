@@ -17,7 +17,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import read, ControllerTest, wait_for
+from harness import read, secret_key_refs, ControllerTest, wait_for
 
 VALUES = {"DATABASE_PASSWORD": "pw-webhook-44dd", "API_KEY": "ak-webhook-55ee"}
 
@@ -104,16 +104,7 @@ class WebhookTest(ControllerTest):
         self.assertTrue(r["allowed"])
         patch = json.loads(base64.b64decode(r["patch"]))
         text = json.dumps(patch)
-        def refs(x):
-            if isinstance(x, dict):
-                if "secretKeyRef" in x:
-                    yield (x["secretKeyRef"]["name"], x["secretKeyRef"]["key"])
-                for v in x.values():
-                    yield from refs(v)
-            elif isinstance(x, list):
-                for v in x:
-                    yield from refs(v)
-        found = set(refs(patch))
+        found = set(secret_key_refs(patch))
         self.assertIn(("acme-secrets", "API_KEY"), found)
         self.assertIn(("acme-secrets", "DATABASE_PASSWORD"), found)
         self.assertIn("$(ORGSECRETS_DATABASE_PASSWORD)", text)

@@ -122,7 +122,9 @@ class OrgModel:
             return out
         active = {k: v for k, v in self.values.items() if k[0] == env and k not in self.disabled}
         org_level = {n: v for (_, a, n), v in active.items() if a is None}
-        for ns in self.envs[env]:
+        # the organization-level Secret: the environment's namespaces and
+        # every application's (an application's pods get both Secrets)
+        for ns in list(self.envs[env]) + [ns for nss in self.apps.values() for ns in nss]:
             out[(ns, self.name + "-secrets")] = dict(org_level)
         for app, nss in self.apps.items():
             data = {n: v for (_, a, n), v in active.items() if a == app}

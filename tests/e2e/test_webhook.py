@@ -131,16 +131,12 @@ class WebhookTest(E2ETest):
         pod = self.create_pod(shop, "plain", [{"name": "X", "value": "$DATABASE_PASSWORD"}], labels={})
         self.assertEqual(pod["spec"]["containers"][0]["env"][0], {"name": "X", "value": "$DATABASE_PASSWORD"})
 
-    @unittest.expectedFailure
     def test_application_pods_get_organization_level_secrets(self):
         """By design, organization-level secrets go to every namespace of
         every application too, so that what `orgsecrets run --app X` gives
-        (organization-level plus X's) is what X's pods get. The controller
-        delivers them to the environment's namespaces only (as
-        docs/controller.md says), so the webhook refuses $DATABASE_PASSWORD
-        in the api namespace although `run --app api` has it. Expected to
-        fail until product and design agree; an unexpected pass fails the
-        run, so the marker cannot outlive the gap."""
+        (organization-level plus X's) is what X's pods get: the webhook
+        resolves $DATABASE_PASSWORD in the api namespace to the
+        organization-level Secret delivered there."""
         self.start_and_wait()
         api_ns = self.world.ns("api")
         self.assertIn((api_ns, self.secret_name()), set(self.cp.admin.managed_secrets()))

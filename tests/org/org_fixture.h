@@ -129,7 +129,7 @@ static inline int fix_set(org_set_result *res, const org_ctx *c, spec_tree *t, c
 /* The opened value of env/name with keys (caller frees). */
 static inline char *fix_reveal(const spec_tree *t, org_keys *keys, const char *env,
                                const char *name) {
-  const spec_secret *s = spec_tree_find_secret(t, env, name);
+  const spec_secret *s = spec_tree_find_secret(t, env, NULL, name);
   assert_non_null(s);
   const age_identity *const *ids = NULL;
   size_t n = 0;

@@ -67,7 +67,7 @@ static void test_require(void **state) {
 }
 
 static const char *field(const spec_tree *t, const char *env, const char *name, int which) {
-  const spec_secret *s = spec_tree_find_secret(t, env, name);
+  const spec_secret *s = spec_tree_find_secret(t, env, NULL, name);
   assert_non_null(s);
   const char *v[] = {s->created_at, s->updated_at, s->rotated_at, s->created_by, s->updated_by};
   return v[which];
@@ -115,7 +115,7 @@ static void test_set_metadata(void **state) {
   assert_string_equal(field(t, "prod", "BILLING_API_KEY", UPDATED_BY), "bob@example.com");
 
   /* a description only: updatedAt moves, rotatedAt and the ciphertext stay */
-  char *ct = strdup(spec_tree_find_secret(t, "prod", "BILLING_API_KEY")->encrypted_value);
+  char *ct = strdup(spec_tree_find_secret(t, "prod", NULL, "BILLING_API_KEY")->encrypted_value);
   setenv(NOW_ENV, "2024-04-10T08:00:00Z", 1);
   org_secret_opts o = {.environment = "prod", .name = "BILLING_API_KEY",
                        .description = "billing", .visible_to_viewers = ORG_KEEP,
@@ -124,7 +124,8 @@ static void test_set_metadata(void **state) {
   assert_true(res.changed && !res.value_changed && !res.resealed);
   assert_string_equal(field(t, "prod", "BILLING_API_KEY", UPDATED_AT), "2024-04-10T08:00:00Z");
   assert_string_equal(field(t, "prod", "BILLING_API_KEY", ROTATED_AT), "2024-03-10T08:00:00Z");
-  assert_string_equal(spec_tree_find_secret(t, "prod", "BILLING_API_KEY")->encrypted_value, ct);
+  assert_string_equal(spec_tree_find_secret(t, "prod", NULL, "BILLING_API_KEY")->encrypted_value,
+                      ct);
   free(ct);
 
   /* visible to viewers: re-sealed (the viewer's key joins), the value is the same */
@@ -150,9 +151,11 @@ static void test_set_metadata(void **state) {
 }
 
 static int count_notes;
+static char notes_seen[4][512];
 static void note_counter(void *ctx, const char *msg) {
   (void)ctx;
-  assert_non_null(strstr(msg, "cannot open the current value"));
+  if (count_notes < 4)
+    snprintf(notes_seen[count_notes], sizeof(notes_seen[0]), "%s", msg);
   count_notes++;
 }
 
@@ -186,25 +189,41 @@ static void test_set_refusals(void **state) {
   o.mode = ORG_SET_UPSERT;
   o.name = "LD_PRELOAD";
   assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), OS_EPERM);
-  assert_non_null(strstr(err.msg, "--allow-env LD_PRELOAD"));
+  assert_non_null(strstr(err.msg, "--allow-reserved-name"));
   o.allow_reserved_name = true;
   assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), 0);
   o.allow_reserved_name = false;
+  /* a name ending in _ cannot be a custom resource: refused the same way */
+  o.name = "TRAILING_";
+  assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), OS_EPERM);
+  assert_non_null(strstr(err.msg, "ending in _"));
+  assert_non_null(strstr(err.msg, "--allow-reserved-name"));
+  /* names are per application: web gets its own PAYMENT_KEY beside the
+   * organization's, in its own folder */
   o.name = "PAYMENT_KEY";
   o.application = "web";
-  assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), OS_ECONFLICT);
-  assert_non_null(strstr(err.msg, "belongs to the organization level"));
+  assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), 0);
+  assert_true(res.created);
+  assert_non_null(strstr(res.file, "secrets/prod/web/PAYMENT_KEY.yaml"));
+  assert_non_null(spec_tree_find_secret(t, "prod", NULL, "PAYMENT_KEY"));
+  assert_non_null(spec_tree_find_secret(t, "prod", "web", "PAYMENT_KEY"));
   o.application = "nowhere";
   assert_int_equal(org_secret_set(&res, &f->as[K_BOB], t, &o, &err), OS_ENOTFOUND);
 
-  /* a key that cannot open the current value: sealed anew, with a note */
+  /* a key that cannot open the current value: sealed anew, with a note; the
+   * organization-level secret is addressed (web's is named), and whose value
+   * was replaced is said */
   org_ctx vic_writer = f->as[K_BOB];
   vic_writer.keys = f->keys[K_VIC];
   vic_writer.note = note_counter;
   o.application = NULL;
   count_notes = 0;
   assert_int_equal(org_secret_set(&res, &vic_writer, t, &o, &err), 0);
-  assert_int_equal(count_notes, 1);
+  assert_int_equal(count_notes, 3);
+  assert_non_null(strstr(notes_seen[0], "prod/PAYMENT_KEY is the organization-level secret; "
+                                        "application web has its own secret of that name"));
+  assert_non_null(strstr(notes_seen[1], "cannot open the current value"));
+  assert_non_null(strstr(notes_seen[2], "replaced the value last set by alice@example.com on "));
   assert_true(res.value_changed);
   /* ... but a re-seal of the same value needs to open it */
   o.value = NULL;

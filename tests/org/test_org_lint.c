@@ -64,12 +64,12 @@ static void test_lint_name(void **state) {
   (void)state;
   org_findings f = {0};
   os_error err = OS_ERROR_INIT;
-  assert_int_equal(org_lint_name(&f, "prod", "SECRET123", "x.yaml", 3, &err), 0);
-  assert_int_equal(org_lint_name(&f, "prod", "API_KEY_DEV", NULL, 0, &err), 0);
-  assert_int_equal(org_lint_name(&f, "production", "API_KEY_PROD", NULL, 0, &err), 0);
-  assert_int_equal(org_lint_name(&f, "eu1", "API_KEY_EU1", NULL, 0, &err), 0);
-  assert_int_equal(org_lint_name(&f, "prod", "X1", NULL, 0, &err), 0);
-  assert_int_equal(org_lint_name(&f, "prod", "BILLING_DB_PASSWORD", NULL, 0, &err), 0);
+  assert_int_equal(org_lint_name(&f, "prod", NULL, "SECRET123", "x.yaml", 3, &err), 0);
+  assert_int_equal(org_lint_name(&f, "prod", NULL, "API_KEY_DEV", NULL, 0, &err), 0);
+  assert_int_equal(org_lint_name(&f, "production", NULL, "API_KEY_PROD", NULL, 0, &err), 0);
+  assert_int_equal(org_lint_name(&f, "eu1", NULL, "API_KEY_EU1", NULL, 0, &err), 0);
+  assert_int_equal(org_lint_name(&f, "prod", NULL, "X1", NULL, 0, &err), 0);
+  assert_int_equal(org_lint_name(&f, "prod", NULL, "BILLING_DB_PASSWORD", NULL, 0, &err), 0);
   assert_int_equal(f.n, 3);
   assert_int_equal(f.warnings, 3);
   assert_string_equal(f.v[0].code, "vague-name");
@@ -114,9 +114,13 @@ static void test_lint_folder(void **state) {
   assert_string_equal(x->file, "secrets/prod/PAYMENT_API_KEY.yaml");
   assert_int_equal(x->line, 1);
   assert_non_null(strstr(x->message, "91 days ago"));
-  x = must_find(&out, "stale-recipients", "prod/PAYMENT_API_KEY");
+  /* a newly authorized key a value lacks: an availability warning */
+  x = must_find(&out, "missing-recipients", "prod/PAYMENT_API_KEY");
   assert_non_null(x);
+  assert_int_equal(x->severity, ORG_WARNING);
   assert_string_equal(x->fix, "orgsecrets rekey");
+  assert_non_null(strstr(x->message, "not sealed to carol@example.com (member), newly authorized"));
+  assert_null(find(&out, "unauthorized-recipients", NULL));
   x = must_find(&out, "plaintext", NULL);
   assert_non_null(x);
   assert_int_equal(x->severity, ORG_ERROR);
@@ -124,6 +128,25 @@ static void test_lint_folder(void **state) {
   assert_int_equal(x->line, 3);
   assert_null(strstr(x->message, "hunter2")); /* never the text */
   assert_int_equal(out.errors, 1);
+  org_findings_free(&out);
+
+  /* a removed member's key: an error naming the key (no Git history here
+   * to name its holder), the fix, and the rest */
+  char fp[SPEC_FINGERPRINT_LEN + 1];
+  assert_int_equal(org_member_remove(fp, &f->as[K_ALICE], t, "bob@example.com", &err), 0);
+  assert_int_equal(org_lint(&out, f->org, &o, &err), 0);
+  x = must_find(&out, "unauthorized-recipients", "prod/TOKEN");
+  assert_int_equal(x->severity, ORG_ERROR);
+  assert_string_equal(x->fix, "orgsecrets rekey");
+  char want[256];
+  snprintf(want, sizeof(want),
+           "prod/TOKEN: sealed to key %s, which the organization does not "
+           "authorize for it",
+           fp);
+  if (strstr(x->message, want) == NULL)
+    fail_msg("message: %s", x->message);
+  assert_non_null(strstr(x->message, "run `orgsecrets rekey`, then rotate the value"));
+  assert_int_equal(out.errors, 3); /* both secrets, and the plaintext */
   org_findings_free(&out);
 
   /* a spec error is a finding with the file and line; lint still scans */

@@ -125,7 +125,25 @@ static void test_plan_and_apply(void **state) {
   org_secret_opts o = {.environment = "prod", .name = "STATUS_URL", .visible_to_viewers = 1,
                        .state = ORG_KEEP, .value = (const uint8_t *)"s", .value_len = 1};
   org_set_result res;
-  assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), 0);
+  /* values sealed to bob, who is gone: nothing more is sealed here before a rekey */
+  assert_int_equal(org_secret_set(&res, &f->as[K_ALICE], t, &o, &err), OS_ECONFLICT);
+  assert_non_null(strstr(err.msg, "refusing to seal: 2 secret(s) here are sealed to keys the "
+                                  "organization no longer authorizes (e.g. dev/DEV_DB_PASSWORD)"));
+  assert_non_null(strstr(err.msg, "run `orgsecrets rekey`"));
+  assert_int_equal(org_unauthorized_count(NULL, t), 2);
+  {
+    /* so STATUS_URL is sealed the way a clone that never saw bob would */
+    spec_secret *s = spec_secret_new();
+    assert_non_null(s);
+    s->organization = strdup("acme");
+    s->environment = strdup("prod");
+    s->name = strdup("STATUS_URL");
+    s->visible_to_viewers = true;
+    assert_int_equal(seal_value(s, t->org, "s", 1, &err), 0);
+    assert_int_equal(spec_tree_put_secret(t, s, &err), 0);
+    const char *file = s->pos.file;
+    assert_int_equal(org_write(&f->as[K_ALICE], t, &file, 1, &err), 0);
+  }
   assert_int_equal(org_member_add(&f->as[K_ALICE], t, "dave@example.com", SPEC_ROLE_MEMBER,
                                   f->rcpt[K_CAROL], &err), 0);
   org_rekey_plan p;
@@ -164,7 +182,7 @@ static void test_plan_and_apply(void **state) {
 
   /* the admin re-seals: dave reads, bob no longer can, the timestamps stay */
   fix_load(&t, f);
-  char *updated = strdup(spec_tree_find_secret(t, "prod", "PAYMENT_KEY")->updated_at);
+  char *updated = strdup(spec_tree_find_secret(t, "prod", NULL, "PAYMENT_KEY")->updated_at);
   assert_int_equal(org_rekey_plan_build(&p, t, &err), 0);
   assert_int_equal(org_rekey_apply(&f->as[K_ALICE], t, &p, &err), 0);
   assert_int_equal(p.failed, 0);
@@ -176,7 +194,7 @@ static void test_plan_and_apply(void **state) {
   assert_string_equal(v, "p1");
   free(v);
   assert_null(fix_reveal(t, f->keys[K_BOB], "prod", "PAYMENT_KEY"));
-  assert_string_equal(spec_tree_find_secret(t, "prod", "PAYMENT_KEY")->updated_at, updated);
+  assert_string_equal(spec_tree_find_secret(t, "prod", NULL, "PAYMENT_KEY")->updated_at, updated);
   free(updated);
   assert_int_equal(org_rekey_plan_build(&p, t, &err), 0);
   assert_int_equal(p.n, 0);

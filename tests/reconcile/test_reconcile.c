@@ -159,17 +159,17 @@ static void test_plan_targets(void **state) {
 static void test_plan_failure_isolated(void **state) {
   fx *f = *state;
   /* a disabled secret is not delivered */
-  spec_tree_find_secret(f->t, "prod", "API_KEY")->state = SPEC_STATE_DISABLED;
+  spec_tree_find_secret(f->t, "prod", NULL, "API_KEY")->state = SPEC_STATE_DISABLED;
   /* a value moved from another secret fails with a binding error */
-  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "FLAGS");
-  spec_secret *db = spec_tree_find_secret(f->t, "prod", "DB_PASSWORD");
+  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "api", "FLAGS");
+  spec_secret *db = spec_tree_find_secret(f->t, "prod", NULL, "DB_PASSWORD");
   free(flags->encrypted_value);
   flags->encrypted_value = strdup(db->encrypted_value);
   reconcile_plan *p = build(f, f->ctl, NULL);
   assert_int_equal(p->n_disabled, 1);
   assert_int_equal(p->n_failures, 1);
   assert_string_equal(p->failures[0].reason, "BindingMismatch");
-  assert_string_equal(p->failures[0].resource, "acme.prod.flags");
+  assert_string_equal(p->failures[0].resource, "acme.prod.api.flags");
   assert_int_equal(p->targets[0].n_entries, 1);
   assert_int_equal(p->targets[1].n_entries, 0);
   assert_int_equal(p->targets[1].n_kept, 1);
@@ -360,8 +360,8 @@ static void test_envfiles_sync_keeps_failed(void **state) {
   assert_int_equal(r.unchanged, 2);
   reconcile_plan_free(p);
   /* API_KEY becomes unreadable: its old line stays, the others update */
-  spec_secret *ak = spec_tree_find_secret(f->t, "prod", "API_KEY");
-  spec_secret *db = spec_tree_find_secret(f->t, "prod", "DB_PASSWORD");
+  spec_secret *ak = spec_tree_find_secret(f->t, "prod", NULL, "API_KEY");
+  spec_secret *db = spec_tree_find_secret(f->t, "prod", NULL, "DB_PASSWORD");
   free(ak->encrypted_value);
   ak->encrypted_value = strdup(db->encrypted_value);
   p = build(f, f->ctl, NULL);
@@ -438,7 +438,7 @@ static void write_tree(fx *f) {
   os_error err = OS_ERROR_INIT;
   assert_int_equal(spec_tree_write_file(f->t, f->t->org->pos.file, &err), 0);
   for (size_t i = 0; i < f->t->n_secrets; i++) {
-    char *rel = spec_secret_default_path("prod", f->t->secrets[i]->name);
+    char *rel = spec_secret_default_path("prod", NULL, f->t->secrets[i]->name);
     free(f->t->secrets[i]->pos.file);
     f->t->secrets[i]->pos.file = rel;
     assert_int_equal(spec_tree_write_file(f->t, rel, &err), 0);
@@ -583,7 +583,7 @@ static void test_source_hook_releases(void **state) {
   reconcile_source_view_clear(&v);
   /* the file is rewritten with the same ciphertext: it is read again, and
    * the value is carried over without opening it again */
-  spec_secret *s = spec_tree_find_secret(f->t, "prod", "API_KEY");
+  spec_secret *s = spec_tree_find_secret(f->t, "prod", NULL, "API_KEY");
   char *path = os_path_join(f->dir, s->pos.file), *text = NULL;
   size_t text_len = 0;
   assert_int_equal(os_read_file(&text, &text_len, path, 1 << 20, &err), 0);
@@ -617,7 +617,7 @@ static void test_source_path_order(void **state) {
   write_tree(f);
   for (size_t i = 0; i < 6; i++) {
     add_secret(f, NULL, names[i], "v");
-    spec_secret *s = spec_tree_find_secret(f->t, "prod", names[i]);
+    spec_secret *s = spec_tree_find_secret(f->t, "prod", NULL, names[i]);
     free(s->pos.file);
     s->pos.file = strdup(paths[i]);
     assert_int_equal(spec_tree_write_file(f->t, paths[i], &err), 0);
@@ -755,7 +755,7 @@ static void test_source_validation(void **state) {
   seen_problems sp = {0, ""};
   /* a secret naming an application the Organization does not define: left
    * out, reported at its file and line, and nothing may be deleted */
-  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "FLAGS");
+  spec_secret *flags = spec_tree_find_secret(f->t, "prod", "api", "FLAGS");
   free(flags->application);
   flags->application = strdup("nope");
   assert_int_equal(spec_tree_write_file(f->t, flags->pos.file, &err), 0);

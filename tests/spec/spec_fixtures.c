@@ -158,7 +158,8 @@ void fx_org_text(os_buf *b) {
 void fx_secret_text(os_buf *b, const char *env, const char *name, const char *app,
                     const char *desc, unsigned seed) {
   char rname[600];
-  size_t n = (size_t)snprintf(rname, sizeof(rname), "acme.%s.%s", env, name);
+  size_t n = (size_t)snprintf(rname, sizeof(rname), "acme.%s.%s%s%s", env, app ? app : "",
+                              app ? "." : "", name);
   for (size_t i = 0; i < n && i < sizeof(rname); i++) {
     if (rname[i] == '_')
       rname[i] = '-';

@@ -83,10 +83,10 @@ static void test_names(void **state) {
   assert_false(spec_dns_subdomain_valid("acme..prod"));
   assert_false(spec_dns_subdomain_valid("acme.prod.x-"));
 
-  char *rn = spec_secret_resource_name("acme", "prod", "DATABASE_PASSWORD");
+  char *rn = spec_secret_resource_name("acme", "prod", NULL, "DATABASE_PASSWORD");
   assert_string_equal(rn, "acme.prod.database-password");
   free(rn);
-  char *p = spec_secret_default_path("prod", "DATABASE_PASSWORD");
+  char *p = spec_secret_default_path("prod", NULL, "DATABASE_PASSWORD");
   assert_string_equal(p, "secrets/prod/DATABASE_PASSWORD.yaml");
   free(p);
 }
@@ -108,7 +108,7 @@ static spec_secret *fixture_secret(void) {
   spec_tree *t = parse_one(b.data);
   os_buf_free(&b);
   assert_int_equal(t->n_secrets, 1);
-  spec_secret *s = spec_tree_take_secret(t, "prod", "DATABASE_PASSWORD");
+  spec_secret *s = spec_tree_take_secret(t, "prod", "api", "DATABASE_PASSWORD");
   spec_tree_free(t);
   return s;
 }
@@ -294,7 +294,7 @@ static void test_json_secret_roundtrip(void **state) {
   assert_non_null(j);
   assert_string_equal(json_string_value(json_object_get(j, "kind")), "OrgSecret");
   assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")),
-                      "acme.prod.database-password");
+                      "acme.prod.api.database-password");
   assert_true(json_is_false(json_object_get(json_object_get(j, "spec"), "visibleToViewers")));
   /* What the API server adds to metadata is accepted; generation kept. */
   json_t *meta = json_object_get(j, "metadata");
@@ -335,12 +335,14 @@ static void test_json_secret_roundtrip(void **state) {
   json_t *spec = json_object_get(j, "spec");
   json_object_set_new(spec, "bogus", json_true());
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
-  assert_string_equal(err.msg, "OrgSecret acme.prod.database-password: spec.bogus: unknown field");
+  assert_string_equal(err.msg,
+                      "OrgSecret acme.prod.api.database-password: spec.bogus: unknown field");
   json_object_del(spec, "bogus");
   json_object_set_new(spec, "state", json_string("paused"));
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);
-  assert_string_equal(err.msg, "OrgSecret acme.prod.database-password: spec.state: \"paused\" is "
-                               "not active or disabled");
+  assert_string_equal(err.msg,
+                      "OrgSecret acme.prod.api.database-password: spec.state: \"paused\" is "
+                      "not active or disabled");
   json_object_set_new(spec, "state", json_string("disabled"));
   json_object_set_new(spec, "visibleToViewers", json_string("true"));
   assert_int_equal(spec_secret_from_json(&back, j, &err), OS_EINVAL);

@@ -168,8 +168,8 @@ static void test_good_tree_loads(void **state) {
   assert_string_equal(s->created_at, "2026-11-26T10:00:00Z");
   assert_int_equal(s->n_recipients, 3);
   assert_true(strncmp(s->encrypted_value, "-----BEGIN AGE ENCRYPTED FILE-----\n", 35) == 0);
-  assert_ptr_equal(spec_tree_find_secret(t, "prod", "DATABASE_PASSWORD"), s);
-  assert_null(spec_tree_find_secret(t, "dev", "DATABASE_PASSWORD"));
+  assert_ptr_equal(spec_tree_find_secret(t, "prod", "api", "DATABASE_PASSWORD"), s);
+  assert_null(spec_tree_find_secret(t, "dev", NULL, "DATABASE_PASSWORD"));
   spec_tree_free(t);
   free(org);
   free(sec);
@@ -183,8 +183,8 @@ static void test_secret_field_errors(void **state) {
                      SECRET_FILE ":12: ", "spec.visibleToViewers: expected a boolean");
   expect_secret_edit("  state: active\n", "  state: active\n  colour: blue\n", SECRET_FILE ":12: ",
                      "spec.colour: unknown field");
-  expect_secret_edit("  name: acme.prod.database-password\n",
-                     "  name: acme.prod.database-password\n  namespace: default\n",
+  expect_secret_edit("  name: acme.prod.api.database-password\n",
+                     "  name: acme.prod.api.database-password\n  namespace: default\n",
                      SECRET_FILE ":5: ", "metadata.namespace: unknown field");
   expect_secret_edit("  state: active\n", "  state: active\n  state: disabled\n",
                      SECRET_FILE ":12: ", "spec.state: duplicate key (first at line 11)");
@@ -196,8 +196,9 @@ static void test_secret_field_errors(void **state) {
                      SECRET_FILE ":", "invalid YAML");
   expect_secret_edit("  name: DATABASE_PASSWORD\n", "  name: database_password\n",
                      SECRET_FILE ":8: ", "spec.name: \"database_password\" is not a valid secret name");
-  expect_secret_edit("  name: acme.prod.database-password\n", "  name: acme.prod.other\n",
-                     SECRET_FILE ":4: ", "does not match the derived name \"acme.prod.database-password\"");
+  expect_secret_edit(
+      "  name: acme.prod.api.database-password\n", "  name: acme.prod.other\n",
+      SECRET_FILE ":4: ", "does not match the derived name \"acme.prod.api.database-password\"");
   expect_secret_edit("  recipients:\n    - 0123456789abcdef\n    - 1a2b3c4d5e6f7a8b\n    - fedcba9876543210\n",
                      "", SECRET_FILE ":6: ", "spec.recipients: missing");
   expect_secret_edit("  recipients:\n    - 0123456789abcdef\n    - 1a2b3c4d5e6f7a8b\n    - fedcba9876543210\n",
@@ -254,15 +255,18 @@ static void test_cross_document_errors(void **state) {
   /* The same secret twice: both places named. */
   const char *dup[] = {SECRET_FILE, s, "secrets/prod/copy.yaml", s};
   expect_error(NULL, dup, 2, OS_EINVAL, "secrets/prod/copy.yaml:8: ",
-               "duplicate secret DATABASE_PASSWORD (first at " SECRET_FILE ":8)");
+               "duplicate secret DATABASE_PASSWORD of application api (first at " SECRET_FILE
+               ":8)");
   char *t1 = replace(s, "  environment: prod\n", "  environment: qa\n");
   char *t2 = replace(t1, "acme.prod.", "acme.qa.");
   expect_secret_error(t2, SECRET_FILE ":7: ", "unknown environment \"qa\"");
   free(t1);
   free(t2);
   t1 = replace(s, "  application: api\n", "  application: billing\n");
-  expect_secret_error(t1, SECRET_FILE ":9: ", "unknown application \"billing\"");
+  t2 = replace(t1, "acme.prod.api.", "acme.prod.billing.");
+  expect_secret_error(t2, SECRET_FILE ":9: ", "unknown application \"billing\"");
   free(t1);
+  free(t2);
   t1 = replace(s, "  organization: acme\n", "  organization: other\n");
   t2 = replace(t1, "acme.prod.", "other.prod.");
   expect_secret_error(t2, SECRET_FILE ":6: ", "organization \"other\" is not \"acme\"");
@@ -486,7 +490,7 @@ static void test_roundtrip_1000(void **state) {
   free_capture(after, n_after);
 
   /* Change one secret's field: exactly its file changes. */
-  spec_secret *s = spec_tree_find_secret(t, "staging", "SECRET_00010_KEY");
+  spec_secret *s = spec_tree_find_secret(t, "staging", "worker", "SECRET_00010_KEY");
   assert_non_null(s);
   free(s->description);
   s->description = strdup("changed: now with a colon");
@@ -498,7 +502,7 @@ static void test_roundtrip_1000(void **state) {
   free_capture(after, n_after);
 
   /* Change a secret inside the multi-document file: only that file. */
-  spec_secret *m = spec_tree_find_secret(t, "prod", "SECRET_00257_KEY");
+  spec_secret *m = spec_tree_find_secret(t, "prod", "api", "SECRET_00257_KEY");
   assert_non_null(m);
   assert_string_equal(m->pos.file, "bundles/multi.yaml");
   m->visible_to_viewers = !m->visible_to_viewers;
@@ -513,8 +517,9 @@ static void test_roundtrip_1000(void **state) {
   t = NULL;
   if (spec_tree_load(&t, dir, &err) != 0)
     fail_msg("%s", err.msg);
-  assert_string_equal(spec_tree_find_secret(t, "staging", "SECRET_00010_KEY")->description,
-                      "changed: now with a colon");
+  assert_string_equal(
+      spec_tree_find_secret(t, "staging", "worker", "SECRET_00010_KEY")->description,
+      "changed: now with a colon");
   assert_int_equal(t->n_secrets, 1000);
   spec_tree_free(t);
   free_capture(before, n_before);
@@ -576,7 +581,7 @@ static void test_edit_and_write(void **state) {
   n->pos.file = NULL;
   n->pos.line = 0;
   assert_int_equal(spec_tree_put_secret(t, n, &err), 0);
-  assert_string_equal(n->pos.file, "secrets/prod/API_TOKEN.yaml");
+  assert_string_equal(n->pos.file, "secrets/prod/api/API_TOKEN.yaml");
   assert_int_equal(spec_tree_write_file(t, n->pos.file, &err), 0);
   /* Replacing keeps the old place. */
   spec_secret *r = spec_secret_dup(n);
@@ -585,7 +590,7 @@ static void test_edit_and_write(void **state) {
   free(r->description);
   r->description = strdup("replaced");
   assert_int_equal(spec_tree_put_secret(t, r, &err), 0);
-  assert_string_equal(r->pos.file, "secrets/prod/API_TOKEN.yaml");
+  assert_string_equal(r->pos.file, "secrets/prod/api/API_TOKEN.yaml");
   assert_int_equal(t->n_secrets, 2);
   assert_int_equal(spec_tree_validate(t, NULL, NULL, &err), 0);
   spec_tree_free(t);
@@ -594,7 +599,7 @@ static void test_edit_and_write(void **state) {
     fail_msg("%s", err.msg);
   assert_int_equal(t->n_secrets, 2);
   /* Taking a secret and writing its file removes the file. */
-  spec_secret *taken = spec_tree_take_secret(t, "prod", "DATABASE_PASSWORD");
+  spec_secret *taken = spec_tree_take_secret(t, "prod", "api", "DATABASE_PASSWORD");
   assert_non_null(taken);
   assert_int_equal(t->n_secrets, 1);
   assert_int_equal(spec_tree_write_file(t, taken->pos.file, &err), 0);
@@ -602,7 +607,7 @@ static void test_edit_and_write(void **state) {
   snprintf(path, sizeof(path), "%s/%s", dir, SECRET_FILE);
   assert_int_equal(access(path, F_OK), -1);
   spec_secret_free(taken);
-  assert_null(spec_tree_take_secret(t, "prod", "DATABASE_PASSWORD"));
+  assert_null(spec_tree_take_secret(t, "prod", "api", "DATABASE_PASSWORD"));
   spec_tree_free(t);
   free(org);
   free(sec);
@@ -716,7 +721,9 @@ static void test_validate_reports_all(void **state) {
   char *dir = fx_tmpdir();
   char *org = org_text(), *sec = secret_text();
   fx_write(dir, "organization.yaml", org);
-  char *a = replace(sec, "  application: api\n", "  application: billing\n");
+  char *a0 = replace(sec, "  application: api\n", "  application: billing\n");
+  char *a = replace(a0, "acme.prod.api.", "acme.prod.billing.");
+  free(a0);
   fx_write(dir, SECRET_FILE, a);
   fx_write(dir, "secrets/prod/copy.yaml", a);
   spec_tree *t = NULL;

@@ -243,8 +243,11 @@ static void expect_unit(const spec_org *o, const char *env, const char *app, con
   assert_string_equal(got_file, file);
   free(got_name);
   free(got_file);
-  char *const *ns;
-  assert_int_equal(spec_target_namespaces(&ns, &t), n_ns);
+  const char **ns = NULL;
+  size_t n = 0;
+  assert_int_equal(spec_target_namespaces(&ns, &n, &t), 0);
+  assert_int_equal(n, n_ns);
+  free(ns);
 }
 
 static void test_target_names(void **state) {
@@ -253,12 +256,29 @@ static void test_target_names(void **state) {
   os_error err = OS_ERROR_INIT;
   spec_target t;
   /* defaults: dev has neither secretName nor envFile, worker no secretName */
-  expect_unit(o, "dev", NULL, "acme-secrets", "acme-dev.env", 1);
+  /* the organization-level Secret goes to the environment's namespaces and
+   * then to every application's (each once), so that an application's
+   * namespaces hold both Secrets */
+  expect_unit(o, "dev", NULL, "acme-secrets", "acme-dev.env", 5);
   expect_unit(o, "dev", "worker", "worker-secrets", "acme-dev-worker.env", 2);
   assert_int_equal(spec_target_of(&t, o, "dev", NULL, &err), 0);
-  char *const *ns;
-  assert_int_equal(spec_target_namespaces(&ns, &t), 1);
-  assert_string_equal(ns[0], "default");
+  const char **ns = NULL;
+  size_t n_ns = 0;
+  assert_int_equal(spec_target_namespaces(&ns, &n_ns, &t), 0);
+  static const char *const dev_ns[] = {"default", "api", "web", "worker", "batch"};
+  assert_int_equal(n_ns, 5);
+  for (size_t i = 0; i < 5; i++)
+    assert_string_equal(ns[i], dev_ns[i]);
+  free(ns);
+  /* a namespace both the environment and an application list, once */
+  spec_application *web = spec_org_find_app(o, "web");
+  free(web->namespaces[0]);
+  web->namespaces[0] = strdup("default");
+  assert_int_equal(spec_target_namespaces(&ns, &n_ns, &t), 0);
+  assert_int_equal(n_ns, 4);
+  free(ns);
+  free(web->namespaces[0]);
+  web->namespaces[0] = strdup("web");
   spec_label l[SPEC_TARGET_LABELS_MAX];
   assert_int_equal(spec_target_labels(l, &t), 4);
   static const char *const want[][2] = {{"app.kubernetes.io/managed-by", "orgsecrets"},
@@ -271,8 +291,10 @@ static void test_target_names(void **state) {
     assert_string_equal(l[i].value, want[i][1]);
   }
   assert_int_equal(spec_target_of(&t, o, "dev", "worker", &err), 0);
-  assert_int_equal(spec_target_namespaces(&ns, &t), 2);
+  assert_int_equal(spec_target_namespaces(&ns, &n_ns, &t), 0);
+  assert_int_equal(n_ns, 2);
   assert_string_equal(ns[1], "batch");
+  free(ns);
   assert_int_equal(spec_target_labels(l, &t), 5);
   for (size_t i = 0; i < 5; i++) {
     assert_string_equal(l[i].key, want[i][0]);
@@ -285,7 +307,7 @@ static void test_target_names(void **state) {
   e->secret_name = strdup("shared");
   free(e->env_file);
   e->env_file = strdup("vm/prod.env");
-  expect_unit(o, "prod", NULL, "shared", "vm/prod.env", 2);
+  expect_unit(o, "prod", NULL, "shared", "vm/prod.env", 6);
   spec_application *a = spec_org_find_app(o, "api");
   free(a->secret_name);
   a->secret_name = strdup("api-config");

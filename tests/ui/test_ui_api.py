@@ -34,8 +34,9 @@ def same(what, reveal=None):
                   if SEALED.sub(b"<sealed>", a.get(k, b"-")) != SEALED.sub(b"<sealed>", b.get(k, b"-")))
     check(f"{what}: same files as the CLI {diff}", not diff)
     if reveal:
-        x = org.run(["reveal", reveal[0], "--env", reveal[1]], who="alice@acme", check_rc=False)
-        y = twin.run(["reveal", reveal[0], "--env", reveal[1]], who="alice@acme", check_rc=False)
+        args = ["reveal", reveal[0], "--env", reveal[1]] + (["--app", reveal[2]] if len(reveal) > 2 else [])
+        x = org.run(args, who="alice@acme", check_rc=False)
+        y = twin.run(args, who="alice@acme", check_rc=False)
         check(f"{what}: both open to the same value", x.returncode == 0 and x.stdout == y.stdout)
 
 
@@ -52,7 +53,7 @@ check("create names the file it changed", r["changed"] == ["secrets/prod/INVOICE
       or all(f.startswith("secrets/prod/") for f in r["changed"]))
 twin.set("INVOICE_KEY", "prod", v, extra=["--app", "billing", "--description", "invoices",
                                           "--visible-to-viewers"])
-same("create --app --visible-to-viewers", ("INVOICE_KEY", "prod"))
+same("create --app --visible-to-viewers", ("INVOICE_KEY", "prod", "billing"))
 
 st, r, _ = admin.api("POST", "/api/secrets/update", {
     "name": "INVOICE_KEY", "environment": "prod", "application": "billing",
@@ -60,7 +61,7 @@ st, r, _ = admin.api("POST", "/api/secrets/update", {
 check(f"update visibility ({st})", st == 200 and not r["unchanged"])
 twin.run(["set", "INVOICE_KEY", "--env", "prod", "--app", "billing", "--keep-value",
           "--hidden-from-viewers"], who="alice@acme")
-same("hide from viewers", ("INVOICE_KEY", "prod"))
+same("hide from viewers", ("INVOICE_KEY", "prod", "billing"))
 
 st, r, _ = admin.api("POST", "/api/secrets/update", {
     "name": "INVOICE_KEY", "environment": "prod", "application": "billing", "value": v})
@@ -122,7 +123,7 @@ check(f"delete without the typed name is refused ({st})", st == 400)
 st, r, _ = admin.api("POST", "/api/secrets/delete", {"name": "INVOICE_KEY", "environment": "prod",
                                                        "application": "billing", "confirm": "INVOICE_KEY"})
 check(f"delete ({st})", st == 200)
-twin.run(["delete", "INVOICE_KEY", "--env", "prod", "--yes"], who="alice@acme")
+twin.run(["delete", "INVOICE_KEY", "--env", "prod", "--app", "billing", "--yes"], who="alice@acme")
 same("delete")
 
 # ---- values: binary-safe reveal, generate, empty refused ----
