@@ -76,7 +76,8 @@ int metrics_histogram_observe1(metrics_family *f, const char *value, double v);
 void metrics_family_reset(metrics_family *f);
 
 /* Reads a child's value: a counter's or gauge's value, a histogram's
- * count. OS_ENOTFOUND when the child was never created. For tests. */
+ * count. OS_ENOTFOUND when the child was never created. (Tests, and a counter
+ * kept in step with a count held elsewhere.) */
 int metrics_value_get(double *out, metrics_family *f, const char *const *label_values);
 
 /* Appends the exposition text (version 0.0.4) of r to out: families sorted

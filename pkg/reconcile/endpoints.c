@@ -1,6 +1,7 @@
 /* The controller's HTTP endpoints: /healthz, /readyz, /metrics and
  * /v1/recipients on --listen; the pod webhook (/mutate-pods) on
  * --webhook-listen, answering from the name index the main loop keeps. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,29 @@ static int h_readyz(void *ctx, const httpd_request *req, httpd_response *resp) {
   return httpd_response_set_body(resp, "text/plain", "ok\n", 3);
 }
 
+/* The webhook's 429s are answered by httpd before any handler runs: they
+ * are brought into orgsecrets_webhook_requests_total{result="busy"} when
+ * the metrics are read. The lock keeps two scrapes from adding the same
+ * increase twice. */
+static void sync_busy_count(reconcile_ctl *c) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  if (!c->endpoints.webhook)
+    return;
+  const char *label[] = {"busy"};
+  pthread_mutex_lock(&mu);
+  double seen = 0;
+  if (metrics_value_get(&seen, c->metrics.webhook_requests, label) != 0)
+    seen = 0;
+  double now = (double)httpd_server_busy_count(c->endpoints.webhook);
+  if (now > seen)
+    metrics_counter_add(c->metrics.webhook_requests, label, now - seen);
+  pthread_mutex_unlock(&mu);
+}
+
 static int h_metrics(void *ctx, const httpd_request *req, httpd_response *resp) {
   reconcile_ctl *c = ctx;
   (void)req;
+  sync_busy_count(c);
   os_buf b;
   os_buf_init(&b, METRICS_MAX_BYTES, false);
   int rc = metrics_render(&b, c->metrics.registry);

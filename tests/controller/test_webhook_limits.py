@@ -8,6 +8,7 @@ documented (413, 400 naming the limit, 429 with Retry-After, 403)."""
 
 import http.client
 import json
+import re
 import os
 import ssl
 import sys
@@ -115,6 +116,16 @@ class WebhookLimitsTest(ControllerTest):
                 time.sleep(0.05)
             self.assertEqual(st, 429)
             self.assertEqual(hdr.get("Retry-After"), "1")
+            # the 429s are counted on /metrics, like every other answer
+            code, metrics = self.get("/metrics")
+            self.assertEqual(code, 200)
+            m = re.search(r'^orgsecrets_webhook_requests_total\{result="busy"\} (\d+)$', metrics, re.M)
+            self.assertIsNotNone(m, "no busy count on /metrics")
+            self.assertGreaterEqual(int(m.group(1)), 1)
+            # a second scrape adds nothing that was already counted
+            again = re.search(r'^orgsecrets_webhook_requests_total\{result="busy"\} (\d+)$',
+                              self.get("/metrics")[1], re.M)
+            self.assertEqual(again.group(1), m.group(1))
         finally:
             for c in held:
                 c.close()
