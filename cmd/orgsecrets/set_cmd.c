@@ -39,10 +39,10 @@ static const char set_usage[] =
     "the organization's again); like --disable, it alone changes no value.\n";
 
 static const char create_usage[] =
-    "usage: orgsecrets create NAME --env ENV [--app APP] [--description TEXT]\n"
+    "usage: orgsecrets create NAME [--env ENV] [--app APP] [--description TEXT]\n"
     "                         [--visible-to-viewers] [--disable]\n"
     "                         [--from-file F | --generate [--length N]] [--trim]\n"
-    "                         [--allow-reserved-name]\n"
+    "                         [--allow-reserved-name] [--rotation-days N|org]\n"
     "\n"
     "Creates the secret NAME of ENV (organization-level, or of application APP\n"
     "with --app) and refuses a name that already exists there (`update` changes\n"
@@ -51,12 +51,14 @@ static const char create_usage[] =
     "newline; from a pipe byte for byte (a trailing newline is kept and warned\n"
     "about; --trim drops it). Prints lint's naming advice. A name that decides\n"
     "what programs run or load (PATH, HOME, LD_*, IFS, ...), or ends in _, is\n"
-    "refused unless --allow-reserved-name. Needs an admin or a member.\n";
+    "refused unless --allow-reserved-name. --rotation-days N gives the secret\n"
+    "its own rotation policy (0: none; org: the organization's). Needs an admin\n"
+    "or a member.\n";
 
 static const char update_usage[] =
-    "usage: orgsecrets update NAME --env ENV [--app APP] [--description TEXT]\n"
+    "usage: orgsecrets update NAME [--env ENV] [--app APP] [--description TEXT]\n"
     "                         [--visible-to-viewers | --hidden-from-viewers]\n"
-    "                         [--disable | --enable]\n"
+    "                         [--disable | --enable] [--rotation-days N|org]\n"
     "                         [--from-file F | --generate [--length N]] [--trim]\n"
     "\n"
     "Changes an existing secret (refuses a missing one: `create` makes it) and\n"
@@ -64,8 +66,9 @@ static const char update_usage[] =
     "the description and needs no value. The value is read only with\n"
     "--from-file F (- is stdin) or --generate, or from stdin when no other\n"
     "change is given (on a terminal one line, not echoed, without its newline).\n"
-    "Without --app it addresses the organization-level secret. Needs an admin or\n"
-    "a member.\n";
+    "--rotation-days N|org changes only the secret's rotation policy. Without\n"
+    "--app it addresses the organization-level secret. Needs an admin or a\n"
+    "member.\n";
 
 int cli_secret_write(cli_ctx *ctx, int argc, char **argv, enum org_set_mode mode) {
   const char *cmd = mode == ORG_SET_CREATE ? "create" : mode == ORG_SET_UPDATE ? "update" : "set";

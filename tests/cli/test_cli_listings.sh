@@ -97,6 +97,19 @@ assert rows["OLD_API_TOKEN"]["rotationDays"] is None and rows["OLD_API_TOKEN"]["
 assert rows["NEW_API_TOKEN"]["rotationDays"] == 10' "$OUT"
 os_in "$(new_value)" set OLD_API_TOKEN --env prod --rotation-days -3
 expect_rc 2 "a negative per-secret policy"
+# create and update take the same per-secret policy; update needs no value for it
+os_in "$(new_value)" create BILLING_API_TOKEN --env prod --rotation-days 30
+expect_rc 0 "create --rotation-days 30"
+check "create writes the secret's own policy" test "$(spec_field org/secrets/prod/BILLING_API_TOKEN.yaml rotationDays)" = 30
+before=$(sed -n '/BEGIN AGE/,/END AGE/p' org/secrets/prod/BILLING_API_TOKEN.yaml | sha256sum)
+os update BILLING_API_TOKEN --env prod --rotation-days 7 </dev/null
+expect_rc 0 "update --rotation-days 7, no value given"
+check "update changes the policy" test "$(spec_field org/secrets/prod/BILLING_API_TOKEN.yaml rotationDays)" = 7
+check "update --rotation-days alone keeps the ciphertext" test "$(sed -n '/BEGIN AGE/,/END AGE/p' org/secrets/prod/BILLING_API_TOKEN.yaml | sha256sum)" = "$before"
+os update BILLING_API_TOKEN --env prod --rotation-days org </dev/null
+expect_rc 0 "update --rotation-days org"
+check "org: the secret's own policy removed" test -z "$(spec_field org/secrets/prod/BILLING_API_TOKEN.yaml rotationDays)"
+os delete BILLING_API_TOKEN --env prod --yes
 
 # ---- member list, rekey --dry-run ----
 os member list -o json
